@@ -1,0 +1,1 @@
+"""The `cloudbackup` command: flags and output only; the work happens in the engine."""

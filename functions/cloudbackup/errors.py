@@ -1,0 +1,23 @@
+"""The two kinds of failure every entry point reports as one line: bad usage and a failed operation."""
+
+
+class CloudBackupError(Exception):
+    """An expected failure: its message is one clear line for the operator."""
+
+    exit_code = 1
+
+
+class UsageError(CloudBackupError):
+    """Bad input (flags, URL, unknown database, unreachable server, bad credentials): exit code 2."""
+
+    exit_code = 2
+
+
+class OperationError(CloudBackupError):
+    """A failed operation (dump, upload, restore, verification): exit code 1."""
+
+    exit_code = 1
+
+
+class IntegrityError(OperationError):
+    """A backup object does not match its manifest (checksum, size, truncation)."""

@@ -1,0 +1,46 @@
+"""Object keys: `{source}/{database}/{YYYY}/{MM}/{DD}/{YYYYMMDDTHHMMSSZ}-{id}.sql.zst` + `.manifest.json`.
+
+Keys here are relative to a store's prefix (the S3 `s3://bucket/prefix` or the local data directory).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+from cloudbackup.format.manifest import Compression
+
+MANIFEST_SUFFIX = ".manifest.json"
+DATA_SUFFIXES: dict[str, str] = {"zstd": ".sql.zst", "gzip": ".sql.gz", "none": ".sql"}
+_SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._$-]")
+
+
+def new_backup_id() -> str:
+    return secrets.token_hex(6)
+
+
+def safe_segment(name: str) -> str:
+    """A database or source name as one key segment: keep it readable, never a path separator."""
+    cleaned = _SAFE_SEGMENT.sub("_", name)
+    return cleaned if cleaned not in ("", ".", "..") else "_"
+
+
+def backup_stem(source: str, database: str, started_at: datetime, backup_id: str) -> str:
+    ts = started_at.astimezone(UTC)
+    return (
+        f"{safe_segment(source)}/{safe_segment(database)}/{ts:%Y/%m/%d}/"
+        f"{ts:%Y%m%dT%H%M%SZ}-{backup_id}"
+    )
+
+
+def data_key(stem: str, compression: Compression) -> str:
+    return stem + DATA_SUFFIXES[compression]
+
+
+def manifest_key(stem: str) -> str:
+    return stem + MANIFEST_SUFFIX
+
+
+def is_manifest_key(key: str) -> bool:
+    return key.endswith(MANIFEST_SUFFIX)

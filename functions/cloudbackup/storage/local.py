@@ -1,0 +1,137 @@
+"""Backups in a local directory: the same keys as S3, written as `*.partial`, then fsync + rename."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.storage.base import ObjectInfo, Sha256Counter, StoreKind, WrittenObject
+
+PARTIAL_SUFFIX = ".partial"
+READ_CHUNK = 1 << 20
+
+
+class LocalWriter:
+    def __init__(self, final: Path, key: str) -> None:
+        self._final = final
+        self._partial = final.with_name(final.name + PARTIAL_SUFFIX)
+        self._key = key
+        self._counter = Sha256Counter()
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self._partial, "wb")  # noqa: SIM115 - closed in commit/abort
+        except OSError as exc:
+            raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            self.abort()
+            raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
+        self._counter.update(data)
+
+    def commit(self) -> WrittenObject:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._partial, self._final)
+            _fsync_dir(self._final.parent)
+        except OSError as exc:
+            self.abort()
+            raise OperationError(f"cannot write {self._final}: {exc.strerror}") from None
+        return WrittenObject(key=self._key, size=self._counter.size, sha256=self._counter.hexdigest())
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._partial.unlink(missing_ok=True)
+
+
+class LocalStorage:
+    kind: StoreKind = "local"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--data {self.root} is not usable: {exc.strerror}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise UsageError(f"--data {self.root} is not writable")
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):
+            raise UsageError(f"key {key!r} escapes the data directory")
+        return path
+
+    def open_writer(self, key: str) -> LocalWriter:
+        return LocalWriter(self._path(key), key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        writer = self.open_writer(key)
+        writer.write(data)
+        writer.commit()
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise OperationError(f"{self.location(key)} does not exist") from None
+
+    def iter_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        path = self._path(key)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed below, the generator owns it
+        except FileNotFoundError:
+            raise OperationError(f"{path} does not exist") from None
+        with f:
+            f.seek(start)
+            remaining = length
+            while remaining is None or remaining > 0:
+                chunk = f.read(READ_CHUNK if remaining is None else min(READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        if not self.root.is_dir():
+            return
+        for dirpath, _dirnames, filenames in os.walk(self.root):
+            for filename in filenames:
+                if filename.endswith(PARTIAL_SUFFIX):
+                    continue
+                path = Path(dirpath) / filename
+                key = path.relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                stat = path.stat()
+                yield ObjectInfo(
+                    key=key, size=stat.st_size, last_modified=datetime.fromtimestamp(stat.st_mtime, UTC)
+                )
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+    def describe(self) -> str:
+        return f"local store {self.root}"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

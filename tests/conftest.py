@@ -1,0 +1,5 @@
+"""Shared fixtures. Each concern keeps its fixtures in tests/fixtures/<concern>.py, registered here."""
+
+pytest_plugins = [
+    "tests.fixtures.mariadb",
+]
