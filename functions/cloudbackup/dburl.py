@@ -37,10 +37,14 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
     if parts.scheme not in ("mysql", "mariadb") or not parts.hostname or not parts.username:
         raise UsageError(f"bad --db-url {_redact(url)!r}: expected {EXPECTED_FORM}")
     if parts.query or parts.fragment:
-        raise UsageError(f"bad --db-url {_redact(url)!r}: no query or fragment allowed; expected {EXPECTED_FORM}")
+        raise UsageError(
+            f"bad --db-url {_redact(url)!r}: no query or fragment allowed; expected {EXPECTED_FORM}"
+        )
     path = parts.path.strip("/")
     if "/" in path:
-        raise UsageError(f"bad --db-url {_redact(url)!r}: at most one database name; expected {EXPECTED_FORM}")
+        raise UsageError(
+            f"bad --db-url {_redact(url)!r}: at most one database name; expected {EXPECTED_FORM}"
+        )
     password = unquote(parts.password) if parts.password is not None else env.get("MYSQL_PWD", "")
     return DbSettings(
         host=parts.hostname,

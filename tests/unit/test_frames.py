@@ -23,7 +23,9 @@ def test_concatenated_frames_decode_to_the_joined_sections(compression):
 
 def test_zstd_frames_are_one_valid_file_for_the_zstd_tool():
     blob = compress_frame("zstd", b"one\n") + compress_frame("zstd", b"two\n")
-    assert subprocess.run(["zstd", "-dc"], input=blob, capture_output=True, check=True).stdout == b"one\ntwo\n"
+    assert (
+        subprocess.run(["zstd", "-dc"], input=blob, capture_output=True, check=True).stdout == b"one\ntwo\n"
+    )
 
 
 def test_gzip_members_are_one_valid_file_for_gunzip():

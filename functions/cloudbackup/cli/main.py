@@ -39,13 +39,19 @@ def add_storage_flags(p: argparse.ArgumentParser) -> None:
         help="local backup directory (default: ~/.cloudbackup, or $CLOUDBACKUP_DATA)",
     )
     g.add_argument("--backup-bucket", metavar="s3://BUCKET[/PREFIX]", help="keep backups in this S3 bucket")
-    g.add_argument("--backup-region", metavar="REGION", help="the bucket's AWS region (required with a bucket)")
+    g.add_argument(
+        "--backup-region", metavar="REGION", help="the bucket's AWS region (required with a bucket)"
+    )
     g.add_argument(
         "--backup-credential", metavar="FILE", help="AWS shared credentials file (default: the AWS chain)"
     )
     g.add_argument("--backup-profile", metavar="NAME", default=None, help="profile in --backup-credential")
-    g.add_argument("--backup-endpoint", metavar="URL", help="S3-compatible endpoint (MinIO, a local emulator)")
-    g.add_argument("--kms-key-id", metavar="KEY", help="SSE-KMS key for new objects (default: bucket default)")
+    g.add_argument(
+        "--backup-endpoint", metavar="URL", help="S3-compatible endpoint (MinIO, a local emulator)"
+    )
+    g.add_argument(
+        "--kms-key-id", metavar="KEY", help="SSE-KMS key for new objects (default: bucket default)"
+    )
 
 
 def add_db_flags(p: argparse.ArgumentParser) -> None:

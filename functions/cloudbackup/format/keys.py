@@ -28,10 +28,7 @@ def safe_segment(name: str) -> str:
 
 def backup_stem(source: str, database: str, started_at: datetime, backup_id: str) -> str:
     ts = started_at.astimezone(UTC)
-    return (
-        f"{safe_segment(source)}/{safe_segment(database)}/{ts:%Y/%m/%d}/"
-        f"{ts:%Y%m%dT%H%M%SZ}-{backup_id}"
-    )
+    return f"{safe_segment(source)}/{safe_segment(database)}/{ts:%Y/%m/%d}/{ts:%Y%m%dT%H%M%SZ}-{backup_id}"
 
 
 def data_key(stem: str, compression: Compression) -> str:

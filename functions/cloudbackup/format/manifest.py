@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Literal[1] = 1
 
 Compression = Literal["zstd", "gzip", "none"]
 FrameKind = Literal["header", "sequence", "table", "routines", "views", "events", "footer"]
