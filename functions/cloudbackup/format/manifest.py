@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 FORMAT_VERSION: Literal[1] = 1
 
 Compression = Literal["zstd", "gzip", "none"]
-FrameKind = Literal["header", "sequence", "table", "routines", "views", "events", "footer"]
+# Frame order in the data object: database (CREATE DATABASE + USE, so `zstd -dc F | mysql` needs no
+# arguments; our restore skips it to choose the target), header (session settings), sequence* (before the
+# tables whose defaults call NEXTVAL), table* (DDL + rows + triggers), routines, views, events, footer.
+FrameKind = Literal["database", "header", "sequence", "table", "routines", "views", "events", "footer"]
 
 
 class Frame(BaseModel):
