@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.mariadb",
+    "tests.fixtures.every_type",
     "tests.fixtures.aws",
 ]
