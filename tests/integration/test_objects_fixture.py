@@ -1,0 +1,48 @@
+"""The every-type schema loads with the stock client and holds what its traps need."""
+
+from tests.fixtures.mariadb import admin_connect
+
+
+def test_every_type_schema_loads_with_every_object_kind(db_settings, every_type_db):
+    # Given the every-type schema loaded by the stock mysql client
+    with admin_connect(db_settings, every_type_db) as conn, conn.cursor() as cur:
+        # When we count its objects by kind
+        cur.execute(
+            "SELECT table_type, COUNT(*) FROM information_schema.tables WHERE table_schema = %s "
+            "GROUP BY table_type",
+            (every_type_db,),
+        )
+        kinds = dict(cur.fetchall())
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = %s", (every_type_db,)
+        )
+        (triggers,) = cur.fetchone()
+        cur.execute(
+            "SELECT routine_type, COUNT(*) FROM information_schema.routines WHERE routine_schema = %s "
+            "GROUP BY routine_type",
+            (every_type_db,),
+        )
+        routines = dict(cur.fetchall())
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.events WHERE event_schema = %s", (every_type_db,)
+        )
+        (events,) = cur.fetchone()
+        cur.execute("SELECT next_not_cached_value FROM seq_plain")
+        (seq_plain_next,) = cur.fetchone()
+        cur.execute("SELECT HEX(vb) FROM all_binary WHERE id = 1")
+        (every_byte,) = cur.fetchone()
+        cur.execute("SELECT f = CAST(1.2345678 AS FLOAT), f + 0e0 FROM all_numbers WHERE id = 1")
+        float_exact, float_as_double = cur.fetchone()
+
+    # Then every kind is there, with the values the traps rely on
+    assert kinds["BASE TABLE"] == 24
+    assert kinds["SYSTEM VERSIONED"] == 1
+    assert kinds["VIEW"] == 7
+    assert kinds["SEQUENCE"] == 3
+    assert triggers == 5
+    assert routines == {"FUNCTION": 3, "PROCEDURE": 2}
+    assert events == 3
+    assert seq_plain_next == 42
+    assert every_byte == "".join(f"{i:02X}" for i in range(256))
+    assert float_exact == 1
+    assert float_as_double != 1.2345678  # a FLOAT is not the decimal literal: printing must not round it
