@@ -1,0 +1,87 @@
+"""AWS credentials for the S3 store: a shared credentials file (`--backup-credential`), or the chain.
+
+The file is read with botocore's own INI loader; only the chosen profile is used, and a file that lacks
+it never falls back silently to other credentials (environment, instance role).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import botocore.configloader
+import botocore.exceptions
+
+from cloudbackup.errors import UsageError
+
+DEFAULT_PROFILE = "default"
+DEFAULT_CHAIN = "default AWS credential chain"
+
+
+@dataclass(frozen=True)
+class StaticCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret, not even in a debugger or a log
+        return f"StaticCredentials(access_key_id={self.access_key_id!r}, secret_access_key=***)"
+
+
+@dataclass(frozen=True)
+class CredentialSource:
+    """Where the credentials come from: what error messages name (never a secret)."""
+
+    file: str | None = None
+    profile: str | None = None
+
+    def describe(self) -> str:
+        if self.file is not None:
+            return f"credentials file {self.file} [profile {self.profile or DEFAULT_PROFILE}]"
+        if self.profile is not None:
+            return f"AWS profile {self.profile}"
+        return DEFAULT_CHAIN
+
+
+def read_credentials_file(path: str, profile: str | None = None) -> StaticCredentials:
+    """The access key of `profile` (default: `[default]`) in an AWS shared credentials file."""
+    profile = profile or DEFAULT_PROFILE
+    shown = os.path.expanduser(path)
+    if os.path.isfile(shown) and not os.access(shown, os.R_OK):
+        raise UsageError(f"--backup-credential {shown} is not readable")
+    try:
+        sections = botocore.configloader.raw_config_parse(path, parse_subsections=False)
+    except botocore.exceptions.ConfigNotFound:
+        raise UsageError(f"--backup-credential {shown} does not exist") from None
+    except botocore.exceptions.ConfigParseError:
+        raise UsageError(
+            f"--backup-credential {shown} is not an AWS credentials file (expected [default] with "
+            "aws_access_key_id and aws_secret_access_key)"
+        ) from None
+    if profile not in sections:
+        found = ", ".join(sorted(sections)) or "none"
+        raise UsageError(f"--backup-credential {shown} has no profile [{profile}] (profiles found: {found})")
+    values = sections[profile]
+    missing = [k for k in ("aws_access_key_id", "aws_secret_access_key") if not values.get(k, "").strip()]
+    if missing:
+        raise UsageError(f"--backup-credential {shown} [{profile}] lacks {' and '.join(missing)}")
+    token = values.get("aws_session_token", "").strip() or None
+    return StaticCredentials(
+        access_key_id=values["aws_access_key_id"].strip(),
+        secret_access_key=values["aws_secret_access_key"].strip(),
+        session_token=token,
+    )
+
+
+def write_credentials_file(path: str, credentials: StaticCredentials, profile: str = DEFAULT_PROFILE) -> None:
+    """Write a shared credentials file readable only by its owner (the demo's and tests' key files)."""
+    lines = [
+        f"[{profile}]",
+        f"aws_access_key_id = {credentials.access_key_id}",
+        f"aws_secret_access_key = {credentials.secret_access_key}",
+    ]
+    if credentials.session_token:
+        lines.append(f"aws_session_token = {credentials.session_token}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
