@@ -1,0 +1,163 @@
+"""The events the functions accept and the summaries they return, as typed models.
+
+A bad event is rejected before anything happens, with one line naming the offending field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+
+# MySQL/MariaDB identifiers are at most 64 characters; the engine quotes them, so any other
+# character is allowed.
+DatabaseName = Annotated[str, Field(min_length=1, max_length=64)]
+SourceName = Annotated[str, Field(min_length=1, max_length=128)]
+BackupRef = Annotated[str, Field(pattern=r"^(latest|[0-9a-z]{6,40})$")]
+
+Model = TypeVar("Model", bound=BaseModel)
+# How pydantic names the alternatives of a union in an error location, e.g. `literal['*']`.
+_UNION_TAG = re.compile(r"^[a-z-]+\[.*\]$")
+
+
+class InvalidEvent(ValueError):
+    """The event does not match its model; the message names the field."""
+
+
+class _Event(BaseModel):
+    # Unknown fields are refused: a typo (`database` for `databases`) must not silently mean "default".
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Optional id to follow one run through logs; the Lambda request id is used when absent.
+    correlation_id: str | None = Field(default=None, max_length=256)
+
+
+class BackupEvent(_Event):
+    """Schedule input: `{"source": "orders-db", "databases": ["shop"]}` or `"databases": "*"`."""
+
+    source: SourceName
+    databases: Annotated[list[DatabaseName], Field(min_length=1)] | Literal["*"]
+
+    def names(self) -> list[str] | None:
+        """The requested databases in order without repeats; None means every configured database."""
+        return None if self.databases == "*" else list(dict.fromkeys(self.databases))
+
+
+class RestoreEvent(_Event):
+    """On-demand input: a new `target_database`, or `"in_place": true`; optional `tables`, `dry_run`."""
+
+    source: SourceName
+    database: DatabaseName
+    backup: BackupRef
+    target_database: DatabaseName | None = None
+    in_place: StrictBool = False
+    tables: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1)] | None
+    ) = None
+    dry_run: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RestoreEvent:
+        if self.in_place and self.target_database is not None:
+            raise ValueError("give either target_database or in_place: true, not both")
+        if not self.in_place and self.target_database is None:
+            raise ValueError("target_database is required (or in_place: true to replace the database itself)")
+        if self.target_database == self.database:
+            raise ValueError(
+                "target_database equals database: an in-place restore needs in_place: true instead"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.database if self.in_place else str(self.target_database)
+
+
+def parse_event(model: type[Model], event: Any) -> Model:
+    """Validate a Lambda event; raise InvalidEvent with one line naming each bad field (never values)."""
+    if not isinstance(event, Mapping):
+        raise InvalidEvent(f"invalid event: expected a JSON object, got {type(event).__name__}")
+    try:
+        return model.model_validate(dict(event))
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid event: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError, rename: Mapping[str, str] | None = None) -> str:
+    """`field: message; other.field: message`, without echoing input values (they may be secrets).
+
+    `rename` maps a top-level field to the name the operator knows (an environment variable). The
+    alternatives of a union (`list[...]`, `literal[...]`) are merged into one entry per field.
+    """
+    messages: dict[str, list[str]] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"] if not _UNION_TAG.match(str(part))]
+        if loc and rename:
+            loc[0] = rename.get(loc[0], loc[0])
+        found = messages.setdefault(".".join(loc), [])
+        message = error["msg"].removeprefix("Value error, ")
+        if message not in found:
+            found.append(message)
+    return "; ".join(
+        f"{where}: {' or '.join(found)}" if where else " or ".join(found) for where, found in messages.items()
+    )
+
+
+BackupStatus = Literal["succeeded", "failed", "stopped", "not_started"]
+
+
+class DatabaseOutcome(BaseModel):
+    """What happened to one database in a backup run; also the detail of its result event."""
+
+    database: str
+    status: BackupStatus
+    backup_id: str | None = None
+    location: str | None = None  # s3:// URL of the data object
+    size: int | None = None  # bytes stored
+    tables: int | None = None
+    rows: int | None = None
+    duration_seconds: float = 0.0
+    error: str | None = None
+
+
+class BackupRunResult(BaseModel):
+    """The backup function's return value (and the body of its failure message)."""
+
+    source: str
+    databases: list[DatabaseOutcome]
+
+    @property
+    def complete(self) -> bool:
+        return all(o.status == "succeeded" for o in self.databases)
+
+    def describe(self) -> str:
+        """One line: which databases were done and which were not, and why."""
+        done = [f"{o.database} ({o.backup_id})" for o in self.databases if o.status == "succeeded"]
+        not_done = [
+            f"{o.database} ({o.status}: {o.error})" for o in self.databases if o.status != "succeeded"
+        ]
+        return (
+            f"backup of source {self.source!r}: done: {', '.join(done) or 'none'}; "
+            f"not done: {', '.join(not_done) or 'none'}"
+        )
+
+
+class RestoreSummary(BaseModel):
+    """The restore function's return value."""
+
+    source: str
+    database: str
+    backup_id: str
+    backup_created_at: str
+    target_database: str
+    in_place: bool
+    dry_run: bool
+    tables: list[str]
+    rows: int
+    bytes: int
+    seconds: float
+    previous_tables_kept_in: str | None = None
+    verified: bool = False  # the data object matched its manifest before anything was loaded
+    message: str = ""

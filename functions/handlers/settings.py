@@ -1,0 +1,103 @@
+"""The functions' settings: typed models over the environment the infrastructure sets.
+
+Checked once at cold start; a missing or bad variable stops the function with one line naming it.
+Variable names live in handlers.constants. CLOUDBACKUP_SOURCES is a JSON object, for example:
+
+    {"orders-db": {"secret_arn": "arn:aws:secretsmanager:...",   # RDS secret format
+                   "databases": ["shop"],                        # or "*": every non-system database
+                   "restore_allow": ["shop_restored*", "shop"]}} # restore targets (fnmatch patterns)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from handlers import constants as c
+from handlers.models import DatabaseName, describe_errors
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is incomplete or wrong: a deployment problem, not a bad event."""
+
+
+class SourceConfig(BaseModel):
+    """One configured database server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_arn: Annotated[str, Field(min_length=1)]
+    databases: list[DatabaseName] | Literal["*"] = "*"
+    # Databases a restore may write into (fnmatch patterns). Empty: this source cannot be restored
+    # by the function, which is the safe default for a production server.
+    restore_allow: list[Annotated[str, Field(min_length=1)]] = []
+
+    def allows_backup_of(self, database: str) -> bool:
+        return self.databases == "*" or database in self.databases
+
+    def allows_restore_into(self, database: str) -> bool:
+        return any(fnmatch.fnmatchcase(database, pattern) for pattern in self.restore_allow)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$")]
+    prefix: str = ""
+    kms_key_id: str | None = None
+    event_bus: Annotated[str, Field(min_length=1)]
+    sources: Annotated[dict[Annotated[str, Field(min_length=1)], SourceConfig], Field(min_length=1)]
+    region: Annotated[str, Field(min_length=1)]
+    safety_margin_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
+    compression: Literal["zstd", "gzip", "none"] = "zstd"
+    secret_max_age_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
+    service: Annotated[str, Field(min_length=1)] = c.DEFAULT_SERVICE
+    metrics_namespace: Annotated[str, Field(min_length=1)] = c.DEFAULT_NAMESPACE
+
+    def source(self, name: str) -> SourceConfig:
+        try:
+            return self.sources[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sources))
+            raise UnknownSource(f"source: {name!r} is not configured (configured: {known})") from None
+
+
+class UnknownSource(LookupError):
+    """The event names a source this deployment does not know."""
+
+
+# Model field -> environment variable, so an error names what the operator actually sets.
+_ENV_OF_FIELD = {
+    "bucket": c.ENV_BUCKET,
+    "prefix": c.ENV_PREFIX,
+    "kms_key_id": c.ENV_KMS_KEY_ID,
+    "event_bus": c.ENV_EVENT_BUS,
+    "sources": c.ENV_SOURCES,
+    "region": c.ENV_REGION,
+    "safety_margin_seconds": c.ENV_SAFETY_MARGIN,
+    "compression": c.ENV_COMPRESSION,
+    "secret_max_age_seconds": c.ENV_SECRET_MAX_AGE,
+    "service": c.ENV_SERVICE,
+    "metrics_namespace": c.ENV_NAMESPACE,
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {
+        field: env[var] for field, var in _ENV_OF_FIELD.items() if env.get(var, "") != ""
+    }
+    if "sources" in raw:
+        try:
+            raw["sources"] = json.loads(str(raw["sources"]))
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"invalid Lambda settings: {c.ENV_SOURCES} is not JSON: {exc}") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(f"invalid Lambda settings: {describe_errors(exc, _ENV_OF_FIELD)}") from None
