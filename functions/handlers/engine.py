@@ -1,0 +1,58 @@
+"""The engine functions the handlers call, gathered in one place so tests can substitute them.
+
+The engine modules are imported on first use: they pull in the MySQL driver, compression and boto3,
+which a cold start should not pay before an event has even been validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.storage.base import Storage
+from handlers.secrets import read_db_secret
+from handlers.settings import Settings
+from handlers.store import open_store
+
+if TYPE_CHECKING:
+    from cloudbackup.format.manifest import Manifest
+    from cloudbackup.restore import RestoreResult
+
+
+@dataclass(frozen=True)
+class Engine:
+    read_secret: Callable[[str], DbSettings]
+    open_store: Callable[[], Storage]
+    resolve_databases: Callable[[DbSettings, list[str] | None], list[str]]
+    backup_database: Callable[..., Manifest]
+    restore_backup: Callable[..., RestoreResult]
+
+
+def engine_for(settings: Settings) -> Engine:
+    return Engine(
+        read_secret=lambda arn: read_db_secret(arn, max_age=settings.secret_max_age_seconds),
+        open_store=lambda: open_store(settings),
+        resolve_databases=_resolve_databases,
+        backup_database=_backup_database,
+        restore_backup=_restore_backup,
+    )
+
+
+def _resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
+    from cloudbackup.backup import resolve_databases
+
+    return resolve_databases(db, names)
+
+
+def _backup_database(*args: Any, **kwargs: Any) -> Manifest:
+    from cloudbackup.backup import backup_database
+
+    return backup_database(*args, **kwargs)
+
+
+def _restore_backup(*args: Any, **kwargs: Any) -> RestoreResult:
+    from cloudbackup.restore import restore_backup
+
+    return restore_backup(*args, **kwargs)
