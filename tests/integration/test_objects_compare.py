@@ -1,0 +1,79 @@
+"""The round-trip oracle must be able to fail: it sees a changed row, trigger order, sequence, definition."""
+
+import pytest
+
+from tests.fixtures.compare import assert_databases_equal
+from tests.fixtures.mariadb import admin_connect
+
+
+def _change(db_settings, database, *statements):
+    with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+
+
+def test_two_loads_of_the_same_schema_are_equal(db_settings, every_type_db, every_type_copy):
+    # Given two databases loaded from the same script under different names
+    copy = every_type_copy()
+    # When / Then they compare equal: names are not part of the comparison
+    assert_databases_equal(db_settings, every_type_db, copy)
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        (["UPDATE all_numbers SET f = 1.2345679 WHERE id = 1"], "table `all_numbers`: CHECKSUM TABLE"),
+        (["UPDATE all_binary SET vb = X'00' WHERE id = 2"], "table `all_binary`: CHECKSUM TABLE"),
+        (["DELETE FROM no_pk LIMIT 1"], "table `no_pk`: rows: source 4 != restored 3"),
+        (["UPDATE versioned SET v = 'changed' WHERE id = 2"], "table `versioned`: current rows digest"),
+        (["ALTER TABLE auto_inc AUTO_INCREMENT = 2000"], "table `auto_inc`: AUTO_INCREMENT"),
+        (
+            ["ALTER TABLE indexed DROP INDEX idx_desc, ADD INDEX idx_desc (c)"],
+            "SHOW CREATE TABLE Create Table",
+        ),
+        (
+            # same triggers, same text, another order
+            [
+                "DROP TRIGGER invoice_bi_first",
+                "CREATE TRIGGER invoice_bi_first BEFORE INSERT ON invoice FOR EACH ROW "
+                "BEGIN\n  SET NEW.audit = CONCAT_WS(';', NEW.audit, 'first');\nEND",
+            ],
+            "trigger `invoice_bi_first`: ACTION_ORDER: source 1 != restored 3",
+        ),
+        (["DO SETVAL(seq_plain, 100)"], "sequence `seq_plain`: state"),
+        (["DROP VIEW a_view_top"], "view `a_view_top`: missing in the restored database"),
+        (["ALTER EVENT ev_every DISABLE"], "event `ev_every`"),
+        (["DROP PROCEDURE p_loose"], "procedure `p_loose`: missing"),
+        (["ALTER DATABASE CHARACTER SET latin1"], "database default charset/collation"),
+        (
+            [
+                "SET SESSION sql_mode = ''",
+                "DROP FUNCTION f_tax",
+                "CREATE FUNCTION f_tax(amount DECIMAL(10,2)) "
+                "RETURNS decimal(10,2) DETERMINISTIC RETURN amount",
+            ],
+            "function `f_tax`: SHOW CREATE FUNCTION",
+        ),
+    ],
+)
+def test_a_difference_is_found_and_named(db_settings, every_type_db, every_type_copy, statements, expected):
+    # Given a copy of the every-type schema with one thing changed
+    copy = every_type_copy()
+    _change(db_settings, copy, *statements)
+    # When it is compared with the original
+    with pytest.raises(AssertionError) as failure:
+        assert_databases_equal(db_settings, every_type_db, copy)
+    # Then the failure names the object and what differs
+    assert expected in str(failure.value)
+
+
+def test_a_table_subset_ignores_other_tables(db_settings, every_type_db, every_type_copy):
+    # Given a copy where a table outside the subset and a view changed
+    copy = every_type_copy()
+    _change(db_settings, copy, "DELETE FROM no_pk", "DROP VIEW a_view_top")
+    # When only some tables are compared, Then they are equal
+    assert_databases_equal(db_settings, every_type_db, copy, tables=["invoice", "all_numbers"])
+    # And a change inside the subset is still seen (with the table's triggers)
+    _change(db_settings, copy, "DROP TRIGGER invoice_au")
+    with pytest.raises(AssertionError, match="trigger `invoice_au`: missing"):
+        assert_databases_equal(db_settings, every_type_db, copy, tables=["invoice", "all_numbers"])

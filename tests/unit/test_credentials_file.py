@@ -1,0 +1,94 @@
+"""`--backup-credential FILE [--backup-profile NAME]`: the profile's keys, or one clear usage error."""
+
+import os
+
+import pytest
+
+from cloudbackup.errors import UsageError
+from cloudbackup.storage.credentials import (
+    CredentialSource,
+    StaticCredentials,
+    read_credentials_file,
+    write_credentials_file,
+)
+
+SECRET = "s3cr3t/NEVER+shown"
+
+
+@pytest.fixture
+def creds_file(tmp_path):
+    path = tmp_path / "credentials"
+    path.write_text(
+        "[default]\naws_access_key_id = AKIADEFAULT\naws_secret_access_key = " + SECRET + "\n\n"
+        "[ops]\naws_access_key_id=AKIAOPS\naws_secret_access_key=opssecret\naws_session_token=tok\n\n"
+        "[half]\naws_access_key_id = AKIAHALF\n"
+    )
+    return str(path)
+
+
+def test_the_default_profile_is_read(creds_file):
+    creds = read_credentials_file(creds_file)
+    assert (creds.access_key_id, creds.secret_access_key, creds.session_token) == (
+        "AKIADEFAULT",
+        SECRET,
+        None,
+    )
+
+
+def test_a_named_profile_with_a_session_token(creds_file):
+    creds = read_credentials_file(creds_file, "ops")
+    assert (creds.access_key_id, creds.secret_access_key, creds.session_token) == (
+        "AKIAOPS",
+        "opssecret",
+        "tok",
+    )
+
+
+def test_a_missing_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        read_credentials_file(str(tmp_path / "nope"))
+
+
+def test_a_missing_profile_names_the_profiles_found(creds_file):
+    with pytest.raises(UsageError, match=r"no profile \[prod\].*default, half, ops"):
+        read_credentials_file(creds_file, "prod")
+
+
+def test_a_profile_without_both_keys_is_a_usage_error(creds_file):
+    with pytest.raises(UsageError, match="lacks aws_secret_access_key"):
+        read_credentials_file(creds_file, "half")
+
+
+def test_a_file_that_is_not_ini_is_a_usage_error(tmp_path):
+    path = tmp_path / "garbage"
+    path.write_text("aws_access_key_id = x\n")  # no section header
+    with pytest.raises(UsageError, match="not an AWS credentials file"):
+        read_credentials_file(str(path))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_a_usage_error(creds_file):
+    os.chmod(creds_file, 0)
+    with pytest.raises(UsageError, match="not readable"):
+        read_credentials_file(creds_file)
+
+
+def test_no_error_and_no_repr_shows_the_secret(creds_file):
+    creds = read_credentials_file(creds_file)
+    assert SECRET not in repr(creds)
+    with pytest.raises(UsageError) as info:
+        read_credentials_file(creds_file, "prod")
+    assert SECRET not in str(info.value)
+
+
+def test_written_files_read_back_and_are_private(tmp_path):
+    path = str(tmp_path / "out")
+    write_credentials_file(path, StaticCredentials("AKIAW", "sec", "tok"), profile="p")
+    assert read_credentials_file(path, "p") == StaticCredentials("AKIAW", "sec", "tok")
+    assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_the_source_description_names_file_and_profile_only():
+    assert CredentialSource("/x/creds", None).describe() == "credentials file /x/creds [profile default]"
+    assert CredentialSource("/x/creds", "ops").describe() == "credentials file /x/creds [profile ops]"
+    assert CredentialSource().describe() == "default AWS credential chain"
