@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.mariadb",
     "tests.fixtures.every_type",
     "tests.fixtures.aws",
+    "tests.fixtures.lambda_runtime",
 ]
