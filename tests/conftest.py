@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.mariadb",
     "tests.fixtures.every_type",
     "tests.fixtures.aws",
+    "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
 ]

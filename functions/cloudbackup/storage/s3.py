@@ -34,6 +34,7 @@ _STREAM_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPErro
 
 class S3Storage:
     kind: StoreKind = "s3"
+    list_page_size = 1000  # S3's maximum; tests lower it to see paging
 
     def __init__(
         self,
@@ -135,7 +136,7 @@ class S3Storage:
         base = self._full("")
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=base + prefix
+                Bucket=self.bucket, Prefix=base + prefix, PaginationConfig={"PageSize": self.list_page_size}
             )
             for page in pages:
                 for item in page.get("Contents", []):
