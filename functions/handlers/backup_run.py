@@ -98,7 +98,9 @@ class BackupRun:
             except CloudBackupError as exc:
                 return DatabaseOutcome(database=name, status="failed", error=str(exc))
         if self.remaining_ms() <= self._margin_ms:
-            return DatabaseOutcome(database=name, status="not_started", error=self._budget_message())
+            return DatabaseOutcome(
+                database=name, status="not_started", error=self._budget_message("not started")
+            )
         stopped = False
 
         def should_stop() -> bool:
@@ -121,11 +123,15 @@ class BackupRun:
             seconds = round(time.monotonic() - started, 3)
             if stopped:
                 return DatabaseOutcome(
-                    database=name, status="stopped", duration_seconds=seconds, error=self._budget_message()
+                    database=name,
+                    status="stopped",
+                    duration_seconds=seconds,
+                    error=self._budget_message("stopped mid-dump, upload aborted, no manifest written"),
                 )
             if not isinstance(exc, CloudBackupError):
                 log.exception("backup of %s failed unexpectedly", name)
             message = str(exc) if isinstance(exc, CloudBackupError) else f"{type(exc).__name__}: {exc}"
+            message = message.splitlines()[0] if message else type(exc).__name__
             return DatabaseOutcome(database=name, status="failed", duration_seconds=seconds, error=message)
         return DatabaseOutcome(
             database=name,
@@ -138,10 +144,9 @@ class BackupRun:
             duration_seconds=round(time.monotonic() - started, 3),
         )
 
-    def _budget_message(self) -> str:
+    def _budget_message(self, what: str) -> str:
         return (
-            f"time budget: less than {self.settings.safety_margin_seconds:g} s of the invocation left; "
-            "nothing was kept (no manifest, upload aborted)"
+            f"time budget: less than {self.settings.safety_margin_seconds:g} s of the invocation left; {what}"
         )
 
     def _finish(self, source: str, outcomes: list[DatabaseOutcome]) -> BackupRunResult:

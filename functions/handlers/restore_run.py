@@ -1,0 +1,116 @@
+"""A restore run: check the event against the source's allow-list, find the backup, call the engine.
+
+Everything that can be refused is refused before the database is touched: an unknown source, a target
+outside the allow-list, an in-place restore without `in_place: true` (see RestoreEvent).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cloudbackup.catalog import find_backup
+from cloudbackup.errors import CloudBackupError
+from handlers import constants as c
+from handlers.engine import Engine
+from handlers.models import InvalidEvent, RestoreEvent, RestoreSummary
+from handlers.secrets import SecretError
+from handlers.settings import Settings, SourceConfig, UnknownSource
+
+log = logging.getLogger(__name__)
+
+Segment = Callable[..., AbstractContextManager[None]]
+
+
+class RestoreFailed(RuntimeError):
+    """The restore did not happen or did not complete; the engine left the target as it was."""
+
+
+@dataclass
+class RestoreRun:
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    segment: Segment
+
+    def run(self, request: RestoreEvent) -> RestoreSummary:
+        source = self._check(request)
+        self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
+        started = time.monotonic()
+        try:
+            summary = self._restore(request, source)
+        except (CloudBackupError, SecretError) as exc:
+            self.metrics.add_metric(name=c.METRIC_RESTORE_FAILURES, unit=MetricUnit.Count, value=1)
+            log.error("restore of %s into %s failed: %s", request.database, request.target, exc)
+            raise RestoreFailed(str(exc)) from None
+        if not request.dry_run:
+            self.metrics.add_metric(name=c.METRIC_RESTORE_SUCCEEDED, unit=MetricUnit.Count, value=1)
+            self.metrics.add_metric(
+                name=c.METRIC_RESTORE_DURATION, unit=MetricUnit.Seconds, value=time.monotonic() - started
+            )
+        log.info(summary.message, extra={"result": summary.model_dump(mode="json")})
+        return summary
+
+    def _check(self, request: RestoreEvent) -> SourceConfig:
+        try:
+            source = self.settings.source(request.source)
+        except UnknownSource as exc:
+            raise InvalidEvent(f"invalid event: {exc}") from None
+        if not source.allows_restore_into(request.target):
+            field = "in_place" if request.in_place else "target_database"
+            allowed = ", ".join(source.restore_allow) or "nothing"
+            raise InvalidEvent(
+                f"invalid event: {field}: restoring into {request.target!r} is not allowed for source "
+                f"{request.source!r} (its restore allow-list: {allowed})"
+            )
+        return source
+
+    def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
+        with self.segment("find backup", source=request.source, database=request.database):
+            db = self.engine.read_secret(source.secret_arn)
+            entry = find_backup(
+                [self.engine.open_store()], request.backup, database=request.database, source=request.source
+            )
+        with self.segment("restore", source=request.source, database=request.database):
+            result = self.engine.restore_backup(
+                db,
+                entry,
+                target_database=None if request.in_place else request.target_database,
+                in_place=request.in_place,
+                tables=request.tables,
+                dry_run=request.dry_run,
+            )
+        manifest = entry.manifest
+        tables = (
+            list(result.tables) if not isinstance(result.tables, int) else [t.name for t in manifest.tables]
+        )
+        verb = "would restore" if request.dry_run else "restored"
+        message = (
+            f"{verb} {len(tables)} tables ({result.rows} rows) of {request.database!r} from backup "
+            f"{manifest.id} ({manifest.started_at:%Y-%m-%dT%H:%M:%SZ}) into {request.target!r}"
+            + (" in place" if request.in_place else "")
+        )
+        if result.previous_tables_kept_in:
+            message += f"; the previous tables are kept in {result.previous_tables_kept_in!r}"
+        return RestoreSummary(
+            source=request.source,
+            database=request.database,
+            backup_id=manifest.id,
+            backup_created_at=manifest.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            target_database=request.target,
+            in_place=request.in_place,
+            dry_run=request.dry_run,
+            tables=tables,
+            rows=result.rows,
+            bytes=result.bytes,
+            seconds=round(result.seconds, 3),
+            previous_tables_kept_in=result.previous_tables_kept_in,
+            verified=True,
+            message=message,
+        )

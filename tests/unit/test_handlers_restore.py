@@ -1,0 +1,226 @@
+"""The restore function as Lambda runs it, over a stand-in engine: refusals, dry run, summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cloudbackup.catalog import CatalogEntry
+from cloudbackup.dburl import DbSettings
+from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.storage.local import LocalStorage
+from handlers.engine import Engine
+from handlers.models import InvalidEvent
+from handlers.restore_run import RestoreFailed
+from tests.fixtures.lambda_runtime import SOURCE, settings_env
+from tests.unit.test_handlers_backup import DB, manifest_for
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+SOURCES = {SOURCE: {"secret_arn": "arn:secret", "restore_allow": ["shop_restored*", "shop"]}}
+
+
+@dataclass
+class StandInRestore:
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def restore(self, db: DbSettings, entry: CatalogEntry, **kwargs: Any) -> Any:
+        self.calls.append({"backup": entry.id, **kwargs})
+        if self.error:
+            raise self.error
+        in_place = kwargs["in_place"]
+        return SimpleNamespace(
+            tables=["customers", "orders"],
+            rows=12,
+            bytes=3456,
+            seconds=0.25,
+            previous_tables_kept_in="shop_before_20261126T101500Z"
+            if in_place and not kwargs["dry_run"]
+            else None,
+        )
+
+
+@pytest.fixture
+def restore_function(
+    load_handler: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[[], tuple[ModuleType, StandInRestore]]:
+    store = LocalStorage(tmp_path)
+    for backup_id in ("older0001", "newer0002"):
+        manifest = manifest_for("shop", backup_id)
+        stem = backup_stem(SOURCE, "shop", manifest.started_at, backup_id)
+        store.put_bytes(manifest_key(stem), manifest.to_json())
+
+    def make() -> tuple[ModuleType, StandInRestore]:
+        module = load_handler("restore", settings_env(sources=SOURCES))
+        engine = StandInRestore()
+        monkeypatch.setattr(
+            module,
+            "engine",
+            Engine(
+                read_secret=lambda arn: DB,
+                open_store=lambda: store,
+                resolve_databases=lambda *a: pytest.fail("a restore never lists databases"),
+                backup_database=lambda *a, **k: pytest.fail("a restore never backs up"),
+                restore_backup=engine.restore,
+            ),
+        )
+        return module, engine
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        ({"source": SOURCE, "database": "shop", "backup": "latest"}, "target_database is required"),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop"},
+            "an in-place restore needs in_place: true",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "latest", "in_place": "true"},
+            "in_place: Input should be a valid boolean",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "latest", "in_place": 1},
+            "in_place: Input should be a valid boolean",
+        ),
+        (
+            {
+                "source": SOURCE,
+                "database": "shop",
+                "backup": "latest",
+                "in_place": True,
+                "target_database": "x",
+            },
+            "either target_database or in_place",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "target_database": "shop_restored"},
+            "backup: Field required",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "2026-11-25", "target_database": "shop_r"},
+            "backup: String should match pattern",
+        ),
+        (
+            {
+                "source": SOURCE,
+                "database": "shop",
+                "backup": "latest",
+                "target_database": "shop_r",
+                "tables": "t",
+            },
+            "tables: Input should be a valid list",
+        ),
+        (
+            {
+                "source": SOURCE,
+                "database": "shop",
+                "backup": "latest",
+                "target_database": "x",
+                "dry_run": "no",
+            },
+            "dry_run: Input should be a valid boolean",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "production"},
+            "target_database: restoring into 'production' is not allowed for source 'orders-db' "
+            "(its restore allow-list: shop_restored*, shop)",
+        ),
+        (
+            {
+                "source": "billing-db",
+                "database": "shop",
+                "backup": "latest",
+                "target_database": "shop_restored",
+            },
+            "source: 'billing-db' is not configured",
+        ),
+    ],
+)
+def test_a_refused_restore_names_the_field_and_touches_nothing(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]],
+    lambda_context: Callable[..., Any],
+    event: dict[str, Any],
+    named: str,
+) -> None:
+    module, engine = restore_function()
+    with pytest.raises(InvalidEvent) as raised:
+        module.handler(event, lambda_context())
+    assert named in str(raised.value)
+    assert engine.calls == []
+
+
+def test_in_place_is_refused_when_the_database_itself_is_not_allowed(
+    load_handler: Callable[..., ModuleType], lambda_context: Callable[..., Any]
+) -> None:
+    module = load_handler(
+        "restore", settings_env(sources={SOURCE: {"secret_arn": "arn", "restore_allow": ["shop_restored*"]}})
+    )
+    event = {"source": SOURCE, "database": "shop", "backup": "latest", "in_place": True}
+    with pytest.raises(InvalidEvent, match="in_place: restoring into 'shop' is not allowed"):
+        module.handler(event, lambda_context())
+
+
+def test_restore_of_latest_into_a_new_database_returns_the_summary(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function()
+    event = {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_restored"}
+    summary = module.handler(event, lambda_context())
+    assert engine.calls == [
+        {
+            "backup": "newer0002",
+            "target_database": "shop_restored",
+            "in_place": False,
+            "tables": None,
+            "dry_run": False,
+        }
+    ]
+    assert summary["backup_id"] == "newer0002"
+    assert summary["target_database"] == "shop_restored"
+    assert (summary["tables"], summary["rows"], summary["bytes"]) == (["customers", "orders"], 12, 3456)
+    assert summary["previous_tables_kept_in"] is None
+    assert summary["message"].startswith("restored 2 tables (12 rows) of 'shop' from backup newer0002")
+
+
+def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function()
+    event = {
+        "source": SOURCE,
+        "database": "shop",
+        "backup": "older0001",
+        "in_place": True,
+        "tables": ["orders"],
+        "dry_run": True,
+    }
+    summary = module.handler(event, lambda_context())
+    assert engine.calls[0] | {"backup": "older0001"} == {
+        "backup": "older0001",
+        "target_database": None,
+        "in_place": True,
+        "tables": ["orders"],
+        "dry_run": True,
+    }
+    assert summary["dry_run"] is True
+    assert summary["message"].startswith("would restore 2 tables (12 rows) of 'shop' from backup older0001")
+    assert summary["message"].endswith("into 'shop' in place")
+
+
+def test_an_unknown_backup_id_fails_with_one_line(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function()
+    event = {"source": SOURCE, "database": "shop", "backup": "abcdef123", "target_database": "shop_restored"}
+    with pytest.raises(RestoreFailed, match="no complete backup with id 'abcdef123'"):
+        module.handler(event, lambda_context())
+    assert engine.calls == []
