@@ -1,0 +1,42 @@
+"""The progress line: shown on a terminal only, with tables, rows, bytes and rate."""
+
+import io
+
+from cloudbackup.progress import NoProgress, TerminalProgress, for_terminal
+
+
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_pipe_gets_no_progress_at_all():
+    # Given stderr is a pipe (not a TTY)
+    stream = io.StringIO()
+    # When progress is chosen for it and used
+    progress = for_terminal(stream)
+    progress.begin("backup shop", 2)
+    progress.add(tables=1, rows=10, bytes=100)
+    progress.end()
+    # Then nothing was written
+    assert isinstance(progress, NoProgress)
+    assert stream.getvalue() == ""
+
+
+def test_a_terminal_gets_one_updating_line_that_is_cleared_at_the_end():
+    # Given a terminal
+    stream = FakeTty()
+    progress = for_terminal(stream)
+    assert isinstance(progress, TerminalProgress)
+    # When work progresses
+    progress.begin("backup shop", 3)
+    progress.add(tables=2, rows=1234, bytes=5_000_000)
+    line = progress.line()
+    progress.end()
+    # Then the line names tables, rows, bytes and a rate, and it is redrawn in place (no newline)
+    assert line.startswith("backup shop: 2/3 tables, 1,234 rows, 5.0 MB, ")
+    assert line.endswith(" MB/s")
+    out = stream.getvalue()
+    assert "\n" not in out
+    assert out.startswith("\rbackup shop: 0/3 tables")
+    assert out.endswith("\r")
