@@ -61,7 +61,7 @@ def s3_client(
         except botocore.exceptions.ProfileNotFound:
             raise UsageError(f"--backup-profile {profile}: no such profile in the AWS config") from None
     config = Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
