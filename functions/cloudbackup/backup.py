@@ -1,0 +1,150 @@
+"""Back up one database into a store as format v1: the data object first, the manifest last.
+
+The manifest is the commit point. Any failure (lost connection, concurrent DDL, full disk, a stop
+request) aborts the data object and writes no manifest, so nothing half-done is ever listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pymysql
+
+from cloudbackup import __version__
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import CloudBackupError, OperationError, UsageError
+from cloudbackup.format.keys import backup_stem, data_key, manifest_key, new_backup_id
+from cloudbackup.format.manifest import Compression, DataObject, Manifest
+from cloudbackup.format.writer import FrameWriter
+from cloudbackup.mysql.connection import connect, connection_error
+from cloudbackup.mysql.dump import dump_database
+from cloudbackup.mysql.snapshot import open_snapshot
+from cloudbackup.progress import NoProgress, Progress
+from cloudbackup.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+ER_TABLE_DEF_CHANGED = 1412
+CR_SERVER_GONE = 2006
+CR_SERVER_LOST = 2013
+ER_CONNECTION_KILLED = 1927
+ER_QUERY_INTERRUPTED = 1317
+
+
+class BackupCancelled(OperationError):
+    """should_stop() asked the backup to stop; nothing was kept."""
+
+
+def default_source(db: DbSettings) -> str:
+    """The name a server's backups are kept under when the operator gives none: its host (and port)."""
+    return db.host if db.port == 3306 else f"{db.host}-{db.port}"
+
+
+def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
+    """The databases to back up: `names` checked to exist, or every non-system database (None)."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+        existing = [str(name) for (name,) in cur.fetchall()]
+    if names is None:
+        return [name for name in existing if name.lower() not in SYSTEM_DATABASES]
+    unknown = [name for name in names if name not in existing]
+    if unknown:
+        raise UsageError(f"unknown database {unknown[0]!r} on {db.host}:{db.port}")
+    return list(dict.fromkeys(names))
+
+
+def backup_database(
+    db: DbSettings,
+    database: str,
+    store: Storage,
+    *,
+    source: str,
+    compression: Compression = "zstd",
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Manifest:
+    shown = progress or NoProgress()
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
+
+    conn = connect(db, database=database)
+    writer: FrameWriter | None = None
+    try:
+        snapshot = open_snapshot(conn)
+        backup_id = new_backup_id()
+        stem = backup_stem(source, database, snapshot.started_at, backup_id)
+        writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)
+        result = dump_database(
+            conn, database, writer, snapshot, tool_version=__version__, progress=shown, check=check
+        )
+        check()
+        frames, written = writer.commit()
+        writer = None
+        finished_at = datetime.now(UTC)
+    except pymysql.err.MySQLError as exc:
+        raise dump_error(exc, db, database) from None
+    finally:
+        if writer is not None:
+            writer.abort()
+        shown.end()
+        _close(conn)
+    manifest = Manifest(
+        id=backup_id,
+        source=source,
+        database=database,
+        charset=result.charset,
+        collation=result.collation,
+        server=snapshot.server,
+        started_at=snapshot.started_at,
+        finished_at=finished_at,
+        snapshot=snapshot.position,
+        compression=compression,
+        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
+        frames=frames,
+        counts=result.counts,
+        tool_version=__version__,
+    )
+    try:
+        store.put_bytes(manifest_key(stem), manifest.to_json())
+    except BaseException:
+        _delete_quietly(store, written.key)  # never listed without a manifest; just tidy up
+        raise
+    return manifest
+
+
+def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> CloudBackupError:
+    """One line saying what went wrong with the dump, and what to do about it."""
+    code = exc.args[0] if exc.args else 0
+    if code == ER_TABLE_DEF_CHANGED:
+        return OperationError(
+            f"backup of {database!r} failed: a table changed definition (ALTER/DDL) while it was dumped; "
+            "nothing was kept, run the backup again"
+        )
+    if code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):
+        return OperationError(
+            f"backup of {database!r} failed: lost the connection to {db.host}:{db.port} "
+            f"during the dump ({code}); nothing was kept"
+        )
+    error = connection_error(exc, db, database)
+    if isinstance(error, CloudBackupError):
+        return error
+    return OperationError(f"backup of {database!r} failed: {exc}")
+
+
+def _close(conn: pymysql.connections.Connection) -> None:
+    try:
+        conn.close()
+    except Exception as exc:  # already gone (killed, lost): nothing left to release
+        log.debug("closing the dump connection: %s", exc)
+
+
+def _delete_quietly(store: Storage, key: str) -> None:
+    try:
+        store.delete(key)
+    except Exception as exc:
+        log.warning("could not delete %s: %s", store.location(key), exc)

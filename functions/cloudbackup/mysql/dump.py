@@ -1,0 +1,125 @@
+"""One database's dump: its sections, in the frame order of format/manifest.py, into a FrameWriter.
+
+database, header, sequence*, table* (DDL + rows + triggers), routines, views, events, footer. Every
+table is one frame, so it can be read alone by its offsets; the header holds the session every frame
+after it expects (the restore replays it on each connection it loads with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
+from cloudbackup.format.writer import FrameWriter
+from cloudbackup.mysql import objects
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
+from cloudbackup.mysql.snapshot import Snapshot
+from cloudbackup.progress import NoProgress, Progress
+
+# The session the rows load in: UTF-8 text, UTC timestamps, explicit zeros kept in AUTO_INCREMENT
+# columns, zero dates accepted (no strict mode), and no key checks while the tables fill.
+HEADER = b"""\
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+/*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
+/*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;
+SET NAMES utf8mb4;
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;
+/*!40103 SET TIME_ZONE='+00:00' */;
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
+/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
+/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
+"""
+
+FOOTER = b"""\
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
+/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;
+/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;
+/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;
+/*!40101 SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS */;
+/*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;
+/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;
+-- Dump completed
+"""
+
+
+@dataclass(frozen=True)
+class DumpResult:
+    charset: str
+    collation: str
+    counts: ObjectCounts
+
+
+def header(database: str, snapshot: Snapshot, tool_version: str) -> bytes:
+    banner = (
+        f"-- cloudbackup {tool_version} dump of {quote_identifier(database)}\n"
+        f"-- server: {snapshot.server.flavour} {snapshot.server.version}\n"
+        f"-- snapshot taken at {snapshot.started_at:%Y-%m-%dT%H:%M:%SZ}{_position(snapshot.position)}\n"
+    )
+    return banner.encode() + HEADER
+
+
+def dump_database(
+    conn: Any,
+    database: str,
+    writer: FrameWriter,
+    snapshot: Snapshot,
+    *,
+    tool_version: str,
+    progress: Progress | None = None,
+    check: Callable[[], None] | None = None,
+) -> DumpResult:
+    """Write every frame of `database` (the connection's current database, inside the snapshot)."""
+    shown = progress or NoProgress()
+    limit = statement_limit(snapshot.max_allowed_packet)
+    with conn.cursor() as cur:
+        found = objects.list_objects(cur, database)
+        shown.begin(f"backup {database}", len(found.tables))
+        writer.frame("database", objects.database_section(database, found.charset, found.collation))
+        writer.frame("header", header(database, snapshot, tool_version))
+        for sequence in found.sequences:
+            writer.frame("sequence", objects.sequence_section(cur, sequence), name=sequence)
+        for table in found.tables:
+            _table_frame(conn, cur, database, table, writer, limit=limit, progress=shown, check=check)
+        writer.frame("routines", objects.routines_section(cur, found.routines))
+        writer.frame("views", objects.views_section(cur, found.views))
+        writer.frame("events", objects.events_section(cur, found.events))
+        writer.frame("footer", FOOTER)
+    return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())
+
+
+def _table_frame(
+    conn: Any,
+    cur: Any,
+    database: str,
+    table: str,
+    writer: FrameWriter,
+    *,
+    limit: int,
+    progress: Progress,
+    check: Callable[[], None] | None,
+) -> None:
+    writer.begin_frame("table", table)
+    ddl = objects.table_ddl(cur, table, database=database)
+    writer.write(ddl)
+    rows = 0
+    for statement, count in iter_inserts(
+        conn, database, table, table_columns(cur, database, table), limit=limit, check=check
+    ):
+        writer.write(statement)
+        rows += count
+        progress.add(rows=count, bytes=len(statement))
+    writer.write(objects.table_triggers(cur, table, database=database))
+    writer.end_frame(rows)
+    progress.add(tables=1, bytes=len(ddl))
+
+
+def _position(position: SnapshotPosition) -> str:
+    if position.binlog_file is None:
+        return ""
+    gtid = f", GTID {position.gtid}" if position.gtid else ""
+    return f", binlog {position.binlog_file}:{position.binlog_pos}{gtid}"
