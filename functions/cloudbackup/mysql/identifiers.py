@@ -1,0 +1,30 @@
+"""Identifiers and session-setting literals as they appear in dump text."""
+
+from __future__ import annotations
+
+import re
+
+from cloudbackup.errors import OperationError
+
+# Values the server reports for sql_mode, charsets, collations and time zones. They are written into the
+# dump unescaped, so anything outside these characters is refused rather than quoted.
+_SETTING_VALUE = re.compile(r"[A-Za-z0-9_,+\-:/. ]*")
+
+
+def quote_identifier(name: str) -> str:
+    """`name` with backticks doubled: valid under every sql_mode, ANSI_QUOTES included."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def setting_literal(value: str) -> str:
+    """A session value (sql_mode, time zone) as a quoted literal, the same under NO_BACKSLASH_ESCAPES."""
+    if not _SETTING_VALUE.fullmatch(value):
+        raise OperationError(f"unexpected session setting value from the server: {value!r}")
+    return f"'{value}'"
+
+
+def setting_name(value: str) -> str:
+    """A character set or collation name, written bare (SET character_set_client = latin1)."""
+    if not re.fullmatch(r"[A-Za-z0-9_]+", value):
+        raise OperationError(f"unexpected character set or collation name from the server: {value!r}")
+    return value

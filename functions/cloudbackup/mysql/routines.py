@@ -1,0 +1,82 @@
+"""Stored programs (functions, procedures, packages, events), each under the session it was created in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cloudbackup.mysql.identifiers import setting_name
+from cloudbackup.mysql.server_text import Row, database_collation, query, raw_results, show_create, text
+from cloudbackup.mysql.session_text import object_settings, stored_program, with_session
+
+# A package's specification before its body; the rest by name.
+ROUTINE_KINDS = ("FUNCTION", "PROCEDURE", "PACKAGE", "PACKAGE BODY")
+
+
+@dataclass(frozen=True, order=True)
+class Routine:
+    kind: str  # FUNCTION | PROCEDURE | PACKAGE | PACKAGE BODY (MariaDB's Oracle-mode packages)
+    name: str
+
+
+def list_routines(cur: Any, database: str) -> list[Routine]:
+    with raw_results(cur):
+        rows = query(
+            cur,
+            "SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = %s",
+            (database,),
+        )
+    found = [Routine(text(r["routine_type"]), text(r["routine_name"])) for r in rows]
+    return sorted(found, key=lambda r: (ROUTINE_KINDS.index(r.kind), r.name))
+
+
+def list_events(cur: Any, database: str) -> list[str]:
+    with raw_results(cur):
+        rows = query(
+            cur,
+            "SELECT event_name FROM information_schema.events WHERE event_schema = %s ORDER BY event_name",
+            (database,),
+        )
+    return [text(r["event_name"]) for r in rows]
+
+
+def routines_section(cur: Any, routines: Iterable[Routine]) -> bytes:
+    """DROP + CREATE of each routine. Bodies are not resolved at CREATE time: any order loads."""
+    collation = database_collation(cur)
+    return b"".join(
+        stored_object(show_create(cur, r.kind, r.name), collation, drop=f"DROP {r.kind} IF EXISTS")
+        for r in routines
+    )
+
+
+def events_section(cur: Any, events: Iterable[str]) -> bytes:
+    """DROP + CREATE of each event, in its own time zone (its schedule is shown in that zone)."""
+    collation = database_collation(cur)
+    return b"".join(
+        stored_object(show_create(cur, "EVENT", name), collation, drop="DROP EVENT IF EXISTS")
+        for name in events
+    )
+
+
+def stored_object(row: Row, db_collation: str, *, drop: str = "") -> bytes:
+    """A trigger/routine/event: its own sql_mode, charsets, time zone and database collation.
+
+    `drop` (e.g. "DROP FUNCTION IF EXISTS") runs inside the object's session: a package can only be named
+    under sql_mode ORACLE, and the name is written in the object's own character set (as the server
+    returned it). An object remembers the database collation it was created under; when that differs
+    from the database's own, the database is switched around the CREATE (`ALTER DATABASE` without a name
+    applies to the current database, so this works under any target name).
+    """
+    body = stored_program(row["statement"])
+    if drop:
+        name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name
+        body = drop.encode() + b" `" + name.replace(b"`", b"``") + b"`;\n" + body
+    created_under = text(row.get("Database Collation", b"")) or db_collation
+    if created_under != db_collation:
+        body = (
+            f"ALTER DATABASE COLLATE {setting_name(created_under)};\n".encode()
+            + body
+            + f"ALTER DATABASE COLLATE {setting_name(db_collation)};\n".encode()
+        )
+    return with_session(object_settings(row), body)

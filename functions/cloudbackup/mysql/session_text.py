@@ -1,0 +1,64 @@
+"""Dump text that sets the session an object needs, creates it, and puts the session back.
+
+Each object is written with the sql_mode, client character set, connection collation (and time zone)
+it was created with, so it reloads alike on any server session: the stock `mysql` client's, ours, or
+an operator's with other defaults. The previous values are kept in user variables and restored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cloudbackup.mysql.identifiers import setting_literal, setting_name
+
+# Variables whose values are quoted literals; the rest are bare names or numbers.
+_QUOTED = {"sql_mode", "time_zone"}
+STORED_PROGRAM_DELIMITER = b";;"
+
+
+def _value(variable: str, value: str) -> str:
+    if variable in _QUOTED:
+        return setting_literal(value)
+    return setting_name(value)
+
+
+def with_session(settings: Mapping[str, str], body: bytes) -> bytes:
+    """`body` under `settings`, then the caller's session again."""
+    names = list(settings)
+    save = ", ".join(f"@cb_saved_{n} = @@{n}" for n in names)
+    apply = ", ".join(f"{n} = {_value(n, settings[n])}" for n in names)
+    restore = ", ".join(f"{n} = @cb_saved_{n}" for n in names)
+    return b"".join(
+        [
+            f"SET {save};\n".encode(),
+            f"SET {apply};\n".encode(),
+            body,
+            f"SET {restore};\n".encode(),
+        ]
+    )
+
+
+def stored_program(statement: bytes) -> bytes:
+    """A CREATE TRIGGER/FUNCTION/PROCEDURE/EVENT whose body holds `;`, delimited as mysqldump does.
+
+    The newline before the delimiter keeps it out of a trailing `-- comment` in the body.
+    """
+    d = STORED_PROGRAM_DELIMITER
+    return b"DELIMITER " + d + b"\n" + statement + b"\n" + d + b"\nDELIMITER ;\n"
+
+
+def object_settings(row: Mapping[str, object], *, sql_mode: str | None = None) -> dict[str, str]:
+    """The session an object was created in, from its SHOW CREATE row (text values as bytes or str)."""
+
+    def get(key: str) -> str:
+        value = row[key]
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    settings = {"sql_mode": get("sql_mode") if sql_mode is None else sql_mode}
+    client = get("character_set_client")
+    settings["character_set_client"] = client
+    settings["character_set_results"] = client
+    settings["collation_connection"] = get("collation_connection")
+    if "time_zone" in row:
+        settings["time_zone"] = get("time_zone")
+    return settings

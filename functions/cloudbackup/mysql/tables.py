@@ -1,0 +1,72 @@
+"""The database frame, table DDL and sequences, exactly as the server shows them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name
+from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create
+from cloudbackup.mysql.session_text import with_session
+
+# The session a table's DDL is written in: SHOW CREATE ran under sql_mode '' and utf8mb4, so it reloads
+# under the same; NO_ENGINE_SUBSTITUTION makes a missing engine an error instead of a silent InnoDB
+# table, and foreign key checks are off so tables can be created in any order (cycles included).
+TABLE_SESSION = {
+    "sql_mode": "NO_ENGINE_SUBSTITUTION",
+    "character_set_client": "utf8mb4",
+    "collation_connection": "utf8mb4_general_ci",
+    "foreign_key_checks": "0",
+}
+SEQUENCE_SESSION = TABLE_SESSION
+
+
+def database_section(database: str, charset: str, collation: str) -> bytes:
+    """CREATE DATABASE IF NOT EXISTS with the source's defaults, then USE it (the "database" frame)."""
+    name = quote_identifier(database)
+    return (
+        "SET NAMES utf8mb4;\n"
+        f"CREATE DATABASE IF NOT EXISTS {name} "
+        f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)};\n"
+        f"USE {name};\n"
+    ).encode()
+
+
+def table_ddl(cur: Any, table: str, *, database: str | None = None) -> bytes:
+    """DROP TABLE IF EXISTS + the server's CREATE TABLE (AUTO_INCREMENT, partitions, keys, checks kept).
+
+    `database` is the current database (`USE`d by the caller); asked from the server if not given.
+    """
+    create = show_create(cur, "TABLE", table)["statement"]
+    create = unqualify_sequence_calls(create, database if database is not None else current_database(cur))
+    name = quote_identifier(table).encode()
+    body = b"DROP TABLE IF EXISTS " + name + b";\n" + create + b";\n"
+    return with_session(TABLE_SESSION, body)
+
+
+def sequence_section(cur: Any, sequence: str) -> bytes:
+    """CREATE SEQUENCE with all its options, then its exact stored state (next value and cycle round).
+
+    mariadb-dump writes SETVAL(seq, next, 0), which the server ignores when that value is below the
+    start value (after an ALTER SEQUENCE ... RESTART, or a cycle), and it drops the cycle count. RESTART
+    WITH sets the next value unconditionally; SETVAL with the round restores a cycled sequence's count.
+    """
+    create = show_create(cur, "SEQUENCE", sequence)["statement"]
+    name = quote_identifier(sequence)
+    with raw_results(cur):
+        (state,) = query(cur, f"SELECT next_not_cached_value, cycle_count FROM {name}")
+    next_value, rounds = int(state["next_not_cached_value"]), int(state["cycle_count"])
+    body = [b"DROP SEQUENCE IF EXISTS ", name.encode(), b";\n", create, b";\n"]
+    body.append(f"ALTER SEQUENCE {name} RESTART WITH {next_value};\n".encode())
+    if rounds:
+        body.append(f"DO SETVAL({name}, {next_value}, 0, {rounds});\n".encode())
+    return with_session(SEQUENCE_SESSION, b"".join(body))
+
+
+def unqualify_sequence_calls(create: bytes, database: str) -> bytes:
+    """`DEFAULT nextval(`db`.`seq`)` -> `DEFAULT nextval(`seq`)`, so the table reloads under another name.
+
+    SHOW CREATE TABLE qualifies sequences of its own database; other databases' stay qualified.
+    """
+    qualified = re.escape(quote_identifier(database).encode() + b".")
+    return re.sub(rb"(?i)\b(nextval|lastval)\(" + qualified, rb"\1(", create)
