@@ -38,9 +38,9 @@ def test_every_type_schema_loads_with_every_object_kind(db_settings, every_type_
     assert kinds["BASE TABLE"] == 24
     assert kinds["SYSTEM VERSIONED"] == 1
     assert kinds["VIEW"] == 6
-    assert kinds["SEQUENCE"] == 3
+    assert kinds["SEQUENCE"] == 5
     assert triggers == 5
-    assert routines == {"FUNCTION": 3, "PROCEDURE": 2}
+    assert routines == {"FUNCTION": 4, "PROCEDURE": 2, "PACKAGE": 1, "PACKAGE BODY": 1}
     assert events == 3
     assert seq_plain_next == 42
     assert every_byte == "".join(f"{i:02X}" for i in range(256))
