@@ -1,15 +1,19 @@
-"""The catalog: complete backups (those with a manifest) across the configured stores."""
+"""The catalog: complete backups (those with a manifest) across the configured stores.
+
+Listing, `latest` per database, and retention (prune by count and age per source + database).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import is_manifest_key, safe_segment
 from cloudbackup.format.manifest import Manifest
 from cloudbackup.storage.base import Storage
@@ -78,7 +82,7 @@ def list_backups(
             if source is not None and manifest.source != source:
                 continue
             entries.append(CatalogEntry(manifest=manifest, store=store, manifest_key=info.key))
-    entries.sort(key=lambda e: (e.manifest.started_at, e.manifest.id), reverse=True)
+    entries.sort(key=_order, reverse=True)
     return entries
 
 
@@ -94,13 +98,133 @@ def find_backup(
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
         if not entries:
             what = f"database {database!r}" if database else "any database"
-            raise UsageError(f"no complete backup of {what} in {_describe(stores)}")
+            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
     if not matches:
-        raise UsageError(f"no complete backup with id {ref!r} in {_describe(stores)}")
+        raise UsageError(f"no complete backup with id {ref!r} in {describe_stores(stores)}")
     return matches[0]
 
 
-def _describe(stores: Sequence[Storage]) -> str:
+def describe_stores(stores: Sequence[Storage]) -> str:
     return " or ".join(s.describe() for s in stores) or "no store"
+
+
+def latest_per_database(entries: Iterable[CatalogEntry]) -> list[CatalogEntry]:
+    """The newest complete backup of each (source, database), newest first."""
+    latest: dict[tuple[str, str], CatalogEntry] = {}
+    for entry in entries:
+        group = (entry.manifest.source, entry.manifest.database)
+        if group not in latest or _newer(entry, latest[group]):
+            latest[group] = entry
+    return sorted(latest.values(), key=_order, reverse=True)
+
+
+# -- retention ---------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class KeepsVersions(Protocol):
+    """A store that may keep deleted objects as older versions (a versioned S3 bucket)."""
+
+    def versioning_enabled(self) -> bool | None: ...
+
+
+@dataclass
+class PruneResult:
+    deleted: list[CatalogEntry] = field(default_factory=list)  # or, on a dry run, would be deleted
+    kept: list[CatalogEntry] = field(default_factory=list)
+    failed: list[tuple[CatalogEntry, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def plan_prune(
+    entries: Iterable[CatalogEntry], *, keep_last: int | None, keep_days: int | None, now: datetime
+) -> tuple[list[CatalogEntry], list[CatalogEntry]]:
+    """(delete, keep) per source + database: a backup goes when no rule keeps it.
+
+    Rules: among the newest `keep_last`, or younger than `keep_days` days. The newest backup of a
+    database is always kept, so retention never leaves a database without a backup.
+    """
+    if keep_last is None and keep_days is None:
+        raise UsageError("prune needs --keep-last N and/or --keep-days D")
+    if keep_last is not None and keep_last < 1:
+        raise UsageError(f"--keep-last {keep_last}: keep at least 1 backup")
+    if keep_days is not None and keep_days < 0:
+        raise UsageError(f"--keep-days {keep_days}: must be 0 or more")
+    cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
+    groups: dict[tuple[str, str], list[CatalogEntry]] = {}
+    for entry in sorted(entries, key=_order, reverse=True):
+        groups.setdefault((entry.manifest.source, entry.manifest.database), []).append(entry)
+    delete: list[CatalogEntry] = []
+    keep: list[CatalogEntry] = []
+    for group in groups.values():
+        for rank, entry in enumerate(group):
+            kept = (
+                rank == 0
+                or (keep_last is not None and rank < keep_last)
+                or (cutoff is not None and entry.manifest.started_at >= cutoff)
+            )
+            (keep if kept else delete).append(entry)
+    return delete, keep
+
+
+def delete_backup(entry: CatalogEntry) -> None:
+    """The manifest first, so a half-deleted backup is never listed as complete; then the data object."""
+    entry.store.delete(entry.manifest_key)
+    entry.store.delete(entry.manifest.data.key)
+
+
+def prune(
+    stores: Sequence[Storage],
+    *,
+    keep_last: int | None,
+    keep_days: int | None,
+    now: datetime,
+    database: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+) -> PruneResult:
+    entries = list_backups(stores, database=database, source=source)
+    delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
+    result = PruneResult(kept=keep, dry_run=dry_run)
+    for entry in delete:
+        if dry_run:
+            result.deleted.append(entry)
+            continue
+        try:
+            delete_backup(entry)
+        except CloudBackupError as exc:
+            result.failed.append((entry, str(exc)))
+            continue
+        result.deleted.append(entry)
+    touched: list[Storage] = []
+    for entry in result.deleted:
+        if entry.store not in touched:
+            touched.append(entry.store)
+    result.notes = [note for store in touched if (note := _deletion_note(store, dry_run))]
+    return result
+
+
+def _deletion_note(store: Storage, dry_run: bool) -> str:
+    if not isinstance(store, KeepsVersions):
+        return ""
+    deleted = "deleted backups" if not dry_run else "backups deleted by a real run"
+    keep = (
+        f"{deleted} stay recoverable as non-current versions until the bucket's lifecycle rule expires them"
+    )
+    versioned = store.versioning_enabled()
+    if versioned is None:
+        return f"{store.describe()}: if the bucket is versioned, {keep}"
+    if versioned:
+        return f"{store.describe()}: the bucket is versioned; {keep}"
+    return f"{store.describe()}: the bucket is not versioned; {deleted} are gone for good"
+
+
+def _order(entry: CatalogEntry) -> tuple[datetime, str]:
+    return (entry.manifest.started_at, entry.manifest.id)
+
+
+def _newer(a: CatalogEntry, b: CatalogEntry) -> bool:
+    return _order(a) > _order(b)

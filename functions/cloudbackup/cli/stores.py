@@ -1,4 +1,9 @@
-"""Turn the STORAGE flags into the store new backups go to and the stores that are read."""
+"""Turn the STORAGE flags into the store new backups go to and the stores that are read.
+
+Without --backup-bucket: the local data directory. With it: new backups go to S3, and the local data
+directory (--data, $CLOUDBACKUP_DATA or ~/.cloudbackup) is still read, so backups made there before the
+switch stay listed and restorable.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,21 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
+from cloudbackup.errors import UsageError
 from cloudbackup.storage.base import Storage
+from cloudbackup.storage.credentials import CredentialSource
 from cloudbackup.storage.local import LocalStorage
+from cloudbackup.storage.s3 import S3Storage, parse_bucket_url, s3_client
 
 DEFAULT_DATA = "~/.cloudbackup"
+# Flags that only mean something with a bucket: alone they would silently write to the local store.
+_S3_ONLY_FLAGS = {
+    "backup_region": "--backup-region",
+    "backup_credential": "--backup-credential",
+    "backup_profile": "--backup-profile",
+    "backup_endpoint": "--backup-endpoint",
+    "kms_key_id": "--kms-key-id",
+}
 
 
 @dataclass
@@ -19,10 +35,36 @@ class StoreSet:
 
 
 def data_dir(args: argparse.Namespace) -> str:
-    return str(args.data or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+    return str(getattr(args, "data", None) or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
 
 
 def stores_from_args(args: argparse.Namespace) -> StoreSet:
-    """Local only for now; S3 (`--backup-bucket`) plugs in here."""
     local = LocalStorage(data_dir(args))
-    return StoreSet(write=local, read=[local])
+    bucket_url = getattr(args, "backup_bucket", None)
+    if not bucket_url:
+        for attr, flag in _S3_ONLY_FLAGS.items():
+            if getattr(args, attr, None):
+                raise UsageError(f"{flag} needs --backup-bucket s3://BUCKET[/PREFIX]")
+        return StoreSet(write=local, read=[local])
+    s3 = s3_store_from_args(args)
+    return StoreSet(write=s3, read=[s3, local])
+
+
+def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
+    bucket, prefix = parse_bucket_url(args.backup_bucket)
+    region = getattr(args, "backup_region", None)
+    if not region:
+        raise UsageError("--backup-bucket needs --backup-region REGION (the bucket's region, e.g. us-east-1)")
+    credential_file = getattr(args, "backup_credential", None)
+    profile = getattr(args, "backup_profile", None)
+    endpoint = getattr(args, "backup_endpoint", None)
+    client = s3_client(region, credential_file=credential_file, profile=profile, endpoint_url=endpoint)
+    return S3Storage(
+        bucket,
+        prefix,
+        region=region,
+        client=client,
+        kms_key_id=getattr(args, "kms_key_id", None),
+        credentials=CredentialSource(credential_file, profile).describe(),
+        endpoint_url=endpoint,
+    )

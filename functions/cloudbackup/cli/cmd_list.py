@@ -1,0 +1,59 @@
+"""`cloudbackup list`: complete backups, newest first, each labelled with its store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, list_backups
+from cloudbackup.cli.stores import stores_from_args
+
+COLUMNS = ("CREATED (UTC)", "STORE", "SOURCE", "DATABASE", "ID", "SIZE", "TABLES", "LOCATION")
+
+
+def run(args: argparse.Namespace) -> int:
+    stores = stores_from_args(args)
+    entries = list_backups(stores.read, database=args.database, source=args.source)
+    if args.json:
+        print(json.dumps([e.summary() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no complete backups in {describe_stores(stores.read)}")
+        return 0
+    print(render_table(entries))
+    return 0
+
+
+def render_table(entries: list[CatalogEntry]) -> str:
+    """One row per backup; `*` marks the newest of each database (what `--backup latest` picks)."""
+    latest = {id(e) for e in latest_per_database(entries)}
+    rows = [COLUMNS]
+    for e in entries:
+        s = e.summary()
+        rows.append(
+            (
+                s["created_at"].replace("T", " ").rstrip("Z"),
+                s["store"],
+                s["source"],
+                s["database"],
+                s["id"] + (" *" if id(e) in latest else ""),
+                human_size(s["size"]),
+                str(s["tables"]),
+                s["location"],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

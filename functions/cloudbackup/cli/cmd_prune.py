@@ -1,0 +1,55 @@
+"""`cloudbackup prune`: delete old backups by count and age, per source and database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+
+from cloudbackup.catalog import CatalogEntry, prune
+from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.errors import OperationError
+
+
+def run(args: argparse.Namespace) -> int:
+    stores = stores_from_args(args)
+    result = prune(
+        stores.read,
+        keep_last=args.keep_last,
+        keep_days=args.keep_days,
+        now=datetime.now(UTC),
+        database=args.database,
+        source=args.source,
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dry_run": result.dry_run,
+                    "deleted": [e.summary() for e in result.deleted],
+                    "kept": [e.summary() for e in result.kept],
+                    "failed": [{**e.summary(), "error": error} for e, error in result.failed],
+                    "notes": result.notes,
+                },
+                indent=2,
+            )
+        )
+    else:
+        verb = "would delete" if result.dry_run else "deleted"
+        for entry in result.deleted:
+            print(f"{verb} {_line(entry)}")
+        print(f"{verb} {len(result.deleted)} backup(s), kept {len(result.kept)}")
+        for note in result.notes:
+            print(f"note: {note}")
+    for entry, error in result.failed:
+        print(f"cloudbackup: could not delete {_line(entry)}: {error}", file=sys.stderr)
+    if result.failed:
+        raise OperationError(f"{len(result.failed)} backup(s) could not be deleted (see above)")
+    return 0
+
+
+def _line(entry: CatalogEntry) -> str:
+    s = entry.summary()
+    return f"{s['id']} {s['source']}/{s['database']} {s['created_at']} [{s['store']}] {s['location']}"

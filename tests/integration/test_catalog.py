@@ -1,0 +1,244 @@
+"""The catalog over both stores: labelled listing, latest, incomplete backups hidden, and prune."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cloudbackup.catalog import (
+    CatalogEntry,
+    delete_backup,
+    latest_per_database,
+    list_backups,
+    plan_prune,
+    prune,
+)
+from cloudbackup.cli.main import main
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.format.frames import compress_frame
+from cloudbackup.format.keys import backup_stem, data_key, manifest_key
+from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
+from cloudbackup.storage.base import Sha256Counter
+from cloudbackup.storage.local import LocalStorage
+from cloudbackup.storage.s3 import S3Storage, s3_client
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def put_backup(store, database, started_at, *, source="orders-db", backup_id=None, manifest=True):
+    """A small complete backup (data object + manifest) as the engine would write it."""
+    backup_id = backup_id or f"{int(started_at.timestamp()):x}{database}"[:40].lower().replace("_", "0")
+    stem = backup_stem(source, database, started_at, backup_id)
+    frame = compress_frame(
+        "zstd", f"CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n-- {database}\n".encode()
+    )
+    writer = store.open_writer(data_key(stem, "zstd"))
+    writer.write(frame)
+    written = writer.commit()
+    counter = Sha256Counter()
+    counter.update(frame)
+    m = Manifest(
+        id=backup_id,
+        source=source,
+        database=database,
+        charset="utf8mb4",
+        collation="utf8mb4_general_ci",
+        server=ServerInfo(version="10.11.0-MariaDB", flavour="mariadb"),
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=5),
+        compression="zstd",
+        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
+        frames=[Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)],
+    )
+    if manifest:
+        store.put_bytes(manifest_key(stem), m.to_json())
+    return m
+
+
+@pytest.fixture
+def s3_store(moto_endpoint, s3_bucket):
+    client = s3_client("us-east-1", endpoint_url=moto_endpoint)
+    return S3Storage(s3_bucket, "team/backups", region="us-east-1", client=client, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def local_store(tmp_path):
+    return LocalStorage(tmp_path / "data")
+
+
+def storage_flags(local_store, s3_store, moto_endpoint):
+    return [
+        "--data",
+        str(local_store.root),
+        "--backup-bucket",
+        f"s3://{s3_store.bucket}/team/backups",
+        "--backup-region",
+        "us-east-1",
+        "--backup-endpoint",
+        moto_endpoint,
+    ]
+
+
+def test_both_stores_are_listed_newest_first_and_labelled(local_store, s3_store):
+    # Given two old local backups and a newer one in S3
+    put_backup(local_store, "shop", NOW - timedelta(days=3))
+    put_backup(local_store, "crm", NOW - timedelta(days=2))
+    put_backup(s3_store, "shop", NOW - timedelta(days=1))
+    # When both stores are listed
+    entries = list_backups([s3_store, local_store])
+    # Then all three come back, newest first, each with its own store and location
+    assert [(e.manifest.database, e.store.kind) for e in entries] == [
+        ("shop", "s3"),
+        ("crm", "local"),
+        ("shop", "local"),
+    ]
+    assert entries[0].summary()["location"].startswith(f"s3://{s3_store.bucket}/team/backups/orders-db/shop/")
+    assert entries[1].summary()["location"].startswith(str(local_store.root))
+    assert [e.manifest.database for e in latest_per_database(entries)] == ["shop", "crm"]
+    assert latest_per_database(entries)[0].store is s3_store
+
+
+def test_incomplete_backups_are_never_listed(local_store, s3_store, aws_client):
+    put_backup(s3_store, "shop", NOW, manifest=False)  # data object only: the manifest never came
+    put_backup(local_store, "shop", NOW, manifest=False)
+    s3 = aws_client("s3")
+    s3.create_multipart_upload(Bucket=s3_store.bucket, Key="team/backups/orders-db/shop/x.sql.zst")
+    s3.put_object(
+        Bucket=s3_store.bucket, Key="team/backups/orders-db/shop/bad.manifest.json", Body=b"{not json"
+    )
+    assert list_backups([s3_store, local_store]) == []
+
+
+def test_list_json_through_the_cli_has_the_documented_fields(local_store, s3_store, moto_endpoint, capsys):
+    put_backup(local_store, "shop", NOW - timedelta(days=1))
+    put_backup(s3_store, "shop", NOW)
+    assert main(["list", "--json", *storage_flags(local_store, s3_store, moto_endpoint)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [b["store"] for b in listed] == ["s3", "local"]
+    for field in (
+        "id",
+        "database",
+        "created_at",
+        "store",
+        "location",
+        "size",
+        "sha256",
+        "compression",
+        "tables",
+    ):
+        assert all(field in b for b in listed), field
+    assert listed[0]["created_at"] == "2026-06-15T12:00:00Z"
+    assert listed[0]["location"].startswith("s3://")
+    assert listed[1]["location"].startswith("/")
+
+
+def test_list_table_for_humans_marks_the_latest(local_store, s3_store, moto_endpoint, capsys):
+    put_backup(local_store, "shop", NOW - timedelta(days=1))
+    put_backup(s3_store, "shop", NOW)
+    assert main(["list", "--database", "shop", *storage_flags(local_store, s3_store, moto_endpoint)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["CREATED", "(UTC)", "STORE"]
+    assert "s3" in lines[1].split()
+    assert " *" in lines[1]
+    assert "local" in lines[2].split()
+    assert " *" not in lines[2]
+
+
+def test_plan_keeps_last_n_per_source_and_database_and_always_the_newest():
+    local = LocalStorage("/nonexistent")
+    entries = []
+    for source, database, days in [("a", "shop", 1), ("a", "shop", 5), ("a", "shop", 9), ("b", "shop", 30)]:
+        m = Manifest.model_validate(
+            {
+                "id": f"{source}{days:04d}00",
+                "source": source,
+                "database": database,
+                "charset": "utf8mb4",
+                "collation": "utf8mb4_general_ci",
+                "server": {"version": "10.11", "flavour": "mariadb"},
+                "started_at": NOW - timedelta(days=days),
+                "finished_at": NOW - timedelta(days=days),
+                "compression": "zstd",
+                "data": {"key": "k", "size": 1, "sha256": "0" * 64},
+                "frames": [],
+            }
+        )
+        entries.append(CatalogEntry(manifest=m, store=local, manifest_key="k.manifest.json"))
+    delete, _keep = plan_prune(entries, keep_last=2, keep_days=None, now=NOW)
+    assert [e.id for e in delete] == ["a000900"]
+    delete, _keep = plan_prune(entries, keep_last=None, keep_days=3, now=NOW)
+    # b's only backup is 30 days old but it is b's newest: kept
+    assert sorted(e.id for e in delete) == ["a000500", "a000900"]
+    delete, _keep = plan_prune(entries, keep_last=1, keep_days=6, now=NOW)
+    assert [e.id for e in delete] == ["a000900"]
+    for bad in (
+        {"keep_last": None, "keep_days": None},
+        {"keep_last": 0, "keep_days": None},
+        {"keep_last": None, "keep_days": -1},
+    ):
+        with pytest.raises(UsageError):
+            plan_prune(entries, now=NOW, **bad)
+
+
+def test_prune_deletes_the_manifest_before_the_data_object(local_store):
+    put_backup(local_store, "shop", NOW - timedelta(days=2))
+    entry = list_backups([local_store])[0]
+    calls = []
+    real_delete = local_store.delete
+
+    def recording_delete(key):
+        calls.append(key)
+        real_delete(key)
+
+    local_store.delete = recording_delete
+    delete_backup(entry)
+    assert calls == [entry.manifest_key, entry.manifest.data.key]
+    assert list(local_store.list()) == []
+
+
+def test_a_failed_data_delete_leaves_the_backup_unlisted_not_half_listed(local_store):
+    put_backup(local_store, "shop", NOW - timedelta(days=9))
+    put_backup(local_store, "shop", NOW)
+    old = list_backups([local_store])[1]
+
+    def failing_delete(key):
+        if key == old.manifest.data.key:
+            raise OperationError("disk says no")
+        LocalStorage.delete(local_store, key)
+
+    local_store.delete = failing_delete
+    result = prune([local_store], keep_last=1, keep_days=None, now=NOW)
+    assert [e.id for e, _ in result.failed] == [old.id]
+    assert len(list_backups([local_store])) == 1
+    assert old.id not in [e.id for e in list_backups([local_store])]
+
+
+def test_prune_on_a_versioned_bucket_says_old_versions_stay_recoverable(
+    local_store, s3_store, moto_endpoint, capsys, aws_client
+):
+    # Given three S3 backups of shop and one local one of the same source
+    for days in (1, 2, 3):
+        put_backup(s3_store, "shop", NOW - timedelta(days=days))
+    put_backup(local_store, "shop", NOW - timedelta(days=10))
+    flags = storage_flags(local_store, s3_store, moto_endpoint)
+    # When a dry run keeps the last 2, nothing goes
+    assert main(["prune", "--keep-last", "2", "--dry-run", *flags]) == 0
+    out = capsys.readouterr().out
+    assert "would delete 2 backup(s), kept 2" in out
+    assert "backups deleted by a real run stay recoverable" in out
+    assert len(list_backups([s3_store, local_store])) == 4
+    # When the real run keeps the last 2
+    assert main(["prune", "--keep-last", "2", *flags]) == 0
+    out = capsys.readouterr().out
+    # Then the two oldest are gone (one in each store), and the output says S3 keeps old versions
+    assert "deleted 2 backup(s), kept 2" in out
+    remaining = list_backups([s3_store, local_store])
+    assert [(e.store.kind, e.manifest.started_at.day) for e in remaining] == [("s3", 14), ("s3", 13)]
+    assert "the bucket is versioned; deleted backups stay recoverable as non-current versions" in out
+    versions = aws_client("s3").list_object_versions(Bucket=s3_store.bucket)
+    assert len(versions["DeleteMarkers"]) == 2  # manifest + data object of the pruned S3 backup
+
+
+def test_prune_needs_a_rule(local_store, capsys):
+    assert main(["prune", "--data", str(local_store.root)]) == 2
+    assert "--keep-last" in capsys.readouterr().err
