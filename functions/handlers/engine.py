@@ -17,6 +17,7 @@ from handlers.settings import Settings
 from handlers.store import open_store
 
 if TYPE_CHECKING:
+    from cloudbackup.catalog import CatalogEntry
     from cloudbackup.format.manifest import Manifest
     from cloudbackup.restore import RestoreResult
 
@@ -28,6 +29,7 @@ class Engine:
     resolve_databases: Callable[[DbSettings, list[str] | None], list[str]]
     backup_database: Callable[..., Manifest]
     restore_backup: Callable[..., RestoreResult]
+    find_backup: Callable[..., CatalogEntry]
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -37,6 +39,7 @@ def engine_for(settings: Settings) -> Engine:
         resolve_databases=_resolve_databases,
         backup_database=_backup_database,
         restore_backup=_restore_backup,
+        find_backup=_find_backup,
     )
 
 
@@ -56,3 +59,9 @@ def _restore_backup(*args: Any, **kwargs: Any) -> RestoreResult:
     from cloudbackup.restore import restore_backup
 
     return restore_backup(*args, **kwargs)
+
+
+def _find_backup(*args: Any, **kwargs: Any) -> CatalogEntry:
+    from cloudbackup.catalog import find_backup
+
+    return find_backup(*args, **kwargs)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cloudbackup.catalog import find_backup
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.engine import Engine
@@ -74,7 +73,7 @@ class RestoreRun:
     def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
         with self.segment("find backup", source=request.source, database=request.database):
             db = self.engine.read_secret(source.secret_arn)
-            entry = find_backup(
+            entry = self.engine.find_backup(
                 [self.engine.open_store()], request.backup, database=request.database, source=request.source
             )
         with self.segment("restore", source=request.source, database=request.database):

@@ -20,7 +20,7 @@ class SecretError(RuntimeError):
 class RdsSecret(BaseModel):
     """`{"host", "port", "username", "password", "dbname"?}` plus fields we ignore (engine, ...)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True, defer_build=True)
 
     host: Annotated[str, Field(min_length=1)]
     port: Annotated[int, Field(gt=0, lt=65536)] = 3306

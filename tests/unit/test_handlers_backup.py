@@ -94,6 +94,7 @@ class StandInEngine:
             resolve_databases=self.resolve,
             backup_database=self.backup,
             restore_backup=lambda *a, **k: pytest.fail("a backup never restores"),
+            find_backup=lambda *a, **k: pytest.fail("a backup never looks up backups"),
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cloudbackup.catalog import CatalogEntry
+from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.local import LocalStorage
@@ -68,6 +68,7 @@ def restore_function(
                 resolve_databases=lambda *a: pytest.fail("a restore never lists databases"),
                 backup_database=lambda *a, **k: pytest.fail("a restore never backs up"),
                 restore_backup=engine.restore,
+                find_backup=find_backup,
             ),
         )
         return module, engine
