@@ -1,0 +1,139 @@
+"""The operator's S3 flags through the real CLI: bad usage and permanent S3 errors are one line, exit 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.aws import TEST_SECRET_ACCESS_KEY
+
+
+def cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result, code, *phrases):
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for phrase in phrases:
+        assert phrase in lines[0]
+    assert "Traceback" not in result.stderr
+    assert TEST_SECRET_ACCESS_KEY not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "phrase"),
+    [
+        (["--backup-bucket", "bytebase-dev", "--backup-region", "us-east-1"], "s3://BUCKET[/PREFIX]"),
+        (
+            ["--backup-bucket", "https://bytebase-dev.s3.amazonaws.com", "--backup-region", "us-east-1"],
+            "s3://",
+        ),
+        (["--backup-bucket", "s3://Bad_Name", "--backup-region", "us-east-1"], "not a valid bucket name"),
+        (["--backup-bucket", "s3://bytebase-dev"], "--backup-bucket needs --backup-region"),
+        (["--backup-region", "us-east-1"], "--backup-region needs --backup-bucket"),
+        (["--backup-credential", "/tmp/x"], "--backup-credential needs --backup-bucket"),
+        (["--backup-bucket", "s3://bytebase-dev", "--backup-region", "mars"], "not a region name"),
+    ],
+)
+def test_bad_storage_flags_are_usage_errors(tmp_path, flags, phrase):
+    result = cli("list", "--data", str(tmp_path), *flags)
+    assert_one_line_error(result, 2, phrase)
+
+
+def test_a_missing_credentials_file_or_profile_is_a_usage_error(tmp_path, moto_endpoint, s3_bucket):
+    base = [
+        "list",
+        "--data",
+        str(tmp_path),
+        "--backup-bucket",
+        f"s3://{s3_bucket}",
+        "--backup-region",
+        "us-east-1",
+    ]
+    base += ["--backup-endpoint", moto_endpoint]
+    result = cli(*base, "--backup-credential", str(tmp_path / "missing"))
+    assert_one_line_error(result, 2, "does not exist", str(tmp_path / "missing"))
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        f"[default]\naws_access_key_id = AKIAX\naws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n"
+    )
+    result = cli(*base, "--backup-credential", str(creds), "--backup-profile", "prod")
+    assert_one_line_error(result, 2, "no profile [prod]", "default")
+
+
+def test_a_credentials_file_is_used_for_s3(tmp_path, moto_endpoint, s3_bucket):
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        f"[ops]\naws_access_key_id = AKIAOPS\naws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n"
+    )
+    args = ["list", "--json", "--data", str(tmp_path / "data"), "--backup-bucket", f"s3://{s3_bucket}/x"]
+    args += ["--backup-region", "us-east-1", "--backup-endpoint", moto_endpoint]
+    result = cli(*args, "--backup-credential", str(creds), "--backup-profile", "ops")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_wrong_region_names_the_real_one(tmp_path, moto_endpoint, aws_client):
+    bucket = "cbt-eu-bucket-region-check"
+    aws_client("s3", region="eu-west-1").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    result = cli(
+        "list",
+        "--data",
+        str(tmp_path),
+        "--backup-bucket",
+        f"s3://{bucket}",
+        "--backup-region",
+        "us-east-1",
+        "--backup-endpoint",
+        moto_endpoint,
+    )
+    assert_one_line_error(
+        result, 2, f"S3 bucket {bucket} is in region eu-west-1, not us-east-1", "--backup-region eu-west-1"
+    )
+    aws_client("s3", region="eu-west-1").delete_bucket(Bucket=bucket)
+
+
+def test_a_missing_bucket_names_bucket_region_and_credentials(tmp_path, moto_endpoint):
+    result = cli(
+        "list",
+        "--data",
+        str(tmp_path),
+        "--backup-bucket",
+        "s3://cbt-no-such-bucket",
+        "--backup-region",
+        "us-east-1",
+        "--backup-endpoint",
+        moto_endpoint,
+    )
+    assert_one_line_error(
+        result,
+        2,
+        "S3 bucket cbt-no-such-bucket does not exist",
+        "region us-east-1",
+        "default AWS credential chain",
+    )
+
+
+def test_an_unreachable_endpoint_is_a_failed_operation(tmp_path):
+    result = cli(
+        "list",
+        "--data",
+        str(tmp_path),
+        "--backup-bucket",
+        "s3://cbt-any",
+        "--backup-region",
+        "us-east-1",
+        "--backup-endpoint",
+        "http://127.0.0.1:9",
+    )
+    assert_one_line_error(result, 1, "cannot reach S3", "cbt-any")
