@@ -1,0 +1,153 @@
+"""Backups to S3 with the operator's flags, through the real CLI and engine, against the local endpoint."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.catalog import list_backups
+from cloudbackup.errors import OperationError
+from cloudbackup.storage.credentials import StaticCredentials, write_credentials_file
+from cloudbackup.storage.s3 import S3Storage, s3_client
+from tests.fixtures.aws import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from tests.fixtures.faulty_proxy import Fault
+from tests.fixtures.mariadb import admin_connect, db_url
+
+
+def cli(*args):
+    result = subprocess.run(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args], capture_output=True, text=True, timeout=300
+    )
+    assert TEST_SECRET_ACCESS_KEY not in result.stdout + result.stderr
+    return result
+
+
+def fill(settings, database, *, rows=2000, blob_bytes=0):
+    """A small table, plus (when asked) incompressible blobs so the dump spans several S3 parts."""
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40), price DECIMAL(8,2))")
+        cur.executemany(
+            "INSERT INTO items VALUES (%s, %s, %s)", [(i, f"item-{i}", i * 1.25) for i in range(rows)]
+        )
+        if blob_bytes:
+            cur.execute("CREATE TABLE blobs (id INT PRIMARY KEY, b LONGBLOB)")
+            chunk = 256 * 1024
+            for i in range(blob_bytes // chunk):
+                cur.execute("INSERT INTO blobs VALUES (%s, %s)", (i, os.urandom(chunk)))
+
+
+@pytest.fixture
+def creds_file(tmp_path, moto_endpoint):
+    path = tmp_path / "aws-credentials"
+    write_credentials_file(str(path), StaticCredentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY))
+    return str(path)
+
+
+def s3_flags(bucket, endpoint, creds_file, prefix="prod"):
+    return [
+        "--backup-bucket",
+        f"s3://{bucket}/{prefix}",
+        "--backup-region",
+        "us-east-1",
+        "--backup-credential",
+        creds_file,
+        "--backup-endpoint",
+        endpoint,
+    ]
+
+
+def test_backup_with_the_operators_flags_lands_in_s3_and_lists(
+    db_settings, make_database, tmp_path, s3_bucket, moto_endpoint, creds_file, aws_client
+):
+    # Given a database and the operator's flags with a generated credentials file
+    database = make_database("s3cli")
+    fill(db_settings, database)
+    flags = [*s3_flags(s3_bucket, moto_endpoint, creds_file), "--data", str(tmp_path / "data")]
+    # When it is backed up through the CLI
+    backup = cli("backup", "--db-url", db_url(db_settings), "--database", database, "--json", *flags)
+    assert backup.returncode == 0, backup.stderr
+    made = json.loads(backup.stdout)[0]
+    # Then list --json shows it in S3 with the documented fields
+    listed = cli("list", "--json", "--database", database, *flags)
+    assert listed.returncode == 0, listed.stderr
+    entries = json.loads(listed.stdout)
+    assert [(e["id"], e["store"], e["tables"]) for e in entries] == [(made["id"], "s3", 1)]
+    assert entries[0]["location"].startswith(f"s3://{s3_bucket}/prod/")
+    # And the object in the bucket has the size and SHA-256 the manifest records
+    key = entries[0]["location"].removeprefix(f"s3://{s3_bucket}/")
+    body = aws_client("s3").get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    assert (len(body), hashlib.sha256(body).hexdigest()) == (entries[0]["size"], entries[0]["sha256"])
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.json"))
+
+
+def test_local_backups_stay_listed_after_the_switch_and_new_ones_go_to_s3(
+    db_settings, make_database, tmp_path, s3_bucket, moto_endpoint, creds_file
+):
+    database = make_database("switch")
+    fill(db_settings, database, rows=50)
+    data = ["--data", str(tmp_path / "data")]
+    url = db_url(db_settings)
+    # Given a backup made to the local data directory
+    first = cli("backup", "--db-url", url, "--database", database, "--json", *data)
+    assert first.returncode == 0, first.stderr
+    local_id = json.loads(first.stdout)[0]["id"]
+    # When the operator switches to S3 and backs up again
+    flags = [*data, *s3_flags(s3_bucket, moto_endpoint, creds_file)]
+    second = cli("backup", "--db-url", url, "--database", database, "--json", *flags)
+    assert second.returncode == 0, second.stderr
+    s3_id = json.loads(second.stdout)[0]["id"]
+    # Then the new backup went to S3, and both are listed, labelled, newest first
+    listed = json.loads(cli("list", "--json", "--database", database, *flags).stdout)
+    assert [(e["id"], e["store"]) for e in listed] == [(s3_id, "s3"), (local_id, "local")]
+    assert listed[1]["location"].startswith(str(tmp_path / "data"))
+    # And without --backup-bucket only the local one is seen
+    local_only = json.loads(cli("list", "--json", "--database", database, *data).stdout)
+    assert [e["id"] for e in local_only] == [local_id]
+
+
+def test_a_part_upload_that_never_completes_leaves_no_backup(
+    db_settings, make_database, s3_bucket, faulty_proxy, aws_client
+):
+    # Given a database whose dump needs several S3 parts, and part 2 hanging on every attempt
+    database = make_database("hang")
+    fill(db_settings, database, rows=10, blob_bytes=12 * 1024 * 1024)
+    faulty_proxy.add(Fault("hang", pattern=r"partNumber=2\b", method="PUT", count=100, hang_seconds=30))
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url, read_timeout=1, max_attempts=2)
+    store = S3Storage(s3_bucket, "prod", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    # When the engine backs it up
+    with pytest.raises(OperationError) as info:
+        backup_database(db_settings.with_database(database), database, store, source="hang-test")
+    # Then the failure is one line naming the bucket, the upload was aborted, and nothing is listed
+    assert f"bucket {s3_bucket}" in str(info.value)
+    assert len(faulty_proxy.applied("hang")) == 2
+    s3 = aws_client("s3")
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+    assert list_backups([store]) == []
+
+
+def test_a_multipart_backup_survives_503s_and_resets(
+    db_settings, make_database, s3_bucket, faulty_proxy, aws_client
+):
+    database = make_database("flaky")
+    fill(db_settings, database, rows=10, blob_bytes=12 * 1024 * 1024)
+    faulty_proxy.add(Fault("503", pattern=r"partNumber=1\b", method="PUT", count=2))
+    faulty_proxy.add(Fault("reset", pattern=r"partNumber=2\b", method="PUT", count=1))
+    faulty_proxy.add(Fault("503", pattern=r"manifest\.json$", method="PUT", count=1))
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
+    store = S3Storage(s3_bucket, "prod", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    manifest = backup_database(db_settings.with_database(database), database, store, source="flaky")
+    assert len(faulty_proxy.applied("503")) == 3
+    assert len(faulty_proxy.applied("reset")) == 1
+    [entry] = list_backups([store])
+    assert entry.id == manifest.id
+    digest = hashlib.sha256()
+    for chunk in store.iter_range(manifest.data.key):
+        digest.update(chunk)
+    assert digest.hexdigest() == manifest.data.sha256
+    head = aws_client("s3").head_object(Bucket=s3_bucket, Key=f"prod/{manifest.data.key}")
+    assert int(head["ETag"].strip('"').rsplit("-", 1)[1]) >= 2  # a multipart object
