@@ -1,0 +1,142 @@
+"""The Lambda asset, built without Docker: wheels for the target platform + the engine and handler sources.
+
+`pip install --platform ... --only-binary=:all: --target DIR -r requirements.txt` fetches the wheels
+the Lambda runtime needs (arm64, CPython 3.12) on any machine, then the two source packages are copied
+beside them. The directory is cached under a key that hashes requirements.txt, the platform and every
+source file, so a synth (or a test session) reuses it until something it contains changes.
+
+The default platform is the deployed one. The asset's compiled wheels (zstandard, pydantic_core) for
+aarch64 do not import on an x86_64 test machine, so tests that import the handlers from an asset build
+the same asset for the local platform with `build_lambda_asset(out_dir, platform=Platform.local())`:
+the same function, the same sources and requirements, only other wheels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform as host
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO / "functions"
+REQUIREMENTS = REPO / "requirements.txt"
+SOURCE_PACKAGES = ("cloudbackup", "handlers")
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache")
+CACHE_ENV = "CLOUDBACKUP_ASSET_CACHE"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What pip downloads wheels for: manylinux tags (newest glibc first), CPython version, architecture."""
+
+    tags: tuple[str, ...]
+    python_version: str
+
+    @classmethod
+    def lambda_arm64(cls, python_version: str = "3.12") -> Platform:
+        # Lambda's Python 3.12 runtime (Amazon Linux 2023, glibc 2.34) on Graviton.
+        return cls(("manylinux_2_28_aarch64", "manylinux2014_aarch64"), python_version)
+
+    @classmethod
+    def local(cls) -> Platform:
+        """This machine (Linux), so tests can import the asset's compiled wheels."""
+        machine = host.machine()
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return cls((f"manylinux_2_28_{machine}", f"manylinux2014_{machine}"), version)
+
+    def key(self) -> str:
+        return f"cp{self.python_version.replace('.', '')}-{self.tags[-1]}"
+
+
+LAMBDA_PLATFORM = Platform.lambda_arm64()
+
+
+def default_cache_dir() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cloudbackup" / "lambda-assets"
+
+
+def _source_files() -> list[Path]:
+    files = []
+    for package in SOURCE_PACKAGES:
+        root = FUNCTIONS_DIR / package
+        files += [
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        ]
+    return sorted(files)
+
+
+def asset_hash(platform: Platform = LAMBDA_PLATFORM) -> str:
+    """Changes whenever anything that goes into the asset changes."""
+    digest = hashlib.sha256()
+    digest.update(platform.key().encode())
+    digest.update(REQUIREMENTS.read_bytes())
+    for path in _source_files():
+        digest.update(str(path.relative_to(FUNCTIONS_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _pip_install(target: Path, platform: Platform) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    for tag in platform.tags:
+        cmd += ["--platform", tag]
+    cmd += [
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        platform.python_version,
+        "--target",
+        str(target),
+        "-r",
+        str(REQUIREMENTS),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"bundling the Lambda dependencies failed: {' '.join(cmd)}\n{result.stderr.strip()}"
+        )
+
+
+def _populate(staging: Path, platform: Platform) -> None:
+    _pip_install(staging, platform)
+    for package in SOURCE_PACKAGES:
+        source = FUNCTIONS_DIR / package
+        if not source.is_dir():
+            raise RuntimeError(f"bundling the Lambda asset: {source} is missing")
+        shutil.copytree(source, staging / package, ignore=_SKIP)
+
+
+def build_lambda_asset(out_dir: Path | None = None, *, platform: Platform = LAMBDA_PLATFORM) -> Path:
+    """Return the asset directory for `platform`, building it once per content hash.
+
+    `out_dir` is the cache root (default: $CLOUDBACKUP_ASSET_CACHE or ~/.cache/cloudbackup/lambda-assets).
+    The build goes to a staging directory renamed into place, so a failed or concurrent build never
+    leaves a half-filled asset behind.
+    """
+    root = Path(out_dir) if out_dir is not None else default_cache_dir()
+    final = root / f"{platform.key()}-{asset_hash(platform)}"
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+    try:
+        _populate(staging, platform)
+        try:
+            staging.rename(final)
+        except OSError:
+            if not final.is_dir():  # another build won the race: theirs is identical
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final

@@ -1,0 +1,182 @@
+"""The deployment config (cdk.json context `cloudbackup`, or a JSON file it names), validated at synth time.
+
+Every error names the bad field the way the operator wrote it, e.g. `config.sources[0].schedule: ...`,
+so a typo fails `cdk synth` with one line instead of a half-built stack.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Keys starting with "_" are comments (JSON has none); they are dropped before validation.
+COMMENT_PREFIX = "_"
+
+SOURCE_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"  # noqa: S105 (a pattern)
+KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$"
+# EventBridge Scheduler expressions: cron with six fields or rate with a unit (at() is for one-time jobs).
+_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+DB_NAME = r"^[^\s/\\.]{1,64}$"
+DB_PATTERN = r"^[^\s/\\.]{1,64}$"  # a restore allow-list entry: a name, `*` globs allowed
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Network(Strict):
+    """Where the functions run when the database is only reachable inside a VPC (ids, no lookups)."""
+
+    vpc_id: Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+    subnet_ids: Annotated[
+        list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]], Field(min_length=1)
+    ]
+    security_group_ids: Annotated[
+        list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]], Field(min_length=1)
+    ]
+
+
+class Source(Strict):
+    """One database server: its connection secret, what to back up, when, and where restores may go."""
+
+    name: Annotated[str, Field(pattern=SOURCE_NAME, description="lowercase letters, digits, dashes")]
+    secret_arn: Annotated[str, Field(pattern=SECRET_ARN, description="the secret's full ARN")]
+    secret_kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
+    databases: list[Annotated[str, Field(pattern=DB_NAME)]] | Literal["*"]
+    schedule: str
+    time_zone: str = "UTC"
+    restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
+    backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
+    network: Network | None = None
+
+    @field_validator("databases")
+    @classmethod
+    def _some_databases(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, list) and not value:
+            raise ValueError('list at least one database, or "*" for all')
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_expression(cls, value: str) -> str:
+        rate = _RATE.match(value)
+        if rate and int(rate.group(1)) > 0:
+            return value
+        if _CRON.match(value):
+            return value
+        raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. UTC, Europe/Berlin)")
+        return value
+
+
+class Archive(Strict):
+    """Move current backups to a cheaper class that still reads instantly (restores stay fast)."""
+
+    storage_class: Literal["STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"]
+    after_days: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _s3_minimum(self) -> Archive:
+        if self.storage_class == "STANDARD_IA" and self.after_days < 30:
+            raise ValueError(
+                "S3 moves objects to STANDARD_IA after 30 days at the earliest (after_days >= 30)"
+            )
+        return self
+
+
+class ObjectLock(Strict):
+    """Default retention of new objects: nobody (COMPLIANCE) or only privileged users (GOVERNANCE)
+    may delete them early."""
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    days: Annotated[int, Field(ge=1, le=36500)]
+
+
+class Retention(Strict):
+    noncurrent_days: Annotated[int, Field(ge=1)] = 30
+    archive: Archive | None = None
+    object_lock: ObjectLock | None = None
+    access_log_days: Annotated[int, Field(ge=1)] = 90
+
+
+class Functions(Strict):
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 1024
+    timeout_seconds: Annotated[int, Field(ge=30, le=900)] = 900
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653] = (
+        30
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DeploymentConfig(Strict):
+    """The whole deployment: one bucket, one access user, one backup + restore function pair per source."""
+
+    prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "backups"
+    kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
+    alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
+    allow_prune: bool = True
+    retention: Retention = Retention()
+    functions: Functions = Functions()
+    sources: Annotated[list[Source], Field(min_length=1)]
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, value: list[Source]) -> list[Source]:
+        names = [s.name for s in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+
+class ConfigError(ValueError):
+    """The config is invalid: one line per problem, each naming the field."""
+
+
+def strip_comments(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: strip_comments(v) for k, v in value.items() if not str(k).startswith(COMMENT_PREFIX)}
+    if isinstance(value, list):
+        return [strip_comments(v) for v in value]
+    return value
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    path = "config"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _union_branch(part: int | str) -> bool:
+    # pydantic names the branch of a union it tried (`list[...]`, `literal['*']`); operators never wrote it.
+    return isinstance(part, str) and ("[" in part or part.startswith(("function-", "constrained-")))
+
+
+def load_config(raw: Any) -> DeploymentConfig:
+    """Validate the raw context value; raise ConfigError naming every bad field."""
+    if raw is None:
+        raise ConfigError(
+            "config: missing; set the `cloudbackup` context in cdk.json or pass -c cloudbackup_file=FILE"
+        )
+    try:
+        return DeploymentConfig.model_validate(strip_comments(raw))
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not _union_branch(p))
+            msg = err["msg"].removeprefix("Value error, ")
+            line = f"{field_path(loc)}: {msg}"
+            if line not in lines:
+                lines.append(line)
+        raise ConfigError("\n".join(lines)) from None

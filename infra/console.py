@@ -1,0 +1,110 @@
+"""Ready-made restore events in the Lambda console (shareable test events).
+
+The console keeps shareable test events as examples in an EventBridge schema named
+`_<function name>-schema` in the registry `lambda-testevent-schemas`. The registry exists only once
+someone saved a shareable event in the region, so it is created if missing (and left in place on
+stack deletion: other functions' events may live there).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_cdk import Fn, Stack
+from aws_cdk import aws_eventschemas as eventschemas
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from infra.config import Source
+
+REGISTRY = "lambda-testevent-schemas"
+_GLOB = re.compile(r"[*?]|\[[^]]*\]")
+
+# The shape the restore handler accepts (handlers.models.RestoreEvent), for the console's editor.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["source", "database", "backup"],
+    "properties": {
+        "source": {"type": "string"},
+        "database": {"type": "string"},
+        "backup": {"type": "string", "description": "latest, or a backup id"},
+        "target_database": {"type": "string"},
+        "in_place": {"type": "boolean"},
+        "tables": {"type": "array", "items": {"type": "string"}},
+        "dry_run": {"type": "boolean"},
+    },
+}
+
+
+def example_target(source: Source, database: str) -> str:
+    """A restore target the source's allow-list accepts (the first pattern made concrete)."""
+    for pattern in source.restore_allow:
+        target = _GLOB.sub("", pattern)
+        if target and target != database:
+            return target
+    return f"{database}_restored"
+
+
+def restore_examples(source: Source) -> dict[str, dict[str, Any]]:
+    database = source.databases[0] if isinstance(source.databases, list) else "DATABASE"
+    latest = {
+        "source": source.name,
+        "database": database,
+        "backup": "latest",
+        "target_database": example_target(source, database),
+    }
+    return {
+        "restore-latest-to-new-database": {"value": latest},
+        "dry-run-latest": {"value": {**latest, "dry_run": True}},
+    }
+
+
+def schema_content(source: Source) -> str:
+    return json.dumps(
+        {
+            "openapi": "3.0.0",
+            "info": {"version": "1.0.0", "title": "Event"},
+            "paths": {},
+            "components": {"schemas": {"Event": _EVENT_SCHEMA}, "examples": restore_examples(source)},
+        }
+    )
+
+
+class ConsoleTestEvents(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        registry_arn = Stack.of(self).format_arn(
+            service="schemas", resource="registry", resource_name=REGISTRY
+        )
+        self._registry = cr.AwsCustomResource(
+            self,
+            "Registry",
+            on_create=cr.AwsSdkCall(
+                service="Schemas",
+                action="createRegistry",
+                parameters={"RegistryName": REGISTRY, "Description": "Lambda console shareable test events"},
+                physical_resource_id=cr.PhysicalResourceId.of(REGISTRY),
+                ignore_error_codes_matching="ConflictException",  # it already exists: fine
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["schemas:CreateRegistry"], resources=[registry_arn])]
+            ),
+            install_latest_aws_sdk=False,
+        )
+
+    def add_restore_events(self, source: Source, restore: lambda_.IFunction) -> eventschemas.CfnSchema:
+        schema = eventschemas.CfnSchema(
+            self,
+            f"{source.name}-restore-events",
+            registry_name=REGISTRY,
+            schema_name=Fn.join("", ["_", restore.function_name, "-schema"]),
+            type="OpenApi3",
+            content=schema_content(source),
+            description=f"cloudbackup: restore test events for {source.name}",
+        )
+        schema.node.add_dependency(self._registry)
+        return schema

@@ -1,0 +1,187 @@
+"""The backup and restore functions of one source, each with its own least-privilege role.
+
+Backup may write and list its source's backups (no delete, no read of other sources); restore may
+read and list them (no write to the bucket). Both read exactly their source's database secret, run
+on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from handlers import constants as c
+from infra.config import Functions, Network, Source
+from infra.nag import acknowledge_function_role, acknowledge_prefix_scope, acknowledge_runtime
+from infra.permissions import Access, statements
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12  # must match bundling.LAMBDA_PLATFORM's Python version
+ARCHITECTURE = lambda_.Architecture.ARM_64
+BACKUP_HANDLER = "handlers.backup.handler"
+RESTORE_HANDLER = "handlers.restore.handler"
+EVENT_BUS = "default"
+# Lambda creates and removes its network interfaces itself; these actions take no resource scoping.
+_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+_R = logs.RetentionDays
+LOG_RETENTION = {
+    1: _R.ONE_DAY, 3: _R.THREE_DAYS, 5: _R.FIVE_DAYS, 7: _R.ONE_WEEK, 14: _R.TWO_WEEKS, 30: _R.ONE_MONTH,
+    60: _R.TWO_MONTHS, 90: _R.THREE_MONTHS, 120: _R.FOUR_MONTHS, 150: _R.FIVE_MONTHS, 180: _R.SIX_MONTHS,
+    365: _R.ONE_YEAR, 400: _R.THIRTEEN_MONTHS, 545: _R.EIGHTEEN_MONTHS, 731: _R.TWO_YEARS,
+    1827: _R.FIVE_YEARS, 3653: _R.TEN_YEARS,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every source's functions share: the code, the bucket and key, the settings."""
+
+    code: lambda_.Code
+    bucket: s3.IBucket
+    key: kms.IKey
+    prefix: str
+    settings: Functions
+
+
+def source_settings(source: Source) -> str:
+    """CLOUDBACKUP_SOURCES for one source (handlers.settings.SourceConfig)."""
+    return json.dumps(
+        {
+            source.name: {
+                "secret_arn": source.secret_arn,
+                "databases": source.databases,
+                "restore_allow": list(source.restore_allow),
+            }
+        },
+        separators=(",", ":"),
+    )
+
+
+class SourceFunctions(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, source: Source, shared: Shared) -> None:
+        super().__init__(scope, construct_id)
+        self.source = source
+        self._shared = shared
+        key_prefix = f"{shared.prefix}/{source.name}"
+        self.backup = self._function(
+            "Backup",
+            BACKUP_HANDLER,
+            Access(prefix=key_prefix, write=True),
+            f"cloudbackup: scheduled backups of {source.name}",
+        )
+        self.restore = self._function(
+            "Restore",
+            RESTORE_HANDLER,
+            Access(prefix=key_prefix, read=True),
+            f"cloudbackup: on-demand restores of {source.name}",
+        )
+        stack = Stack.of(self)
+        self.backup.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PublishResults",
+                actions=["events:PutEvents"],
+                resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
+            )
+        )
+
+    def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
+        settings = self._shared.settings
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION[settings.log_retention_days])
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        for statement in statements(access, self._shared.bucket, self._shared.key):
+            role.add_to_principal_policy(statement)
+        role.add_to_principal_policy(self._secret_statement())
+        if self.source.secret_kms_key_arn:
+            role.add_to_principal_policy(self._secret_key_statement(self.source.secret_kms_key_arn))
+        if self.source.network:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(sid="NetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
+            )
+        function = lambda_.Function(
+            self,
+            name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler,
+            code=self._shared.code,
+            role=role,
+            memory_size=settings.memory_mb,
+            timeout=Duration.seconds(settings.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=self._environment(),
+            **self._network(name, self.source.network),
+        )
+        log_group.grant_write(role)
+        acknowledge_prefix_scope(role, self._shared.bucket, access.prefix)
+        acknowledge_function_role(role)
+        acknowledge_runtime(function)
+        return function
+
+    def _environment(self) -> dict[str, str]:
+        return {
+            c.ENV_BUCKET: self._shared.bucket.bucket_name,
+            c.ENV_PREFIX: self._shared.prefix,
+            c.ENV_KMS_KEY_ID: self._shared.key.key_arn,
+            c.ENV_EVENT_BUS: EVENT_BUS,
+            c.ENV_SOURCES: source_settings(self.source),
+            c.ENV_SERVICE: c.DEFAULT_SERVICE,
+            c.ENV_NAMESPACE: c.DEFAULT_NAMESPACE,
+            "LOG_LEVEL": self._shared.settings.log_level,
+        }
+
+    def _secret_statement(self) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid="ReadDatabaseSecret",
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[self.source.secret_arn],
+        )
+
+    def _secret_key_statement(self, key_arn: str) -> iam.PolicyStatement:
+        region = self.source.secret_arn.split(":")[3]
+        return iam.PolicyStatement(
+            sid="DecryptDatabaseSecret",
+            actions=["kms:Decrypt"],
+            resources=[key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+        )
+
+    def _network(self, name: str, network: Network | None) -> dict[str, Any]:
+        """VPC placement from ids (no lookups: synth works offline)."""
+        if network is None:
+            return {}
+        vpc = ec2.Vpc.from_vpc_attributes(
+            self, f"{name}Vpc", vpc_id=network.vpc_id, availability_zones=[Stack.of(self).region]
+        )
+        subnets = [
+            ec2.Subnet.from_subnet_id(self, f"{name}Subnet{i}", s) for i, s in enumerate(network.subnet_ids)
+        ]
+        groups = [
+            ec2.SecurityGroup.from_security_group_id(self, f"{name}Sg{i}", g, mutable=False)
+            for i, g in enumerate(network.security_group_ids)
+        ]
+        return {"vpc": vpc, "vpc_subnets": ec2.SubnetSelection(subnets=subnets), "security_groups": groups}

@@ -1,0 +1,117 @@
+"""When backups run: one EventBridge Scheduler schedule per source, plus one backup right after deploy.
+
+Scheduler invokes the backup function asynchronously with the backup event as input. A delivery that
+keeps failing (throttling, a deleted function) goes to an encrypted dead-letter queue, and so does an
+invocation the function itself failed after Lambda's retry, so no missed backup disappears silently.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import CfnResource, Duration, Stack, TimeZone
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from infra.config import Source
+from infra.nag import acknowledge_dead_letter_queue, acknowledge_scheduler_role
+
+RETRY_ATTEMPTS = 3
+MAX_EVENT_AGE = Duration.hours(2)
+FUNCTION_RETRIES = 1  # a failed backup is tried once more by Lambda, then lands in the queue
+
+
+def backup_event(source: Source) -> dict[str, Any]:
+    """The backup function's input (handlers.models.BackupEvent)."""
+    return {"source": source.name, "databases": source.databases}
+
+
+def schedule_expression(source: Source) -> scheduler.ScheduleExpression:
+    # A time zone only means something for cron: a rate counts from the schedule's creation.
+    zone = TimeZone.of(source.time_zone) if source.schedule.startswith("cron(") else None
+    return scheduler.ScheduleExpression.expression(source.schedule, zone)
+
+
+class BackupSchedules(Construct):
+    """`dead_letter_queue` collects undeliverable and failed scheduled backups of every source."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge_dead_letter_queue(self.dead_letter_queue)
+
+    def add(self, source: Source, backup: lambda_.IFunction) -> scheduler.Schedule:
+        event = backup_event(source)
+        role = self._scheduler_role(source, backup)
+        schedule = scheduler.Schedule(
+            self,
+            f"{source.name}-schedule",
+            description=f"cloudbackup: back up {source.name}",
+            schedule=schedule_expression(source),
+            target=targets.LambdaInvoke(
+                backup,
+                input=scheduler.ScheduleTargetInput.from_object(event),
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_event_age=MAX_EVENT_AGE,
+                role=role,
+            ),
+        )
+        backup.configure_async_invoke(
+            retry_attempts=FUNCTION_RETRIES,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        self._first_backup(source, backup, event)
+        return schedule
+
+    def _scheduler_role(self, source: Source, backup: lambda_.IFunction) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            f"{source.name}-scheduler-role",
+            description=f"cloudbackup: lets the schedule of {source.name} invoke its backup function",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+        )
+        function_resource = backup.node.default_child
+        assert isinstance(function_resource, CfnResource)
+        acknowledge_scheduler_role(role, stack.get_logical_id(function_resource))
+        return role
+
+    def _first_backup(self, source: Source, backup: lambda_.IFunction, event: dict[str, Any]) -> None:
+        """Invoke the backup once when the stack (or this source) is created: a backup from day one."""
+        invoke = cr.AwsCustomResource(
+            self,
+            f"{source.name}-first-backup",
+            on_create=cr.AwsSdkCall(
+                service="Lambda",
+                action="invoke",
+                parameters={
+                    "FunctionName": backup.function_name,
+                    "InvocationType": "Event",
+                    "Payload": json.dumps(event),
+                },
+                physical_resource_id=cr.PhysicalResourceId.of(f"first-backup-{source.name}"),
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[backup.function_arn])]
+            ),
+            install_latest_aws_sdk=False,
+        )
+        # No explicit dependency needed: the call names the function, which CDK makes wait for its policies.
+        del invoke

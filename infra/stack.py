@@ -1,0 +1,95 @@
+"""The cloudbackup stack: bucket, operator access, per-source functions, schedules, monitoring, console.
+
+Reusable from another CDK app: `CloudBackupStack(app, "Backups", config=load_config(raw))`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from cloudbackup.cli.cmd_credentials import OUTPUT_BUCKET_URL, OUTPUT_SECRET, OUTPUT_USER
+from infra.access import OperatorAccess
+from infra.bucket import BackupBucket
+from infra.bundling import build_lambda_asset
+from infra.config import DeploymentConfig
+from infra.console import ConsoleTestEvents
+from infra.functions import Shared, SourceFunctions
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge_stack_findings
+from infra.schedules import BackupSchedules
+
+
+def output_id(source: str, kind: str) -> str:
+    return "".join(part.capitalize() for part in source.split("-")) + kind
+
+
+class CloudBackupStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Access-log delivery through a bucket policy, not ACLs (the buckets enforce bucket ownership).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        self.config = config
+        storage = BackupBucket(self, "Storage", config=config)
+        self.storage = storage
+        self.access = OperatorAccess(
+            self,
+            "OperatorAccess",
+            bucket=storage.bucket,
+            key=storage.key,
+            prefix=config.prefix,
+            allow_prune=config.allow_prune,
+        )
+        shared = Shared(
+            code=lambda_.Code.from_asset(str(build_lambda_asset())),
+            bucket=storage.bucket,
+            key=storage.key,
+            prefix=config.prefix,
+            settings=config.functions,
+        )
+        self.schedules = BackupSchedules(self, "Schedules")
+        self.monitoring = Monitoring(self, "Monitoring", alarm_email=config.alarm_email)
+        self.monitoring.watch_dead_letters(self.schedules.dead_letter_queue)
+        self.console = ConsoleTestEvents(self, "ConsoleTestEvents")
+        self.sources: dict[str, SourceFunctions] = {}
+        for source in config.sources:
+            functions = SourceFunctions(self, f"Source-{source.name}", source=source, shared=shared)
+            self.sources[source.name] = functions
+            self.schedules.add(source, functions.backup)
+            self.monitoring.watch_source(
+                source.name, functions.backup, functions.restore, source.backup_window_hours
+            )
+            self.console.add_restore_events(source, functions.restore)
+            CfnOutput(self, output_id(source.name, "BackupFunction"), value=functions.backup.function_name)
+            CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)
+        self._outputs()
+        acknowledge_stack_findings(self)
+
+    def _outputs(self) -> None:
+        bucket = self.storage.bucket.bucket_name
+        CfnOutput(self, "BucketName", value=bucket)
+        CfnOutput(
+            self,
+            OUTPUT_BUCKET_URL,
+            value=f"s3://{bucket}/{self.config.prefix}",
+            description="--backup-bucket for the cloudbackup command",
+        )
+        CfnOutput(self, OUTPUT_USER, value=self.access.user.user_name)
+        CfnOutput(
+            self,
+            OUTPUT_SECRET,
+            value=self.access.secret.secret_arn,
+            description="the operator user's access key (Secrets Manager; never printed here)",
+        )
+        CfnOutput(
+            self,
+            "CredentialsCommand",
+            value=f"cloudbackup credentials --stack {self.stack_name} --out ~/.aws/cloudbackup-credentials",
+            description="writes the operator user's key as a credentials file (--backup-credential)",
+        )
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
