@@ -14,6 +14,7 @@ from cloudbackup.errors import OperationError, UsageError
 # Server error codes that mean "your input is wrong" rather than "the operation failed".
 ER_ACCESS_DENIED = 1045
 ER_DBACCESS_DENIED = 1044
+ER_ACCESS_DENIED_NO_PASSWORD = 1698  # MariaDB, for a user that does not exist
 ER_BAD_DB = 1049
 CR_CONN_HOST_ERROR = 2003
 CR_UNKNOWN_HOST = 2005
@@ -53,7 +54,7 @@ def connect(
 def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database: str | None) -> Exception:
     code = exc.args[0] if exc.args else 0
     where = settings.redacted()
-    if code in (ER_ACCESS_DENIED, ER_DBACCESS_DENIED):
+    if code in (ER_ACCESS_DENIED, ER_DBACCESS_DENIED, ER_ACCESS_DENIED_NO_PASSWORD):
         return UsageError(f"access denied for {where}: wrong user or password")
     if code == ER_BAD_DB:
         return UsageError(f"unknown database {database!r} on {settings.host}:{settings.port}")
