@@ -2,8 +2,9 @@
 
 `pip install --platform ... --only-binary=:all: --target DIR -r requirements.txt` fetches the wheels
 the Lambda runtime needs (arm64, CPython 3.12) on any machine, then the two source packages are copied
-beside them. The directory is cached under a key that hashes requirements.txt, the platform and every
-source file, so a synth (or a test session) reuses it until something it contains changes.
+beside them. Both steps are cached: the installed dependencies under a hash of requirements.txt and the
+platform (pip runs only when they change), the asset under a hash that adds every source file (its
+dependencies are hard links into the first cache, so a source change costs a copy, not a download).
 
 The default platform is the deployed one. The asset's compiled wheels (zstandard, pydantic_core) for
 aarch64 do not import on an x86_64 test machine, so tests that import the handlers from an asset build
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,7 @@ REQUIREMENTS = REPO / "requirements.txt"
 SOURCE_PACKAGES = ("cloudbackup", "handlers")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache")
 CACHE_ENV = "CLOUDBACKUP_ASSET_CACHE"
+KEEP_ASSETS = 3
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,13 @@ def _pip_install(target: Path, platform: Platform) -> None:
         )
 
 
-def _populate(staging: Path, platform: Platform) -> None:
-    _pip_install(staging, platform)
+def _dependencies(root: Path, platform: Platform) -> Path:
+    key = hashlib.sha256(platform.key().encode() + REQUIREMENTS.read_bytes()).hexdigest()[:24]
+    return _build_once(root / f"deps-{platform.key()}-{key}", lambda staging: _pip_install(staging, platform))
+
+
+def _populate(staging: Path, platform: Platform, dependencies: Path) -> None:
+    shutil.copytree(dependencies, staging, dirs_exist_ok=True, copy_function=_link_or_copy)
     for package in SOURCE_PACKAGES:
         source = FUNCTIONS_DIR / package
         if not source.is_dir():
@@ -128,10 +136,19 @@ def build_lambda_asset(out_dir: Path | None = None, *, platform: Platform = LAMB
     final = root / f"{platform.key()}-{asset_hash(platform)}"
     if final.is_dir():
         return final
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+    dependencies = _dependencies(root, platform)
+    _build_once(final, lambda staging: _populate(staging, platform, dependencies))
+    _prune(root, f"{platform.key()}-", keep=final)
+    return final
+
+
+def _build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
     try:
-        _populate(staging, platform)
+        build(staging)
         try:
             staging.rename(final)
         except OSError:
@@ -140,3 +157,21 @@ def build_lambda_asset(out_dir: Path | None = None, *, platform: Platform = LAMB
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _prune(root: Path, prefix: str, *, keep: Path, spare: int = KEEP_ASSETS) -> None:
+    """Drop all but the newest few assets of a platform: each source change makes a new one."""
+    older = sorted(
+        (p for p in root.glob(prefix + "*") if p.is_dir() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in older[spare - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)
