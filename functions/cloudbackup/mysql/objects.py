@@ -19,7 +19,7 @@ from cloudbackup.format.manifest import ObjectCounts
 from cloudbackup.mysql.routines import Routine, events_section, list_events, list_routines, routines_section
 from cloudbackup.mysql.server_text import query, raw_results, text
 from cloudbackup.mysql.tables import database_section, sequence_section, table_ddl
-from cloudbackup.mysql.triggers import table_triggers, trigger_names
+from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
 from cloudbackup.mysql.views import order_views, view_dependencies, views_section
 
 __all__ = [
@@ -83,7 +83,6 @@ def list_objects(cur: Any, database: str) -> DatabaseObjects:
         by_kind.setdefault(text(row["kind"]), []).append(text(row["name"]))
     base = sorted(by_kind.get("BASE TABLE", []) + by_kind.get("SYSTEM VERSIONED", []))
     views, _ = order_views(view_dependencies(cur, database, by_kind.get("VIEW", [])))
-    with_triggers = {t: trigger_names(cur, database, t) for t in base}
     return DatabaseObjects(
         database=database,
         charset=text(schema[0]["cs"]),
@@ -93,6 +92,6 @@ def list_objects(cur: Any, database: str) -> DatabaseObjects:
         sequences=sorted(by_kind.get("SEQUENCE", [])),
         views=views,
         routines=list_routines(cur, database),
-        triggers={t: names for t, names in with_triggers.items() if names},
+        triggers={t: names for t, names in triggers_by_table(cur, database).items() if t in base},
         events=list_events(cur, database),
     )

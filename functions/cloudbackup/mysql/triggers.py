@@ -15,25 +15,29 @@ from cloudbackup.mysql.server_text import (
 )
 
 
-def trigger_names(cur: Any, database: str, table: str) -> list[str]:
-    """Triggers of `table` in creation order: recreating them in this order restores ACTION_ORDER.
-
-    The server drops FOLLOWS/PRECEDES from the text it keeps, so the order is all there is.
+def triggers_by_table(cur: Any, database: str, table: str | None = None) -> dict[str, list[str]]:
+    """Triggers per table (or of one table) in creation order: recreating them in this order restores
+    ACTION_ORDER. The server drops FOLLOWS/PRECEDES from the text it keeps, so the order is all there is.
     """
+    one_table = " AND event_object_table = %s" if table is not None else ""
     with raw_results(cur):
         rows = query(
             cur,
-            "SELECT trigger_name FROM information_schema.triggers "
-            "WHERE trigger_schema = %s AND event_object_table = %s "
-            "ORDER BY action_timing, event_manipulation, action_order",
-            (database, table),
+            "SELECT event_object_table AS tbl, trigger_name AS name FROM information_schema.triggers "
+            f"WHERE trigger_schema = %s{one_table} "
+            "ORDER BY event_object_table, action_timing, event_manipulation, action_order",
+            (database,) if table is None else (database, table),
         )
-    return [text(r["trigger_name"]) for r in rows]
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(text(row["tbl"]), []).append(text(row["name"]))
+    return found
 
 
 def table_triggers(cur: Any, table: str, *, database: str | None = None) -> bytes:
     """CREATE TRIGGER statements for `table` (empty when it has none), to follow its rows."""
-    names = trigger_names(cur, database if database is not None else current_database(cur), table)
+    db = database if database is not None else current_database(cur)
+    names = triggers_by_table(cur, db, table).get(table, [])
     if not names:
         return b""
     collation = database_collation(cur)
