@@ -1,0 +1,353 @@
+"""Split a stream of SQL bytes into statements, the way the mysql command-line client does.
+
+Works on bytes (dumps may hold bytes that are not UTF-8), over chunks with bounded memory: only the
+statement being read is buffered. Understands quotes with backslash and doubled-quote escapes,
+backticks, `--`/`#`/`/* */` comments, conditional comments (`/*!40101 … */`, `/*M!… */`, whose
+content is code as for the client), `DELIMITER` changes and MariaDB's sandbox first line.
+
+Speed: Python must not look at every byte, nor at every string of a multi-row INSERT. Two scanners:
+- the fast path takes the region up to the next delimiter candidate (`bytes.find`), drops escape pairs
+  and complete '…' strings with two C-level substitutions and looks at what is left: if it is plain
+  code, the candidate is the end of the statement; if the candidate sits inside a string, it resumes
+  after that string. Anything unusual in the code (double quotes, backticks, comments) hands over to
+- the careful scanner: one possessive regex (never backtracks) over a small window, with Python
+  deciding only at delimiters, comment openers and buffer ends. It always stops on a token boundary,
+  so the two can take turns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+DEFAULT_DELIMITER = b";"
+_WS = b" \t\r\n\f\v"
+_SKIP_WS = re.compile(rb"[ \t\r\n\f\v]*+")
+_DELIMITER_CMD = re.compile(rb"(?i)delimiter[ \t]")
+_SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not SQL
+_LOOKAHEAD = 12  # bytes needed to decide what starts at a position (`delimiter `, `/*M!`, `-- `)
+_CAREFUL_WINDOW = 4096
+_STRING_TOKEN = re.compile(rb"(?s)'[^'\\]*+(?:\\.[^'\\]*+)*+'")
+_FEW_MARKERS = 32  # beyond this many, splitting out the strings is cheaper than judging each marker
+_MARKERS = (b'"', b"`", b"#", b"/*", b"--")
+_QUOTED_TOKEN = {
+    0x27: _STRING_TOKEN,
+    0x22: re.compile(rb'(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+"'),
+    0x60: re.compile(rb"`[^`]*+`"),
+}
+
+
+class Statement(NamedTuple):
+    number: int  # 1-based ordinal in the stream
+    line: int  # 1-based line where the statement starts
+    sql: bytes
+
+
+class _Need(Exception):
+    """More bytes are needed to decide (internal control flow)."""
+
+
+class _End(Exception):
+    """The statement ends at `at` (the delimiter's position)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+
+def _code_pattern(delimiter: bytes) -> re.Pattern[bytes]:
+    """Runs of code that cannot end a statement or start a comment, as one possessive repetition.
+
+    The match stops at a delimiter, a comment opener, or where the buffer (or window) ends too
+    early to decide (an unterminated string, a lone `-` or `/`): always on a token boundary.
+    """
+    first = delimiter[:1]
+    stops = set(b"'\"`#-/") | set(first)
+    run = b"[^" + b"".join(re.escape(bytes([c])) for c in sorted(stops)) + b"]++"
+    # A byte that could start the delimiter is code only when the full delimiter is visibly not there.
+    not_delim = b"(?=[\\s\\S]{%d})(?!" % len(delimiter) + re.escape(delimiter) + b")"
+    alternatives = [
+        run,
+        _STRING_TOKEN.pattern[4:],
+        _QUOTED_TOKEN[0x22].pattern[4:],
+        _QUOTED_TOKEN[0x60].pattern,
+        (not_delim if first == b"-" else b"") + rb"-(?=[^-]|-[^ \t\r\n\f\v])",  # not `-- `
+        (not_delim if first == b"/" else b"") + rb"/(?=[^*])",  # not a comment opener
+    ]
+    if first not in b"'\"`#-/" and len(delimiter) > 1:
+        alternatives.append(not_delim + re.escape(first))  # `$` of `$$`, `;` before `;;`
+    return re.compile(b"(?s)(?:" + b"|".join(alternatives) + b")*+")
+
+
+class _Scanner:
+    def __init__(self, chunks: Iterable[bytes], first_number: int) -> None:
+        self.chunks = iter(chunks)
+        self.buf = bytearray()
+        self.eof = False
+        self.number = first_number - 1
+        self.lines_before = 0  # newlines before buf[counted]
+        self.counted = 0
+        self.careful_until = 0  # the careful scanner runs below this position
+        self.careful_span = _CAREFUL_WINDOW
+        self.set_delimiter(DEFAULT_DELIMITER)
+
+    def set_delimiter(self, delimiter: bytes) -> None:
+        self.delimiter = delimiter
+        self.code = _code_pattern(delimiter)
+
+    def more(self, keep_from: int) -> int:
+        """Drop bytes before keep_from, append the next chunk; returns how many bytes were dropped."""
+        if keep_from > self.counted:
+            self.lines_before += self.buf.count(b"\n", self.counted, keep_from)
+        self.counted = max(self.counted, keep_from) - keep_from
+        self.careful_until -= keep_from
+        del self.buf[:keep_from]
+        for chunk in self.chunks:
+            if chunk:
+                self.buf += chunk
+                return keep_from
+        self.eof = True
+        return keep_from
+
+    def line_at(self, pos: int) -> int:
+        self.lines_before += self.buf.count(b"\n", self.counted, pos)
+        self.counted = pos
+        return self.lines_before + 1
+
+    def emit(self, start: int, end: int, line: int) -> Statement | None:
+        buf = self.buf
+        while end > start and buf[end - 1] in _WS:
+            end -= 1
+        if end == start:
+            return None
+        self.number += 1
+        with memoryview(buf) as view:
+            return Statement(self.number, line, bytes(view[start:end]))
+
+
+def split_statements(chunks: Iterable[bytes], *, first_number: int = 1) -> Iterator[Statement]:
+    """Yield the statements of a SQL byte stream, without delimiters, comments between statements
+    or surrounding whitespace. `DELIMITER` lines are applied, not yielded."""
+    s = _Scanner(chunks, first_number)
+    pos = 0
+    while True:
+        # Between statements: skip whitespace, comments, empty statements, client commands.
+        pos = _SKIP_WS.match(s.buf, pos).end()  # type: ignore[union-attr]
+        if len(s.buf) - pos < _LOOKAHEAD and not s.eof:
+            pos -= s.more(pos)
+            continue
+        if pos >= len(s.buf):
+            return
+        try:
+            skip_to = _skip_between(s, pos)
+        except _Need:
+            pos -= s.more(pos)
+            continue
+        if skip_to != pos:
+            pos = skip_to
+            continue
+        # A statement starts here: scan to its delimiter.
+        start, line = pos, s.line_at(pos)
+        # The head (keywords, backquoted names) goes to the careful scanner, the bulk to the fast path.
+        s.careful_until, s.careful_span = pos + _CAREFUL_WINDOW, _CAREFUL_WINDOW
+        while True:
+            try:
+                pos = _advance(s, pos)
+            except _Need:
+                if s.eof:
+                    stmt = s.emit(start, len(s.buf), line)
+                    if stmt is not None:
+                        yield stmt
+                    return
+                dropped = s.more(start)
+                start -= dropped
+                pos -= dropped
+            except _End as end:
+                stmt = s.emit(start, end.at, line)
+                pos = end.at + len(s.delimiter)
+                if stmt is not None:
+                    yield stmt
+                break
+
+
+def _advance(s: _Scanner, pos: int) -> int:
+    """Move forward inside a statement from a token boundary; raises _End or _Need."""
+    if pos >= s.careful_until:
+        fast = _fast_path(s, pos)
+        if fast is not None:
+            return fast
+        # Unusual code ahead: look carefully, over longer stretches each time it happens again.
+        s.careful_until, s.careful_span = pos + s.careful_span, s.careful_span * 2
+    buf = s.buf
+    window_end = min(len(buf), s.careful_until)
+    stop = s.code.match(buf, pos, window_end).end()  # type: ignore[union-attr]
+    if stop == window_end and window_end < len(buf) and stop > pos:
+        return stop
+    return _decide(s, stop)
+
+
+def _fast_path(s: _Scanner, pos: int) -> int | None:
+    """Jump over plain code and '…' strings in bulk; None when the careful scanner must look.
+
+    Dumps end statements with the delimiter and a newline, and mysqldump never writes a raw newline
+    inside a string: so the region up to the next `;\n` is usually one whole statement, checked with a
+    handful of C-level calls however many rows and strings it holds.
+    """
+    buf, delimiter = s.buf, s.delimiter
+    candidate = buf.find(delimiter, pos)
+    if candidate == pos:
+        raise _End(pos)
+    line_end = buf.find(delimiter + b"\n", candidate) if candidate != -1 else -1
+    if line_end != -1:
+        limit = line_end
+    else:
+        # No end in sight: still consume what is complete, so later chunks do not rescan it.
+        limit = buf.rfind(b",", pos, len(buf) - 1) + 1
+        if limit <= pos:
+            if candidate == -1:
+                return None
+            limit = candidate
+    region = _without_escapes(buf[pos:limit])
+    if _code_has_markers(region, delimiter):
+        if candidate == -1 or limit <= candidate:
+            return None
+        # A delimiter or comment opener outside strings before the line end: judge up to the first
+        # candidate instead, it may be the end.
+        limit = candidate
+        region = _without_escapes(buf[pos:limit])
+        if _code_has_markers(region, delimiter):
+            return None
+    inside_string = region.count(0x27) & 1
+    if not inside_string:
+        if limit in (candidate, line_end):
+            raise _End(limit)
+        return limit
+    # `limit` is inside a string: it opened at the last quote before `limit` that is not escaped.
+    quote = limit
+    while True:
+        quote = buf.rfind(b"'", pos, quote)
+        if quote == -1:
+            return None
+        backslashes = 0
+        while quote - 1 - backslashes >= pos and buf[quote - 1 - backslashes] == 0x5C:
+            backslashes += 1
+        if backslashes % 2 == 0:
+            break
+    string = _STRING_TOKEN.match(buf, quote)
+    if string is None:  # the string goes on in the next chunk
+        if quote > pos:
+            return quote
+        raise _Need
+    return string.end()
+
+
+def _without_escapes(region: bytearray) -> bytes:
+    """The region with escape pairs removed, left to right as the server reads them."""
+    region_bytes = bytes(region)
+    if b"\\" not in region_bytes:
+        return region_bytes
+    return region_bytes.replace(b"\\\\", b"").replace(b"\\'", b"").replace(b'\\"', b"")
+
+
+def _code_has_markers(region: bytes, delimiter: bytes) -> bool:
+    """Whether a delimiter, another quote or a comment opener lies outside the '…' strings."""
+    markers: list[int] = []
+    for marker in (delimiter, *_MARKERS):
+        at = region.find(marker)
+        while at != -1 and len(markers) <= _FEW_MARKERS:
+            markers.append(at)
+            at = region.find(marker, at + 1)
+    if not markers:
+        return False
+    if len(markers) > _FEW_MARKERS:
+        code = b"".join(region.split(b"'")[0::2])  # the parts outside strings, in one go
+        return delimiter in code or any(m in code for m in _MARKERS)
+    markers.sort()
+    quotes, counted = 0, 0
+    for at in markers:  # inside a string exactly when an odd number of quotes precede it
+        quotes += region.count(b"'", counted, at)
+        counted = at
+        if not quotes & 1:
+            return True
+    return False
+
+
+def _decide(s: _Scanner, pos: int) -> int:
+    """Where the careful scanner stopped: a delimiter, a comment, or not enough bytes to tell."""
+    buf, delimiter = s.buf, s.delimiter
+    if pos >= len(buf):
+        raise _Need
+    if buf.startswith(delimiter, pos):
+        raise _End(pos)
+    room = len(buf) - pos
+    c = buf[pos]
+    if c == 0x23:  # `#` comment: part of the statement up to the end of the line
+        return _end_of_line(s, pos)
+    if c == 0x2D:  # `-`: a `-- ` comment, or the next bytes are needed to tell
+        if room < 3 and not s.eof:
+            raise _Need
+        return _end_of_line(s, pos) if _dash_comment(buf, pos) else pos + 1
+    if c == 0x2F:  # `/`
+        if room < 4 and not s.eof:
+            raise _Need
+        if buf.startswith(b"/*!", pos):
+            return pos + 3
+        if buf.startswith(b"/*M!", pos):
+            return pos + 4
+        if buf.startswith(b"/*", pos):
+            return _end_of_comment(s, pos)
+        return pos + 1
+    if c in b"'\"`":  # a quoted token longer than the window, or not terminated in this buffer
+        token = _QUOTED_TOKEN[c].match(buf, pos)
+        if token is not None:
+            return token.end()
+        if s.eof:
+            return len(buf)
+        raise _Need
+    if room < len(delimiter) and delimiter.startswith(bytes(buf[pos:])) and not s.eof:
+        raise _Need
+    return pos + 1
+
+
+def _skip_between(s: _Scanner, pos: int) -> int:
+    """Where the next statement could start: pos itself if one starts here."""
+    buf = s.buf
+    c = buf[pos]
+    if buf.startswith(s.delimiter, pos):
+        return pos + len(s.delimiter)
+    if c == 0x23 or (c == 0x2D and _dash_comment(buf, pos)):  # `#`, `-- `
+        return _end_of_line(s, pos)
+    if c == 0x2F and buf.startswith(b"/*", pos):
+        if buf.startswith(_SANDBOX, pos):
+            return _end_of_line(s, pos)
+        if not (buf.startswith(b"/*!", pos) or buf.startswith(b"/*M!", pos)):
+            return _end_of_comment(s, pos)
+    if c in b"dD" and _DELIMITER_CMD.match(buf, pos):
+        eol = _end_of_line(s, pos)
+        words = bytes(buf[pos:eol]).split()
+        if len(words) >= 2:
+            s.set_delimiter(words[1])
+        return eol
+    return pos
+
+
+def _dash_comment(buf: bytearray, pos: int) -> bool:
+    return buf.startswith(b"--", pos) and (pos + 2 >= len(buf) or buf[pos + 2] in _WS)
+
+
+def _end_of_line(s: _Scanner, pos: int) -> int:
+    eol = s.buf.find(b"\n", pos)
+    if eol != -1:
+        return eol + 1
+    if s.eof:
+        return len(s.buf)
+    raise _Need
+
+
+def _end_of_comment(s: _Scanner, pos: int) -> int:
+    end = s.buf.find(b"*/", pos + 2)
+    if end != -1:
+        return end + 2
+    if s.eof:
+        return len(s.buf)
+    raise _Need

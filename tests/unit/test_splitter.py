@@ -1,0 +1,100 @@
+"""The statement splitter cuts SQL bytes where the mysql client would, whatever the chunking."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudbackup.mysql.splitter import Statement, split_statements
+
+
+def split(data: bytes, chunk: int | None = None) -> list[bytes]:
+    chunks = [data] if chunk is None else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    return [s.sql for s in split_statements(chunks)]
+
+
+DUMP = b"""/*M!999999\\- enable the sandbox mode */
+-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+/*!40101 SET NAMES utf8mb4 */;
+#
+# a hash comment; with a delimiter
+DROP TABLE IF EXISTS `a;b`;
+INSERT INTO `a;b` VALUES (1,'semi;colon','it\\'s','it''s',"dq\\";",'back\\\\slash'),(-1,--2, 3/4);
+DELIMITER ;;
+/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON x
+FOR EACH ROW BEGIN SET @a = 1; SET @b = '--;;'; END */;;
+DELIMITER ;
+DELIMITER $$
+CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 'x$$'; END$$
+DELIMITER //
+CREATE FUNCTION f() RETURNS int RETURN 1 / 2//
+DELIMITER ;
+/* plain ; comment */ SELECT 1 -- trailing ; comment
+;
+SELECT 2;;;
+SELECT '\xff\xfe;\x80'"""
+
+EXPECTED = [
+    b"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */",
+    b"/*!40101 SET NAMES utf8mb4 */",
+    b"DROP TABLE IF EXISTS `a;b`",
+    b"INSERT INTO `a;b` VALUES (1,'semi;colon','it\\'s','it''s',\"dq\\\";\",'back\\\\slash'),(-1,--2, 3/4)",
+    b"/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON x\n"
+    b"FOR EACH ROW BEGIN SET @a = 1; SET @b = '--;;'; END */",
+    b"CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 'x$$'; END",
+    b"CREATE FUNCTION f() RETURNS int RETURN 1 / 2",
+    b"SELECT 1 -- trailing ; comment",
+    b"SELECT 2",
+    b"SELECT '\xff\xfe;\x80'",
+]
+
+
+def test_a_dump_splits_into_its_statements():
+    # Given a dump with every construct the client understands; when it is split in one piece
+    # Then the statements come out without delimiters, comments between statements or client commands
+    assert split(DUMP) == EXPECTED
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 13, 64])
+def test_chunk_boundaries_do_not_matter(chunk):
+    assert split(DUMP, chunk) == EXPECTED
+
+
+def test_statements_carry_their_number_and_line():
+    stmts = list(split_statements([b"\n-- c\nSELECT 1;\n\nSELECT\n2;SELECT 3"]))
+    assert stmts == [
+        Statement(1, 3, b"SELECT 1"),
+        Statement(2, 5, b"SELECT\n2"),
+        Statement(3, 6, b"SELECT 3"),
+    ]
+
+
+def test_first_number_continues_a_count():
+    assert [s.number for s in split_statements([b"SELECT 1; SELECT 2;"], first_number=10)] == [10, 11]
+
+
+def test_only_comments_and_whitespace_give_nothing():
+    assert split(b"  -- x\n# y\n/* z; */ ;;\n") == []
+
+
+def test_a_minus_minus_without_space_is_not_a_comment():
+    assert split(b"SELECT 1--1;SELECT 2") == [b"SELECT 1--1", b"SELECT 2"]
+
+
+def test_unterminated_string_at_the_end_is_one_last_statement():
+    # The server reports the syntax error with the statement number; the splitter loses nothing.
+    assert split(b"SELECT 1; SELECT 'abc;") == [b"SELECT 1", b"SELECT 'abc;"]
+
+
+def test_a_long_string_spanning_many_chunks():
+    long = b"x" * 50_000 + b";\n" + b"\\'" * 1000
+    sql = b"INSERT INTO t VALUES ('" + long + b"'),('b');\nSELECT 1;"
+    assert split(sql, 4096) == [b"INSERT INTO t VALUES ('" + long + b"'),('b')", b"SELECT 1"]
+
+
+def test_multi_row_inserts_with_markers_inside_strings():
+    rows = b",".join(b"(%d,'a;b -- c # d /* e \\' \" `',\"q;\")" % i for i in range(500))
+    sql = b"INSERT INTO `t` VALUES " + rows + b";\nINSERT INTO `t` VALUES (1,';\n');\n"
+    expected = [b"INSERT INTO `t` VALUES " + rows, b"INSERT INTO `t` VALUES (1,';\n')"]
+    assert split(sql) == expected
+    assert split(sql, 1000) == expected
