@@ -7,8 +7,10 @@ under the statement limit. Nothing is decoded in Python and memory does not grow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import pymysql.cursors
@@ -115,49 +117,87 @@ def iter_inserts(
     target: int = STATEMENT_TARGET,
     check: Callable[[], None] | None = None,
 ) -> Iterator[tuple[bytes, int]]:
-    """(`INSERT …;\\n` statement, rows in it), each statement at most `limit` bytes.
+    """(`INSERT …;\\n` statement, rows in it) for every row of `table`, each at most `limit` bytes.
 
-    `check` runs between batches (cancellation). A row that cannot fit a statement raises
-    OperationError: writing it would give a dump the server refuses to load.
+    `check` runs between batches (cancellation). After an exception the connection is mid-result
+    and must be closed.
     """
     if not columns:
         return
-    prefix = insert_prefix(table, columns)
-    overhead = len(prefix) + 2  # ";\n"
-    fill = min(target, limit)
     cur = conn.cursor(pymysql.cursors.SSCursor)
     try:
         cur.execute(row_query(database, table, columns))
-        pending: list[bytes] = []
-        size = overhead
+        batches = iter_values(cur)
+        if check is not None:
+            batches = _checked(batches, check)
         try:
-            for values in iter_values(cur):
-                if check is not None:
-                    check()
-                for value in values:
-                    if value is None:
-                        raise _too_large(table, limit)
-                    grown = size + len(value) + 1
-                    if grown > fill and pending:
-                        yield prefix + b",".join(pending) + b";\n", len(pending)
-                        pending, size = [], overhead
-                        grown = size + len(value) + 1
-                    if grown > limit:
-                        raise _too_large(table, limit)
-                    pending.append(value)
-                    size = grown
+            yield from pack_statements(batches, insert_prefix(table, columns), fill=target, limit=limit)
         except ValueTooLarge:
-            raise _too_large(table, limit) from None
-        if pending:
-            yield prefix + b",".join(pending) + b";\n", len(pending)
+            raise RowTooLarge(f"table {table!r}: {ROW_TOO_LARGE.format(limit=limit)}") from None
+        except RowTooLarge as exc:
+            raise RowTooLarge(f"table {table!r}: {exc}") from None
     finally:
         cur.close()
 
 
-def _too_large(table: str, limit: int) -> OperationError:
-    # The server returns NULL for a CONCAT longer than its max_allowed_packet; either way the row
-    # cannot travel as one statement.
-    return OperationError(
-        f"table {table!r} has a row larger than {limit:,} bytes once written as SQL; "
-        "raise max_allowed_packet on the server to back it up"
-    )
+class RowTooLarge(OperationError):
+    """A row that no statement under the limit can hold: the dump would not load."""
+
+
+# The server returns NULL for a CONCAT longer than its max_allowed_packet; either way the row cannot
+# travel as one statement.
+ROW_TOO_LARGE = (
+    "a row is larger than {limit:,} bytes once written as SQL; raise max_allowed_packet to back it up"
+)
+
+
+def pack_statements(
+    batches: Iterable[list[bytes | None]], prefix: bytes, *, fill: int, limit: int
+) -> Iterator[tuple[bytes, int]]:
+    """Pack row literals into `prefix v1,v2,…;\\n` statements of about `fill` bytes, never over `limit`.
+
+    Rows keep their order. Sizes are summed and split points found with C-level helpers
+    (accumulate, bisect): a per-row Python loop here would cost as much as the server's formatting.
+    """
+    # The statement being filled: prefix, rows, a comma before every row but the first, ";\n".
+    empty = len(prefix) + 2 - 1
+    fill = min(fill, limit)
+    pending: list[bytes] = []
+    size = empty
+    for values in batches:
+        if None in values:
+            raise RowTooLarge(ROW_TOO_LARGE.format(limit=limit))
+        rows: list[bytes] = values  # type: ignore[assignment]  # no None left
+        ends = list(accumulate(map(_plus_comma, map(len, rows))))
+        start, base = 0, 0
+        while start < len(rows):
+            stop = bisect_right(ends, base + fill - size, lo=start)
+            if stop == start:  # the next row does not fit what is left of this statement
+                if pending:
+                    yield _statement(prefix, pending), len(pending)
+                    pending, size = [], empty
+                    continue
+                if empty + ends[start] - base > limit:
+                    raise RowTooLarge(ROW_TOO_LARGE.format(limit=limit))
+                stop = start + 1  # a big row alone in its statement, still under the limit
+            pending.extend(rows[start:stop])
+            size += ends[stop - 1] - base
+            start, base = stop, ends[stop - 1]
+    if pending:
+        yield _statement(prefix, pending), len(pending)
+
+
+def _statement(prefix: bytes, rows: list[bytes]) -> bytes:
+    return b"".join((prefix, b",".join(rows), b";\n"))
+
+
+def _plus_comma(n: int) -> int:
+    return n + 1
+
+
+def _checked(
+    batches: Iterator[list[bytes | None]], check: Callable[[], None]
+) -> Iterator[list[bytes | None]]:
+    for batch in batches:
+        check()
+        yield batch

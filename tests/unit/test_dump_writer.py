@@ -1,0 +1,118 @@
+"""The frame writer: an exact frame index, and failures of the store surfaced in the dump thread."""
+
+import errno
+import os
+
+import pytest
+
+from cloudbackup.errors import OperationError
+from cloudbackup.format.frames import decompress_stream
+from cloudbackup.format.writer import FrameWriter
+from cloudbackup.storage.base import Sha256Counter, WrittenObject
+from cloudbackup.storage.local import LocalStorage
+
+
+class MemorySink:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.data = bytearray()
+        self.fail_after = fail_after
+        self.committed = self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        if self.fail_after is not None and len(self.data) + len(data) > self.fail_after:
+            raise OperationError(f"cannot write x.partial: {os.strerror(errno.ENOSPC)}")
+        self.data += data
+
+    def commit(self) -> WrittenObject:
+        self.committed = True
+        counter = Sha256Counter()
+        counter.update(bytes(self.data))
+        return WrittenObject(key="k", size=counter.size, sha256=counter.hexdigest())
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.data.clear()
+
+
+SECTIONS = [
+    ("database", "", [b"CREATE DATABASE d;\n"], 0),
+    ("header", "", [b"SET NAMES utf8mb4;\n"], 0),
+    ("table", "a", [b"CREATE TABLE a (x int);\n", b"INSERT INTO a VALUES (1),(2);\n" * 5000], 10000),
+    ("table", "b", [b"CREATE TABLE b (y blob);\n", bytes(range(256)) * 300], 0),
+    ("footer", "", [b"-- Dump completed\n"], 0),
+]
+
+
+@pytest.mark.parametrize("compression", ["zstd", "gzip", "none"])
+def test_each_frame_is_indexed_and_decodes_alone_to_its_section(compression):
+    # Given a writer over an in-memory store
+    sink = MemorySink()
+    writer = FrameWriter(sink, compression)
+    # When sections are written as frames and committed
+    for kind, name, parts, rows in SECTIONS:
+        writer.begin_frame(kind, name)
+        for part in parts:
+            writer.write(part)
+        writer.end_frame(rows)
+    frames, written = writer.commit()
+    # Then the index covers the object end to end, in order
+    blob = bytes(sink.data)
+    assert written.size == len(blob)
+    assert [(f.kind, f.name, f.rows) for f in frames] == [(k, n, r) for k, n, _, r in SECTIONS]
+    assert frames[0].offset == 0
+    assert all(a.offset + a.length == b.offset for a, b in zip(frames, frames[1:], strict=False))
+    assert frames[-1].offset + frames[-1].length == len(blob)
+    # and each frame, read alone by its offsets, is exactly its section
+    for frame, (_, _, parts, _) in zip(frames, SECTIONS, strict=True):
+        piece = blob[frame.offset : frame.offset + frame.length]
+        section = b"".join(decompress_stream(compression, [piece]))
+        assert section == b"".join(parts)
+        assert frame.raw_length == len(section)
+
+
+def test_a_full_disk_fails_the_dump_thread_with_one_line_and_nothing_is_committed():
+    # Given a store that runs out of space after 64 KiB
+    sink = MemorySink(fail_after=64 << 10)
+    writer = FrameWriter(sink, "none")
+    writer.begin_frame("table", "big")
+    # When the dump keeps writing
+    with pytest.raises(OperationError, match="No space left on device"):
+        for _ in range(10_000):
+            writer.write(b"x" * 4096)
+        writer.end_frame()
+        writer.commit()
+    writer.abort()
+    # Then the object was aborted, never committed
+    assert sink.aborted
+    assert not sink.committed
+
+
+def test_a_full_local_disk_leaves_no_partial_file(tmp_path, monkeypatch):
+    # Given the local store, whose file writes fail with ENOSPC
+    store = LocalStorage(tmp_path)
+    sink = store.open_writer("src/db/x.sql.zst")
+
+    def no_space(*_args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sink._file, "write", no_space)
+    writer = FrameWriter(sink, "zstd")
+    # When a frame is written
+    with pytest.raises(OperationError, match="No space left on device"):
+        writer.frame("header", os.urandom(1 << 20))
+        writer.commit()
+    writer.abort()
+    # Then nothing is left in the store
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_abort_midway_deletes_what_was_written():
+    sink = MemorySink()
+    writer = FrameWriter(sink, "zstd")
+    writer.begin_frame("table", "t")
+    writer.write(b"INSERT INTO t VALUES (1);\n" * 1000)
+    writer.abort()
+    writer.abort()  # twice is harmless
+    assert sink.aborted
+    assert not sink.committed
+    assert sink.data == b""

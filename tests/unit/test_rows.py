@@ -1,0 +1,111 @@
+"""Row formatting rules and statement packing, without a server."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloudbackup.mysql.rows import (
+    Column,
+    RowTooLarge,
+    insert_prefix,
+    pack_statements,
+    row_query,
+    statement_limit,
+    value_expression,
+)
+
+PREFIX = b"INSERT INTO `t` (`a`) VALUES "
+
+
+def col(data_type: str, *, charset: str | None = None, nullable: bool = True, name: str = "c") -> Column:
+    return Column(name=name, data_type=data_type, charset=charset, nullable=nullable)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "charset", "expected"),
+    [
+        ("int", None, "IFNULL(`c`,'NULL')"),
+        ("decimal", None, "IFNULL(`c`,'NULL')"),
+        ("double", None, "IFNULL(`c`,'NULL')"),
+        ("float", None, "IFNULL(CAST(`c` AS DOUBLE),'NULL')"),
+        ("bit", None, "IFNULL(CONCAT('b''',BIN(`c`),''''),'NULL')"),
+        ("varbinary", None, "IFNULL(CONCAT('X''',HEX(`c`),''''),'NULL')"),
+        ("longblob", None, "IFNULL(CONCAT('X''',HEX(`c`),''''),'NULL')"),
+        ("point", None, "IFNULL(CONCAT('0x',HEX(`c`)),'NULL')"),
+        ("varchar", "utf8mb4", "QUOTE(`c`)"),
+        ("longtext", "utf8mb3", "QUOTE(`c`)"),
+        ("varchar", "latin1", "IFNULL(CONCAT('_latin1 X''',HEX(`c`),''''),'NULL')"),
+        ("enum", "cp1251", "IFNULL(CONCAT('_cp1251 X''',HEX(`c`),''''),'NULL')"),
+        ("datetime", None, "QUOTE(`c`)"),
+        ("uuid", None, "QUOTE(`c`)"),
+    ],
+)
+def test_each_type_is_rendered_by_an_exact_server_expression(data_type, charset, expected):
+    assert value_expression(col(data_type, charset=charset)) == expected
+
+
+def test_not_null_columns_skip_the_null_guard():
+    assert value_expression(col("bigint", nullable=False)) == "`c`"
+    assert value_expression(col("blob", nullable=False)) == "CONCAT('X''',HEX(`c`),'''')"
+
+
+def test_row_query_and_insert_name_every_column_with_quoted_identifiers():
+    columns = [col("int", name="id", nullable=False), col("varchar", charset="utf8mb4", name="we`ird")]
+    assert row_query("db", "t`1", columns) == (
+        "SELECT CONCAT('(',`id`,',',QUOTE(`we``ird`),')') FROM `db`.`t``1`"
+    )
+    assert insert_prefix("t`1", columns) == b"INSERT INTO `t``1` (`id`,`we``ird`) VALUES "
+
+
+def test_statement_limit_is_under_both_the_server_and_the_stock_client_packet():
+    assert statement_limit(4 << 20) < 4 << 20
+    assert statement_limit(1 << 30) < 16 << 20
+
+
+rows_strategy = st.lists(
+    st.lists(st.binary(min_size=3, max_size=300).map(lambda b: b"(" + b + b")"), max_size=40), max_size=30
+)
+
+
+@given(batches=rows_strategy, fill=st.integers(min_value=40, max_value=2000))
+def test_packing_keeps_every_row_in_order_and_every_statement_under_the_limit(batches, fill):
+    # Given batches of row literals as they come off the wire, none larger than a statement can hold
+    limit = fill + 400
+    # When they are packed into statements
+    statements = list(pack_statements(batches, PREFIX, fill=fill, limit=limit))
+    # Then each statement is one INSERT under the limit, and together they hold every row in order
+    flat = [row for batch in batches for row in batch]
+    assert sum(n for _, n in statements) == len(flat)
+    assert all(len(s) <= limit for s, _ in statements)
+    assert all(s.startswith(PREFIX) and s.endswith(b";\n") for s, _ in statements)
+    body = b",".join(s[len(PREFIX) : -2] for s, _ in statements)
+    assert body == b",".join(flat)
+    # and a statement is only cut short when the next row would not fit
+    for (s, _), next_row in zip(statements, _first_rows_after(statements, flat), strict=False):
+        assert len(s) + len(next_row) + 1 > fill
+
+
+def _first_rows_after(statements, flat):
+    seen = 0
+    for _, n in statements[:-1]:
+        seen += n
+        yield flat[seen]
+
+
+def test_a_row_larger_than_the_limit_is_an_error_not_an_oversized_statement():
+    big = b"(" + b"x" * 5000 + b")"
+    with pytest.raises(RowTooLarge):
+        list(pack_statements([[b"(1)", big]], PREFIX, fill=1000, limit=4000))
+
+
+def test_a_row_larger_than_the_fill_but_under_the_limit_gets_a_statement_of_its_own():
+    big = b"(" + b"x" * 1500 + b")"
+    statements = list(pack_statements([[b"(1)", big, b"(2)"]], PREFIX, fill=1000, limit=4000))
+    assert [n for _, n in statements] == [1, 1, 1]
+    assert statements[1][0] == PREFIX + big + b";\n"
+
+
+def test_a_null_row_means_the_server_could_not_build_it():
+    # The server returns NULL for a CONCAT longer than its max_allowed_packet.
+    with pytest.raises(RowTooLarge):
+        list(pack_statements([[b"(1)", None]], PREFIX, fill=1000, limit=4000))
