@@ -1,6 +1,7 @@
 """The frame writer: an exact frame index, and failures of the store surfaced in the dump thread."""
 
 import errno
+import itertools
 import os
 
 import pytest
@@ -34,6 +35,13 @@ class MemorySink:
         self.data.clear()
 
 
+def write_all(writer: FrameWriter, parts: list[bytes]) -> None:
+    for part in parts:
+        writer.write(part)
+    writer.end_frame()
+    writer.commit()
+
+
 SECTIONS = [
     ("database", "", [b"CREATE DATABASE d;\n"], 0),
     ("header", "", [b"SET NAMES utf8mb4;\n"], 0),
@@ -60,7 +68,7 @@ def test_each_frame_is_indexed_and_decodes_alone_to_its_section(compression):
     assert written.size == len(blob)
     assert [(f.kind, f.name, f.rows) for f in frames] == [(k, n, r) for k, n, _, r in SECTIONS]
     assert frames[0].offset == 0
-    assert all(a.offset + a.length == b.offset for a, b in zip(frames, frames[1:], strict=False))
+    assert all(a.offset + a.length == b.offset for a, b in itertools.pairwise(frames))
     assert frames[-1].offset + frames[-1].length == len(blob)
     # and each frame, read alone by its offsets, is exactly its section
     for frame, (_, _, parts, _) in zip(frames, SECTIONS, strict=True):
@@ -77,10 +85,7 @@ def test_a_full_disk_fails_the_dump_thread_with_one_line_and_nothing_is_committe
     writer.begin_frame("table", "big")
     # When the dump keeps writing
     with pytest.raises(OperationError, match="No space left on device"):
-        for _ in range(10_000):
-            writer.write(b"x" * 4096)
-        writer.end_frame()
-        writer.commit()
+        write_all(writer, [b"x" * 4096] * 10_000)
     writer.abort()
     # Then the object was aborted, never committed
     assert sink.aborted
@@ -97,10 +102,10 @@ def test_a_full_local_disk_leaves_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sink._file, "write", no_space)
     writer = FrameWriter(sink, "zstd")
+    writer.begin_frame("header")
     # When a frame is written
     with pytest.raises(OperationError, match="No space left on device"):
-        writer.frame("header", os.urandom(1 << 20))
-        writer.commit()
+        write_all(writer, [os.urandom(1 << 20)])
     writer.abort()
     # Then nothing is left in the store
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
