@@ -19,6 +19,8 @@ from cloudbackup.mysql.session_text import object_settings, with_session
 # Views keep no sql_mode: the server stores a normalised definition. It is shown under sql_mode ''
 # (see server_text) and reloaded under the same.
 VIEW_SQL_MODE = ""
+# The names in DROP VIEW and stand-ins are written in UTF-8, whatever the loading session's charset.
+NAMES_SESSION = {"sql_mode": VIEW_SQL_MODE, "character_set_client": "utf8mb4"}
 _QUOTED_IDENTIFIER = re.compile(r"`((?:[^`]|``)*)`")
 
 
@@ -60,15 +62,18 @@ def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str
 
 
 def views_section(cur: Any, views: Iterable[str], *, database: str | None = None) -> bytes:
+    """Drop the views (and create stand-ins for cycles) in utf8mb4, then each real definition in order,
+    under its own client character set and connection collation."""
     db = database if database is not None else current_database(cur)
     order, cyclic = order_views(view_dependencies(cur, db, views))
-    parts = [stand_in(cur, db, view) for view in order if view in cyclic]
+    if not order:
+        return b""
+    prepare = [f"DROP VIEW IF EXISTS {quote_identifier(view)};\n".encode() for view in order]
+    prepare += [stand_in(cur, db, view) for view in order if view in cyclic]
+    parts = [with_session(NAMES_SESSION, b"".join(prepare))]
     for view in order:
         row = show_create(cur, "VIEW", view)
-        drop = f"DROP VIEW IF EXISTS {quote_identifier(view)};\n".encode()
-        parts.append(
-            drop + with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), row["statement"] + b";\n")
-        )
+        parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), row["statement"] + b";\n"))
     return b"".join(parts)
 
 
