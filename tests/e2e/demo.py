@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import CloudBackupError
 from cloudbackup.storage.credentials import StaticCredentials, write_credentials_file
 from tests.e2e.demo_sample import load_sample
+from tests.fixtures.aws import isolated_aws_environment, running_moto_server
 from tests.fixtures.mariadb import admin_connect, db_url
 
 REGION = "us-east-1"
@@ -60,25 +60,15 @@ def say(text: str = "") -> None:
 
 @contextlib.contextmanager
 def local_s3(workdir: Path) -> Iterator[str]:
-    """A moto server on a free loopback port, seen by this process only through explicit settings."""
-    isolated = {
-        "AWS_CONFIG_FILE": str(workdir / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "aws-credentials-unused"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    for path in (isolated["AWS_CONFIG_FILE"], isolated["AWS_SHARED_CREDENTIALS_FILE"]):
-        Path(path).touch()
-    os.environ.update(isolated)
-    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+    """A moto server on a free loopback port; this process and the CLI it runs never see ~/.aws."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
+    isolated = workdir / "empty-aws-config"
+    isolated.mkdir()
+    os.environ.update(isolated_aws_environment(str(isolated)))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines in the demo's output
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with running_moto_server() as endpoint:
+        yield endpoint
 
 
 def create_bucket(endpoint: str) -> None:
