@@ -24,21 +24,27 @@ def list_routines(cur: Any, database: str) -> list[Routine]:
     with raw_results(cur):
         rows = query(
             cur,
-            "SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = %s",
+            "SELECT routine_type AS kind, routine_name AS name FROM information_schema.routines "
+            "WHERE routine_schema = %s",
             (database,),
         )
-    found = [Routine(text(r["routine_type"]), text(r["routine_name"])) for r in rows]
-    return sorted(found, key=lambda r: (ROUTINE_KINDS.index(r.kind), r.name))
+    found = [Routine(text(r["kind"]), text(r["name"])) for r in rows]
+    return sorted(found, key=lambda r: (_kind_rank(r.kind), r.name))
+
+
+def _kind_rank(kind: str) -> int:
+    return ROUTINE_KINDS.index(kind) if kind in ROUTINE_KINDS else len(ROUTINE_KINDS)
 
 
 def list_events(cur: Any, database: str) -> list[str]:
     with raw_results(cur):
         rows = query(
             cur,
-            "SELECT event_name FROM information_schema.events WHERE event_schema = %s ORDER BY event_name",
+            "SELECT event_name AS name FROM information_schema.events WHERE event_schema = %s "
+            "ORDER BY event_name",
             (database,),
         )
-    return [text(r["event_name"]) for r in rows]
+    return [text(r["name"]) for r in rows]
 
 
 def routines_section(cur: Any, routines: Iterable[Routine]) -> bytes:

@@ -40,7 +40,10 @@ def raw_results(cur: Any, *, charset: str = "utf8mb4", sql_mode: str = SHOW_SQL_
 
 
 def query(cur: Any, sql: str, args: Sequence[Any] | None = None) -> list[Row]:
-    """Rows as dicts by column name, text as bytes (call inside raw_results)."""
+    """Rows as dicts by column name, text as bytes (call inside raw_results).
+
+    Name information_schema columns with an alias: MySQL 8 reports them in upper case otherwise.
+    """
     cur.execute(sql, args)
     columns = [d[0] for d in cur.description]
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]

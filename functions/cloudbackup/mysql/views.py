@@ -54,10 +54,11 @@ def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str
     with raw_results(cur):
         rows = query(
             cur,
-            "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = %s",
+            "SELECT table_name AS name, view_definition AS definition FROM information_schema.views "
+            "WHERE table_schema = %s",
             (database,),
         )
-    found = {text(r["table_name"]): identifiers(text(r["view_definition"])) for r in rows}
+    found = {text(r["name"]): identifiers(text(r["definition"])) for r in rows}
     return {v: found.get(v, set()) & wanted for v in wanted}
 
 
@@ -82,9 +83,9 @@ def stand_in(cur: Any, database: str, view: str) -> bytes:
     with raw_results(cur):
         rows = query(
             cur,
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "ORDER BY ordinal_position",
+            "SELECT column_name AS name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (database, view),
         )
-    columns = ", ".join(f"1 AS {quote_identifier(text(r['column_name']))}" for r in rows) or "1 AS `1`"
+    columns = ", ".join(f"1 AS {quote_identifier(text(r['name']))}" for r in rows) or "1 AS `1`"
     return f"CREATE OR REPLACE VIEW {quote_identifier(view)} AS SELECT {columns};\n".encode()
