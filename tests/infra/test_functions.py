@@ -1,0 +1,147 @@
+"""The per-source backup and restore functions: runtime, settings, roles, network, logs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers import constants as c
+from handlers.settings import load_settings
+from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER
+from tests.infra.conftest import NETWORK, SECOND_SECRET, Synth, actions_of, function_of, role_statements
+
+pytestmark = pytest.mark.infra
+
+HANDLERS = [BACKUP_HANDLER, RESTORE_HANDLER]
+
+
+def role_id(function: dict[str, Any]) -> str:
+    role: str = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role
+
+
+def statement(statements: list[dict[str, Any]], sid: str) -> dict[str, Any]:
+    [found] = [s for s in statements if s.get("Sid") == sid]
+    return found
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_function_runs_python_on_arm64_with_tracing_and_the_configured_size(
+    example: Synth, handler: str
+) -> None:
+    _, function = function_of(example, "orders-db", handler)
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["MemorySize"] == example.config.functions.memory_mb
+    assert props["Timeout"] == example.config.functions.timeout_seconds
+    assert "VpcConfig" not in props
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_environment_is_what_the_handlers_settings_accept(example: Synth, handler: str) -> None:
+    # Given the environment as the template sets it, with CloudFormation's values filled in
+    _, function = function_of(example, "orders-db", handler)
+    variables = function["Properties"]["Environment"]["Variables"]
+    resolved = {
+        name: value if isinstance(value, str) else "cbt-bucket" if "Ref" in value else "arn:aws:kms:key/1"
+        for name, value in variables.items()
+    }
+    # When the handlers read it at cold start
+    settings = load_settings({**resolved, c.ENV_REGION: "eu-central-1"})
+    # Then it names the bucket, key, prefix, bus and exactly this source
+    assert variables[c.ENV_BUCKET] == {"Ref": _backup_bucket_id(example)}
+    assert settings.prefix == "backups"
+    assert settings.event_bus == "default"
+    source = settings.source("orders-db")
+    assert list(settings.sources) == ["orders-db"]
+    assert source.secret_arn == example.config.sources[0].secret_arn
+    assert source.databases == ["shop"]
+    assert source.allows_restore_into("shop_restored") and not source.allows_restore_into("shop")
+    assert variables[c.ENV_SERVICE] == c.DEFAULT_SERVICE
+    assert variables[c.ENV_NAMESPACE] == c.DEFAULT_NAMESPACE
+    assert variables["LOG_LEVEL"] == "INFO"
+
+
+def _backup_bucket_id(synth: Synth) -> str:
+    [bucket_id] = [
+        k for k, v in synth.resources("AWS::S3::Bucket").items() if "LoggingConfiguration" in v["Properties"]
+    ]
+    return bucket_id
+
+
+def test_backup_role_writes_and_lists_its_source_only_and_cannot_delete_or_read(example: Synth) -> None:
+    _, function = function_of(example, "orders-db", BACKUP_HANDLER)
+    statements = role_statements(example, role_id(function))
+    objects = statement(statements, "BackupObjects")
+    assert sorted(objects["Action"]) == ["s3:AbortMultipartUpload", "s3:PutObject"]
+    assert objects["Resource"]["Fn::Join"][1][1] == "/backups/orders-db/*"
+    assert statement(statements, "ListBackups")["Condition"] == {
+        "StringLike": {"s3:prefix": ["backups/orders-db/*"]}
+    }
+    assert sorted(statement(statements, "BackupKey")["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    actions = actions_of(statements)
+    assert not {"s3:DeleteObject", "s3:GetObject", "s3:DeleteObjectVersion"} & actions
+    assert "events:PutEvents" in actions
+
+
+def test_restore_role_reads_and_lists_and_cannot_write_to_the_bucket(example: Synth) -> None:
+    _, function = function_of(example, "orders-db", RESTORE_HANDLER)
+    statements = role_statements(example, role_id(function))
+    assert statement(statements, "BackupObjects")["Action"] == "s3:GetObject"
+    assert statement(statements, "BackupKey")["Action"] == "kms:Decrypt"
+    actions = actions_of(statements)
+    assert not {a for a in actions if a.startswith("s3:") and a not in ("s3:GetObject", "s3:ListBucket")}
+    assert "events:PutEvents" not in actions
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_each_function_reads_exactly_its_sources_secret(full: Synth, handler: str) -> None:
+    for source in full.config.sources:
+        _, function = function_of(full, source.name, handler)
+        statements = role_statements(full, role_id(function))
+        secret = statement(statements, "ReadDatabaseSecret")
+        assert secret["Action"] == "secretsmanager:GetSecretValue"
+        assert secret["Resource"] == source.secret_arn
+        secret_reads = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+        assert secret_reads == [secret]
+
+
+def test_secret_encrypted_with_a_customer_key_may_be_decrypted_via_secrets_manager(full: Synth) -> None:
+    _, function = function_of(full, "billing-db", BACKUP_HANDLER)
+    decrypt = statement(role_statements(full, role_id(function)), "DecryptDatabaseSecret")
+    assert decrypt["Action"] == "kms:Decrypt"
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-central-1.amazonaws.com"}
+    }
+    assert SECOND_SECRET.split(":")[3] == "eu-central-1"
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_vpc_placement_from_ids_with_network_interface_rights(full: Synth, handler: str) -> None:
+    _, function = function_of(full, "billing-db", handler)
+    assert function["Properties"]["VpcConfig"] == {
+        "SubnetIds": NETWORK["subnet_ids"],
+        "SecurityGroupIds": NETWORK["security_group_ids"],
+    }
+    assert "ec2:CreateNetworkInterface" in actions_of(role_statements(full, role_id(function)))
+    _, outside = function_of(full, "orders-db", handler)
+    assert "ec2:CreateNetworkInterface" not in actions_of(role_statements(full, role_id(outside)))
+
+
+def test_log_groups_keep_logs_for_the_configured_days(full: Synth) -> None:
+    groups = full.resources("AWS::Logs::LogGroup")
+    functions = {
+        k: v
+        for k, v in full.resources("AWS::Lambda::Function").items()
+        if v["Properties"].get("Handler") in HANDLERS
+    }
+    assert len(groups) == len(functions) == 4
+    for function in functions.values():
+        group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 90
+        assert function["Properties"]["Environment"]["Variables"]["LOG_LEVEL"] == "DEBUG"
+        assert function["Properties"]["MemorySize"] == 2048
