@@ -59,8 +59,10 @@ def test_user_holds_the_policy_and_the_key_secret_holds_the_access_key(example: 
     [secret] = example.resources("AWS::SecretsManager::Secret").values()
     body = secret["Properties"]["SecretString"]["Fn::Join"][1]
     text = json.dumps(body)
-    assert SECRET_KEY_ID_FIELD in text and SECRET_ACCESS_KEY_FIELD in text
-    assert {"Ref": key_id} in body and {"Fn::GetAtt": [key_id, "SecretAccessKey"]} in body
+    assert SECRET_KEY_ID_FIELD in text
+    assert SECRET_ACCESS_KEY_FIELD in text
+    assert {"Ref": key_id} in body
+    assert {"Fn::GetAtt": [key_id, "SecretAccessKey"]} in body
 
 
 def test_outputs_name_user_secret_and_command_but_never_the_secret_key(example: Synth) -> None:

@@ -60,7 +60,8 @@ def test_environment_is_what_the_handlers_settings_accept(example: Synth, handle
     assert list(settings.sources) == ["orders-db"]
     assert source.secret_arn == example.config.sources[0].secret_arn
     assert source.databases == ["shop"]
-    assert source.allows_restore_into("shop_restored") and not source.allows_restore_into("shop")
+    assert source.allows_restore_into("shop_restored")
+    assert not source.allows_restore_into("shop")
     assert variables[c.ENV_SERVICE] == c.DEFAULT_SERVICE
     assert variables[c.ENV_NAMESPACE] == c.DEFAULT_NAMESPACE
     assert variables["LOG_LEVEL"] == "INFO"
