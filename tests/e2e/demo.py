@@ -25,9 +25,8 @@ import boto3
 
 from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import CloudBackupError
-from cloudbackup.storage.credentials import StaticCredentials, write_credentials_file
 from tests.e2e.demo_sample import load_sample
-from tests.fixtures.aws import isolated_aws_environment, running_moto_server
+from tests.fixtures.aws import isolated_aws_environment, running_moto_server, write_key_file
 from tests.fixtures.mariadb import admin_connect, db_url
 
 REGION = "us-east-1"
@@ -35,7 +34,7 @@ BUCKET = "cloudbackup-demo"
 PREFIX = "demo"
 DB_URL = os.environ.get("CLOUDBACKUP_DEMO_DB_URL", "mysql://root@127.0.0.1:3306")
 # The local endpoint accepts any key; these are made up for the demo and mean nothing anywhere else.
-DEMO_KEY = StaticCredentials("AKIADEMO0CLOUDBACKUP", "demo-secret-" + secrets.token_hex(8))
+DEMO_KEY_ID, DEMO_SECRET = "AKIADEMO0CLOUDBACKUP", "demo-secret-" + secrets.token_hex(8)
 
 
 class DemoFailed(Exception):
@@ -76,8 +75,8 @@ def create_bucket(endpoint: str) -> None:
         "s3",
         region_name=REGION,
         endpoint_url=endpoint,
-        aws_access_key_id=DEMO_KEY.access_key_id,
-        aws_secret_access_key=DEMO_KEY.secret_access_key,
+        aws_access_key_id=DEMO_KEY_ID,
+        aws_secret_access_key=DEMO_SECRET,
     )
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -181,7 +180,7 @@ def run_demo(settings: DbSettings, endpoint: str, workdir: Path, source: str, re
     loaded = load_sample(settings, source)
     say(f"  sample database {source} ({loaded})")
     credentials = workdir / "credentials"
-    write_credentials_file(str(credentials), DEMO_KEY)
+    write_key_file(credentials, DEMO_KEY_ID, DEMO_SECRET)
     say(f"  credentials file {credentials} ([default] profile)")
     storage = [
         "--backup-bucket", f"s3://{BUCKET}/{PREFIX}",

@@ -15,9 +15,8 @@ import uuid
 import pytest
 
 from cloudbackup.catalog import find_backup
-from cloudbackup.storage.credentials import StaticCredentials, write_credentials_file
 from cloudbackup.storage.s3 import S3Storage, s3_client
-from tests.fixtures.aws import make_client, set_iam_enforcement
+from tests.fixtures.aws import make_client, set_iam_enforcement, write_key_file
 from tests.fixtures.mariadb import admin_connect, db_url
 
 ACCOUNT = "123456789012"
@@ -125,7 +124,7 @@ def iam_setup(iam_moto_endpoint, template_and_prefix, tmp_path_factory):
         iam.attach_user_policy(UserName=user, PolicyArn=arn)
         key = iam.create_access_key(UserName=user)["AccessKey"]
         path = tmp_path_factory.mktemp("iam") / f"{name}-credentials"
-        write_credentials_file(str(path), StaticCredentials(key["AccessKeyId"], key["SecretAccessKey"]))
+        write_key_file(path, key["AccessKeyId"], key["SecretAccessKey"])
         files[name] = {"file": str(path), "id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
     set_iam_enforcement(endpoint, True)
     yield {
@@ -249,7 +248,7 @@ def test_an_unknown_key_or_a_wrong_secret_is_rejected_in_one_line(iam_setup, tmp
     }
     for label, (key_id, secret) in bad.items():
         path = tmp_path / label.replace(" ", "-")
-        write_credentials_file(str(path), StaticCredentials(key_id, secret))
+        write_key_file(path, key_id, secret)
         iam_setup["keys"]["bad"] = {"file": str(path), "id": key_id, "secret": secret}
         result = cli(
             iam_setup,

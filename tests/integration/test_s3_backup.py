@@ -11,9 +11,8 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.catalog import list_backups
 from cloudbackup.errors import OperationError
-from cloudbackup.storage.credentials import StaticCredentials, write_credentials_file
 from cloudbackup.storage.s3 import S3Storage, s3_client
-from tests.fixtures.aws import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY
+from tests.fixtures.aws import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, write_key_file
 from tests.fixtures.faulty_proxy import Fault
 from tests.fixtures.mariadb import admin_connect, db_url
 
@@ -42,9 +41,7 @@ def fill(settings, database, *, rows=2000, blob_bytes=0):
 
 @pytest.fixture
 def creds_file(tmp_path, moto_endpoint):
-    path = tmp_path / "aws-credentials"
-    write_credentials_file(str(path), StaticCredentials(TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY))
-    return str(path)
+    return write_key_file(tmp_path / "aws-credentials", TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY)
 
 
 def s3_flags(bucket, endpoint, creds_file, prefix="prod"):

@@ -4,12 +4,11 @@ import os
 
 import pytest
 
+from cloudbackup.cli.cmd_credentials import render_credentials, write_private_file
 from cloudbackup.errors import UsageError
 from cloudbackup.storage.credentials import (
     CredentialSource,
-    StaticCredentials,
     read_credentials_file,
-    write_credentials_file,
 )
 
 SECRET = "s3cr3t/NEVER+shown"
@@ -81,11 +80,12 @@ def test_no_error_and_no_repr_shows_the_secret(creds_file):
     assert SECRET not in str(info.value)
 
 
-def test_written_files_read_back_and_are_private(tmp_path):
-    path = str(tmp_path / "out")
-    write_credentials_file(path, StaticCredentials("AKIAW", "sec", "tok"), profile="p")
-    assert read_credentials_file(path, "p") == StaticCredentials("AKIAW", "sec", "tok")
-    assert os.stat(path).st_mode & 0o077 == 0
+def test_the_file_cloudbackup_credentials_writes_is_read_back(tmp_path):
+    # The `credentials` command and --backup-credential agree on the format.
+    path = tmp_path / "out"
+    write_private_file(path, render_credentials("AKIAW", SECRET), force=False)
+    creds = read_credentials_file(str(path))
+    assert (creds.access_key_id, creds.secret_access_key, creds.session_token) == ("AKIAW", SECRET, None)
 
 
 def test_the_source_description_names_file_and_profile_only():

@@ -71,17 +71,3 @@ def read_credentials_file(path: str, profile: str | None = None) -> StaticCreden
         secret_access_key=values["aws_secret_access_key"].strip(),
         session_token=token,
     )
-
-
-def write_credentials_file(path: str, credentials: StaticCredentials, profile: str = DEFAULT_PROFILE) -> None:
-    """Write a shared credentials file readable only by its owner (the demo's and tests' key files)."""
-    lines = [
-        f"[{profile}]",
-        f"aws_access_key_id = {credentials.access_key_id}",
-        f"aws_secret_access_key = {credentials.secret_access_key}",
-    ]
-    if credentials.session_token:
-        lines.append(f"aws_session_token = {credentials.session_token}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
