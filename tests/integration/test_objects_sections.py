@@ -127,9 +127,9 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
         conn.close()
     assert (found.charset, found.collation) == ("utf8mb4", "utf8mb4_unicode_ci")
     assert found.tables == sorted(found.tables)
-    assert len(found.tables) == 27
+    assert len(found.tables) == 30
     assert "odd `name` ; table" in found.tables
-    assert found.system_versioned == {"versioned"}
+    assert found.system_versioned == {"versioned", "versioned_explicit"}
     assert found.sequences == ["seq_cycled", "seq_down", "seq_invoice", "seq_plain", "seq_restarted"]
     # views: each after the views it reads, whatever the names say
     assert found.views.index("z_view_base") < found.views.index("a_view_top")
@@ -149,7 +149,7 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
     ]
     assert found.events == ["ev_at", "ev_every", "ev_loose"]
     assert found.counts().model_dump() == {
-        "tables": 27,
+        "tables": 30,
         "views": 7,
         "routines": 8,
         "triggers": 5,
