@@ -90,7 +90,7 @@ class MultipartWriter:
         self._counter.update(data)
         self._buffer += data
         while len(self._buffer) >= (size := part_size_for(len(self._futures) + 1, self._base_part_size)):
-            part = bytes(self._buffer[:size])
+            part = bytes(memoryview(self._buffer)[:size])  # one copy, not two
             del self._buffer[:size]
             self._submit(part)
 
