@@ -39,9 +39,9 @@ def test_every_type_schema_loads_with_every_object_kind(db_settings, every_type_
     assert kinds["SYSTEM VERSIONED"] == 2
     assert kinds["VIEW"] == 7
     assert kinds["SEQUENCE"] == 5
-    assert triggers == 5
-    assert routines == {"FUNCTION": 4, "PROCEDURE": 2, "PACKAGE": 1, "PACKAGE BODY": 1}
-    assert events == 3
+    assert triggers == 6
+    assert routines == {"FUNCTION": 5, "PROCEDURE": 3, "PACKAGE": 1, "PACKAGE BODY": 1}
+    assert events == 4
     assert seq_plain_next == 42
     assert every_byte == "".join(f"{i:02X}" for i in range(256))
     assert float_exact == 1

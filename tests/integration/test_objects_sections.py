@@ -147,13 +147,13 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
         ("PACKAGE", "pkg_math"),
         ("PACKAGE BODY", "pkg_math"),
     ]
-    assert found.events == ["ev_at", "ev_every", "ev_loose"]
+    assert found.events == ["ev_at", "ev_commented", "ev_every", "ev_loose"]
     assert found.counts().model_dump() == {
         "tables": 30,
         "views": 7,
-        "routines": 8,
-        "triggers": 5,
-        "events": 3,
+        "routines": 10,
+        "triggers": 6,
+        "events": 4,
         "sequences": 5,
     }
 

@@ -114,3 +114,4 @@ def test_mariadb_dump_fails_the_same_round_trip(db_settings, fresh_copy, tmp_pat
     assert "table `all_numbers`: CHECKSUM TABLE" in found  # FLOAT printed with 6 digits
     assert "table `invoice`: rows: source 3 != restored 0" in found
     assert "sequence `seq_restarted`: state" in found  # SETVAL below the start value is ignored
+    assert "procedure `p_commented`: SHOW CREATE PROCEDURE Create Procedure" in found  # comments stripped

@@ -6,7 +6,7 @@ from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import ObjectCounts
 from cloudbackup.mysql.identifiers import quote_identifier, setting_literal, setting_name
 from cloudbackup.mysql.objects import DatabaseObjects, Routine, database_section
-from cloudbackup.mysql.session_text import object_settings, stored_program, with_session
+from cloudbackup.mysql.session_text import object_settings, stored_program, string_literal, with_session
 from cloudbackup.mysql.tables import unqualify_sequence_calls
 from cloudbackup.mysql.views import identifiers, order_views
 
@@ -101,6 +101,20 @@ def test_stored_programs_are_delimited_so_semicolons_and_trailing_comments_stay_
         b"DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW BEGIN SET @a = 1; END -- done\n;;\n"
         b"DELIMITER ;\n"
     )
+
+
+def test_on_mariadb_a_program_with_comments_is_sent_as_a_string_the_client_cannot_strip():
+    statement = b"CREATE PROCEDURE p() BEGIN -- it's\n SELECT 'a\\b'; /* x */ END"
+    # Then comments travel inside a literal, quotes doubled and backslashes escaped for the sql_mode
+    assert stored_program(statement, sql_mode="STRICT_TRANS_TABLES", mariadb=True) == (
+        b"EXECUTE IMMEDIATE 'CREATE PROCEDURE p() BEGIN -- it''s\n SELECT ''a\\\\b''; /* x */ END';\n"
+    )
+    # And under NO_BACKSLASH_ESCAPES the backslash is a plain character
+    assert string_literal(b"C:\\new\\", sql_mode="ANSI_QUOTES,NO_BACKSLASH_ESCAPES") == b"'C:\\new\\'"
+    # And a program without comments, a MySQL server, or a charset with 0x5C trail bytes keep DELIMITER
+    assert stored_program(b"CREATE PROCEDURE p() SELECT 1", mariadb=True).startswith(b"DELIMITER ;;")
+    assert stored_program(statement, mariadb=False).startswith(b"DELIMITER ;;")
+    assert stored_program(statement, charset="sjis", mariadb=True).startswith(b"DELIMITER ;;")
 
 
 def test_object_settings_come_from_the_show_create_row():

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudbackup.mysql.identifiers import setting_name
-from cloudbackup.mysql.server_text import Row, database_collation, query, raw_results, show_create, text
+from cloudbackup.mysql.server_text import (
+    Row,
+    database_collation,
+    is_mariadb,
+    query,
+    raw_results,
+    show_create,
+    text,
+)
 from cloudbackup.mysql.session_text import object_settings, stored_program, with_session
 
 # A package's specification before its body; the rest by name.
@@ -47,25 +55,37 @@ def list_events(cur: Any, database: str) -> list[str]:
     return [text(r["name"]) for r in rows]
 
 
+@dataclass(frozen=True)
+class ProgramContext:
+    """What writing stored programs needs to know about the server, asked once per section."""
+
+    db_collation: str
+    mariadb: bool
+
+
+def program_context(cur: Any) -> ProgramContext:
+    return ProgramContext(db_collation=database_collation(cur), mariadb=is_mariadb(cur))
+
+
 def routines_section(cur: Any, routines: Iterable[Routine]) -> bytes:
     """DROP + CREATE of each routine. Bodies are not resolved at CREATE time: any order loads."""
-    collation = database_collation(cur)
+    context = program_context(cur)
     return b"".join(
-        stored_object(show_create(cur, r.kind, r.name), collation, drop=f"DROP {r.kind} IF EXISTS")
+        stored_object(show_create(cur, r.kind, r.name), context, drop=f"DROP {r.kind} IF EXISTS")
         for r in routines
     )
 
 
 def events_section(cur: Any, events: Iterable[str]) -> bytes:
     """DROP + CREATE of each event, in its own time zone (its schedule is shown in that zone)."""
-    collation = database_collation(cur)
+    context = program_context(cur)
     return b"".join(
-        stored_object(show_create(cur, "EVENT", name), collation, drop="DROP EVENT IF EXISTS")
+        stored_object(show_create(cur, "EVENT", name), context, drop="DROP EVENT IF EXISTS")
         for name in events
     )
 
 
-def stored_object(row: Row, db_collation: str, *, drop: str = "") -> bytes:
+def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes:
     """A trigger/routine/event: its own sql_mode, charsets, time zone and database collation.
 
     `drop` (e.g. "DROP FUNCTION IF EXISTS") runs inside the object's session: a package can only be named
@@ -74,15 +94,21 @@ def stored_object(row: Row, db_collation: str, *, drop: str = "") -> bytes:
     from the database's own, the database is switched around the CREATE (`ALTER DATABASE` without a name
     applies to the current database, so this works under any target name).
     """
-    body = stored_program(row["statement"])
+    settings = object_settings(row)
+    body = stored_program(
+        row["statement"],
+        sql_mode=settings["sql_mode"],
+        charset=settings["character_set_client"],
+        mariadb=context.mariadb,
+    )
     if drop:
         name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name
         body = drop.encode() + b" `" + name.replace(b"`", b"``") + b"`;\n" + body
-    created_under = text(row.get("Database Collation", b"")) or db_collation
-    if created_under != db_collation:
+    created_under = text(row.get("Database Collation", b"")) or context.db_collation
+    if created_under != context.db_collation:
         body = (
             f"ALTER DATABASE COLLATE {setting_name(created_under)};\n".encode()
             + body
-            + f"ALTER DATABASE COLLATE {setting_name(db_collation)};\n".encode()
+            + f"ALTER DATABASE COLLATE {setting_name(context.db_collation)};\n".encode()
         )
-    return with_session(object_settings(row), body)
+    return with_session(settings, body)

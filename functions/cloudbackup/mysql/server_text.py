@@ -90,6 +90,12 @@ def current_database(cur: Any) -> str:
     return text(row["db"])
 
 
+def is_mariadb(cur: Any) -> bool:
+    with raw_results(cur):
+        (row,) = query(cur, "SELECT VERSION() AS v")
+    return "mariadb" in text(row["v"]).lower()
+
+
 def database_collation(cur: Any) -> str:
     with raw_results(cur):
         (row,) = query(cur, "SELECT @@collation_database AS c")

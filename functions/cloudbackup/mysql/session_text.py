@@ -14,6 +14,8 @@ from cloudbackup.mysql.identifiers import setting_literal, setting_name
 # Variables whose values are quoted literals; the rest are bare names or numbers.
 _QUOTED = {"sql_mode", "time_zone"}
 STORED_PROGRAM_DELIMITER = b";;"
+# Multi-byte character sets whose second byte can be 0x5C or 0x27: escaping byte by byte would break them.
+_BACKSLASH_UNSAFE_CHARSETS = {"big5", "cp932", "gbk", "gb18030", "sjis"}
 
 
 def _value(variable: str, value: str) -> str:
@@ -38,13 +40,31 @@ def with_session(settings: Mapping[str, str], body: bytes) -> bytes:
     )
 
 
-def stored_program(statement: bytes) -> bytes:
+def stored_program(
+    statement: bytes, *, sql_mode: str = "", charset: str = "utf8mb4", mariadb: bool = False
+) -> bytes:
     """A CREATE TRIGGER/FUNCTION/PROCEDURE/EVENT whose body holds `;`, delimited as mysqldump does.
 
+    The stock `mysql` client strips comments outside string literals, so a body with comments (as
+    applications and migration tools create them) would come back without them. On MariaDB such a
+    statement is sent as a string instead, through EXECUTE IMMEDIATE, which the client passes untouched.
     The newline before the delimiter keeps it out of a trailing `-- comment` in the body.
     """
+    if mariadb and _has_comment_marker(statement) and charset not in _BACKSLASH_UNSAFE_CHARSETS:
+        return b"EXECUTE IMMEDIATE " + string_literal(statement, sql_mode=sql_mode) + b";\n"
     d = STORED_PROGRAM_DELIMITER
     return b"DELIMITER " + d + b"\n" + statement + b"\n" + d + b"\nDELIMITER ;\n"
+
+
+def string_literal(value: bytes, *, sql_mode: str) -> bytes:
+    """A single-quoted literal of `value` that the server (under `sql_mode`) reads back byte for byte."""
+    if "NO_BACKSLASH_ESCAPES" not in sql_mode.split(","):
+        value = value.replace(b"\\", b"\\\\")
+    return b"'" + value.replace(b"'", b"''") + b"'"
+
+
+def _has_comment_marker(statement: bytes) -> bool:
+    return any(marker in statement for marker in (b"--", b"#", b"/*"))
 
 
 def object_settings(row: Mapping[str, object], *, sql_mode: str | None = None) -> dict[str, str]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudbackup.mysql.routines import stored_object
+from cloudbackup.mysql.routines import program_context, stored_object
 from cloudbackup.mysql.server_text import (
     current_database,
-    database_collation,
     query,
     raw_results,
     show_create,
@@ -40,5 +39,5 @@ def table_triggers(cur: Any, table: str, *, database: str | None = None) -> byte
     names = triggers_by_table(cur, db, table).get(table, [])
     if not names:
         return b""
-    collation = database_collation(cur)
-    return b"".join(stored_object(show_create(cur, "TRIGGER", name), collation) for name in names)
+    context = program_context(cur)
+    return b"".join(stored_object(show_create(cur, "TRIGGER", name), context) for name in names)
