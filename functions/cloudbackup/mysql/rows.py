@@ -125,18 +125,19 @@ def iter_inserts(
     if not columns:
         return
     cur = conn.cursor(pymysql.cursors.SSCursor)
+    cur.execute(row_query(database, table, columns))
+    values = iter_values(cur)
+    batches = values if check is None else _checked(values, check)
     try:
-        cur.execute(row_query(database, table, columns))
-        batches = iter_values(cur)
-        if check is not None:
-            batches = _checked(batches, check)
-        try:
-            yield from pack_statements(batches, insert_prefix(table, columns), fill=target, limit=limit)
-        except ValueTooLarge:
-            raise RowTooLarge(f"table {table!r}: {ROW_TOO_LARGE.format(limit=limit)}") from None
-        except RowTooLarge as exc:
-            raise RowTooLarge(f"table {table!r}: {exc}") from None
+        yield from pack_statements(batches, insert_prefix(table, columns), fill=target, limit=limit)
+    except ValueTooLarge:
+        raise RowTooLarge(f"table {table!r}: {ROW_TOO_LARGE.format(limit=limit)}") from None
+    except RowTooLarge as exc:
+        raise RowTooLarge(f"table {table!r}: {exc}") from None
     finally:
+        # Close the reader first: an interrupted result is then marked done, and closing the cursor
+        # does not try to read the rest of it (the caller closes the connection instead).
+        values.close()
         cur.close()
 
 

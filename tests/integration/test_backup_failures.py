@@ -1,0 +1,149 @@
+"""A backup that fails midway leaves nothing: no manifest, no data object, nothing listed.
+
+Failures are injected at known points through the progress hooks: after the snapshot is taken
+(`begin`) or after the first rows are written (`add`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cloudbackup.backup import BackupCancelled, backup_database
+from cloudbackup.catalog import list_backups
+from cloudbackup.errors import OperationError
+from cloudbackup.progress import NoProgress
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect
+
+pytestmark = pytest.mark.integration
+
+
+class Hook(NoProgress):
+    """Runs `on_begin` once the snapshot is open, `on_rows` once the first rows are written."""
+
+    def __init__(self, on_begin: Callable[[], None] | None = None, on_rows: Callable[[], None] | None = None):
+        self.on_begin, self.on_rows = on_begin, on_rows
+        self.rows = 0
+
+    def begin(self, what: str, tables: int) -> None:
+        if self.on_begin is not None:
+            self.on_begin()
+
+    def add(self, *, tables: int = 0, rows: int = 0, bytes: int = 0) -> None:
+        if rows and self.rows == 0 and self.on_rows is not None:
+            self.on_rows()
+        self.rows += rows
+
+
+@pytest.fixture
+def busy_db(db_settings, make_database):
+    """Two tables, `a_big` (~40 MB as SQL, more than socket buffers hold) and `z_small`."""
+    name = make_database("fail")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE a_big (id INT PRIMARY KEY, s VARCHAR(200)) ENGINE=InnoDB")
+        cur.execute("INSERT INTO a_big SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000")
+        cur.execute("CREATE TABLE z_small (id INT PRIMARY KEY) ENGINE=InnoDB")
+        cur.execute("INSERT INTO z_small SELECT seq FROM seq_1_to_10")
+    return name
+
+
+def assert_nothing_kept(store: LocalStorage, root: Path) -> None:
+    assert list_backups([store]) == []
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def dump_connection_id(db_settings, database: str) -> int:
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE 'SELECT CONCAT(%%'",
+            (database,),
+        )
+        (row,) = cur.fetchall()
+    return int(row[0])
+
+
+def test_the_dump_connection_killed_midway(db_settings, busy_db, tmp_path):
+    # Given a backup under way, whose connection another session kills after the first rows
+    store = LocalStorage(tmp_path)
+
+    def kill() -> None:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"KILL CONNECTION {dump_connection_id(db_settings, busy_db)}")
+
+    # When the backup goes on
+    with pytest.raises(OperationError, match="lost the connection") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_rows=kill))
+    # Then it fails with one line and keeps nothing
+    assert "\n" not in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
+
+
+def test_concurrent_ddl_on_a_table_not_yet_dumped(db_settings, busy_db, tmp_path):
+    # Given a backup whose snapshot is open, and a table rebuilt by another session before it is read
+    store = LocalStorage(tmp_path)
+
+    def alter() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION lock_wait_timeout = 10")
+            cur.execute("ALTER TABLE z_small FORCE")
+
+    # When the backup reaches that table
+    with pytest.raises(OperationError, match="changed definition") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=alter))
+    # Then it fails (error 1412), says to retry, and keeps nothing
+    assert "run the backup again" in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
+
+
+def test_should_stop_cancels_and_keeps_nothing(db_settings, busy_db, tmp_path):
+    store = LocalStorage(tmp_path)
+    hook = Hook()
+    with pytest.raises(BackupCancelled):
+        backup_database(
+            db_settings, busy_db, store, source="t", progress=hook, should_stop=lambda: hook.rows > 0
+        )
+    assert_nothing_kept(store, tmp_path)
+
+
+def test_rows_written_after_the_snapshot_are_not_in_the_backup(db_settings, busy_db, tmp_path):
+    # Given rows added and deleted by another session once the snapshot is open
+    store = LocalStorage(tmp_path)
+
+    def write() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO z_small SELECT seq FROM seq_100_to_199")
+            cur.execute("DELETE FROM a_big WHERE id <= 1000")
+
+    # When the backup completes
+    manifest = backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=write))
+    # Then it holds the tables as of the snapshot
+    assert {t.name: t.rows for t in manifest.tables} == {"a_big": 300000, "z_small": 10}
+    assert [e.id for e in list_backups([store])] == [manifest.id]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 3 MiB tmpfs, when this machine lets us mount one."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_and_keeps_nothing(db_settings, busy_db, tiny_disk):
+    # Given a store on a disk far smaller than the backup (uncompressed: ~40 MB)
+    store = LocalStorage(tiny_disk)
+    # When the backup runs
+    with pytest.raises(OperationError, match="No space left on device"):
+        backup_database(db_settings, busy_db, store, source="t", compression="none")
+    # Then it fails with the reason, and the partial file is gone
+    assert_nothing_kept(store, tiny_disk)
