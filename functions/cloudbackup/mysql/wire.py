@@ -11,7 +11,7 @@ are missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pymysql
@@ -26,7 +26,7 @@ class ValueTooLarge(Exception):
     """A formatted row of 16 MiB or more: larger than any statement the dump may write."""
 
 
-def iter_values(cursor: Any) -> Iterator[list[bytes | None]]:
+def iter_values(cursor: Any) -> Generator[list[bytes | None], None, None]:
     """Batches of the single column's values (None for SQL NULL) of the result `cursor` just opened.
 
     `cursor` is an unbuffered (SSCursor) cursor on which `execute()` returned. Server errors raise
