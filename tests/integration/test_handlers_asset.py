@@ -9,9 +9,13 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import socket
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,51 @@ outcome["outside"] = sorted(f for f in files if f and not f.startswith((asset, s
 outcome["sys_path"] = sys.path
 print("ASSET-TEST-OUTCOME " + json.dumps(outcome, default=str))
 """
+
+
+class XRayDaemon:
+    """Stands in for the X-Ray daemon: collects the (sub)segment documents the SDK sends over UDP."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.documents: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            _header, _, body = packet.partition(b"\n")
+            self.documents.append(json.loads(body))
+
+    def subsegments(self) -> list[dict[str, Any]]:
+        """Every subsegment received, nested ones included."""
+        found: list[dict[str, Any]] = []
+        pending = list(self.documents)
+        while pending:
+            doc = pending.pop()
+            found.append(doc)
+            pending += doc.get("subsegments", [])
+        return found
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def daemon() -> Iterator[XRayDaemon]:
+    listener = XRayDaemon()
+    yield listener
+    listener.close()
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +174,11 @@ def resolve(value: Any, template: dict[str, Any], substitutes: dict[tuple[str, s
 
 @pytest.fixture
 def asset_run(
-    local_asset: Path, template: dict[str, Any], deployment: Deployment, aws_client: Callable[..., Any]
+    local_asset: Path,
+    template: dict[str, Any],
+    deployment: Deployment,
+    aws_client: Callable[..., Any],
+    daemon: XRayDaemon,
 ) -> Iterator[Callable[[str, dict[str, Any]], dict[str, Any]]]:
     key_arn = aws_client("kms").create_key(Description="cloudbackup asset test")["KeyMetadata"]["Arn"]
     # The template publishes on the account's default bus: route this test's results to its queue too.
@@ -146,9 +199,17 @@ def asset_run(
         env = {name: value.replace(PLACEHOLDER_SECRET, deployment.secret_arn) for name, value in env.items()}
         # What the Lambda runtime adds (region, credentials) and the one redirection to the local endpoint.
         runtime = {k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL_S3"}
+        trace_id = (
+            f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1"
+        )
         runtime |= {
             "AWS_LAMBDA_FUNCTION_NAME": "cloudbackup-asset-test",
             "AWS_ENDPOINT_URL": deployment.endpoint,
+            # Active tracing as the runtime sets it up: the X-Ray SDK sends to the daemon over UDP.
+            "LAMBDA_TASK_ROOT": str(local_asset),
+            "_X_AMZN_TRACE_ID": trace_id,
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.port}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
         proc = subprocess.run(
             [sys.executable, "-I", "-S", "-c", DRIVER, str(local_asset), stdlib, entry, json.dumps(event)],
@@ -162,6 +223,8 @@ def asset_run(
         lines = [line for line in proc.stdout.splitlines() if line.startswith("ASSET-TEST-OUTCOME ")]
         assert lines, f"the handler did not report (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
         outcome: dict[str, Any] = json.loads(lines[-1].removeprefix("ASSET-TEST-OUTCOME "))
+        outcome["stderr"] = proc.stderr
+        outcome["stdout"] = proc.stdout
         assert outcome["sys_path"][0] == str(local_asset)
         assert not [p for p in outcome["sys_path"][1:] if not p.startswith(stdlib.rsplit("/", 1)[0])]
         assert outcome["outside"] == [], "imported from outside the asset and the standard library"
@@ -220,6 +283,7 @@ def backup_through_the_asset(
 
 def test_backup_through_the_asset_with_the_template_environment(
     asset_run: Callable[[str, dict[str, Any]], dict[str, Any]],
+    daemon: XRayDaemon,
     deployment: Deployment,
     make_database: Callable[[str], str],
     db_settings: DbSettings,
@@ -233,3 +297,12 @@ def test_backup_through_the_asset_with_the_template_environment(
     # And its result event went to the bus the template names
     [event] = deployment.received_events(1)
     assert (event["detail-type"], event["detail"]["database"]) == ("Backup Succeeded", name)
+    # And the trace has the dump-and-upload around the S3 calls, annotated with the database
+    traced = daemon.subsegments()
+    dump = [s for s in traced if s["name"] == "backup"]
+    assert [s["annotations"]["database"] for s in dump] == [name]
+    assert {"## handler", "connect", "report"} <= {s["name"] for s in traced}
+    uploads = [s for s in traced if s["name"] == "s3" and s["aws"]["operation"] == "PutObject"]
+    assert len(uploads) == 2  # the data object, then the manifest
+    assert {s["parent_id"] for s in uploads} == {dump[0]["id"]}
+    assert [s["aws"]["operation"] for s in traced if s["name"] == "secretsmanager"] == ["GetSecretValue"]
