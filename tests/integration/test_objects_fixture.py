@@ -37,7 +37,7 @@ def test_every_type_schema_loads_with_every_object_kind(db_settings, every_type_
     # Then every kind is there, with the values the traps rely on
     assert kinds["BASE TABLE"] == 28
     assert kinds["SYSTEM VERSIONED"] == 2
-    assert kinds["VIEW"] == 7
+    assert kinds["VIEW"] == 8
     assert kinds["SEQUENCE"] == 5
     assert triggers == 6
     assert routines == {"FUNCTION": 5, "PROCEDURE": 3, "PACKAGE": 1, "PACKAGE BODY": 1}

@@ -134,7 +134,7 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
     # views: each after the views it reads, whatever the names say
     assert found.views.index("z_view_base") < found.views.index("a_view_top")
     assert found.views.index("z_view_base") < found.views.index("m_view_middle")
-    assert len(found.views) == 7
+    assert len(found.views) == 8
     # triggers: in the order they fire, which the server numbers per timing and event
     assert found.triggers["invoice"] == [
         "invoice_au",
@@ -150,7 +150,7 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
     assert found.events == ["ev_at", "ev_commented", "ev_every", "ev_loose"]
     assert found.counts().model_dump() == {
         "tables": 30,
-        "views": 7,
+        "views": 8,
         "routines": 10,
         "triggers": 6,
         "events": 4,

@@ -4,10 +4,14 @@ import pytest
 
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import ObjectCounts
-from cloudbackup.mysql.identifiers import quote_identifier, setting_literal, setting_name
+from cloudbackup.mysql.identifiers import (
+    quote_identifier,
+    setting_literal,
+    setting_name,
+    unqualify_sequence_calls,
+)
 from cloudbackup.mysql.objects import DatabaseObjects, Routine, database_section
 from cloudbackup.mysql.session_text import object_settings, stored_program, string_literal, with_session
-from cloudbackup.mysql.tables import unqualify_sequence_calls
 from cloudbackup.mysql.views import identifiers, order_views
 
 

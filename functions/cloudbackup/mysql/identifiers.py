@@ -28,3 +28,12 @@ def setting_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_]+", value):
         raise OperationError(f"unexpected character set or collation name from the server: {value!r}")
     return value
+
+
+def unqualify_sequence_calls(create: bytes, database: str) -> bytes:
+    """`nextval(`db`.`seq`)` -> `nextval(`seq`)`, so a table default or a view reloads under another name.
+
+    SHOW CREATE TABLE/VIEW qualify sequences of their own database; other databases' stay qualified.
+    """
+    qualified = re.escape(quote_identifier(database).encode() + b".")
+    return re.sub(rb"(?i)\b(nextval|lastval)\(" + qualified, rb"\1(", create)

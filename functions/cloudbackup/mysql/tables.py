@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from cloudbackup.mysql.identifiers import quote_identifier, setting_name
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name, unqualify_sequence_calls
 from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create
 from cloudbackup.mysql.session_text import with_session
 
@@ -61,12 +60,3 @@ def sequence_section(cur: Any, sequence: str) -> bytes:
     if rounds:
         body.append(f"DO SETVAL({name}, {next_value}, 0, {rounds});\n".encode())
     return with_session(SEQUENCE_SESSION, b"".join(body))
-
-
-def unqualify_sequence_calls(create: bytes, database: str) -> bytes:
-    """`DEFAULT nextval(`db`.`seq`)` -> `DEFAULT nextval(`seq`)`, so the table reloads under another name.
-
-    SHOW CREATE TABLE qualifies sequences of its own database; other databases' stay qualified.
-    """
-    qualified = re.escape(quote_identifier(database).encode() + b".")
-    return re.sub(rb"(?i)\b(nextval|lastval)\(" + qualified, rb"\1(", create)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.identifiers import quote_identifier, unqualify_sequence_calls
 from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create, text
 from cloudbackup.mysql.session_text import object_settings, with_session
 
@@ -74,7 +74,8 @@ def views_section(cur: Any, views: Iterable[str], *, database: str | None = None
     parts = [with_session(NAMES_SESSION, b"".join(prepare))]
     for view in order:
         row = show_create(cur, "VIEW", view)
-        parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), row["statement"] + b";\n"))
+        statement = unqualify_sequence_calls(row["statement"], db)
+        parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), statement + b";\n"))
     return b"".join(parts)
 
 
