@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
 
 
 def split(data: bytes, chunk: int | None = None) -> list[bytes]:
@@ -98,3 +98,28 @@ def test_multi_row_inserts_with_markers_inside_strings():
     expected = [b"INSERT INTO `t` VALUES " + rows, b"INSERT INTO `t` VALUES (1,';\n')"]
     assert split(sql) == expected
     assert split(sql, 1000) == expected
+
+
+def test_no_backslash_escapes_follows_the_session_between_statements():
+    # Given a consumer that switches the mode after the SET, as the loader does from the server status
+    modes = QuoteModes()
+    sql = b"SET sql_mode='NO_BACKSLASH_ESCAPES';\nSELECT 'a\\';\nSELECT \"b\\\";\nSELECT 'it''s;'"
+    got = []
+    for stmt in split_statements([sql], modes=modes):
+        got.append(stmt.sql)
+        modes.backslash_escapes = False
+    # Then a backslash before a quote no longer escapes it
+    assert got == [
+        b"SET sql_mode='NO_BACKSLASH_ESCAPES'",
+        b"SELECT 'a\\'",
+        b'SELECT "b\\"',
+        b"SELECT 'it''s;'",
+    ]
+
+
+def test_ansi_quotes_make_double_quotes_identifiers():
+    modes = QuoteModes(ansi_quotes=True)
+    assert [s.sql for s in split_statements([b'SELECT "a\\";SELECT 1'], modes=modes)] == [
+        b'SELECT "a\\"',
+        b"SELECT 1",
+    ]

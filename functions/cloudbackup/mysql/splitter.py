@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 DEFAULT_DELIMITER = b";"
@@ -29,6 +31,8 @@ _SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not 
 _LOOKAHEAD = 12  # bytes needed to decide what starts at a position (`delimiter `, `/*M!`, `-- `)
 _CAREFUL_WINDOW = 4096
 _STRING_TOKEN = re.compile(rb"(?s)'[^'\\]*+(?:\\.[^'\\]*+)*+'")
+_PLAIN_STRING_TOKEN = re.compile(rb"'[^']*+'")  # NO_BACKSLASH_ESCAPES: only '' inside
+_PLAIN_DQ_TOKEN = re.compile(rb'"[^"]*+"')  # ANSI_QUOTES identifiers, or NO_BACKSLASH_ESCAPES strings
 _FEW_MARKERS = 32  # beyond this many, splitting out the strings is cheaper than judging each marker
 _MARKERS = (b'"', b"`", b"#", b"/*", b"--")
 _QUOTED_TOKEN = {
@@ -36,6 +40,16 @@ _QUOTED_TOKEN = {
     0x22: re.compile(rb'(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+"'),
     0x60: re.compile(rb"`[^`]*+`"),
 }
+
+
+@dataclass
+class QuoteModes:
+    """How the session reads quotes, as the server reports it after each statement (the mysql client
+    follows the same status flags): sql_mode NO_BACKSLASH_ESCAPES and ANSI_QUOTES. The consumer of
+    split_statements may change these between statements; they apply from the next statement on."""
+
+    backslash_escapes: bool = True
+    ansi_quotes: bool = False
 
 
 class Statement(NamedTuple):
@@ -55,7 +69,8 @@ class _End(Exception):
         self.at = at
 
 
-def _code_pattern(delimiter: bytes) -> re.Pattern[bytes]:
+@lru_cache(maxsize=32)
+def _code_pattern(delimiter: bytes, escapes: bool = True, ansi: bool = False) -> re.Pattern[bytes]:
     """Runs of code that cannot end a statement or start a comment, as one possessive repetition.
 
     The match stops at a delimiter, a comment opener, or where the buffer (or window) ends too
@@ -66,11 +81,12 @@ def _code_pattern(delimiter: bytes) -> re.Pattern[bytes]:
     run = b"[^" + b"".join(re.escape(bytes([c])) for c in sorted(stops)) + b"]++"
     # A byte that could start the delimiter is code only when the full delimiter is visibly not there.
     not_delim = b"(?=[\\s\\S]{%d})(?!" % len(delimiter) + re.escape(delimiter) + b")"
+    tokens = _quoted_tokens(escapes, ansi)
     alternatives = [
         run,
-        _STRING_TOKEN.pattern[4:],
-        _QUOTED_TOKEN[0x22].pattern[4:],
-        _QUOTED_TOKEN[0x60].pattern,
+        tokens[0x27].pattern.removeprefix(b"(?s)"),
+        tokens[0x22].pattern.removeprefix(b"(?s)"),
+        tokens[0x60].pattern,
         (not_delim if first == b"-" else b"") + rb"-(?=[^-]|-[^ \t\r\n\f\v])",  # not `-- `
         (not_delim if first == b"/" else b"") + rb"/(?=[^*])",  # not a comment opener
     ]
@@ -79,8 +95,16 @@ def _code_pattern(delimiter: bytes) -> re.Pattern[bytes]:
     return re.compile(b"(?s)(?:" + b"|".join(alternatives) + b")*+")
 
 
+def _quoted_tokens(escapes: bool, ansi: bool) -> dict[int, re.Pattern[bytes]]:
+    if not escapes:
+        return {0x27: _PLAIN_STRING_TOKEN, 0x22: _PLAIN_DQ_TOKEN, 0x60: _QUOTED_TOKEN[0x60]}
+    if ansi:
+        return {**_QUOTED_TOKEN, 0x22: _PLAIN_DQ_TOKEN}
+    return _QUOTED_TOKEN
+
+
 class _Scanner:
-    def __init__(self, chunks: Iterable[bytes], first_number: int) -> None:
+    def __init__(self, chunks: Iterable[bytes], first_number: int, modes: QuoteModes) -> None:
         self.chunks = iter(chunks)
         self.buf = bytearray()
         self.eof = False
@@ -89,11 +113,19 @@ class _Scanner:
         self.counted = 0
         self.careful_until = 0  # the careful scanner runs below this position
         self.careful_span = _CAREFUL_WINDOW
+        self.modes = modes
+        self.escapes, self.ansi = modes.backslash_escapes, modes.ansi_quotes
         self.set_delimiter(DEFAULT_DELIMITER)
 
     def set_delimiter(self, delimiter: bytes) -> None:
         self.delimiter = delimiter
-        self.code = _code_pattern(delimiter)
+        self.code = _code_pattern(delimiter, self.escapes, self.ansi)
+        self.tokens = _quoted_tokens(self.escapes, self.ansi)
+
+    def follow_modes(self) -> None:
+        if (self.modes.backslash_escapes, self.modes.ansi_quotes) != (self.escapes, self.ansi):
+            self.escapes, self.ansi = self.modes.backslash_escapes, self.modes.ansi_quotes
+            self.set_delimiter(self.delimiter)
 
     def more(self, keep_from: int) -> int:
         """Drop bytes before keep_from, append the next chunk; returns how many bytes were dropped."""
@@ -125,10 +157,12 @@ class _Scanner:
             return Statement(self.number, line, bytes(view[start:end]))
 
 
-def split_statements(chunks: Iterable[bytes], *, first_number: int = 1) -> Iterator[Statement]:
+def split_statements(
+    chunks: Iterable[bytes], *, first_number: int = 1, modes: QuoteModes | None = None
+) -> Iterator[Statement]:
     """Yield the statements of a SQL byte stream, without delimiters, comments between statements
     or surrounding whitespace. `DELIMITER` lines are applied, not yielded."""
-    s = _Scanner(chunks, first_number)
+    s = _Scanner(chunks, first_number, modes or QuoteModes())
     pos = 0
     while True:
         # Between statements: skip whitespace, comments, empty statements, client commands.
@@ -147,6 +181,7 @@ def split_statements(chunks: Iterable[bytes], *, first_number: int = 1) -> Itera
             pos = skip_to
             continue
         # A statement starts here: scan to its delimiter.
+        s.follow_modes()
         start, line = pos, s.line_at(pos)
         # The head (keywords, backquoted names) goes to the careful scanner, the bulk to the fast path.
         s.careful_until, s.careful_span = pos + _CAREFUL_WINDOW, _CAREFUL_WINDOW
@@ -207,14 +242,14 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
             if candidate == -1:
                 return None
             limit = candidate
-    region = _without_escapes(buf[pos:limit])
+    region = _without_escapes(buf[pos:limit], s.escapes)
     if _code_has_markers(region, delimiter):
         if candidate == -1 or limit <= candidate:
             return None
         # A delimiter or comment opener outside strings before the line end: judge up to the first
         # candidate instead, it may be the end.
         limit = candidate
-        region = _without_escapes(buf[pos:limit])
+        region = _without_escapes(buf[pos:limit], s.escapes)
         if _code_has_markers(region, delimiter):
             return None
     inside_string = region.count(0x27) & 1
@@ -229,11 +264,11 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
         if quote == -1:
             return None
         backslashes = 0
-        while quote - 1 - backslashes >= pos and buf[quote - 1 - backslashes] == 0x5C:
+        while s.escapes and quote - 1 - backslashes >= pos and buf[quote - 1 - backslashes] == 0x5C:
             backslashes += 1
         if backslashes % 2 == 0:
             break
-    string = _STRING_TOKEN.match(buf, quote)
+    string = s.tokens[0x27].match(buf, quote)
     if string is None:  # the string goes on in the next chunk
         if quote > pos:
             return quote
@@ -241,10 +276,10 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
     return string.end()
 
 
-def _without_escapes(region: bytearray) -> bytes:
+def _without_escapes(region: bytearray, escapes: bool) -> bytes:
     """The region with escape pairs removed, left to right as the server reads them."""
     region_bytes = bytes(region)
-    if b"\\" not in region_bytes:
+    if not escapes or b"\\" not in region_bytes:
         return region_bytes
     return region_bytes.replace(b"\\\\", b"").replace(b"\\'", b"").replace(b'\\"', b"")
 
@@ -298,7 +333,7 @@ def _decide(s: _Scanner, pos: int) -> int:
             return _end_of_comment(s, pos)
         return pos + 1
     if c in b"'\"`":  # a quoted token longer than the window, or not terminated in this buffer
-        token = _QUOTED_TOKEN[c].match(buf, pos)
+        token = s.tokens[c].match(buf, pos)
         if token is not None:
             return token.end()
         if s.eof:

@@ -1,0 +1,113 @@
+"""Staging databases: a restore loads into one of these, never into the target directly.
+
+A staging database is named recognisably (`{target}__cbrestore_{id}`) and marked alive by a named
+lock that its restore holds on its own connection. The server releases the lock when that connection
+ends, however the process died (SIGKILL included), so a later restore can tell a stale staging
+database from a running one and drop it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name
+
+log = logging.getLogger(__name__)
+
+MARK = "__cbrestore_"
+MAX_NAME = 64  # the server's limit on database names
+_ID_LENGTH = 8
+
+
+def staging_prefix(target: str) -> str:
+    return target[: MAX_NAME - len(MARK) - _ID_LENGTH] + MARK
+
+
+def before_name(target: str, now: datetime) -> str:
+    """Where in-place restores keep the previous tables: `{db}_before_{YYYYMMDDTHHMMSS}`."""
+    suffix = f"_before_{now:%Y%m%dT%H%M%S}"
+    return target[: MAX_NAME - len(suffix)] + suffix
+
+
+def _lock_name(staging: str) -> str:
+    return "cbrestore:" + hashlib.sha256(staging.encode()).hexdigest()[:48]
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+
+
+def schema_exists(cur: Any, name: str) -> bool:
+    cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (name,))
+    return bool(cur.fetchone()[0])
+
+
+def schema_contents(cur: Any, name: str) -> list[str]:
+    """What a database holds, as `3 tables/views, 1 routine` (empty list when nothing)."""
+    counts = []
+    for what, sql in (
+        ("tables/views", "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s"),
+        ("routines", "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = %s"),
+        ("events", "SELECT COUNT(*) FROM information_schema.events WHERE event_schema = %s"),
+    ):
+        cur.execute(sql, (name,))
+        n = int(cur.fetchone()[0])
+        if n:
+            counts.append(f"{n} {what}")
+    return counts
+
+
+def clean_stale(cur: Any, target: str) -> list[str]:
+    """Drop staging databases of `target` whose restore is gone (its lock is free)."""
+    cur.execute(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+        (_like_prefix(staging_prefix(target)),),
+    )
+    dropped = []
+    for (name,) in cur.fetchall():
+        cur.execute("SELECT IS_FREE_LOCK(%s)", (_lock_name(name),))
+        if cur.fetchone()[0] == 1:
+            cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
+            log.warning("dropped %s, left behind by a restore that did not finish", name)
+            dropped.append(name)
+    return dropped
+
+
+class StagingDatabase:
+    """A fresh staging database for `target`; `drop()` removes it (call it in a finally)."""
+
+    def __init__(self, db: DbSettings, target: str, *, charset: str, collation: str) -> None:
+        self.conn = connect(db, database="")
+        self.stale_dropped: list[str] = []
+        self.name = ""
+        try:
+            with self.conn.cursor() as cur:
+                self.stale_dropped = clean_stale(cur, target)
+                self.name = staging_prefix(target) + secrets.token_hex(_ID_LENGTH // 2)
+                cur.execute("SELECT GET_LOCK(%s, 0)", (_lock_name(self.name),))
+                cur.execute(
+                    f"CREATE DATABASE {quote_identifier(self.name)} "
+                    f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
+                )
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def drop(self) -> None:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(self.name)}")
+                cur.execute("SELECT RELEASE_LOCK(%s)", (_lock_name(self.name),))
+        except Exception as exc:  # the connection is gone: the lock went with it, a later run cleans up
+            log.warning("could not drop staging database %s: %s", self.name, exc)
+        finally:
+            try:
+                self.conn.close()
+            except Exception as exc:
+                log.debug("closing the staging connection: %s", exc)

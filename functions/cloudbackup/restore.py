@@ -1,0 +1,384 @@
+"""Restore a backup (or a plain dump file) into a new database or in place, safely.
+
+Nothing is ever loaded into the target directly. Every restore:
+1. loads into a private staging database (`{target}__cbrestore_{id}`, see mysql/staging.py) over
+   `jobs` connections, each applying the dump's session settings;
+2. for a full restore, hashes the data object while it streams into staging: the SHA-256 and size
+   must match the manifest at the end, or nothing is published (a subset restore verifies the whole
+   object first, then reads only its frames);
+3. publishes with one atomic RENAME TABLE (mysql/swap.py), then recreates the other objects;
+4. drops the staging database in a `finally`; a killed process leaves it behind for the next
+   restore of the same target to drop.
+So a corrupt object, a bad statement or a lost connection leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+
+import zstandard
+from pydantic import BaseModel, Field
+
+from cloudbackup.catalog import CatalogEntry
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import IntegrityError, OperationError, UsageError
+from cloudbackup.format.frames import decompress_stream, detect_compression
+from cloudbackup.format.manifest import Compression, Frame, Manifest
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.definer import DefinerPolicy
+from cloudbackup.mysql.load import Loader, LoadError, classify
+from cloudbackup.mysql.session_text import stored_program, with_session
+from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
+from cloudbackup.mysql.swap import SwapPlan, publish
+from cloudbackup.progress import NoProgress, Progress
+from cloudbackup.verify import FrameStream, verify_backup
+
+READ_CHUNK = 1 << 20
+EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
+_CODE = rb"(?:\s|/\*M?!\d*|\*/)"
+_CREATE_EVENT = re.compile(
+    _CODE
+    + rb"*(?:EXECUTE\s+IMMEDIATE\s+')?CREATE"
+    + _CODE
+    + rb"+(?:DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@*]+)\s*@\s*"
+    rb"(?:`[^`]*`|'[^']*'|[^\s*]+)" + _CODE + rb"+)?EVENT\b",
+    re.IGNORECASE,
+)
+_DATABASE_NAME = re.compile(
+    rb"(?:USE|DATABASE|SCHEMA)\s+(?:/\*!\d+\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s*(?:\*/)?\s*)?"
+    rb"(?:`((?:[^`]|``)+)`|([\w$]+))",
+    re.IGNORECASE,
+)
+_SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
+
+
+class RestoreResult(BaseModel):
+    source_database: str
+    target_database: str
+    backup_id: str | None = None
+    tables: int = 0
+    rows: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    previous_tables_kept_in: str | None = None
+    definers_rewritten: list[str] = Field(default_factory=list)
+    stale_staging_dropped: list[str] = Field(default_factory=list)
+    dry_run: bool = False
+
+
+def restore_backup(
+    db: DbSettings,
+    entry: CatalogEntry,
+    *,
+    target_database: str | None = None,
+    in_place: bool = False,
+    tables: list[str] | None = None,
+    definer: DefinerPolicy = "keep",
+    jobs: int = 2,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    lock_wait_timeout: int = 60,
+) -> RestoreResult:
+    started = time.monotonic()
+    manifest = entry.manifest
+    target = choose_target(db, manifest.database, target_database, in_place)
+    frames = frames_to_load(manifest, tables)
+    result = RestoreResult(
+        source_database=manifest.database,
+        target_database=target,
+        backup_id=manifest.id,
+        tables=sum(f.kind == "table" for f in frames),
+        dry_run=dry_run,
+    )
+    if dry_run or tables is not None:
+        verify_backup(entry)  # a subset reads only its frames: check the whole object first
+    if dry_run:
+        check_target(db, target, in_place)
+        return result
+    check_target(db, target, in_place)
+    shown = progress or NoProgress()
+    shown.begin(f"restore {target}", result.tables)
+    staging = StagingDatabase(db, target, charset=manifest.charset, collation=manifest.collation)
+    try:
+        with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
+            run = _Run(loader, where=f"backup {manifest.id}", progress=shown)
+            if tables is None:
+                _load_whole_object(entry, run)
+            else:
+                for frame in frames:
+                    body = entry.store.iter_range(manifest.data.key, frame.offset, frame.length)
+                    run.load(_decode(manifest.compression, body), frame_label(frame))
+                loader.wait()
+            result.rows, result.bytes = loader.rows, loader.bytes
+            result.definers_rewritten = loader.definers_rewritten
+        wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
+        result.previous_tables_kept_in = publish(
+            db,
+            SwapPlan(
+                staging=staging.name,
+                target=target,
+                charset=manifest.charset,
+                collation=manifest.collation,
+                in_place=in_place,
+                tables=wanted,
+                events_sql=run.events_sql,
+                lock_wait_timeout=lock_wait_timeout,
+            ),
+        )
+    except OperationError as exc:
+        raise _failed(exc, target) from None
+    finally:
+        staging.drop()
+        shown.end()
+    result.stale_staging_dropped = staging.stale_dropped
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def restore_dump_file(
+    db: DbSettings,
+    path: str,
+    *,
+    target_database: str | None = None,
+    in_place: bool = False,
+    definer: DefinerPolicy = "keep",
+    jobs: int = 2,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    lock_wait_timeout: int = 60,
+) -> RestoreResult:
+    """A plain dump (.sql, .sql.gz, .sql.zst) from this tool, mysqldump or mariadb-dump."""
+    started = time.monotonic()
+    if not os.path.isfile(path):
+        raise UsageError(f"--backup {path}: no such file")
+    target = target_database or db.database
+    if not target:
+        raise UsageError(f"restoring the file {path} needs --target-database NEW (or a database in --db-url)")
+    with open(path, "rb") as f:
+        compression = detect_compression(f.read(4), os.path.basename(path))
+    result = RestoreResult(source_database=os.path.basename(path), target_database=target, dry_run=dry_run)
+    check_target(db, target, in_place)
+    if dry_run:
+        return result
+    charset, collation = _server_defaults(db)
+    shown = progress or NoProgress()
+    shown.begin(f"restore {target}", 0)
+    staging = StagingDatabase(db, target, charset=charset, collation=collation)
+    try:
+        with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
+            run = _Run(loader, where=os.path.basename(path), progress=shown, single_database=True)
+            run.load(_decode(compression, _read_file(path)), "")
+            loader.wait()
+            result.rows, result.bytes = loader.rows, loader.bytes
+            result.definers_rewritten = loader.definers_rewritten
+        if run.source_database:
+            result.source_database = run.source_database
+        plan = SwapPlan(staging.name, target, charset, collation, in_place, events_sql=run.events_sql)
+        plan.lock_wait_timeout = lock_wait_timeout
+        result.tables = _count_tables(db, staging.name)
+        result.previous_tables_kept_in = publish(db, plan)
+    except OperationError as exc:
+        raise _failed(exc, target) from None
+    finally:
+        staging.drop()
+        shown.end()
+    result.stale_staging_dropped = staging.stale_dropped
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _failed(exc: OperationError, target: str) -> OperationError:
+    """One line: what failed, and that the target is as it was (unless the swap said otherwise)."""
+    if isinstance(exc, UsageError) or str(exc).startswith("tables restored into"):
+        return exc
+    kind = IntegrityError if isinstance(exc, IntegrityError) else OperationError
+    return kind(f"restore into {target} failed, {target} was left as it was: {exc}")
+
+
+# --- choosing and checking the target ------------------------------------------------------------
+
+
+def choose_target(db: DbSettings, source: str, target_database: str | None, in_place: bool) -> str:
+    if in_place and target_database:
+        raise UsageError("--in-place and --target-database exclude each other")
+    if in_place:
+        return source
+    target = target_database or db.database
+    if not target:
+        raise UsageError("say where to restore: --target-database NEW, or --in-place to replace " + source)
+    if target == source:
+        raise UsageError(f"--target-database {target} is the backed-up database itself: use --in-place")
+    return target
+
+
+def check_target(db: DbSettings, target: str, in_place: bool) -> None:
+    """A new target must not exist or be empty; restoring over data is what --in-place is for."""
+    if in_place:
+        return
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        if schema_exists(cur, target):
+            contents = schema_contents(cur, target)
+            if contents:
+                raise UsageError(
+                    f"target database {target} exists and is not empty ({', '.join(contents)}); "
+                    "choose a new name or use --in-place"
+                )
+
+
+def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
+    """The frames a restore reads, in object order. Unknown table names are a usage error."""
+    frames = sorted(manifest.frames, key=lambda f: f.offset)
+    if tables is None:
+        return frames
+    known = {f.name for f in frames if f.kind == "table"}
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise UsageError(
+            f"--table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
+        )
+    wanted = set(tables)
+    keep = ("header", "sequence", "footer")
+    return [f for f in frames if f.kind in keep or (f.kind == "table" and f.name in wanted)]
+
+
+def frame_label(frame: Frame) -> str:
+    return f"{frame.kind} {frame.name}" if frame.name else frame.kind
+
+
+def needed_sequences(db: DbSettings, staging: str, tables: list[str]) -> list[str]:
+    """Sequences the restored tables' defaults call (loaded with them, published with them)."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name, column_default FROM information_schema.columns "
+            "WHERE table_schema = %s AND column_default LIKE %s",
+            (staging, "%nextval(%"),
+        )
+        found = [
+            m.group(1)
+            for table, default in cur.fetchall()
+            if table in tables
+            for m in _SEQUENCE_CALL.finditer(str(default))
+        ]
+    return sorted({name.replace("``", "`") for name in found})
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def _load_whole_object(entry: CatalogEntry, run: _Run) -> None:
+    """Stream the object once into staging, hashing it; a mismatch stops before anything is published."""
+    manifest = entry.manifest
+    stream = FrameStream(manifest, entry.store.iter_range(manifest.data.key))
+    try:
+        for frame, body in stream:
+            if frame.kind == "database":
+                continue  # CREATE DATABASE + USE of the source name: the target is ours to choose
+            run.load(_decode(manifest.compression, body), frame_label(frame))
+        run.loader.wait()
+    except (LoadError, IntegrityError):
+        # A damaged object often shows as a bad statement first: say what is really wrong.
+        stream.finish()
+        raise
+    stream.finish()
+
+
+def _decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    try:
+        yield from decompress_stream(compression, chunks)
+    except zstandard.ZstdError as exc:
+        raise IntegrityError(f"corrupt zstd data: {exc}") from None
+
+
+def _read_file(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_CHUNK):
+            yield chunk
+
+
+def _server_defaults(db: DbSettings) -> tuple[str, str]:
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@character_set_server, @@collation_server")
+        charset, collation = cur.fetchone()
+    return str(charset), str(collation)
+
+
+def _count_tables(db: DbSettings, database: str) -> int:
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_type <> 'VIEW'",
+            (database,),
+        )
+        return int(cur.fetchone()[0])
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+class _Run:
+    """Feeds statements to the loader: numbers them across frames, holds back CREATE EVENT (an event
+    would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
+
+    def __init__(
+        self, loader: Loader, *, where: str, progress: Progress, single_database: bool = False
+    ) -> None:
+        self.loader = loader
+        self.where = where
+        self.progress = progress
+        self.single_database = single_database
+        self.source_database: str | None = None
+        self.events: list[bytes] = []
+        self.next_number = 1
+        self._rows_shown = 0
+        self._bytes_shown = 0
+
+    @property
+    def events_sql(self) -> bytes:
+        return b"".join(self.events)
+
+    def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
+        where = f"{self.where}, {label}" if label else self.where
+        statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
+        for stmt in statements:
+            self.next_number = stmt.number + 1
+            self._one(stmt, where)
+        if label.startswith("table"):
+            self.loader.wait()
+            self._show(tables=1)
+
+    def _one(self, stmt: Statement, where: str) -> None:
+        kind = classify(stmt.sql)
+        if kind == "use":
+            self._database_statement(stmt)
+            return
+        if kind == "once" and _CREATE_EVENT.match(stmt.sql):
+            settings = self.loader.session_values(EVENT_SESSION)
+            settings["character_set_results"] = settings["character_set_client"]
+            self.events.append(with_session(settings, stored_program(self.loader.rewriter.rewrite(stmt.sql))))
+            return
+        self.loader.run(stmt, where, kind)
+        if kind == "rows" and stmt.number % 64 == 0:
+            self._show()
+
+    def _database_statement(self, stmt: Statement) -> None:
+        """USE / CREATE DATABASE / DROP DATABASE name the source: skipped, as the target is ours."""
+        m = _DATABASE_NAME.search(stmt.sql, 0, 512)
+        if m is None:
+            return
+        raw = m.group(1).replace(b"``", b"`") if m.group(1) is not None else m.group(2)
+        name = raw.decode("utf-8", "replace")
+        if self.source_database is None:
+            self.source_database = name
+        elif name != self.source_database and self.single_database:
+            raise UsageError(
+                f"{self.where} holds more than one database ({self.source_database}, {name}, …) at "
+                f"statement {stmt.number} (line {stmt.line}); restore one database per file"
+            )
+
+    def _show(self, tables: int = 0) -> None:
+        rows, size = self.loader.rows, self.loader.bytes
+        self.progress.add(tables=tables, rows=rows - self._rows_shown, bytes=size - self._bytes_shown)
+        self._rows_shown, self._bytes_shown = rows, size

@@ -1,0 +1,125 @@
+"""Check a backup against its manifest: size, SHA-256, frame index, and every frame decodes.
+
+`FrameStream` reads the data object once, hashing every byte as it passes and cutting it into the
+manifest's frames; the restore loads from the same stream, so a full restore reads the object once and
+still refuses to publish anything that does not match (see restore.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pydantic import BaseModel
+
+from cloudbackup.catalog import CatalogEntry
+from cloudbackup.errors import IntegrityError
+from cloudbackup.format.frames import decompress_stream
+from cloudbackup.format.manifest import Frame, Manifest
+from cloudbackup.storage.base import Sha256Counter
+
+
+class VerifyResult(BaseModel):
+    id: str
+    database: str
+    location: str
+    size: int
+    sha256: str
+    frames: int
+    tables: int
+    raw_bytes: int
+    ok: bool = True
+
+
+def check_frame_index(manifest: Manifest) -> list[Frame]:
+    """The frames in object order, contiguous from 0 to the object's size."""
+    frames = sorted(manifest.frames, key=lambda f: f.offset)
+    at = 0
+    for frame in frames:
+        if frame.offset != at:
+            raise IntegrityError(
+                f"backup {manifest.id}: frame index inconsistent at {frame.kind} {frame.name!r}: "
+                f"offset {frame.offset}, expected {at}"
+            )
+        at += frame.length
+    if at != manifest.data.size:
+        raise IntegrityError(
+            f"backup {manifest.id}: frames cover {at} bytes but the data object has {manifest.data.size}"
+        )
+    return frames
+
+
+class FrameStream:
+    """One pass over the data object: (frame, its compressed bytes) in order, hashed on the way."""
+
+    def __init__(self, manifest: Manifest, chunks: Iterable[bytes]) -> None:
+        self.manifest = manifest
+        self.frames = check_frame_index(manifest)
+        self.counter = Sha256Counter()
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def __iter__(self) -> Iterator[tuple[Frame, Iterator[bytes]]]:
+        for frame in self.frames:
+            body = self._take(frame.length, frame)
+            yield frame, body
+            for _ in body:  # whatever the consumer left unread still counts for the hash
+                pass
+
+    def _take(self, length: int, frame: Frame) -> Iterator[bytes]:
+        remaining = length
+        while remaining > 0:
+            if not self._pending:
+                chunk = next(self._chunks, b"")
+                if not chunk:
+                    raise IntegrityError(
+                        f"backup {self.manifest.id}: data object is truncated "
+                        f"(ends inside {frame.kind} {frame.name!r})"
+                    )
+                self.counter.update(chunk)
+                self._pending = chunk
+            piece, self._pending = self._pending[:remaining], self._pending[remaining:]
+            remaining -= len(piece)
+            yield piece
+
+    def finish(self) -> None:
+        """After the last frame: nothing more, and size and SHA-256 as the manifest says."""
+        for chunk in self._chunks:
+            self.counter.update(chunk)
+        data = self.manifest.data
+        if self.counter.size != data.size:
+            raise IntegrityError(
+                f"backup {self.manifest.id}: data object has {self.counter.size} bytes, "
+                f"the manifest says {data.size}"
+            )
+        if self.counter.hexdigest() != data.sha256:
+            raise IntegrityError(
+                f"backup {self.manifest.id}: data object SHA-256 {self.counter.hexdigest()} "
+                f"does not match the manifest's {data.sha256}"
+            )
+
+
+def verify_backup(entry: CatalogEntry) -> VerifyResult:
+    """Read the whole object once: hash, size, frame index, and every frame decodes (raising
+    IntegrityError on the first problem)."""
+    manifest = entry.manifest
+    stream = FrameStream(manifest, entry.store.iter_range(manifest.data.key))
+    raw = 0
+    for frame, body in stream:
+        length = sum(len(part) for part in decompress_stream(manifest.compression, body))
+        if frame.raw_length and length != frame.raw_length:
+            raise IntegrityError(
+                f"backup {manifest.id}: {frame.kind} {frame.name!r} decodes to {length} bytes, "
+                f"the manifest says {frame.raw_length}"
+            )
+        raw += length
+    stream.finish()
+    return VerifyResult(
+        id=manifest.id,
+        database=manifest.database,
+        location=entry.store.location(manifest.data.key),
+        size=manifest.data.size,
+        sha256=manifest.data.sha256,
+        frames=len(stream.frames),
+        tables=len(manifest.tables),
+        raw_bytes=raw,
+    )

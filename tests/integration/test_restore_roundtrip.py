@@ -1,0 +1,89 @@
+"""Backup with backup_database, restore with restore_backup: the same database, object for object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.catalog import CatalogEntry, find_backup
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import UsageError
+from cloudbackup.restore import restore_backup
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import assert_databases_equal
+from tests.fixtures.mariadb import admin_connect
+
+pytestmark = pytest.mark.integration
+
+
+def back_up(settings: DbSettings, database: str, tmp_path: Path, compression: str = "zstd") -> CatalogEntry:
+    store = LocalStorage(tmp_path / "data")
+    manifest = backup_database(settings, database, store, source="test", compression=compression)  # type: ignore[arg-type]
+    return find_backup([store], manifest.id)
+
+
+def schemas_like(settings: DbSettings, prefix: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
+        )
+        return sorted(name for (name,) in cur.fetchall())
+
+
+@pytest.mark.parametrize("compression", ["zstd", "gzip"])
+def test_sakila_round_trip(db_settings, sakila_db, make_database, tmp_path, compression):
+    # Given a backup of sakila
+    entry = back_up(db_settings, sakila_db, tmp_path, compression)
+    target = make_database("rs")  # exists and is empty: allowed
+    # When it is restored into another database over three connections
+    result = restore_backup(db_settings, entry, target_database=target, jobs=3)
+    # Then the copy equals the source, and nothing is left behind
+    assert_databases_equal(db_settings, sakila_db, target)
+    assert result.rows == sum(t.rows for t in entry.manifest.tables) > 40_000
+    assert result.tables == len(entry.manifest.tables)
+    assert schemas_like(db_settings, target) == [target]
+
+
+def test_every_type_round_trip_into_a_new_database(db_settings, every_type_db, make_database, tmp_path):
+    entry = back_up(db_settings, every_type_db, tmp_path)
+    target = make_database("re")
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"DROP DATABASE `{target}`"
+        )  # a new name: the restore creates it, with the source collation
+    restore_backup(db_settings, entry, target_database=target, jobs=2)
+    assert_databases_equal(db_settings, every_type_db, target)
+
+
+def test_a_non_empty_target_is_refused_and_untouched(db_settings, sakila_db, make_database, tmp_path):
+    entry = back_up(db_settings, sakila_db, tmp_path)
+    target = make_database("rn")
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE keep_me (id int primary key)")
+    with pytest.raises(UsageError, match=r"exists and is not empty \(1 tables/views\)"):
+        restore_backup(db_settings, entry, target_database=target)
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == (("keep_me",),)
+
+
+def test_a_table_subset_reads_only_its_frames(db_settings, sakila_db, make_database, tmp_path):
+    entry = back_up(db_settings, sakila_db, tmp_path)
+    target = make_database("rt")
+    result = restore_backup(db_settings, entry, target_database=target, tables=["actor", "film_actor"])
+    assert result.tables == 2
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SHOW FULL TABLES")
+        assert sorted(r[0] for r in cur.fetchall()) == ["actor", "film_actor"]
+    assert_databases_equal(db_settings, sakila_db, target, tables=["actor", "film_actor"])
+
+
+def test_an_unknown_table_is_a_usage_error_naming_it(db_settings, sakila_db, tmp_path):
+    entry = back_up(db_settings, sakila_db, tmp_path)
+    with pytest.raises(UsageError, match="--table no_such_table"):
+        restore_backup(
+            db_settings, entry, target_database="cbt_never_created", tables=["actor", "no_such_table"]
+        )
+    assert schemas_like(db_settings, "cbt_never_created") == []
