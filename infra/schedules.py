@@ -34,9 +34,8 @@ def backup_event(source: Source) -> dict[str, Any]:
 
 
 def schedule_expression(source: Source) -> scheduler.ScheduleExpression:
-    # A time zone only means something for cron: a rate counts from the schedule's creation.
-    zone = TimeZone.of(source.time_zone) if source.schedule.startswith("cron(") else None
-    return scheduler.ScheduleExpression.expression(source.schedule, zone)
+    # The time zone matters for cron (and daylight saving); a rate counts from the schedule's creation.
+    return scheduler.ScheduleExpression.expression(source.schedule, TimeZone.of(source.time_zone))
 
 
 class BackupSchedules(Construct):

@@ -101,12 +101,16 @@ class Synth:
         return report
 
 
-def synthesize(raw: dict[str, Any], outdir: Path, *, nag: bool = True) -> Synth:
+def synthesize(
+    raw: dict[str, Any], outdir: Path, *, add: Callable[[cdk.Stack], object] | None = None
+) -> Synth:
+    """Synthesize with the AwsSolutions checks; `add` puts more into the stack first (negative tests)."""
     config = load_config(raw)
     app = cdk.App(outdir=str(outdir))
     stack = CloudBackupStack(app, "CloudBackupTest", config=config)
-    if nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if add is not None:
+        add(stack)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     error = None
     try:
         app.synth()

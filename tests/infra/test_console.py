@@ -1,0 +1,62 @@
+"""Shareable restore test events in the Lambda console (EventBridge schema registry)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from handlers.models import RestoreEvent, parse_event
+from handlers.settings import SourceConfig
+from infra.console import REGISTRY
+from infra.functions import RESTORE_HANDLER
+from tests.infra.conftest import Synth, function_of
+
+pytestmark = pytest.mark.infra
+
+
+def test_each_restore_function_gets_its_schema_named_as_the_console_expects(full: Synth) -> None:
+    schemas = full.resources("AWS::EventSchemas::Schema")
+    assert len(schemas) == len(full.config.sources)
+    for source in full.config.sources:
+        function_id, _ = function_of(full, source.name, RESTORE_HANDLER)
+        [schema] = [
+            s["Properties"]
+            for s in schemas.values()
+            if s["Properties"]["SchemaName"] == {"Fn::Join": ["", ["_", {"Ref": function_id}, "-schema"]]}
+        ]
+        assert schema["RegistryName"] == REGISTRY == "lambda-testevent-schemas"
+        assert schema["Type"] == "OpenApi3"
+
+
+def test_examples_are_valid_restore_events_the_allow_list_accepts(full: Synth) -> None:
+    for source in full.config.sources:
+        function_id, _ = function_of(full, source.name, RESTORE_HANDLER)
+        [content] = [
+            json.loads(s["Properties"]["Content"])
+            for s in full.resources("AWS::EventSchemas::Schema").values()
+            if {"Ref": function_id} in s["Properties"]["SchemaName"]["Fn::Join"][1]
+        ]
+        examples = content["components"]["examples"]
+        assert set(examples) == {"restore-latest-to-new-database", "dry-run-latest"}
+        allow = SourceConfig(secret_arn=source.secret_arn, restore_allow=source.restore_allow)
+        for name, example in examples.items():
+            event = parse_event(RestoreEvent, example["value"])
+            assert event.source == source.name
+            assert event.backup == "latest"
+            assert event.dry_run is (name == "dry-run-latest")
+            assert allow.allows_restore_into(event.target)
+
+
+def test_registry_is_created_if_missing_and_schemas_wait_for_it(example: Synth) -> None:
+    [(registry_id, registry)] = [
+        (k, r)
+        for k, r in example.resources("Custom::AWS").items()
+        if "createRegistry" in json.dumps(r["Properties"])
+    ]
+    call = json.loads(registry["Properties"]["Create"])
+    assert call["parameters"]["RegistryName"] == REGISTRY
+    assert call["ignoreErrorCodesMatching"] == "ConflictException"
+    assert "Delete" not in registry["Properties"]  # other functions' events may live there
+    for schema in example.resources("AWS::EventSchemas::Schema").values():
+        assert registry_id in schema["DependsOn"]
