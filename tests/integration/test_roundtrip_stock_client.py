@@ -13,9 +13,10 @@ import uuid
 
 import pytest
 
-from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from cloudbackup.format.manifest import Manifest
+from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.every_type import drop_database, load_every_type
-from tests.fixtures.mariadb import db_url, load_sakila, mysql_client_args
+from tests.fixtures.mariadb import admin_connect, db_url, load_sakila, mysql_client_args
 
 LOADERS = {"every_type_db": load_every_type, "sakila_db": load_sakila}
 
@@ -80,6 +81,33 @@ def test_backup_restored_by_the_stock_client_is_exact(db_settings, fresh_copy, t
     # Then it comes back as it was, in every row and every object
     assert code == 0, errors
     assert_snapshots_equal(before, snapshot(db_settings, copy))
+
+
+def test_without_its_database_frame_a_backup_loads_into_any_database(
+    db_settings, fresh_copy, make_database, tmp_path
+):
+    # Given a backup of a fresh copy of the every-type schema
+    copy = fresh_copy("every_type_db")
+    data = backup_with_cli(db_settings, copy, tmp_path / "data")
+    manifest = Manifest.from_json(
+        data.with_name(data.name.replace(".sql.zst", ".manifest.json")).read_bytes()
+    )
+    first = manifest.frames[0]
+    assert first.kind == "database"
+    # When every frame after the database frame is loaded by the stock client into another database
+    # (created with the source's defaults, as a restore does)
+    target = make_database("renamed")
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute(f"ALTER DATABASE `{target}` COLLATE {manifest.collation}")
+    rest = data.read_bytes()[first.offset + first.length :]
+    sql = subprocess.run(["zstd", "-dc"], input=rest, capture_output=True, check=True).stdout
+    loaded = subprocess.run(
+        [*mysql_client_args(db_settings), target], input=sql, capture_output=True, check=False
+    )
+    # Then nothing in it named the source database: the copy under the new name is exact
+    assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+    assert f"`{copy}`.".encode() not in sql  # (the header's comment line may name it)
+    assert_databases_equal(db_settings, copy, target)
 
 
 def test_mariadb_dump_fails_the_same_round_trip(db_settings, fresh_copy, tmp_path):
