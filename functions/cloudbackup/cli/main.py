@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -125,6 +126,8 @@ def build_parser() -> OneLineParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A stop from cron, systemd or a container runtime cleans up like Ctrl-C (aborted uploads, no staging).
+    signal.signal(signal.SIGTERM, _interrupt)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="cloudbackup: %(levelname)s: %(message)s"
@@ -147,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
 
 
 def _version() -> str:
