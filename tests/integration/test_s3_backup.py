@@ -3,8 +3,10 @@
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -148,3 +150,35 @@ def test_a_multipart_backup_survives_503s_and_resets(
     assert digest.hexdigest() == manifest.data.sha256
     head = aws_client("s3").head_object(Bucket=s3_bucket, Key=f"prod/{manifest.data.key}")
     assert int(head["ETag"].strip('"').rsplit("-", 1)[1]) >= 2  # a multipart object
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_backup_stopped_mid_upload_aborts_it_and_leaves_nothing(
+    db_settings, make_database, tmp_path, s3_bucket, faulty_proxy, creds_file, aws_client, signum
+):
+    # Given a backup through the CLI whose second part hangs at S3
+    database = make_database("killed")
+    fill(db_settings, database, rows=10, blob_bytes=12 * 1024 * 1024)
+    faulty_proxy.add(Fault("hang", pattern=r"partNumber=2\b", method="PUT", count=100, hang_seconds=60))
+    flags = [*s3_flags(s3_bucket, faulty_proxy.url, creds_file), "--data", str(tmp_path / "data")]
+    command = [sys.executable, "-m", "cloudbackup.cli.main", "backup", "--db-url", db_url(db_settings)]
+    process = subprocess.Popen(
+        [*command, "--database", database, *flags],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not faulty_proxy.applied("hang") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert faulty_proxy.applied("hang"), "the upload never reached part 2"
+    # When the operator (or the container runtime) stops it
+    stopped_at = time.monotonic()
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=30)
+    # Then it exits promptly, saying nothing half-written was kept, and S3 holds nothing of it
+    assert time.monotonic() - stopped_at < 15
+    assert process.returncode == 130, stderr
+    assert "nothing half-written was kept" in stderr
+    s3 = aws_client("s3")
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0

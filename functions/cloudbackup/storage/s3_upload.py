@@ -1,10 +1,14 @@
 """Streaming upload to S3 while the dump runs: multipart, several parts in flight, bounded memory.
 
 Bytes are cut into parts (>= 8 MiB; the size doubles every 1000 parts so huge dumps stay within S3's
-10,000-part limit). Parts upload on a small thread pool, each with its SHA-256 sent so S3 verifies it;
-at most `max_buffered` parts wait or travel at once, so memory stays bounded however fast the dump is.
-An object smaller than one part is a single PutObject at commit. A failed or abandoned upload is
-aborted: no orphan parts are left by us, and nothing becomes visible.
+10,000-part limit). `concurrency` worker threads upload parts from a queue of depth `queue_depth`,
+each part with its SHA-256 sent so S3 verifies it; the producer blocks when the queue is full, so at
+most concurrency + queue_depth parts (plus the one being filled) are in memory however fast the dump
+is. An object smaller than one part is a single PutObject at commit.
+
+A failed or abandoned upload is aborted (AbortMultipartUpload), again after any part that was still
+travelling lands, so no parts of ours are left. The workers are daemon threads: a request hung on the
+network never keeps an interrupted process alive (the bucket lifecycle removes what S3 still holds).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from cloudbackup.errors import CloudBackupError, OperationError
@@ -29,9 +34,12 @@ log = logging.getLogger(__name__)
 MIN_PART_SIZE = 8 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 PARTS_PER_SIZE_STEP = 1000
+ABORT_GRACE_SECONDS = 5.0  # how long abort() waits for travelling parts before aborting again
+_POLL = 0.2
 
 # Turns a botocore exception into the one-line error naming bucket, region and credentials.
 FailureMapper = Callable[[Exception, str], CloudBackupError]
+_Part = tuple[int, bytes]
 
 
 def sha256_b64(data: bytes | bytearray | memoryview) -> str:
@@ -44,7 +52,7 @@ def part_size_for(part_number: int, base: int = MIN_PART_SIZE) -> int:
 
 
 class MultipartWriter:
-    """An ObjectWriter for one S3 key. Not thread-safe: one producer writes, the pool uploads."""
+    """An ObjectWriter for one S3 key. One producer thread writes; worker threads upload."""
 
     def __init__(
         self,
@@ -57,7 +65,7 @@ class MultipartWriter:
         fail: FailureMapper,
         part_size: int = MIN_PART_SIZE,
         concurrency: int = 4,
-        max_buffered: int | None = None,
+        queue_depth: int = 1,
     ) -> None:
         if part_size < 5 * 1024 * 1024:
             raise ValueError("S3 parts (but the last) must be at least 5 MiB")
@@ -69,60 +77,157 @@ class MultipartWriter:
         self._fail = fail
         self._base_part_size = part_size
         self._concurrency = concurrency
-        self._slots = threading.BoundedSemaphore(max_buffered or concurrency + 1)
+        self._queue: queue.Queue[_Part | None] = queue.Queue(maxsize=queue_depth)
+        self._workers: list[threading.Thread] = []
         self._counter = Sha256Counter()
         self._buffer = bytearray()
         self._upload_id: str | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: list[Future[None]] = []
+        self._submitted = 0
+        self._finished = 0
         self._parts: dict[int, CompletedPartTypeDef] = {}
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._error: Exception | None = None
         self._stopping = threading.Event()
+        self._landed_after_stop = False
         self._closed = False
 
     @property
     def upload_id(self) -> str | None:
         return self._upload_id
 
+    def in_memory_parts(self) -> int:
+        """Parts queued or travelling (not counting the buffer being filled): what bounds memory."""
+        with self._changed:
+            return self._submitted - self._finished
+
     def write(self, data: bytes) -> None:
         self._check_usable()
         self._counter.update(data)
         self._buffer += data
-        while len(self._buffer) >= (size := part_size_for(len(self._futures) + 1, self._base_part_size)):
+        while len(self._buffer) >= (size := part_size_for(self._submitted + 1, self._base_part_size)):
             part = bytes(memoryview(self._buffer)[:size])  # one copy, not two
             del self._buffer[:size]
-            self._submit(part)
+            self._guarded(self._submit, part)
 
     def commit(self) -> WrittenObject:
         self._check_usable()
-        try:
-            if self._upload_id is None:
-                self._put_whole()
-            else:
-                if self._buffer or not self._futures:
-                    self._submit(bytes(self._buffer))
-                    self._buffer = bytearray()
-                wait(self._futures)
-                self._raise_if_failed()
-                self._complete()
-        except Exception as exc:
-            self.abort()
-            raise self._as_failure(exc, "upload") from None
+        self._guarded(self._finish)
         self._closed = True
-        self._shutdown_pool()
         return WrittenObject(key=self._store_key, size=self._counter.size, sha256=self._counter.hexdigest())
 
     def abort(self) -> None:
-        """Stop uploading and abort the multipart upload. Never raises: it runs on error paths."""
+        """Stop, and abort the multipart upload. Never raises: it runs on error paths."""
         if self._closed:
             return
         self._closed = True
         self._stopping.set()
         self._buffer = bytearray()
-        self._shutdown_pool()
+        self._drain_queue()
+        self._stop_workers()
         if self._upload_id is None:
             return
+        self._abort_upload()
+        # A part travelling during the abort may still land (S3 documents the race): abort once more
+        # when the workers are done, or leave the rest to the lifecycle rule if they hang.
+        deadline = time.monotonic() + ABORT_GRACE_SECONDS
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if self._landed_after_stop:
+            self._abort_upload()
+
+    # -- producer side --------------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise OperationError(f"upload of s3://{self._bucket}/{self._key} is already finished or aborted")
+        self._guarded(self._raise_if_failed)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run a producer step; on any failure abort everything and raise the one-line error."""
+        try:
+            step(*args)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, Exception):
+                raise self._fail(exc, "upload") from None
+            raise
+
+    def _raise_if_failed(self) -> None:
+        with self._changed:
+            error = self._error
+        if error is not None:
+            raise error
+
+    def _submit(self, part: bytes) -> None:
+        if self._upload_id is None:
+            self._start()
+        number = self._submitted + 1
+        # Blocks while the queue is full: this bounds memory, whatever the dump's pace.
+        while True:
+            self._raise_if_failed()
+            if self._stopping.is_set():  # abort() from another thread (an interrupted backup)
+                raise OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
+            try:
+                self._queue.put((number, part), timeout=_POLL)
+                break
+            except queue.Full:
+                continue
+        with self._changed:
+            self._submitted = number
+
+    def _start(self) -> None:
+        created = self._client.create_multipart_upload(
+            Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256", **self._put_args
+        )
+        self._upload_id = created["UploadId"]
+        for n in range(self._concurrency):
+            worker = threading.Thread(target=self._work, name=f"s3-part-{n}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _finish(self) -> None:
+        if self._upload_id is None:
+            body = bytes(self._buffer)
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=body,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=sha256_b64(body),
+                **self._put_args,
+            )
+            return
+        if self._buffer:
+            self._submit(bytes(self._buffer))
+            self._buffer = bytearray()
+        with self._changed:
+            while self._finished < self._submitted and self._error is None:
+                self._changed.wait(_POLL)
+        self._raise_if_failed()
+        self._stop_workers()
+        parts = [self._parts[n] for n in sorted(self._parts)]
+        if len(parts) != self._submitted:
+            raise OperationError(f"upload of s3://{self._bucket}/{self._key} lost parts")
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def _drain_queue(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _stop_workers(self) -> None:
+        for _ in self._workers:
+            try:
+                self._queue.put_nowait(None)
+            except queue.Full:
+                break  # stopping is set: the workers exit on their next item anyway
+
+    def _abort_upload(self) -> None:
+        assert self._upload_id is not None
         try:
             self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
         except Exception as exc:
@@ -131,100 +236,40 @@ class MultipartWriter:
                 "could not abort upload %s of s3://%s/%s: %s", self._upload_id, self._bucket, self._key, exc
             )
 
-    # -- internals ----------------------------------------------------------------------------------
+    # -- worker side ----------------------------------------------------------------------------------
 
-    def _check_usable(self) -> None:
-        if self._closed:
-            raise OperationError(f"upload of s3://{self._bucket}/{self._key} is already finished or aborted")
-        try:
-            self._raise_if_failed()
-        except Exception as exc:
-            self.abort()
-            raise self._as_failure(exc, "upload") from None
-
-    def _raise_if_failed(self) -> None:
-        with self._lock:
-            error = self._error
-        if error is not None:
-            raise error
-
-    def _as_failure(self, exc: Exception, action: str) -> CloudBackupError:
-        return self._fail(exc, action)
-
-    def _put_whole(self) -> None:
-        body = bytes(self._buffer)
-        self._client.put_object(
-            Bucket=self._bucket,
-            Key=self._key,
-            Body=body,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=sha256_b64(body),
-            **self._put_args,
-        )
-
-    def _submit(self, part: bytes) -> None:
-        if self._upload_id is None:
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None or self._stopping.is_set():
+                return
+            number, data = item
             try:
-                created = self._client.create_multipart_upload(
-                    Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256", **self._put_args
-                )
+                self._upload_part(number, data)
             except Exception as exc:
-                self.abort()
-                raise self._as_failure(exc, "start the upload of") from None
-            self._upload_id = created["UploadId"]
-            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="s3-part")
-        # Blocks while max_buffered parts are waiting or travelling: this bounds memory.
-        self._slots.acquire()
-        if self._pool is None or self._stopping.is_set():
-            self._slots.release()
-            return
-        number = len(self._futures) + 1
-        self._futures.append(self._pool.submit(self._upload_part, number, part))
+                with self._changed:
+                    self._error = self._error or exc
+                self._stopping.set()
+            finally:
+                with self._changed:
+                    self._finished += 1
+                    self._changed.notify_all()
 
     def _upload_part(self, number: int, data: bytes) -> None:
-        try:
-            if self._stopping.is_set() or self._error is not None:
-                return
-            assert self._upload_id is not None
-            checksum = sha256_b64(data)
-            response = self._client.upload_part(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=data,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=checksum,
-            )
-            if response.get("ChecksumSHA256", checksum) != checksum:
-                raise OperationError(f"S3 stored part {number} of s3://{self._bucket}/{self._key} altered")
-            with self._lock:
-                self._parts[number] = {
-                    "PartNumber": number,
-                    "ETag": response["ETag"],
-                    "ChecksumSHA256": checksum,
-                }
-        except Exception as exc:
-            with self._lock:
-                if self._error is None:
-                    self._error = exc
-            self._stopping.set()
-        finally:
-            self._slots.release()
-
-    def _complete(self) -> None:
         assert self._upload_id is not None
-        parts = [self._parts[n] for n in sorted(self._parts)]
-        if len(parts) != len(self._futures):
-            raise OperationError(f"upload of s3://{self._bucket}/{self._key} lost parts")
-        self._client.complete_multipart_upload(
+        checksum = sha256_b64(data)
+        response = self._client.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
-            MultipartUpload={"Parts": parts},
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
         )
-
-    def _shutdown_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._stopping.is_set():
+            self._landed_after_stop = True
+        if response.get("ChecksumSHA256", checksum) != checksum:
+            raise OperationError(f"S3 stored part {number} of s3://{self._bucket}/{self._key} altered")
+        with self._changed:
+            self._parts[number] = {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
