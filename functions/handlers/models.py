@@ -164,10 +164,10 @@ class RestoreSummary(BaseModel):
     target_database: str
     in_place: bool
     dry_run: bool
-    tables: list[str]
+    tables: list[str]  # restored (or, in a dry run, that would be)
     rows: int
-    bytes: int
+    bytes: int  # SQL bytes loaded (in a dry run: held by the backup for those tables)
     seconds: float
     previous_tables_kept_in: str | None = None
-    verified: bool = False  # the data object matched its manifest before anything was loaded
+    verified: bool = False  # the data object matched its manifest (SHA-256, size, frames)
     message: str = ""

@@ -86,12 +86,14 @@ class RestoreRun:
                 dry_run=request.dry_run,
             )
         manifest = entry.manifest
-        tables = (
-            list(result.tables) if not isinstance(result.tables, int) else [t.name for t in manifest.tables]
-        )
+        # The tables in scope; a dry run loads nothing, so its rows and bytes are what the backup holds.
+        tables = request.tables or [t.name for t in manifest.tables]
+        frames = [f for f in manifest.frames if f.kind == "table" and f.name in tables]
+        rows = sum(f.rows for f in frames) if request.dry_run else result.rows
+        size = sum(f.raw_length for f in frames) if request.dry_run else result.bytes
         verb = "would restore" if request.dry_run else "restored"
         message = (
-            f"{verb} {len(tables)} tables ({result.rows} rows) of {request.database!r} from backup "
+            f"{verb} {len(tables)} table{'' if len(tables) == 1 else 's'} ({rows} rows) of {request.database!r} from backup "
             f"{manifest.id} ({manifest.started_at:%Y-%m-%dT%H:%M:%SZ}) into {request.target!r}"
             + (" in place" if request.in_place else "")
         )
@@ -106,8 +108,8 @@ class RestoreRun:
             in_place=request.in_place,
             dry_run=request.dry_run,
             tables=tables,
-            rows=result.rows,
-            bytes=result.bytes,
+            rows=rows,
+            bytes=size,
             seconds=round(result.seconds, 3),
             previous_tables_kept_in=result.previous_tables_kept_in,
             verified=True,

@@ -36,7 +36,7 @@ class StandInRestore:
             raise self.error
         in_place = kwargs["in_place"]
         return SimpleNamespace(
-            tables=["customers", "orders"],
+            tables=1,
             rows=12,
             bytes=3456,
             seconds=0.25,
@@ -187,9 +187,9 @@ def test_restore_of_latest_into_a_new_database_returns_the_summary(
     ]
     assert summary["backup_id"] == "newer0002"
     assert summary["target_database"] == "shop_restored"
-    assert (summary["tables"], summary["rows"], summary["bytes"]) == (["customers", "orders"], 12, 3456)
+    assert (summary["tables"], summary["rows"], summary["bytes"]) == (["t"], 12, 3456)
     assert summary["previous_tables_kept_in"] is None
-    assert summary["message"].startswith("restored 2 tables (12 rows) of 'shop' from backup newer0002")
+    assert summary["message"].startswith("restored 1 table (12 rows) of 'shop' from backup newer0002")
 
 
 def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
@@ -201,7 +201,7 @@ def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
         "database": "shop",
         "backup": "older0001",
         "in_place": True,
-        "tables": ["orders"],
+        "tables": ["t"],
         "dry_run": True,
     }
     summary = module.handler(event, lambda_context())
@@ -209,11 +209,13 @@ def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
         "backup": "older0001",
         "target_database": None,
         "in_place": True,
-        "tables": ["orders"],
+        "tables": ["t"],
         "dry_run": True,
     }
     assert summary["dry_run"] is True
-    assert summary["message"].startswith("would restore 2 tables (12 rows) of 'shop' from backup older0001")
+    # Nothing was loaded: the rows are what the backup holds for the table
+    assert (summary["tables"], summary["rows"]) == (["t"], 7)
+    assert summary["message"].startswith("would restore 1 table (7 rows) of 'shop' from backup older0001")
     assert summary["message"].endswith("into 'shop' in place")
 
 
