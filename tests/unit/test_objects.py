@@ -12,7 +12,7 @@ from cloudbackup.mysql.identifiers import (
 )
 from cloudbackup.mysql.objects import DatabaseObjects, Routine, database_section
 from cloudbackup.mysql.session_text import object_settings, stored_program, string_literal, with_session
-from cloudbackup.mysql.views import identifiers, order_views
+from cloudbackup.mysql.views import order_views, references
 
 
 @pytest.mark.parametrize(
@@ -44,19 +44,33 @@ def test_views_come_after_the_views_they_read_whatever_their_names():
     assert stand_ins == set()
 
 
-def test_views_in_a_cycle_get_stand_ins_and_views_behind_them_wait():
-    deps = {"x": {"y"}, "y": {"x"}, "after": {"x"}, "free": set(), "self": {"self"}}
+def test_views_in_a_cycle_get_stand_ins_and_views_reading_them_wait_for_all_of_it():
+    # Given x and y reading each other, "after" reading x, a view reading itself, and a free one
+    deps = {"x": {"y"}, "y": {"x", "t"}, "after": {"x"}, "free": set(), "self": {"self"}, "a": {"after"}}
+    # When they are ordered
     order, stand_ins = order_views(deps)
-    assert order[:2] == ["free", "self"]  # a name read by its own definition is not a dependency
-    assert set(order) == set(deps)
-    assert stand_ins == {"x", "y", "after"}
-    assert order[2:] == ["after", "x", "y"]
+    # Then only the cycle gets stand-ins, created together, and its readers come after all of it
+    assert stand_ins == {"x", "y"}
+    assert order == ["free", "self", "x", "y", "after", "a"]
 
 
-def test_view_dependencies_are_read_from_quoted_identifiers():
-    definition = "select `db`.`a b`.`id` AS `id`,'`not an identifier`' from `db`.`odd ``q```"
-    found = identifiers(definition)
-    assert {"db", "a b", "id", "odd `q`"} <= found
+def test_view_order_is_a_valid_order_for_a_large_graph():
+    deps = {f"v{i:03}": {f"v{j:03}" for j in range(i) if (i * j) % 7 == 1} for i in range(200)}
+    order, stand_ins = order_views(deps)
+    assert stand_ins == set()
+    assert sorted(order) == sorted(deps)
+    position = {v: n for n, v in enumerate(order)}
+    assert all(position[d] < position[v] for v, ds in deps.items() for d in ds)
+
+
+def test_view_dependencies_are_the_names_read_from_the_same_database():
+    # Given a definition as the server writes it: reads qualified, aliases and columns not
+    definition = (
+        "select `v`.`id` AS `z_view`,`db`.`a b`.`x` AS `x` from (`db`.`a b` join `db`.`odd ``q``` `v` "
+        "on(`v`.`id` = `db`.`a b`.`id`)) join `other`.`t`"
+    )
+    # When its references are read, Then only what it reads from this database counts
+    assert references(definition, "db") == {"a b", "odd `q`"}
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Views in dependency order, stand-ins first only where views depend on each other in a cycle.
 
 Views come after all tables and routines, so each real definition can be created once the views it
-reads exist. Dependencies are read from the identifiers in the server's VIEW_DEFINITION (10.11 has no
-VIEW_TABLE_USAGE): a view depends on every other view whose name appears there as an identifier. That
-may over-approximate (a column alias named like a view), which only adds order, never loses it.
+reads exist. Dependencies are read from the server's VIEW_DEFINITION (10.11 has no VIEW_TABLE_USAGE),
+where every table or view read is written `database`.`name`. A string literal holding such text could
+only add order, never lose it. (A view that reads itself through a rename is "view recursion": the
+server refuses to show it at all.)
 """
 
 from __future__ import annotations
@@ -21,32 +22,50 @@ from cloudbackup.mysql.session_text import object_settings, with_session
 VIEW_SQL_MODE = ""
 # The names in DROP VIEW and stand-ins are written in UTF-8, whatever the loading session's charset.
 NAMES_SESSION = {"sql_mode": VIEW_SQL_MODE, "character_set_client": "utf8mb4"}
-_QUOTED_IDENTIFIER = re.compile(r"`((?:[^`]|``)*)`")
+_QUALIFIED_NAME = re.compile(r"`((?:[^`]|``)*)`\.`((?:[^`]|``)*)`")
 
 
-def identifiers(definition: str) -> set[str]:
-    """The backtick-quoted identifiers in a definition, unquoted."""
-    return {m.group(1).replace("``", "`") for m in _QUOTED_IDENTIFIER.finditer(definition)}
+def references(definition: str, database: str) -> set[str]:
+    """The names a view definition reads from `database` (written `database`.`name` by the server)."""
+    return {
+        m.group(2).replace("``", "`")
+        for m in _QUALIFIED_NAME.finditer(definition)
+        if m.group(1).replace("``", "`") == database
+    }
 
 
 def order_views(dependencies: Mapping[str, Iterable[str]]) -> tuple[list[str], set[str]]:
-    """A creation order for views (dependencies first, then by name) and the views needing stand-ins.
+    """A creation order for views (what they read first, then by name) and the views needing stand-ins.
 
-    `dependencies[v]` holds the names v reads; names that are not keys (tables) are ignored. Views on or
-    behind a cycle cannot be ordered: they get stand-ins and come last, by name.
+    `dependencies[v]` holds the names v reads; names that are not keys (tables) are ignored. Views that
+    read each other in a cycle are created together (stand-ins first, then each replaced by its real
+    definition); views reading them wait until all of the cycle is real.
     """
-    pending = {v: {d for d in deps if d in dependencies and d != v} for v, deps in dependencies.items()}
+    reads = {v: {d for d in deps if d in dependencies and d != v} for v, deps in dependencies.items()}
+    reach = {v: _reachable(v, reads) for v in reads}
+    cyclic = {v for v in reads if v in reach[v]}
+    group = {v: frozenset({v} | {u for u in reach[v] if v in reach[u]}) for v in reads}
+    pending = {g: {group[d] for v in g for d in reads[v]} - {g} for g in set(group.values())}
     order: list[str] = []
-    while True:
-        ready = sorted(v for v, deps in pending.items() if not deps)
-        if not ready:
-            break
-        for view in ready:
-            del pending[view]
-            order.append(view)
+    while pending:
+        ready = sorted((g for g, deps in pending.items() if not deps), key=min)
+        for g in ready:
+            del pending[g]
+            order.extend(sorted(g))
         for deps in pending.values():
             deps.difference_update(ready)
-    return order + sorted(pending), set(pending)
+    return order, cyclic
+
+
+def _reachable(start: str, reads: Mapping[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(reads[start])
+    while stack:
+        view = stack.pop()
+        if view not in seen:
+            seen.add(view)
+            stack.extend(reads[view])
+    return seen
 
 
 def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str, set[str]]:
@@ -58,7 +77,7 @@ def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str
             "WHERE table_schema = %s",
             (database,),
         )
-    found = {text(r["name"]): identifiers(text(r["definition"])) for r in rows}
+    found = {text(r["name"]): references(text(r["definition"]), database) for r in rows}
     return {v: found.get(v, set()) & wanted for v in wanted}
 
 
@@ -75,6 +94,8 @@ def views_section(cur: Any, views: Iterable[str], *, database: str | None = None
     for view in order:
         row = show_create(cur, "VIEW", view)
         statement = unqualify_sequence_calls(row["statement"], db)
+        if view in cyclic:  # replaces its stand-in
+            statement = re.sub(rb"^CREATE ", b"CREATE OR REPLACE ", statement)
         parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), statement + b";\n"))
     return b"".join(parts)
 
