@@ -25,6 +25,7 @@ import pytest
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings
 from tests.fixtures.lambda_runtime import SOURCE, Deployment, fill_table
+from tests.fixtures.mariadb import admin_connect
 
 pytestmark = [pytest.mark.integration]
 
@@ -306,3 +307,36 @@ def test_backup_through_the_asset_with_the_template_environment(
     assert len(uploads) == 2  # the data object, then the manifest
     assert {s["parent_id"] for s in uploads} == {dump[0]["id"]}
     assert [s["aws"]["operation"] for s in traced if s["name"] == "secretsmanager"] == ["GetSecretValue"]
+
+
+def test_restore_through_the_asset_with_the_template_environment(
+    asset_run: Callable[[str, dict[str, Any]], dict[str, Any]],
+    deployment: Deployment,
+    make_database: Callable[[str], str],
+    db_settings: DbSettings,
+) -> None:
+    # Given a backup the asset's backup function made
+    name = make_database("hasset")
+    fill_table(db_settings, name, "orders", 257)
+    backup_id = backup_through_the_asset(asset_run, deployment, name, 257)
+    # When the asset's restore function is asked for a dry run, then a restore into a new database
+    target = f"{name}_copy"
+    event = {"source": SOURCE, "database": name, "backup": "latest", "target_database": target}
+    dry = asset_run("handlers.restore.handler", {**event, "dry_run": True})
+    restored = asset_run("handlers.restore.handler", event)
+    # Then the dry run verified the backup and changed nothing, and the restore gave back every row
+    assert "error" not in dry, dry
+    assert (dry["result"]["backup_id"], dry["result"]["verified"], dry["result"]["rows"]) == (
+        backup_id,
+        True,
+        257,
+    )
+    assert "error" not in restored, restored
+    assert restored["result"]["rows"] == 257
+    query = "SELECT COUNT(*), SUM(CRC32(CONCAT_WS('|', id, payload, created))) FROM orders"
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        copy = cur.fetchone()
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchone() == copy
