@@ -21,7 +21,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The CDK CLI pinned in package-lock.json (the infra tests run `cdk synth` with it).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: lint typecheck node_modules/.installed
 	$(BIN)/pytest
 
 unit: $(STAMP)

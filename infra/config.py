@@ -172,11 +172,14 @@ def load_config(raw: Any) -> DeploymentConfig:
     try:
         return DeploymentConfig.model_validate(strip_comments(raw))
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
+        # One line per field; the alternatives of a union (list or "*") are joined on that line.
+        problems: dict[str, list[str]] = {}
+        for err in exc.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not _union_branch(p))
-            msg = err["msg"].removeprefix("Value error, ")
-            line = f"{field_path(loc)}: {msg}"
-            if line not in lines:
-                lines.append(line)
-        raise ConfigError("\n".join(lines)) from None
+            found = problems.setdefault(field_path(loc), [])
+            message = err["msg"].removeprefix("Value error, ")
+            if message not in found:
+                found.append(message)
+        raise ConfigError(
+            "\n".join(f"{where}: {' or '.join(found)}" for where, found in problems.items())
+        ) from None

@@ -1,0 +1,163 @@
+"""The deployment config: the shipped example validates; bad configs fail naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, load_config
+from tests.infra.conftest import REPO, example_config, full_config
+
+pytestmark = pytest.mark.infra
+
+
+def with_change(path: str, value: Any) -> dict[str, Any]:
+    """The example config with one field (dotted path, list indexes as numbers) set to `value`."""
+    raw = copy.deepcopy(example_config())
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    node: Any = raw
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return raw
+
+
+def error_of(raw: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(raw)
+    return str(caught.value)
+
+
+def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
+    raw = example_config()
+    assert "_comment" in raw
+    config = load_config(raw)
+    assert [s.name for s in config.sources] == ["orders-db"]
+    assert load_config(full_config()).sources[1].network is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("sources.0.schedule", "every day", 'config.sources[0].schedule: expected "cron(MIN HOUR'),
+        ("sources.0.schedule", "cron(0 3 * * ?)", "config.sources[0].schedule: expected"),
+        ("sources.0.schedule", "rate(0 hours)", "config.sources[0].schedule: expected"),
+        (
+            "sources.0.time_zone",
+            "Mars/Olympus",
+            "config.sources[0].time_zone: unknown IANA time zone 'Mars/Olympus'",
+        ),
+        ("sources.0.secret_arn", "orders-db", "config.sources[0].secret_arn: String should match pattern"),
+        ("sources.0.name", "Orders DB", "config.sources[0].name: String should match pattern"),
+        ("sources.0.databases", [], "config.sources[0].databases: Value error, list at least one database"),
+        (
+            "sources.0.databases",
+            "all",
+            "config.sources[0].databases: Input should be a valid list or Input should be '*'",
+        ),
+        (
+            "sources.0.backup_window_hours",
+            200,
+            "config.sources[0].backup_window_hours: Input should be less than",
+        ),
+        (
+            "sources.0.network",
+            {
+                "vpc_id": "vpc-1",
+                "subnet_ids": ["subnet-0123456789abcdef0"],
+                "security_group_ids": ["sg-01234567"],
+            },
+            "config.sources[0].network.vpc_id: String should match pattern",
+        ),
+        (
+            "sources.0.schedul",
+            "cron(0 3 * * ? *)",
+            "config.sources[0].schedul: Extra inputs are not permitted",
+        ),
+        (
+            "retention.archive",
+            {"storage_class": "STANDARD_IA", "after_days": 7},
+            "config.retention.archive: S3 moves",
+        ),
+        (
+            "retention.archive",
+            {"storage_class": "DEEP_ARCHIVE", "after_days": 90},
+            "config.retention.archive.storage_class",
+        ),
+        (
+            "retention.object_lock",
+            {"mode": "STRICT", "days": 7},
+            "config.retention.object_lock.mode: Input should be",
+        ),
+        (
+            "functions.timeout_seconds",
+            1200,
+            "config.functions.timeout_seconds: Input should be less than or equal to 900",
+        ),
+        ("functions.log_retention_days", 10, "config.functions.log_retention_days: Input should be 1, 3, 5"),
+        ("kms_key_arn", "alias/backups", "config.kms_key_arn: String should match pattern"),
+        ("alarm_email", "oncall", "config.alarm_email: String should match pattern"),
+        ("sources", [], "config.sources: List should have at least 1 item"),
+    ],
+)
+def test_bad_field_is_named(path: str, value: Any, expected: str) -> None:
+    message = error_of(with_change(path, value))
+    assert message.startswith(expected.replace("Value error, ", "")), message
+    assert "\n" not in message  # one problem, one line
+
+
+def test_duplicate_source_names_and_several_problems_at_once() -> None:
+    raw = example_config()
+    raw["sources"].append(copy.deepcopy(raw["sources"][0]))
+    assert error_of(
+        raw
+    ) == "config.sources: Value error, source names must be unique; repeated: orders-db".replace(
+        "Value error, ", ""
+    )
+    raw = with_change("sources.0.schedule", "daily")
+    raw["sources"][0]["time_zone"] = "Nowhere"
+    lines = error_of(raw).splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "config.sources[0].schedule",
+        "config.sources[0].time_zone",
+    ]
+
+
+def test_missing_config_says_where_to_put_it() -> None:
+    assert "cdk.json" in error_of(None)
+
+
+def run_app(context: dict[str, Any], tmp_path: Any) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, str(REPO / "app.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_app_refuses_a_bad_config_with_one_line_per_field(tmp_path: Any) -> None:
+    # Given cdk.json's config with a bad schedule (as `npx aws-cdk synth -c ...` would pass it)
+    result = run_app({"cloudbackup": with_change("sources.0.schedule", "nightly")}, tmp_path)
+    # Then the synth stops with the field named and no traceback
+    assert result.returncode == 1
+    assert "config.sources[0].schedule: expected" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_app_reads_a_config_file_named_in_the_context(tmp_path: Any) -> None:
+    config_file = tmp_path / "deploy.json"
+    config_file.write_text(json.dumps(with_change("sources.0.time_zone", "Atlantis")))
+    result = run_app({"cloudbackup_file": str(config_file)}, tmp_path / "out")
+    assert result.returncode == 1
+    assert "config.sources[0].time_zone: unknown IANA time zone 'Atlantis'" in result.stderr
