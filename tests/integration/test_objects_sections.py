@@ -19,9 +19,9 @@ SESSION_PROBE = (
 )
 
 
-def schema_dump(db_settings, database):
+def schema_dump(db_settings, database, **connect_options):
     """Every schema section of `database`, in frame order, through a dump-like session."""
-    conn = connect(db_settings, database=database)
+    conn = connect(db_settings, database=database, **connect_options)
     try:
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+00:00'")
@@ -196,3 +196,12 @@ def test_views_in_a_cycle_reload_through_stand_ins(db_settings, make_database, e
     # When the sections load, Then every view is back as it was
     load_with_stock_client(db_settings, target, sql)
     assert_databases_equal(db_settings, every_type_db, target, rows=False)
+
+
+def test_an_unbuffered_dump_cursor_gives_the_same_sections(db_settings, every_type_db):
+    # Given the sections produced through a buffered cursor
+    _, buffered = schema_dump(db_settings, every_type_db)
+    # When they are produced through an unbuffered one (as a row-streaming dump may hold)
+    _, unbuffered = schema_dump(db_settings, every_type_db, unbuffered=True)
+    # Then they are the same bytes
+    assert unbuffered == buffered

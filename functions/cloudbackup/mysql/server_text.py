@@ -24,7 +24,7 @@ def raw_results(cur: Any, *, charset: str = "utf8mb4", sql_mode: str = SHOW_SQL_
     """Within the block: text results are bytes in `charset`, and sql_mode is `sql_mode`."""
     conn = cur.connection
     cur.execute("SELECT @@character_set_results, @@sql_mode")
-    saved_results, saved_mode = cur.fetchone()
+    ((saved_results, saved_mode),) = cur.fetchall()  # all of it: the cursor may be unbuffered
     cur.execute(
         f"SET character_set_results = {setting_name(charset)}, sql_mode = {setting_literal(sql_mode)}"
     )
