@@ -56,9 +56,13 @@ GENERATED_SCHEMA = [
 CITIES = ["Zürich", "São Paulo", "Kraków", "東京", "Reykjavík", "Montréal", "Dublin", "Cape Town 🌍"]
 
 
-def load_sample(settings: DbSettings, name: str) -> str:
-    """Create database `name` holding sample data; returns what was loaded (for the summary)."""
-    if (SAKILA_DIR / "sakila-data.sql").is_file() and shutil.which("mysql"):
+def load_sample(settings: DbSettings, name: str, choice: str = "auto") -> str:
+    """Create database `name` holding sample data; returns what was loaded (for the summary).
+
+    `choice`: "sakila", "generated", or "auto" (sakila when its files and the mysql client are there).
+    """
+    sakila_here = (SAKILA_DIR / "sakila-data.sql").is_file() and shutil.which("mysql") is not None
+    if choice == "sakila" or (choice == "auto" and sakila_here):
         load_sakila(settings, name)
         return "sakila"
     generate_sample(settings, name)
