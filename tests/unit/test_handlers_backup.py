@@ -134,12 +134,15 @@ def backup_function(
         ({"source": SOURCE, "database": ["shop"]}, "database: Extra inputs are not permitted"),
         ({"source": "", "databases": "*"}, "source"),
         ({"source": "billing-db", "databases": "*"}, "source: 'billing-db' is not configured"),
+        ("orders-db", "invalid event: expected a JSON object, got str"),
+        ([{"source": SOURCE, "databases": "*"}], "invalid event: expected a JSON object, got list"),
+        (None, "invalid event: expected a JSON object, got NoneType"),
     ],
 )
 def test_bad_backup_event_names_the_field_and_touches_nothing(
     backup_function: Callable[..., Any],
     lambda_context: Callable[..., Any],
-    event: dict[str, Any],
+    event: Any,
     field_named: str,
 ) -> None:
     # Given a deployed backup function
