@@ -12,7 +12,7 @@ import pytest
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings
 from handlers.backup_run import BackupRunFailed
-from tests.fixtures.lambda_runtime import Deployment, fill_table
+from tests.fixtures.lambda_runtime import Deployment, captured_logs, fill_table
 from tests.fixtures.mariadb import admin_connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:No application metrics")]
@@ -200,3 +200,20 @@ def test_a_retry_after_a_stopped_run_makes_one_complete_backup(
     with admin_connect(db_settings, big) as conn, conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM events")
         assert cur.fetchone() == (200_000,)
+
+
+def test_an_event_bus_that_refuses_the_result_does_not_undo_a_complete_backup(
+    deployment: Deployment, make_database: Callable[[str], str], db_settings: DbSettings
+) -> None:
+    # Given a function configured with an event bus that does not exist (a deployment mistake)
+    name = small_database(make_database, db_settings)
+    with captured_logs() as logs:
+        result = deployment.backup(
+            {"source": deployment.source, "databases": [name]}, CLOUDBACKUP_EVENT_BUS="cbt-no-such-bus"
+        )
+    # Then the backup still succeeds and is listed, and the lost notification is logged as an error
+    assert result["databases"][0]["status"] == "succeeded"
+    [entry] = list_backups([deployment.store()], database=name, source=deployment.source)
+    assert entry.id == result["databases"][0]["backup_id"]
+    errors = [r["message"] for r in logs if r["level"] == "ERROR"]
+    assert any("'Backup Succeeded'" in m and "cbt-no-such-bus" in m for m in errors), errors
