@@ -19,14 +19,13 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 
-import zstandard
 from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
-from cloudbackup.format.frames import decompress_stream, detect_compression
-from cloudbackup.format.manifest import Compression, Frame, Manifest
+from cloudbackup.format.frames import detect_compression
+from cloudbackup.format.manifest import Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.load import Loader, LoadError, classify
@@ -35,7 +34,7 @@ from cloudbackup.mysql.splitter import Statement, split_statements
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.progress import NoProgress, Progress
-from cloudbackup.verify import FrameStream, verify_backup
+from cloudbackup.verify import FrameStream, decode, verify_backup
 
 READ_CHUNK = 1 << 20
 EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
@@ -111,7 +110,7 @@ def restore_backup(
             else:
                 for frame in frames:
                     body = entry.store.iter_range(manifest.data.key, frame.offset, frame.length)
-                    run.load(_decode(manifest.compression, body), frame_label(frame))
+                    run.load(decode(manifest.compression, body), frame_label(frame))
                 loader.wait()
             result.rows, result.bytes = loader.rows, loader.bytes
             result.definers_rewritten = loader.definers_rewritten
@@ -171,7 +170,7 @@ def restore_dump_file(
     try:
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = _Run(loader, where=os.path.basename(path), progress=shown, single_database=True)
-            run.load(_decode(compression, _read_file(path)), "")
+            run.load(decode(compression, _read_file(path)), "")
             loader.wait()
             result.rows, result.bytes = loader.rows, loader.bytes
             result.definers_rewritten = loader.definers_rewritten
@@ -277,20 +276,13 @@ def _load_whole_object(entry: CatalogEntry, run: _Run) -> None:
         for frame, body in stream:
             if frame.kind == "database":
                 continue  # CREATE DATABASE + USE of the source name: the target is ours to choose
-            run.load(_decode(manifest.compression, body), frame_label(frame))
+            run.load(decode(manifest.compression, body), frame_label(frame))
         run.loader.wait()
     except (LoadError, IntegrityError):
         # A damaged object often shows as a bad statement first: say what is really wrong.
         stream.finish()
         raise
     stream.finish()
-
-
-def _decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    try:
-        yield from decompress_stream(compression, chunks)
-    except zstandard.ZstdError as exc:
-        raise IntegrityError(f"corrupt zstd data: {exc}") from None
 
 
 def _read_file(path: str) -> Iterator[bytes]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import zstandard
 from pydantic import BaseModel
 
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.errors import IntegrityError
 from cloudbackup.format.frames import decompress_stream
-from cloudbackup.format.manifest import Frame, Manifest
+from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.storage.base import Sha256Counter
 
 
@@ -28,6 +29,14 @@ class VerifyResult(BaseModel):
     tables: int
     raw_bytes: int
     ok: bool = True
+
+
+def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """SQL bytes of concatenated frames; damaged compressed data is an IntegrityError."""
+    try:
+        yield from decompress_stream(compression, chunks)
+    except zstandard.ZstdError as exc:
+        raise IntegrityError(f"corrupt zstd data: {exc}") from None
 
 
 def check_frame_index(manifest: Manifest) -> list[Frame]:
@@ -104,14 +113,18 @@ def verify_backup(entry: CatalogEntry) -> VerifyResult:
     manifest = entry.manifest
     stream = FrameStream(manifest, entry.store.iter_range(manifest.data.key))
     raw = 0
-    for frame, body in stream:
-        length = sum(len(part) for part in decompress_stream(manifest.compression, body))
-        if frame.raw_length and length != frame.raw_length:
-            raise IntegrityError(
-                f"backup {manifest.id}: {frame.kind} {frame.name!r} decodes to {length} bytes, "
-                f"the manifest says {frame.raw_length}"
-            )
-        raw += length
+    try:
+        for frame, body in stream:
+            length = sum(len(part) for part in decode(manifest.compression, body))
+            if frame.raw_length and length != frame.raw_length:
+                raise IntegrityError(
+                    f"backup {manifest.id}: {frame.kind} {frame.name!r} decodes to {length} bytes, "
+                    f"the manifest says {frame.raw_length}"
+                )
+            raw += length
+    except IntegrityError:
+        stream.finish()  # a checksum mismatch is the clearer report, when there is one
+        raise
     stream.finish()
     return VerifyResult(
         id=manifest.id,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pymysql
+
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
@@ -38,6 +40,7 @@ from cloudbackup.mysql.views import views_section
 
 log = logging.getLogger(__name__)
 
+ER_LOCK_WAIT_TIMEOUT = 1205
 TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED", "SEQUENCE")
 _FOREIGN_KEY = re.compile(
     r"^\s*CONSTRAINT (`(?:[^`]|``)+`) FOREIGN KEY .*? REFERENCES (`(?:[^`]|``)+`) \(.*$", re.M
@@ -100,6 +103,18 @@ def publish(db: DbSettings, plan: SwapPlan) -> str | None:
                 f"SET SESSION lock_wait_timeout = {int(plan.lock_wait_timeout)}, foreign_key_checks = 0"
             )
             return _publish(db, cur, plan)
+    except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else 0
+        message = exc.args[1] if len(exc.args) > 1 else str(exc)
+        hint = ""
+        if code == ER_LOCK_WAIT_TIMEOUT:
+            hint = (
+                f" (another session held {plan.target}'s tables for {plan.lock_wait_timeout} s: "
+                "an open transaction or LOCK TABLES; try again when it is done)"
+            )
+        raise OperationError(
+            f"swapping the restored tables into {plan.target}: error {code}: {message}{hint}"
+        ) from None
     finally:
         conn.close()
 

@@ -1,0 +1,161 @@
+"""`cloudbackup restore` and `cloudbackup verify` as operators run them: exit codes, one-line errors,
+and a restore killed with SIGKILL that leaves the target untouched and its staging cleaned up later."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import admin_connect, db_url
+from tests.integration.restore_helpers import back_up, change_live_data, make_shop, schemas_like
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+    )
+
+
+@pytest.fixture
+def shop_backup(db_settings, make_database, tmp_path):
+    source = make_database("rc")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    return source, entry, str(tmp_path / "data")
+
+
+def test_restore_and_verify_succeed_with_exit_0(db_settings, shop_backup):
+    source, entry, data = shop_backup
+    target = source + "_copy"
+    try:
+        done = cli(
+            "restore",
+            "--db-url",
+            db_url(db_settings),
+            "--backup",
+            "latest",
+            "--database",
+            source,
+            "--target-database",
+            target,
+            "--data",
+            data,
+            "--json",
+        )
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert summary["target_database"] == target and summary["backup_id"] == entry.id
+        assert summary["rows"] == sum(t.rows for t in entry.manifest.tables)
+        assert done.stderr == ""  # not a terminal: no progress line
+        verified = cli("verify", "--backup", entry.id, "--data", data)
+        assert verified.returncode == 0 and verified.stdout.startswith(f"OK {entry.id}")
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_usage_errors_exit_2_with_one_line(db_settings, shop_backup):
+    source, entry, data = shop_backup
+    base = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--data", data]
+    for args, message in [
+        ([*base, "--target-database", source + "_x", "--table", "nope"], "--table nope"),
+        ([*base, "--target-database", source], "use --in-place"),
+        (base, "--target-database NEW"),
+        ([*base[:-2], "--backup", "/no/such/file.sql", "--target-database", "x"], "no such file"),
+    ]:
+        done = cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_verify_of_a_damaged_backup_prints_failed_and_exits_1(shop_backup):
+    _source, entry, data = shop_backup
+    path = entry.store.root / entry.manifest.data.key
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    done = cli("verify", "--backup", entry.id, "--data", data)
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"FAILED {entry.id}")
+
+
+def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup with a bigger table, and a live database that moved on since
+    source = make_database("rk")
+    make_shop(db_settings, source, rows=300_000)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    before = snapshot(db_settings, source)
+    # When an in-place restore is killed (SIGKILL) while it loads the big table
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cloudbackup.cli.main",
+            "restore",
+            "--db-url",
+            db_url(db_settings),
+            "--backup",
+            entry.id,
+            "--in-place",
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    staging = wait_for_rows_in_staging(db_settings, source, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Then the target is exactly as it was; the staging database is left behind, recognisably named
+    assert_snapshots_equal(before, snapshot(db_settings, source))
+    assert staging in schemas_like(db_settings, source)
+    # And the next restore drops it and completes
+    done = cli(
+        "restore",
+        "--db-url",
+        db_url(db_settings),
+        "--backup",
+        entry.id,
+        "--in-place",
+        "--data",
+        str(tmp_path / "data"),
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["stale_staging_dropped"] == [staging]
+    assert schemas_like(db_settings, source) == sorted([source, result["previous_tables_kept_in"]])
+
+
+def wait_for_rows_in_staging(settings, source: str, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 120
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            cur.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_schema LIKE %s "
+                "AND table_name = 'child' AND table_rows > 1000",
+                (source + "\\_\\_cbrestore\\_%",),
+            )
+            row = cur.fetchone()
+            if row:
+                return str(row[0])
+            time.sleep(0.05)
+    raise AssertionError("the restore never started loading the big table")

@@ -1,0 +1,57 @@
+"""A small database with every kind of object, backed up into a local store, for restore tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloudbackup.backup import backup_database
+from cloudbackup.catalog import CatalogEntry, find_backup
+from cloudbackup.dburl import DbSettings
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect
+
+SHOP = [
+    "CREATE SEQUENCE seq START WITH 10",
+    "CREATE TABLE parent (id int primary key, name varchar(20), n int default nextval(seq))",
+    "CREATE TABLE child (id int primary key, pid int, note text, "
+    "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
+    "CREATE TABLE audit (id int auto_increment primary key, what varchar(50))",
+    "CREATE TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))",
+    "CREATE VIEW v_child AS SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.pid",
+    "CREATE FUNCTION f_double(x int) RETURNS int DETERMINISTIC RETURN x * 2",
+    "CREATE EVENT ev_noop ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM audit WHERE id < 0",
+    "INSERT INTO parent (id, name) SELECT seq, CONCAT('p', seq) FROM seq_1_to_200",
+    "INSERT INTO child SELECT seq, 1 + seq % 200, REPEAT('x;''\\\\', seq % 50) FROM seq_1_to_{rows}",
+]
+
+
+def make_shop(settings: DbSettings, database: str, rows: int = 2000) -> None:
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        for sql in SHOP:
+            cur.execute(sql.replace("{rows}", str(rows)))
+
+
+def back_up(settings: DbSettings, database: str, tmp_path: Path, compression: str = "zstd") -> CatalogEntry:
+    store = LocalStorage(tmp_path / "data")
+    manifest = backup_database(settings, database, store, source="test", compression=compression)  # type: ignore[arg-type]
+    return find_backup([store], manifest.id)
+
+
+def schemas_like(settings: DbSettings, prefix: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
+        )
+        return sorted(name for (name,) in cur.fetchall())
+
+
+def change_live_data(settings: DbSettings, database: str) -> None:
+    """What happened after the backup: rows, a dropped view, a new table, another trigger."""
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO child VALUES (999999, 1, 'after the backup')")
+        cur.execute("UPDATE parent SET name = 'changed' WHERE id = 1")
+        cur.execute("DROP VIEW v_child")
+        cur.execute("CREATE TABLE extra (id int primary key)")
+        cur.execute(
+            "CREATE TRIGGER parent_bu BEFORE UPDATE ON parent FOR EACH ROW SET NEW.name = UPPER(NEW.name)"
+        )

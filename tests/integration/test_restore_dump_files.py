@@ -1,0 +1,114 @@
+"""Plain dump files from mysqldump and mariadb-dump load through our restore exactly as through the
+stock mysql client (the reference loader)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import UsageError
+from cloudbackup.restore import restore_dump_file
+from tests.fixtures.compare import assert_databases_equal
+from tests.fixtures.mariadb import admin_connect, load_sql_file
+
+pytestmark = pytest.mark.integration
+
+ALL_OBJECTS = ["--routines", "--triggers", "--events"]
+
+
+def dump(
+    settings: DbSettings, tool: str, database: str, flags: list[str], path: Path, compression: str
+) -> tuple[Path, Path]:
+    """(the file to restore, the plain SQL of it)"""
+    args = [tool, f"--host={settings.host}", f"--port={settings.port}", f"--user={settings.user}"]
+    if settings.password:
+        args.append(f"--password={settings.password}")
+    sql = subprocess.run([*args, *flags, database], capture_output=True, check=True).stdout
+    plain = path.with_suffix(".sql")
+    plain.write_bytes(sql)
+    if compression == "gzip":
+        out = path.with_suffix(".sql.gz")
+        out.write_bytes(gzip.compress(sql))
+    elif compression == "zstd":
+        out = path.with_suffix(".sql.zst")
+        out.write_bytes(zstandard.ZstdCompressor().compress(sql))
+    else:
+        out = plain
+    return out, plain
+
+
+@pytest.mark.parametrize(
+    ("tool", "flags", "compression"),
+    [
+        ("mysqldump", ALL_OBJECTS, "gzip"),
+        ("mysqldump", ["--skip-triggers"], "none"),
+        ("mariadb-dump", ALL_OBJECTS, "zstd"),
+        ("mariadb-dump", ["--skip-triggers"], "gzip"),
+    ],
+)
+def test_a_stock_dump_loads_as_with_the_mysql_client(
+    db_settings, sakila_db, make_database, tmp_path, tool, flags, compression
+):
+    # Given a dump of sakila made by the stock tool, compressed or not
+    path, plain = dump(db_settings, tool, sakila_db, flags, tmp_path / "sakila", compression)
+    # When our restore loads it, and the stock client loads the same SQL elsewhere
+    ours = make_database("rd")
+    result = restore_dump_file(db_settings, str(path), target_database=ours, jobs=3)
+    reference = make_database("rr")
+    load_sql_file(db_settings, reference, plain)
+    # Then both databases are the same, object for object and row for row
+    assert_databases_equal(db_settings, reference, ours)
+    assert result.rows > 40_000
+    if "--triggers" in flags:
+        assert_databases_equal(db_settings, sakila_db, ours)
+
+
+def test_a_databases_dump_is_retargeted(db_settings, sakila_db, make_database, tmp_path):
+    # Given a dump made with --databases: it says CREATE DATABASE and USE of the source name
+    path, plain = dump(
+        db_settings, "mariadb-dump", sakila_db, ["--databases", *ALL_OBJECTS], tmp_path / "s", "zstd"
+    )
+    assert f"USE `{sakila_db}`".encode() in plain.read_bytes()
+    target = make_database("ru")
+    # When it is restored under another name; Then the copy is complete and the source untouched
+    result = restore_dump_file(db_settings, str(path), target_database=target)
+    assert result.source_database == sakila_db
+    assert_databases_equal(db_settings, sakila_db, target)
+
+
+def test_a_dump_of_two_databases_is_refused(db_settings, make_database, tmp_path):
+    a, b = make_database("ra"), make_database("rb")
+    for name in (a, b):
+        with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE t (id int primary key)")
+    path, _ = dump(db_settings, "mysqldump", a, ["--databases", b], tmp_path / "two", "none")
+    target = make_database("rt")
+    with pytest.raises(UsageError, match="holds more than one database"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES")
+        assert cur.fetchall() == ()
+
+
+def test_a_bad_statement_names_its_number_and_line_and_leaves_the_target(
+    db_settings, make_database, tmp_path
+):
+    path = tmp_path / "bad.sql"
+    path.write_bytes(
+        b"CREATE TABLE t (id int primary key);\nINSERT INTO t VALUES (1);\n\nINSERT INTO nope VALUES (2);\n"
+    )
+    target = make_database("rb")
+    with pytest.raises(Exception, match=r"statement 3 \(line 4, bad.sql\) failed: error 1146: Table .*nope"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (target + "%",)
+        )
+        assert [r[0] for r in cur.fetchall()] == [target]  # no staging left behind
+        cur.execute(f"SHOW TABLES FROM `{target}`")
+        assert cur.fetchall() == ()

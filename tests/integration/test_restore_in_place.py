@@ -1,0 +1,127 @@
+"""In-place restores: one atomic swap, the previous tables kept, and no half state when readers hold on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cloudbackup.errors import OperationError
+from cloudbackup.restore import restore_backup
+from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import admin_connect
+from tests.integration.restore_helpers import back_up, change_live_data, make_shop, schemas_like
+
+pytestmark = pytest.mark.integration
+
+
+def rows(settings, sql):
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_in_place_restore_swaps_everything_and_keeps_the_previous_tables(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup, after which the live database changed (rows, a view dropped, a table and a trigger added)
+    source = make_database("rp")
+    make_shop(db_settings, source)
+    at_backup = snapshot(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    # When it is restored in place
+    result = restore_backup(db_settings, entry, in_place=True, jobs=3)
+    # Then the database is as it was at the backup, object for object
+    assert_snapshots_equal(at_backup, snapshot(db_settings, source))
+    # And the previous tables (with their triggers) are kept, the staging database is gone
+    kept = result.previous_tables_kept_in
+    assert kept is not None and kept.startswith(source + "_before_")
+    assert schemas_like(db_settings, source) == sorted([source, kept])
+    assert rows(db_settings, f"SELECT note FROM `{kept}`.child WHERE id = 999999") == (("after the backup",),)
+    assert rows(db_settings, f"SHOW TABLES FROM `{kept}` LIKE 'extra'") == (("extra",),)
+    assert {r[0] for r in rows(db_settings, f"SHOW TRIGGERS FROM `{kept}`")} == {"child_ai", "parent_bu"}
+    # And the restored sequence default points at the restored sequence
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO parent (id, name) VALUES (5000, 'new')")
+        cur.execute("SELECT n FROM parent WHERE id = 5000")
+        assert cur.fetchone()[0] >= 10
+
+
+def test_a_table_subset_in_place_swaps_only_those_tables(db_settings, make_database, tmp_path):
+    source = make_database("rq")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    restore_backup(db_settings, entry, in_place=True, tables=["child"])
+    # child is back as at the backup (with its trigger); parent keeps its later change; extra stays
+    assert rows(db_settings, f"SELECT COUNT(*) FROM `{source}`.child WHERE id = 999999") == ((0,),)
+    assert rows(db_settings, f"SELECT name FROM `{source}`.parent WHERE id = 1") == (("CHANGED",),) or rows(
+        db_settings, f"SELECT name FROM `{source}`.parent WHERE id = 1"
+    ) == (("changed",),)
+    assert rows(db_settings, f"SHOW TABLES FROM `{source}` LIKE 'extra'") == (("extra",),)
+    assert {r[0] for r in rows(db_settings, f"SHOW TRIGGERS FROM `{source}`")} == {"child_ai", "parent_bu"}
+    fk = rows(
+        db_settings,
+        "SELECT unique_constraint_schema FROM information_schema.referential_constraints "
+        f"WHERE constraint_schema = '{source}' AND constraint_name = 'fk_child_parent'",
+    )
+    assert fk == ((source,),)
+
+
+@pytest.mark.parametrize("hold", ["transaction", "lock tables"])
+def test_a_reader_holding_the_old_tables_makes_the_restore_fail_cleanly(
+    db_settings, make_database, tmp_path, hold
+):
+    # Given a live database that changed since the backup, and a session holding its tables open
+    source = make_database("rl")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    before = snapshot(db_settings, source)
+    reader = admin_connect(db_settings, source)
+    try:
+        with reader.cursor() as cur:
+            if hold == "transaction":
+                cur.execute("START TRANSACTION")
+                cur.execute("SELECT COUNT(*) FROM child")
+            else:
+                cur.execute("LOCK TABLES child READ, parent READ")
+        # When the in-place restore cannot get the tables within its lock wait timeout
+        with pytest.raises(OperationError, match="Lock wait timeout"):
+            restore_backup(db_settings, entry, in_place=True, lock_wait_timeout=2)
+    finally:
+        reader.close()
+    # Then nothing changed: tables, rows, triggers, views; no staging and no _before_ copy left
+    assert_snapshots_equal(before, snapshot(db_settings, source))
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_the_swap_waits_for_a_reader_that_finishes(db_settings, make_database, tmp_path):
+    source = make_database("rw")
+    make_shop(db_settings, source)
+    at_backup = snapshot(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    reader = admin_connect(db_settings, source)
+    with reader.cursor() as cur:
+        cur.execute("START TRANSACTION")
+        cur.execute("SELECT COUNT(*) FROM child")
+        seen = cur.fetchone()[0]
+
+    def finish_reading() -> None:
+        time.sleep(2)
+        with reader.cursor() as c:
+            c.execute("SELECT COUNT(*) FROM child")  # the same snapshot, whatever the restore is doing
+            assert c.fetchone()[0] == seen
+        reader.commit()
+
+    finisher = threading.Thread(target=finish_reading)
+    finisher.start()
+    try:
+        restore_backup(db_settings, entry, in_place=True, lock_wait_timeout=30)
+    finally:
+        finisher.join()
+        reader.close()
+    assert_snapshots_equal(at_backup, snapshot(db_settings, source))
