@@ -175,28 +175,37 @@ def test_the_synthesized_policy_is_scoped_to_the_bucket_prefix_and_key(iam_setup
     )
 
 
-def test_the_operator_key_backs_up_lists_and_reads_back_in_its_bucket(
+def backup_cli(setup, settings, database, *, bucket_url, data, json_out=False):
+    extra = ["--json"] if json_out else []
+    args = ["backup", "--db-url", db_url(settings), "--database", database, *extra]
+    return cli(setup, *args, bucket_url=bucket_url, data=data)
+
+
+def test_the_operator_key_backs_up_lists_verifies_and_restores_in_its_bucket(
     iam_setup, db_settings, small_database, tmp_path
 ):
     url = f"s3://{iam_setup['own']}/{iam_setup['prefix']}"
     data = str(tmp_path / "data")
-    backup = cli(
-        iam_setup,
-        "backup",
-        "--db-url",
-        db_url(db_settings),
-        "--database",
-        small_database,
-        "--json",
-        bucket_url=url,
-        data=data,
-    )
+    backup = backup_cli(iam_setup, db_settings, small_database, bucket_url=url, data=data, json_out=True)
     assert backup.returncode == 0, backup.stderr
     made = json.loads(backup.stdout)[0]
     listed = cli(iam_setup, "list", "--json", "--database", small_database, bucket_url=url, data=data)
     assert listed.returncode == 0, listed.stderr
     assert [(e["id"], e["store"]) for e in json.loads(listed.stdout)] == [(made["id"], "s3")]
-    # Read back with the operator's key: the stored object is the one the manifest describes.
+    verified = cli(iam_setup, "verify", "--backup", made["id"], bucket_url=url, data=data)
+    assert verified.returncode == 0, verified.stderr
+    target = small_database + "_restored"
+    restore_args = ["--backup", "latest", "--database", small_database, "--target-database", target]
+    restored = cli(
+        iam_setup, "restore", "--db-url", db_url(db_settings), *restore_args, bucket_url=url, data=data
+    )
+    assert restored.returncode == 0, restored.stderr
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*), SUM(CRC32(v)) FROM `{target}`.t")
+        copy = cur.fetchone()
+        cur.execute(f"SELECT COUNT(*), SUM(CRC32(v)) FROM `{small_database}`.t")
+        assert copy == cur.fetchone()
+    # And the stored object is the one the manifest describes, read with the operator's key
     client = s3_client(
         REGION, credential_file=iam_setup["keys"]["operator"]["file"], endpoint_url=iam_setup["endpoint"]
     )
@@ -213,16 +222,7 @@ def test_the_operator_key_is_denied_elsewhere(iam_setup, db_settings, small_data
         if where == "other bucket"
         else f"s3://{iam_setup['own']}/elsewhere"
     )
-    result = cli(
-        iam_setup,
-        "backup",
-        "--db-url",
-        db_url(db_settings),
-        "--database",
-        small_database,
-        bucket_url=url,
-        data=str(tmp_path),
-    )
+    result = backup_cli(iam_setup, db_settings, small_database, bucket_url=url, data=str(tmp_path))
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert "access denied" in line

@@ -41,6 +41,21 @@ def fill(settings, database, *, rows=2000, blob_bytes=0):
                 cur.execute("INSERT INTO blobs VALUES (%s, %s)", (i, os.urandom(chunk)))
 
 
+def table_rows(settings, database, table="items"):
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT * FROM `{table}` ORDER BY 1")
+        return cur.fetchall()
+
+
+def restore(settings, backup, database, target, flags):
+    result = cli(
+        "restore", "--db-url", db_url(settings), "--backup", backup, "--database", database,
+        "--target-database", target, "--json", *flags,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @pytest.fixture
 def creds_file(tmp_path, moto_endpoint):
     return write_key_file(tmp_path / "aws-credentials", TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY)
@@ -81,6 +96,11 @@ def test_backup_with_the_operators_flags_lands_in_s3_and_lists(
     body = aws_client("s3").get_object(Bucket=s3_bucket, Key=key)["Body"].read()
     assert (len(body), hashlib.sha256(body).hexdigest()) == (entries[0]["size"], entries[0]["sha256"])
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.json"))
+    # And restoring `latest` through the CLI with the same flags gives back every row
+    target = database + "_restored"
+    restored = restore(db_settings, "latest", database, target, flags)
+    assert restored["backup_id"] == made["id"]
+    assert table_rows(db_settings, target) == table_rows(db_settings, database)
 
 
 def test_local_backups_stay_listed_after_the_switch_and_new_ones_go_to_s3(
@@ -106,6 +126,16 @@ def test_local_backups_stay_listed_after_the_switch_and_new_ones_go_to_s3(
     # And without --backup-bucket only the local one is seen
     local_only = json.loads(cli("list", "--json", "--database", database, *data).stdout)
     assert [e["id"] for e in local_only] == [local_id]
+    # And with S3 configured, the earlier local backup is still restorable by id, as is the S3 one
+    with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM items WHERE id >= 25")  # so the two backups differ
+    third = cli("backup", "--db-url", url, "--database", database, "--json", *flags)
+    assert third.returncode == 0, third.stderr
+    restore(db_settings, local_id, database, database + "_local", flags)
+    assert len(table_rows(db_settings, database + "_local")) == 50
+    restore(db_settings, "latest", database, database + "_s3", flags)
+    assert table_rows(db_settings, database + "_s3") == table_rows(db_settings, database)
+    assert len(table_rows(db_settings, database + "_s3")) == 25
 
 
 def test_a_part_upload_that_never_completes_leaves_no_backup(
