@@ -40,7 +40,7 @@ def test_every_type_schema_loads_with_every_object_kind(db_settings, every_type_
     assert kinds["VIEW"] == 8
     assert kinds["SEQUENCE"] == 5
     assert triggers == 6
-    assert routines == {"FUNCTION": 5, "PROCEDURE": 3, "PACKAGE": 1, "PACKAGE BODY": 1}
+    assert routines == {"FUNCTION": 6, "PROCEDURE": 4, "PACKAGE": 1, "PACKAGE BODY": 1}
     assert events == 4
     assert seq_plain_next == 42
     assert every_byte == "".join(f"{i:02X}" for i in range(256))

@@ -151,7 +151,7 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
     assert found.counts().model_dump() == {
         "tables": 30,
         "views": 8,
-        "routines": 10,
+        "routines": 12,
         "triggers": 6,
         "events": 4,
         "sequences": 5,
