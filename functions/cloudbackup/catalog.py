@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +20,8 @@ from cloudbackup.format.manifest import Manifest
 from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
+
+MANIFEST_FETCHERS = 8
 
 
 @dataclass(frozen=True)
@@ -61,29 +64,39 @@ def list_backups(
         prefix = safe_segment(source) + "/"
         if database is not None:
             prefix += safe_segment(database) + "/"
-    entries: list[CatalogEntry] = []
-    for store in stores:
-        for info in store.list(prefix):
-            if not is_manifest_key(info.key):
-                continue
-            if database is not None and f"/{safe_segment(database)}/" not in f"/{info.key}":
-                continue
-            try:
-                manifest = Manifest.from_json(store.get_bytes(info.key))
-            except (ValidationError, ValueError) as exc:
-                log.warning("skipping unreadable manifest %s: %s", store.location(info.key), exc)
-                continue
-            except OperationError as exc:
-                # Listed, then gone (a concurrent prune): not a complete backup any more.
-                log.warning("skipping %s: %s", store.location(info.key), exc)
-                continue
-            if database is not None and manifest.database != database:
-                continue
-            if source is not None and manifest.source != source:
-                continue
-            entries.append(CatalogEntry(manifest=manifest, store=store, manifest_key=info.key))
+    candidates = [
+        (store, info.key)
+        for store in stores
+        for info in store.list(prefix)
+        if is_manifest_key(info.key) and (database is None or f"/{safe_segment(database)}/" in f"/{info.key}")
+    ]
+    # Manifests are small; fetching them a few at a time keeps `list` quick on a bucket with many.
+    with ThreadPoolExecutor(MANIFEST_FETCHERS) as pool:
+        manifests = list(pool.map(lambda c: _read_manifest(*c), candidates))
+    entries = [
+        CatalogEntry(manifest=manifest, store=store, manifest_key=key)
+        for (store, key), manifest in zip(candidates, manifests, strict=True)
+        if manifest is not None
+        and (database is None or manifest.database == database)
+        and (source is None or manifest.source == source)
+    ]
     entries.sort(key=_order, reverse=True)
     return entries
+
+
+def _read_manifest(store: Storage, key: str) -> Manifest | None:
+    """The manifest at `key`; None when unreadable or deleted since the listing (a concurrent prune).
+    Any other failure is raised: skipping it could make `latest` silently pick an older backup."""
+    try:
+        return Manifest.from_json(store.get_bytes(key))
+    except (ValidationError, ValueError) as exc:
+        log.warning("skipping unreadable manifest %s: %s", store.location(key), exc)
+        return None
+    except OperationError as exc:
+        if any(info.key == key for info in store.list(key)):
+            raise
+        log.warning("skipping %s: %s", store.location(key), exc)
+        return None
 
 
 def find_backup(

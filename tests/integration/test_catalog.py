@@ -8,6 +8,7 @@ import pytest
 from cloudbackup.catalog import (
     CatalogEntry,
     delete_backup,
+    find_backup,
     latest_per_database,
     list_backups,
     plan_prune,
@@ -21,6 +22,7 @@ from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
 from cloudbackup.storage.base import Sha256Counter
 from cloudbackup.storage.local import LocalStorage
 from cloudbackup.storage.s3 import S3Storage, s3_client
+from tests.fixtures.faulty_proxy import Fault
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -242,3 +244,32 @@ def test_prune_on_a_versioned_bucket_says_old_versions_stay_recoverable(
 def test_prune_needs_a_rule(local_store, capsys):
     assert main(["prune", "--data", str(local_store.root)]) == 2
     assert "--keep-last" in capsys.readouterr().err
+
+
+def test_an_unreadable_newest_manifest_stops_latest_instead_of_picking_an_older_one(s3_bucket, faulty_proxy):
+    # Given two backups, and S3 failing every read of the newer one's manifest
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url, max_attempts=2)
+    store = S3Storage(s3_bucket, "p", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    put_backup(store, "shop", NOW - timedelta(days=1))
+    newer = put_backup(store, "shop", NOW)
+    faulty_proxy.add(Fault("503", pattern=rf"{newer.id}\.manifest\.json$", method="GET", count=100))
+    # When `latest` is looked up, Then it fails rather than restoring the older backup
+    with pytest.raises(OperationError, match="SlowDown"):
+        find_backup([store], "latest", database="shop")
+
+
+def test_a_manifest_deleted_after_the_listing_is_skipped(local_store):
+    put_backup(local_store, "shop", NOW - timedelta(days=1))
+    put_backup(local_store, "shop", NOW)
+    newest = list_backups([local_store])[0]
+    real_get = local_store.get_bytes
+
+    def get_after_prune(key):
+        if key == newest.manifest_key:
+            LocalStorage.delete(local_store, key)  # a concurrent prune got there first
+        return real_get(key)
+
+    local_store.get_bytes = get_after_prune
+    entries = list_backups([local_store])  # listed two manifests, one vanished before it was read
+    assert len(entries) == 1
+    assert entries[0].id != newest.id
