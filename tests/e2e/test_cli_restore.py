@@ -58,11 +58,13 @@ def test_restore_and_verify_succeed_with_exit_0(db_settings, shop_backup):
         )
         assert done.returncode == 0, done.stderr
         summary = json.loads(done.stdout)
-        assert summary["target_database"] == target and summary["backup_id"] == entry.id
+        assert summary["target_database"] == target
+        assert summary["backup_id"] == entry.id
         assert summary["rows"] == sum(t.rows for t in entry.manifest.tables)
         assert done.stderr == ""  # not a terminal: no progress line
         verified = cli("verify", "--backup", entry.id, "--data", data)
-        assert verified.returncode == 0 and verified.stdout.startswith(f"OK {entry.id}")
+        assert verified.returncode == 0
+        assert verified.stdout.startswith(f"OK {entry.id}")
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
@@ -79,7 +81,8 @@ def test_usage_errors_exit_2_with_one_line(db_settings, shop_backup):
     ]:
         done = cli(*args)
         assert done.returncode == 2, (args, done.stderr)
-        assert message in done.stderr and done.stderr.count("\n") == 1
+        assert message in done.stderr
+        assert done.stderr.count("\n") == 1
 
 
 def test_verify_of_a_damaged_backup_prints_failed_and_exits_1(shop_backup):

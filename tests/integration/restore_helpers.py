@@ -16,10 +16,12 @@ SHOP = [
     "CREATE TABLE child (id int primary key, pid int, note text, "
     "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
     "CREATE TABLE audit (id int auto_increment primary key, what varchar(50))",
-    "CREATE TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))",
+    "CREATE TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW "
+    "INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))",
     "CREATE VIEW v_child AS SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.pid",
     "CREATE FUNCTION f_double(x int) RETURNS int DETERMINISTIC RETURN x * 2",
-    "CREATE EVENT ev_noop ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE DO DELETE FROM audit WHERE id < 0",
+    "CREATE EVENT ev_noop ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE "
+    "DO DELETE FROM audit WHERE id < 0",
     "INSERT INTO parent (id, name) SELECT seq, CONCAT('p', seq) FROM seq_1_to_200",
     "INSERT INTO child SELECT seq, 1 + seq % 200, REPEAT('x;''\\\\', seq % 50) FROM seq_1_to_{rows}",
 ]

@@ -25,7 +25,7 @@ def rows(settings, sql):
 def test_in_place_restore_swaps_everything_and_keeps_the_previous_tables(
     db_settings, make_database, tmp_path
 ):
-    # Given a backup, after which the live database changed (rows, a view dropped, a table and a trigger added)
+    # Given a backup, after which the live database changed (rows, a view dropped, a table, a trigger)
     source = make_database("rp")
     make_shop(db_settings, source)
     at_backup = snapshot(db_settings, source)
@@ -37,7 +37,8 @@ def test_in_place_restore_swaps_everything_and_keeps_the_previous_tables(
     assert_snapshots_equal(at_backup, snapshot(db_settings, source))
     # And the previous tables (with their triggers) are kept, the staging database is gone
     kept = result.previous_tables_kept_in
-    assert kept is not None and kept.startswith(source + "_before_")
+    assert kept is not None
+    assert kept.startswith(source + "_before_")
     assert schemas_like(db_settings, source) == sorted([source, kept])
     assert rows(db_settings, f"SELECT note FROM `{kept}`.child WHERE id = 999999") == (("after the backup",),)
     assert rows(db_settings, f"SHOW TABLES FROM `{kept}` LIKE 'extra'") == (("extra",),)
