@@ -15,7 +15,7 @@ import zstandard
 from cloudbackup.errors import IntegrityError
 from cloudbackup.format.manifest import Compression
 
-ZSTD_LEVEL = 3
+ZSTD_LEVEL = 1  # on SQL dumps: ~40% less CPU than level 3 for about the same size (bench/)
 GZIP_LEVEL = 6
 
 
