@@ -16,6 +16,7 @@ from cloudbackup.dburl import parse_db_url
 
 BENCHMARKS = {
     "backup": "bench.backup",
+    "restore": "bench.restore",
     "cold_start": "bench.cold_start",
 }
 
