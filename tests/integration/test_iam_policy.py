@@ -262,3 +262,29 @@ def test_an_unknown_key_or_a_wrong_secret_is_rejected_in_one_line(iam_setup, tmp
         assert "rejected the credentials" in line, line
         assert str(path) in line
         del iam_setup["keys"]["bad"]
+
+
+def test_prune_with_the_operator_key_follows_the_policy(iam_setup, db_settings, small_database, tmp_path):
+    # Given two backups of the database in the operator's prefix
+    url = f"s3://{iam_setup['own']}/{iam_setup['prefix']}"
+    data = str(tmp_path / "data")
+    for _ in range(2):
+        made = backup_cli(iam_setup, db_settings, small_database, bucket_url=url, data=data)
+        assert made.returncode == 0, made.stderr
+    # When the operator prunes to the last one
+    pruned = cli(
+        iam_setup, "prune", "--keep-last", "1", "--database", small_database, bucket_url=url, data=data
+    )
+    listed = cli(iam_setup, "list", "--json", "--database", small_database, bucket_url=url, data=data)
+    actions = {a for s in iam_setup["document"]["Statement"] for a in s["Action"]}
+    if "s3:DeleteObject" in actions:
+        # Then (the stack allows prune) one goes, and S3 keeps it as a non-current version
+        assert pruned.returncode == 0, pruned.stderr
+        assert "deleted 1 backup(s), kept 1" in pruned.stdout
+        assert "stay recoverable as non-current versions" in pruned.stdout
+        assert len(json.loads(listed.stdout)) == 1
+    else:
+        # Then (the stack does not allow prune) it is denied in one line and both stay listed
+        assert pruned.returncode == 1, pruned.stderr
+        assert "access denied" in pruned.stderr
+        assert len(json.loads(listed.stdout)) == 2
