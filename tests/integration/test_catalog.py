@@ -19,12 +19,28 @@ from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.format.frames import compress_frame
 from cloudbackup.format.keys import backup_stem, data_key, manifest_key
 from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
-from cloudbackup.storage.base import Sha256Counter
+from cloudbackup.storage.base import WrittenObject
 from cloudbackup.storage.local import LocalStorage
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from tests.fixtures.faulty_proxy import Fault
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def make_manifest(backup_id, source, database, started_at, written):
+    return Manifest(
+        id=backup_id,
+        source=source,
+        database=database,
+        charset="utf8mb4",
+        collation="utf8mb4_general_ci",
+        server=ServerInfo(version="10.11.0-MariaDB", flavour="mariadb"),
+        started_at=started_at,
+        finished_at=started_at + timedelta(seconds=5),
+        compression="zstd",
+        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
+        frames=[],
+    )
 
 
 def put_backup(store, database, started_at, *, source="orders-db", backup_id=None, manifest=True):
@@ -37,21 +53,8 @@ def put_backup(store, database, started_at, *, source="orders-db", backup_id=Non
     writer = store.open_writer(data_key(stem, "zstd"))
     writer.write(frame)
     written = writer.commit()
-    counter = Sha256Counter()
-    counter.update(frame)
-    m = Manifest(
-        id=backup_id,
-        source=source,
-        database=database,
-        charset="utf8mb4",
-        collation="utf8mb4_general_ci",
-        server=ServerInfo(version="10.11.0-MariaDB", flavour="mariadb"),
-        started_at=started_at,
-        finished_at=started_at + timedelta(seconds=5),
-        compression="zstd",
-        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
-        frames=[Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)],
-    )
+    m = make_manifest(backup_id, source, database, started_at, written)
+    m.frames = [Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)]
     if manifest:
         store.put_bytes(manifest_key(stem), m.to_json())
     return m
@@ -150,21 +153,8 @@ def test_plan_keeps_last_n_per_source_and_database_and_always_the_newest():
     local = LocalStorage("/nonexistent")
     entries = []
     for source, database, days in [("a", "shop", 1), ("a", "shop", 5), ("a", "shop", 9), ("b", "shop", 30)]:
-        m = Manifest.model_validate(
-            {
-                "id": f"{source}{days:04d}00",
-                "source": source,
-                "database": database,
-                "charset": "utf8mb4",
-                "collation": "utf8mb4_general_ci",
-                "server": {"version": "10.11", "flavour": "mariadb"},
-                "started_at": NOW - timedelta(days=days),
-                "finished_at": NOW - timedelta(days=days),
-                "compression": "zstd",
-                "data": {"key": "k", "size": 1, "sha256": "0" * 64},
-                "frames": [],
-            }
-        )
+        written = WrittenObject(key="k", size=1, sha256="0" * 64)
+        m = make_manifest(f"{source}{days:04d}00", source, database, NOW - timedelta(days=days), written)
         entries.append(CatalogEntry(manifest=m, store=local, manifest_key="k.manifest.json"))
     delete, _keep = plan_prune(entries, keep_last=2, keep_days=None, now=NOW)
     assert [e.id for e in delete] == ["a000900"]
