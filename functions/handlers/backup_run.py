@@ -58,9 +58,7 @@ class BackupRun:
             requested = list(source.databases)
         try:
             with self.segment("connect", source=request.source):
-                db = self.engine.read_secret(source.secret_arn)
-                # Also proves the credentials work before any database is attempted.
-                available = self.engine.resolve_databases(db, None)
+                db, available = self._connect(source)
         except (SecretError, CloudBackupError) as exc:
             failed = [
                 DatabaseOutcome(database=n, status="failed", error=str(exc)) for n in requested or ["*"]
@@ -72,6 +70,20 @@ class BackupRun:
             for name in (available if requested is None else requested)
         ]
         return self._finish(request.source, outcomes)
+
+    def _connect(self, source: SourceConfig) -> tuple[DbSettings, list[str]]:
+        """The server's credentials and user databases. Listing the databases proves the credentials
+        work before any dump starts; if the cached secret fails, the secret is read again once, so a
+        password rotated within the cache's lifetime does not fail the backup."""
+        db = self.engine.read_secret(source.secret_arn, False)
+        try:
+            return db, self.engine.resolve_databases(db, None)
+        except CloudBackupError:
+            fresh = self.engine.read_secret(source.secret_arn, True)
+            if fresh == db:
+                raise
+            log.info("the cached database secret was out of date; using the current one")
+            return fresh, self.engine.resolve_databases(fresh, None)
 
     def _check(self, request: BackupEvent) -> SourceConfig:
         """Refuse an event naming an unknown source or databases outside the source's configuration."""

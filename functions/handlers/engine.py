@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Engine:
-    read_secret: Callable[[str], DbSettings]
+    # (secret ARN, fresh): `fresh` skips the cache, for a retry after the cached credentials failed.
+    read_secret: Callable[[str, bool], DbSettings]
     open_store: Callable[[], Storage]
     resolve_databases: Callable[[DbSettings, list[str] | None], list[str]]
     backup_database: Callable[..., Manifest]
@@ -34,7 +35,9 @@ class Engine:
 
 def engine_for(settings: Settings) -> Engine:
     return Engine(
-        read_secret=lambda arn: read_db_secret(arn, max_age=settings.secret_max_age_seconds),
+        read_secret=lambda arn, fresh: read_db_secret(
+            arn, max_age=settings.secret_max_age_seconds, force_fetch=fresh
+        ),
         open_store=lambda: open_store(settings),
         resolve_databases=_resolve_databases,
         backup_database=_backup_database,

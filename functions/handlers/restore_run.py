@@ -72,7 +72,8 @@ class RestoreRun:
 
     def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
         with self.segment("find backup", source=request.source, database=request.database):
-            db = self.engine.read_secret(source.secret_arn)
+            # Restores are rare and on demand: always the current secret, never a cached one.
+            db = self.engine.read_secret(source.secret_arn, True)
             entry = self.engine.find_backup(
                 [self.engine.open_store()], request.backup, database=request.database, source=request.source
             )
@@ -92,8 +93,9 @@ class RestoreRun:
         rows = sum(f.rows for f in frames) if request.dry_run else result.rows
         size = sum(f.raw_length for f in frames) if request.dry_run else result.bytes
         verb = "would restore" if request.dry_run else "restored"
+        counted = f"{len(tables)} table" + ("" if len(tables) == 1 else "s")
         message = (
-            f"{verb} {len(tables)} table{'' if len(tables) == 1 else 's'} ({rows} rows) of {request.database!r} from backup "
+            f"{verb} {counted} ({rows} rows) of {request.database!r} from backup "
             f"{manifest.id} ({manifest.started_at:%Y-%m-%dT%H:%M:%SZ}) into {request.target!r}"
             + (" in place" if request.in_place else "")
         )

@@ -217,3 +217,29 @@ def test_an_event_bus_that_refuses_the_result_does_not_undo_a_complete_backup(
     assert entry.id == result["databases"][0]["backup_id"]
     errors = [r["message"] for r in logs if r["level"] == "ERROR"]
     assert any("'Backup Succeeded'" in m and "cbt-no-such-bus" in m for m in errors), errors
+
+
+def test_a_password_rotated_while_the_secret_is_cached_is_picked_up(
+    deployment: Deployment, make_database: Callable[[str], str], db_settings: DbSettings
+) -> None:
+    # Given a backup user whose secret the function has read (and cached) on an earlier run
+    name = small_database(make_database, db_settings)
+    user = f"cbt_rot_{name[-8:]}"
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'first-Pa55'")
+        cur.execute(f"GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON `{name}`.* TO '{user}'@'%'")
+    try:
+        secret = {"host": db_settings.host, "port": db_settings.port, "username": user}
+        deployment.put_secret({**secret, "password": "first-Pa55"})
+        event = {"source": deployment.source, "databases": [name]}
+        assert deployment.backup(event)["databases"][0]["status"] == "succeeded"
+        # When the password is rotated (server and secret) within the cache's lifetime
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'second-Pa55'")
+        deployment.put_secret({**secret, "password": "second-Pa55"})
+        # Then the next run notices the cached secret fails, reads it again and backs up
+        assert deployment.backup(event)["databases"][0]["status"] == "succeeded"
+        assert len(list_backups([deployment.store()], database=name, source=deployment.source)) == 2
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")

@@ -61,8 +61,8 @@ class StandInEngine:
     calls: list[str] = field(default_factory=list)
     stopped_by_budget: list[str] = field(default_factory=list)
 
-    def read_secret(self, arn: str) -> DbSettings:
-        self.calls.append(f"secret {arn}")
+    def read_secret(self, arn: str, fresh: bool) -> DbSettings:
+        self.calls.append(f"secret {arn}" + (" (fresh)" if fresh else ""))
         if self.secret_error:
             raise self.secret_error
         return DB

@@ -63,7 +63,7 @@ def restore_function(
             module,
             "engine",
             Engine(
-                read_secret=lambda arn: DB,
+                read_secret=lambda arn, fresh: DB,
                 open_store=lambda: store,
                 resolve_databases=lambda *a: pytest.fail("a restore never lists databases"),
                 backup_database=lambda *a, **k: pytest.fail("a restore never backs up"),
