@@ -48,9 +48,10 @@ def iter_values(cursor: Any) -> Generator[list[bytes | None], None, None]:
 
 
 def _parse(conn: Any, rfile: Any) -> Iterator[list[bytes | None]]:
+    # The hot loop of the whole dump: one pass per row, kept to a few slices and comparisons.
     buf = b""
     pos = 0
-    packets = 0
+    rows = 0
     while True:
         chunk = _read(conn, rfile)
         buf = buf[pos:] + chunk if pos < len(buf) else chunk
@@ -59,33 +60,32 @@ def _parse(conn: Any, rfile: Any) -> Iterator[list[bytes | None]]:
         values: list[bytes | None] = []
         append = values.append
         while pos + 4 < end_of_buf:
-            length = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
-            end = pos + 4 + length
+            end = pos + 4 + (buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16)
             if end > end_of_buf:
                 break
-            if length == MAX_PAYLOAD:
-                raise ValueTooLarge()
-            first = buf[pos + 4]
+            first = buf[pos + 4]  # the value's length-encoded prefix
             if first < 0xFB:
                 append(buf[pos + 5 : end])
+            elif first == 0xFB:
+                append(None)
             elif first == 0xFC:
                 append(buf[pos + 7 : end])
             elif first == 0xFD:
+                if end - pos - 4 == MAX_PAYLOAD:
+                    raise ValueTooLarge()
                 append(buf[pos + 8 : end])
-            elif first == 0xFB:
-                append(None)
-            elif first == 0xFE and length < 9:  # EOF packet: the result set is complete
-                conn._next_seq_id = (conn._next_seq_id + packets + 1) % 256
+            elif first == 0xFE and end - pos < 13:  # EOF packet: the result set is complete
+                conn._next_seq_id = (conn._next_seq_id + rows + len(values) + 1) % 256
                 if values:
                     yield values
                 return
-            elif first == 0xFE:
-                append(buf[pos + 13 : end])
+            elif first == 0xFE:  # a value of 16 MiB or more
+                raise ValueTooLarge()
             else:  # 0xFF: an error packet (killed query, changed table definition, …)
                 conn._next_seq_id = 0
                 pymysql.err.raise_mysql_exception(buf[pos + 4 : end])
-            packets += 1
             pos = end
+        rows += len(values)
         if values:
             yield values
 
