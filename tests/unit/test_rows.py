@@ -8,6 +8,7 @@ from cloudbackup.mysql.rows import (
     Column,
     RowTooLarge,
     insert_prefix,
+    is_generated,
     pack_statements,
     row_query,
     statement_limit,
@@ -109,3 +110,20 @@ def test_a_null_row_means_the_server_could_not_build_it():
     # The server returns NULL for a CONCAT longer than its max_allowed_packet.
     with pytest.raises(RowTooLarge):
         list(pack_statements([[b"(1)", None]], PREFIX, fill=1000, limit=4000))
+
+
+@pytest.mark.parametrize(
+    ("extra", "generated"),
+    [
+        ("VIRTUAL GENERATED", True),
+        ("STORED GENERATED", True),
+        ("STORED GENERATED, INVISIBLE", True),  # MariaDB's ROW START / ROW END
+        ("DEFAULT_GENERATED", False),  # MySQL: an expression default, inserted like any value
+        ("DEFAULT_GENERATED on update CURRENT_TIMESTAMP", False),
+        ("INVISIBLE", False),
+        ("auto_increment", False),
+        ("", False),
+    ],
+)
+def test_generated_columns_are_recognised_on_both_servers(extra, generated):
+    assert is_generated(extra) is generated

@@ -64,16 +64,24 @@ def statement_limit(max_allowed_packet: int) -> int:
 def table_columns(cur: Any, database: str, table: str) -> list[Column]:
     """The columns an INSERT must name: every stored column, invisible ones included, none generated."""
     cur.execute(
-        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, IS_GENERATED"
+        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA"
         " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
         " ORDER BY ORDINAL_POSITION",
         (database, table),
     )
     return [
         Column(name=name, data_type=dtype.lower(), charset=cs, nullable=n == "YES")
-        for name, dtype, cs, n, generated in cur.fetchall()
-        if generated != "ALWAYS"
+        for name, dtype, cs, n, extra in cur.fetchall()
+        if not is_generated(extra)
     ]
+
+
+def is_generated(extra: str) -> bool:
+    """From information_schema EXTRA, on MariaDB and MySQL alike. Virtual/stored generated columns and
+    MariaDB's ROW START/END (shown as "STORED GENERATED, INVISIBLE") cannot be inserted; MySQL's
+    DEFAULT_GENERATED (an expression default) can, and must keep its value."""
+    upper = extra.upper()
+    return "VIRTUAL GENERATED" in upper or "STORED GENERATED" in upper
 
 
 def value_expression(col: Column) -> str:

@@ -25,8 +25,11 @@ SESSION_SETUP = (
     f"SET SESSION net_read_timeout = {NET_TIMEOUT_SECONDS}",
     "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 )
-# MariaDB only: a server-wide statement time limit must not cut a long table read short.
-MARIADB_SETUP = ("SET SESSION max_statement_time = 0",)
+# A server-wide statement time limit must not cut a long table read short (each flavour names it so).
+FLAVOUR_SETUP = {
+    "mariadb": ("SET SESSION max_statement_time = 0",),
+    "mysql": ("SET SESSION max_execution_time = 0",),
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ def open_snapshot(conn: Any) -> Snapshot:
         cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version, max_allowed_packet = cur.fetchone()
         server = server_info(str(version))
-        for statement in SESSION_SETUP + (MARIADB_SETUP if server.flavour == "mariadb" else ()):
+        for statement in SESSION_SETUP + FLAVOUR_SETUP[server.flavour]:
             cur.execute(statement)
         started_at = datetime.now(UTC)
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
