@@ -30,7 +30,7 @@ class OperatorAccess(Construct):
         allow_prune: bool,
     ) -> None:
         super().__init__(scope, construct_id)
-        access = Access(prefix=prefix, read=True, write=True, delete=allow_prune)
+        access = Access(prefix=prefix, listing=True, read=True, write=True, delete=allow_prune)
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",

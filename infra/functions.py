@@ -1,7 +1,7 @@
 """The backup and restore functions of one source, each with its own least-privilege role.
 
-Backup may write and list its source's backups (no delete, no read of other sources); restore may
-read and list them (no write to the bucket). Both read exactly their source's database secret, run
+Backup may only write its source's backups (no delete, no read, no listing: it never lists); restore
+may read and list them (no write to the bucket). Both read exactly their source's database secret, run
 on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention.
 """
 
@@ -84,13 +84,13 @@ class SourceFunctions(Construct):
         self.backup = self._function(
             "Backup",
             BACKUP_HANDLER,
-            Access(prefix=key_prefix, write=True),
+            Access(prefix=key_prefix, write=True),  # each run makes new keys: it never lists
             f"cloudbackup: scheduled backups of {source.name}",
         )
         self.restore = self._function(
             "Restore",
             RESTORE_HANDLER,
-            Access(prefix=key_prefix, read=True),
+            Access(prefix=key_prefix, listing=True, read=True),
             f"cloudbackup: on-demand restores of {source.name}",
         )
         stack = Stack.of(self)

@@ -12,6 +12,9 @@ against the calls recorded during a real backup, list, verify and restore):
 With SSE-KMS, S3 calls KMS on the caller's behalf: a write needs kms:GenerateDataKey (and
 kms:Decrypt to complete a multipart upload); a read needs kms:Decrypt. Nothing else: never s3:*,
 no s3:DeleteObjectVersion (versioning keeps what a prune deletes), no bucket configuration.
+
+Two bucket-level reads stay denied on purpose: HeadBucket (needs s3:ListBucket without a prefix) and
+GetBucketVersioning; the engine treats a denial of either as "unknown" and goes on.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Access:
     """What one principal may do under `prefix` (a key prefix without trailing slash)."""
 
     prefix: str
+    listing: bool = False
     read: bool = False
     write: bool = False
     delete: bool = False
@@ -52,13 +56,13 @@ class Access:
 
 def statements(access: Access, bucket: s3.IBucket, key: kms.IKey) -> list[iam.PolicyStatement]:
     """List the prefix, touch the objects under it, use the bucket's key through S3 only."""
-    return [
-        iam.PolicyStatement(
-            sid="ListBackups",
-            actions=list(S3_LIST),
-            resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{access.prefix}/*"]}},
-        ),
+    listing = iam.PolicyStatement(
+        sid="ListBackups",
+        actions=list(S3_LIST),
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{access.prefix}/*"]}},
+    )
+    return [listing] * access.listing + [
         iam.PolicyStatement(
             sid="BackupObjects",
             actions=access.s3_object_actions(),
