@@ -59,12 +59,12 @@ class BackupRun:
         try:
             with self.segment("connect", source=request.source):
                 db, available = self._connect(source)
+                store = self.engine.open_store()
         except (SecretError, CloudBackupError) as exc:
             failed = [
                 DatabaseOutcome(database=n, status="failed", error=str(exc)) for n in requested or ["*"]
             ]
             return self._finish(request.source, failed)
-        store = self.engine.open_store()
         outcomes = [
             self._one(request.source, db, store, name, known=name in available)
             for name in (available if requested is None else requested)
