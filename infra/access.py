@@ -28,6 +28,7 @@ class OperatorAccess(Construct):
         key: kms.IKey,
         prefix: str,
         allow_prune: bool,
+        key_serial: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
         access = Access(prefix=prefix, listing=True, read=True, write=True, delete=allow_prune)
@@ -41,7 +42,8 @@ class OperatorAccess(Construct):
         )
         acknowledge_prefix_scope(self.policy, bucket, prefix)
         self.user = iam.User(self, "User", managed_policies=[self.policy])
-        access_key = iam.AccessKey(self, "AccessKey", user=self.user)
+        # A new serial replaces the key (and updates the secret): the rotation of an IAM access key.
+        access_key = iam.AccessKey(self, "AccessKey", user=self.user, serial=key_serial)
         self.secret = secretsmanager.Secret(
             self,
             "AccessKeySecret",

@@ -125,6 +125,7 @@ class DeploymentConfig(Strict):
     kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
     alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     allow_prune: bool = True
+    access_key_serial: Annotated[int, Field(ge=1)] = 1  # raise it to rotate the operator's access key
     retention: Retention = Retention()
     functions: Functions = Functions()
     sources: Annotated[list[Source], Field(min_length=1)]

@@ -77,7 +77,7 @@ def acknowledge_secret_rotation(secret: IConstruct) -> None:
         secret,
         "AwsSolutions-SMG4",
         "The secret holds an IAM access key, which Secrets Manager cannot rotate by itself; it is rotated by "
-        "replacing the AccessKey resource (README: Deploy to AWS), which updates this secret.",
+        "raising access_key_serial in the config, which replaces the key and updates this secret.",
     )
 
 

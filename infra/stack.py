@@ -44,6 +44,7 @@ class CloudBackupStack(Stack):
             key=storage.key,
             prefix=config.prefix,
             allow_prune=config.allow_prune,
+            key_serial=config.access_key_serial,
         )
         shared = Shared(
             code=lambda_.Code.from_asset(str(build_lambda_asset())),

@@ -46,6 +46,7 @@ def full_config() -> dict[str, Any]:
     raw = copy.deepcopy(example_config())
     raw["alarm_email"] = "oncall@example.com"
     raw["allow_prune"] = False
+    raw["access_key_serial"] = 2
     raw["retention"].update(
         noncurrent_days=45,
         archive={"storage_class": "GLACIER_IR", "after_days": 60},

@@ -65,6 +65,13 @@ def test_user_holds_the_policy_and_the_key_secret_holds_the_access_key(example: 
     assert {"Fn::GetAtt": [key_id, "SecretAccessKey"]} in body
 
 
+def test_raising_the_serial_rotates_the_access_key(example: Synth, full: Synth) -> None:
+    [first] = example.resources("AWS::IAM::AccessKey").values()
+    [second] = full.resources("AWS::IAM::AccessKey").values()
+    assert first["Properties"]["Serial"] == 1
+    assert second["Properties"]["Serial"] == 2
+
+
 def test_outputs_name_user_secret_and_command_but_never_the_secret_key(example: Synth) -> None:
     outputs = example.json["Outputs"]
     assert {OUTPUT_SECRET, OUTPUT_USER, OUTPUT_BUCKET_URL, "CredentialsCommand", "BucketName"} <= set(outputs)
