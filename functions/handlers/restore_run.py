@@ -7,6 +7,7 @@ outside the allow-list, an in-place restore without `in_place: true` (see Restor
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -25,6 +26,24 @@ from handlers.settings import Settings, SourceConfig, UnknownSource
 log = logging.getLogger(__name__)
 
 Segment = Callable[..., AbstractContextManager[None]]
+
+
+# The engine speaks the command line's language; the function's caller wrote an event.
+_FLAG_AS_FIELD = {
+    "--in-place": '"in_place": true',
+    "--target-database": "target_database",
+    "--table": "tables",
+    "--backup": "backup",
+    "--database": "database",
+}
+_FLAG = re.compile(
+    "|".join(re.escape(flag) for flag in sorted(_FLAG_AS_FIELD, key=len, reverse=True)) + r"\b"
+)
+
+
+def in_event_terms(message: str) -> str:
+    """`use --in-place` -> `use "in_place": true`: name the event's fields, not the CLI's flags."""
+    return _FLAG.sub(lambda m: _FLAG_AS_FIELD[m.group(0)], message)
 
 
 class RestoreFailed(RuntimeError):
@@ -47,7 +66,7 @@ class RestoreRun:
         except (CloudBackupError, SecretError) as exc:
             self.metrics.add_metric(name=c.METRIC_RESTORE_FAILURES, unit=MetricUnit.Count, value=1)
             log.error("restore of %s into %s failed: %s", request.database, request.target, exc)
-            raise RestoreFailed(str(exc)) from None
+            raise RestoreFailed(in_event_terms(str(exc))) from None
         if not request.dry_run:
             self.metrics.add_metric(name=c.METRIC_RESTORE_SUCCEEDED, unit=MetricUnit.Count, value=1)
             self.metrics.add_metric(

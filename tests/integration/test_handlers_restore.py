@@ -100,6 +100,18 @@ def test_restore_into_a_new_database_gives_back_every_row(
     assert summary["previous_tables_kept_in"] is None
     for table in ("orders", "customers"):
         assert table_state(db_settings, target, table) == table_state(db_settings, name, table)
+    # And restoring over the now non-empty target is refused in the event's terms, leaving it as it is
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM orders WHERE id <= 100")
+    changed = table_state(db_settings, target)
+    with pytest.raises(RestoreFailed) as raised:
+        deployment.restore(
+            {"source": deployment.source, "database": name, "backup": backup_id, "target_database": target}
+        )
+    assert f"target database {target} exists and is not empty" in str(raised.value)
+    assert '"in_place": true' in str(raised.value)
+    assert "--" not in str(raised.value)
+    assert table_state(db_settings, target) == changed
 
 
 def test_in_place_restore_swaps_the_tables_back_and_keeps_the_previous_ones(

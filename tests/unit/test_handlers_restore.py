@@ -12,6 +12,7 @@ import pytest
 
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
@@ -227,3 +228,19 @@ def test_an_unknown_backup_id_fails_with_one_line(
     with pytest.raises(RestoreFailed, match="no complete backup with id 'abcdef123'"):
         module.handler(event, lambda_context())
     assert engine.calls == []
+
+
+def test_engine_messages_name_event_fields_not_command_line_flags(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function()
+    engine.error = UsageError("--table orders: backup newer0002 of shop has no such table")
+    event = {
+        "source": SOURCE,
+        "database": "shop",
+        "backup": "latest",
+        "target_database": "shop_restored",
+        "tables": ["orders"],
+    }
+    with pytest.raises(RestoreFailed, match=r"^tables orders: backup newer0002 of shop has no such table$"):
+        module.handler(event, lambda_context())
