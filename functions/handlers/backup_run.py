@@ -65,10 +65,12 @@ class BackupRun:
                 DatabaseOutcome(database=n, status="failed", error=str(exc)) for n in requested or ["*"]
             ]
             return self._finish(request.source, failed)
-        outcomes = [
-            self._one(request.source, db, store, name, known=name in available)
-            for name in (available if requested is None else requested)
-        ]
+        names = available if requested is None else requested
+        if not names:
+            # "*" on a server that shows this user no database: its grants, not a quiet success.
+            error = f"no databases to back up: {db.redacted()} sees no user database (check its grants)"
+            return self._finish(request.source, [DatabaseOutcome(database="*", status="failed", error=error)])
+        outcomes = [self._one(request.source, db, store, name, known=name in available) for name in names]
         return self._finish(request.source, outcomes)
 
     def _connect(self, source: SourceConfig) -> tuple[DbSettings, list[str]]:

@@ -288,3 +288,18 @@ def test_logs_carry_the_correlation_id_and_never_the_password(
     assert summary[0]["function_request_id"] == context.aws_request_id
     assert {r["correlation_id"] for r in with_event_id} == {"run-42"}
     assert DB.password not in repr(with_request_id + with_event_id)
+
+
+def test_all_databases_of_a_server_that_shows_none_is_a_failure_not_a_quiet_success(
+    backup_function: Callable[..., Any], lambda_context: Callable[..., Any]
+) -> None:
+    # Given a backup user whose grants let it see no database at all
+    module, engine, publisher = backup_function(StandInEngine([]))
+    # When the schedule asks for every database
+    with pytest.raises(
+        BackupRunFailed, match=r"\* \(failed: no databases to back up: backup@db.internal:3306"
+    ):
+        module.handler({"source": SOURCE, "databases": "*"}, lambda_context())
+    # Then the failure is published (and counted), so the operator hears of it
+    assert [(o.database, o.status) for _, o in publisher.published] == [("*", "failed")]
+    assert not any(call.startswith("backup ") for call in engine.calls)
