@@ -324,6 +324,7 @@ class _Run:
         self.source_database: str | None = None
         self.events: list[bytes] = []
         self.next_number = 1
+        self.kind = ""
         self._rows_shown = 0
         self._bytes_shown = 0
 
@@ -334,12 +335,22 @@ class _Run:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
+        if label.startswith("table "):
+            # Tables load side by side: the next frame starts while this one's rows still run.
+            self.kind = "table"
+            self.loader.run_frame(self._numbered(statements), where)
+            self._show(tables=1)
+            return
+        if label.split(" ")[0] != self.kind:
+            self.loader.wait()  # sequences before tables, all tables before routines and views
+            self.kind = label.split(" ")[0]
+        for stmt in self._numbered(statements):
+            self._one(stmt, where)
+
+    def _numbered(self, statements: Iterable[Statement]) -> Iterator[Statement]:
         for stmt in statements:
             self.next_number = stmt.number + 1
-            self._one(stmt, where)
-        if label.startswith("table"):
-            self.loader.wait()
-            self._show(tables=1)
+            yield stmt
 
     def _one(self, stmt: Statement, where: str) -> None:
         kind = classify(stmt.sql)

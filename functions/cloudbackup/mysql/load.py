@@ -16,7 +16,7 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -85,6 +85,32 @@ class LoadError(OperationError):
         self.code = code
 
 
+class _Lane:
+    """One table frame's order: its DDL runs after its earlier rows, its rows after its DDL; other
+    frames' statements may overlap with it (foreign key checks are off, the tables are new)."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.idle = threading.Condition()
+
+    def issue(self) -> None:
+        with self.idle:
+            self.pending += 1
+
+    def done(self) -> None:
+        with self.idle:
+            self.pending -= 1
+            if self.pending == 0:
+                self.idle.notify_all()
+
+    def wait_idle(self) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.pending == 0)
+
+
+_Item = tuple[Statement, str, _Lane | None]
+
+
 @dataclass
 class _Counters:
     rows: int = 0
@@ -105,14 +131,14 @@ class Loader:
     _threads: list[threading.Thread] = field(default_factory=list)
     _counters: list[_Counters] = field(default_factory=list)
     _failure: LoadError | None = None
-    _queue: queue.Queue[tuple[Statement, str] | None] = field(default_factory=lambda: queue.Queue(4))
+    _queue: queue.Queue[_Item | None] = field(default_factory=lambda: queue.Queue(4))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     modes: QuoteModes = field(default_factory=QuoteModes)  # how the next statements quote (see splitter)
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
         try:
-            for _ in range(self.jobs):
+            for _ in range(self.jobs + 1):  # the first runs DDL and session statements, the rest rows
                 conn = connect(self.db, database=self.database)
                 self._conns.append(conn)
                 conn.query(SESSION_SETUP)
@@ -121,8 +147,8 @@ class Loader:
             raise
         self.rewriter = DefinerRewriter(self.definer, self._current_user())
         self._queue = queue.Queue(2 * self.jobs)
-        for index in range(self.jobs):
-            self._counters.append(_Counters())
+        self._counters = [_Counters() for _ in self._conns]
+        for index in range(1, self.jobs + 1):
             thread = threading.Thread(target=self._work, args=(index,), name=f"load-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -134,13 +160,31 @@ class Loader:
         self._raise_failure()
         kind = kind or classify(stmt.sql)
         if kind == "rows":
-            self._queue.put((stmt, where))
+            self._queue.put((stmt, where, None))
             return
         if kind in ("skip", "use"):
             return
         self.wait()
+        self._run_main(stmt, where, self._conns if kind == "session" else self._conns[:1])
+
+    def run_frame(self, statements: Iterable[Statement], where: str) -> None:
+        """A table frame: its rows go to the workers while the next frames already start. Its other
+        statements run on the first connection only, after its own earlier rows: in a frame they are
+        DDL under session settings that the frame itself puts back (rows load in the base session)."""
+        lane = _Lane()
+        for stmt in statements:
+            self._raise_failure()
+            kind = classify(stmt.sql)
+            if kind == "rows":
+                lane.issue()
+                self._queue.put((stmt, where, lane))
+            elif kind not in ("skip", "use"):
+                lane.wait_idle()
+                self._raise_failure()
+                self._run_main(stmt, where, self._conns[:1])
+
+    def _run_main(self, stmt: Statement, where: str, targets: list[Any]) -> None:
         sql = self.rewriter.rewrite(stmt.sql)
-        targets = self._conns if kind == "session" else self._conns[:1]
         for conn in targets:
             self._execute(conn, Statement(stmt.number, stmt.line, sql), where, self._counters[0])
         # The server reports sql_mode's quoting in every OK packet: split what follows accordingly.
@@ -215,9 +259,13 @@ class Loader:
             try:
                 if item is None:
                     return
-                if self._failure is None:
-                    stmt, where = item
-                    self._execute(conn, stmt, where, counters)
+                stmt, where, lane = item
+                try:
+                    if self._failure is None:
+                        self._execute(conn, stmt, where, counters)
+                finally:
+                    if lane is not None:
+                        lane.done()
             except LoadError as exc:
                 with self._lock:
                     if self._failure is None:
