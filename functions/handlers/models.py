@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 # MySQL/MariaDB identifiers are at most 64 characters; the engine quotes them, so any other
 # character is allowed.
-DatabaseName = Annotated[str, Field(min_length=1, max_length=64)]
+Identifier = Annotated[str, Field(min_length=1, max_length=64)]
+DatabaseName = Identifier
+TableName = Identifier
 SourceName = Annotated[str, Field(min_length=1, max_length=128)]
 BackupRef = Annotated[str, Field(pattern=r"^(latest|[0-9a-z]{6,40})$")]
 
@@ -57,9 +59,7 @@ class RestoreEvent(_Event):
     backup: BackupRef
     target_database: DatabaseName | None = None
     in_place: StrictBool = False
-    tables: (
-        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1)] | None
-    ) = None
+    tables: Annotated[list[TableName], Field(min_length=1)] | None = None
     dry_run: StrictBool = False
 
     @model_validator(mode="after")
