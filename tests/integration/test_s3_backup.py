@@ -182,7 +182,7 @@ def test_a_multipart_backup_survives_503s_and_resets(
     assert int(head["ETag"].strip('"').rsplit("-", 1)[1]) >= 2  # a multipart object
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_backup_stopped_mid_upload_aborts_it_and_leaves_nothing(
     db_settings, make_database, tmp_path, s3_bucket, faulty_proxy, creds_file, aws_client, signum
 ):

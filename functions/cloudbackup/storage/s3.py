@@ -163,11 +163,8 @@ class S3Storage:
         return f"s3://{self.bucket}/{self._full(key)}"
 
     def describe(self) -> str:
-        return (
-            f"s3://{self.bucket}/{self.prefix} ({self.region})"
-            if self.prefix
-            else (f"s3://{self.bucket} ({self.region})")
-        )
+        where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        return f"{where} ({self.region})"
 
     # -- S3 specifics -------------------------------------------------------------------------------
 
@@ -183,13 +180,16 @@ class S3Storage:
             except botocore.exceptions.ClientError as exc:
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 real = bucket_region_of(exc)
-                if status == 404:
+                if real and real != self.region:
+                    pass  # a 301/400 from the wrong region: said below
+                elif status == 404:
                     raise UsageError(
                         f"S3 bucket {self.bucket} does not exist ({self.target.context()})"
                     ) from None
-                if status != 403:
+                elif status != 403:
                     raise s3_failure(exc, self.target, "open", f"s3://{self.bucket}") from None
-                # 403 on HeadBucket: no ListBucket right; the real operations will say what is denied.
+                # 403 on HeadBucket: no ListBucket right on the bucket itself (a policy scoped to the
+                # prefix); the real operations will say what is denied.
             except Exception as exc:
                 raise s3_failure(exc, self.target, "open", f"s3://{self.bucket}") from None
             if real and real != self.region:
