@@ -292,7 +292,7 @@ class Loader:
 
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
-        message = str(exc.args[1] if len(exc.args) > 1 else exc).strip()
+        message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
         place = f"statement {stmt.number} (line {stmt.line}" + (f", {where})" if where else ")")
         if stmt.number == 0:
             place = where

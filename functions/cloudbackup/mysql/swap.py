@@ -105,7 +105,7 @@ def publish(db: DbSettings, plan: SwapPlan) -> str | None:
             return _publish(db, cur, plan)
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else 0
-        message = exc.args[1] if len(exc.args) > 1 else str(exc)
+        message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())
         hint = ""
         if code == ER_LOCK_WAIT_TIMEOUT:
             hint = (
