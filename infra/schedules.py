@@ -93,8 +93,10 @@ class BackupSchedules(Construct):
         return role
 
     def _first_backup(self, source: Source, backup: lambda_.IFunction, event: dict[str, Any]) -> None:
-        """Invoke the backup once when the stack (or this source) is created: a backup from day one."""
-        invoke = cr.AwsCustomResource(
+        """Invoke the backup once when the stack (or this source) is created: a backup from day one.
+
+        No explicit dependency is needed: the call names the function, which waits for its policies."""
+        cr.AwsCustomResource(
             self,
             f"{source.name}-first-backup",
             on_create=cr.AwsSdkCall(
@@ -112,5 +114,3 @@ class BackupSchedules(Construct):
             ),
             install_latest_aws_sdk=False,
         )
-        # No explicit dependency needed: the call names the function, which CDK makes wait for its policies.
-        del invoke

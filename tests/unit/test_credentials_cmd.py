@@ -67,3 +67,18 @@ def test_cli_refuses_before_asking_aws(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2
     assert capsys.readouterr().err.strip() == f"cloudbackup: {out} exists; pass --force to overwrite it"
     assert out.read_text() == "mine\n"
+
+
+def test_no_region_anywhere_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given no region in the environment or the AWS config files
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    # When the command runs without --region
+    code = main(["credentials", "--stack", "CloudBackup", "--out", str(tmp_path / "credentials")])
+    # Then it says how to give one, and writes nothing
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "cloudbackup: no AWS region: pass --region or set AWS_REGION"
+    assert not (tmp_path / "credentials").exists()
