@@ -11,6 +11,7 @@ from cloudbackup.mysql.identifiers import (
     unqualify_sequence_calls,
 )
 from cloudbackup.mysql.objects import DatabaseObjects, Routine, database_section
+from cloudbackup.mysql.server_text import version_prepares_any_statement
 from cloudbackup.mysql.session_text import object_settings, stored_program, string_literal, with_session
 from cloudbackup.mysql.views import order_views, references
 
@@ -121,18 +122,37 @@ def test_stored_programs_are_delimited_so_semicolons_and_trailing_comments_stay_
     )
 
 
-def test_on_mariadb_a_program_with_comments_is_sent_as_a_string_the_client_cannot_strip():
+def test_a_program_with_comments_is_sent_as_a_string_the_client_cannot_strip():
     statement = b"CREATE PROCEDURE p() BEGIN -- it's\n SELECT 'a\\b'; /* x */ END"
     # Then comments travel inside a literal, quotes doubled and backslashes escaped for the sql_mode
-    assert stored_program(statement, sql_mode="STRICT_TRANS_TABLES", mariadb=True) == (
+    assert stored_program(statement, sql_mode="STRICT_TRANS_TABLES", execute_immediate=True) == (
         b"EXECUTE IMMEDIATE 'CREATE PROCEDURE p() BEGIN -- it''s\n SELECT ''a\\\\b''; /* x */ END';\n"
     )
     # And under NO_BACKSLASH_ESCAPES the backslash is a plain character
     assert string_literal(b"C:\\new\\", sql_mode="ANSI_QUOTES,NO_BACKSLASH_ESCAPES") == b"'C:\\new\\'"
-    # And a program without comments, a MySQL server, or a charset with 0x5C trail bytes keep DELIMITER
-    assert stored_program(b"CREATE PROCEDURE p() SELECT 1", mariadb=True).startswith(b"DELIMITER ;;")
-    assert stored_program(statement, mariadb=False).startswith(b"DELIMITER ;;")
-    assert stored_program(statement, charset="sjis", mariadb=True).startswith(b"DELIMITER ;;")
+    # And a program without comments, a server that cannot prepare it, or a charset with 0x5C trail bytes
+    # keep DELIMITER
+    assert stored_program(b"CREATE PROCEDURE p() SELECT 1", execute_immediate=True).startswith(
+        b"DELIMITER ;;"
+    )
+    assert stored_program(statement, execute_immediate=False).startswith(b"DELIMITER ;;")
+    assert stored_program(statement, charset="sjis", execute_immediate=True).startswith(b"DELIMITER ;;")
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("10.11.19-MariaDB-0+deb12u1", True),
+        ("10.6.2-MariaDB", True),
+        ("10.6.1-MariaDB-log", False),
+        ("10.5.23-MariaDB", False),
+        ("11.4.2-MariaDB", True),
+        ("8.0.36", False),  # MySQL prepares no CREATE PROCEDURE
+        ("5.5.5-10.11.6-MariaDB", False),  # an old proxy prefix: be conservative
+    ],
+)
+def test_execute_immediate_only_where_the_server_prepares_any_statement(version, expected):
+    assert version_prepares_any_statement(version) is expected
 
 
 def test_object_settings_come_from_the_show_create_row():

@@ -10,7 +10,7 @@ from cloudbackup.mysql.identifiers import setting_name
 from cloudbackup.mysql.server_text import (
     Row,
     database_collation,
-    is_mariadb,
+    prepares_any_statement,
     query,
     raw_results,
     show_create,
@@ -60,11 +60,13 @@ class ProgramContext:
     """What writing stored programs needs to know about the server, asked once per section."""
 
     db_collation: str
-    mariadb: bool
+    prepares_any_statement: bool  # so a program with comments can travel through EXECUTE IMMEDIATE
 
 
 def program_context(cur: Any) -> ProgramContext:
-    return ProgramContext(db_collation=database_collation(cur), mariadb=is_mariadb(cur))
+    return ProgramContext(
+        db_collation=database_collation(cur), prepares_any_statement=prepares_any_statement(cur)
+    )
 
 
 def routines_section(cur: Any, routines: Iterable[Routine]) -> bytes:
@@ -99,7 +101,7 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
         row["statement"],
         sql_mode=settings["sql_mode"],
         charset=settings["character_set_client"],
-        mariadb=context.mariadb,
+        execute_immediate=context.prepares_any_statement,
     )
     if drop:
         name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name

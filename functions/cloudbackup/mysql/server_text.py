@@ -7,6 +7,7 @@ read as bytes whatever the caller's connection decodes, and every session change
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -90,10 +91,18 @@ def current_database(cur: Any) -> str:
     return text(row["db"])
 
 
-def is_mariadb(cur: Any) -> bool:
+def prepares_any_statement(cur: Any) -> bool:
+    """MariaDB 10.6.2+ prepares every statement (CREATE PROCEDURE/TRIGGER/EVENT included)."""
     with raw_results(cur):
         (row,) = query(cur, "SELECT VERSION() AS v")
-    return "mariadb" in text(row["v"]).lower()
+    return version_prepares_any_statement(text(row["v"]))
+
+
+def version_prepares_any_statement(version: str) -> bool:
+    numbers = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if "mariadb" not in version.lower() or numbers is None:
+        return False
+    return tuple(int(n) for n in numbers.groups()) >= (10, 6, 2)
 
 
 def database_collation(cur: Any) -> str:

@@ -41,16 +41,17 @@ def with_session(settings: Mapping[str, str], body: bytes) -> bytes:
 
 
 def stored_program(
-    statement: bytes, *, sql_mode: str = "", charset: str = "utf8mb4", mariadb: bool = False
+    statement: bytes, *, sql_mode: str = "", charset: str = "utf8mb4", execute_immediate: bool = False
 ) -> bytes:
     """A CREATE TRIGGER/FUNCTION/PROCEDURE/EVENT whose body holds `;`, delimited as mysqldump does.
 
     The stock `mysql` client strips comments outside string literals, so a body with comments (as
-    applications and migration tools create them) would come back without them. On MariaDB such a
-    statement is sent as a string instead, through EXECUTE IMMEDIATE, which the client passes untouched.
+    applications and migration tools create them) would come back without them. Where the server can
+    prepare it (`execute_immediate`: MariaDB 10.6.2+), such a statement is sent as a string instead,
+    through EXECUTE IMMEDIATE, which the client passes untouched.
     The newline before the delimiter keeps it out of a trailing `-- comment` in the body.
     """
-    if mariadb and _has_comment_marker(statement) and charset not in _BACKSLASH_UNSAFE_CHARSETS:
+    if execute_immediate and _has_comment_marker(statement) and charset not in _BACKSLASH_UNSAFE_CHARSETS:
         return b"EXECUTE IMMEDIATE " + string_literal(statement, sql_mode=sql_mode) + b";\n"
     d = STORED_PROGRAM_DELIMITER
     return b"DELIMITER " + d + b"\n" + statement + b"\n" + d + b"\nDELIMITER ;\n"
