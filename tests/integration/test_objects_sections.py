@@ -5,9 +5,12 @@ AUTO_INCREMENT, sequence state, trigger order and the database defaults.
 """
 
 import subprocess
+import uuid
+from dataclasses import replace
 
 import pytest
 
+from cloudbackup.errors import OperationError
 from cloudbackup.mysql import objects, views
 from cloudbackup.mysql.connection import connect
 from tests.fixtures.compare import assert_databases_equal
@@ -205,3 +208,36 @@ def test_an_unbuffered_dump_cursor_gives_the_same_sections(db_settings, every_ty
     _, unbuffered = schema_dump(db_settings, every_type_db, unbuffered=True)
     # Then they are the same bytes
     assert unbuffered == buffered
+
+
+@pytest.fixture
+def user_without_routine_bodies(db_settings, make_database):
+    """A database with a function, and a user who may run it but not read its body."""
+    database = make_database("hidden")
+    user = f"cbt_u_{uuid.uuid4().hex[:8]}"
+    with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
+        cur.execute("CREATE FUNCTION f_hidden() RETURNS INT RETURN 1")
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cur.execute(f"GRANT SELECT, EXECUTE, SHOW VIEW, TRIGGER, EVENT ON `{database}`.* TO '{user}'@'%'")
+    try:
+        yield database, replace(db_settings, user=user, password="pw")
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_a_routine_body_hidden_from_the_backup_user_is_an_error_not_a_gap(user_without_routine_bodies):
+    # Given a backup user who sees a function but not its body
+    database, settings = user_without_routine_bodies
+    conn = connect(settings, database=database)
+    try:
+        with conn.cursor() as cur:
+            found = objects.list_objects(cur, database)
+            assert [r.name for r in found.routines] == ["f_hidden"]
+            # When its section is written, Then the backup fails saying what to grant
+            with pytest.raises(
+                OperationError, match=r"cannot read the definition of function `f_hidden`.*grant"
+            ):
+                objects.routines_section(cur, found.routines)
+    finally:
+        conn.close()

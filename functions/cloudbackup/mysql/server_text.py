@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from cloudbackup.errors import OperationError
 from cloudbackup.mysql.identifiers import quote_identifier, setting_literal, setting_name
 
 Row = dict[str, Any]
@@ -80,6 +81,12 @@ def _show(cur: Any, kind: str, name: str) -> Row:
     row = rows[0]
     for column in list(row):
         if column.startswith("Create ") or column == "SQL Original Statement":
+            if row[column] is None:  # a routine whose body the server hides from this user
+                raise OperationError(
+                    f"cannot read the definition of {kind.lower()} {quote_identifier(name)}: the server "
+                    "hides it from the backup user; grant it SELECT on mysql.proc (MariaDB before 11.3), "
+                    "SHOW CREATE ROUTINE (MariaDB 11.3+) or global SELECT (MySQL 8)"
+                )
             row["statement"] = bytes(row[column])
     return row
 
