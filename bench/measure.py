@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -22,6 +23,29 @@ class Measurement:
     seconds: float
     peak_rss_mb: float  # the largest single process of the command (a pipeline's biggest stage)
     stdout: bytes
+
+
+@dataclass
+class Runs:
+    """Repeated measurements of one tool: the median time is reported, the worst memory."""
+
+    items: list[Measurement] = field(default_factory=list)
+
+    def add(self, m: Measurement) -> Measurement:
+        self.items.append(m)
+        return m
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(m.seconds for m in self.items)
+
+    @property
+    def best(self) -> float:
+        return min(m.seconds for m in self.items)
+
+    @property
+    def rss(self) -> float:
+        return max(m.peak_rss_mb for m in self.items)
 
 
 def measure(command: list[str] | str) -> Measurement:
