@@ -335,17 +335,14 @@ class _Run:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
-        if label.startswith("table "):
-            # Tables load side by side: the next frame starts while this one's rows still run.
-            self.kind = "table"
-            self.loader.run_frame(self._numbered(statements), where)
-            self._show(tables=1)
-            return
-        if label.split(" ")[0] != self.kind:
+        kind = label.split(" ")[0]
+        if kind != self.kind:
             self.loader.wait()  # sequences before tables, all tables before routines and views
-            self.kind = label.split(" ")[0]
+            self.kind = kind
         for stmt in self._numbered(statements):
-            self._one(stmt, where)
+            self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        if kind == "table":
+            self._show(tables=1)
 
     def _numbered(self, statements: Iterable[Statement]) -> Iterator[Statement]:
         for stmt in statements:

@@ -126,3 +126,19 @@ def test_the_swap_waits_for_a_reader_that_finishes(db_settings, make_database, t
         finisher.join()
         reader.close()
     assert_snapshots_equal(at_backup, snapshot(db_settings, source))
+
+
+def test_the_kept_copy_of_a_subset_does_not_reference_the_live_tables(db_settings, make_database, tmp_path):
+    source = make_database("rx")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    result = restore_backup(db_settings, entry, in_place=True, tables=["child"])
+    kept = result.previous_tables_kept_in
+    fk = rows(
+        db_settings,
+        "SELECT unique_constraint_schema FROM information_schema.referential_constraints "
+        f"WHERE constraint_schema = '{kept}' AND constraint_name = 'fk_child_parent'",
+    )
+    assert fk == ((kept,),)  # an archive: dropping the live database later must not trip over it
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE `{source}`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudbackup.mysql.definer import DefinerRewriter, definer_error_hint, object_name
-from cloudbackup.mysql.load import classify
+from cloudbackup.mysql.load import classify, table_of
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,23 @@ def test_the_hint_for_a_refused_definer_suggests_current():
     assert "--definer current" in hint
     assert definer_error_hint(1064, sql, "keep") == ""
     assert object_name(b"CREATE VIEW `a``b` AS SELECT 1") == "view `a``b`"
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind", "table"),
+    [
+        (b"INSERT INTO `bench_rows` VALUES (1)", "rows", b"bench_rows"),
+        (b"INSERT IGNORE INTO Film (a) VALUES (1)", "rows", b"film"),
+        (b"/*!40000 ALTER TABLE `film` DISABLE KEYS */", "once", b"film"),
+        (b"DROP TABLE IF EXISTS `db`.`a``b`", "once", b"a`b"),
+        (
+            b"/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`%`*/ /*!50003 TRIGGER t BEFORE INSERT ON film FOR",
+            "once",
+            b"film",
+        ),
+        (b"CREATE VIEW v AS SELECT * FROM film", "once", None),  # no table of its own: waits for all
+    ],
+)
+def test_the_table_a_statement_belongs_to(sql, kind, table):
+    # DDL waits only for the rows of its own table, so the same name must come out of both
+    assert table_of(sql, kind) == table

@@ -1,10 +1,13 @@
 """Send a stream of statements to the server over several connections.
 
-Row statements (INSERT/REPLACE … VALUES) are independent once their table exists, so they go to
-whichever connection is free: that is how a restore beats the single-threaded mysql client, even on
-one big table. Everything else is a barrier: session statements (SET, transaction control) run on
-every connection, in order, so each keeps the session the dump expects; DDL runs once, after every
-row statement before it has finished. Statements are sent as the dump holds them, never re-encoded.
+Row statements (INSERT/REPLACE … VALUES) are independent once their table exists, so they go to the
+least busy of `jobs` worker connections: that is how a restore beats the single-threaded mysql client,
+even on one big table, and tables overlap. The order that matters is kept:
+- session statements (SET, transaction control) run on the first connection at once and join every
+  worker's own queue in order, so each connection has the session the dump meant for its rows;
+- DDL runs on the first connection after the rows of its own table are done (other tables' rows go
+  on); DDL naming no table, and DML other than rows, wait for all rows.
+Statements are sent as the dump holds them, never re-encoded.
 
 A failure reports the statement's number and line, what it belonged to, and the server's error,
 in one line; the loader then stops sending.
@@ -16,7 +19,6 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -51,6 +53,36 @@ _HEAD = re.compile(
 )
 _VALUES = re.compile(rb"\bVALUES?\b", re.IGNORECASE)
 _GLOBAL = re.compile(rb"@@GLOBAL\b|\bGLOBAL\s", re.IGNORECASE)
+_NAME = rb"((?:`(?:[^`]|``)+`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)+`|[\w$]+))?)"
+_ROWS_TABLE = re.compile(
+    rb"(?:\s|/\*M?!\d*)*+(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*"
+    rb"(?:INTO\s+)?" + _NAME,
+    re.IGNORECASE,
+)
+_DDL_TABLE = re.compile(
+    rb"(?:\s|/\*M?!\d*)*+(?:(?:CREATE|ALTER|DROP|TRUNCATE|OPTIMIZE|ANALYZE)\b[^;(]{0,80}?\bTABLE"
+    rb"(?:\s+IF\s+(?:NOT\s+)?EXISTS)?|[^;]{0,300}?\bTRIGGER\b[^;]{0,200}?\bON)\s+" + _NAME,
+    re.IGNORECASE,
+)
+_NAME_PARTS = re.compile(rb"`(?:[^`]|``)+`|[\w$]+")
+_DDL_WORDS = (b"CREATE", b"ALTER", b"DROP", b"TRUNCATE", b"RENAME", b"OPTIMIZE", b"ANALYZE")
+
+
+def table_of(sql: bytes, kind: Kind) -> bytes | None:
+    """The table a row statement fills, or a DDL statement changes (None: another kind, or unknown)."""
+    pattern = _ROWS_TABLE if kind == "rows" else _DDL_TABLE
+    m = pattern.match(sql, 0, 1024)
+    if m is None:
+        return None
+    name: bytes = _NAME_PARTS.findall(m.group(1))[-1]  # the table itself: `db`.`t` and t are the same lane
+    if name.startswith(b"`"):
+        name = name[1:-1].replace(b"``", b"`")
+    return name.lower()
+
+
+def is_ddl(sql: bytes) -> bool:
+    m = _HEAD.match(sql, 0, 256)
+    return m is not None and m.group(1).upper() in _DDL_WORDS
 
 
 def classify(sql: bytes) -> Kind:
@@ -85,30 +117,30 @@ class LoadError(OperationError):
         self.code = code
 
 
-class _Lane:
-    """One table frame's order: its DDL runs after its earlier rows, its rows after its DDL; other
-    frames' statements may overlap with it (foreign key checks are off, the tables are new)."""
+class _Pending:
+    """Row statements sent and not done yet (of one table, or of all); wait_idle() until none."""
 
     def __init__(self) -> None:
-        self.pending = 0
+        self.count = 0
         self.idle = threading.Condition()
 
     def issue(self) -> None:
         with self.idle:
-            self.pending += 1
+            self.count += 1
 
     def done(self) -> None:
         with self.idle:
-            self.pending -= 1
-            if self.pending == 0:
+            self.count -= 1
+            if self.count == 0:
                 self.idle.notify_all()
 
     def wait_idle(self) -> None:
         with self.idle:
-            self.idle.wait_for(lambda: self.pending == 0)
+            self.idle.wait_for(lambda: self.count == 0)
 
 
-_Item = tuple[Statement, str, _Lane | None]
+# (statement, where, the table's pending rows or None for a session statement); None stops a worker.
+_Item = tuple[Statement, str, _Pending | None]
 
 
 @dataclass
@@ -120,20 +152,21 @@ class _Counters:
 
 @dataclass
 class Loader:
-    """A pool of connections to `database` that runs statements as described above."""
+    """`jobs` worker connections for rows plus one for everything else, all on `database`."""
 
     db: DbSettings
     database: str
     jobs: int = 2
     definer: DefinerPolicy = "keep"
-    on_rows: Callable[[int, int], None] | None = None  # (rows, bytes) after each row statement
+    modes: QuoteModes = field(default_factory=QuoteModes)  # how the next statements quote (see splitter)
     _conns: list[Any] = field(default_factory=list)
+    _queues: list[queue.Queue[_Item | None]] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
     _counters: list[_Counters] = field(default_factory=list)
+    _tables: dict[bytes, _Pending] = field(default_factory=dict)
+    _all: _Pending = field(default_factory=_Pending)
     _failure: LoadError | None = None
-    _queue: queue.Queue[_Item | None] = field(default_factory=lambda: queue.Queue(4))
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    modes: QuoteModes = field(default_factory=QuoteModes)  # how the next statements quote (see splitter)
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
@@ -146,9 +179,9 @@ class Loader:
             self.close()
             raise
         self.rewriter = DefinerRewriter(self.definer, self._current_user())
-        self._queue = queue.Queue(2 * self.jobs)
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
+            self._queues.append(queue.Queue(2))
             thread = threading.Thread(target=self._work, args=(index,), name=f"load-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -160,52 +193,34 @@ class Loader:
         self._raise_failure()
         kind = kind or classify(stmt.sql)
         if kind == "rows":
-            self._queue.put((stmt, where, None))
+            pending = self._tables.setdefault(table_of(stmt.sql, kind) or b"", _Pending())
+            pending.issue()
+            self._all.issue()
+            min(self._queues, key=lambda q: q.qsize()).put((stmt, where, pending))
             return
         if kind in ("skip", "use"):
             return
-        self.wait()
-        self._run_main(stmt, where, self._conns if kind == "session" else self._conns[:1])
-
-    def run_frame(self, statements: Iterable[Statement], where: str) -> None:
-        """A table frame: its rows go to the workers while the next frames already start. Its other
-        statements run on the first connection only, after its own earlier rows: in a frame they are
-        DDL under session settings that the frame itself puts back (rows load in the base session)."""
-        lane = _Lane()
-        for stmt in statements:
-            self._raise_failure()
-            kind = classify(stmt.sql)
-            if kind == "rows":
-                lane.issue()
-                self._queue.put((stmt, where, lane))
-            elif kind not in ("skip", "use"):
-                lane.wait_idle()
-                self._raise_failure()
-                self._run_main(stmt, where, self._conns[:1])
-
-    def _run_main(self, stmt: Statement, where: str, targets: list[Any]) -> None:
-        sql = self.rewriter.rewrite(stmt.sql)
-        for conn in targets:
-            self._execute(conn, Statement(stmt.number, stmt.line, sql), where, self._counters[0])
-        # The server reports sql_mode's quoting in every OK packet: split what follows accordingly.
-        status = self._conns[0].server_status or 0
-        self.modes.backslash_escapes = not status & SERVER_STATUS_NO_BACKSLASH_ESCAPES
-        self.modes.ansi_quotes = bool(status & SERVER_STATUS_ANSI_QUOTES)
+        if kind == "session":
+            self._run_main(stmt, where)
+            for q in self._queues:
+                q.put((stmt, where, None))
+            return
+        table = table_of(stmt.sql, kind) if is_ddl(stmt.sql) else None
+        if table is not None:
+            self._tables.get(table, _Pending()).wait_idle()  # its own rows first; others go on
+        else:
+            self._all.wait_idle()
+        self._raise_failure()
+        self._run_main(stmt, where)
 
     def wait(self) -> None:
-        """Until every row statement sent so far is done; raises the first failure."""
-        self._queue.join()
+        """Until every statement sent so far is done; raises the first failure."""
+        for q in self._queues:
+            q.join()
         self._raise_failure()
 
-    def execute_once(self, sql: str | bytes, where: str = "restore") -> None:
-        """One statement of our own (not from the dump) on the first connection, after a barrier."""
-        self.wait()
-        data = sql.encode() if isinstance(sql, str) else sql
-        self._execute(self._conns[0], Statement(0, 0, data), where, self._counters[0])
-
     def session_values(self, names: tuple[str, ...]) -> dict[str, str]:
-        """The current session variables (the same on every connection: session statements go to all)."""
-        self.wait()
+        """The session's variables now (the first connection has every session statement so far)."""
         with self._conns[0].cursor() as cur:
             cur.execute("SELECT " + ", ".join(f"@@SESSION.{name}" for name in names))
             row = cur.fetchone()
@@ -229,11 +244,11 @@ class Loader:
             with self._lock:
                 if self._failure is None:
                     self._failure = LoadError("the load was stopped")
-            for _ in self._threads:
+            for q in self._queues:
                 try:
-                    self._queue.put(None, timeout=1)
+                    q.put(None, timeout=5)
                 except queue.Full:
-                    break
+                    continue
             for thread in self._threads:
                 thread.join(timeout=5)
             self._threads.clear()
@@ -250,28 +265,37 @@ class Loader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- the workers' side ------------------------------------------------------------------------
+    # --- the connections' side --------------------------------------------------------------------
+
+    def _run_main(self, stmt: Statement, where: str) -> None:
+        sql = self.rewriter.rewrite(stmt.sql)
+        self._execute(self._conns[0], Statement(stmt.number, stmt.line, sql), where, self._counters[0])
+        # The server reports sql_mode's quoting in every OK packet: split what follows accordingly.
+        status = self._conns[0].server_status or 0
+        self.modes.backslash_escapes = not status & SERVER_STATUS_NO_BACKSLASH_ESCAPES
+        self.modes.ansi_quotes = bool(status & SERVER_STATUS_ANSI_QUOTES)
 
     def _work(self, index: int) -> None:
-        conn, counters = self._conns[index], self._counters[index]
+        conn, counters, own = self._conns[index], self._counters[index], self._queues[index - 1]
         while True:
-            item = self._queue.get()
+            item = own.get()
             try:
                 if item is None:
                     return
-                stmt, where, lane = item
+                stmt, where, pending = item
                 try:
                     if self._failure is None:
                         self._execute(conn, stmt, where, counters)
                 finally:
-                    if lane is not None:
-                        lane.done()
+                    if pending is not None:
+                        pending.done()
+                        self._all.done()
             except LoadError as exc:
                 with self._lock:
                     if self._failure is None:
                         self._failure = exc
             finally:
-                self._queue.task_done()
+                own.task_done()
 
     def _execute(self, conn: Any, stmt: Statement, where: str, counters: _Counters) -> None:
         for attempt in range(RETRIES + 1):
@@ -287,8 +311,6 @@ class Loader:
         counters.bytes += len(stmt.sql)
         if stmt.sql[:1] in b"IiRr":
             counters.rows += affected
-            if self.on_rows is not None:
-                self.on_rows(affected, len(stmt.sql))
 
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0

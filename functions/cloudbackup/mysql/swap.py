@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 
 ER_LOCK_WAIT_TIMEOUT = 1205
 TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED", "SEQUENCE")
+_IDENT = r"`(?:[^`]|``)+`"
 _FOREIGN_KEY = re.compile(
-    r"^\s*CONSTRAINT (`(?:[^`]|``)+`) FOREIGN KEY .*? REFERENCES (`(?:[^`]|``)+`) \(.*$", re.M
+    rf"^\s*CONSTRAINT ({_IDENT}) FOREIGN KEY .*? REFERENCES ({_IDENT})(?:\.({_IDENT}))? \(.*$", re.M
 )
 
 
@@ -153,7 +154,7 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
         )
     _drop_triggers(cur, staging, moving)
     if plan.tables is not None:
-        _repoint_foreign_keys(cur, staging, target, moving)
+        _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
     dropped_old: list[str] = []
     renamed = False
     try:
@@ -174,6 +175,8 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
     # Past the swap: the new tables are live. A failure below cannot bring the old ones back atomically.
     try:
         if keep is not None:
+            if plan.tables is not None:
+                _repoint_foreign_keys(cur, keep, old, away_from=target, to=keep)
             run_script(db, keep, old_triggers + old_objects, f"previous objects kept in {keep}")
             _repoint_sequences(cur, keep, target, old)
         if plan.whole:
@@ -231,22 +234,30 @@ def _drop_objects(cur: Any, database: str) -> None:
         cur.execute(f"DROP EVENT IF EXISTS {q(database)}.{q(name)}")
 
 
-def _repoint_foreign_keys(cur: Any, staging: str, target: str, moving: Sequence[str]) -> None:
-    """A subset's foreign keys to tables it does not bring: point them at the target's tables, before
-    the swap (InnoDB keeps the database of a reference when the referencing table moves)."""
-    for table in moving:
-        cur.execute(f"SHOW CREATE TABLE {q(staging)}.{q(table)}")
+def _repoint_foreign_keys(cur: Any, database: str, tables: Sequence[str], *, away_from: str, to: str) -> None:
+    """Foreign keys of `tables` (in `database`) to tables of `away_from` that are not among them: point
+    them at `to`. InnoDB keeps a reference's database when the referencing table moves, so a subset
+    restored into the target would still name staging, and the kept copy would name the live tables."""
+    for table in tables:
+        cur.execute(f"SHOW CREATE TABLE {q(database)}.{q(table)}")
         row = cur.fetchone()
         if len(row) < 2 or "FOREIGN KEY" not in str(row[1]):
             continue
         for m in _FOREIGN_KEY.finditer(str(row[1])):
-            name, referenced = m.group(1), m.group(2)
-            if referenced[1:-1].replace("``", "`") in moving:
+            name, first, second = m.group(1), m.group(2), m.group(3)
+            ref_db = _unquote(first) if second else database
+            ref_table = _unquote(second or first)
+            if ref_db != away_from or (ref_db == database and ref_table in tables):
                 continue
+            reference = f"{first}.{second}" if second else first
             line = m.group(0).strip().rstrip(",")
-            line = line.replace(f" REFERENCES {referenced} ", f" REFERENCES {q(target)}.{referenced} ", 1)
-            cur.execute(f"ALTER TABLE {q(staging)}.{q(table)} DROP FOREIGN KEY {name}")
-            cur.execute(f"ALTER TABLE {q(staging)}.{q(table)} ADD {line}")
+            line = line.replace(f" REFERENCES {reference} ", f" REFERENCES {q(to)}.{q(ref_table)} ", 1)
+            cur.execute(f"ALTER TABLE {q(database)}.{q(table)} DROP FOREIGN KEY {name}")
+            cur.execute(f"ALTER TABLE {q(database)}.{q(table)} ADD {line}")
+
+
+def _unquote(identifier: str) -> str:
+    return identifier[1:-1].replace("``", "`") if identifier.startswith("`") else identifier
 
 
 def _repoint_sequences(cur: Any, database: str, old_db: str, tables: Sequence[str]) -> None:
