@@ -1,11 +1,11 @@
 """Cold start of the Lambda handlers: the time to import each entry point's module in a fresh interpreter.
 
-Lambda imports the handler module during the function's init phase; the issue's target is 300 ms on
-this machine. Each module is imported REPEAT times, each in a new interpreter with the environment the
-infrastructure sets, and the median is reported beside two peers measured in the same run: the floor
-of any Powertools handler with a typed event, and an "eager" handler that imports what ours defers
-(boto3, the MySQL driver, compression, the X-Ray SDK) up front. The second column is what the first
-invocation pays on top, for the imports the handlers make on first use.
+Lambda imports the handler module during the function's init phase; the target is 300 ms on this
+machine. Each module is imported REPEAT times (the cases interleaved), each in a new interpreter with
+the environment the infrastructure sets, and the median is reported beside two peers measured in the
+same run: the floor of any Powertools handler with a typed event, and an "eager" handler that imports
+what ours defers (boto3, the MySQL driver, compression, the X-Ray SDK) up front. The second column is
+what the first invocation pays on top, for the imports the handlers make on first use.
 
 Run: `python -m bench --only cold_start` (with the other benchmarks), or alone `python -m bench.cold_start`.
 """
@@ -69,31 +69,35 @@ CASES = {
 }
 
 
-def measure(imports: str, first_use: str) -> tuple[float, float]:
+def sample(imports: str, first_use: str) -> tuple[float, float]:
+    """(import ms, first-use ms) of one fresh interpreter."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENVIRONMENT}
-    code = _PROBE.format(imports=imports, first_use=first_use)
-    samples = []
-    for _ in range(REPEAT):
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=REPO / "functions",
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        samples.append((float(out[0]), float(out[1])))
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(imports=imports, first_use=first_use)],
+        cwd=REPO / "functions",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return float(out[0]), float(out[1])
 
 
 def main() -> int:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
         f"cold start: module import in a fresh interpreter, median of {REPEAT} (target <= {TARGET_MS:.0f} ms)"
     )
+    print(f"load average before the run: {load} (the cases are interleaved, so load hits them alike)")
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in CASES}
+    for _ in range(REPEAT):
+        for name, (imports, first_use) in CASES.items():
+            samples[name].append(sample(imports, first_use))
     print(f"{'case':<40} {'import ms':>10} {'first use ms':>13}")
     worst = 0.0
-    for name, (imports, first_use) in CASES.items():
-        import_ms, first_ms = measure(imports, first_use)
+    for name, runs in samples.items():
+        import_ms = statistics.median(r[0] for r in runs)
+        first_ms = statistics.median(r[1] for r in runs)
         print(f"{name:<40} {import_ms:>10.1f} {first_ms:>13.1f}")
         if name.startswith("handlers."):
             worst = max(worst, import_ms)
