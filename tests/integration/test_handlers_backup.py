@@ -238,8 +238,12 @@ def test_a_password_rotated_while_the_secret_is_cached_is_picked_up(
             cur.execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'second-Pa55'")
         deployment.put_secret({**secret, "password": "second-Pa55"})
         # Then the next run notices the cached secret fails, reads it again and backs up
-        assert deployment.backup(event)["databases"][0]["status"] == "succeeded"
+        with captured_logs() as logs:
+            assert deployment.backup(event)["databases"][0]["status"] == "succeeded"
         assert len(list_backups([deployment.store()], database=name, source=deployment.source)) == 2
+        # And neither password ever reached the logs
+        assert any("cached database secret was out of date" in r["message"] for r in logs)
+        assert "Pa55" not in json.dumps(logs)
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
