@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 ER_TABLE_DEF_CHANGED = 1412
+ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 ER_CONNECTION_KILLED = 1927
@@ -120,10 +121,10 @@ def backup_database(
 def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> CloudBackupError:
     """One line saying what went wrong with the dump, and what to do about it."""
     code = exc.args[0] if exc.args else 0
-    if code == ER_TABLE_DEF_CHANGED:
+    if code in (ER_TABLE_DEF_CHANGED, ER_NO_SUCH_TABLE):
         return OperationError(
-            f"backup of {database!r} failed: a table changed definition (ALTER/DDL) while it was dumped; "
-            "nothing was kept, run the backup again"
+            f"backup of {database!r} failed: a table changed definition or was dropped (DDL) while it was "
+            f"dumped ({code}); nothing was kept, run the backup again"
         )
     if code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):
         return OperationError(

@@ -99,6 +99,18 @@ def test_concurrent_ddl_on_a_table_not_yet_dumped(db_settings, busy_db, tmp_path
     assert_nothing_kept(store, tmp_path)
 
 
+def test_a_table_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
+    store = LocalStorage(tmp_path)
+
+    def drop() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE z_small")
+
+    with pytest.raises(OperationError, match="was dropped"):
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=drop))
+    assert_nothing_kept(store, tmp_path)
+
+
 def test_should_stop_cancels_and_keeps_nothing(db_settings, busy_db, tmp_path):
     store = LocalStorage(tmp_path)
     hook = Hook()

@@ -103,6 +103,8 @@ def _table_frame(
     progress: Progress,
     check: Callable[[], None] | None,
 ) -> None:
+    if check is not None:
+        check()  # between tables too: a database of many small tables stops as promptly
     writer.begin_frame("table", table)
     ddl = objects.table_ddl(cur, table, database=database)
     writer.write(ddl)
