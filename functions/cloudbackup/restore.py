@@ -18,6 +18,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
 
@@ -52,6 +53,8 @@ _DATABASE_NAME = re.compile(
     rb"(?:`((?:[^`]|``)+)`|([\w$]+))",
     re.IGNORECASE,
 )
+_CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
+_COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
 _SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
 
 
@@ -99,10 +102,10 @@ def restore_backup(
         check_target(db, target, in_place)
         return result
     check_target(db, target, in_place)
-    shown = progress or NoProgress()
-    shown.begin(f"restore {target}", result.tables)
-    staging = StagingDatabase(db, target, charset=manifest.charset, collation=manifest.collation)
-    try:
+    with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
+        staging,
+        shown,
+    ):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = _Run(loader, where=f"backup {manifest.id}", progress=shown)
             if tables is None:
@@ -112,8 +115,7 @@ def restore_backup(
                     body = entry.store.iter_range(manifest.data.key, frame.offset, frame.length)
                     run.load(decode(manifest.compression, body), frame_label(frame))
                 loader.wait()
-            result.rows, result.bytes = loader.rows, loader.bytes
-            result.definers_rewritten = loader.definers_rewritten
+            _count(result, loader)
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         result.previous_tables_kept_in = publish(
             db,
@@ -128,13 +130,6 @@ def restore_backup(
                 lock_wait_timeout=lock_wait_timeout,
             ),
         )
-    except OperationError as exc:
-        raise _failed(exc, target) from None
-    finally:
-        staging.drop()
-        shown.end()
-    result.stale_staging_dropped = staging.stale_dropped
-    result.seconds = round(time.monotonic() - started, 3)
     return result
 
 
@@ -164,22 +159,39 @@ def restore_dump_file(
     if dry_run:
         return result
     charset, collation = _server_defaults(db)
-    shown = progress or NoProgress()
-    shown.begin(f"restore {target}", 0)
-    staging = StagingDatabase(db, target, charset=charset, collation=collation)
-    try:
+    with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = _Run(loader, where=os.path.basename(path), progress=shown, single_database=True)
             run.load(decode(compression, _read_file(path)), "")
             loader.wait()
-            result.rows, result.bytes = loader.rows, loader.bytes
-            result.definers_rewritten = loader.definers_rewritten
+            _count(result, loader)
         if run.source_database:
             result.source_database = run.source_database
+        # A --databases dump says how its database was created: a new target is created alike.
+        charset, collation = run.database_charset or (charset, collation)
         plan = SwapPlan(staging.name, target, charset, collation, in_place, events_sql=run.events_sql)
         plan.lock_wait_timeout = lock_wait_timeout
         result.tables = _count_tables(db, staging.name)
         result.previous_tables_kept_in = publish(db, plan)
+    return result
+
+
+@contextmanager
+def _staged(
+    db: DbSettings,
+    target: str,
+    charset: str,
+    collation: str,
+    progress: Progress | None,
+    result: RestoreResult,
+    started: float,
+) -> Iterator[tuple[StagingDatabase, Progress]]:
+    """A staging database for the block, dropped after it whatever happens; failures name the target."""
+    shown = progress or NoProgress()
+    shown.begin(f"restore {target}", result.tables)
+    staging = StagingDatabase(db, target, charset=charset, collation=collation)
+    try:
+        yield staging, shown
     except OperationError as exc:
         raise _failed(exc, target) from None
     finally:
@@ -187,7 +199,11 @@ def restore_dump_file(
         shown.end()
     result.stale_staging_dropped = staging.stale_dropped
     result.seconds = round(time.monotonic() - started, 3)
-    return result
+
+
+def _count(result: RestoreResult, loader: Loader) -> None:
+    result.rows, result.bytes = loader.rows, loader.bytes
+    result.definers_rewritten = loader.definers_rewritten
 
 
 def _failed(exc: OperationError, target: str) -> OperationError:
@@ -322,6 +338,7 @@ class _Run:
         self.progress = progress
         self.single_database = single_database
         self.source_database: str | None = None
+        self.database_charset: tuple[str, str] | None = None
         self.events: list[bytes] = []
         self.next_number = 1
         self.kind = ""
@@ -372,6 +389,9 @@ class _Run:
         name = raw.decode("utf-8", "replace")
         if self.source_database is None:
             self.source_database = name
+        charset, collate = _CHARSET.search(stmt.sql, 0, 512), _COLLATE.search(stmt.sql, 0, 512)
+        if charset and collate:
+            self.database_charset = (charset.group(1).decode(), collate.group(1).decode())
         elif name != self.source_database and self.single_database:
             raise UsageError(
                 f"{self.where} holds more than one database ({self.source_database}, {name}, …) at "

@@ -107,20 +107,10 @@ def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
     change_live_data(db_settings, source)
     before = snapshot(db_settings, source)
     # When an in-place restore is killed (SIGKILL) while it loads the big table
+    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place"]
+    in_place += ["--data", str(tmp_path / "data")]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cloudbackup.cli.main",
-            "restore",
-            "--db-url",
-            db_url(db_settings),
-            "--backup",
-            entry.id,
-            "--in-place",
-            "--data",
-            str(tmp_path / "data"),
-        ],
+        [sys.executable, "-m", "cloudbackup.cli.main", *in_place],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -131,17 +121,7 @@ def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
     assert_snapshots_equal(before, snapshot(db_settings, source))
     assert staging in schemas_like(db_settings, source)
     # And the next restore drops it and completes
-    done = cli(
-        "restore",
-        "--db-url",
-        db_url(db_settings),
-        "--backup",
-        entry.id,
-        "--in-place",
-        "--data",
-        str(tmp_path / "data"),
-        "--json",
-    )
+    done = cli(*in_place, "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["stale_staging_dropped"] == [staging]

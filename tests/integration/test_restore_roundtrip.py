@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from cloudbackup.backup import backup_database
-from cloudbackup.catalog import CatalogEntry, find_backup
-from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
 from cloudbackup.restore import restore_backup
-from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect
+from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
-
-
-def back_up(settings: DbSettings, database: str, tmp_path: Path, compression: str = "zstd") -> CatalogEntry:
-    store = LocalStorage(tmp_path / "data")
-    manifest = backup_database(settings, database, store, source="test", compression=compression)  # type: ignore[arg-type]
-    return find_backup([store], manifest.id)
-
-
-def schemas_like(settings: DbSettings, prefix: str) -> list[str]:
-    with admin_connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
-        )
-        return sorted(name for (name,) in cur.fetchall())
 
 
 @pytest.mark.parametrize("compression", ["zstd", "gzip"])
