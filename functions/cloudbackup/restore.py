@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
@@ -29,32 +29,14 @@ from cloudbackup.format.frames import detect_compression
 from cloudbackup.format.manifest import Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
-from cloudbackup.mysql.load import Loader, LoadError, classify
-from cloudbackup.mysql.session_text import stored_program, with_session
-from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.mysql.feed import StatementFeed
+from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, verify_backup
 
 READ_CHUNK = 1 << 20
-EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
-_CODE = rb"(?:\s|/\*M?!\d*|\*/)"
-_CREATE_EVENT = re.compile(
-    _CODE
-    + rb"*(?:EXECUTE\s+IMMEDIATE\s+')?CREATE"
-    + _CODE
-    + rb"+(?:DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@*]+)\s*@\s*"
-    rb"(?:`[^`]*`|'[^']*'|[^\s*]+)" + _CODE + rb"+)?EVENT\b",
-    re.IGNORECASE,
-)
-_DATABASE_NAME = re.compile(
-    rb"(?:USE|DATABASE|SCHEMA)\s+(?:/\*!\d+\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s*(?:\*/)?\s*)?"
-    rb"(?:`((?:[^`]|``)+)`|([\w$]+))",
-    re.IGNORECASE,
-)
-_CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
-_COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
 _SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
 
 
@@ -107,7 +89,7 @@ def restore_backup(
         shown,
     ):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = _Run(loader, where=f"backup {manifest.id}", progress=shown)
+            run = StatementFeed(loader, where=f"backup {manifest.id}", progress=shown)
             if tables is None:
                 _load_whole_object(entry, run)
             else:
@@ -161,7 +143,7 @@ def restore_dump_file(
     charset, collation = _server_defaults(db)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = _Run(loader, where=os.path.basename(path), progress=shown, single_database=True)
+            run = StatementFeed(loader, where=os.path.basename(path), progress=shown, single_database=True)
             run.load(decode(compression, _read_file(path)), "")
             loader.wait()
             _count(result, loader)
@@ -284,7 +266,7 @@ def needed_sequences(db: DbSettings, staging: str, tables: list[str]) -> list[st
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def _load_whole_object(entry: CatalogEntry, run: _Run) -> None:
+def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
     """Stream the object once into staging, hashing it; a mismatch stops before anything is published."""
     manifest = entry.manifest
     stream = FrameStream(manifest, entry.store.iter_range(manifest.data.key))
@@ -324,81 +306,3 @@ def _count_tables(db: DbSettings, database: str) -> int:
 
 
 # --- loading ---------------------------------------------------------------------------------------
-
-
-class _Run:
-    """Feeds statements to the loader: numbers them across frames, holds back CREATE EVENT (an event
-    would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
-
-    def __init__(
-        self, loader: Loader, *, where: str, progress: Progress, single_database: bool = False
-    ) -> None:
-        self.loader = loader
-        self.where = where
-        self.progress = progress
-        self.single_database = single_database
-        self.source_database: str | None = None
-        self.database_charset: tuple[str, str] | None = None
-        self.events: list[bytes] = []
-        self.next_number = 1
-        self.kind = ""
-        self._rows_shown = 0
-        self._bytes_shown = 0
-
-    @property
-    def events_sql(self) -> bytes:
-        return b"".join(self.events)
-
-    def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
-        where = f"{self.where}, {label}" if label else self.where
-        statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
-        kind = label.split(" ")[0]
-        if kind != self.kind:
-            self.loader.wait()  # sequences before tables, all tables before routines and views
-            self.kind = kind
-        for stmt in self._numbered(statements):
-            self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
-        if kind == "table":
-            self._show(tables=1)
-
-    def _numbered(self, statements: Iterable[Statement]) -> Iterator[Statement]:
-        for stmt in statements:
-            self.next_number = stmt.number + 1
-            yield stmt
-
-    def _one(self, stmt: Statement, where: str) -> None:
-        kind = classify(stmt.sql)
-        if kind == "use":
-            self._database_statement(stmt)
-            return
-        if kind == "once" and _CREATE_EVENT.match(stmt.sql):
-            settings = self.loader.session_values(EVENT_SESSION)
-            settings["character_set_results"] = settings["character_set_client"]
-            self.events.append(with_session(settings, stored_program(self.loader.rewriter.rewrite(stmt.sql))))
-            return
-        self.loader.run(stmt, where, kind)
-        if kind == "rows" and stmt.number % 64 == 0:
-            self._show()
-
-    def _database_statement(self, stmt: Statement) -> None:
-        """USE / CREATE DATABASE / DROP DATABASE name the source: skipped, as the target is ours."""
-        m = _DATABASE_NAME.search(stmt.sql, 0, 512)
-        if m is None:
-            return
-        raw = m.group(1).replace(b"``", b"`") if m.group(1) is not None else m.group(2)
-        name = raw.decode("utf-8", "replace")
-        if self.source_database is None:
-            self.source_database = name
-        charset, collate = _CHARSET.search(stmt.sql, 0, 512), _COLLATE.search(stmt.sql, 0, 512)
-        if charset and collate:
-            self.database_charset = (charset.group(1).decode(), collate.group(1).decode())
-        elif name != self.source_database and self.single_database:
-            raise UsageError(
-                f"{self.where} holds more than one database ({self.source_database}, {name}, …) at "
-                f"statement {stmt.number} (line {stmt.line}); restore one database per file"
-            )
-
-    def _show(self, tables: int = 0) -> None:
-        rows, size = self.loader.rows, self.loader.bytes
-        self.progress.add(tables=tables, rows=rows - self._rows_shown, bytes=size - self._bytes_shown)
-        self._rows_shown, self._bytes_shown = rows, size

@@ -1,0 +1,114 @@
+"""Feed a dump's statements to the loader, as a restore must.
+
+Numbers statements across frames (errors name the statement), holds back CREATE EVENT (an event
+would fire in the staging database; it is created in the target with the session it was to run in),
+and skips USE / CREATE DATABASE / DROP DATABASE of the source, noting its name and character set, and
+refusing a file that holds more than one database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from cloudbackup.errors import UsageError
+from cloudbackup.mysql.load import Loader, classify
+from cloudbackup.mysql.session_text import stored_program, with_session
+from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.progress import Progress
+
+EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
+_CODE = rb"(?:\s|/\*M?!\d*|\*/)"
+_CREATE_EVENT = re.compile(
+    _CODE
+    + rb"*(?:EXECUTE\s+IMMEDIATE\s+')?CREATE"
+    + _CODE
+    + rb"+(?:DEFINER\s*=\s*(?:`[^`]*`|'[^']*'|[^\s@*]+)\s*@\s*"
+    rb"(?:`[^`]*`|'[^']*'|[^\s*]+)" + _CODE + rb"+)?EVENT\b",
+    re.IGNORECASE,
+)
+_DATABASE_NAME = re.compile(
+    rb"(?:USE|DATABASE|SCHEMA)\s+(?:/\*!\d+\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s*(?:\*/)?\s*)?"
+    rb"(?:`((?:[^`]|``)+)`|([\w$]+))",
+    re.IGNORECASE,
+)
+_CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
+_COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
+
+
+class StatementFeed:
+    """Feeds statements to the loader: numbers them across frames, holds back CREATE EVENT (an event
+    would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
+
+    def __init__(
+        self, loader: Loader, *, where: str, progress: Progress, single_database: bool = False
+    ) -> None:
+        self.loader = loader
+        self.where = where
+        self.progress = progress
+        self.single_database = single_database
+        self.source_database: str | None = None
+        self.database_charset: tuple[str, str] | None = None
+        self.events: list[bytes] = []
+        self.next_number = 1
+        self.kind = ""
+        self._rows_shown = 0
+        self._bytes_shown = 0
+
+    @property
+    def events_sql(self) -> bytes:
+        return b"".join(self.events)
+
+    def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
+        where = f"{self.where}, {label}" if label else self.where
+        statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
+        kind = label.split(" ")[0]
+        if kind != self.kind:
+            self.loader.wait()  # sequences before tables, all tables before routines and views
+            self.kind = kind
+        for stmt in self._numbered(statements):
+            self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        if kind == "table":
+            self._show(tables=1)
+
+    def _numbered(self, statements: Iterable[Statement]) -> Iterator[Statement]:
+        for stmt in statements:
+            self.next_number = stmt.number + 1
+            yield stmt
+
+    def _one(self, stmt: Statement, where: str) -> None:
+        kind = classify(stmt.sql)
+        if kind == "use":
+            self._database_statement(stmt)
+            return
+        if kind == "once" and _CREATE_EVENT.match(stmt.sql):
+            settings = self.loader.session_values(EVENT_SESSION)
+            settings["character_set_results"] = settings["character_set_client"]
+            self.events.append(with_session(settings, stored_program(self.loader.rewriter.rewrite(stmt.sql))))
+            return
+        self.loader.run(stmt, where, kind)
+        if kind == "rows" and stmt.number % 64 == 0:
+            self._show()
+
+    def _database_statement(self, stmt: Statement) -> None:
+        """USE / CREATE DATABASE / DROP DATABASE name the source: skipped, as the target is ours."""
+        m = _DATABASE_NAME.search(stmt.sql, 0, 512)
+        if m is None:
+            return
+        raw = m.group(1).replace(b"``", b"`") if m.group(1) is not None else m.group(2)
+        name = raw.decode("utf-8", "replace")
+        if self.source_database is None:
+            self.source_database = name
+        elif name != self.source_database and self.single_database:
+            raise UsageError(
+                f"{self.where} holds more than one database ({self.source_database}, {name}, …) at "
+                f"statement {stmt.number} (line {stmt.line}); restore one database per file"
+            )
+        charset, collate = _CHARSET.search(stmt.sql, 0, 512), _COLLATE.search(stmt.sql, 0, 512)
+        if charset and collate:
+            self.database_charset = (charset.group(1).decode(), collate.group(1).decode())
+
+    def _show(self, tables: int = 0) -> None:
+        rows, size = self.loader.rows, self.loader.bytes
+        self.progress.add(tables=tables, rows=rows - self._rows_shown, bytes=size - self._bytes_shown)
+        self._rows_shown, self._bytes_shown = rows, size
