@@ -13,19 +13,22 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import CloudBackupError
-from cloudbackup.storage.base import Storage
 from handlers import constants as c
 from handlers.engine import Engine
 from handlers.events import EventPublisher
 from handlers.models import BackupEvent, BackupRunResult, DatabaseOutcome, InvalidEvent
 from handlers.secrets import SecretError
 from handlers.settings import Settings, SourceConfig, UnknownSource
+
+if TYPE_CHECKING:  # types only: the modules load with the engine, on first use
+    from cloudbackup.dburl import DbSettings
+    from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cloudbackup.dburl import DbSettings
-from cloudbackup.storage.base import Storage
 from handlers.secrets import read_db_secret
 from handlers.settings import Settings
 from handlers.store import open_store
 
 if TYPE_CHECKING:
     from cloudbackup.catalog import CatalogEntry
+    from cloudbackup.dburl import DbSettings
     from cloudbackup.format.manifest import Manifest
     from cloudbackup.restore import RestoreResult
+    from cloudbackup.storage.base import Storage
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,14 @@ The secret value is never logged and never part of an error message.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloudbackup.dburl import DbSettings
 from handlers.models import describe_errors
+
+if TYPE_CHECKING:
+    from cloudbackup.dburl import DbSettings
 
 
 class SecretError(RuntimeError):
@@ -29,6 +31,8 @@ class RdsSecret(BaseModel):
     dbname: str | None = None
 
     def db_settings(self) -> DbSettings:
+        from cloudbackup.dburl import DbSettings
+
         return DbSettings(
             host=self.host, port=self.port, user=self.username, password=self.password, database=self.dbname
         )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from cloudbackup.storage.base import Storage
+from typing import TYPE_CHECKING
+
 from handlers.settings import Settings
+
+if TYPE_CHECKING:
+    from cloudbackup.storage.base import Storage
 
 
 def open_store(settings: Settings) -> Storage:
