@@ -244,17 +244,19 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
             if candidate == -1:
                 return None
             limit = candidate
-    region = _without_escapes(buf[pos:limit], s.escapes)
-    if _code_has_markers(region, delimiter):
-        if candidate == -1 or limit <= candidate:
-            return None
-        # A delimiter or comment opener outside strings before the line end: judge up to the first
-        # candidate instead, it may be the end.
-        limit = candidate
+    inside_string = _plain_parity(buf, pos, limit, delimiter, s.escapes)
+    if inside_string is None:  # markers in the region: look at what lies outside the strings
         region = _without_escapes(buf[pos:limit], s.escapes)
         if _code_has_markers(region, delimiter):
-            return None
-    inside_string = region.count(0x27) & 1
+            if candidate == -1 or limit <= candidate:
+                return None
+            # A delimiter or comment opener outside strings before the line end: judge up to the
+            # first candidate instead, it may be the end.
+            limit = candidate
+            region = _without_escapes(buf[pos:limit], s.escapes)
+            if _code_has_markers(region, delimiter):
+                return None
+        inside_string = region.count(0x27) & 1
     if not inside_string:
         if limit in (candidate, line_end):
             raise _End(limit)
@@ -276,6 +278,35 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
             return quote
         raise _Need
     return string.end()
+
+
+def _plain_parity(buf: bytearray, pos: int, limit: int, delimiter: bytes, escapes: bool) -> int | None:
+    """1 if `limit` is inside a '…' string, 0 if not, counted in place without copying; None when the
+    region holds a marker (delimiter, comment opener, backtick, an unescaped double quote) that only a
+    look at the code outside the strings can judge. Dumps of mysqldump's kind escape every `"`."""
+    for marker in (delimiter, b"`", b"#", b"--", b"/*"):
+        if buf.find(marker, pos, limit) != -1:
+            return None
+    quotes = buf.count(b"'", pos, limit) - _escaped(buf, b"'", pos, limit, escapes)
+    double = buf.count(b'"', pos, limit)
+    # Backslashes only occur inside strings: a `"` right after one is inside a string.
+    if double and (not escapes or double != buf.count(b'\\"', pos, limit)):
+        return None
+    return quotes & 1
+
+
+def _escaped(buf: bytearray, char: bytes, pos: int, limit: int, escapes: bool) -> int:
+    """How many `char` are escaped (after an odd run of backslashes): a quote after a run of r counts
+    once for each k ≤ r in count(k backslashes + quote), so the alternating sum is 1 exactly for odd r."""
+    if not escapes:
+        return 0
+    total, k, sign = 0, 1, 1
+    while True:
+        n = buf.count(b"\\" * k + char, pos, limit)
+        if n == 0:
+            return total
+        total += sign * n
+        k, sign = k + 1, -sign
 
 
 def _without_escapes(region: bytearray, escapes: bool) -> bytes:
