@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 
+from cloudbackup.mysql import splitter
 from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
 
 
@@ -123,3 +126,23 @@ def test_ansi_quotes_make_double_quotes_identifiers():
         b'SELECT "a\\"',
         b"SELECT 1",
     ]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"SELECT 'it\\'s;\n more'",  # an escaped quote before a line-ending delimiter in a string
+        b"SELECT 'a\\\\', 'b;\n'",  # an escaped backslash, then a real closing quote
+        b"SELECT 'x\\\\\\'y;\n'",  # three backslashes: the quote stays escaped
+        b"SELECT 'q\\\";\n', 1",  # an escaped double quote in a string
+        b"SELECT 'a''b;\n'",  # a doubled quote
+    ],
+)
+def test_the_fast_path_counts_escapes_exactly(sql):
+    # Given a statement whose string holds `;` + newline (the fast path's first guess at an end)
+    data = sql + b";\nSELECT 2;\n"
+    # When the bulk fast path judges it from the first byte on
+    with mock.patch.object(splitter, "_CAREFUL_WINDOW", 1):
+        got = split(data)
+    # Then the guess inside the string is rejected
+    assert got == [sql, b"SELECT 2"]
