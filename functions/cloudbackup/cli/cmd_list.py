@@ -47,6 +47,7 @@ def render_table(entries: list[CatalogEntry]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
         for row in rows
     ]
+    lines.append("* newest of its source and database (what `--backup latest` picks for them)")
     return "\n".join(lines)
 
 
