@@ -10,6 +10,7 @@ from typing import Any
 from cloudbackup.backup import backup_database, default_source, resolve_databases
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.cli.units import human_size
 from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         summary = CatalogEntry(manifest=manifest, store=stores.write, manifest_key=key).summary()
         summaries.append(summary)
         if not args.json:
-            print(f"{summary['id']}  {database}  {_size(summary['size'])}  {summary['location']}", flush=True)
+            size = human_size(summary["size"])
+            print(f"{summary['id']}  {database}  {size}  {summary['location']}", flush=True)
     if args.json:
         json.dump(summaries, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -57,14 +59,3 @@ def _requested(args: argparse.Namespace, url_database: str | None) -> list[str] 
     if url_database:
         return [url_database]
     raise UsageError("name the database: in --db-url (…/NAME), with --database NAME, or --all-databases")
-
-
-def _size(size: int) -> str:
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            break
-    return f"{value:.1f} {unit}"

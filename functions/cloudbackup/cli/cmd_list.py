@@ -7,6 +7,7 @@ import json
 
 from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, list_backups
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.cli.units import human_size
 
 COLUMNS = ("CREATED (UTC)", "STORE", "SOURCE", "DATABASE", "ID", "SIZE", "TABLES", "LOCATION")
 
@@ -49,12 +50,3 @@ def render_table(entries: list[CatalogEntry]) -> str:
     ]
     lines.append("* newest of its source and database (what `--backup latest` picks for them)")
     return "\n".join(lines)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
