@@ -151,3 +151,18 @@ def test_the_kept_copy_of_a_subset_does_not_reference_the_live_tables(db_setting
     assert fk == ((kept,),)  # an archive: dropping the live database later must not trip over it
     with admin_connect(db_settings) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE `{source}`")
+
+
+def test_live_tables_keep_referencing_a_restored_parent(db_settings, make_database, tmp_path):
+    # Given a subset restore of a parent table only
+    source = make_database("ry")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    restore_backup(db_settings, entry, in_place=True, tables=["parent"])
+    # Then the child that stayed live still references the live parent, not the kept copy
+    fk = rows(
+        db_settings,
+        "SELECT unique_constraint_schema FROM information_schema.referential_constraints "
+        f"WHERE constraint_schema = '{source}' AND constraint_name = 'fk_child_parent'",
+    )
+    assert fk == ((source,),)

@@ -176,7 +176,11 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
     try:
         if keep is not None:
             if plan.tables is not None:
+                # The kept copy must not name the live tables, and the live tables that stayed must
+                # not follow their old parents into the copy (InnoDB moves references with a RENAME).
                 _repoint_foreign_keys(cur, keep, old, away_from=target, to=keep)
+                stayed = [t for t in tables_of(cur, target) if t not in moving]
+                _repoint_foreign_keys(cur, target, stayed, away_from=keep, to=target)
             run_script(db, keep, old_triggers + old_objects, f"previous objects kept in {keep}")
             _repoint_sequences(cur, keep, target, old)
         if plan.whole:
