@@ -50,7 +50,7 @@ def test_backup_prints_one_line_per_backup_and_list_shows_it(db_settings, small_
     (line,) = result.stdout.splitlines()
     backup_id, database, size, unit, location = line.split()
     assert database == small_db
-    assert unit in ("B", "KB", "MB")
+    assert unit in ("B", "KiB", "MiB")
     assert float(size) > 0
     assert Path(location).is_file()
     assert location.endswith(".sql.zst")
