@@ -35,7 +35,9 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tests.e2e.demo
 
+# The peers measured beside us: mysqldump and the mysql client come with MariaDB; mydumper is Debian's.
 bench: $(STAMP)
+	command -v mydumper >/dev/null || (apt-get update -qq && apt-get install -y -qq mydumper)
 	$(BIN)/python -m bench
 
 clean:
