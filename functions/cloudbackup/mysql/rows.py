@@ -102,7 +102,9 @@ def value_expression(col: Column) -> str:
         expr = f"CONCAT('_{col.charset} X''',HEX({c}),'''')"
     else:
         return f"QUOTE({c})"  # text, JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL
-    return f"IFNULL({expr},'NULL')" if col.nullable else expr
+    # NULL is decided on the column, never on the expression: HEX() of a value past max_allowed_packet
+    # returns NULL, which must surface as a row too large (the CONCAT turns NULL), never as a NULL value.
+    return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
 
 
 def row_query(database: str, table: str, columns: list[Column]) -> str:
