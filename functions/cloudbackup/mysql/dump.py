@@ -34,6 +34,10 @@ SET NAMES utf8mb4;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 """
 
+# Tables whose DDL and triggers are read in one go, ahead of their rows: few session switches, while
+# the texts held stay small however many tables a database has.
+SCHEMA_BATCH = 200
+
 FOOTER = b"""\
 /*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
 /*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;
@@ -77,19 +81,47 @@ def dump_database(
     shown = progress or NoProgress()
     limit = statement_limit(snapshot.max_allowed_packet)
     with conn.cursor() as cur:
-        found = objects.list_objects(cur, database)
+        # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
+        with objects.raw_results(cur):
+            found = objects.list_objects(cur, database)
+            context = objects.program_context(cur)
+            sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
         shown.begin(f"backup {database}", len(found.tables))
         writer.frame("database", objects.database_section(database, found.charset, found.collation))
         writer.frame("header", header(database, snapshot, tool_version))
-        for sequence in found.sequences:
-            writer.frame("sequence", objects.sequence_section(cur, sequence), name=sequence)
-        for table in found.tables:
-            _table_frame(conn, cur, database, table, writer, limit=limit, progress=shown, check=check)
-        writer.frame("routines", objects.routines_section(cur, found.routines))
-        writer.frame("views", objects.views_section(cur, found.views))
-        writer.frame("events", objects.events_section(cur, found.events))
+        for sequence, section in sequences:
+            writer.frame("sequence", section, name=sequence)
+        for start in range(0, len(found.tables), SCHEMA_BATCH):
+            batch = found.tables[start : start + SCHEMA_BATCH]
+            with objects.raw_results(cur):
+                texts = [_table_texts(cur, database, table, found, context) for table in batch]
+            for table, (ddl, triggers) in zip(batch, texts, strict=True):
+                _table_frame(
+                    conn,
+                    cur,
+                    database,
+                    table,
+                    ddl,
+                    triggers,
+                    writer,
+                    limit=limit,
+                    progress=shown,
+                    check=check,
+                )
+        with objects.raw_results(cur):
+            writer.frame("routines", objects.routines_section(cur, found.routines, context))
+            writer.frame("views", objects.views_section(cur, found.views, database=database))
+            writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())
+
+
+def _table_texts(
+    cur: Any, database: str, table: str, found: objects.DatabaseObjects, context: objects.ProgramContext
+) -> tuple[bytes, bytes]:
+    """A table's DDL and its triggers' text (inside raw_results)."""
+    ddl = objects.table_ddl(cur, table, database=database)
+    return ddl, objects.triggers_section(cur, found.triggers.get(table, []), context)
 
 
 def _table_frame(
@@ -97,6 +129,8 @@ def _table_frame(
     cur: Any,
     database: str,
     table: str,
+    ddl: bytes,
+    triggers: bytes,
     writer: FrameWriter,
     *,
     limit: int,
@@ -106,7 +140,6 @@ def _table_frame(
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
     writer.begin_frame("table", table)
-    ddl = objects.table_ddl(cur, table, database=database)
     writer.write(ddl)
     rows = 0
     for statement, count in iter_inserts(
@@ -115,7 +148,7 @@ def _table_frame(
         writer.write(statement)
         rows += count
         progress.add(rows=count, bytes=len(statement))
-    writer.write(objects.table_triggers(cur, table, database=database))
+    writer.write(triggers)
     writer.end_frame(rows)
     progress.add(tables=1, bytes=len(ddl))
 

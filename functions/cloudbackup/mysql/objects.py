@@ -16,22 +16,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudbackup.format.manifest import ObjectCounts
-from cloudbackup.mysql.routines import Routine, events_section, list_events, list_routines, routines_section
+from cloudbackup.mysql.routines import (
+    ProgramContext,
+    Routine,
+    events_section,
+    list_events,
+    list_routines,
+    program_context,
+    routines_section,
+)
 from cloudbackup.mysql.server_text import query, raw_results, text
 from cloudbackup.mysql.tables import database_section, sequence_section, table_ddl
-from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
+from cloudbackup.mysql.triggers import table_triggers, triggers_by_table, triggers_section
 from cloudbackup.mysql.views import order_views, view_dependencies, views_section
 
 __all__ = [
     "DatabaseObjects",
+    "ProgramContext",
     "Routine",
     "database_section",
     "events_section",
     "list_objects",
+    "program_context",
+    "raw_results",
     "routines_section",
     "sequence_section",
     "table_ddl",
     "table_triggers",
+    "triggers_section",
     "views_section",
 ]
 

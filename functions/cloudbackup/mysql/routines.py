@@ -69,18 +69,18 @@ def program_context(cur: Any) -> ProgramContext:
     )
 
 
-def routines_section(cur: Any, routines: Iterable[Routine]) -> bytes:
+def routines_section(cur: Any, routines: Iterable[Routine], context: ProgramContext | None = None) -> bytes:
     """DROP + CREATE of each routine. Bodies are not resolved at CREATE time: any order loads."""
-    context = program_context(cur)
+    context = context or program_context(cur)
     return b"".join(
         stored_object(show_create(cur, r.kind, r.name), context, drop=f"DROP {r.kind} IF EXISTS")
         for r in routines
     )
 
 
-def events_section(cur: Any, events: Iterable[str]) -> bytes:
+def events_section(cur: Any, events: Iterable[str], context: ProgramContext | None = None) -> bytes:
     """DROP + CREATE of each event, in its own time zone (its schedule is shown in that zone)."""
-    context = program_context(cur)
+    context = context or program_context(cur)
     return b"".join(
         stored_object(show_create(cur, "EVENT", name), context, drop="DROP EVENT IF EXISTS")
         for name in events

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.identifiers import quote_identifier, setting_literal, setting_name
@@ -21,10 +22,23 @@ Row = dict[str, Any]
 SHOW_SQL_MODE = ""
 
 
+# The (charset, sql_mode) a connection is in while inside raw_results: a nested block asking for the
+# same needs no round trips (a dump reads hundreds of objects under one block).
+_ACTIVE: WeakKeyDictionary[Any, tuple[str, str]] = WeakKeyDictionary()
+
+
 @contextmanager
 def raw_results(cur: Any, *, charset: str = "utf8mb4", sql_mode: str = SHOW_SQL_MODE) -> Iterator[None]:
-    """Within the block: text results are bytes in `charset`, and sql_mode is `sql_mode`."""
+    """Within the block: text results are bytes in `charset`, and sql_mode is `sql_mode`.
+
+    Blocks nest: an inner block with the same settings costs nothing, another one sets and restores.
+    """
     conn = cur.connection
+    wanted = (charset, sql_mode)
+    outer = _ACTIVE.get(conn)
+    if outer == wanted:
+        yield
+        return
     cur.execute("SELECT @@character_set_results, @@sql_mode")
     ((saved_results, saved_mode),) = cur.fetchall()  # all of it: the cursor may be unbuffered
     cur.execute(
@@ -32,9 +46,14 @@ def raw_results(cur: Any, *, charset: str = "utf8mb4", sql_mode: str = SHOW_SQL_
     )
     saved_unicode = conn.use_unicode
     conn.use_unicode = False  # pymysql reads this per result: bytes, never decoded with the wrong codec
+    _ACTIVE[conn] = wanted
     try:
         yield
     finally:
+        if outer is None:
+            _ACTIVE.pop(conn, None)
+        else:
+            _ACTIVE[conn] = outer
         conn.use_unicode = saved_unicode
         cur.execute(
             "SET character_set_results = %s, sql_mode = %s", (_text(saved_results), _text(saved_mode))

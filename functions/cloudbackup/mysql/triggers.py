@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudbackup.mysql.routines import program_context, stored_object
+from cloudbackup.mysql.routines import ProgramContext, program_context, stored_object
 from cloudbackup.mysql.server_text import (
     current_database,
     query,
@@ -36,8 +36,16 @@ def triggers_by_table(cur: Any, database: str, table: str | None = None) -> dict
 def table_triggers(cur: Any, table: str, *, database: str | None = None) -> bytes:
     """CREATE TRIGGER statements for `table` (empty when it has none), to follow its rows."""
     db = database if database is not None else current_database(cur)
-    names = triggers_by_table(cur, db, table).get(table, [])
+    return triggers_section(cur, triggers_by_table(cur, db, table).get(table, []))
+
+
+def triggers_section(cur: Any, names: list[str], context: ProgramContext | None = None) -> bytes:
+    """CREATE TRIGGER statements for the triggers `names` (one table's, in creation order).
+
+    A dump that already listed every table's triggers passes them, and the server `context` it asked
+    once, so a table costs no more queries than its triggers' SHOW CREATE.
+    """
     if not names:
         return b""
-    context = program_context(cur)
+    context = context or program_context(cur)
     return b"".join(stored_object(show_create(cur, "TRIGGER", name), context) for name in names)
