@@ -20,6 +20,8 @@ from cloudbackup.format.manifest import Compression, DataObject, Manifest
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
+from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, has_big_tables
+from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.storage.base import Storage
@@ -66,7 +68,13 @@ def backup_database(
     compression: Compression = "zstd",
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    split_min_bytes: int = SPLIT_MIN_BYTES,
 ) -> Manifest:
+    """Dump `database` into `store` and commit it with its manifest.
+
+    Tables of at least `split_min_bytes` are read in two halves on a second connection, when one can
+    be opened in the same snapshot (mysql/shared_snapshot.py); otherwise everything is read on one.
+    """
     shown = progress or NoProgress()
 
     def check() -> None:
@@ -74,14 +82,29 @@ def backup_database(
             raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
 
     conn = connect(db, database=database)
+    second = _second_connection(db, conn, database, split_min_bytes)
     writer: FrameWriter | None = None
     try:
-        snapshot = open_snapshot(conn)
+        if second is None:
+            snapshot = open_snapshot(conn)
+        else:
+            snapshot, shared = open_shared_snapshot(conn, second)
+            if not shared:
+                _close(second)
+                second = None
         backup_id = new_backup_id()
         stem = backup_stem(source, database, snapshot.started_at, backup_id)
         writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)
         result = dump_database(
-            conn, database, writer, snapshot, tool_version=__version__, progress=shown, check=check
+            conn,
+            database,
+            writer,
+            snapshot,
+            tool_version=__version__,
+            progress=shown,
+            check=check,
+            second=second,
+            split_min_bytes=split_min_bytes,
         )
         check()
         frames, written = writer.commit()
@@ -94,6 +117,8 @@ def backup_database(
             writer.abort()
         shown.end()
         _close(conn)
+        if second is not None:
+            _close(second)
     manifest = Manifest(
         id=backup_id,
         source=source,
@@ -135,6 +160,23 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
     if isinstance(error, CloudBackupError):
         return error
     return OperationError(f"backup of {database!r} failed: {exc}")
+
+
+def _second_connection(
+    db: DbSettings, conn: pymysql.connections.Connection, database: str, split_min_bytes: int
+) -> pymysql.connections.Connection | None:
+    """A second connection for reading big tables in halves, or None: no big table, or it cannot open.
+
+    It is only a speed-up: if the server refuses it (max_connections, say) the dump goes on with one.
+    """
+    try:
+        with conn.cursor() as cur:
+            if not has_big_tables(cur, database, split_min_bytes):
+                return None
+        return connect(db, database=database)
+    except (CloudBackupError, pymysql.err.MySQLError) as exc:
+        log.info("reading with one connection: a second one could not open (%s)", exc)
+        return None
 
 
 def _close(conn: pymysql.connections.Connection) -> None:

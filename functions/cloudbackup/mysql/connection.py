@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 from functools import cache
 from typing import Any
@@ -90,3 +92,12 @@ def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database
         return UsageError(f"cannot reach MySQL/MariaDB server at {settings.host}:{settings.port}")
     message = exc.args[1] if len(exc.args) > 1 else str(exc)
     return OperationError(f"database error {code} on {where}: {message}")
+
+
+def interrupt(conn: Any) -> None:
+    """Wake a thread blocked reading `conn` by shutting its socket; the connection is unusable after."""
+    sock = getattr(conn, "_sock", None)
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):  # already closed: nothing is blocked on it
+        sock.shutdown(socket.SHUT_RDWR)

@@ -7,17 +7,22 @@ after it expects (the restore replays it on each connection it loads with).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
+from cloudbackup.mysql.connection import interrupt
+from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, interleave, split_point, splittable_tables
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
+
+log = logging.getLogger(__name__)
 
 # The session the rows load in: UTF-8 text, UTC timestamps, explicit zeros kept in AUTO_INCREMENT
 # columns, zero dates accepted (no strict mode), and no key checks while the tables fill.
@@ -76,8 +81,14 @@ def dump_database(
     tool_version: str,
     progress: Progress | None = None,
     check: Callable[[], None] | None = None,
+    second: Any | None = None,
+    split_min_bytes: int = SPLIT_MIN_BYTES,
 ) -> DumpResult:
-    """Write every frame of `database` (the connection's current database, inside the snapshot)."""
+    """Write every frame of `database` (the connection's current database, inside the snapshot).
+
+    `second`, a connection holding the same snapshot (mysql/shared_snapshot.py), reads the upper half
+    of every table of at least `split_min_bytes` (mysql/halves.py). After an error it is unusable.
+    """
     shown = progress or NoProgress()
     limit = statement_limit(snapshot.max_allowed_packet)
     with conn.cursor() as cur:
@@ -86,6 +97,7 @@ def dump_database(
             found = objects.list_objects(cur, database)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
+        halves = splittable_tables(cur, database, split_min_bytes) if second is not None else {}
         shown.begin(f"backup {database}", len(found.tables))
         writer.frame("database", objects.database_section(database, found.charset, found.collation))
         writer.frame("header", header(database, snapshot, tool_version))
@@ -107,6 +119,8 @@ def dump_database(
                     limit=limit,
                     progress=shown,
                     check=check,
+                    second=second,
+                    split_column=halves.get(table),
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
@@ -136,14 +150,16 @@ def _table_frame(
     limit: int,
     progress: Progress,
     check: Callable[[], None] | None,
+    second: Any | None = None,
+    split_column: str | None = None,
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
     writer.begin_frame("table", table)
     writer.write(ddl)
     rows = 0
-    for statement, count in iter_inserts(
-        conn, database, table, table_columns(cur, database, table), limit=limit, check=check
+    for statement, count in _table_statements(
+        conn, cur, database, table, limit=limit, check=check, second=second, split_column=split_column
     ):
         writer.write(statement)
         rows += count
@@ -151,6 +167,32 @@ def _table_frame(
     writer.write(triggers)
     writer.end_frame(rows)
     progress.add(tables=1, bytes=len(ddl))
+
+
+def _table_statements(
+    conn: Any,
+    cur: Any,
+    database: str,
+    table: str,
+    *,
+    limit: int,
+    check: Callable[[], None] | None,
+    second: Any | None,
+    split_column: str | None,
+) -> Iterator[tuple[bytes, int]]:
+    """The table's INSERT statements, read in two halves at once when a second connection can help."""
+    columns = table_columns(cur, database, table)
+    split = None
+    if second is not None and split_column is not None and columns:
+        split = split_point(cur, database, table, split_column)
+    if split is None:
+        return iter_inserts(conn, database, table, columns, limit=limit, check=check)
+    log.debug("reading %s in two halves, cut at %s = %d", table, split.column, split.middle)
+    return interleave(
+        iter_inserts(conn, database, table, columns, limit=limit, check=check, where=split.lower()),
+        iter_inserts(second, database, table, columns, limit=limit, check=check, where=split.upper()),
+        lambda: interrupt(second),
+    )
 
 
 def _position(position: SnapshotPosition) -> str:

@@ -107,9 +107,10 @@ def value_expression(col: Column) -> str:
     return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
 
 
-def row_query(database: str, table: str, columns: list[Column]) -> str:
+def row_query(database: str, table: str, columns: list[Column], where: str = "") -> str:
     parts = ",',',".join(value_expression(col) for col in columns)
-    return f"SELECT CONCAT('(',{parts},')') FROM {quote_identifier(database)}.{quote_identifier(table)}"
+    source = f"{quote_identifier(database)}.{quote_identifier(table)}"
+    return f"SELECT CONCAT('(',{parts},')') FROM {source}" + (f" {where}" if where else "")
 
 
 def insert_prefix(table: str, columns: list[Column]) -> bytes:
@@ -126,16 +127,18 @@ def iter_inserts(
     limit: int,
     target: int = STATEMENT_TARGET,
     check: Callable[[], None] | None = None,
+    where: str = "",
 ) -> Iterator[tuple[bytes, int]]:
     """(`INSERT …;\\n` statement, rows in it) for every row of `table`, each at most `limit` bytes.
 
+    `where` (a WHERE clause) narrows the rows to part of the table.
     `check` runs between batches (cancellation). After an exception the connection is mid-result
     and must be closed.
     """
     if not columns:
         return
     cur = conn.cursor(pymysql.cursors.SSCursor)
-    cur.execute(row_query(database, table, columns))
+    cur.execute(row_query(database, table, columns, where))
     values = iter_values(cur)
     batches = values if check is None else _checked(values, check)
     try:

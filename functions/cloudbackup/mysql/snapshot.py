@@ -25,6 +25,7 @@ SESSION_SETUP = (
     f"SET SESSION net_read_timeout = {NET_TIMEOUT_SECONDS}",
     "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 )
+START_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 # A server-wide statement time limit must not cut a long table read short (each flavour names it so).
 FLAVOUR_SETUP = {
     "mariadb": ("SET SESSION max_statement_time = 0",),
@@ -48,16 +49,27 @@ def server_info(version: str) -> ServerInfo:
 def open_snapshot(conn: Any) -> Snapshot:
     """Set the session up and start the read-only consistent-snapshot transaction on `conn`."""
     with conn.cursor() as cur:
-        cur.execute("SELECT VERSION(), @@max_allowed_packet")
-        version, max_allowed_packet = cur.fetchone()
-        server = server_info(str(version))
-        for statement in SESSION_SETUP + FLAVOUR_SETUP[server.flavour]:
-            cur.execute(statement)
-        started_at = datetime.now(UTC)
-        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-        position = snapshot_position(cur, server) if server.flavour == "mariadb" else SnapshotPosition()
+        server, max_allowed_packet = prepare_session(cur)
+        return start_snapshot(cur, server, max_allowed_packet)
+
+
+def prepare_session(cur: Any) -> tuple[ServerInfo, int]:
+    """The dump's session settings on `cur`'s connection; the server and its max_allowed_packet."""
+    cur.execute("SELECT VERSION(), @@max_allowed_packet")
+    version, max_allowed_packet = cur.fetchone()
+    server = server_info(str(version))
+    for statement in SESSION_SETUP + FLAVOUR_SETUP[server.flavour]:
+        cur.execute(statement)
+    return server, int(max_allowed_packet)
+
+
+def start_snapshot(cur: Any, server: ServerInfo, max_allowed_packet: int) -> Snapshot:
+    """START the snapshot transaction on a prepared session and read where it stands in the binlog."""
+    started_at = datetime.now(UTC)
+    cur.execute(START_SNAPSHOT)
+    position = snapshot_position(cur, server) if server.flavour == "mariadb" else SnapshotPosition()
     return Snapshot(
-        server=server, position=position, started_at=started_at, max_allowed_packet=int(max_allowed_packet)
+        server=server, position=position, started_at=started_at, max_allowed_packet=max_allowed_packet
     )
 
 

@@ -1,0 +1,164 @@
+"""A big table read in two halves at once, on two connections that hold the same snapshot.
+
+The server formats every row (rows.py), and one query runs on one server thread, so on a large table
+that thread is what the dump waits for. Two range queries on the primary key, one per connection,
+let the server format on two cores. Their INSERT statements go into the table's frame as they come:
+each covers its own key range, so the interleaving changes nothing that loads.
+
+The second half is read in a thread of its own (pymysql's reads release the GIL while they wait on
+the socket) and handed over through a small bounded queue, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.server_text import text
+
+# Below this much data a second query saves less than it costs to set up.
+SPLIT_MIN_BYTES = 64 << 20
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
+HANDOVER_DEPTH = 4
+STOP_POLL_SECONDS = 0.1
+
+T = TypeVar("T")
+_DONE: Final = object()
+
+
+@dataclass(frozen=True)
+class Split:
+    """The table's rows cut at `middle` of its first primary-key column (an integer)."""
+
+    column: str
+    middle: int
+
+    def lower(self) -> str:
+        return f"WHERE {quote_identifier(self.column)} <= {self.middle}"
+
+    def upper(self) -> str:
+        return f"WHERE {quote_identifier(self.column)} > {self.middle}"
+
+
+def has_big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> bool:
+    """Whether any InnoDB table of `database` holds `min_bytes` of data: a second connection may pay."""
+    cur.execute(
+        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND ENGINE = 'InnoDB'"
+        " AND DATA_LENGTH >= %s LIMIT 1",
+        (database, min_bytes),
+    )
+    return cur.fetchone() is not None
+
+
+def splittable_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> dict[str, str]:
+    """Tables worth reading in halves, each with the column to cut on.
+
+    Those are InnoDB tables with at least `min_bytes` of data whose primary key starts with an
+    integer column. A range on that column is an index range scan, and its MIN and MAX cost nothing.
+    """
+    cur.execute(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND ENGINE = 'InnoDB'"
+        " AND DATA_LENGTH >= %s",
+        (database, min_bytes),
+    )
+    big = [text(name) for (name,) in cur.fetchall()]
+    if not big:
+        return {}
+    cur.execute(
+        "SELECT k.TABLE_NAME, k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.STATISTICS k"
+        " JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA"
+        " AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME"
+        " WHERE k.TABLE_SCHEMA = %s AND k.INDEX_NAME = 'PRIMARY' AND k.SEQ_IN_INDEX = 1"
+        f" AND k.TABLE_NAME IN ({', '.join(['%s'] * len(big))})",
+        (database, *big),
+    )
+    return {
+        text(table): text(column)
+        for table, column, data_type in cur.fetchall()
+        if text(data_type).lower() in INTEGER_TYPES
+    }
+
+
+def split_point(cur: Any, database: str, table: str, column: str) -> Split | None:
+    """Where to cut `table` (inside the snapshot): the middle of its key range, or None if too narrow."""
+    name = quote_identifier(column)
+    cur.execute(
+        f"SELECT MIN({name}), MAX({name}) FROM {quote_identifier(database)}.{quote_identifier(table)}"
+    )
+    low, high = cur.fetchone()
+    if low is None or high is None or int(high) - int(low) < 2:
+        return None
+    return Split(column=column, middle=int(low) + (int(high) - int(low)) // 2)
+
+
+def interleave(own: Iterator[T], side: Iterator[T], interrupt: Callable[[], None]) -> Iterator[T]:
+    """Every item of `own` (read here) and of `side` (read in a thread), in the order they are ready.
+
+    An error on either side is raised here, and the other side stops. `interrupt` is called when
+    this stops early (an error, or the consumer closing it) while the side thread may still be
+    reading. It must wake that thread, for example by shutting its connection's socket.
+    """
+    handover: queue.Queue[object] = queue.Queue(maxsize=HANDOVER_DEPTH)
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_side, args=(side, handover, stop), daemon=True)
+    reader.start()
+    side_done = finished = False
+    try:
+        for item in own:
+            yield item
+            while not side_done:  # whatever the side has ready, without waiting for it
+                try:
+                    ready = handover.get_nowait()
+                except queue.Empty:
+                    break
+                side_done = ready is _DONE
+                if not side_done:
+                    yield _unwrap(ready)
+        while not side_done:
+            ready = handover.get()
+            side_done = ready is _DONE
+            if not side_done:
+                yield _unwrap(ready)
+        finished = True
+    finally:
+        close = getattr(own, "close", None)
+        if close is not None:
+            close()
+        if not finished:
+            stop.set()
+            interrupt()
+        reader.join()
+
+
+def _unwrap(item: object) -> Any:
+    if isinstance(item, BaseException):
+        raise item
+    return item
+
+
+def _read_side(side: Iterator[T], handover: queue.Queue[object], stop: threading.Event) -> None:
+    try:
+        for item in side:
+            if not _hand_over(handover, item, stop):
+                return
+        _hand_over(handover, _DONE, stop)
+    except BaseException as exc:  # handed to the consumer, which raises it
+        _hand_over(handover, exc, stop)
+    finally:
+        close = getattr(side, "close", None)
+        if close is not None:
+            close()
+
+
+def _hand_over(handover: queue.Queue[object], item: object, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            handover.put(item, timeout=STOP_POLL_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False

@@ -1,0 +1,211 @@
+"""Big tables read in two halves on two connections that hold one snapshot (real MariaDB).
+
+The second connection is used only when the shared snapshot is proved. The halves must add up to
+the table exactly. A transaction that spans both halves must show in both or in neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.catalog import find_backup, list_backups
+from cloudbackup.errors import OperationError
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.halves import splittable_tables
+from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
+from cloudbackup.progress import NoProgress
+from cloudbackup.restore import restore_backup
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import assert_databases_equal
+from tests.fixtures.mariadb import admin_connect
+
+pytestmark = pytest.mark.integration
+
+ACCOUNTS = 40_000
+OPENING_BALANCE = 100
+SPLIT_ANY_TABLE = 1  # bytes: every InnoDB table with an integer key qualifies
+
+
+class OnBegin(NoProgress):
+    """Calls `action` once the snapshot is open, before any rows are read."""
+
+    def __init__(self, action: Callable[[], None]):
+        self.action = action
+
+    def begin(self, what: str, tables: int) -> None:
+        self.action()
+
+
+class OnRows(NoProgress):
+    """Calls `action` once, when the first rows reach the backup."""
+
+    def __init__(self, action: Callable[[], None]):
+        self.action: Callable[[], None] | None = action
+
+    def add(self, *, tables: int = 0, rows: int = 0, bytes: int = 0) -> None:
+        if rows and self.action is not None:
+            action, self.action = self.action, None
+            action()
+
+
+@pytest.fixture
+def bank(db_settings, make_database) -> str:
+    """`accounts` (id 1..40000, each with 100) and a table with no integer key at its head."""
+    name = make_database("halves")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL, note TEXT) ENGINE=InnoDB"
+        )
+        cur.execute(
+            f"INSERT INTO accounts SELECT seq, {OPENING_BALANCE}, REPEAT('ab''\\\\', seq % 40)"
+            f" FROM seq_1_to_{ACCOUNTS}"
+        )
+        cur.execute("CREATE TABLE by_code (code VARCHAR(10) PRIMARY KEY, n INT) ENGINE=InnoDB")
+        cur.execute("INSERT INTO by_code SELECT CONCAT('c', seq), seq FROM seq_1_to_100")
+        cur.execute("CREATE TABLE no_key (n INT) ENGINE=InnoDB")
+        cur.execute("INSERT INTO no_key SELECT seq FROM seq_1_to_100")
+    return name
+
+
+@pytest.fixture
+def transfers(db_settings, bank) -> Iterator[Callable[[], None]]:
+    """start(): another session moves money from low accounts to high ones, one transaction per move,
+    until the test ends; start() returns once 50 moves are committed. Every move keeps the total."""
+    stop = threading.Event()
+    moved = threading.Semaphore(0)
+
+    def run() -> None:
+        with admin_connect(db_settings, bank) as conn, conn.cursor() as cur:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                low, high = 1 + n % 1000, ACCOUNTS - n % 1000
+                cur.execute("BEGIN")
+                cur.execute("UPDATE accounts SET balance = balance - 1 WHERE id = %s", (low,))
+                cur.execute("UPDATE accounts SET balance = balance + 1 WHERE id = %s", (high,))
+                cur.execute("COMMIT")
+                moved.release()
+
+    worker = threading.Thread(target=run, daemon=True)
+
+    def start() -> None:
+        worker.start()
+        for _ in range(50):
+            assert moved.acquire(timeout=30)
+
+    yield start
+    stop.set()
+    if worker.is_alive():
+        worker.join(timeout=30)
+    assert worker.is_alive() is False
+
+
+def test_only_integer_keyed_innodb_tables_are_split(db_settings, bank):
+    with admin_connect(db_settings, bank) as conn, conn.cursor() as cur:
+        assert splittable_tables(cur, bank, SPLIT_ANY_TABLE) == {"accounts": "id"}
+        assert splittable_tables(cur, bank, 1 << 40) == {}
+
+
+def test_a_quiet_server_shares_the_snapshot(db_settings, bank):
+    # Given two dump connections and no other writer
+    with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
+        # When the shared snapshot is opened
+        _, shared = open_shared_snapshot(first, second)
+        # Then both hold it: a row committed afterwards is seen by neither
+        assert shared
+        with admin_connect(db_settings, bank) as other, other.cursor() as cur:
+            cur.execute("UPDATE accounts SET balance = 0 WHERE id = 1")
+        for conn in (first, second):
+            with conn.cursor() as cur:
+                cur.execute("SELECT balance FROM accounts WHERE id = 1")
+                assert cur.fetchone() == (OPENING_BALANCE,)
+
+
+def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers):
+    # Given another session committing all the time
+    transfers()
+    with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
+        # When the shared snapshot is tried
+        snapshot, shared = open_shared_snapshot(first, second)
+        # Then it is refused, and the first connection still holds a snapshot of its own
+        assert not shared
+        assert snapshot.server.flavour == "mariadb"
+        with first.cursor() as cur:
+            cur.execute("SELECT @@in_transaction")
+            assert cur.fetchone() == (1,)
+        with second.cursor() as cur:
+            cur.execute("SELECT @@in_transaction")
+            assert cur.fetchone() == (0,)
+
+
+def test_a_table_read_in_halves_restores_exactly(db_settings, bank, make_database, tmp_path, caplog):
+    # Given a backup that reads every splittable table in two halves
+    store = LocalStorage(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
+        manifest = backup_database(db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE)
+    assert "reading accounts in two halves" in caplog.text
+    assert {t.name: t.rows for t in manifest.tables} == {"accounts": ACCOUNTS, "by_code": 100, "no_key": 100}
+    # When it is restored into another database
+    target = make_database("halves_back")
+    restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
+    # Then every row and object is back
+    assert_databases_equal(db_settings, bank, target)
+
+
+def test_transactions_across_both_halves_are_whole_in_the_backup(
+    db_settings, bank, transfers, make_database, tmp_path, caplog
+):
+    # Given transfers between low and high accounts, committing from the moment the snapshot is open
+    # (so before either half's query starts)
+    store = LocalStorage(tmp_path)
+    # When the backup reads `accounts` in two halves meanwhile
+    with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
+        manifest = backup_database(
+            db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE, progress=OnBegin(transfers)
+        )
+    assert "reading accounts in two halves" in caplog.text
+    # Then the restored accounts hold exactly the opening total: no transfer is half in the backup
+    target = make_database("halves_tx")
+    restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), SUM(balance) FROM accounts")
+        assert cur.fetchone() == (ACCOUNTS, ACCOUNTS * OPENING_BALANCE)
+
+
+def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, make_database, tmp_path):
+    # Given a table big enough (~40 MB as SQL) that its upper half is still being read when the first
+    # rows are written, and a backup reading it in halves whose upper-half connection is then killed
+    name = make_database("halves_kill")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE a_big (id INT PRIMARY KEY, s VARCHAR(200)) ENGINE=InnoDB")
+        cur.execute("INSERT INTO a_big SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000")
+    store = LocalStorage(tmp_path)
+
+    def kill_upper_half() -> None:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
+                (name, "%WHERE `id` >%"),
+            )
+            (thread,) = cur.fetchall()
+            cur.execute(f"KILL CONNECTION {int(thread[0])}")
+
+    # When the backup goes on
+    with pytest.raises(OperationError, match="lost the connection") as failure:
+        backup_database(
+            db_settings,
+            name,
+            store,
+            source="t",
+            split_min_bytes=SPLIT_ANY_TABLE,
+            progress=OnRows(kill_upper_half),
+        )
+    # Then it fails with one line and nothing is listed or left behind
+    assert "\n" not in str(failure.value)
+    assert list_backups([store]) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
