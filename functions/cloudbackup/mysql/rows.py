@@ -33,6 +33,8 @@ PLAIN_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "d
 TEXT_TYPES = frozenset(
     {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 )
+# Text QUOTEd byte-wise; not JSON, which MySQL stores in binary form and only QUOTE turns into text.
+UTF8_TEXT_TYPES = TEXT_TYPES - {"json"}
 HEX_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 SPATIAL_TYPES = frozenset(
     {
@@ -100,6 +102,10 @@ def value_expression(col: Column) -> str:
         expr = f"CONCAT('0x',HEX({c}))"  # the internal value: SRID + WKB, as mysqldump writes it
     elif t in TEXT_TYPES and col.charset is not None and col.charset not in UTF8_CHARSETS:
         expr = f"CONCAT('_{col.charset} X''',HEX({c}),'''')"
+    elif t in UTF8_TEXT_TYPES and col.charset in UTF8_CHARSETS:
+        # Byte-wise QUOTE costs the server less than per character and is the same on UTF-8: the bytes
+        # it escapes (backslash, quote, NUL, ^Z) never occur inside a multi-byte character.
+        return f"QUOTE(CAST({c} AS BINARY))"
     else:
         return f"QUOTE({c})"  # text, JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL
     # NULL is decided on the column, never on the expression: HEX() of a value past max_allowed_packet
@@ -110,7 +116,8 @@ def value_expression(col: Column) -> str:
 def row_query(database: str, table: str, columns: list[Column], where: str = "") -> str:
     parts = ",',',".join(value_expression(col) for col in columns)
     source = f"{quote_identifier(database)}.{quote_identifier(table)}"
-    return f"SELECT CONCAT('(',{parts},')') FROM {source}" + (f" {where}" if where else "")
+    # A binary CONCAT: its parts are already ASCII, UTF-8 or hex, and nothing is converted between them.
+    return f"SELECT CONCAT(_binary'(',{parts},')') FROM {source}" + (f" {where}" if where else "")
 
 
 def insert_prefix(table: str, columns: list[Column]) -> bytes:
