@@ -17,12 +17,12 @@ import pymysql.cursors
 
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.wire import ValueTooLarge, iter_values
+from cloudbackup.mysql.wire import iter_values
 
-# Statements stay under the server's max_allowed_packet and under the stock mysql client's default
-# (16 MiB), minus room for the protocol; rows are packed up to ~1 MiB per statement, which loads fast
-# and keeps every buffer small.
-CLIENT_PACKET_LIMIT = 16 << 20
+# Statements stay under the server's max_allowed_packet, minus room for the protocol. Rows are packed
+# up to ~1 MiB per statement, which loads fast and keeps every buffer small; only a row larger than that
+# gets a statement of its own, as long as it needs (the stock client loads one over its 16 MiB default
+# with --max-allowed-packet, as for mysqldump's output).
 PACKET_MARGIN = 16 << 10
 STATEMENT_TARGET = 1 << 20
 
@@ -60,7 +60,7 @@ class Column:
 
 
 def statement_limit(max_allowed_packet: int) -> int:
-    return min(max_allowed_packet, CLIENT_PACKET_LIMIT) - PACKET_MARGIN
+    return max_allowed_packet - PACKET_MARGIN
 
 
 def table_columns(cur: Any, database: str, table: str) -> list[Column]:
@@ -150,8 +150,6 @@ def iter_inserts(
     batches = values if check is None else _checked(values, check)
     try:
         yield from pack_statements(batches, insert_prefix(table, columns), fill=target, limit=limit)
-    except ValueTooLarge:
-        raise RowTooLarge(f"table {table!r}: {ROW_TOO_LARGE.format(limit=limit)}") from None
     except RowTooLarge as exc:
         raise RowTooLarge(f"table {table!r}: {exc}") from None
     finally:

@@ -20,10 +20,8 @@ from pymysql.constants import CR
 READ_SIZE = 1 << 20
 FALLBACK_BATCH = 2000
 MAX_PAYLOAD = 0xFFFFFF  # a packet this long continues in the next one (values of 16 MiB or more)
-
-
-class ValueTooLarge(Exception):
-    """A formatted row of 16 MiB or more: larger than any statement the dump may write."""
+LONG = 0x100  # not a byte: marks a long value whose first packet is still arriving
+LENENC_SKIP = {0xFC: 3, 0xFD: 4, 0xFE: 9}
 
 
 def iter_values(cursor: Any) -> Generator[list[bytes | None], None, None]:
@@ -52,6 +50,7 @@ def _parse(conn: Any, rfile: Any) -> Iterator[list[bytes | None]]:
     buf = b""
     pos = 0
     rows = 0
+    continued = 0  # packets that carried the rest of a long value (each one takes a sequence id)
     while True:
         chunk = _read(conn, rfile)
         buf = buf[pos:] + chunk if pos < len(buf) else chunk
@@ -61,33 +60,66 @@ def _parse(conn: Any, rfile: Any) -> Iterator[list[bytes | None]]:
         append = values.append
         while pos + 4 < end_of_buf:
             end = pos + 4 + (buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16)
-            if end > end_of_buf:
+            if end <= end_of_buf:
+                first = buf[pos + 4]  # the value's length-encoded prefix
+            elif end - pos - 4 == MAX_PAYLOAD:
+                first = LONG  # the first packet of a value of 16 MiB or more, not all here yet
+            else:
                 break
-            first = buf[pos + 4]  # the value's length-encoded prefix
             if first < 0xFB:
                 append(buf[pos + 5 : end])
             elif first == 0xFB:
                 append(None)
             elif first == 0xFC:
                 append(buf[pos + 7 : end])
-            elif first == 0xFD:
-                if end - pos - 4 == MAX_PAYLOAD:
-                    raise ValueTooLarge()
+            elif first == 0xFD and end - pos - 4 < MAX_PAYLOAD:
                 append(buf[pos + 8 : end])
             elif first == 0xFE and end - pos < 13:  # EOF packet: the result set is complete
-                conn._next_seq_id = (conn._next_seq_id + rows + len(values) + 1) % 256
+                conn._next_seq_id = (conn._next_seq_id + rows + len(values) + continued + 1) % 256
                 if values:
                     yield values
                 return
-            elif first == 0xFE:  # a value of 16 MiB or more
-                raise ValueTooLarge()
-            else:  # 0xFF: an error packet (killed query, changed table definition, …)
+            elif first != 0xFF:  # a value of 16 MiB or more, over several packets
+                value, more, buf, pos = _long_value(conn, rfile, buf, pos)
+                append(value)
+                continued += more
+                end_of_buf = len(buf)
+                continue
+            else:  # an error packet (killed query, changed table definition, …)
                 conn._next_seq_id = 0
                 pymysql.err.raise_mysql_exception(buf[pos + 4 : end])
             pos = end
         rows += len(values)
         if values:
             yield values
+
+
+def _long_value(conn: Any, rfile: Any, buf: bytes, pos: int) -> tuple[bytes, int, bytes, int]:
+    """The value whose packets start at buf[pos]: (value, packets after the first, buffer, position).
+
+    A payload of MAX_PAYLOAD bytes continues in the next packet, until one is shorter.
+    """
+    parts: list[bytes] = []
+    packets = 0
+    while True:
+        while len(buf) - pos < 4:
+            buf, pos = buf[pos:] + _read(conn, rfile), 0
+        length = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
+        pos += 4
+        left = length
+        while left:
+            if pos == len(buf):
+                buf, pos = _read(conn, rfile), 0
+            take = min(left, len(buf) - pos)
+            parts.append(buf[pos : pos + take])
+            pos += take
+            left -= take
+        packets += 1
+        if length < MAX_PAYLOAD:
+            break
+    payload = b"".join(parts)
+    skip = LENENC_SKIP.get(payload[0], 1)  # the length prefix: 1, 3, 4 or 9 bytes
+    return payload[skip:], packets - 1, buf, pos
 
 
 def _read(conn: Any, rfile: Any) -> bytes:
