@@ -20,7 +20,7 @@ from cloudbackup.format.manifest import Compression, DataObject, Manifest
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
-from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, has_big_tables
+from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -171,7 +171,7 @@ def _second_connection(
     """
     try:
         with conn.cursor() as cur:
-            if not has_big_tables(cur, database, split_min_bytes):
+            if not big_tables(cur, database, split_min_bytes):
                 return None
         return connect(db, database=database)
     except (CloudBackupError, pymysql.err.MySQLError) as exc:

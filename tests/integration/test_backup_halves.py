@@ -16,7 +16,8 @@ from cloudbackup.backup import backup_database
 from cloudbackup.catalog import find_backup, list_backups
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.halves import splittable_tables
+from cloudbackup.mysql.halves import Split, big_tables, split_point
+from cloudbackup.mysql.rows import table_columns
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.progress import NoProgress
 from cloudbackup.restore import restore_backup
@@ -105,10 +106,15 @@ def transfers(db_settings, bank) -> Iterator[Callable[[], None]]:
     assert worker.is_alive() is False
 
 
-def test_only_integer_keyed_innodb_tables_are_split(db_settings, bank):
+def test_only_big_innodb_tables_keyed_by_an_integer_are_cut(db_settings, bank):
     with admin_connect(db_settings, bank) as conn, conn.cursor() as cur:
-        assert splittable_tables(cur, bank, SPLIT_ANY_TABLE) == {"accounts": "id"}
-        assert splittable_tables(cur, bank, 1 << 40) == {}
+        assert big_tables(cur, bank, SPLIT_ANY_TABLE) == {"accounts", "by_code", "no_key"}
+        assert big_tables(cur, bank, 1 << 40) == set()
+        cuts = {
+            t: split_point(cur, bank, t, table_columns(cur, bank, t))
+            for t in ("accounts", "by_code", "no_key")
+        }
+    assert cuts == {"accounts": Split(column="id", middle=ACCOUNTS // 2), "by_code": None, "no_key": None}
 
 
 def test_a_quiet_server_shares_the_snapshot(db_settings, bank):

@@ -16,7 +16,7 @@ from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.connection import interrupt
-from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, interleave, split_point, splittable_tables
+from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, big_tables, interleave, split_point
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
 from cloudbackup.mysql.snapshot import Snapshot
@@ -97,7 +97,7 @@ def dump_database(
             found = objects.list_objects(cur, database)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
-        halves = splittable_tables(cur, database, split_min_bytes) if second is not None else {}
+        big = big_tables(cur, database, split_min_bytes) if second is not None else set()
         shown.begin(f"backup {database}", len(found.tables))
         writer.frame("database", objects.database_section(database, found.charset, found.collation))
         writer.frame("header", header(database, snapshot, tool_version))
@@ -119,8 +119,7 @@ def dump_database(
                     limit=limit,
                     progress=shown,
                     check=check,
-                    second=second,
-                    split_column=halves.get(table),
+                    second=second if table in big else None,
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
@@ -151,7 +150,6 @@ def _table_frame(
     progress: Progress,
     check: Callable[[], None] | None,
     second: Any | None = None,
-    split_column: str | None = None,
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
@@ -159,7 +157,7 @@ def _table_frame(
     writer.write(ddl)
     rows = 0
     for statement, count in _table_statements(
-        conn, cur, database, table, limit=limit, check=check, second=second, split_column=split_column
+        conn, cur, database, table, limit=limit, check=check, second=second
     ):
         writer.write(statement)
         rows += count
@@ -178,13 +176,10 @@ def _table_statements(
     limit: int,
     check: Callable[[], None] | None,
     second: Any | None,
-    split_column: str | None,
 ) -> Iterator[tuple[bytes, int]]:
     """The table's INSERT statements, read in two halves at once when a second connection can help."""
     columns = table_columns(cur, database, table)
-    split = None
-    if second is not None and split_column is not None and columns:
-        split = split_point(cur, database, table, split_column)
+    split = split_point(cur, database, table, columns) if second is not None and columns else None
     if split is None:
         return iter_inserts(conn, database, table, columns, limit=limit, check=check)
     log.debug("reading %s in two halves, cut at %s = %d", table, split.column, split.middle)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.rows import Column
 from cloudbackup.mysql.server_text import text
 
 # Below this much data a second query saves less than it costs to set up.
@@ -44,47 +45,33 @@ class Split:
         return f"WHERE {quote_identifier(self.column)} > {self.middle}"
 
 
-def has_big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> bool:
-    """Whether any InnoDB table of `database` holds `min_bytes` of data: a second connection may pay."""
-    cur.execute(
-        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND ENGINE = 'InnoDB'"
-        " AND DATA_LENGTH >= %s LIMIT 1",
-        (database, min_bytes),
-    )
-    return cur.fetchone() is not None
-
-
-def splittable_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> dict[str, str]:
-    """Tables worth reading in halves, each with the column to cut on.
-
-    Those are InnoDB tables with at least `min_bytes` of data whose primary key starts with an
-    integer column. A range on that column is an index range scan, and its MIN and MAX cost nothing.
-    """
+def big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> set[str]:
+    """The InnoDB tables of `database` that hold at least `min_bytes` of data (the server's estimate)."""
     cur.execute(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND ENGINE = 'InnoDB'"
         " AND DATA_LENGTH >= %s",
         (database, min_bytes),
     )
-    big = [text(name) for (name,) in cur.fetchall()]
-    if not big:
-        return {}
+    return {text(name) for (name,) in cur.fetchall()}
+
+
+def split_point(cur: Any, database: str, table: str, columns: list[Column]) -> Split | None:
+    """Where to cut `table` (inside the snapshot), or None if it cannot be cut.
+
+    The cut is the middle of the range of the first primary-key column. That column must be an
+    integer: a range on it is an index range scan, and its MIN and MAX cost nothing. None when the
+    table has no such key or its range is too narrow.
+    """
     cur.execute(
-        "SELECT k.TABLE_NAME, k.COLUMN_NAME, c.DATA_TYPE FROM information_schema.STATISTICS k"
-        " JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA"
-        " AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME"
-        " WHERE k.TABLE_SCHEMA = %s AND k.INDEX_NAME = 'PRIMARY' AND k.SEQ_IN_INDEX = 1"
-        f" AND k.TABLE_NAME IN ({', '.join(['%s'] * len(big))})",
-        (database, *big),
+        "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
+        " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1",
+        (database, table),
     )
-    return {
-        text(table): text(column)
-        for table, column, data_type in cur.fetchall()
-        if text(data_type).lower() in INTEGER_TYPES
-    }
-
-
-def split_point(cur: Any, database: str, table: str, column: str) -> Split | None:
-    """Where to cut `table` (inside the snapshot): the middle of its key range, or None if too narrow."""
+    row = cur.fetchone()
+    types = {col.name: col.data_type for col in columns}
+    if row is None or types.get(text(row[0])) not in INTEGER_TYPES:
+        return None
+    column = text(row[0])
     name = quote_identifier(column)
     cur.execute(
         f"SELECT MIN({name}), MAX({name}) FROM {quote_identifier(database)}.{quote_identifier(table)}"
