@@ -61,7 +61,7 @@ def test_time_budget_running_out_mid_dump_keeps_nothing_of_that_database(
     # Given a small database and a bigger one whose dump takes longer than the time left
     small = small_database(make_database, db_settings)
     big = make_database("hbig")
-    fill_table(db_settings, big, "events", 400_000, payload=200)
+    fill_table(db_settings, big, "events", 800_000, payload=200, incompressible=True)  # ~60 MB to upload
     # When the dumps start with 1.8 s left of the invocation, 1 s of which is the safety margin
     with pytest.raises(BackupRunFailed) as raised:
         deployment.backup(
@@ -187,7 +187,7 @@ def test_a_retry_after_a_stopped_run_makes_one_complete_backup(
     deployment: Deployment, make_database: Callable[[str], str], db_settings: DbSettings
 ) -> None:
     big = make_database("hretry")
-    fill_table(db_settings, big, "events", 200_000, payload=200)
+    fill_table(db_settings, big, "events", 200_000, payload=200, incompressible=True)  # ~15 MB to upload
     event = {"source": deployment.source, "databases": [big]}
     with pytest.raises(BackupRunFailed):
         deployment.backup(event, budget_ms=1050, CLOUDBACKUP_SAFETY_MARGIN_SECONDS="1")
