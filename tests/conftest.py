@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
+    "tests.fixtures.binlog_server",
 ]

@@ -1,0 +1,89 @@
+"""On a server with the binary log on, a backup records where its snapshot stands in it (real MariaDB).
+
+That position is what point-in-time recovery replays from, so it must be the snapshot's own: every
+transaction before it is in the backup, none after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def binlog_db(binlog_server):
+    """A database on the binlog server, with a table `t` (auto-increment id) of 1,000 rows."""
+    name = f"cbt_binlog_{uuid.uuid4().hex[:8]}"
+    with admin_connect(binlog_server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+        cur.execute(f"USE `{name}`")
+        cur.execute("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
+        cur.execute("INSERT INTO t (v) SELECT seq FROM seq_1_to_1000")
+    yield name
+    with admin_connect(binlog_server) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def gtid_seq(gtid: str) -> int:
+    """The sequence number of a single-domain GTID position such as 0-7-42."""
+    (only,) = gtid.split(",")
+    return int(only.split("-")[2])
+
+
+def test_a_quiet_server_records_the_current_binlog_position(binlog_server, binlog_db, tmp_path, caplog):
+    # Given a binlog server where nothing is being written
+    with admin_connect(binlog_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW MASTER STATUS")
+        binlog_file, binlog_pos = cur.fetchone()[:2]
+        cur.execute("SELECT @@gtid_binlog_pos")
+        (gtid,) = cur.fetchone()
+    # When the database is backed up (its table read in halves, on two connections)
+    with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
+        manifest = backup_database(
+            binlog_server, binlog_db, LocalStorage(tmp_path), source="t", split_min_bytes=1
+        )
+    # Then the manifest holds that very position, file, offset and GTID
+    assert "reading t in two halves" in caplog.text
+    assert (manifest.snapshot.binlog_file, manifest.snapshot.binlog_pos) == (binlog_file, int(binlog_pos))
+    assert manifest.snapshot.gtid == gtid
+
+
+def test_the_position_matches_the_rows_while_writes_go_on(binlog_server, binlog_db, tmp_path):
+    # Given a session inserting one row per transaction, without pause, from a known GTID on
+    stop = threading.Event()
+    inserted = threading.Semaphore(0)
+    with admin_connect(binlog_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@gtid_binlog_pos")
+        start = gtid_seq(cur.fetchone()[0])
+
+    def insert() -> None:
+        with admin_connect(binlog_server, binlog_db) as conn, conn.cursor() as cur:
+            while not stop.is_set():
+                cur.execute("INSERT INTO t (v) VALUES (0)")
+                inserted.release()
+
+    writer = threading.Thread(target=insert, daemon=True)
+    writer.start()
+    try:
+        for _ in range(200):
+            assert inserted.acquire(timeout=30)
+        # When the database is backed up meanwhile
+        manifest = backup_database(binlog_server, binlog_db, LocalStorage(tmp_path), source="t")
+    finally:
+        stop.set()
+        writer.join(timeout=30)
+    # Then the backup holds exactly the transactions up to its recorded GTID: the 1,000 first rows
+    # plus one row per insert committed before the snapshot
+    assert manifest.snapshot.gtid is not None
+    (table,) = manifest.tables
+    assert table.rows == 1000 + gtid_seq(manifest.snapshot.gtid) - start
+    assert table.rows > 1000 + 200
