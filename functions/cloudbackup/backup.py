@@ -20,7 +20,7 @@ from cloudbackup.format.manifest import Compression, DataObject, Manifest
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
-from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, big_tables
+from cloudbackup.mysql.parallel import SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -72,7 +72,7 @@ def backup_database(
 ) -> Manifest:
     """Dump `database` into `store` and commit it with its manifest.
 
-    Tables of at least `split_min_bytes` are read in two halves on a second connection, when one can
+    Tables of at least `split_min_bytes` are read on two connections at once, when a second one can
     be opened in the same snapshot (mysql/shared_snapshot.py); otherwise everything is read on one.
     """
     shown = progress or NoProgress()
@@ -165,7 +165,7 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
 def _second_connection(
     db: DbSettings, conn: pymysql.connections.Connection, database: str, split_min_bytes: int
 ) -> pymysql.connections.Connection | None:
-    """A second connection for reading big tables in halves, or None: no big table, or it cannot open.
+    """A second connection for reading big tables, or None: no big table, or it cannot open.
 
     It is only a speed-up: if the server refuses it (max_connections, say) the dump goes on with one.
     """

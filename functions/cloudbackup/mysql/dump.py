@@ -16,8 +16,15 @@ from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.connection import interrupt
-from cloudbackup.mysql.halves import SPLIT_MIN_BYTES, big_tables, interleave, split_point
 from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.parallel import (
+    SPLIT_MIN_BYTES,
+    RangeQueue,
+    big_tables,
+    interleave,
+    key_ranges,
+    read_ranges,
+)
 from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -86,8 +93,9 @@ def dump_database(
 ) -> DumpResult:
     """Write every frame of `database` (the connection's current database, inside the snapshot).
 
-    `second`, a connection holding the same snapshot (mysql/shared_snapshot.py), reads the upper half
-    of every table of at least `split_min_bytes` (mysql/halves.py). After an error it is unusable.
+    `second`, a connection holding the same snapshot (mysql/shared_snapshot.py), reads key ranges of
+    every table of at least `split_min_bytes` beside `conn` (mysql/parallel.py). After an error it is
+    unusable.
     """
     shown = progress or NoProgress()
     limit = statement_limit(snapshot.max_allowed_packet)
@@ -177,17 +185,19 @@ def _table_statements(
     check: Callable[[], None] | None,
     second: Any | None,
 ) -> Iterator[tuple[bytes, int]]:
-    """The table's INSERT statements, read in two halves at once when a second connection can help."""
+    """The table's INSERT statements, read on two connections at once when a second one can help."""
     columns = table_columns(cur, database, table)
-    split = split_point(cur, database, table, columns) if second is not None and columns else None
-    if split is None:
+    ranges = key_ranges(cur, database, table, columns) if second is not None and columns else None
+    if ranges is None:
         return iter_inserts(conn, database, table, columns, limit=limit, check=check)
-    log.debug("reading %s in two halves, cut at %s = %d", table, split.column, split.middle)
-    return interleave(
-        iter_inserts(conn, database, table, columns, limit=limit, check=check, where=split.lower()),
-        iter_inserts(second, database, table, columns, limit=limit, check=check, where=split.upper()),
-        lambda: interrupt(second),
-    )
+    log.debug("reading %s on two connections, in ranges of %s cut at %s", table, ranges.column, ranges.bounds)
+
+    def read(connection: Any, where: str) -> Iterator[tuple[bytes, int]]:
+        return iter_inserts(connection, database, table, columns, limit=limit, check=check, where=where)
+
+    left = RangeQueue(ranges.clauses())
+    own, other = read_ranges(conn, left, read), read_ranges(second, left, read)
+    return interleave(own, other, lambda: interrupt(second))
 
 
 def _position(position: SnapshotPosition) -> str:

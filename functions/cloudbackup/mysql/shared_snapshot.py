@@ -1,4 +1,4 @@
-"""One snapshot on two connections, checked without a lock, so a big table can be read in two halves.
+"""One snapshot on two connections, checked without a lock, so a big table can be read on both at once.
 
 InnoDB cannot hand a read view to another session, and lining two up with a lock (FLUSH TABLES WITH
 READ LOCK, BACKUP STAGE) is what the dump promises not to do. So the second snapshot is checked

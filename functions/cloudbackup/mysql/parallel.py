@@ -1,16 +1,18 @@
-"""A big table read in two halves at once, on two connections that hold the same snapshot.
+"""A big table read on two connections at once, both holding the same snapshot.
 
 The server formats every row (rows.py), and one query runs on one server thread, so on a large table
-that thread is what the dump waits for. Two range queries on the primary key, one per connection,
-let the server format on two cores. Their INSERT statements go into the table's frame as they come:
+that thread is what the dump waits for. The table's first primary-key column (an integer) is cut into
+ranges, and the two connections take the next range as each finishes one, so neither waits on the
+other however the keys are spread. Their INSERT statements go into the table's frame as they come:
 each covers its own key range, so the interleaving changes nothing that loads.
 
-The second half is read in a thread of its own (pymysql's reads release the GIL while they wait on
-the socket) and handed over through a small bounded queue, so memory stays flat.
+The second connection is read in a thread of its own (pymysql's reads release the GIL while they wait
+on the socket) and hands its statements over through a small bounded queue, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from cloudbackup.mysql.server_text import text
 # Below this much data a second query saves less than it costs to set up.
 SPLIT_MIN_BYTES = 64 << 20
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
+RANGES = 16  # enough that the two connections end within a range of each other
 HANDOVER_DEPTH = 4
 STOP_POLL_SECONDS = 0.1
 
@@ -32,17 +35,37 @@ _DONE: Final = object()
 
 
 @dataclass(frozen=True)
-class Split:
-    """The table's rows cut at `middle` of its first primary-key column (an integer)."""
+class KeyRanges:
+    """`parts` consecutive ranges of the integer column `column`, cut at `bounds` (ascending)."""
 
     column: str
-    middle: int
+    bounds: tuple[int, ...]
 
-    def lower(self) -> str:
-        return f"WHERE {quote_identifier(self.column)} <= {self.middle}"
+    def clauses(self) -> list[str]:
+        """One WHERE clause per range; together they hold every row once."""
+        name = quote_identifier(self.column)
+        edges: list[int | None] = [None, *self.bounds, None]
+        return [_range_clause(name, low, high) for low, high in itertools.pairwise(edges)]
 
-    def upper(self) -> str:
-        return f"WHERE {quote_identifier(self.column)} > {self.middle}"
+
+def _range_clause(name: str, low: int | None, high: int | None) -> str:
+    if low is None:
+        return f"WHERE {name} <= {high}"
+    if high is None:
+        return f"WHERE {name} > {low}"
+    return f"WHERE {name} > {low} AND {name} <= {high}"
+
+
+class RangeQueue:
+    """The WHERE clauses left to read, taken one at a time by either connection."""
+
+    def __init__(self, clauses: list[str]):
+        self._left = iter(clauses)
+        self._lock = threading.Lock()
+
+    def take(self) -> str | None:
+        with self._lock:
+            return next(self._left, None)
 
 
 def big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> set[str]:
@@ -55,12 +78,14 @@ def big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> set
     return {text(name) for (name,) in cur.fetchall()}
 
 
-def split_point(cur: Any, database: str, table: str, columns: list[Column]) -> Split | None:
-    """Where to cut `table` (inside the snapshot), or None if it cannot be cut.
+def key_ranges(
+    cur: Any, database: str, table: str, columns: list[Column], parts: int = RANGES
+) -> KeyRanges | None:
+    """How to cut `table` (inside the snapshot), or None if it cannot be cut.
 
-    The cut is the middle of the range of the first primary-key column. That column must be an
-    integer: a range on it is an index range scan, and its MIN and MAX cost nothing. None when the
-    table has no such key or its range is too narrow.
+    The cuts divide the range of the first primary-key column evenly. That column must be an integer:
+    a range on it is an index range scan, and its MIN and MAX cost nothing. None when the table has
+    no such key or its range is too narrow to cut.
     """
     cur.execute(
         "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
@@ -77,9 +102,19 @@ def split_point(cur: Any, database: str, table: str, columns: list[Column]) -> S
         f"SELECT MIN({name}), MAX({name}) FROM {quote_identifier(database)}.{quote_identifier(table)}"
     )
     low, high = cur.fetchone()
-    if low is None or high is None or int(high) - int(low) < 2:
+    if low is None or high is None:
         return None
-    return Split(column=column, middle=int(low) + (int(high) - int(low)) // 2)
+    low, high = int(low), int(high)
+    bounds = sorted({low + (high - low) * i // parts for i in range(1, parts)} - {low, high})
+    if not bounds:
+        return None
+    return KeyRanges(column=column, bounds=tuple(bounds))
+
+
+def read_ranges(connection: Any, ranges: RangeQueue, read: Callable[[Any, str], Iterator[T]]) -> Iterator[T]:
+    """`read(connection, where)` for each range this connection takes, until none is left."""
+    while (where := ranges.take()) is not None:
+        yield from read(connection, where)
 
 
 def interleave(own: Iterator[T], side: Iterator[T], interrupt: Callable[[], None]) -> Iterator[T]:

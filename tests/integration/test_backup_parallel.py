@@ -1,7 +1,7 @@
-"""Big tables read in two halves on two connections that hold one snapshot (real MariaDB).
+"""Big tables read by key ranges on two connections that hold one snapshot (real MariaDB).
 
-The second connection is used only when the shared snapshot is proved. The halves must add up to
-the table exactly. A transaction that spans both halves must show in both or in neither.
+The second connection is used only when the shared snapshot is proved. The ranges must add up to
+the table exactly. A transaction that spans ranges read on both connections must show whole or not at all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cloudbackup.backup import backup_database
 from cloudbackup.catalog import find_backup, list_backups
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.halves import Split, big_tables, split_point
+from cloudbackup.mysql.parallel import big_tables, key_ranges
 from cloudbackup.mysql.rows import table_columns
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.progress import NoProgress
@@ -57,7 +57,7 @@ class OnRows(NoProgress):
 @pytest.fixture
 def bank(db_settings, make_database) -> str:
     """`accounts` (id 1..40000, each with 100) and a table with no integer key at its head."""
-    name = make_database("halves")
+    name = make_database("par")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute(
             "CREATE TABLE accounts (id INT PRIMARY KEY, balance INT NOT NULL, note TEXT) ENGINE=InnoDB"
@@ -111,10 +111,22 @@ def test_only_big_innodb_tables_keyed_by_an_integer_are_cut(db_settings, bank):
         assert big_tables(cur, bank, SPLIT_ANY_TABLE) == {"accounts", "by_code", "no_key"}
         assert big_tables(cur, bank, 1 << 40) == set()
         cuts = {
-            t: split_point(cur, bank, t, table_columns(cur, bank, t))
+            t: key_ranges(cur, bank, t, table_columns(cur, bank, t), parts=4)
             for t in ("accounts", "by_code", "no_key")
         }
-    assert cuts == {"accounts": Split(column="id", middle=ACCOUNTS // 2), "by_code": None, "no_key": None}
+        assert cuts["by_code"] is None
+        assert cuts["no_key"] is None
+        ranges = cuts["accounts"]
+        assert ranges is not None
+        # And the ranges hold every row of the table once
+        counts = []
+        for where in ranges.clauses():
+            cur.execute(f"SELECT COUNT(*) FROM accounts {where}")
+            counts.append(cur.fetchone()[0])
+    assert ranges.column == "id"
+    assert len(counts) == 4
+    assert sum(counts) == ACCOUNTS
+    assert min(counts) > ACCOUNTS // 5
 
 
 def test_a_quiet_server_shares_the_snapshot(db_settings, bank):
@@ -149,34 +161,34 @@ def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers
             assert cur.fetchone() == (0,)
 
 
-def test_a_table_read_in_halves_restores_exactly(db_settings, bank, make_database, tmp_path, caplog):
-    # Given a backup that reads every splittable table in two halves
+def test_a_table_read_on_two_connections_restores_exactly(db_settings, bank, make_database, tmp_path, caplog):
+    # Given a backup that reads every table it can cut on two connections
     store = LocalStorage(tmp_path)
     with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
         manifest = backup_database(db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE)
-    assert "reading accounts in two halves" in caplog.text
+    assert "reading accounts on two connections" in caplog.text
     assert {t.name: t.rows for t in manifest.tables} == {"accounts": ACCOUNTS, "by_code": 100, "no_key": 100}
     # When it is restored into another database
-    target = make_database("halves_back")
+    target = make_database("par_back")
     restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
     # Then every row and object is back
     assert_databases_equal(db_settings, bank, target)
 
 
-def test_transactions_across_both_halves_are_whole_in_the_backup(
+def test_transactions_across_both_connections_are_whole_in_the_backup(
     db_settings, bank, transfers, make_database, tmp_path, caplog
 ):
     # Given transfers between low and high accounts, committing from the moment the snapshot is open
     # (so before either half's query starts)
     store = LocalStorage(tmp_path)
-    # When the backup reads `accounts` in two halves meanwhile
+    # When the backup reads `accounts` on two connections meanwhile
     with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
         manifest = backup_database(
             db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE, progress=OnBegin(transfers)
         )
-    assert "reading accounts in two halves" in caplog.text
+    assert "reading accounts on two connections" in caplog.text
     # Then the restored accounts hold exactly the opening total: no transfer is half in the backup
-    target = make_database("halves_tx")
+    target = make_database("par_tx")
     restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
     with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
         cur.execute("SELECT COUNT(*), SUM(balance) FROM accounts")
@@ -184,22 +196,19 @@ def test_transactions_across_both_halves_are_whole_in_the_backup(
 
 
 def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, make_database, tmp_path):
-    # Given a table big enough (~40 MB as SQL) that its upper half is still being read when the first
-    # rows are written, and a backup reading it in halves whose upper-half connection is then killed
-    name = make_database("halves_kill")
+    # Given a table big enough (~40 MB as SQL) to be still being read when the first rows are written,
+    # and a backup reading it on two connections, the second of which is then killed
+    name = make_database("par_kill")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE a_big (id INT PRIMARY KEY, s VARCHAR(200)) ENGINE=InnoDB")
         cur.execute("INSERT INTO a_big SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000")
     store = LocalStorage(tmp_path)
 
-    def kill_upper_half() -> None:
+    def kill_second_connection() -> None:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
-            cur.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE %s",
-                (name, "%WHERE `id` >%"),
-            )
-            (thread,) = cur.fetchall()
-            cur.execute(f"KILL CONNECTION {int(thread[0])}")
+            cur.execute("SELECT MAX(ID) FROM information_schema.PROCESSLIST WHERE DB = %s", (name,))
+            (thread,) = cur.fetchone()  # the dump's connections are the two on its database, the second last
+            cur.execute(f"KILL CONNECTION {int(thread)}")
 
     # When the backup goes on
     with pytest.raises(OperationError, match="lost the connection") as failure:
@@ -209,7 +218,7 @@ def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, make_
             store,
             source="t",
             split_min_bytes=SPLIT_ANY_TABLE,
-            progress=OnRows(kill_upper_half),
+            progress=OnRows(kill_second_connection),
         )
     # Then it fails with one line and nothing is listed or left behind
     assert "\n" not in str(failure.value)

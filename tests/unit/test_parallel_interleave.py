@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cloudbackup.mysql.halves import Split, interleave
+from cloudbackup.mysql.parallel import KeyRanges, RangeQueue, interleave, read_ranges
 
 
 class Tracked:
@@ -73,7 +73,23 @@ def test_closing_early_stops_a_side_that_still_has_items():
     assert side.closed
 
 
-def test_split_clauses_cover_the_key_range_once():
-    split = Split(column="i`d", middle=41)
-    assert split.lower() == "WHERE `i``d` <= 41"
-    assert split.upper() == "WHERE `i``d` > 41"
+def test_range_clauses_cover_the_key_range_once():
+    ranges = KeyRanges(column="i`d", bounds=(10, 20))
+    assert ranges.clauses() == [
+        "WHERE `i``d` <= 10",
+        "WHERE `i``d` > 10 AND `i``d` <= 20",
+        "WHERE `i``d` > 20",
+    ]
+
+
+def test_two_readers_take_every_range_once_between_them():
+    left = RangeQueue([f"r{i}" for i in range(100)])
+
+    def read(connection: str, where: str) -> Iterator[str]:
+        yield f"{connection}:{where}"
+
+    merged = list(
+        interleave(read_ranges("a", left, read), read_ranges("b", left, read), interrupt=lambda: None)
+    )
+    assert sorted(item.split(":")[1] for item in merged) == sorted(f"r{i}" for i in range(100))
+    assert {item.split(":")[0] for item in merged} == {"a", "b"}
