@@ -2,6 +2,7 @@ import hashlib
 
 import pytest
 
+import cloudbackup.storage.local as local
 from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
 
@@ -30,3 +31,21 @@ def test_abort_leaves_nothing_behind(tmp_path):
 def test_reading_a_missing_object_is_a_clear_error(tmp_path):
     with pytest.raises(OperationError, match="does not exist"):
         LocalStorage(tmp_path).get_bytes("nope.manifest.json")
+
+
+def test_a_long_object_is_synced_to_disk_as_it_is_written(tmp_path, monkeypatch):
+    # Given a writer, and a count of the data syncs it asks the OS for
+    synced: list[int] = []
+    real_sync = local.os.fdatasync
+    monkeypatch.setattr(local.os, "fdatasync", lambda fd: (synced.append(fd), real_sync(fd)))
+    store = LocalStorage(tmp_path)
+    writer = store.open_writer("a/long.sql.zst")
+    # When 2.5 sync intervals of data are written
+    chunk = bytes(range(256)) * 4096
+    for _ in range(local.SYNC_EVERY * 5 // 2 // len(chunk)):
+        writer.write(chunk)
+    # Then two syncs happened on the way, and the committed object is whole
+    assert len(synced) == 2
+    written = writer.commit()
+    assert written.size == local.SYNC_EVERY * 5 // 2
+    assert (tmp_path / "a" / "long.sql.zst").stat().st_size == written.size

@@ -12,6 +12,9 @@ from cloudbackup.storage.base import ObjectInfo, Sha256Counter, StoreKind, Writt
 
 PARTIAL_SUFFIX = ".partial"
 READ_CHUNK = 1 << 20
+# Written data is synced to disk every so often while the dump runs (on the writer's thread), so the
+# fsync that commits the object has only the last part left to wait for.
+SYNC_EVERY = 16 << 20
 
 
 class LocalWriter:
@@ -20,6 +23,7 @@ class LocalWriter:
         self._partial = final.with_name(final.name + PARTIAL_SUFFIX)
         self._key = key
         self._counter = Sha256Counter()
+        self._unsynced = 0
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self._partial, "wb")  # noqa: SIM115 - closed in commit/abort
@@ -29,6 +33,11 @@ class LocalWriter:
     def write(self, data: bytes) -> None:
         try:
             self._file.write(data)
+            self._unsynced += len(data)
+            if self._unsynced >= SYNC_EVERY:
+                self._file.flush()
+                os.fdatasync(self._file.fileno())
+                self._unsynced = 0
         except OSError as exc:
             self.abort()
             raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
