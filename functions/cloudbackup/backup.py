@@ -82,7 +82,8 @@ def backup_database(
             raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
 
     conn = connect(db, database=database)
-    second = _second_connection(db, conn, database, split_min_bytes)
+    split_tables = _big_tables(conn, database, split_min_bytes)
+    second = _second_connection(db, database) if split_tables else None
     writer: FrameWriter | None = None
     try:
         if second is None:
@@ -104,7 +105,7 @@ def backup_database(
             progress=shown,
             check=check,
             second=second,
-            split_min_bytes=split_min_bytes,
+            split_tables=split_tables,
         )
         check()
         frames, written = writer.commit()
@@ -162,17 +163,22 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
     return OperationError(f"backup of {database!r} failed: {exc}")
 
 
-def _second_connection(
-    db: DbSettings, conn: pymysql.connections.Connection, database: str, split_min_bytes: int
-) -> pymysql.connections.Connection | None:
-    """A second connection for reading big tables, or None: no big table, or it cannot open.
+def _big_tables(conn: pymysql.connections.Connection, database: str, min_bytes: int) -> set[str]:
+    """The tables worth reading on two connections; none if the server cannot say (the dump goes on)."""
+    try:
+        with conn.cursor() as cur:
+            return big_tables(cur, database, min_bytes)
+    except pymysql.err.MySQLError as exc:
+        log.info("reading with one connection: could not list the big tables (%s)", exc)
+        return set()
+
+
+def _second_connection(db: DbSettings, database: str) -> pymysql.connections.Connection | None:
+    """A second connection for reading big tables, or None if it cannot open.
 
     It is only a speed-up: if the server refuses it (max_connections, say) the dump goes on with one.
     """
     try:
-        with conn.cursor() as cur:
-            if not big_tables(cur, database, split_min_bytes):
-                return None
         return connect(db, database=database)
     except (CloudBackupError, pymysql.err.MySQLError) as exc:
         log.info("reading with one connection: a second one could not open (%s)", exc)

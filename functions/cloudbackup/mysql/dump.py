@@ -8,7 +8,7 @@ after it expects (the restore replays it on each connection it loads with).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +17,7 @@ from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.parallel import (
-    SPLIT_MIN_BYTES,
-    RangeQueue,
-    big_tables,
-    interleave,
-    key_ranges,
-    read_ranges,
-)
+from cloudbackup.mysql.parallel import RangeQueue, interleave, key_ranges, read_ranges
 from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -89,13 +82,12 @@ def dump_database(
     progress: Progress | None = None,
     check: Callable[[], None] | None = None,
     second: Any | None = None,
-    split_min_bytes: int = SPLIT_MIN_BYTES,
+    split_tables: Collection[str] = (),
 ) -> DumpResult:
     """Write every frame of `database` (the connection's current database, inside the snapshot).
 
     `second`, a connection holding the same snapshot (mysql/shared_snapshot.py), reads key ranges of
-    every table of at least `split_min_bytes` beside `conn` (mysql/parallel.py). After an error it is
-    unusable.
+    the `split_tables` beside `conn` (mysql/parallel.py). After an error it is unusable.
     """
     shown = progress or NoProgress()
     limit = statement_limit(snapshot.max_allowed_packet)
@@ -105,7 +97,6 @@ def dump_database(
             found = objects.list_objects(cur, database)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
-        big = big_tables(cur, database, split_min_bytes) if second is not None else set()
         shown.begin(f"backup {database}", len(found.tables))
         writer.frame("database", objects.database_section(database, found.charset, found.collation))
         writer.frame("header", header(database, snapshot, tool_version))
@@ -127,7 +118,7 @@ def dump_database(
                     limit=limit,
                     progress=shown,
                     check=check,
-                    second=second if table in big else None,
+                    second=second if table in split_tables else None,
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
