@@ -7,53 +7,17 @@ Failures are injected at known points through the progress hooks: after the snap
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from cloudbackup.backup import BackupCancelled, backup_database
 from cloudbackup.catalog import list_backups
 from cloudbackup.errors import OperationError
-from cloudbackup.progress import NoProgress
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
+from tests.integration.backup_helpers import Hook, assert_nothing_kept
 
 pytestmark = pytest.mark.integration
-
-
-class Hook(NoProgress):
-    """Runs `on_begin` once the snapshot is open, `on_rows` once the first rows are written."""
-
-    def __init__(self, on_begin: Callable[[], None] | None = None, on_rows: Callable[[], None] | None = None):
-        self.on_begin, self.on_rows = on_begin, on_rows
-        self.rows = 0
-
-    def begin(self, what: str, tables: int) -> None:
-        if self.on_begin is not None:
-            self.on_begin()
-
-    def add(self, *, tables: int = 0, rows: int = 0, bytes: int = 0) -> None:
-        if rows and self.rows == 0 and self.on_rows is not None:
-            self.on_rows()
-        self.rows += rows
-
-
-@pytest.fixture
-def busy_db(db_settings, make_database):
-    """Two tables, `a_big` (~40 MB as SQL, more than socket buffers hold) and `z_small`."""
-    name = make_database("fail")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE a_big (id INT PRIMARY KEY, s VARCHAR(200)) ENGINE=InnoDB")
-        cur.execute("INSERT INTO a_big SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000")
-        cur.execute("CREATE TABLE z_small (id INT PRIMARY KEY) ENGINE=InnoDB")
-        cur.execute("INSERT INTO z_small SELECT seq FROM seq_1_to_10")
-    return name
-
-
-def assert_nothing_kept(store: LocalStorage, root: Path) -> None:
-    assert list_backups([store]) == []
-    assert [p for p in root.rglob("*") if p.is_file()] == []
 
 
 def dump_connection_id(db_settings, database: str) -> int:

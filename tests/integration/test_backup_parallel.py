@@ -13,45 +13,23 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from cloudbackup.backup import backup_database
-from cloudbackup.catalog import find_backup, list_backups
+from cloudbackup.catalog import find_backup
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.parallel import big_tables, key_ranges
 from cloudbackup.mysql.rows import table_columns
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
-from cloudbackup.progress import NoProgress
 from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect
+from tests.integration.backup_helpers import Hook, assert_nothing_kept
 
 pytestmark = pytest.mark.integration
 
 ACCOUNTS = 40_000
 OPENING_BALANCE = 100
 SPLIT_ANY_TABLE = 1  # bytes: every InnoDB table with an integer key qualifies
-
-
-class OnBegin(NoProgress):
-    """Calls `action` once the snapshot is open, before any rows are read."""
-
-    def __init__(self, action: Callable[[], None]):
-        self.action = action
-
-    def begin(self, what: str, tables: int) -> None:
-        self.action()
-
-
-class OnRows(NoProgress):
-    """Calls `action` once, when the first rows reach the backup."""
-
-    def __init__(self, action: Callable[[], None]):
-        self.action: Callable[[], None] | None = action
-
-    def add(self, *, tables: int = 0, rows: int = 0, bytes: int = 0) -> None:
-        if rows and self.action is not None:
-            action, self.action = self.action, None
-            action()
 
 
 @pytest.fixture
@@ -184,7 +162,12 @@ def test_transactions_across_both_connections_are_whole_in_the_backup(
     # When the backup reads `accounts` on two connections meanwhile
     with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
         manifest = backup_database(
-            db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE, progress=OnBegin(transfers)
+            db_settings,
+            bank,
+            store,
+            source="t",
+            split_min_bytes=SPLIT_ANY_TABLE,
+            progress=Hook(on_begin=transfers),
         )
     assert "reading accounts on two connections" in caplog.text
     # Then the restored accounts hold exactly the opening total: no transfer is half in the backup
@@ -195,18 +178,14 @@ def test_transactions_across_both_connections_are_whole_in_the_backup(
         assert cur.fetchone() == (ACCOUNTS, ACCOUNTS * OPENING_BALANCE)
 
 
-def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, make_database, tmp_path):
+def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, busy_db, tmp_path):
     # Given a table big enough (~40 MB as SQL) to be still being read when the first rows are written,
     # and a backup reading it on two connections, the second of which is then killed
-    name = make_database("par_kill")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE a_big (id INT PRIMARY KEY, s VARCHAR(200)) ENGINE=InnoDB")
-        cur.execute("INSERT INTO a_big SELECT seq, REPEAT(MD5(seq), 4) FROM seq_1_to_300000")
     store = LocalStorage(tmp_path)
 
     def kill_second_connection() -> None:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
-            cur.execute("SELECT MAX(ID) FROM information_schema.PROCESSLIST WHERE DB = %s", (name,))
+            cur.execute("SELECT MAX(ID) FROM information_schema.PROCESSLIST WHERE DB = %s", (busy_db,))
             (thread,) = cur.fetchone()  # the dump's connections are the two on its database, the second last
             cur.execute(f"KILL CONNECTION {int(thread)}")
 
@@ -214,13 +193,12 @@ def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, make_
     with pytest.raises(OperationError, match="lost the connection") as failure:
         backup_database(
             db_settings,
-            name,
+            busy_db,
             store,
             source="t",
             split_min_bytes=SPLIT_ANY_TABLE,
-            progress=OnRows(kill_second_connection),
+            progress=Hook(on_rows=kill_second_connection),
         )
     # Then it fails with one line and nothing is listed or left behind
     assert "\n" not in str(failure.value)
-    assert list_backups([store]) == []
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert_nothing_kept(store, tmp_path)

@@ -1,0 +1,33 @@
+"""What the backup failure tests share: a progress hook that injects a fault, and the check that
+nothing of a failed backup is left. (The database they interrupt is the `busy_db` fixture.)"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cloudbackup.catalog import list_backups
+from cloudbackup.progress import NoProgress
+from cloudbackup.storage.local import LocalStorage
+
+
+class Hook(NoProgress):
+    """Runs `on_begin` once the snapshot is open, `on_rows` once the first rows are written."""
+
+    def __init__(self, on_begin: Callable[[], None] | None = None, on_rows: Callable[[], None] | None = None):
+        self.on_begin, self.on_rows = on_begin, on_rows
+        self.rows = 0
+
+    def begin(self, what: str, tables: int) -> None:
+        if self.on_begin is not None:
+            self.on_begin()
+
+    def add(self, *, tables: int = 0, rows: int = 0, bytes: int = 0) -> None:
+        if rows and self.rows == 0 and self.on_rows is not None:
+            self.on_rows()
+        self.rows += rows
+
+
+def assert_nothing_kept(store: LocalStorage, root: Path) -> None:
+    assert list_backups([store]) == []
+    assert [p for p in root.rglob("*") if p.is_file()] == []
