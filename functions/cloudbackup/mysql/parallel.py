@@ -147,9 +147,7 @@ def interleave(own: Iterator[T], side: Iterator[T], interrupt: Callable[[], None
                 yield _unwrap(ready)
         finished = True
     finally:
-        close = getattr(own, "close", None)
-        if close is not None:
-            close()
+        _close(own)
         if not finished:
             stop.set()
             interrupt()
@@ -171,9 +169,14 @@ def _read_side(side: Iterator[T], handover: queue.Queue[object], stop: threading
     except BaseException as exc:  # handed to the consumer, which raises it
         _hand_over(handover, exc, stop)
     finally:
-        close = getattr(side, "close", None)
-        if close is not None:
-            close()
+        _close(side)
+
+
+def _close(items: Iterator[Any]) -> None:
+    """Close a generator (its `finally` runs now, in this thread); a plain iterator has nothing to close."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def _hand_over(handover: queue.Queue[object], item: object, stop: threading.Event) -> bool:

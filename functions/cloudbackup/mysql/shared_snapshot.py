@@ -22,6 +22,7 @@ import logging
 import time
 from typing import Any
 
+from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import START_SNAPSHOT, Snapshot, prepare_session, start_snapshot
 
 log = logging.getLogger(__name__)
@@ -61,5 +62,5 @@ def transaction_counter(cur: Any) -> int | None:
     row = cur.fetchone()
     if row is None:
         return None
-    value = row[1].decode() if isinstance(row[1], bytes) else str(row[1])
+    value = text(row[1])
     return int(value) if value.isdigit() else None
