@@ -86,4 +86,4 @@ def test_the_position_matches_the_rows_while_writes_go_on(binlog_server, binlog_
     assert manifest.snapshot.gtid is not None
     (table,) = manifest.tables
     assert table.rows == 1000 + gtid_seq(manifest.snapshot.gtid) - start
-    assert table.rows > 1000 + 200
+    assert table.rows >= 1000 + 200  # the 200 inserts awaited before the backup began
