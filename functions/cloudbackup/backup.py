@@ -20,7 +20,7 @@ from cloudbackup.format.manifest import Compression, DataObject, Manifest
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
-from cloudbackup.mysql.parallel import SPLIT_MIN_BYTES, big_tables
+from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -69,11 +69,12 @@ def backup_database(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
+    jobs: int = JOBS,
 ) -> Manifest:
     """Dump `database` into `store` and commit it with its manifest.
 
-    Tables of at least `split_min_bytes` are read on two connections at once, when a second one can
-    be opened in the same snapshot (mysql/shared_snapshot.py); otherwise everything is read on one.
+    Tables of at least `split_min_bytes` are read on up to `jobs` connections at once, when the others
+    can be opened in the same snapshot (mysql/shared_snapshot.py); otherwise everything is read on one.
     """
     shown = progress or NoProgress()
 
@@ -82,17 +83,17 @@ def backup_database(
             raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
 
     conn = connect(db, database=database)
-    split_tables = _big_tables(conn, database, split_min_bytes)
-    second = _second_connection(db, database) if split_tables else None
+    split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
+    helpers = _helper_connections(db, database, jobs - 1) if split_tables else []
     writer: FrameWriter | None = None
     try:
-        if second is None:
+        if not helpers:
             snapshot = open_snapshot(conn)
         else:
-            snapshot, shared = open_shared_snapshot(conn, second)
+            snapshot, shared = open_shared_snapshot(conn, helpers)
             if not shared:
-                _close(second)
-                second = None
+                _close_all(helpers)
+                helpers = []
         backup_id = new_backup_id()
         stem = backup_stem(source, database, snapshot.started_at, backup_id)
         writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)
@@ -104,7 +105,7 @@ def backup_database(
             tool_version=__version__,
             progress=shown,
             check=check,
-            second=second,
+            helpers=helpers,
             split_tables=split_tables,
         )
         check()
@@ -117,9 +118,7 @@ def backup_database(
         if writer is not None:
             writer.abort()
         shown.end()
-        _close(conn)
-        if second is not None:
-            _close(second)
+        _close_all([conn, *helpers])
     manifest = Manifest(
         id=backup_id,
         source=source,
@@ -164,7 +163,7 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
 
 
 def _big_tables(conn: pymysql.connections.Connection, database: str, min_bytes: int) -> set[str]:
-    """The tables worth reading on two connections; none if the server cannot say (the dump goes on)."""
+    """The tables worth reading on several connections; none if the server cannot say (the dump goes on)."""
     try:
         with conn.cursor() as cur:
             return big_tables(cur, database, min_bytes)
@@ -173,23 +172,28 @@ def _big_tables(conn: pymysql.connections.Connection, database: str, min_bytes: 
         return set()
 
 
-def _second_connection(db: DbSettings, database: str) -> pymysql.connections.Connection | None:
-    """A second connection for reading big tables, or None if it cannot open.
+def _helper_connections(db: DbSettings, database: str, count: int) -> list[pymysql.connections.Connection]:
+    """Up to `count` more connections for reading big tables: as many as open.
 
-    It is only a speed-up: if the server refuses it (max_connections, say) the dump goes on with one.
+    They are only a speed-up: if the server refuses one (max_connections, say) the dump goes on with
+    those it has.
     """
-    try:
-        return connect(db, database=database)
-    except (CloudBackupError, pymysql.err.MySQLError) as exc:
-        log.info("reading with one connection: a second one could not open (%s)", exc)
-        return None
+    helpers: list[pymysql.connections.Connection] = []
+    for _ in range(count):
+        try:
+            helpers.append(connect(db, database=database))
+        except (CloudBackupError, pymysql.err.MySQLError) as exc:
+            log.info("reading with %d connection(s): another could not open (%s)", len(helpers) + 1, exc)
+            break
+    return helpers
 
 
-def _close(conn: pymysql.connections.Connection) -> None:
-    try:
-        conn.close()
-    except Exception as exc:  # already gone (killed, lost): nothing left to release
-        log.debug("closing the dump connection: %s", exc)
+def _close_all(conns: list[pymysql.connections.Connection]) -> None:
+    for conn in conns:
+        try:
+            conn.close()
+        except Exception as exc:  # already gone (killed, lost): nothing left to release
+            log.debug("closing a dump connection: %s", exc)
 
 
 def _delete_quietly(store: Storage, key: str) -> None:

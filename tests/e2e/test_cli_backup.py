@@ -105,6 +105,17 @@ def test_bad_input_is_one_line_and_exit_code_2(url, data, message, tmp_path):
     assert listed(tmp_path) == []
 
 
+@pytest.mark.parametrize(("jobs", "message"), [("0", "--jobs 0: needs at least 1"), ("two", "--jobs")])
+def test_bad_jobs_is_one_line_and_exit_code_2(jobs, message, tmp_path):
+    result = cloudbackup(
+        "backup", "--db-url", "mysql://root@127.0.0.1:3306/mysql", "--jobs", jobs, "--data", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert listed(tmp_path) == []
+
+
 def test_unknown_database_among_several_is_rejected_before_anything_is_written(
     db_settings, small_db, tmp_path
 ):

@@ -1,7 +1,8 @@
-"""Big tables read by key ranges on two connections that hold one snapshot (real MariaDB).
+"""Big tables read by key ranges on several connections that hold one snapshot (real MariaDB).
 
-The second connection is used only when the shared snapshot is proved. The ranges must add up to
-the table exactly. A transaction that spans ranges read on both connections must show whole or not at all.
+The other connections are used only when the shared snapshot is proved. The ranges must add up to
+the table exactly. A transaction that spans ranges read on different connections must show whole or
+not at all.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.catalog import find_backup
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql.chunks import key_span
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.parallel import big_tables, key_ranges
+from cloudbackup.mysql.parallel import big_tables, split_span
 from cloudbackup.mysql.rows import table_columns
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.restore import restore_backup
@@ -88,35 +90,38 @@ def test_only_big_innodb_tables_keyed_by_an_integer_are_cut(db_settings, bank):
     with admin_connect(db_settings, bank) as conn, conn.cursor() as cur:
         assert big_tables(cur, bank, SPLIT_ANY_TABLE) == {"accounts", "by_code", "no_key"}
         assert big_tables(cur, bank, 1 << 40) == set()
-        cuts = {
-            t: key_ranges(cur, bank, t, table_columns(cur, bank, t), parts=4)
-            for t in ("accounts", "by_code", "no_key")
+        spans = {
+            t: key_span(cur, bank, t, table_columns(cur, bank, t)) for t in ("accounts", "by_code", "no_key")
         }
-        assert cuts["by_code"] is None
-        assert cuts["no_key"] is None
-        ranges = cuts["accounts"]
-        assert ranges is not None
+        assert spans["by_code"] is None
+        assert spans["no_key"] is None
+        span = spans["accounts"]
+        assert span is not None
         # And the ranges hold every row of the table once
         counts = []
-        for where in ranges.clauses():
-            cur.execute(f"SELECT COUNT(*) FROM accounts {where}")
+        for part in split_span(span, 4):
+            cur.execute(f"SELECT COUNT(*) FROM accounts {part.where()}")
             counts.append(cur.fetchone()[0])
-    assert ranges.column == "id"
+    assert (span.column, span.low, span.high) == ("id", 0, ACCOUNTS)
     assert len(counts) == 4
     assert sum(counts) == ACCOUNTS
     assert min(counts) > ACCOUNTS // 5
 
 
 def test_a_quiet_server_shares_the_snapshot(db_settings, bank):
-    # Given two dump connections and no other writer
-    with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
+    # Given three dump connections and no other writer
+    with (
+        connect(db_settings, database=bank) as first,
+        connect(db_settings, database=bank) as second,
+        connect(db_settings, database=bank) as third,
+    ):
         # When the shared snapshot is opened
-        _, shared = open_shared_snapshot(first, second)
-        # Then both hold it: a row committed afterwards is seen by neither
+        _, shared = open_shared_snapshot(first, [second, third])
+        # Then all hold it: a row committed afterwards is seen by none
         assert shared
         with admin_connect(db_settings, bank) as other, other.cursor() as cur:
             cur.execute("UPDATE accounts SET balance = 0 WHERE id = 1")
-        for conn in (first, second):
+        for conn in (first, second, third):
             with conn.cursor() as cur:
                 cur.execute("SELECT balance FROM accounts WHERE id = 1")
                 assert cur.fetchone() == (OPENING_BALANCE,)
@@ -127,7 +132,7 @@ def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers
     transfers()
     with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
         # When the shared snapshot is tried
-        snapshot, shared = open_shared_snapshot(first, second)
+        snapshot, shared = open_shared_snapshot(first, [second])
         # Then it is refused, and the first connection still holds a snapshot of its own
         assert not shared
         assert snapshot.server.flavour == "mariadb"
@@ -139,12 +144,12 @@ def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers
             assert cur.fetchone() == (0,)
 
 
-def test_a_table_read_on_two_connections_restores_exactly(db_settings, bank, make_database, tmp_path, caplog):
-    # Given a backup that reads every table it can cut on two connections
+def test_a_table_read_on_several_connections_restores(db_settings, bank, make_database, tmp_path, caplog):
+    # Given a backup that reads every table it can cut on several connections
     store = LocalStorage(tmp_path)
     with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
         manifest = backup_database(db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE)
-    assert "reading accounts on two connections" in caplog.text
+    assert "reading accounts on 4 connections" in caplog.text
     assert {t.name: t.rows for t in manifest.tables} == {"accounts": ACCOUNTS, "by_code": 100, "no_key": 100}
     # When it is restored into another database
     target = make_database("par_back")
@@ -153,13 +158,24 @@ def test_a_table_read_on_two_connections_restores_exactly(db_settings, bank, mak
     assert_databases_equal(db_settings, bank, target)
 
 
-def test_transactions_across_both_connections_are_whole_in_the_backup(
+def test_one_job_reads_every_table_on_one_connection(db_settings, bank, tmp_path, caplog):
+    # Given a backup limited to one connection, of tables it could otherwise cut
+    with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
+        manifest = backup_database(
+            db_settings, bank, LocalStorage(tmp_path), source="t", split_min_bytes=SPLIT_ANY_TABLE, jobs=1
+        )
+    # Then no table is read on several connections, and every row is there
+    assert "connections" not in caplog.text
+    assert {t.name: t.rows for t in manifest.tables} == {"accounts": ACCOUNTS, "by_code": 100, "no_key": 100}
+
+
+def test_transactions_across_connections_are_whole_in_the_backup(
     db_settings, bank, transfers, make_database, tmp_path, caplog
 ):
     # Given transfers between low and high accounts, committing from the moment the snapshot is open
     # (so before either half's query starts)
     store = LocalStorage(tmp_path)
-    # When the backup reads `accounts` on two connections meanwhile
+    # When the backup reads `accounts` on several connections meanwhile
     with caplog.at_level(logging.DEBUG, logger="cloudbackup.mysql.dump"):
         manifest = backup_database(
             db_settings,
@@ -169,7 +185,7 @@ def test_transactions_across_both_connections_are_whole_in_the_backup(
             split_min_bytes=SPLIT_ANY_TABLE,
             progress=Hook(on_begin=transfers),
         )
-    assert "reading accounts on two connections" in caplog.text
+    assert "reading accounts on 4 connections" in caplog.text
     # Then the restored accounts hold exactly the opening total: no transfer is half in the backup
     target = make_database("par_tx")
     restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
@@ -178,15 +194,15 @@ def test_transactions_across_both_connections_are_whole_in_the_backup(
         assert cur.fetchone() == (ACCOUNTS, ACCOUNTS * OPENING_BALANCE)
 
 
-def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, busy_db, tmp_path):
+def test_losing_a_helper_connection_fails_and_keeps_nothing(db_settings, busy_db, tmp_path):
     # Given a table big enough (~40 MB as SQL) to be still being read when the first rows are written,
-    # and a backup reading it on two connections, the second of which is then killed
+    # and a backup reading it on several connections, the last of which is then killed
     store = LocalStorage(tmp_path)
 
-    def kill_second_connection() -> None:
+    def kill_last_connection() -> None:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute("SELECT MAX(ID) FROM information_schema.PROCESSLIST WHERE DB = %s", (busy_db,))
-            (thread,) = cur.fetchone()  # the dump's connections are the two on its database, the second last
+            (thread,) = cur.fetchone()  # the dump's connections are on its database; this is the last opened
             cur.execute(f"KILL CONNECTION {int(thread)}")
 
     # When the backup goes on
@@ -197,7 +213,7 @@ def test_losing_the_second_connection_fails_and_keeps_nothing(db_settings, busy_
             store,
             source="t",
             split_min_bytes=SPLIT_ANY_TABLE,
-            progress=Hook(on_rows=kill_second_connection),
+            progress=Hook(on_rows=kill_last_connection),
         )
     # Then it fails with one line and nothing is listed or left behind
     assert "\n" not in str(failure.value)

@@ -14,11 +14,15 @@ from cloudbackup.cli.units import human_size
 from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.mysql.parallel import JOBS
 from cloudbackup.progress import for_terminal
 
 
 def run(args: argparse.Namespace) -> int:
     db = parse_db_url(args.db_url)
+    jobs = JOBS if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: needs at least 1 connection")
     stores = stores_from_args(args)
     check_writable = getattr(stores.write, "check_writable", None)
     if check_writable is not None:
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
             source=source,
             compression=args.compression,
             progress=progress,
+            jobs=jobs,
         )
         key = manifest_key(backup_stem(source, database, manifest.started_at, manifest.id))
         summary = CatalogEntry(manifest=manifest, store=stores.write, manifest_key=key).summary()

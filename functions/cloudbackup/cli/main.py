@@ -76,6 +76,9 @@ def build_parser() -> OneLineParser:
     which.add_argument("--all-databases", action="store_true", help="every non-system database")
     p.add_argument("--compression", choices=["zstd", "gzip", "none"], default="zstd")
     p.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
+    p.add_argument(
+        "--jobs", type=int, metavar="N", help="connections reading a big table at once (default 4)"
+    )
     p.add_argument("--json", action="store_true", help="print the new backups as JSON")
     add_storage_flags(p)
 

@@ -8,16 +8,17 @@ after it expects (the restore replays it on each connection it loads with).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
+from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.parallel import RangeQueue, interleave, key_ranges, read_ranges
+from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, merge, read_ranges, split_span
 from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -81,13 +82,13 @@ def dump_database(
     tool_version: str,
     progress: Progress | None = None,
     check: Callable[[], None] | None = None,
-    second: Any | None = None,
+    helpers: Sequence[Any] = (),
     split_tables: Collection[str] = (),
 ) -> DumpResult:
     """Write every frame of `database` (the connection's current database, inside the snapshot).
 
-    `second`, a connection holding the same snapshot (mysql/shared_snapshot.py), reads key ranges of
-    the `split_tables` beside `conn` (mysql/parallel.py). After an error it is unusable.
+    `helpers`, connections holding the same snapshot (mysql/shared_snapshot.py), read key ranges of
+    the `split_tables` beside `conn` (mysql/parallel.py). After an error they are unusable.
     """
     shown = progress or NoProgress()
     limit = statement_limit(snapshot.max_allowed_packet)
@@ -118,7 +119,7 @@ def dump_database(
                     limit=limit,
                     progress=shown,
                     check=check,
-                    second=second if table in split_tables else None,
+                    helpers=helpers if table in split_tables else (),
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
@@ -148,7 +149,7 @@ def _table_frame(
     limit: int,
     progress: Progress,
     check: Callable[[], None] | None,
-    second: Any | None = None,
+    helpers: Sequence[Any] = (),
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
@@ -156,7 +157,7 @@ def _table_frame(
     writer.write(ddl)
     rows = 0
     for statement, count in _table_statements(
-        conn, cur, database, table, limit=limit, check=check, second=second
+        conn, cur, database, table, limit=limit, check=check, helpers=helpers
     ):
         writer.write(statement)
         rows += count
@@ -174,21 +175,32 @@ def _table_statements(
     *,
     limit: int,
     check: Callable[[], None] | None,
-    second: Any | None,
+    helpers: Sequence[Any],
 ) -> Iterator[tuple[bytes, int]]:
-    """The table's INSERT statements, read on two connections at once when a second one can help."""
+    """The table's INSERT statements: whole ranges of its integer key where it has one (chunks.py),
+    read on several connections at once when `helpers` are given; row by row otherwise."""
     columns = table_columns(cur, database, table)
-    ranges = key_ranges(cur, database, table, columns) if second is not None and columns else None
-    if ranges is None:
+    span = key_span(cur, database, table, columns) if columns else None
+    if span is None:
         return iter_inserts(conn, database, table, columns, limit=limit, check=check)
-    log.debug("reading %s on two connections, in ranges of %s cut at %s", table, ranges.column, ranges.bounds)
 
-    def read(connection: Any, where: str) -> Iterator[tuple[bytes, int]]:
-        return iter_inserts(connection, database, table, columns, limit=limit, check=check, where=where)
+    def read(connection: Any, part: KeySpan) -> Iterator[tuple[bytes, int]]:
+        return iter_chunks(connection, database, table, columns, part, limit=limit, check=check)
 
-    left = RangeQueue(ranges.clauses())
-    own, other = read_ranges(conn, left, read), read_ranges(second, left, read)
-    return interleave(own, other, lambda: interrupt(second))
+    readers = [conn, *helpers]
+    parts = split_span(span, RANGES_PER_JOB * len(readers)) if helpers else [span]
+    if len(parts) < 2:
+        return read(conn, span)
+    log.debug(
+        "reading %s on %d connections, in %d ranges of %s", table, len(readers), len(parts), span.column
+    )
+    left = RangeQueue(parts)
+
+    def interrupt_all() -> None:
+        for reader in readers:
+            interrupt(reader)
+
+    return merge([read_ranges(reader, left, read) for reader in readers], interrupt_all)
 
 
 def _position(position: SnapshotPosition) -> str:

@@ -1,13 +1,14 @@
-"""A big table read on two connections at once, both holding the same snapshot.
+"""A big table read on several connections at once, all holding the same snapshot.
 
-The server formats every row (rows.py), and one query runs on one server thread, so on a large table
-that thread is what the dump waits for. The table's first primary-key column (an integer) is cut into
-ranges, and the two connections take the next range as each finishes one, so neither waits on the
-other however the keys are spread. Their INSERT statements go into the table's frame as they come:
-each covers its own key range, so the interleaving changes nothing that loads.
+The server formats every row (chunks.py), and one query runs on one server thread, so on a large table
+that thread is what the dump waits for, and a single one leaves the server's other cores idle while
+it waits on the network. The table's key span (its first primary-key column, an integer) is cut into
+ranges, and each connection takes the next range as it finishes one, so none waits on another
+however the keys are spread. Their INSERT statements go into the table's frame as they come: each
+covers its own key range, so the interleaving changes nothing that loads.
 
-The second connection is read in a thread of its own (pymysql's reads release the GIL while they wait
-on the socket) and hands its statements over through a small bounded queue, so memory stays flat.
+Each connection is read in a thread of its own (pymysql's reads release the GIL while they wait on
+the socket) and hands its statements over through a small bounded queue, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Final, TypeVar
 
-from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.rows import Column
+from cloudbackup.mysql.chunks import KeySpan
 from cloudbackup.mysql.server_text import text
 
 # Below this much data a second query saves less than it costs to set up.
 SPLIT_MIN_BYTES = 64 << 20
-INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
-RANGES = 16  # enough that the two connections end within a range of each other
+JOBS = 4  # connections reading a big table at once: the server formats rows on as many threads
+RANGES_PER_JOB = 8  # enough that the connections end within a short range of each other
 HANDOVER_DEPTH = 4
 STOP_POLL_SECONDS = 0.1
 
@@ -34,36 +34,21 @@ T = TypeVar("T")
 _DONE: Final = object()
 
 
-@dataclass(frozen=True)
-class KeyRanges:
-    """`parts` consecutive ranges of the integer column `column`, cut at `bounds` (ascending)."""
-
-    column: str
-    bounds: tuple[int, ...]
-
-    def clauses(self) -> list[str]:
-        """One WHERE clause per range; together they hold every row once."""
-        name = quote_identifier(self.column)
-        edges: list[int | None] = [None, *self.bounds, None]
-        return [_range_clause(name, low, high) for low, high in itertools.pairwise(edges)]
-
-
-def _range_clause(name: str, low: int | None, high: int | None) -> str:
-    if low is None:
-        return f"WHERE {name} <= {high}"
-    if high is None:
-        return f"WHERE {name} > {low}"
-    return f"WHERE {name} > {low} AND {name} <= {high}"
+def split_span(span: KeySpan, parts: int) -> list[KeySpan]:
+    """`span` cut into up to `parts` consecutive spans of equal width; together they hold it once."""
+    width = span.high - span.low
+    edges = sorted({span.low + width * i // parts for i in range(parts + 1)})
+    return [replace(span, low=low, high=high) for low, high in itertools.pairwise(edges)]
 
 
 class RangeQueue:
-    """The WHERE clauses left to read, taken one at a time by either connection."""
+    """The spans left to read, taken one at a time by either connection."""
 
-    def __init__(self, clauses: list[str]):
-        self._left = iter(clauses)
+    def __init__(self, spans: list[KeySpan]):
+        self._left = iter(spans)
         self._lock = threading.Lock()
 
-    def take(self) -> str | None:
+    def take(self) -> KeySpan | None:
         with self._lock:
             return next(self._left, None)
 
@@ -78,80 +63,43 @@ def big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> set
     return {text(name) for (name,) in cur.fetchall()}
 
 
-def key_ranges(
-    cur: Any, database: str, table: str, columns: list[Column], parts: int = RANGES
-) -> KeyRanges | None:
-    """How to cut `table` (inside the snapshot), or None if it cannot be cut.
+def read_ranges(
+    connection: Any, ranges: RangeQueue, read: Callable[[Any, KeySpan], Iterator[T]]
+) -> Iterator[T]:
+    """`read(connection, span)` for each span this connection takes, until none is left."""
+    while (span := ranges.take()) is not None:
+        yield from read(connection, span)
 
-    The cuts divide the range of the first primary-key column evenly. That column must be an integer:
-    a range on it is an index range scan, and its MIN and MAX cost nothing. None when the table has
-    no such key or its range is too narrow to cut.
+
+def merge(readers: list[Iterator[T]], interrupt: Callable[[], None]) -> Iterator[T]:
+    """Every item of every reader, each read in a thread of its own, in the order they are ready.
+
+    An error in any reader is raised here, and the others stop. `interrupt` is called when this stops
+    early (an error, or the consumer closing it) while readers may still be reading. It must wake
+    them, for example by shutting their connections' sockets.
     """
-    cur.execute(
-        "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-        " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1",
-        (database, table),
-    )
-    row = cur.fetchone()
-    types = {col.name: col.data_type for col in columns}
-    if row is None or types.get(text(row[0])) not in INTEGER_TYPES:
-        return None
-    column = text(row[0])
-    name = quote_identifier(column)
-    cur.execute(
-        f"SELECT MIN({name}), MAX({name}) FROM {quote_identifier(database)}.{quote_identifier(table)}"
-    )
-    low, high = cur.fetchone()
-    if low is None or high is None:
-        return None
-    low, high = int(low), int(high)
-    bounds = sorted({low + (high - low) * i // parts for i in range(1, parts)} - {low, high})
-    if not bounds:
-        return None
-    return KeyRanges(column=column, bounds=tuple(bounds))
-
-
-def read_ranges(connection: Any, ranges: RangeQueue, read: Callable[[Any, str], Iterator[T]]) -> Iterator[T]:
-    """`read(connection, where)` for each range this connection takes, until none is left."""
-    while (where := ranges.take()) is not None:
-        yield from read(connection, where)
-
-
-def interleave(own: Iterator[T], side: Iterator[T], interrupt: Callable[[], None]) -> Iterator[T]:
-    """Every item of `own` (read here) and of `side` (read in a thread), in the order they are ready.
-
-    An error on either side is raised here, and the other side stops. `interrupt` is called when
-    this stops early (an error, or the consumer closing it) while the side thread may still be
-    reading. It must wake that thread, for example by shutting its connection's socket.
-    """
-    handover: queue.Queue[object] = queue.Queue(maxsize=HANDOVER_DEPTH)
+    handover: queue.Queue[object] = queue.Queue(maxsize=HANDOVER_DEPTH * len(readers))
     stop = threading.Event()
-    reader = threading.Thread(target=_read_side, args=(side, handover, stop), daemon=True)
-    reader.start()
-    side_done = finished = False
+    threads = [
+        threading.Thread(target=_read_side, args=(reader, handover, stop), daemon=True) for reader in readers
+    ]
+    for thread in threads:
+        thread.start()
+    running, finished = len(threads), False
     try:
-        for item in own:
-            yield item
-            while not side_done:  # whatever the side has ready, without waiting for it
-                try:
-                    ready = handover.get_nowait()
-                except queue.Empty:
-                    break
-                side_done = ready is _DONE
-                if not side_done:
-                    yield _unwrap(ready)
-        while not side_done:
+        while running:
             ready = handover.get()
-            side_done = ready is _DONE
-            if not side_done:
+            if ready is _DONE:
+                running -= 1
+            else:
                 yield _unwrap(ready)
         finished = True
     finally:
-        _close(own)
         if not finished:
             stop.set()
             interrupt()
-        reader.join()
+        for thread in threads:
+            thread.join()
 
 
 def _unwrap(item: object) -> Any:

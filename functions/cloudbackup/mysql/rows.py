@@ -113,11 +113,16 @@ def value_expression(col: Column) -> str:
     return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
 
 
-def row_query(database: str, table: str, columns: list[Column], where: str = "") -> str:
+def row_expression(columns: list[Column]) -> str:
+    """SQL that renders a row as its literal `(v1,v2,…)`."""
     parts = ",',',".join(value_expression(col) for col in columns)
-    source = f"{quote_identifier(database)}.{quote_identifier(table)}"
     # A binary CONCAT: its parts are already ASCII, UTF-8 or hex, and nothing is converted between them.
-    return f"SELECT CONCAT(_binary'(',{parts},')') FROM {source}" + (f" {where}" if where else "")
+    return f"CONCAT(_binary'(',{parts},')')"
+
+
+def row_query(database: str, table: str, columns: list[Column], where: str = "") -> str:
+    source = f"{quote_identifier(database)}.{quote_identifier(table)}"
+    return f"SELECT {row_expression(columns)} FROM {source}" + (f" {where}" if where else "")
 
 
 def insert_prefix(table: str, columns: list[Column]) -> bytes:

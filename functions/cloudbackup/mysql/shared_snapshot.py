@@ -1,11 +1,11 @@
-"""One snapshot on two connections, checked without a lock, so a big table can be read on both at once.
+"""One snapshot on several connections, checked without a lock, so a big table can be read on all at once.
 
-InnoDB cannot hand a read view to another session, and lining two up with a lock (FLUSH TABLES WITH
-READ LOCK, BACKUP STAGE) is what the dump promises not to do. So the second snapshot is checked
+InnoDB cannot hand a read view to another session, and lining several up with a lock (FLUSH TABLES
+WITH READ LOCK, BACKUP STAGE) is what the dump promises not to do. So the other snapshots are checked
 instead. InnoDB's transaction counter (status `Innodb_max_trx_id`, which MariaDB shows to any user)
 moves when a transaction starts writing and again when one commits. The counter is read before the
-first snapshot and after the second. If it did not move, nothing began writing or committed in between,
-and both read views hold the same rows.
+first snapshot and after the last. If it did not move, nothing began writing or committed in between,
+and every read view holds the same rows.
 
 One case slips past the counter: a commit that took its number before the first read but had not yet
 become visible. Between those two steps InnoDB only writes the commit to its log buffer. A quiet pause
@@ -13,13 +13,15 @@ before the snapshots gives such a commit time to finish, and the counter must st
 pause too.
 
 If the counter moves on every try (a busy server) or the server does not show it (MySQL), the caller
-gets no second connection and the dump reads every table on one, as it always could.
+gets no other connection and the dump reads every table on one, as it always could.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from cloudbackup.mysql.server_text import text
@@ -32,27 +34,31 @@ ATTEMPTS = 3
 COUNTER = "Innodb_max_trx_id"
 
 
-def open_shared_snapshot(conn: Any, second: Any) -> tuple[Snapshot, bool]:
-    """Start the dump's snapshot on `conn` and, if it can be proved the same, on `second` too.
+def open_shared_snapshot(conn: Any, others: Sequence[Any]) -> tuple[Snapshot, bool]:
+    """Start the dump's snapshot on `conn` and, if it can be proved the same, on every one of `others`.
 
-    Returns the snapshot and whether `second` holds it. When it does not, `second` has no transaction
-    open and must not read rows for the dump.
+    Returns the snapshot and whether `others` hold it. When they do not, none of them has a
+    transaction open and they must not read rows for the dump.
     """
-    with conn.cursor() as cur, second.cursor() as other:
+    with ExitStack() as stack:
+        cur = stack.enter_context(conn.cursor())
+        cursors = [stack.enter_context(other.cursor()) for other in others]
         server, max_allowed_packet = prepare_session(cur)
-        prepare_session(other)
+        for other in cursors:
+            prepare_session(other)
         for attempt in range(1, ATTEMPTS + 1):
             before = transaction_counter(cur)
-            if before is None:
+            if before is None or not cursors:
                 break
             time.sleep(QUIET_SECONDS)
             snapshot = start_snapshot(cur, server, max_allowed_packet)
-            other.execute(START_SNAPSHOT)
-            if transaction_counter(other) == before:
+            for other in cursors:
+                other.execute(START_SNAPSHOT)
+            if transaction_counter(cursors[-1]) == before:
                 return snapshot, True
             log.debug("attempt %d: transactions committed while the snapshots opened", attempt)
-            other.execute("ROLLBACK")
-            cur.execute("ROLLBACK")
+            for other in (*cursors, cur):
+                other.execute("ROLLBACK")
         return start_snapshot(cur, server, max_allowed_packet), False
 
 
