@@ -16,7 +16,7 @@ import pytest
 
 from cloudbackup.mysql.chunks import iter_chunks, key_span
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.rows import table_columns
+from cloudbackup.mysql.rows import table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import open_snapshot
 from tests.fixtures.mariadb import admin_connect
@@ -47,8 +47,9 @@ class Read:
 def read_table(db_settings: Any, database: str, table: str, **kwargs: Any) -> Read:
     """The table's statements through the chunk reader, and what the reading cost the server."""
     with dump_session(db_settings, database) as conn, conn.cursor() as cur:
-        columns = table_columns(cur, database, table)
-        span = key_span(cur, database, table, columns)
+        layout = table_layouts(cur, database)[table]
+        columns = layout.columns
+        span = key_span(cur, database, table, layout)
         assert span is not None
         before = _session_status(cur)
         statements = list(

@@ -15,7 +15,7 @@ from cloudbackup.catalog import list_backups
 from cloudbackup.format.frames import decompress_stream
 from cloudbackup.format.manifest import Manifest
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.rows import iter_inserts, table_columns
+from cloudbackup.mysql.rows import iter_inserts, table_layouts
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect, mysql_client_args
 
@@ -199,7 +199,7 @@ def test_statements_stay_under_the_limit_and_hold_every_row(db_settings, make_da
     conn = connect(db_settings, database=name)
     try:
         with conn.cursor() as cur:
-            columns = table_columns(cur, name, "t")
+            columns = table_layouts(cur, name)["t"].columns
         statements = list(iter_inserts(conn, name, "t", columns, limit=limit, target=8 << 10))
     finally:
         conn.close()

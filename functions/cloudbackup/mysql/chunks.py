@@ -19,8 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.rows import STATEMENT_TARGET, Column, insert_prefix, iter_inserts, row_expression
-from cloudbackup.mysql.server_text import text
+from cloudbackup.mysql.rows import (
+    STATEMENT_TARGET,
+    Column,
+    TableLayout,
+    insert_prefix,
+    iter_inserts,
+    row_expression,
+)
 
 FIRST_STEP = 1000  # keys in a span's first range: few rows, and the next ranges sized by its bytes
 MAX_GROWTH = 8
@@ -43,19 +49,14 @@ class KeySpan:
         return f"WHERE {name} > {self.low} AND {name} <= {self.high}"
 
 
-def key_span(cur: Any, database: str, table: str, columns: list[Column]) -> KeySpan | None:
+def key_span(cur: Any, database: str, table: str, layout: TableLayout) -> KeySpan | None:
     """Every row of `table` (inside the snapshot) as one span, or None if it has no integer key.
 
     The key is the first primary-key column, which must be an integer: a range on it is an index
     range scan, and its MIN and MAX cost nothing. An empty table has no span either.
     """
-    cur.execute(
-        "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-        " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-        (database, table),
-    )
-    key = [text(name) for (name,) in cur.fetchall()]
-    types = {col.name: col.data_type for col in columns}
+    key = layout.primary_key
+    types = {col.name: col.data_type for col in layout.columns}
     if not key or types.get(key[0]) not in INTEGER_TYPES:
         return None
     name = quote_identifier(key[0])
@@ -88,14 +89,14 @@ def iter_chunks(
     GROUP_CONCAT cuts short has still formatted every one of its rows.
     """
     prefix = insert_prefix(table, columns)
-    room = limit - len(prefix) - len(STATEMENT_END)  # GROUP_CONCAT's result: the VALUES list
+    # GROUP_CONCAT's result is the VALUES list; the session caps it at max_allowed_packet (snapshot.py)
+    room = limit - len(prefix) - len(STATEMENT_END)
     name = quote_identifier(span.column)
     source = f"{quote_identifier(database)}.{quote_identifier(table)} FORCE INDEX (PRIMARY)"
     select = f"SELECT COUNT(*), GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') FROM {source}"
     rows_wanted = step  # rows that make a statement of about `target` bytes, once a range has shown it
     low = span.low
     with conn.cursor() as cur:
-        cur.execute(f"SET SESSION group_concat_max_len = {room}")
         while low < span.high:
             if check is not None:
                 check()

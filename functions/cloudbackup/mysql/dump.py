@@ -12,6 +12,9 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pymysql
+from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
+
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
@@ -19,7 +22,7 @@ from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, merge, read_ranges, split_span
-from cloudbackup.mysql.rows import iter_inserts, statement_limit, table_columns
+from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
 
@@ -98,6 +101,7 @@ def dump_database(
             found = objects.list_objects(cur, database)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
+        layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
         writer.frame("database", objects.database_section(database, found.charset, found.collation))
         writer.frame("header", header(database, snapshot, tool_version))
@@ -113,6 +117,7 @@ def dump_database(
                     cur,
                     database,
                     table,
+                    _layout(layouts, table),
                     ddl,
                     triggers,
                     writer,
@@ -142,6 +147,7 @@ def _table_frame(
     cur: Any,
     database: str,
     table: str,
+    layout: TableLayout,
     ddl: bytes,
     triggers: bytes,
     writer: FrameWriter,
@@ -157,7 +163,7 @@ def _table_frame(
     writer.write(ddl)
     rows = 0
     for statement, count in _table_statements(
-        conn, cur, database, table, limit=limit, check=check, helpers=helpers
+        conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers
     ):
         writer.write(statement)
         rows += count
@@ -172,6 +178,7 @@ def _table_statements(
     cur: Any,
     database: str,
     table: str,
+    layout: TableLayout,
     *,
     limit: int,
     check: Callable[[], None] | None,
@@ -179,8 +186,8 @@ def _table_statements(
 ) -> Iterator[tuple[bytes, int]]:
     """The table's INSERT statements: whole ranges of its integer key where it has one (chunks.py),
     read on several connections at once when `helpers` are given; row by row otherwise."""
-    columns = table_columns(cur, database, table)
-    span = key_span(cur, database, table, columns) if columns else None
+    columns = layout.columns
+    span = key_span(cur, database, table, layout) if columns else None
     if span is None:
         return iter_inserts(conn, database, table, columns, limit=limit, check=check)
 
@@ -201,6 +208,14 @@ def _table_statements(
             interrupt(reader)
 
     return merge([read_ranges(reader, left, read) for reader in readers], interrupt_all)
+
+
+def _layout(layouts: dict[str, TableLayout], table: str) -> TableLayout:
+    """The table's layout; a table gone since the dump listed it fails as reading it would."""
+    layout = layouts.get(table)
+    if layout is None:
+        raise pymysql.err.ProgrammingError(ER_NO_SUCH_TABLE, f"Table {table!r} doesn't exist")
+    return layout
 
 
 def _position(position: SnapshotPosition) -> str:

@@ -17,6 +17,7 @@ import pymysql.cursors
 
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.wire import iter_values
 
 # Statements stay under the server's max_allowed_packet, minus room for the protocol. Rows are packed
@@ -63,19 +64,42 @@ def statement_limit(max_allowed_packet: int) -> int:
     return max_allowed_packet - PACKET_MARGIN
 
 
-def table_columns(cur: Any, database: str, table: str) -> list[Column]:
-    """The columns an INSERT must name: every stored column, invisible ones included, none generated."""
+@dataclass(frozen=True)
+class TableLayout:
+    """What reading a table's rows needs to know of it."""
+
+    columns: list[Column]  # the columns an INSERT must name, in order
+    primary_key: tuple[str, ...]  # its columns in key order; empty without one
+
+
+def table_layouts(cur: Any, database: str) -> dict[str, TableLayout]:
+    """Every table's layout in `database`, in two queries (one per table costs ~2 ms each)."""
     cur.execute(
-        "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA"
-        " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
-        " ORDER BY ORDINAL_POSITION",
-        (database, table),
+        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, IS_NULLABLE, EXTRA"
+        " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        (database,),
     )
-    return [
-        Column(name=name, data_type=dtype.lower(), charset=cs, nullable=n == "YES")
-        for name, dtype, cs, n, extra in cur.fetchall()
-        if not is_generated(extra)
-    ]
+    columns: dict[str, list[Column]] = {}
+    for table, name, dtype, cs, n, extra in cur.fetchall():
+        listed = columns.setdefault(text(table), [])
+        if not is_generated(text(extra)):
+            listed.append(
+                Column(
+                    name=text(name),
+                    data_type=text(dtype).lower(),
+                    charset=cs and text(cs),
+                    nullable=n == "YES",
+                )
+            )
+    cur.execute(
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
+        " AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX",
+        (database,),
+    )
+    keys: dict[str, list[str]] = {}
+    for table, name in cur.fetchall():
+        keys.setdefault(text(table), []).append(text(name))
+    return {table: TableLayout(cols, tuple(keys.get(table, ()))) for table, cols in columns.items()}
 
 
 def is_generated(extra: str) -> bool:

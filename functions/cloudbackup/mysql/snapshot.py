@@ -16,20 +16,23 @@ from cloudbackup.format.manifest import ServerInfo, SnapshotPosition
 # Long enough for a slow consumer (a throttled upload) never to make the server drop the dump.
 NET_TIMEOUT_SECONDS = 3600
 
-SESSION_SETUP = (
-    "SET NAMES utf8mb4",
-    "SET character_set_results = NULL",  # values arrive exactly as stored, never converted
-    "SET time_zone = '+00:00'",  # TIMESTAMP values are written in UTC and restored in UTC
-    "SET sql_mode = ''",  # SHOW CREATE and QUOTE() output without ANSI_QUOTES & co.
-    f"SET SESSION net_write_timeout = {NET_TIMEOUT_SECONDS}",
-    f"SET SESSION net_read_timeout = {NET_TIMEOUT_SECONDS}",
-    "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+# One SET (a round trip per setting adds up over several connections), then the isolation level.
+SESSION_SETTINGS = (
+    "NAMES utf8mb4",
+    "character_set_results = NULL",  # values arrive exactly as stored, never converted
+    "time_zone = '+00:00'",  # TIMESTAMP values are written in UTC and restored in UTC
+    "sql_mode = ''",  # SHOW CREATE and QUOTE() output without ANSI_QUOTES & co.
+    f"SESSION net_write_timeout = {NET_TIMEOUT_SECONDS}",
+    f"SESSION net_read_timeout = {NET_TIMEOUT_SECONDS}",
+    # A statement (chunks.py) as long as the server can send; a longer one is cut, with a warning.
+    "SESSION group_concat_max_len = @@max_allowed_packet",
 )
+ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 START_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 # A server-wide statement time limit must not cut a long table read short (each flavour names it so).
-FLAVOUR_SETUP = {
-    "mariadb": ("SET SESSION max_statement_time = 0",),
-    "mysql": ("SET SESSION max_execution_time = 0",),
+FLAVOUR_SETTINGS = {
+    "mariadb": "SESSION max_statement_time = 0",
+    "mysql": "SESSION max_execution_time = 0",
 }
 
 
@@ -58,8 +61,8 @@ def prepare_session(cur: Any) -> tuple[ServerInfo, int]:
     cur.execute("SELECT VERSION(), @@max_allowed_packet")
     version, max_allowed_packet = cur.fetchone()
     server = server_info(str(version))
-    for statement in SESSION_SETUP + FLAVOUR_SETUP[server.flavour]:
-        cur.execute(statement)
+    cur.execute("SET " + ", ".join((*SESSION_SETTINGS, FLAVOUR_SETTINGS[server.flavour])))
+    cur.execute(ISOLATION)
     return server, int(max_allowed_packet)
 
 
