@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import ValidationError
-
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import is_manifest_key, safe_segment
 from cloudbackup.format.manifest import Manifest
@@ -89,7 +87,7 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
     Any other failure is raised: skipping it could make `latest` silently pick an older backup."""
     try:
         return Manifest.from_json(store.get_bytes(key))
-    except (ValidationError, ValueError) as exc:
+    except ValueError as exc:  # pydantic's ValidationError included
         log.warning("skipping unreadable manifest %s: %s", store.location(key), exc)
         return None
     except OperationError as exc:

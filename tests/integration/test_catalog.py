@@ -27,7 +27,7 @@ from tests.fixtures.faulty_proxy import Fault
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
-def make_manifest(backup_id, source, database, started_at, written):
+def make_manifest(backup_id, source, database, started_at, written, frames=()):
     return Manifest(
         id=backup_id,
         source=source,
@@ -39,7 +39,7 @@ def make_manifest(backup_id, source, database, started_at, written):
         finished_at=started_at + timedelta(seconds=5),
         compression="zstd",
         data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
-        frames=[],
+        frames=list(frames),
     )
 
 
@@ -53,8 +53,8 @@ def put_backup(store, database, started_at, *, source="orders-db", backup_id=Non
     writer = store.open_writer(data_key(stem, "zstd"))
     writer.write(frame)
     written = writer.commit()
-    m = make_manifest(backup_id, source, database, started_at, written)
-    m.frames = [Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)]
+    table = Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)
+    m = make_manifest(backup_id, source, database, started_at, written, frames=[table])
     if manifest:
         store.put_bytes(manifest_key(stem), m.to_json())
     return m

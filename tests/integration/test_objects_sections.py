@@ -6,7 +6,7 @@ AUTO_INCREMENT, sequence state, trigger order and the database defaults.
 
 import subprocess
 import uuid
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -151,7 +151,7 @@ def test_list_objects_names_every_object_in_dump_order(db_settings, every_type_d
         ("PACKAGE BODY", "pkg_math"),
     ]
     assert found.events == ["ev_at", "ev_commented", "ev_every", "ev_loose"]
-    assert found.counts().model_dump() == {
+    assert asdict(found.counts()) == {
         "tables": 30,
         "views": 8,
         "routines": 12,

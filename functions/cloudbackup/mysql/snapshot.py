@@ -45,8 +45,9 @@ class Snapshot:
 
 
 def server_info(version: str) -> ServerInfo:
-    flavour = "mariadb" if "mariadb" in version.lower() else "mysql"
-    return ServerInfo(version=version, flavour=flavour)
+    if "mariadb" in version.lower():
+        return ServerInfo(version=version, flavour="mariadb")
+    return ServerInfo(version=version, flavour="mysql")
 
 
 def open_snapshot(conn: Any) -> Snapshot:
