@@ -158,3 +158,15 @@ def test_dense_keys_after_very_sparse_ones_are_not_scanned_twice(db_settings, ma
     # Then every row loads back, and the server stepped through about as many rows as there are
     assert_reloads_exactly(db_settings, name, "t", read.statements)
     assert read.rows_scanned < 1.2 * 30_300
+
+
+def test_only_a_b_tree_primary_key_is_read_by_ranges(db_settings, make_database):
+    # Given MEMORY tables keyed by a HASH index (its default) and by a B-tree
+    name = make_database("chunk_hash")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE hashed (k INT PRIMARY KEY, v INT) ENGINE=MEMORY")
+        cur.execute("CREATE TABLE ordered (k INT, v INT, PRIMARY KEY USING BTREE (k)) ENGINE=MEMORY")
+        # Then only the B-tree key is known to the reader: ranges on a hash key would each scan it all
+        layouts = table_layouts(cur, name)
+    assert layouts["hashed"].primary_key == ()
+    assert layouts["ordered"].primary_key == ("k",)

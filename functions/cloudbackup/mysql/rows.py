@@ -69,7 +69,7 @@ class TableLayout:
     """What reading a table's rows needs to know of it."""
 
     columns: list[Column]  # the columns an INSERT must name, in order
-    primary_key: tuple[str, ...]  # its columns in key order; empty without one
+    primary_key: tuple[str, ...]  # its columns in key order; empty without one, or if not a B-tree
 
 
 def table_layouts(cur: Any, database: str) -> dict[str, TableLayout]:
@@ -92,8 +92,10 @@ def table_layouts(cur: Any, database: str) -> dict[str, TableLayout]:
                 )
             )
     cur.execute(
+        # Only a B-tree key reads a range by seeking: on a HASH key (MEMORY's default) every range
+        # would scan the whole table.
         "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-        " AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_NAME, SEQ_IN_INDEX",
+        " AND INDEX_NAME = 'PRIMARY' AND INDEX_TYPE = 'BTREE' ORDER BY TABLE_NAME, SEQ_IN_INDEX",
         (database,),
     )
     keys: dict[str, list[str]] = {}
