@@ -45,8 +45,7 @@ class KeySpan:
     unique: bool = True
 
     def where(self) -> str:
-        name = quote_identifier(self.column)
-        return f"WHERE {name} > {self.low} AND {name} <= {self.high}"
+        return _in_range(quote_identifier(self.column), self.low, self.high)
 
 
 def key_span(cur: Any, database: str, table: str, layout: TableLayout) -> KeySpan | None:
@@ -105,7 +104,7 @@ def iter_chunks(
                 estimate = _estimated_rows(cur, source, name, low, high)
                 if estimate > 2 * rows_wanted:
                     high = low + max(1, (high - low) * rows_wanted // estimate)
-            cur.execute(f"{select} WHERE {name} > {low} AND {name} <= {high}")
+            cur.execute(f"{select} {_in_range(name, low, high)}")
             ((count, body),) = cur.fetchall()
             width = high - low
             cut = body is not None and len(body) >= room
@@ -131,7 +130,7 @@ def iter_chunks(
 
 def _estimated_rows(cur: Any, source: str, name: str, low: int, high: int) -> int:
     """The optimizer's estimate of the rows in (`low`, `high`]: a dive at each end of the range."""
-    cur.execute(f"EXPLAIN SELECT 1 FROM {source} WHERE {name} > {low} AND {name} <= {high}")
+    cur.execute(f"EXPLAIN SELECT 1 FROM {source} {_in_range(name, low, high)}")
     row = cur.fetchone()
     rows = row[[d[0] for d in cur.description].index("rows")]
     return int(rows or 0)
@@ -139,6 +138,11 @@ def _estimated_rows(cur: Any, source: str, name: str, low: int, high: int) -> in
 
 def _before_next_key(cur: Any, source: str, name: str, after: int, last: int) -> int:
     """Just below the first key past `after` (up to `last`); `last` if there is none."""
-    cur.execute(f"SELECT MIN({name}) FROM {source} WHERE {name} > {after} AND {name} <= {last}")
+    cur.execute(f"SELECT MIN({name}) FROM {source} {_in_range(name, after, last)}")
     (key,) = cur.fetchone()
     return last if key is None else int(key) - 1
+
+
+def _in_range(name: str, low: int, high: int) -> str:
+    """The WHERE clause for keys of the quoted column `name` in (`low`, `high`]."""
+    return f"WHERE {name} > {low} AND {name} <= {high}"

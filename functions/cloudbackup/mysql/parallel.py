@@ -42,7 +42,7 @@ def split_span(span: KeySpan, parts: int) -> list[KeySpan]:
 
 
 class RangeQueue:
-    """The spans left to read, taken one at a time by either connection."""
+    """The spans left to read, taken one at a time by whichever connection is free."""
 
     def __init__(self, spans: list[KeySpan]):
         self._left = iter(spans)
@@ -81,7 +81,8 @@ def merge(readers: list[Iterator[T]], interrupt: Callable[[], None]) -> Iterator
     handover: queue.Queue[object] = queue.Queue(maxsize=HANDOVER_DEPTH * len(readers))
     stop = threading.Event()
     threads = [
-        threading.Thread(target=_read_side, args=(reader, handover, stop), daemon=True) for reader in readers
+        threading.Thread(target=_read_in_thread, args=(reader, handover, stop), daemon=True)
+        for reader in readers
     ]
     for thread in threads:
         thread.start()
@@ -108,16 +109,16 @@ def _unwrap(item: object) -> Any:
     return item
 
 
-def _read_side(side: Iterator[T], handover: queue.Queue[object], stop: threading.Event) -> None:
+def _read_in_thread(reader: Iterator[T], handover: queue.Queue[object], stop: threading.Event) -> None:
     try:
-        for item in side:
+        for item in reader:
             if not _hand_over(handover, item, stop):
                 return
         _hand_over(handover, _DONE, stop)
     except BaseException as exc:  # handed to the consumer, which raises it
         _hand_over(handover, exc, stop)
     finally:
-        _close(side)
+        _close(reader)
 
 
 def _close(items: Iterator[Any]) -> None:
