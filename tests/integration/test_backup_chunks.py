@@ -19,7 +19,7 @@ from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.rows import table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import open_snapshot
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, run_sql
 
 pytestmark = pytest.mark.integration
 
@@ -89,11 +89,14 @@ def assert_reloads_exactly(
 def test_keys_with_gaps_and_both_ends_of_bigint_unsigned_are_all_read(db_settings, make_database):
     # Given 1,501 rows keyed from 0 to 2^64-1, in three clusters with huge gaps between them
     name = make_database("chunk_gaps")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE t (k BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(40))")
-        cur.execute("INSERT INTO t SELECT seq, CONCAT('low ', seq) FROM seq_0_to_499")
-        cur.execute("INSERT INTO t SELECT 1000000000000 + seq, 'mid' FROM seq_0_to_499")
-        cur.execute("INSERT INTO t SELECT 18446744073709551615 - seq, 'top''s' FROM seq_0_to_500")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(40))",
+        "INSERT INTO t SELECT seq, CONCAT('low ', seq) FROM seq_0_to_499",
+        "INSERT INTO t SELECT 1000000000000 + seq, 'mid' FROM seq_0_to_499",
+        "INSERT INTO t SELECT 18446744073709551615 - seq, 'top''s' FROM seq_0_to_500",
+    )
     # When it is read in ranges
     read = read_table(db_settings, name, "t")
     # Then every row loads back, and the gaps took a few jumps, not a scan of 2^64 keys
@@ -104,10 +107,13 @@ def test_keys_with_gaps_and_both_ends_of_bigint_unsigned_are_all_read(db_setting
 def test_negative_keys_and_a_dense_run_after_a_sparse_one(db_settings, make_database):
     # Given keys every 1,000 from -1,000,000, then a dense run of rows ~100 bytes long from 0
     name = make_database("chunk_dense")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE t (k INT PRIMARY KEY, v VARCHAR(200))")
-        cur.execute("INSERT INTO t SELECT CAST(seq AS SIGNED) * 1000 - 1000000, 'sparse' FROM seq_0_to_999")
-        cur.execute("INSERT INTO t SELECT seq, REPEAT(CONCAT('x\\\\''', seq), 10) FROM seq_1_to_20000")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k INT PRIMARY KEY, v VARCHAR(200))",
+        "INSERT INTO t SELECT CAST(seq AS SIGNED) * 1000 - 1000000, 'sparse' FROM seq_0_to_999",
+        "INSERT INTO t SELECT seq, REPEAT(CONCAT('x\\\\''', seq), 10) FROM seq_1_to_20000",
+    )
     # When it is read with a first range sized for the sparse keys
     read = read_table(db_settings, name, "t", step=100_000)
     # Then the ranges that came back too big were read again smaller: all rows, every statement fits,
@@ -120,10 +126,13 @@ def test_negative_keys_and_a_dense_run_after_a_sparse_one(db_settings, make_data
 def test_one_key_with_more_rows_than_a_statement_holds_is_read_row_by_row(db_settings, make_database):
     # Given a two-column key whose first column has one value for 3,000 rows of ~100 bytes
     name = make_database("chunk_onekey")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE t (a INT, b INT, v VARCHAR(200), PRIMARY KEY (a, b))")
-        cur.execute("INSERT INTO t SELECT 1, seq, REPEAT('y', 100) FROM seq_1_to_3000")
-        cur.execute("INSERT INTO t SELECT 2, seq, 'after' FROM seq_1_to_10")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (a INT, b INT, v VARCHAR(200), PRIMARY KEY (a, b))",
+        "INSERT INTO t SELECT 1, seq, REPEAT('y', 100) FROM seq_1_to_3000",
+        "INSERT INTO t SELECT 2, seq, 'after' FROM seq_1_to_10",
+    )
     # When it is read in ranges of the first column
     read = read_table(db_settings, name, "t")
     # Then that key's rows come in several statements under the limit, and nothing is lost
@@ -133,9 +142,12 @@ def test_one_key_with_more_rows_than_a_statement_holds_is_read_row_by_row(db_set
 def test_an_empty_range_inside_the_span_costs_one_jump(db_settings, make_database):
     # Given two rows far apart
     name = make_database("chunk_two")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE t (k BIGINT PRIMARY KEY, v INT)")
-        cur.execute("INSERT INTO t VALUES (-9223372036854775808, 1), (9223372036854775807, 2)")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k BIGINT PRIMARY KEY, v INT)",
+        "INSERT INTO t VALUES (-9223372036854775808, 1), (9223372036854775807, 2)",
+    )
     # When read with the default first range
     read = read_table(db_settings, name, "t")
     # Then a handful of statements: the first row's range, the next one (empty), one jump to the
@@ -149,10 +161,13 @@ def test_dense_keys_after_very_sparse_ones_are_not_scanned_twice(db_settings, ma
     # Given 300 keys a million apart, then 30,000 consecutive keys: ranges grown wide on the sparse
     # keys would each hold the whole dense run
     name = make_database("chunk_jump")
-    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE t (k BIGINT PRIMARY KEY, v VARCHAR(60))")
-        cur.execute("INSERT INTO t SELECT seq * 1000000, 'sparse' FROM seq_1_to_300")
-        cur.execute("INSERT INTO t SELECT 400000000 + seq, CONCAT('dense ', seq) FROM seq_1_to_30000")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k BIGINT PRIMARY KEY, v VARCHAR(60))",
+        "INSERT INTO t SELECT seq * 1000000, 'sparse' FROM seq_1_to_300",
+        "INSERT INTO t SELECT 400000000 + seq, CONCAT('dense ', seq) FROM seq_1_to_30000",
+    )
     # When it is read
     read = read_table(db_settings, name, "t")
     # Then every row loads back, and the server stepped through about as many rows as there are
@@ -163,10 +178,14 @@ def test_dense_keys_after_very_sparse_ones_are_not_scanned_twice(db_settings, ma
 def test_only_a_b_tree_primary_key_is_read_by_ranges(db_settings, make_database):
     # Given MEMORY tables keyed by a HASH index (its default) and by a B-tree
     name = make_database("chunk_hash")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE hashed (k INT PRIMARY KEY, v INT) ENGINE=MEMORY",
+        "CREATE TABLE ordered (k INT, v INT, PRIMARY KEY USING BTREE (k)) ENGINE=MEMORY",
+    )
+    # Then only the B-tree key is known to the reader: ranges on a hash key would each scan it all
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE hashed (k INT PRIMARY KEY, v INT) ENGINE=MEMORY")
-        cur.execute("CREATE TABLE ordered (k INT, v INT, PRIMARY KEY USING BTREE (k)) ENGINE=MEMORY")
-        # Then only the B-tree key is known to the reader: ranges on a hash key would each scan it all
         layouts = table_layouts(cur, name)
     assert layouts["hashed"].primary_key == ()
     assert layouts["ordered"].primary_key == ("k",)

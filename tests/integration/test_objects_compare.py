@@ -6,13 +6,7 @@ import pytest
 
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.every_type import drop_database, load_every_type
-from tests.fixtures.mariadb import admin_connect
-
-
-def _change(db_settings, database, *statements):
-    with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
+from tests.fixtures.mariadb import run_sql
 
 
 def test_two_loads_of_the_same_schema_are_equal(db_settings, every_type_db, every_type_copy):
@@ -66,7 +60,7 @@ def failure_for_changed_copy(db_settings, every_type_db):
     load_every_type(db_settings, copy)
     try:
         for statements, _ in CHANGES:
-            _change(db_settings, copy, *statements)
+            run_sql(db_settings, copy, *statements)
         with pytest.raises(AssertionError) as failure:
             assert_databases_equal(db_settings, every_type_db, copy)
         yield str(failure.value)
@@ -85,10 +79,10 @@ def test_a_difference_is_found_and_named(failure_for_changed_copy, statements, e
 def test_a_table_subset_ignores_other_tables(db_settings, every_type_db, every_type_copy):
     # Given a copy where a table outside the subset and a view changed
     copy = every_type_copy()
-    _change(db_settings, copy, "DELETE FROM no_pk", "DROP VIEW a_view_top")
+    run_sql(db_settings, copy, "DELETE FROM no_pk", "DROP VIEW a_view_top")
     # When only some tables are compared, Then they are equal
     assert_databases_equal(db_settings, every_type_db, copy, tables=["invoice", "all_numbers"])
     # And a change inside the subset is still seen (with the table's triggers)
-    _change(db_settings, copy, "DROP TRIGGER invoice_au")
+    run_sql(db_settings, copy, "DROP TRIGGER invoice_au")
     with pytest.raises(AssertionError, match="trigger `invoice_au`: missing"):
         assert_databases_equal(db_settings, every_type_db, copy, tables=["invoice", "all_numbers"])
