@@ -16,6 +16,7 @@ import pytest
 from cloudbackup.backup import SYSTEM_DATABASES, resolve_databases
 from cloudbackup.errors import UsageError
 from tests.fixtures.mariadb import admin_connect, db_url
+from tests.fixtures.numbers import numbers
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ def small_db(db_settings, make_database):
     name = make_database("cli")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20))")
-        cur.execute("INSERT INTO t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_500")
+        cur.execute(f"INSERT INTO t SELECT seq, CONCAT('row ', seq) FROM {numbers(500)}")
     return name
 
 
@@ -170,7 +171,7 @@ def slow_db(db_settings, make_database):
     name = make_database("kill")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(255))")
-        cur.execute("INSERT INTO t SELECT seq, REPEAT(SHA1(seq), 5) FROM seq_1_to_300000")
+        cur.execute(f"INSERT INTO t SELECT seq, REPEAT(LEFT(SHA2(seq, 256), 40), 5) FROM {numbers(300000)}")
     return name
 
 

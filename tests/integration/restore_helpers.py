@@ -8,29 +8,35 @@ from cloudbackup.backup import backup_database
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, flavour
+from tests.fixtures.numbers import numbers
 
-SHOP = [
-    "CREATE SEQUENCE seq START WITH 10",
-    "CREATE TABLE parent (id int primary key, name varchar(20), n int default nextval(seq))",
-    "CREATE TABLE child (id int primary key, pid int, note text, "
-    "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
-    "CREATE TABLE audit (id int auto_increment primary key, what varchar(50))",
-    "CREATE TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW "
-    "INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))",
-    "CREATE VIEW v_child AS SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.pid",
-    "CREATE FUNCTION f_double(x int) RETURNS int DETERMINISTIC RETURN x * 2",
-    "CREATE EVENT ev_noop ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE "
-    "DO DELETE FROM audit WHERE id < 0",
-    "INSERT INTO parent (id, name) SELECT seq, CONCAT('p', seq) FROM seq_1_to_200",
-    "INSERT INTO child SELECT seq, 1 + seq % 200, REPEAT('x;''\\\\', seq % 50) FROM seq_1_to_{rows}",
-]
+
+def shop(rows: int = 2000, *, sequence: bool = True) -> list[str]:
+    """The shop's statements; `sequence`: with `seq`, a MariaDB sequence, as `parent.n`'s default."""
+    n_default = " default nextval(seq)" if sequence else ""
+    return [
+        *(["CREATE SEQUENCE seq START WITH 10"] if sequence else []),
+        f"CREATE TABLE parent (id int primary key, name varchar(20), n int{n_default})",
+        "CREATE TABLE child (id int primary key, pid int, note text, "
+        "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
+        "CREATE TABLE audit (id int auto_increment primary key, what varchar(50))",
+        "CREATE TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW "
+        "INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))",
+        "CREATE VIEW v_child AS SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.pid",
+        "CREATE FUNCTION f_double(x int) RETURNS int DETERMINISTIC RETURN x * 2",
+        "CREATE EVENT ev_noop ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE "
+        "DO DELETE FROM audit WHERE id < 0",
+        f"INSERT INTO parent (id, name) SELECT seq, CONCAT('p', seq) FROM {numbers(200)}",
+        f"INSERT INTO child SELECT seq, 1 + seq % 200, REPEAT('x;''\\\\', seq % 50) FROM {numbers(rows)}",
+    ]
 
 
 def make_shop(settings: DbSettings, database: str, rows: int = 2000) -> None:
+    """The shop in `database`; on MySQL without the sequence, which only MariaDB has."""
     with admin_connect(settings, database) as conn, conn.cursor() as cur:
-        for sql in SHOP:
-            cur.execute(sql.replace("{rows}", str(rows)))
+        for sql in shop(rows, sequence=flavour(settings) == "mariadb"):
+            cur.execute(sql)
 
 
 def back_up(settings: DbSettings, database: str, tmp_path: Path, compression: str = "zstd") -> CatalogEntry:

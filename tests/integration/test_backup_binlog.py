@@ -15,6 +15,7 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.numbers import numbers
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def binlog_db(binlog_server):
         cur.execute(f"CREATE DATABASE `{name}`")
         cur.execute(f"USE `{name}`")
         cur.execute("CREATE TABLE t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
-        cur.execute("INSERT INTO t (v) SELECT seq FROM seq_1_to_1000")
+        cur.execute(f"INSERT INTO t (v) SELECT seq FROM {numbers(1000)}")
     yield name
     with admin_connect(binlog_server) as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -20,6 +20,7 @@ from cloudbackup.mysql.rows import table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import open_snapshot
 from tests.fixtures.mariadb import admin_connect, run_sql
+from tests.fixtures.numbers import numbers
 
 pytestmark = pytest.mark.integration
 
@@ -93,9 +94,9 @@ def test_keys_with_gaps_and_both_ends_of_bigint_unsigned_are_all_read(db_setting
         db_settings,
         name,
         "CREATE TABLE t (k BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(40))",
-        "INSERT INTO t SELECT seq, CONCAT('low ', seq) FROM seq_0_to_499",
-        "INSERT INTO t SELECT 1000000000000 + seq, 'mid' FROM seq_0_to_499",
-        "INSERT INTO t SELECT 18446744073709551615 - seq, 'top''s' FROM seq_0_to_500",
+        f"INSERT INTO t SELECT seq, CONCAT('low ', seq) FROM {numbers(499, 0)}",
+        f"INSERT INTO t SELECT 1000000000000 + seq, 'mid' FROM {numbers(499, 0)}",
+        f"INSERT INTO t SELECT 18446744073709551615 - seq, 'top''s' FROM {numbers(500, 0)}",
     )
     # When it is read in ranges
     read = read_table(db_settings, name, "t")
@@ -111,8 +112,8 @@ def test_negative_keys_and_a_dense_run_after_a_sparse_one(db_settings, make_data
         db_settings,
         name,
         "CREATE TABLE t (k INT PRIMARY KEY, v VARCHAR(200))",
-        "INSERT INTO t SELECT CAST(seq AS SIGNED) * 1000 - 1000000, 'sparse' FROM seq_0_to_999",
-        "INSERT INTO t SELECT seq, REPEAT(CONCAT('x\\\\''', seq), 10) FROM seq_1_to_20000",
+        f"INSERT INTO t SELECT CAST(seq AS SIGNED) * 1000 - 1000000, 'sparse' FROM {numbers(999, 0)}",
+        f"INSERT INTO t SELECT seq, REPEAT(CONCAT('x\\\\''', seq), 10) FROM {numbers(20000)}",
     )
     # When it is read with a first range sized for the sparse keys
     read = read_table(db_settings, name, "t", step=100_000)
@@ -130,8 +131,8 @@ def test_one_key_with_more_rows_than_a_statement_holds_is_read_row_by_row(db_set
         db_settings,
         name,
         "CREATE TABLE t (a INT, b INT, v VARCHAR(200), PRIMARY KEY (a, b))",
-        "INSERT INTO t SELECT 1, seq, REPEAT('y', 100) FROM seq_1_to_3000",
-        "INSERT INTO t SELECT 2, seq, 'after' FROM seq_1_to_10",
+        f"INSERT INTO t SELECT 1, seq, REPEAT('y', 100) FROM {numbers(3000)}",
+        f"INSERT INTO t SELECT 2, seq, 'after' FROM {numbers(10)}",
     )
     # When it is read in ranges of the first column
     read = read_table(db_settings, name, "t")
@@ -165,8 +166,8 @@ def test_dense_keys_after_very_sparse_ones_are_not_scanned_twice(db_settings, ma
         db_settings,
         name,
         "CREATE TABLE t (k BIGINT PRIMARY KEY, v VARCHAR(60))",
-        "INSERT INTO t SELECT seq * 1000000, 'sparse' FROM seq_1_to_300",
-        "INSERT INTO t SELECT 400000000 + seq, CONCAT('dense ', seq) FROM seq_1_to_30000",
+        f"INSERT INTO t SELECT seq * 1000000, 'sparse' FROM {numbers(300)}",
+        f"INSERT INTO t SELECT 400000000 + seq, CONCAT('dense ', seq) FROM {numbers(30000)}",
     )
     # When it is read
     read = read_table(db_settings, name, "t")

@@ -15,6 +15,7 @@ from cloudbackup.catalog import list_backups
 from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.numbers import numbers
 from tests.integration.backup_helpers import Hook, assert_nothing_kept
 
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_rows_written_after_the_snapshot_are_not_in_the_backup(db_settings, busy
 
     def write() -> None:
         with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("INSERT INTO z_small SELECT seq FROM seq_100_to_199")
+            cur.execute(f"INSERT INTO z_small SELECT seq FROM {numbers(199, 100)}")
             cur.execute("DELETE FROM a_big WHERE id <= 1000")
 
     # When the backup completes

@@ -19,6 +19,7 @@ from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.numbers import numbers
 from tests.integration.test_backup_wire import PlainCursor
 
 pytestmark = pytest.mark.integration
@@ -73,7 +74,7 @@ def test_a_row_past_16_mib_is_backed_up_and_restored(db_settings, big_packets, m
     name = make_database("longrow")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE docs (id INT PRIMARY KEY, body LONGBLOB, note LONGTEXT)")
-        cur.execute("INSERT INTO docs SELECT seq, RANDOM_BYTES(100), 'small' FROM seq_1_to_50")
+        cur.execute(f"INSERT INTO docs SELECT seq, RANDOM_BYTES(100), 'small' FROM {numbers(50)}")
         cur.execute("INSERT INTO docs VALUES (100, REPEAT(RANDOM_BYTES(1000), 20000), 'big blob')")
         cur.execute("INSERT INTO docs VALUES (101, NULL, REPEAT('it''s \\\\ ', 17 << 17))")
     store = LocalStorage(tmp_path)

@@ -14,7 +14,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
 from cloudbackup.restore import restore_dump_file
 from tests.fixtures.compare import assert_databases_equal
-from tests.fixtures.mariadb import admin_connect, load_sql_file
+from tests.fixtures.mariadb import admin_connect, load_sql_file, stock_tool_args
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +25,7 @@ def dump(
     settings: DbSettings, tool: str, database: str, flags: list[str], path: Path, compression: str
 ) -> tuple[Path, Path]:
     """(the file to restore, the plain SQL of it)"""
-    args = [tool, f"--host={settings.host}", f"--port={settings.port}", f"--user={settings.user}"]
-    if settings.password:
-        args.append(f"--password={settings.password}")
+    args = stock_tool_args(settings, tool)  # on MySQL, its own mysqldump for either name
     sql = subprocess.run([*args, *flags, database], capture_output=True, check=True).stdout
     plain = path.with_suffix(".sql")
     plain.write_bytes(sql)

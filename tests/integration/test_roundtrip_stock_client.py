@@ -16,7 +16,7 @@ import pytest
 from cloudbackup.format.manifest import Manifest
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.every_type import drop_database, load_every_type
-from tests.fixtures.mariadb import admin_connect, db_url, load_sakila, mysql_client_args
+from tests.fixtures.mariadb import admin_connect, db_url, load_sakila, mysql_client_args, stock_tool_args
 
 LOADERS = {"every_type_db": load_every_type, "sakila_db": load_sakila}
 
@@ -118,8 +118,7 @@ def test_mariadb_dump_fails_the_same_round_trip(db_settings, fresh_copy, tmp_pat
     with open(dump, "wb") as out:
         subprocess.run(
             [
-                "mariadb-dump",
-                *mysql_client_args(db_settings)[1:],
+                *stock_tool_args(db_settings, "mariadb-dump"),
                 "--single-transaction",
                 "--hex-blob",
                 "--routines",

@@ -91,7 +91,8 @@ def iter_chunks(
     # GROUP_CONCAT's result is the VALUES list; the session caps it at max_allowed_packet (snapshot.py)
     room = limit - len(prefix) - len(STATEMENT_END)
     name = quote_identifier(span.column)
-    source = f"{quote_identifier(database)}.{quote_identifier(table)} FORCE INDEX (PRIMARY)"
+    whole = f"{quote_identifier(database)}.{quote_identifier(table)}"
+    source = f"{whole} FORCE INDEX (PRIMARY)"
     # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
     values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
     select = f"SELECT COUNT(*), {values} FROM {source}"
@@ -103,7 +104,7 @@ def iter_chunks(
                 check()
             high = min(low + step, span.high)
             if not span.unique or high - low > 2 * rows_wanted:
-                estimate = _estimated_rows(cur, source, name, low, high)
+                estimate = _estimated_rows(cur, whole, name, low, high)
                 if estimate > 2 * rows_wanted:
                     high = low + max(1, (high - low) * rows_wanted // estimate)
             cur.execute(f"{select} {_in_range(name, low, high)}")
@@ -130,10 +131,13 @@ def iter_chunks(
             return
 
 
-def _estimated_rows(cur: Any, source: str, name: str, low: int, high: int) -> int:
-    """The optimizer's estimate of the rows in (`low`, `high`]: a dive at each end of the range."""
+def _estimated_rows(cur: Any, table: str, name: str, low: int, high: int) -> int:
+    """The optimizer's estimate of the rows in (`low`, `high`]: a dive at each end of the range.
+
+    `table` carries no index hint: under FORCE INDEX, MySQL skips the dives and estimates one row.
+    """
     # The tabular format names: MySQL 9 defaults to a TREE of text, which has no `rows` column.
-    cur.execute(f"EXPLAIN FORMAT=TRADITIONAL SELECT 1 FROM {source} {_in_range(name, low, high)}")
+    cur.execute(f"EXPLAIN FORMAT=TRADITIONAL SELECT 1 FROM {table} {_in_range(name, low, high)}")
     row = cur.fetchone()
     rows = row[[d[0] for d in cur.description].index("rows")]
     return int(rows or 0)
