@@ -108,7 +108,9 @@ def table_checksums(settings: DbSettings, database: str) -> dict[str, tuple[int,
     (seen on 10.11 with VIRTUAL columns), so their rows are hashed here instead."""
     with admin_connect(settings, database) as conn, conn.cursor() as cur:
         cur.execute(
-            "SELECT t.table_name, MAX(c.is_generated <> 'NEVER') FROM information_schema.tables t "
+            # GENERATION_EXPRESSION: NULL (MariaDB) or '' (MySQL) on a column that is not generated
+            "SELECT t.table_name, MAX(COALESCE(c.generation_expression, '') <> '') "
+            "FROM information_schema.tables t "
             "JOIN information_schema.columns c USING (table_schema, table_name) "
             "WHERE t.table_schema = %s AND t.table_type = 'BASE TABLE' GROUP BY t.table_name ORDER BY 1",
             (database,),

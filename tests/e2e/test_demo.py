@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, db_url
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("sample", ["auto", "generated"])
 def test_the_demo_backs_up_to_local_s3_restores_and_every_table_matches(db_settings, sample):
-    # When the demo runs (as `make demo` runs it), with sakila or with its own generated sample
-    env = {**os.environ, "CLOUDBACKUP_DEMO_SAMPLE": sample}
+    # When the demo runs (as `make demo` runs it) on the server under test, with sakila or its own sample
+    env = {**os.environ, "CLOUDBACKUP_DEMO_SAMPLE": sample, "CLOUDBACKUP_DEMO_DB_URL": db_url(db_settings)}
     result = subprocess.run(
         [sys.executable, "-m", "tests.e2e.demo"], capture_output=True, text=True, env=env, timeout=900
     )
