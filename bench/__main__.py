@@ -1,4 +1,7 @@
-"""`python -m bench [--rows N] [--repeat R] [--only NAME]`: prepare the data set, run every benchmark.
+"""`python -m bench [--rows N] [--repeat R] [--only NAME] [--server mysql]`: build the data set, run.
+
+`--server mysql` starts a MySQL 9.7 of its own (tests/fixtures/mysql_server.py, binary log and GTIDs on)
+and measures against it, beside that build's own mysqldump and mysql client.
 
 Each benchmark is a module with `run(ctx: BenchContext) -> None` that prints its own table; adding one
 is one line in BENCHMARKS.
@@ -9,10 +12,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from bench.dataset import prepare
 from cloudbackup.dburl import parse_db_url
+from tests.fixtures.mysql_server import MySQLServer, fetch_mysql, start_mysql, stop_mysql
 
 BENCHMARKS = {
     "backup": "bench.backup",
@@ -31,11 +40,40 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("CLOUDBACKUP_BENCH_DB_URL", "mysql://root@127.0.0.1:3306"),
         help="server to benchmark against (default mysql://root@127.0.0.1:3306)",
     )
+    p.add_argument(
+        "--server",
+        choices=["mariadb", "mysql"],
+        default="mariadb",
+        help="mariadb: the server at --db-url; mysql: start a MySQL 9.7 of its own and use its tools",
+    )
     args = p.parse_args(argv)
-    ctx = prepare(parse_db_url(args.db_url), rows=args.rows, repeat=args.repeat)
-    for name in args.only or list(BENCHMARKS):
-        importlib.import_module(BENCHMARKS[name]).run(ctx)
+    with ExitStack() as stack:
+        url, tools = args.db_url, {}
+        if args.server == "mysql":
+            server = stack.enter_context(_mysql_server())
+            url = server.url
+            # its own tools; the restore benchmark loads the dump back into the same server, whose
+            # GTIDs cannot be declared purged again
+            tools = {
+                "mysql": server.build.command("mysql"),
+                "mysqldump": [*server.build.command("mysqldump"), "--set-gtid-purged=OFF"],
+            }
+            print(f"server: MySQL {server.build.version} at {url}")
+        ctx = prepare(parse_db_url(url), rows=args.rows, repeat=args.repeat, tools=tools, server=args.server)
+        for name in args.only or list(BENCHMARKS):
+            importlib.import_module(BENCHMARKS[name]).run(ctx)
     return 0
+
+
+@contextmanager
+def _mysql_server() -> Iterator[MySQLServer]:
+    home = Path(tempfile.mkdtemp(prefix="cbbench-mysql-"))
+    server = start_mysql(fetch_mysql(), home)
+    try:
+        yield server
+    finally:
+        stop_mysql(server.pid)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,7 @@ class Tool:
 
 def run(ctx: BenchContext) -> None:
     raw_bytes: list[int] = []
-    dump_flags = " ".join(shlex.quote(a) for a in ctx.client_args())
-    mysqldump = f"mysqldump {dump_flags} --single-transaction --hex-blob --routines --events --triggers"
+    mysqldump = f"{ctx.shell('mysqldump')} --single-transaction --hex-blob --routines --events --triggers"
 
     def ours(out: Path) -> Measurement:
         m = measure(
@@ -72,7 +71,7 @@ def run(ctx: BenchContext) -> None:
         Tool("mysqldump | gzip", pipeline("gzip -6")),
         Tool("mysqldump | zstd", pipeline("zstd -q -3")),
     ]
-    if shutil.which("mydumper"):
+    if shutil.which("mydumper") and ctx.server == "mariadb":  # built for MariaDB's client library
         tools.append(Tool("mydumper -c (4 threads)", mydumper))
     print(f"\nbackup of {ctx.database}: {ctx.rows:,} generated rows + sakila, {ctx.repeat} runs per tool")
     for round_ in range(ctx.repeat):

@@ -71,7 +71,6 @@ def run(ctx: BenchContext) -> None:
 
 
 def _make_inputs(ctx: BenchContext, work: Path) -> dict[str, str | int]:
-    flags = " ".join(shlex.quote(a) for a in ctx.client_args())
     print("restore inputs: our backup, mysqldump | zstd, mydumper ...", flush=True)
     out = subprocess.run(
         [sys.executable, "-m", "cloudbackup.cli.main", "backup", "--db-url", ctx.url(ctx.database),
@@ -81,12 +80,12 @@ def _make_inputs(ctx: BenchContext, work: Path) -> dict[str, str | int]:
     (backup,) = json.loads(out)
     dump = work / "dump.sql.zst"
     measure(  # measure() runs a string as a bash pipeline, failing if any stage fails
-        f"mysqldump {flags} --single-transaction --hex-blob --routines --events --triggers "
+        f"{ctx.shell('mysqldump')} --single-transaction --hex-blob --routines --events --triggers "
         f"{shlex.quote(ctx.database)} | zstd -q -3 > {shlex.quote(str(dump))}"
     )
     raw = sum(len(c) for c in zstandard.ZstdDecompressor().read_to_iter(dump.open("rb")))
     inputs: dict[str, str | int] = {"backup": str(backup["id"]), "raw": raw}
-    if shutil.which("mydumper") and shutil.which("myloader"):
+    if shutil.which("mydumper") and shutil.which("myloader") and ctx.server == "mariadb":
         done = subprocess.run(
             ["mydumper", *ctx.client_args(), "-B", ctx.database, "-o", str(work / "mydumper"),
              "-G", "-E", "-R", "--trx-consistency-only"],
@@ -100,7 +99,6 @@ def _make_inputs(ctx: BenchContext, work: Path) -> dict[str, str | int]:
 
 
 def _tools(ctx: BenchContext, work: Path, inputs: dict[str, str | int]) -> list[Tool]:
-    flags = " ".join(shlex.quote(a) for a in ctx.client_args())
     dump = shlex.quote(str(work / "dump.sql.zst"))
 
     def ours(backup: str, jobs: int) -> Callable[[str], Measurement]:
@@ -113,7 +111,7 @@ def _tools(ctx: BenchContext, work: Path, inputs: dict[str, str | int]) -> list[
         return restore
 
     def client(target: str) -> Measurement:
-        return measure(f"zstd -dc {dump} | mysql {flags} {shlex.quote(target)}")
+        return measure(f"zstd -dc {dump} | {ctx.shell('mysql')} {shlex.quote(target)}")
 
     def myloader(target: str) -> Measurement:
         return measure(
