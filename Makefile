@@ -38,7 +38,7 @@ demo: $(STAMP)
 # The peers measured beside us: mysqldump and the mysql client come with MariaDB; mydumper is Debian's.
 bench: $(STAMP)
 	command -v mydumper >/dev/null || (apt-get update -qq && apt-get install -y -qq mydumper)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) cdk.out .mypy_cache .ruff_cache .pytest_cache
