@@ -26,6 +26,7 @@ from tests.fixtures.mysql_server import MySQLServer, fetch_mysql, start_mysql, s
 BENCHMARKS = {
     "backup": "bench.backup",
     "restore": "bench.restore",
+    "restore_indexed": "bench.restore_indexed",
     "cold_start": "bench.cold_start",
 }
 
