@@ -126,7 +126,7 @@ def _prepare(ctx: BenchContext, kind: str) -> str:
 
 
 def _tools(ctx: BenchContext, database: str, work: Path) -> list[Tool]:
-    client = ctx.shell("mysql")  # the server build's own client on MySQL
+    mysql_client = ctx.shell("mysql")  # the server build's own client on MySQL
     print("inputs: our backup, mydumper, LOAD DATA files ...", flush=True)
     store = work / "store"
     made = subprocess.run(
@@ -154,7 +154,7 @@ def _tools(ctx: BenchContext, database: str, work: Path) -> list[Tool]:
         # (backups made before the data object stopped naming its database carry a USE line: skip it)
         skip_database_lines = "grep -av -E '^(USE|CREATE DATABASE) '"
         return measure(
-            f"zstd -dc {data_object} | {skip_database_lines} | {client} {shlex.quote(target)}"
+            f"zstd -dc {data_object} | {skip_database_lines} | {mysql_client} {shlex.quote(target)}"
         )
 
     def load_data(target: str) -> Measurement:
@@ -164,7 +164,7 @@ def _tools(ctx: BenchContext, database: str, work: Path) -> list[Tool]:
             f"LOAD DATA INFILE '{work / table}.tsv' INTO TABLE `{table}` CHARACTER SET utf8mb4"
             for table in create
         ]
-        return measure(f"{client} -e {shlex.quote(';'.join(script))}")
+        return measure(f"{mysql_client} -e {shlex.quote(';'.join(script))}")
 
     tools = [
         Tool(f"cloudbackup restore (jobs {JOBS})", ours),
