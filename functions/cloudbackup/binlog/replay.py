@@ -63,6 +63,8 @@ class Replayer:
         self.conn = connect(db, database=target)
         self.cur = self.conn.cursor()
         self.other_databases = self._databases() - {source, target}
+        self.cur.execute("SELECT VERSION()")
+        self.mysql = "mariadb" not in str(self.cur.fetchone()[0]).lower()
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
         self.pending: list[ev.Event] = []
@@ -189,6 +191,8 @@ class Replayer:
         if self.fde_sent != fde.raw:
             self._run("BINLOG '" + base64.b64encode(fde.raw).decode() + "'")
             self.fde_sent = fde.raw
+            if self.mysql:  # MySQL sets GTID_NEXT to NOT_YET_DETERMINED after it: new GTIDs for ours
+                self._run("SET @@SESSION.GTID_NEXT = 'AUTOMATIC'")
 
     def _begin(self) -> None:
         if not self.open:

@@ -40,7 +40,9 @@ class ServerLog:
 def check_server(db: DbSettings) -> ServerLog:
     """The server's binlog files; refuse (one line naming the fix) a server PITR cannot follow."""
     with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT VERSION(), @@server_id, @@log_bin, @@binlog_format, @@global.binlog_checksum")
+        cur.execute(
+            "SELECT VERSION(), @@server_id, @@log_bin, @@global.binlog_format, @@global.binlog_checksum"
+        )
         version, server_id, log_bin, binlog_format, checksum = cur.fetchone()
         if not int(log_bin):
             raise OperationError(
