@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+from cloudbackup.binlog.replay import segment_events
+from cloudbackup.binlog.segments import read_indexes
 from cloudbackup.dburl import DbSettings
+from cloudbackup.storage.base import Storage
 from tests.fixtures.compare import q
 from tests.fixtures.mariadb import admin_connect
 
@@ -103,3 +107,40 @@ def disaster(settings: DbSettings, db: str, other: str) -> None:
         f"DROP TABLE {q(db)}.extra",
         f"INSERT INTO {q(other)}.o VALUES (6, 6)",
     )
+
+
+def archived_positions(store: Storage, source: str) -> dict[str, list[int]]:
+    """Per binlog file, where each archived event starts, read back from every committed segment."""
+    found: dict[str, list[int]] = {}
+    for segment in read_indexes(store, source):
+        found.setdefault(segment.binlog_file, []).extend(e.start for e in segment_events(store, segment))
+    return found
+
+
+def server_positions(settings: DbSettings, binlog_file: str) -> list[int]:
+    """Where each event of a binlog file starts, as the server lists them."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW BINLOG EVENTS IN '{binlog_file}'")
+        return [int(row[1]) for row in cur.fetchall()]
+
+
+class FailingIndexWrites:
+    """A store whose index writes fail from the n-th on: a run killed between a segment and its index."""
+
+    def __init__(self, store: Storage, fail_from: int) -> None:
+        self.store, self.left = store, fail_from
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            raise KeyboardInterrupt  # killed
+        self.store.put_bytes(key, data)
+
+
+def schema_exists(settings: DbSettings, name: str) -> bool:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (name,))
+        return bool(cur.fetchone()[0])

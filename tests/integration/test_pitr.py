@@ -7,15 +7,26 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.binlog.replica import check_server
+from cloudbackup.binlog.segments import read_indexes
+from cloudbackup.binlog.status import binlog_status
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect
 from tests.integration.pitr_helpers import (
+    FailingIndexWrites,
+    archived_positions,
     create_shop,
     disaster,
     first_changes,
     next_second,
     reference_copy,
+    run,
+    schema_exists,
     second_changes,
+    server_positions,
 )
 
 pytestmark = pytest.mark.integration
@@ -48,3 +59,81 @@ def test_restore_to_a_time_equals_the_database_as_it_was_then(log_server, make_l
     assert_databases_equal(log_server, ref, target)
     # and the other database was not touched
     assert_snapshots_equal(other_before, snapshot(log_server, other))
+
+
+def test_a_killed_archiver_leaves_no_duplicate_and_no_missing_event(log_server, make_log_database, tmp_path):
+    # Given a server whose binary log holds several files of events
+    db, other = make_log_database("kill"), make_log_database("kill_other")
+    create_shop(log_server, db, other)
+    run(log_server, "FLUSH BINARY LOGS")
+    first_changes(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    # When an archiver is killed after its second segment's data, before that segment's index
+    with pytest.raises(KeyboardInterrupt):
+        archive_binlog(log_server, FailingIndexWrites(store, 2), "src", segment_bytes=2048)  # type: ignore[arg-type]
+    killed = archived_positions(store, "src")
+    # and more is written before the next run
+    second_changes(log_server, db, other)
+    archive_binlog(log_server, store, "src", segment_bytes=2048)
+    # Then every event of every file is archived exactly once, in order
+    archived = archived_positions(store, "src")
+    assert sum(map(len, killed.values())) > 0
+    assert len(read_indexes(store, "src")) > 3
+    for binlog_file, starts in archived.items():
+        assert starts == server_positions(log_server, binlog_file), binlog_file
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        assert sorted(archived) == sorted(str(row[0]) for row in cur.fetchall())
+
+
+def test_a_purged_binlog_is_reported_as_a_gap_that_ends_the_window(log_server, make_log_database, tmp_path):
+    # Given a backup and an archive up to it
+    db, other = make_log_database("gap"), make_log_database("gap_other")
+    create_shop(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    archive_binlog(log_server, store, "src")
+    # When the server purges a binlog file that was never archived
+    run(log_server, "FLUSH BINARY LOGS")
+    first_changes(log_server, db, other)
+    run(log_server, "FLUSH BINARY LOGS")
+    second_changes(log_server, db, other)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+        cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+    result = archive_binlog(log_server, store, "src")
+    # Then the archiver reports the gap in one line and goes on after it
+    assert result.gap is not None
+    assert "no longer on the server" in result.gap
+    assert "\n" not in result.gap
+    assert result.events > 0
+    # and the window of the database ends there: no backup after the gap, a restore across it refused
+    (window,) = [w for w in binlog_status([store]) if w.database == db]
+    assert window.recoverable_from is None
+    assert window.gaps[-1].reason == result.gap
+    newest_event = read_indexes(store, "src")[-1].last_time
+    with pytest.raises(OperationError, match="has a gap after"):
+        restore_to_time(log_server, [store], db, newest_event, target_database=db + "_t")
+    assert not schema_exists(log_server, db + "_t")
+
+
+def test_a_server_not_writing_row_events_is_refused_naming_the_fix(log_server):
+    # Given a server whose binary log is in MIXED format
+    run(log_server, "SET GLOBAL binlog_format = 'MIXED'")
+    try:
+        # When the archiver checks it, Then it refuses in one line naming the fix
+        with pytest.raises(
+            OperationError, match=r"binlog_format is MIXED .* needs ROW .*rds_set_configuration"
+        ):
+            check_server(log_server)
+    finally:
+        run(log_server, "SET GLOBAL binlog_format = 'ROW'")
+
+
+def test_a_server_without_binary_log_is_refused_naming_the_fix():
+    # Given the machine's MariaDB, which runs without log_bin
+    settings = parse_db_url(TEST_DB_URL, environ={})
+    # When the archiver checks it, Then it refuses in one line naming the fix
+    with pytest.raises(OperationError, match=r"binary log is off .* log_bin .*binlog retention hours"):
+        check_server(settings)
