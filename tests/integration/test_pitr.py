@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from cloudbackup.backup import backup_database
@@ -137,3 +140,35 @@ def test_a_server_without_binary_log_is_refused_naming_the_fix():
     # When the archiver checks it, Then it refuses in one line naming the fix
     with pytest.raises(OperationError, match=r"binary log is off .* log_bin .*binlog retention hours"):
         check_server(settings)
+
+
+def test_follow_keeps_archiving_new_events_until_stopped(log_server, make_log_database, tmp_path):
+    # Given an archiver following the server
+    db, other = make_log_database("follow"), make_log_database("follow_other")
+    store = LocalStorage(tmp_path / "store")
+    stop = threading.Event()
+    results = []
+    follower = threading.Thread(
+        target=lambda: results.append(
+            archive_binlog(log_server, store, "src", follow=True, should_stop=stop.is_set, commit_seconds=0.2)
+        )
+    )
+    follower.start()
+    try:
+        # When events are written while it runs
+        create_shop(log_server, db, other)
+        first_changes(log_server, db, other)
+        with admin_connect(log_server) as conn, conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            newest = [str(row[0]) for row in cur.fetchall()][-1]
+        wanted = server_positions(log_server, newest)
+        deadline = time.monotonic() + 30
+        while archived_positions(store, "src").get(newest) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+    # Then they are archived without another run, and the follower stops when asked
+    assert archived_positions(store, "src").get(newest) == wanted
+    assert not follower.is_alive()
+    assert results[0].events > 0

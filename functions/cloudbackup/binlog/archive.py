@@ -74,7 +74,10 @@ def archive_binlog(
     follow: bool = False,
     should_stop: Callable[[], bool] | None = None,
     segment_bytes: int = SEGMENT_BYTES,
+    commit_seconds: float = FOLLOW_SEGMENT_SECONDS,
 ) -> ArchiveResult:
+    """Archive up to the server's end (with `follow`, until should_stop() says so, committing every
+    `commit_seconds` while events arrive)."""
     server = check_server(db)
     indexes = read_indexes(store, source)
     last = indexes[-1] if indexes else None
@@ -84,6 +87,7 @@ def archive_binlog(
         result.newest_event_time = last.last_event_time
     start, gap = _start(server, last)
     run = _Run(db, store, source, server, result, (last.seq if last else 0) + 1, segment_bytes)
+    run.commit_seconds = commit_seconds
     try:
         run.read(start, gap, last, follow=follow, should_stop=should_stop)
     except _ServerReset:
@@ -128,6 +132,7 @@ class _Run:
         self.db, self.store, self.source, self.server = db, store, source, server
         self.result, self.seq, self.segment_bytes = result, seq, segment_bytes
         self.segment: _Segment | None = None
+        self.commit_seconds = FOLLOW_SEGMENT_SECONDS
 
     def read(
         self,
@@ -144,8 +149,10 @@ class _Run:
         try:
             for raw in dump_events(self.db, self.server.flavour, binlog_file, expected, follow=follow):
                 event = ev.parse_event(raw)
-                if event.type in ev.HEARTBEATS:
+                if event.type in ev.HEARTBEATS:  # an idle server (--follow): a moment to commit or stop
                     self._commit_if_due(follow)
+                    if should_stop is not None and should_stop():
+                        break
                     continue
                 if event.type == ev.ROTATE and event.artificial:
                     new_file = ev.rotate_target(event, self.server.checksum)
@@ -219,7 +226,7 @@ class _Run:
         if (
             follow
             and self.segment is not None
-            and time.monotonic() - self.segment.opened >= FOLLOW_SEGMENT_SECONDS
+            and time.monotonic() - self.segment.opened >= self.commit_seconds
         ):
             self._commit()
 
