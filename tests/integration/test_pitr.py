@@ -172,3 +172,27 @@ def test_follow_keeps_archiving_new_events_until_stopped(log_server, make_log_da
     assert archived_positions(store, "src").get(newest) == wanted
     assert not follower.is_alive()
     assert results[0].events > 0
+
+
+def test_restore_to_a_time_in_place_undoes_the_disaster(log_server, make_log_database, tmp_path):
+    # Given a backup, changes archived, and a disaster right after T
+    db, other, ref = (
+        make_log_database("inplace"),
+        make_log_database("inplace_o"),
+        make_log_database("inplace_r"),
+    )
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    backup_database(log_server, db, store, source="src")
+    first_changes(log_server, db, other)
+    second_changes(log_server, db, other)
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    disaster(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    # When the damaged database itself is restored to T
+    result = restore_to_time(log_server, [store], db, to_time, in_place=True)
+    # Then it is the database as it was at T, and the damaged tables are kept aside
+    assert_databases_equal(log_server, ref, db)
+    assert result.previous_tables_kept_in is not None
+    run(log_server, f"DROP DATABASE IF EXISTS `{result.previous_tables_kept_in}`")
