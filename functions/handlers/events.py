@@ -29,6 +29,9 @@ class EventPublisher:
         detail = {"source": source, **outcome.model_dump(mode="json")}
         return self._put(detail_type, detail)
 
+    def binlog_gap(self, source: str, gap: str) -> bool:
+        return self._put(c.EVENT_BINLOG_GAP, {"source": source, "gap": gap})
+
     def _put(self, detail_type: str, detail: dict[str, object]) -> bool:
         entry = {
             "Source": c.EVENT_SOURCE,

@@ -40,6 +40,7 @@ class ArchiveResult(BaseModel):
     position: str | None = None  # where the archive now ends: file:pos
     newest_event_time: str | None = None
     gap: str | None = None  # one line: what was lost, when the server no longer had it
+    reached_end: bool = False  # read to the server's end (not stopped early by should_stop)
 
 
 @dataclass
@@ -187,6 +188,8 @@ class _Run:
                     self._commit_if_due(follow)
                 if should_stop is not None and should_stop():
                     break
+            else:
+                self.result.reached_end = True
             self._commit()
         except BaseException:
             if self.segment is not None:

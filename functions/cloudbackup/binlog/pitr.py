@@ -27,6 +27,7 @@ from cloudbackup.storage.base import Storage
 
 class PointInTimeResult(RestoreResult):
     to_time: str
+    backup_started_at: str
     binlog_events: int = 0
     binlog_statements: int = 0
     binlog_transactions: int = 0
@@ -129,6 +130,7 @@ def restore_to_time(
     return PointInTimeResult(
         **result.model_dump(),
         to_time=to_time.isoformat(),
+        backup_started_at=plan.entry.manifest.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         binlog_events=stats.events,
         binlog_statements=stats.statements,
         binlog_transactions=stats.transactions,
