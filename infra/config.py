@@ -53,6 +53,9 @@ class Source(Strict):
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
+    # Point-in-time recovery: archive the binary log every N minutes (at most N minutes of loss).
+    pitr: bool = False
+    binlog_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
 
     @field_validator("databases")
     @classmethod

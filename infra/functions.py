@@ -1,8 +1,10 @@
 """The backup and restore functions of one source, each with its own least-privilege role.
 
 Backup may only write its source's backups (no delete, no read, no listing: it never lists); restore
-may read and list them (no write to the bucket). Both read exactly their source's database secret, run
-on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention.
+may read and list them (no write to the bucket). With `pitr`, a binlog function may list, read and
+add objects under the source's `_binlog/` only (it resumes from its own indexes, never deletes).
+Each reads exactly its source's database secret, runs on arm64 with the bundled asset, traces with
+X-Ray and logs to a log group with a retention.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12  # must match bundling.LAMBDA_PLATFORM's P
 ARCHITECTURE = lambda_.Architecture.ARM_64
 BACKUP_HANDLER = "handlers.backup.handler"
 RESTORE_HANDLER = "handlers.restore.handler"
+BINLOG_HANDLER = "handlers.binlog.handler"
+BINLOG_DIR = "_binlog"  # cloudbackup.binlog.segments.BINLOG_DIR
 EVENT_BUS = "default"
 # Lambda creates and removes its network interfaces itself; these actions take no resource scoping.
 _ENI_ACTIONS = [
@@ -93,13 +97,24 @@ class SourceFunctions(Construct):
             Access(prefix=key_prefix, listing=True, read=True),
             f"cloudbackup: on-demand restores of {source.name}",
         )
-        stack = Stack.of(self)
-        self.backup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PublishResults",
-                actions=["events:PutEvents"],
-                resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
+        self.binlog: lambda_.Function | None = None
+        if source.pitr:
+            self.binlog = self._function(
+                "Binlog",
+                BINLOG_HANDLER,
+                Access(prefix=f"{key_prefix}/{BINLOG_DIR}", listing=True, read=True, write=True),
+                f"cloudbackup: binary log archive of {source.name} for point-in-time restores",
             )
+        for function in (self.backup, self.binlog):
+            if function is not None:
+                function.add_to_role_policy(self._publish_statement())
+
+    def _publish_statement(self) -> iam.PolicyStatement:
+        stack = Stack.of(self)
+        return iam.PolicyStatement(
+            sid="PublishResults",
+            actions=["events:PutEvents"],
+            resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
         )
 
     def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:

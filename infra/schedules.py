@@ -33,6 +33,15 @@ def backup_event(source: Source) -> dict[str, Any]:
     return {"source": source.name, "databases": source.databases}
 
 
+def binlog_event(source: Source) -> dict[str, Any]:
+    """The binlog function's input (handlers.models.BinlogEvent)."""
+    return {"source": source.name}
+
+
+def binlog_schedule_expression(source: Source) -> scheduler.ScheduleExpression:
+    return scheduler.ScheduleExpression.expression(f"rate({source.binlog_interval_minutes} minutes)")
+
+
 def schedule_expression(source: Source) -> scheduler.ScheduleExpression:
     # The time zone matters for cron (and daylight saving); a rate counts from the schedule's creation.
     return scheduler.ScheduleExpression.expression(source.schedule, TimeZone.of(source.time_zone))
@@ -54,14 +63,45 @@ class BackupSchedules(Construct):
 
     def add(self, source: Source, backup: lambda_.IFunction) -> scheduler.Schedule:
         event = backup_event(source)
-        role = self._scheduler_role(source, backup)
+        schedule = self._schedule(
+            f"{source.name}-schedule",
+            f"back up {source.name}",
+            schedule_expression(source),
+            backup,
+            event,
+            self._scheduler_role(source, backup),
+        )
+        self._first_backup(source, backup, event)
+        return schedule
+
+    def add_binlog(self, source: Source, binlog: lambda_.IFunction) -> scheduler.Schedule:
+        """Archive the source's binary log every `binlog_interval_minutes` (an overlapping run only
+        finds the segments the other committed: each run resumes from the newest index)."""
+        return self._schedule(
+            f"{source.name}-binlog-schedule",
+            f"archive the binary log of {source.name}",
+            binlog_schedule_expression(source),
+            binlog,
+            binlog_event(source),
+            self._scheduler_role(source, binlog, "binlog-"),
+        )
+
+    def _schedule(
+        self,
+        construct_id: str,
+        what: str,
+        expression: scheduler.ScheduleExpression,
+        function: lambda_.IFunction,
+        event: dict[str, Any],
+        role: iam.Role,
+    ) -> scheduler.Schedule:
         schedule = scheduler.Schedule(
             self,
-            f"{source.name}-schedule",
-            description=f"cloudbackup: back up {source.name}",
-            schedule=schedule_expression(source),
+            construct_id,
+            description=f"cloudbackup: {what}",
+            schedule=expression,
             target=targets.LambdaInvoke(
-                backup,
+                function,
                 input=scheduler.ScheduleTargetInput.from_object(event),
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=RETRY_ATTEMPTS,
@@ -69,25 +109,24 @@ class BackupSchedules(Construct):
                 role=role,
             ),
         )
-        backup.configure_async_invoke(
+        function.configure_async_invoke(
             retry_attempts=FUNCTION_RETRIES,
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
-        self._first_backup(source, backup, event)
         return schedule
 
-    def _scheduler_role(self, source: Source, backup: lambda_.IFunction) -> iam.Role:
+    def _scheduler_role(self, source: Source, function: lambda_.IFunction, kind: str = "") -> iam.Role:
         stack = Stack.of(self)
         role = iam.Role(
             self,
-            f"{source.name}-scheduler-role",
-            description=f"cloudbackup: lets the schedule of {source.name} invoke its backup function",
+            f"{source.name}-{kind}scheduler-role",
+            description=f"cloudbackup: lets the {kind}schedule of {source.name} invoke its function",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
         )
-        function_resource = backup.node.default_child
+        function_resource = function.node.default_child
         assert isinstance(function_resource, CfnResource)
         acknowledge_scheduler_role(role, stack.get_logical_id(function_resource))
         return role

@@ -66,6 +66,12 @@ class CloudBackupStack(Stack):
                 source.name, functions.backup, functions.restore, source.backup_window_hours
             )
             self.console.add_restore_events(source, functions.restore)
+            if functions.binlog is not None:
+                self.schedules.add_binlog(source, functions.binlog)
+                self.monitoring.watch_binlog(source.name, functions.binlog, source.binlog_interval_minutes)
+                CfnOutput(
+                    self, output_id(source.name, "BinlogFunction"), value=functions.binlog.function_name
+                )
             CfnOutput(self, output_id(source.name, "BackupFunction"), value=functions.backup.function_name)
             CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)
         self._outputs()

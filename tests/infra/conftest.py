@@ -42,7 +42,7 @@ def example_config() -> dict[str, Any]:
 
 
 def full_config() -> dict[str, Any]:
-    """Every option on: a second source in a VPC, e-mail, archive tier, Object Lock, no prune."""
+    """Every option on: a second source in a VPC with PITR, e-mail, archive tier, Object Lock, no prune."""
     raw = copy.deepcopy(example_config())
     raw["alarm_email"] = "oncall@example.com"
     raw["allow_prune"] = False
@@ -63,6 +63,8 @@ def full_config() -> dict[str, Any]:
             "restore_allow": ["billing_copy", "billing_*"],
             "backup_window_hours": 8,
             "network": NETWORK,
+            "pitr": True,
+            "binlog_interval_minutes": 10,
         }
     )
     return raw
