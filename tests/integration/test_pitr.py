@@ -197,3 +197,21 @@ def test_restore_to_a_time_in_place_undoes_the_disaster(log_server, make_log_dat
     assert_databases_equal(log_server, ref, db)
     assert result.previous_tables_kept_in is not None
     run(log_server, f"DROP DATABASE IF EXISTS `{result.previous_tables_kept_in}`")
+
+
+def test_a_time_after_the_database_was_dropped_is_refused_in_one_line(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then the database dropped (and made again) before T
+    db, other = make_log_database("dropped"), make_log_database("dropped_o")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"DROP DATABASE `{db}`", f"CREATE DATABASE `{db}`")
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE `{db}`.later (id INT PRIMARY KEY)")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T, Then the replay refuses to go past the drop, and nothing is created
+    with pytest.raises(OperationError, match=r"was dropped at .*restore to a time before it"):
+        restore_to_time(log_server, [store], db, to_time, target_database=db + "_t")
+    assert not schema_exists(log_server, db + "_t")

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ import pymysql
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.segments import SegmentIndex
+from cloudbackup.binlog.statements import statement_kind
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
@@ -30,7 +31,6 @@ from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.storage.base import Storage
 
 _TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback", b"XA END": "skip"}
-_SKIPPED_QUERIES = re.compile(rb"^\s*(SAVEPOINT|ROLLBACK\s+TO|RELEASE\s+SAVEPOINT|XA\s)", re.I)
 
 
 @dataclass
@@ -39,7 +39,6 @@ class ReplayStats:
     statements: int = 0
     transactions: int = 0
     stopped_at: str | None = None  # file:pos of the first event not applied (the stop time's)
-    skipped: list[str] = field(default_factory=list)
 
 
 def segment_events(store: Storage, segment: SegmentIndex) -> Iterator[ev.Event]:
@@ -154,10 +153,16 @@ class Replayer:
                 self._run("ROLLBACK")
                 self.open = False
             return True
-        if control is not None or _SKIPPED_QUERIES.match(text):
+        kind = statement_kind(text, q.database, self.source)
+        if control is not None or kind == "skip":
             return True
         if event.timestamp >= self.stop_ts:
             return False
+        if kind == "drops-source":
+            raise OperationError(
+                f"{self.source} was dropped at {self.where} ({event.time:%Y-%m-%dT%H:%M:%SZ}): "
+                "restore to a time before it"
+            )
         if q.database == self.source:
             self._run_ddl(event, q)
         elif self._names_source(q.text):
