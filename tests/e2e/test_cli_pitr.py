@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cloudbackup.storage.local import LocalStorage
 from tests.e2e.test_cli_restore import cli
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, db_url
-from tests.integration.pitr_helpers import create_shop, first_changes, next_second, run, schema_exists
+from tests.integration.pitr_helpers import (
+    archived_positions,
+    create_shop,
+    first_changes,
+    next_second,
+    run,
+    schema_exists,
+    server_positions,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -128,3 +141,43 @@ def test_archiving_a_server_without_binary_log_fails_in_one_line(tmp_path):
     assert done.returncode == 1
     assert "binary log is off" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_follower_stopped_with_sigterm_keeps_what_it_read_and_exits_0(
+    log_server, make_log_database, tmp_path
+):
+    # Given `binlog archive --follow` running
+    db, other = make_log_database("cli_follow"), make_log_database("cli_follow_o")
+    data = str(tmp_path / "data")
+    args = [
+        "binlog",
+        "archive",
+        "--db-url",
+        db_url(log_server),
+        "--source",
+        "src",
+        "--data",
+        data,
+        "--follow",
+    ]
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        time.sleep(2)
+        # When events arrive and the follower is stopped before its next periodic commit
+        create_shop(log_server, db, other)
+        time.sleep(1.5)
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    # Then it exits 0 after committing them
+    assert follower.returncode == 0, err
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+    archived = archived_positions(LocalStorage(tmp_path / "data"), "src")[newest]
+    assert archived == server_positions(log_server, newest)[-len(archived) :]  # up to the file's end
+    assert b"archived" in out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 
 from cloudbackup.backup import default_source
 from cloudbackup.binlog.archive import archive_binlog
@@ -23,7 +25,12 @@ def _archive(args: argparse.Namespace) -> int:
     db = parse_db_url(args.db_url)
     stores = stores_from_args(args)
     source = args.source or default_source(db)
-    result = archive_binlog(db, stores.write, source, follow=args.follow)
+    stop = threading.Event()
+    if args.follow:
+        # Stopping a follower is its normal end: commit what was read (within a second), exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    result = archive_binlog(db, stores.write, source, follow=args.follow, should_stop=stop.is_set)
     if result.gap:
         print(f"cloudbackup: binlog gap on {source}: {result.gap}", file=sys.stderr)
     if args.json:
