@@ -160,12 +160,27 @@ class SourceFunctions(Construct):
                 BINLOG_HANDLER,
                 binlog_access(shared, source),
                 f"cloudbackup: binary log archive of {source.name} for point-in-time restores",
+                # One run at a time (two would race for the same next segment), each ending before the
+                # next is due: a run stopped by its budget has committed what it read.
+                timeout_seconds=max(
+                    60, min(shared.settings.timeout_seconds, source.binlog_interval_minutes * 60)
+                ),
+                one_at_a_time=True,
             )
         for function in (self.backup, self.binlog):
             if function is not None:
                 function.add_to_role_policy(publish_results_statement(Stack.of(self)))
 
-    def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
+    def _function(
+        self,
+        name: str,
+        handler: str,
+        access: Access,
+        description: str,
+        *,
+        timeout_seconds: int | None = None,
+        one_at_a_time: bool = False,
+    ) -> lambda_.Function:
         settings = self._shared.settings
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION[settings.log_retention_days])
         role = iam.Role(
@@ -189,7 +204,8 @@ class SourceFunctions(Construct):
             code=self._shared.code,
             role=role,
             memory_size=settings.memory_mb,
-            timeout=Duration.seconds(settings.timeout_seconds),
+            timeout=Duration.seconds(timeout_seconds or settings.timeout_seconds),
+            reserved_concurrent_executions=1 if one_at_a_time else None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             environment=self._environment(),

@@ -64,7 +64,7 @@ def full_config() -> dict[str, Any]:
             "backup_window_hours": 8,
             "network": NETWORK,
             "pitr": True,
-            "binlog_interval_minutes": 10,
+            "binlog_interval_minutes": 4,
         }
     )
     return raw

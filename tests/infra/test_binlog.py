@@ -40,7 +40,7 @@ def test_the_binlog_role_may_add_only_under_binlog_and_never_delete(full: Synth)
 def test_the_binlog_schedule_runs_every_interval_with_a_valid_event(full: Synth) -> None:
     function_id, _ = function_of(full, "billing-db", BINLOG_HANDLER)
     schedule = schedule_of(full, function_id)
-    assert schedule["ScheduleExpression"] == "rate(10 minutes)"
+    assert schedule["ScheduleExpression"] == "rate(4 minutes)"
     event = parse_event(BinlogEvent, json.loads(schedule["Target"]["Input"]))
     assert event.source == "billing-db"
     assert "DeadLetterConfig" in schedule["Target"]
@@ -52,8 +52,8 @@ def test_an_alarm_fires_when_the_archive_is_two_intervals_behind_or_silent(full:
         for a in full.resources("AWS::CloudWatch::Alarm").values()
         if a["Properties"].get("MetricName") == c.METRIC_BINLOG_LAG
     ]
-    assert alarm["Threshold"] == 2 * 10 * 60
-    assert alarm["Period"] == 600
+    assert alarm["Threshold"] == 2 * 4 * 60
+    assert alarm["Period"] == 240
     assert alarm["EvaluationPeriods"] == 2
     assert alarm["TreatMissingData"] == "breaching"
     assert {"Name": c.DIMENSION_SOURCE, "Value": "billing-db"} in alarm["Dimensions"]
@@ -64,3 +64,9 @@ def test_an_alarm_fires_when_the_archive_is_two_intervals_behind_or_silent(full:
 def _actions(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return [action] if isinstance(action, str) else list(action)
+
+
+def test_binlog_runs_one_at_a_time_and_end_before_the_next_is_due(full: Synth) -> None:
+    _, function = function_of(full, "billing-db", BINLOG_HANDLER)
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert function["Properties"]["Timeout"] == 4 * 60  # not the 600 s of the other functions
