@@ -41,7 +41,8 @@ class BinlogRun:
         except UnknownSource as exc:
             raise InvalidEvent(f"invalid event: {exc}") from None
         self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
-        margin_ms = self.settings.safety_margin_seconds * 1000
+        # A short invocation (a one-minute interval) keeps three quarters of itself for the archive.
+        margin_ms = min(self.settings.safety_margin_seconds * 1000, self.remaining_ms() / 4)
         with self.segment("archive binlog", source=request.source):
             db = self.engine.read_secret(source.secret_arn, False)
             archived = self.engine.archive_binlog(
