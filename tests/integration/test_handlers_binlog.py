@@ -10,15 +10,18 @@ import pytest
 
 from cloudbackup.binlog.segments import read_indexes
 from cloudbackup.dburl import DbSettings
+from handlers import constants as c
 from handlers.models import InvalidEvent
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.lambda_runtime import Deployment, FakeLambdaContext
+from tests.fixtures.mariadb import admin_connect
 from tests.integration.pitr_helpers import (
     create_shop,
     disaster,
     first_changes,
     next_second,
     reference_copy,
+    run,
     second_changes,
 )
 
@@ -82,3 +85,25 @@ def test_a_to_time_event_with_a_named_backup_is_refused(deployment: Deployment) 
     }
     with pytest.raises(InvalidEvent, match="to_time picks the newest backup"):
         deployment.restore(event)
+
+
+def test_a_purged_binlog_is_published_as_a_binlog_gap_event(
+    deployment: Deployment, log_server: DbSettings, make_log_database: Callable[[str], str]
+) -> None:
+    # Given an archive, then a binlog file purged before the next scheduled run
+    db, other = make_log_database("hgap"), make_log_database("hgap_o")
+    archive(deployment)
+    run(log_server, "FLUSH BINARY LOGS")
+    create_shop(log_server, db, other)
+    run(log_server, "FLUSH BINARY LOGS")
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+        cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+    # When the binlog function runs
+    result = archive(deployment)
+    # Then it reports the gap and publishes it as a Binlog Gap event
+    assert result["gap"] is not None
+    [event] = deployment.received_events(1)
+    assert event["detail-type"] == c.EVENT_BINLOG_GAP
+    assert event["detail"] == {"source": deployment.source, "gap": result["gap"]}
