@@ -4,6 +4,7 @@ pytest_plugins = [
     "tests.fixtures.mariadb",
     "tests.fixtures.every_type",
     "tests.fixtures.aws",
+    "tests.fixtures.stores",
     "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
     "tests.fixtures.binlog_server",

@@ -109,7 +109,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--json", action="store_true")
     add_storage_flags(p)
 
-    p = sub.add_parser("prune", help="delete old backups by count and age")
+    p = sub.add_parser(
+        "prune", help="delete old backups by count and age in one store (the bucket if given, else --data)"
+    )
     p.add_argument("--keep-last", type=int, metavar="N")
     p.add_argument("--keep-days", type=int, metavar="D")
     p.add_argument("--database", metavar="NAME")
