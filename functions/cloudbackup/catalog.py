@@ -179,6 +179,13 @@ class KeepsVersions(Protocol):
     def versioning_enabled(self) -> bool | None: ...
 
 
+@runtime_checkable
+class LocksObjects(Protocol):
+    """A store whose objects may be under Object Lock retention (an S3 bucket with Object Lock)."""
+
+    def object_lock(self) -> str | None: ...
+
+
 @dataclass
 class PruneResult:
     deleted: list[CatalogEntry] = field(default_factory=list)  # or, on a dry run, would be deleted
@@ -266,6 +273,15 @@ def _deletion_note(store: Storage, dry_run: bool) -> str:
         f"{deleted} stay recoverable as non-current versions until the bucket's lifecycle rule expires them"
     )
     versioned = store.versioning_enabled()
+    lock = store.object_lock() if isinstance(store, LocksObjects) else None
+    if versioned and lock is not None:
+        # Deleting without a version id only adds a delete marker, which Object Lock allows; the locked
+        # versions themselves cannot go before their retention ends (S3 refuses, and prune never tries).
+        retention = f" (default retention {lock})" if lock else ""
+        return (
+            f"{store.describe()}: the bucket has Object Lock{retention}; {deleted} stay as locked "
+            "non-current versions until their retention ends and the lifecycle rule expires them"
+        )
     if versioned is None:
         return f"{store.describe()}: if the bucket is versioned, {keep}"
     if versioned:

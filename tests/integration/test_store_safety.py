@@ -1,14 +1,17 @@
 """Nothing lost by a prune or a planted manifest: prune works in one store, and a manifest is trusted only
 at its own key with its own data object beside it."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
 
 from cloudbackup.catalog import CatalogEntry, delete_backup, find_backup, list_backups, prune
+from cloudbackup.cli import stores as cli_stores
 from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.storage.s3 import S3Storage, s3_client
 from tests.fixtures.mariadb import admin_connect, db_url
 from tests.fixtures.stores import NOW, make_manifest, put_backup, storage_flags
 
@@ -158,3 +161,70 @@ def test_delete_refuses_an_entry_whose_data_key_is_not_its_own(local_store):
     with pytest.raises(OperationError, match="not deleting"):
         delete_backup(CatalogEntry(manifest=manifest, store=local_store, manifest_key=key))
     assert local_store.get_bytes(victim.data.key)
+
+
+# -- prune on an Object-Locked bucket ------------------------------------------------------------------
+
+
+@pytest.fixture
+def locked_store(moto_endpoint, aws_client):
+    """A bucket created with Object Lock, GOVERNANCE for 1 day by default (as the stack's bucket is)."""
+    s3 = aws_client("s3")
+    bucket = f"cbt-lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    client = s3_client("us-east-1", endpoint_url=moto_endpoint)
+    return S3Storage(bucket, "", region="us-east-1", client=client, endpoint_url=moto_endpoint)
+
+
+def test_prune_on_an_object_locked_bucket_says_the_versions_stay_locked(
+    locked_store, local_store, moto_endpoint, aws_client, capsys
+):
+    # Given two backups in a bucket with Object Lock (every version under GOVERNANCE retention)
+    put_backup(locked_store, "shop", NOW - timedelta(days=2))
+    newest = put_backup(locked_store, "shop", NOW - timedelta(days=1))
+    flags = ["--data", str(local_store.root), "--backup-bucket", f"s3://{locked_store.bucket}"]
+    flags += ["--backup-region", "us-east-1", "--backup-endpoint", moto_endpoint]
+    # When prune keeps the last 1
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    out = capsys.readouterr().out
+    # Then the old backup is no longer listed (delete markers), its locked versions stay, and one note says so
+    assert [e.id for e in list_backups([locked_store])] == [newest.id]
+    assert "the bucket has Object Lock (default retention GOVERNANCE, 1 days)" in out
+    versions = aws_client("s3").list_object_versions(Bucket=locked_store.bucket)
+    assert len(versions["Versions"]) == 4
+    assert len(versions["DeleteMarkers"]) == 2
+
+
+def test_a_delete_refused_by_object_lock_is_one_line_and_exit_1(
+    locked_store, local_store, moto_endpoint, capsys, monkeypatch
+):
+    # Given a backup whose versions S3 refuses to delete while the lock holds (prune deletes without a
+    # version id, which only adds a delete marker; this forces the version delete that the lock refuses)
+    put_backup(locked_store, "shop", NOW - timedelta(days=2))
+    put_backup(locked_store, "shop", NOW - timedelta(days=1))
+    s3 = locked_store.client
+    real_delete = s3.delete_object
+
+    def delete_the_version(**kwargs):
+        version = s3.head_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"])["VersionId"]
+        return real_delete(**kwargs, VersionId=version)
+
+    monkeypatch.setattr(s3, "delete_object", delete_the_version)
+    monkeypatch.setattr(cli_stores, "s3_store_from_args", lambda args: locked_store)
+    flags = ["--data", str(local_store.root), "--backup-bucket", f"s3://{locked_store.bucket}"]
+    flags += ["--backup-region", "us-east-1", "--backup-endpoint", moto_endpoint]
+    # When prune tries, Then it fails in one line for the backup (moto says only "Access Denied"; S3's
+    # own message maps to "Object Lock protects it", tests/unit/test_s3_errors.py), and nothing is lost
+    assert main(["prune", "--keep-last", "1", *flags]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "could not delete" in line]) == 1
+    assert "access denied: cannot delete" in err
+    assert len(list_backups([locked_store])) == 2

@@ -1,7 +1,12 @@
-"""Backups in a local directory: the same keys as S3, written as `*.partial`, then fsync + rename."""
+"""Backups in a local directory: the same keys as S3, written as `*.partial`, then fsync + link.
+
+Like the S3 store's conditional writes, nothing here ever replaces an existing object: the finished
+file is hard-linked to its key (which fails if the key exists), never renamed over it.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -26,7 +31,9 @@ class LocalWriter:
         self._unsynced = 0
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._partial, "wb")  # noqa: SIM115 - closed in commit/abort
+            self._file = open(self._partial, "xb")  # noqa: SIM115 - closed in commit/abort
+        except FileExistsError:
+            raise OperationError(f"{self._partial} exists: another write of {key} is under way") from None
         except OSError as exc:
             raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
 
@@ -48,8 +55,11 @@ class LocalWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self._partial, self._final)
+            _publish(self._partial, self._final)
             _fsync_dir(self._final.parent)
+        except FileExistsError:
+            self.abort()
+            raise OperationError(f"{self._final} already exists; backups are never overwritten") from None
         except OSError as exc:
             self.abort()
             raise OperationError(f"cannot write {self._final}: {exc.strerror}") from None
@@ -136,6 +146,20 @@ class LocalStorage:
 
     def describe(self) -> str:
         return f"local store {self.root}"
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Give the finished file its key, failing with FileExistsError if the key exists."""
+    try:
+        os.link(partial, final)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # No hard links here (some network filesystems): claim the name first, then move over the claim.
+        os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.replace(partial, final)
+        return
+    partial.unlink()
 
 
 def _fsync_dir(path: Path) -> None:
