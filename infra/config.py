@@ -95,18 +95,36 @@ class Archive(Strict):
 
 
 class ObjectLock(Strict):
-    """Default retention of new objects: nobody (COMPLIANCE) or only privileged users (GOVERNANCE)
-    may delete them early."""
+    """Default retention of every new object version: until it ends, nobody (COMPLIANCE) or only a
+    principal allowed to bypass governance (GOVERNANCE) can delete or overwrite that version.
 
-    mode: Literal["GOVERNANCE", "COMPLIANCE"]
-    days: Annotated[int, Field(ge=1, le=36500)]
+    On by default (GOVERNANCE). Once on, S3 never turns Object Lock off for the bucket again; a stack
+    deployed before this default turns it on for its existing bucket at the next deploy, unless
+    `enabled` is false (or `object_lock` is null, as older configs say).
+    """
+
+    enabled: bool = True
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    days: Annotated[int, Field(ge=1, le=36500)] = 14
+
+    @model_validator(mode="after")
+    def _settings_need_the_lock(self) -> ObjectLock:
+        if not self.enabled and self.model_fields_set & {"mode", "days"}:
+            raise ValueError("mode and days apply only with enabled: true")
+        return self
 
 
 class Retention(Strict):
     noncurrent_days: Annotated[int, Field(ge=1)] = 30
     archive: Archive | None = None
-    object_lock: ObjectLock | None = None
+    object_lock: ObjectLock = ObjectLock()
     access_log_days: Annotated[int, Field(ge=1)] = 90
+
+    @field_validator("object_lock", mode="before")
+    @classmethod
+    def _null_is_off(cls, value: Any) -> Any:
+        # Configs written before the default changed said `"object_lock": null` for "no Object Lock".
+        return {"enabled": False} if value is None else value
 
 
 class Functions(Strict):

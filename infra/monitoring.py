@@ -2,7 +2,13 @@
 
 Alarms per source: either function failing, and no successful backup within the expected window
 (the backup handler emits BackupSucceeded with the dimensions service and source). One more alarm
-watches the dead-letter queue of undelivered or failed scheduled backups.
+watches the dead-letter queue of undelivered or failed scheduled backups, and one the backup bucket's
+deletions (S3's own `Object Deleted` events on EventBridge: delete markers and permanent deletes by a
+DeleteObject call; lifecycle expiry is left out, it is the retention working).
+
+Overwrites are not alarmed: S3's `Object Created` event does not say whether the key existed, so no
+event pattern can tell an overwrite from a new backup. They are prevented instead: every write is
+conditional, the bucket policy denies unconditional ones, and Object Lock keeps the older version.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -23,6 +30,9 @@ from constructs import Construct
 from handlers import constants as c
 
 ERROR_PERIOD = Duration.minutes(5)
+# S3's EventBridge events for deletions by an API call (the `reason` of lifecycle expiry differs).
+S3_OBJECT_DELETED = "Object Deleted"
+DELETION_TYPES = ["Delete Marker Created", "Permanently Deleted"]
 
 
 def backup_succeeded(source: str) -> cloudwatch.Metric:
@@ -104,6 +114,42 @@ class Monitoring(Construct):
             periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def watch_bucket(self, bucket: s3.IBucket) -> events.Rule:
+        """Alarm when a backup object is deleted (a prune does this on purpose: the alarm says so)."""
+        rule = events.Rule(
+            self,
+            "BackupDeletedRule",
+            description="cloudbackup: a delete marker or a permanent delete in the backup bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=[S3_OBJECT_DELETED],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "reason": ["DeleteObject"],
+                    "deletion-type": DELETION_TYPES,
+                },
+            ),
+        )
+        self._alarm(
+            "backup-objects-deleted",
+            cloudwatch.Metric(
+                namespace="AWS/Events",
+                metric_name="TriggeredRules",
+                dimensions_map={"RuleName": rule.rule_name},
+                statistic="Sum",
+                period=ERROR_PERIOD,
+            ),
+            description=(
+                "cloudbackup: objects were deleted from the backup bucket (delete markers or versions). "
+                "Expected after `cloudbackup prune`; otherwise find who in the bucket's access logs"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return rule
 
     def _alarm(
         self,

@@ -56,6 +56,7 @@ class CloudBackupStack(Stack):
         self.schedules = BackupSchedules(self, "Schedules")
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=config.alarm_email)
         self.monitoring.watch_dead_letters(self.schedules.dead_letter_queue)
+        self.monitoring.watch_bucket(storage.bucket)
         self.console = ConsoleTestEvents(self, "ConsoleTestEvents")
         self.sources: dict[str, SourceFunctions] = {}
         for source in config.sources:

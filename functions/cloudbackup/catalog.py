@@ -273,7 +273,7 @@ def _deletion_note(store: Storage, dry_run: bool) -> str:
         f"{deleted} stay recoverable as non-current versions until the bucket's lifecycle rule expires them"
     )
     versioned = store.versioning_enabled()
-    lock = store.object_lock() if isinstance(store, LocksObjects) else None
+    lock = store.object_lock() if versioned and isinstance(store, LocksObjects) else None
     if versioned and lock is not None:
         # Deleting without a version id only adds a delete marker, which Object Lock allows; the locked
         # versions themselves cannot go before their retention ends (S3 refuses, and prune never tries).

@@ -95,6 +95,12 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
             {"mode": "STRICT", "days": 7},
             "config.retention.object_lock.mode: Input should be",
         ),
+        ("retention.object_lock.days", 0, "config.retention.object_lock.days: Input should be greater"),
+        (
+            "retention.object_lock",
+            {"enabled": False, "days": 30},
+            "config.retention.object_lock: mode and days apply only with enabled: true",
+        ),
         (
             "functions.timeout_seconds",
             1200,
@@ -110,6 +116,19 @@ def test_bad_field_is_named(path: str, value: Any, expected: str) -> None:
     message = error_of(with_change(path, value))
     assert message.startswith(expected.replace("Value error, ", "")), message
     assert "\n" not in message  # one problem, one line
+
+
+def test_object_lock_is_governance_by_default_and_can_be_switched_off() -> None:
+    raw = example_config()
+    del raw["retention"]["object_lock"]
+    lock = load_config(raw).retention.object_lock
+    assert (lock.enabled, lock.mode, lock.days) == (True, "GOVERNANCE", 14)
+    assert load_config(with_change("retention.object_lock", {"days": 3})).retention.object_lock.days == 3
+    assert not load_config(
+        with_change("retention.object_lock", {"enabled": False})
+    ).retention.object_lock.enabled
+    # Configs written before the default said null for "no Object Lock": that still means off
+    assert not load_config(with_change("retention.object_lock", None)).retention.object_lock.enabled
 
 
 def test_duplicate_source_names_and_several_problems_at_once() -> None:
