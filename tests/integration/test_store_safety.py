@@ -12,6 +12,7 @@ from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.s3 import S3Storage, s3_client
+from cloudbackup.storage.s3_upload import MIN_PART_SIZE
 from tests.fixtures.mariadb import admin_connect, db_url
 from tests.fixtures.stores import NOW, make_manifest, put_backup, storage_flags
 
@@ -228,3 +229,15 @@ def test_a_delete_refused_by_object_lock_is_one_line_and_exit_1(
     assert len([line for line in err.splitlines() if "could not delete" in line]) == 1
     assert "access denied: cannot delete" in err
     assert len(list_backups([locked_store])) == 2
+
+
+def test_a_multipart_object_and_a_manifest_write_into_an_object_locked_bucket(locked_store, aws_client):
+    # Object Lock (the stack's default) needs a checksum on every write: the parts and puts carry SHA-256
+    writer = locked_store.open_writer("orders-db/shop/big.sql.zst")
+    writer.write(b"x" * (MIN_PART_SIZE + 1))
+    assert writer.commit().size == MIN_PART_SIZE + 1
+    locked_store.put_bytes("orders-db/shop/big.manifest.json", b"{}")
+    # (moto applies the bucket's default retention to PutObject only, not to a completed multipart upload;
+    # S3 applies it to every new version)
+    head = aws_client("s3").head_object(Bucket=locked_store.bucket, Key="orders-db/shop/big.manifest.json")
+    assert head["ObjectLockMode"] == "GOVERNANCE"
