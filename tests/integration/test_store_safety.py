@@ -1,6 +1,7 @@
 """Nothing lost by a prune or a planted manifest: prune works in one store, and a manifest is trusted only
 at its own key with its own data object beside it."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -25,8 +26,12 @@ def test_prune_with_a_bucket_never_deletes_the_only_s3_copy_for_a_newer_local_on
     # Given the only S3 backup of shop, and a newer one in the local data directory
     in_s3 = put_backup(s3_store, "shop", NOW - timedelta(days=2))
     in_local = put_backup(local_store, "shop", NOW - timedelta(days=1))
-    # When prune keeps the last 1, with the bucket flags and --data
-    assert main(["prune", "--keep-last", "1", *storage_flags(local_store, s3_store, moto_endpoint)]) == 0
+    flags = storage_flags(local_store, s3_store, moto_endpoint)
+    # When prune keeps the last 1, with the bucket flags and --data (a dry run first, in JSON)
+    assert main(["prune", "--keep-last", "1", "--dry-run", "--json", *flags]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert (planned["store"], planned["deleted"]) == (s3_store.describe(), [])
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
     # Then it pruned the bucket only, where that backup is the newest: both stay
     out = capsys.readouterr().out
     assert f"deleted 0 backup(s), kept 1 in {s3_store.describe()}" in out

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "store": stores.write.describe(),
                     "dry_run": result.dry_run,
                     "deleted": [e.summary() for e in result.deleted],
                     "kept": [e.summary() for e in result.kept],
