@@ -187,6 +187,7 @@ class DeploymentConfig(Strict):
     kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
     alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     allow_prune: bool = True
+    audit_writes: bool = True  # a CloudTrail trail of the bucket's writes: refused overwrites raise an alarm
     access_key_serial: Annotated[int, Field(ge=1)] = 1  # raise it to rotate the operator's access key
     retention: Retention = Retention()
     functions: Functions = Functions()

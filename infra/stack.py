@@ -23,6 +23,7 @@ from infra.monitoring import Monitoring
 from infra.nag import acknowledge_stack_findings
 from infra.schedules import BackupSchedules
 from infra.tasks import SourceTasks, TaskAsset, TaskCluster
+from infra.write_audit import WriteAudit
 
 
 def output_id(source: str, kind: str) -> str:
@@ -61,6 +62,9 @@ class CloudBackupStack(Stack):
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=config.alarm_email)
         self.monitoring.watch_dead_letters(self.schedules.dead_letter_queue)
         self.monitoring.watch_bucket(storage.bucket)
+        if config.audit_writes:
+            WriteAudit(self, "WriteAudit", bucket=storage.bucket, log_bucket=storage.log_bucket)
+            self.monitoring.watch_overwrite_attempts(storage.bucket)
         self.console = ConsoleTestEvents(self, "ConsoleTestEvents")
         self.sources: dict[str, SourceFunctions] = {}
         self.tasks: dict[str, SourceTasks] = {}

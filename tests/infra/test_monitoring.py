@@ -112,7 +112,7 @@ def test_deletes_in_the_backup_bucket_raise_an_alarm(example: Synth) -> None:
     [(rule_id, rule)] = [
         (k, v)
         for k, v in example.resources("AWS::Events::Rule").items()
-        if v["Properties"]["EventPattern"].get("source") == ["aws.s3"]
+        if v["Properties"]["EventPattern"].get("detail-type") == ["Object Deleted"]
     ]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
@@ -124,9 +124,10 @@ def test_deletes_in_the_backup_bucket_raise_an_alarm(example: Synth) -> None:
         },
     }
     # Then an alarm fires on the first matched event and notifies the topic
-    [alarm] = [a for a in alarms(example) if a.get("MetricName") == "TriggeredRules"]
+    [alarm] = [
+        a for a in alarms(example) if a.get("Dimensions") == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
+    ]
     assert alarm["Namespace"] == "AWS/Events"
-    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
     assert alarm["Statistic"] == "Sum"
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
