@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Stack
@@ -61,18 +62,30 @@ class Shared:
     settings: Functions
 
 
+def asset_ca_path(source: Source) -> str:
+    """Where the source's CA file lies inside the asset (handlers.secrets resolves it there)."""
+    return f"{c.ASSET_CA_DIR}/{source.name}.pem"
+
+
+def asset_ca_files(sources: list[Source]) -> dict[str, Path]:
+    """The CA files the asset ships: path in the asset -> the config's file."""
+    return {asset_ca_path(s): Path(s.ssl_ca) for s in sources if s.ssl_ca}
+
+
 def source_settings(source: Source) -> str:
     """CLOUDBACKUP_SOURCES for one source (handlers.settings.SourceConfig)."""
-    return json.dumps(
-        {
-            source.name: {
-                "secret_arn": source.secret_arn,
-                "databases": source.databases,
-                "restore_allow": list(source.restore_allow),
-            }
-        },
-        separators=(",", ":"),
-    )
+    settings: dict[str, Any] = {
+        "secret_arn": source.secret_arn,
+        "databases": source.databases,
+        "restore_allow": list(source.restore_allow),
+    }
+    if source.restore_secret_arn:
+        settings["restore_secret_arn"] = source.restore_secret_arn
+    if source.ssl_mode:
+        settings["ssl_mode"] = source.ssl_mode
+    if source.ssl_ca:
+        settings["ssl_ca"] = asset_ca_path(source)
+    return json.dumps({source.name: settings}, separators=(",", ":"))
 
 
 class SourceFunctions(Construct):
@@ -86,12 +99,14 @@ class SourceFunctions(Construct):
             BACKUP_HANDLER,
             Access(prefix=key_prefix, write=True),  # each run makes new keys: it never lists
             f"cloudbackup: scheduled backups of {source.name}",
+            source.secret_arn,
         )
         self.restore = self._function(
             "Restore",
             RESTORE_HANDLER,
             Access(prefix=key_prefix, listing=True, read=True),
             f"cloudbackup: on-demand restores of {source.name}",
+            source.restore_secret_arn or source.secret_arn,
         )
         stack = Stack.of(self)
         self.backup.add_to_role_policy(
@@ -102,7 +117,9 @@ class SourceFunctions(Construct):
             )
         )
 
-    def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
+    def _function(
+        self, name: str, handler: str, access: Access, description: str, secret_arn: str
+    ) -> lambda_.Function:
         settings = self._shared.settings
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION[settings.log_retention_days])
         role = iam.Role(
@@ -113,9 +130,10 @@ class SourceFunctions(Construct):
         )
         for statement in statements(access, self._shared.bucket, self._shared.key):
             role.add_to_principal_policy(statement)
-        role.add_to_principal_policy(self._secret_statement())
-        if self.source.secret_kms_key_arn:
-            role.add_to_principal_policy(self._secret_key_statement(self.source.secret_kms_key_arn))
+        role.add_to_principal_policy(self._secret_statement(secret_arn))
+        key_arn = self.source.secret_kms_key_arn
+        if key_arn:
+            role.add_to_principal_policy(self._secret_key_statement(key_arn, secret_arn))
         if self.source.network:
             role.add_to_principal_policy(
                 iam.PolicyStatement(sid="NetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
@@ -154,15 +172,15 @@ class SourceFunctions(Construct):
             "LOG_LEVEL": self._shared.settings.log_level,
         }
 
-    def _secret_statement(self) -> iam.PolicyStatement:
+    def _secret_statement(self, secret_arn: str) -> iam.PolicyStatement:
         return iam.PolicyStatement(
             sid="ReadDatabaseSecret",
             actions=["secretsmanager:GetSecretValue"],
-            resources=[self.source.secret_arn],
+            resources=[secret_arn],
         )
 
-    def _secret_key_statement(self, key_arn: str) -> iam.PolicyStatement:
-        region = self.source.secret_arn.split(":")[3]
+    def _secret_key_statement(self, key_arn: str, secret_arn: str) -> iam.PolicyStatement:
+        region = secret_arn.split(":")[3]
         return iam.PolicyStatement(
             sid="DecryptDatabaseSecret",
             actions=["kms:Decrypt"],

@@ -17,7 +17,7 @@ from infra.bucket import BackupBucket
 from infra.bundling import build_lambda_asset
 from infra.config import DeploymentConfig
 from infra.console import ConsoleTestEvents
-from infra.functions import Shared, SourceFunctions
+from infra.functions import Shared, SourceFunctions, asset_ca_files
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_stack_findings
 from infra.schedules import BackupSchedules
@@ -47,7 +47,7 @@ class CloudBackupStack(Stack):
             key_serial=config.access_key_serial,
         )
         shared = Shared(
-            code=lambda_.Code.from_asset(str(build_lambda_asset())),
+            code=lambda_.Code.from_asset(str(build_lambda_asset(extra_files=asset_ca_files(config.sources)))),
             bucket=storage.bucket,
             key=storage.key,
             prefix=config.prefix,
