@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_cli_backup import cloudbackup
-from tests.fixtures.mariadb import admin_connect, flavour
+from tests.fixtures.mariadb import admin_connect, db_url, flavour, run_sql
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +77,38 @@ def test_backup_and_restore_with_the_minimal_grants(db_settings, source_db, user
     # and nowhere else
     outside = cloudbackup(*args, "--target-database", f"cbt_lp_outside_{secrets.token_hex(3)}")
     assert outside.returncode != 0
+
+
+def test_in_place_restore_with_grants_on_the_database_its_staging_and_its_previous_tables(
+    db_settings, make_database, users, tmp_path: Path
+):
+    # Tables only: the replaced views, routines, triggers and events are re-created in the `_before_`
+    # database with their definers, which needs SET USER / SET_ANY_DEFINER (see the README).
+    _, restore_user, _ = users
+    source_db = make_database("lpi")
+    with admin_connect(db_settings, source_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, n INT)")
+        cur.execute("INSERT INTO t VALUES (1, 10), (2, 20)")
+    escaped = source_db.replace("_", "\\_")
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        for pattern in (source_db, f"{escaped}\\_\\_cbrestore\\_%", f"{escaped}\\_before\\_%"):
+            cur.execute(f"GRANT ALL ON `{pattern}`.* TO '{restore_user}'@'%'")
+    server = f"{db_settings.host}:{db_settings.port}"
+    store = ["--data", str(tmp_path / "store")]
+    made = cloudbackup("backup", "--db-url", db_url(db_settings, source_db), *store)
+    assert made.returncode == 0, made.stderr
+    run_sql(db_settings, source_db, "UPDATE t SET n = 0")
+    try:
+        restored = cloudbackup(
+            "restore", "--db-url", f"mysql://{restore_user}:{PASSWORD}@{server}", "--backup", "latest",
+            "--database", source_db, "--in-place", *store,
+        )  # fmt: skip
+        assert restored.returncode == 0, restored.stderr
+        with admin_connect(db_settings, source_db) as conn, conn.cursor() as cur:
+            cur.execute("SELECT SUM(n) FROM t")
+            assert cur.fetchone()[0] == 30
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (f"{escaped}\\_before\\_%",))
+            for (name,) in cur.fetchall():
+                cur.execute(f"DROP DATABASE `{name}`")
