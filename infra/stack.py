@@ -18,7 +18,7 @@ from infra.bucket import BackupBucket
 from infra.bundling import build_lambda_asset, build_task_archive
 from infra.config import DeploymentConfig, Source
 from infra.console import ConsoleTestEvents
-from infra.functions import Shared, SourceFunctions
+from infra.functions import Shared, SourceFunctions, asset_ca_files
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_stack_findings
 from infra.schedules import BackupSchedules
@@ -49,7 +49,7 @@ class CloudBackupStack(Stack):
             allow_prune=config.allow_prune,
             key_serial=config.access_key_serial,
         )
-        self.asset_dir = build_lambda_asset()
+        self.asset_dir = build_lambda_asset(extra_files=asset_ca_files(config.sources))
         self.cluster: ecs.ICluster | None = None
         shared = Shared(
             code=lambda_.Code.from_asset(str(self.asset_dir)),

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
     "tests.fixtures.binlog_server",
+    "tests.fixtures.tls_server",
 ]

@@ -60,7 +60,13 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
         "--db-url",
         required=True,
         metavar="URL",
-        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE] (password also from MYSQL_PWD)",
+        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE] "
+        "(password also from MYSQL_PWD; MODE as the mysql client's --ssl-mode)",
+    )
+    p.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="read the password from FILE (trailing newline removed): it stays out of `ps`",
     )
 
 
