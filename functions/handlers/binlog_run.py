@@ -44,7 +44,7 @@ class BinlogRun:
         # A short invocation (a one-minute interval) keeps three quarters of itself for the archive.
         margin_ms = min(self.settings.safety_margin_seconds * 1000, self.remaining_ms() / 4)
         with self.segment("archive binlog", source=request.source):
-            db = self.engine.read_secret(source.secret_arn, False)
+            db = source.with_tls(self.engine.read_secret(source.secret_arn, False))
             archived = self.engine.archive_binlog(
                 db,
                 self.engine.open_store(),

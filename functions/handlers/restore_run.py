@@ -96,7 +96,7 @@ class RestoreRun:
             return self._restore_to_time(request, source, request.to_time)
         with self.segment("find backup", source=request.source, database=request.database):
             # Restores are rare and on demand: always the current secret, never a cached one.
-            db = self.engine.read_secret(source.secret_arn, True)
+            db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
             entry = self.engine.find_backup(
                 [self.engine.open_store()], request.backup, database=request.database, source=request.source
             )
@@ -145,7 +145,7 @@ class RestoreRun:
         self, request: RestoreEvent, source: SourceConfig, to_time: datetime
     ) -> RestoreSummary:
         with self.segment("restore to time", source=request.source, database=request.database):
-            db = self.engine.read_secret(source.secret_arn, True)
+            db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
             result = self.engine.restore_to_time(
                 db,
                 [self.engine.open_store()],
