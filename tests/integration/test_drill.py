@@ -1,0 +1,123 @@
+"""Restore drills: a good backup is proven, a damaged or tampered one fails naming the table, and no
+scratch database is ever left behind (a killed drill's is dropped by the next)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudbackup.drill.proof import DrillFailed
+from cloudbackup.drill.run import DRILL_MARK, run_drill
+from cloudbackup.mysql.staging import StagingDatabase
+from tests.integration.drill_helpers import flip_byte, make_store_db, tamper_rows, without_digests
+from tests.integration.restore_helpers import back_up, schemas_like
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store_backup(db_settings, make_database, tmp_path):
+    source = make_database("dr")
+    make_store_db(db_settings, source)
+    return source, back_up(db_settings, source, tmp_path)
+
+
+def test_a_good_backup_is_restored_proven_and_dropped(db_settings, store_backup):
+    source, entry = store_backup
+    assert all(t.sha256 for t in entry.manifest.tables)  # the backup recorded each table's digest
+    result = run_drill(db_settings, entry)
+    assert result.verified
+    assert (result.backup_id, result.database, result.tables) == (entry.id, source, 3)
+    assert result.rows == 290 + 2 + 300  # items, tags, and the trigger's log rows
+    assert result.tables_proven_by_digest == 3
+    assert result.scratch_database.startswith(source + DRILL_MARK)
+    assert 0 < result.restore_seconds <= result.seconds
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_a_manifest_without_digests_is_proven_against_the_backup_object(db_settings, store_backup):
+    source, entry = store_backup
+    old = without_digests(entry)
+    assert all(t.sha256 is None for t in old.manifest.tables)
+    result = run_drill(db_settings, old)
+    assert result.verified
+    assert result.tables_proven_by_digest == 0
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_a_flipped_byte_fails_at_the_restore(db_settings, store_backup):
+    source, entry = store_backup
+    flip_byte(entry, "item")
+    with pytest.raises(DrillFailed, match=r"failed at the restore.*SHA-256"):
+        run_drill(db_settings, entry)
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_rows_tampered_inside_the_object_fail_the_content_proof(db_settings, store_backup):
+    # Given a backup whose `tag` rows were rewritten inside the object (same length, valid compression),
+    # with the frame index, size and SHA-256 in the manifest redone to match
+    source, entry = store_backup
+    tampered = tamper_rows(entry, "tag", b"'alpha'", b"'alphb'")
+    # When it is drilled; Then the content proof names the table, and nothing is left behind
+    with pytest.raises(
+        DrillFailed, match="table 'tag': the restored content differs from the backup"
+    ) as failed:
+        run_drill(db_settings, tampered)
+    assert "\n" not in str(failed.value)
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_without_digests_a_copy_that_differs_from_the_object_fails(db_settings, store_backup):
+    # Given an old-style manifest (no digests) and an object whose `tag` row holds a name longer than
+    # its column: it loads (truncated, as the dump's non-strict session allows), so the copy differs
+    source, entry = store_backup
+    longer = tamper_rows(entry, "tag", b"'beta'", b"'beta" + b"x" * 30 + b"'")
+    old = without_digests(longer)
+    # When it is drilled; Then the comparison with the backup object's own section names the table
+    with pytest.raises(DrillFailed, match="table 'tag': the restored content differs from its section"):
+        run_drill(db_settings, old)
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_a_row_count_that_does_not_match_the_manifest_fails(db_settings, store_backup):
+    source, entry = store_backup
+    from dataclasses import replace
+
+    from tests.integration.drill_helpers import write_manifest
+
+    frames = [replace(f, rows=f.rows + 1) if f.name == "item" else f for f in entry.manifest.frames]
+    wrong = write_manifest(entry, replace(entry.manifest, frames=frames))
+    with pytest.raises(DrillFailed, match="table 'item': 290 rows restored, the manifest says 291"):
+        run_drill(db_settings, wrong)
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_a_killed_drills_scratch_database_is_dropped_by_the_next_drill(db_settings, store_backup):
+    # Given the scratch database (and its restore's staging database) of a drill whose process died:
+    # the connection holding their locks is gone
+    source, entry = store_backup
+    manifest = entry.manifest
+    left = StagingDatabase(
+        db_settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
+    )
+    staging = StagingDatabase(db_settings, left.name, charset=manifest.charset, collation=manifest.collation)
+    left.conn.close()
+    staging.conn.close()
+    assert schemas_like(db_settings, source + DRILL_MARK) == sorted([left.name, staging.name])
+    # When the next drill runs; Then it drops them, and leaves nothing of its own
+    result = run_drill(db_settings, entry)
+    assert sorted(result.stale_dropped) == sorted([left.name, staging.name])
+    assert schemas_like(db_settings, source) == [source]
+
+
+def test_a_running_drills_scratch_database_is_left_alone(db_settings, store_backup):
+    source, entry = store_backup
+    manifest = entry.manifest
+    running = StagingDatabase(
+        db_settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
+    )
+    try:
+        result = run_drill(db_settings, entry)
+        assert result.stale_dropped == []
+        assert schemas_like(db_settings, source + DRILL_MARK) == [running.name]
+    finally:
+        running.drop()
