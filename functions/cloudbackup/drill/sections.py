@@ -3,7 +3,7 @@
 Older backups (and tables read on several connections at once) record no content digest, so the
 drill reads the table's frame from the backup object itself. The two sections are compared by a
 fingerprint that is blind to what legitimately differs between two dumps of the same content (see
-format/digest.py): the AUTO_INCREMENT option, how rows are packed into statements, and, since such
+format/digest.py): the AUTO_INCREMENT option, a redundant CHARACTER SET, how rows are packed into statements, and, since such
 a table may have been read in key ranges in any order, the order of its rows. Every other statement
 is compared in order, byte for byte, and the rows as a multiset of their exact literals.
 """
@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from cloudbackup.format.digest import without_auto_increment
+from cloudbackup.format.digest import canonical_ddl
 from cloudbackup.mysql.splitter import split_statements
 
 _VALUES = b") VALUES "
@@ -39,7 +39,7 @@ def section_fingerprint(chunks: Iterable[bytes]) -> str:
                 total = (total + int.from_bytes(hashlib.sha256(row.group()).digest())) % _MODULUS
                 rows += 1
             continue
-        statements.update(without_auto_increment(sql) + b"\0")
+        statements.update(canonical_ddl(sql) + b"\0")
     for head in sorted(heads):
         statements.update(head + b"\0")
     return f"{statements.hexdigest()}:{rows}:{total:064x}"

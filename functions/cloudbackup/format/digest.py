@@ -7,6 +7,9 @@ parts that do not follow from the table's content taken out, so that dumping the
 - The `AUTO_INCREMENT=N` table option of the CREATE TABLE is dropped: it is the counter's state, not
   content, and after a load the server sets it from the loaded rows, which need not give the value
   the source showed (rows deleted at the end of the key range, a counter moved by a rolled-back insert).
+- A column's `CHARACTER SET cs` right before its `COLLATE cs_…` is dropped: the collation names its
+  character set, so the clause says nothing, and MySQL prints it once a collation was given explicitly,
+  which the dump's own CREATE TABLE does: a restored table shows it where the source did not.
 - Consecutive INSERT statements are merged into one (`;\\nINSERT INTO t (…) VALUES ` becomes `,`):
   how many rows share a statement depends on the server's max_allowed_packet and on the key ranges
   the dumper chose from the optimizer's estimates, not on the rows. Rows keep their order: the key
@@ -29,10 +32,12 @@ _VALUES = b") VALUES "
 _STATEMENT_END = b";\n"
 # The table option as SHOW CREATE TABLE prints it, after the closing parenthesis of the columns.
 _AUTO_INCREMENT_OPTION = re.compile(rb" AUTO_INCREMENT=\d+(?= |;|\n|$)")
+_REDUNDANT_CHARSET = re.compile(rb" CHARACTER SET (\w+)(?= COLLATE \1_)")
 
 
-def without_auto_increment(ddl: bytes) -> bytes:
-    return _AUTO_INCREMENT_OPTION.sub(b"", ddl)
+def canonical_ddl(ddl: bytes) -> bytes:
+    """`ddl` (or any statement but an INSERT) without what a restore does not keep as it was."""
+    return _REDUNDANT_CHARSET.sub(b"", _AUTO_INCREMENT_OPTION.sub(b"", ddl))
 
 
 class SectionDigest:
@@ -52,7 +57,7 @@ class SectionDigest:
             self._in_rows = True
             return
         self._close_rows()
-        self._hash.update(without_auto_increment(piece))
+        self._hash.update(canonical_ddl(piece))
 
     def hexdigest(self) -> str:
         self._close_rows()
