@@ -3,12 +3,21 @@ scratch database is ever left behind (a killed drill's is dropped by the next)."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import DRILL_MARK, run_drill
 from cloudbackup.mysql.staging import StagingDatabase
-from tests.integration.drill_helpers import flip_byte, make_store_db, tamper_rows, without_digests
+from tests.fixtures.mariadb import flavour
+from tests.integration.drill_helpers import (
+    flip_byte,
+    make_store_db,
+    tamper_rows,
+    without_digests,
+    write_manifest,
+)
 from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -80,10 +89,6 @@ def test_without_digests_a_copy_that_differs_from_the_object_fails(db_settings, 
 
 def test_a_row_count_that_does_not_match_the_manifest_fails(db_settings, store_backup):
     source, entry = store_backup
-    from dataclasses import replace
-
-    from tests.integration.drill_helpers import write_manifest
-
     frames = [replace(f, rows=f.rows + 1) if f.name == "item" else f for f in entry.manifest.frames]
     wrong = write_manifest(entry, replace(entry.manifest, frames=frames))
     with pytest.raises(DrillFailed, match="table 'item': 290 rows restored, the manifest says 291"):
@@ -121,3 +126,17 @@ def test_a_running_drills_scratch_database_is_left_alone(db_settings, store_back
         assert schemas_like(db_settings, source + DRILL_MARK) == [running.name]
     finally:
         running.drop()
+
+
+@pytest.mark.parametrize("fixture", ["every_type_db", "sakila_db"])
+def test_every_type_and_sakila_pass_their_drill(db_settings, request, tmp_path, fixture):
+    # Given a backup of a database with every column type (or sakila: views, routines, triggers…)
+    if fixture == "every_type_db" and flavour(db_settings) == "mysql":
+        pytest.skip("the every-type schema does not load on MySQL yet")
+    database = request.getfixturevalue(fixture)
+    entry = back_up(db_settings, database, tmp_path)
+    # When it is drilled; Then every table is proven by its recorded digest, and nothing is left behind
+    result = run_drill(db_settings, entry)
+    assert result.verified
+    assert result.tables_proven_by_digest == result.tables == len(entry.manifest.tables)
+    assert schemas_like(db_settings, database + DRILL_MARK) == []
