@@ -3,7 +3,8 @@
 Older backups (and tables read on several connections at once) record no content digest, so the
 drill reads the table's frame from the backup object itself. The two sections are compared by a
 fingerprint that is blind to what legitimately differs between two dumps of the same content (see
-format/digest.py): the AUTO_INCREMENT option, a redundant CHARACTER SET, how rows are packed into statements, and, since such
+format/digest.py): the AUTO_INCREMENT option, a redundant CHARACTER SET, how rows are packed into
+statements, and, since such
 a table may have been read in key ranges in any order, the order of its rows. Every other statement
 is compared in order, byte for byte, and the rows as a multiset of their exact literals.
 """
