@@ -5,7 +5,9 @@ Variable names live in handlers.constants. CLOUDBACKUP_SOURCES is a JSON object,
 
     {"orders-db": {"secret_arn": "arn:aws:secretsmanager:...",   # RDS secret format
                    "databases": ["shop"],                        # or "*": every non-system database
-                   "restore_allow": ["shop_restored*", "shop"]}} # restore targets (fnmatch patterns)
+                   "restore_allow": ["shop_restored*", "shop"],  # restore targets (fnmatch patterns)
+                   "drill": true,                                # restore drills allowed
+                   "drill_secret_arn": "arn:..."}}               # optional: drill on another server
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class SourceConfig(BaseModel):
     # Databases a restore may write into (fnmatch patterns). Empty: this source cannot be restored
     # by the function, which is the safe default for a production server.
     restore_allow: list[Annotated[str, Field(min_length=1)]] = []
+    # Restore drills write a scratch database (always dropped) on the drill server: the source's own,
+    # or the one `drill_secret_arn` names. Off unless the deployment configured a drill.
+    drill: bool = False
+    drill_secret_arn: Annotated[str, Field(min_length=1)] | None = None
 
     def allows_backup_of(self, database: str) -> bool:
         return self.databases == "*" or database in self.databases

@@ -4,9 +4,9 @@ Older backups (and tables read on several connections at once) record no content
 drill reads the table's frame from the backup object itself. The two sections are compared by a
 fingerprint that is blind to what legitimately differs between two dumps of the same content (see
 format/digest.py): the AUTO_INCREMENT option, a redundant CHARACTER SET, how rows are packed into
-statements, and, since such
-a table may have been read in key ranges in any order, the order of its rows. Every other statement
-is compared in order, byte for byte, and the rows as a multiset of their exact literals.
+statements, and, since such a table may have been read in key ranges in any order, the order of its
+rows. Every other statement is compared in order, byte for byte, and the rows as a multiset of their
+exact literals.
 """
 
 from __future__ import annotations
