@@ -2,7 +2,8 @@
 
 Backup may only write its source's backups (no delete, no read, no listing: it never lists); restore
 may read and list them (no write to the bucket). Both read exactly their source's database secret, run
-on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention.
+on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention. With a drill
+configured, restore also runs drills: it may read the drill server's secret and publish drill results.
 """
 
 from __future__ import annotations
@@ -63,16 +64,16 @@ class Shared:
 
 def source_settings(source: Source) -> str:
     """CLOUDBACKUP_SOURCES for one source (handlers.settings.SourceConfig)."""
-    return json.dumps(
-        {
-            source.name: {
-                "secret_arn": source.secret_arn,
-                "databases": source.databases,
-                "restore_allow": list(source.restore_allow),
-            }
-        },
-        separators=(",", ":"),
-    )
+    settings: dict[str, Any] = {
+        "secret_arn": source.secret_arn,
+        "databases": source.databases,
+        "restore_allow": list(source.restore_allow),
+    }
+    if source.drill:
+        settings["drill"] = True
+        if source.drill.secret_arn:
+            settings["drill_secret_arn"] = source.drill.secret_arn
+    return json.dumps({source.name: settings}, separators=(",", ":"))
 
 
 class SourceFunctions(Construct):
@@ -93,13 +94,14 @@ class SourceFunctions(Construct):
             Access(prefix=key_prefix, listing=True, read=True),
             f"cloudbackup: on-demand restores of {source.name}",
         )
-        stack = Stack.of(self)
-        self.backup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PublishResults",
-                actions=["events:PutEvents"],
-                resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
-            )
+        self._publish_results(self.backup)
+        if source.drill:
+            self._publish_results(self.restore)
+
+    def _publish_results(self, function: lambda_.Function) -> None:
+        bus = Stack.of(self).format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)
+        function.add_to_role_policy(
+            iam.PolicyStatement(sid="PublishResults", actions=["events:PutEvents"], resources=[bus])
         )
 
     def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
@@ -113,7 +115,7 @@ class SourceFunctions(Construct):
         )
         for statement in statements(access, self._shared.bucket, self._shared.key):
             role.add_to_principal_policy(statement)
-        role.add_to_principal_policy(self._secret_statement())
+        role.add_to_principal_policy(self._secret_statement(drills=handler == RESTORE_HANDLER))
         if self.source.secret_kms_key_arn:
             role.add_to_principal_policy(self._secret_key_statement(self.source.secret_kms_key_arn))
         if self.source.network:
@@ -154,11 +156,14 @@ class SourceFunctions(Construct):
             "LOG_LEVEL": self._shared.settings.log_level,
         }
 
-    def _secret_statement(self) -> iam.PolicyStatement:
+    def _secret_statement(self, *, drills: bool) -> iam.PolicyStatement:
+        """The source's secret; for the restore function also the drill server's, when it has one."""
+        drill = self.source.drill
+        extra = [drill.secret_arn] if drills and drill and drill.secret_arn else []
         return iam.PolicyStatement(
             sid="ReadDatabaseSecret",
             actions=["secretsmanager:GetSecretValue"],
-            resources=[self.source.secret_arn],
+            resources=[self.source.secret_arn, *extra],
         )
 
     def _secret_key_statement(self, key_arn: str) -> iam.PolicyStatement:

@@ -2,7 +2,8 @@
 
 Alarms per source: either function failing, and no successful backup within the expected window
 (the backup handler emits BackupSucceeded with the dimensions service and source). One more alarm
-watches the dead-letter queue of undelivered or failed scheduled backups.
+watches the dead-letter queue of undelivered or failed scheduled backups. A source with a drill also
+gets alarms on a failed drill and on no successful drill within its window.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
         period=Duration.hours(1),
+    )
+
+
+def drill_metric(source: str, name: str, period: Duration) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=period,
     )
 
 
@@ -91,6 +102,27 @@ class Monitoring(Construct):
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             periods=window_hours,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def watch_drills(self, source: str, window_days: int) -> None:
+        self._alarm(
+            f"{source}-drill-failed",
+            drill_metric(source, c.METRIC_DRILL_FAILURES, ERROR_PERIOD),
+            description=f"cloudbackup: a restore drill of {source} failed (its event says why)",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # N daily periods without a proven drill (no data counts): the drills stopped, or never pass.
+        self._alarm(
+            f"{source}-drill-missing",
+            drill_metric(source, c.METRIC_DRILL_SUCCEEDED, Duration.days(1)),
+            description=f"cloudbackup: no successful restore drill of {source} for {window_days} days",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=window_days,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
 

@@ -28,6 +28,8 @@ from infra.stack import CloudBackupStack
 REPO = Path(__file__).resolve().parents[2]
 IMPORTED_KEY = "arn:aws:kms:eu-central-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECOND_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/billing-db-Zz9Yx8"
+DRILL_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/drill-server-Dr1ll0"
+DRILL = {"schedule": "cron(0 4 ? * SUN *)", "secret_arn": DRILL_SECRET, "window_days": 7}
 NETWORK = {
     "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
@@ -53,6 +55,7 @@ def full_config() -> dict[str, Any]:
         object_lock={"mode": "COMPLIANCE", "days": 10},
     )
     raw["functions"].update(memory_mb=2048, timeout_seconds=600, log_retention_days=90, log_level="DEBUG")
+    raw["sources"][0]["drill"] = DRILL
     raw["sources"].append(
         {
             "name": "billing-db",
