@@ -106,7 +106,10 @@ def test_each_function_reads_exactly_its_sources_secret(full: Synth, handler: st
         statements = role_statements(full, role_id(function))
         secret = statement(statements, "ReadDatabaseSecret")
         assert secret["Action"] == "secretsmanager:GetSecretValue"
-        assert secret["Resource"] == source.secret_arn
+        drill_server = source.drill.secret_arn if source.drill and handler == RESTORE_HANDLER else None
+        assert secret["Resource"] == (
+            [source.secret_arn, drill_server] if drill_server else source.secret_arn
+        )
         secret_reads = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
         assert secret_reads == [secret]
 
