@@ -11,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
@@ -36,13 +37,23 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
     )
 
 
-def drill_metric(source: str, name: str, period: Duration) -> cloudwatch.Metric:
+def drill_succeeded(source: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=c.DEFAULT_NAMESPACE,
-        metric_name=name,
+        metric_name=c.METRIC_DRILL_SUCCEEDED,
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
-        period=period,
+        period=Duration.days(1),
+    )
+
+
+def failures(source: str, metric_name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=ERROR_PERIOD,
     )
 
 
@@ -94,6 +105,41 @@ class Monitoring(Construct):
                 periods=1,
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        self._missing_backup(source, window_hours)
+
+    def watch_task_source(self, source: str, window_hours: int) -> None:
+        """A fargate source: its runs count failures themselves (no function error metric to watch)."""
+        self._alarm(
+            f"{source}-backup-failures",
+            failures(source, c.METRIC_BACKUP_FAILURES),
+            description=f"cloudbackup: a backup task of {source} failed to back up a database",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self._missing_backup(source, window_hours)
+
+    def watch_cluster(self, cluster: ecs.ICluster) -> None:
+        """A task that stopped with a non-zero exit (a crash, an out-of-memory kill, a refused asset) may
+        have counted nothing: ECS's own task state events go to the alarm topic."""
+        events.Rule(
+            self,
+            "TaskFailedRule",
+            description="cloudbackup: forward backup and restore tasks that stopped with an error",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"],
+                detail_type=["ECS Task State Change"],
+                detail={
+                    "clusterArn": [cluster.cluster_arn],
+                    "lastStatus": ["STOPPED"],
+                    "containers": {"exitCode": [{"anything-but": 0}]},
+                },
+            ),
+            targets=[events_targets.SnsTopic(self.topic)],
+        )
+
+    def _missing_backup(self, source: str, window_hours: int) -> None:
         # N hourly periods without a single success: no backup within the window (no data counts).
         self._alarm(
             f"{source}-backup-missing",
@@ -108,7 +154,7 @@ class Monitoring(Construct):
     def watch_drills(self, source: str, window_days: int) -> None:
         self._alarm(
             f"{source}-drill-failed",
-            drill_metric(source, c.METRIC_DRILL_FAILURES, ERROR_PERIOD),
+            failures(source, c.METRIC_DRILL_FAILURES),
             description=f"cloudbackup: a restore drill of {source} failed (its event says why)",
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -118,7 +164,7 @@ class Monitoring(Construct):
         # N daily periods without a proven drill (no data counts): the drills stopped, or never pass.
         self._alarm(
             f"{source}-drill-missing",
-            drill_metric(source, c.METRIC_DRILL_SUCCEEDED, Duration.days(1)),
+            drill_succeeded(source),
             description=f"cloudbackup: no successful restore drill of {source} for {window_days} days",
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

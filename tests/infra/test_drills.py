@@ -16,6 +16,7 @@ from infra.functions import RESTORE_HANDLER
 from tests.infra.conftest import (
     DRILL,
     DRILL_SECRET,
+    NETWORK,
     Synth,
     actions_of,
     example_config,
@@ -121,6 +122,9 @@ def test_a_bad_drill_config_fails_the_synth_naming_the_field(
     drill: dict[str, Any], databases: Any, named: str
 ) -> None:
     raw = example_config()
+    if databases == "fargate":
+        raw["sources"][0].update(runner="fargate", network=NETWORK)
+        databases = ["shop"]
     raw["sources"][0].update(drill=drill, databases=databases)
     with pytest.raises(ConfigError) as raised:
         load_config(raw)
