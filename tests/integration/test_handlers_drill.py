@@ -88,3 +88,18 @@ def test_a_drill_is_refused_for_a_source_without_one_and_for_a_bad_event(
             {"source": deployment.source, "database": drilled, "drill": False}, **with_drill(deployment)
         )
     assert deployment.received_events(0, timeout=2) == []
+
+
+def test_with_a_drill_server_the_drill_reads_only_its_secret(deployment: Deployment, drilled: str) -> None:
+    # Given a source whose own secret cannot be read, and a drill server's secret that can
+    missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cbt-no-such-secret-AbCdEf"
+    sources = {
+        deployment.source: {"secret_arn": missing, "drill": True, "drill_secret_arn": deployment.secret_arn}
+    }
+    # When a drill runs; Then it ran on the drill server
+    summary = deployment.restore(
+        {"source": deployment.source, "database": drilled, "drill": True},
+        **{c.ENV_SOURCES: json.dumps(sources)},
+    )
+    assert summary["verified"] is True
+    assert summary["target"] == "drill"
