@@ -49,3 +49,14 @@ def test_the_table_definition_and_triggers_count():
     base = digest(DDL, insert(b"(1,'a')"), TRIGGERS)
     assert digest(DDL.replace(b"int NOT NULL", b"bigint NOT NULL"), insert(b"(1,'a')"), TRIGGERS) != base
     assert digest(DDL, insert(b"(1,'a')")) != base
+
+
+def test_the_object_fingerprint_ignores_row_order_and_packing_but_not_a_row():
+    from cloudbackup.drill.sections import section_fingerprint
+
+    rows = [b"(1,'a;(b)')", b"(2,'it''s')", b"(3,X'00FF')"]
+    base = section_fingerprint([DDL, insert(*rows), TRIGGERS])
+    assert section_fingerprint([DDL, insert(rows[2]), insert(rows[0], rows[1]), TRIGGERS]) == base
+    assert section_fingerprint([DDL.replace(b"=7", b"=9"), insert(*rows), TRIGGERS]) == base
+    assert section_fingerprint([DDL, insert(rows[0], rows[1], b"(3,X'00FE')"), TRIGGERS]) != base
+    assert section_fingerprint([DDL, insert(rows[0], rows[1]), TRIGGERS]) != base
