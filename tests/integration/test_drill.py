@@ -10,10 +10,11 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.catalog import find_backup
 from cloudbackup.drill.proof import DrillFailed
+from cloudbackup.drill.redump import redump
 from cloudbackup.drill.run import DRILL_MARK, run_drill
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.mariadb import flavour
+from tests.fixtures.mariadb import admin_connect, flavour, run_sql
 from tests.integration.drill_helpers import (
     flip_byte,
     make_store_db,
@@ -163,3 +164,27 @@ def test_tables_read_on_several_connections_are_proven_against_the_backup_object
     assert result.verified
     assert result.tables_proven_by_digest == with_digest
     assert schemas_like(db_settings, source) == [source]
+
+
+def test_the_copys_events_are_disabled_before_it_is_proven(db_settings, store_backup, monkeypatch):
+    # Given a backup of a database with an enabled event (due far in the future on the source)
+    source, _ = store_backup
+    run_sql(
+        db_settings,
+        source,
+        "CREATE EVENT ev_tick ON SCHEDULE EVERY 1 DAY STARTS '2035-01-01' DO DELETE FROM log",
+    )
+    entry = back_up(db_settings, source, store_backup[1].store.root.parent)
+    assert entry.manifest.counts.events == 1
+    # When it is drilled; Then the copy's event is disabled by the time the copy is dumped again
+    seen = []
+
+    def watching(db, scratch, **kwargs):
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute("SELECT status FROM information_schema.events WHERE event_schema = %s", (scratch,))
+            seen.extend(status for (status,) in cur.fetchall())
+        return redump(db, scratch, **kwargs)
+
+    monkeypatch.setattr("cloudbackup.drill.run.redump", watching)
+    assert run_drill(db_settings, entry).verified
+    assert seen == ["DISABLED"]

@@ -4,7 +4,8 @@
    alive by a lock its connection holds; scratch databases of a killed drill (their lock free) are
    dropped first, with the staging databases their restores left.
 2. The backup is restored into it with the ordinary restore, which checks the object's SHA-256 as it
-   loads; the time this takes is the figure for a recovery-time objective.
+   loads; the time this takes is the figure for a recovery-time objective. Its events are disabled
+   at once: a copy must not run scheduled work (nor change the rows it is about to prove).
 3. The copy is dumped again with the same dumper and proven against the backup: the same tables with
    the manifest's row counts, the same number of views, routines, triggers, events and sequences, and
    each table's content (drill/proof.py).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+import pymysql
 from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
@@ -22,6 +24,9 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.drill.proof import DrillFailed, prove_content, prove_objects, prove_tables
 from cloudbackup.drill.redump import redump
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.routines import list_events
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.progress import Progress
 from cloudbackup.restore import restore_backup
@@ -61,6 +66,10 @@ def run_drill(
             restored = restore_backup(db, entry, target_database=scratch.name, jobs=jobs, progress=progress)
         except OperationError as exc:
             raise DrillFailed(f"{where} failed at the restore: {exc}") from None
+        try:
+            _disable_events(db, scratch.name)
+        except pymysql.err.MySQLError as exc:
+            raise DrillFailed(f"{where} failed disabling the restored events: {exc}") from None
         by_digest = _prove(db, entry, scratch.name, where)
     finally:
         scratch.drop()
@@ -89,3 +98,9 @@ def _prove(db: DbSettings, entry: CatalogEntry, scratch: str, where: str) -> int
             copy.close()
     except OperationError as exc:
         raise DrillFailed(f"{where} failed: {exc}") from None
+
+
+def _disable_events(db: DbSettings, scratch: str) -> None:
+    with connect(db, database=scratch) as conn, conn.cursor() as cur:
+        for name in list_events(cur, scratch):
+            cur.execute(f"ALTER EVENT {quote_identifier(name)} DISABLE")
