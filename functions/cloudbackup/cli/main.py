@@ -20,6 +20,7 @@ COMMANDS = {
     "restore": "cloudbackup.cli.cmd_restore",
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
+    "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
 }
 
@@ -124,6 +125,14 @@ def build_parser() -> OneLineParser:
     p.add_argument("--source", metavar="NAME")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
+    add_storage_flags(p)
+
+    p = sub.add_parser("drill", help="restore a backup into a scratch database, prove it, drop it")
+    add_db_flags(p)
+    p.add_argument("--database", required=True, metavar="NAME", help="the backed-up database")
+    p.add_argument("--backup", default="latest", metavar="ID|latest", help="default: latest")
+    p.add_argument("--source", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_storage_flags(p)
 
     p = sub.add_parser("credentials", help="write the stack's IAM user key as a credentials file")
