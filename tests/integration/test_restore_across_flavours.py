@@ -115,7 +115,8 @@ def test_a_portable_mysql_database_crosses_into_mariadb(mariadb, mysql, tmp_path
         cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci")
         cur.execute("CREATE TABLE t (id int primary key, v varchar(20), d datetime(3), j json)")
         cur.execute(
-            "INSERT INTO t VALUES (1, 'é😀', '2024-02-29 12:00:00.5', '{\"a\": [1, 2]}'), (2, NULL, NULL, NULL)"
+            "INSERT INTO t VALUES (1, 'é😀', '2024-02-29 12:00:00.5', '{\"a\": [1, 2]}'),"
+            " (2, NULL, NULL, NULL)"
         )
         cur.execute("CREATE VIEW v AS SELECT id, UPPER(v) AS u FROM t")
         cur.execute("CREATE PROCEDURE p() READS SQL DATA SELECT COUNT(*) FROM t")
