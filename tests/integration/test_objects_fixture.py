@@ -89,7 +89,7 @@ def test_mysql_every_type_schema_holds_its_traps(db_settings, every_type_db, ser
         (violating_not_enforced,) = cur.fetchone()
 
     # Then every kind is there, with the values the traps rely on
-    assert kinds == {"BASE TABLE": 24, "VIEW": 6}
+    assert kinds == {"BASE TABLE": 25, "VIEW": 6}
     assert routines == {"FUNCTION": 6, "PROCEDURE": 2}
     assert (triggers, events) == (5, 3)
     assert "`my_row_id` bigint unsigned NOT NULL AUTO_INCREMENT /*!80023 INVISIBLE */" in gipk

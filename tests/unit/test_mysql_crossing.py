@@ -75,6 +75,7 @@ def test_only_functions_neither_deterministic_nor_read_only_are_named():
 
 def test_without_super_any_function_or_trigger_is_a_problem():
     problem = stored_program_problem(BackupContents(routines=b"", triggers=2), binlogging(has_super=False))
-    assert problem is not None and "2 trigger(s)" in problem
+    assert problem is not None
+    assert "2 trigger(s)" in problem
     off = TargetServer("mysql", "9.7.4", False, False, frozenset(), frozenset(), frozenset())
     assert stored_program_problem(BackupContents(routines=ROUTINES, triggers=2), off) is None
