@@ -2,7 +2,15 @@
 
 Alarms per source: either function failing, and no successful backup within the expected window
 (the backup handler emits BackupSucceeded with the dimensions service and source). One more alarm
-watches the dead-letter queue of undelivered or failed scheduled backups.
+watches the dead-letter queue of undelivered or failed scheduled backups, and one the backup bucket's
+deletions (S3's own `Object Deleted` events on EventBridge: delete markers and permanent deletes by a
+DeleteObject call; lifecycle expiry is left out, it is the retention working).
+
+Overwrites cannot be seen in S3's own events (`Object Created` does not say whether the key existed),
+and they are prevented anyway: every write is conditional, the bucket policy denies unconditional ones,
+and Object Lock keeps the older version. What is alarmed instead is an overwrite attempt: a write the
+bucket refused (AccessDenied from the policy, or PreconditionFailed: the key exists), from the CloudTrail
+data events of write_audit.py, when `audit_writes` is on.
 """
 
 from __future__ import annotations
@@ -10,11 +18,13 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -23,6 +33,13 @@ from constructs import Construct
 from handlers import constants as c
 
 ERROR_PERIOD = Duration.minutes(5)
+# S3's EventBridge events for deletions by an API call (the `reason` of lifecycle expiry differs).
+S3_OBJECT_DELETED = "Object Deleted"
+DELETION_TYPES = ["Delete Marker Created", "Permanently Deleted"]
+# CloudTrail's record of an object write the bucket refused: the policy's deny, or If-None-Match on a key
+# that exists. (Our own retry of a write whose answer was lost can show as one PreconditionFailed.)
+WRITE_EVENTS = ["PutObject", "CompleteMultipartUpload", "CopyObject"]
+REFUSED_WRITE_CODES = ["AccessDenied", "PreconditionFailed"]
 
 
 def backup_succeeded(source: str) -> cloudwatch.Metric:
@@ -32,6 +49,16 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
         period=Duration.hours(1),
+    )
+
+
+def failures(source: str, metric_name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=ERROR_PERIOD,
     )
 
 
@@ -83,6 +110,41 @@ class Monitoring(Construct):
                 periods=1,
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        self._missing_backup(source, window_hours)
+
+    def watch_task_source(self, source: str, window_hours: int) -> None:
+        """A fargate source: its runs count failures themselves (no function error metric to watch)."""
+        self._alarm(
+            f"{source}-backup-failures",
+            failures(source, c.METRIC_BACKUP_FAILURES),
+            description=f"cloudbackup: a backup task of {source} failed to back up a database",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self._missing_backup(source, window_hours)
+
+    def watch_cluster(self, cluster: ecs.ICluster) -> None:
+        """A task that stopped with a non-zero exit (a crash, an out-of-memory kill, a refused asset) may
+        have counted nothing: ECS's own task state events go to the alarm topic."""
+        events.Rule(
+            self,
+            "TaskFailedRule",
+            description="cloudbackup: forward backup and restore tasks that stopped with an error",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"],
+                detail_type=["ECS Task State Change"],
+                detail={
+                    "clusterArn": [cluster.cluster_arn],
+                    "lastStatus": ["STOPPED"],
+                    "containers": {"exitCode": [{"anything-but": 0}]},
+                },
+            ),
+            targets=[events_targets.SnsTopic(self.topic)],
+        )
+
+    def _missing_backup(self, source: str, window_hours: int) -> None:
         # N hourly periods without a single success: no backup within the window (no data counts).
         self._alarm(
             f"{source}-backup-missing",
@@ -104,6 +166,67 @@ class Monitoring(Construct):
             periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def watch_bucket(self, bucket: s3.IBucket) -> events.Rule:
+        """Alarm when a backup object is deleted (a prune does this on purpose: the alarm says so)."""
+        rule = events.Rule(
+            self,
+            "BackupDeletedRule",
+            description="cloudbackup: a delete marker or a permanent delete in the backup bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=[S3_OBJECT_DELETED],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "reason": ["DeleteObject"],
+                    "deletion-type": DELETION_TYPES,
+                },
+            ),
+        )
+        self._alarm(
+            "backup-objects-deleted",
+            _rule_matches(rule),
+            description=(
+                "cloudbackup: objects were deleted from the backup bucket (delete markers or versions). "
+                "Expected after `cloudbackup prune`; otherwise find who in the bucket's access logs"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return rule
+
+    def watch_overwrite_attempts(self, bucket: s3.IBucket) -> events.Rule:
+        """Alarm on writes the bucket refused (needs the write-audit trail: CloudTrail data events)."""
+        rule = events.Rule(
+            self,
+            "OverwriteAttemptRule",
+            description="cloudbackup: a write to the backup bucket refused (an overwrite attempt)",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["s3.amazonaws.com"],
+                    "eventName": WRITE_EVENTS,
+                    "requestParameters": {"bucketName": [bucket.bucket_name]},
+                    "errorCode": REFUSED_WRITE_CODES,
+                },
+            ),
+        )
+        self._alarm(
+            "backup-overwrite-attempts",
+            _rule_matches(rule),
+            description=(
+                "cloudbackup: a write to the backup bucket was refused (no If-None-Match, or the key "
+                "exists): someone tried to replace a backup. The CloudTrail records under cloudtrail/ say who"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return rule
 
     def _alarm(
         self,
@@ -129,3 +252,14 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(self._action)
         return alarm
+
+
+def _rule_matches(rule: events.Rule) -> cloudwatch.Metric:
+    """How many events the rule matched per period (EventBridge's own metric)."""
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name="TriggeredRules",
+        dimensions_map={"RuleName": rule.rule_name},
+        statistic="Sum",
+        period=ERROR_PERIOD,
+    )

@@ -15,9 +15,14 @@ ENV_SOURCES = "CLOUDBACKUP_SOURCES"  # JSON object: source name -> SourceConfig 
 ENV_SAFETY_MARGIN = "CLOUDBACKUP_SAFETY_MARGIN_SECONDS"  # stop a dump this long before the timeout
 ENV_COMPRESSION = "CLOUDBACKUP_COMPRESSION"  # zstd | gzip | none
 ENV_SECRET_MAX_AGE = "CLOUDBACKUP_SECRET_MAX_AGE_SECONDS"  # noqa: S105 - a variable name, not a secret
-ENV_REGION = "AWS_REGION"  # set by the Lambda runtime
+ENV_REGION = "AWS_REGION"  # set by the Lambda runtime (and by ECS for a Fargate task)
+ENV_TASK_EVENT = "CLOUDBACKUP_EVENT"  # a Fargate task's event (JSON): what the function would be invoked with
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+# The deployment config's CA files (`ssl_ca`) are shipped in the asset as ASSET_CA_DIR/<source>.pem; a
+# relative `ssl_ca` (in CLOUDBACKUP_SOURCES or the database secret) names a file inside the asset.
+ASSET_CA_DIR = "ca"
 
 DEFAULT_SERVICE = "cloudbackup"
 DEFAULT_NAMESPACE = "CloudBackup"

@@ -60,7 +60,13 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
         "--db-url",
         required=True,
         metavar="URL",
-        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE] (password also from MYSQL_PWD)",
+        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE] "
+        "(password also from MYSQL_PWD; MODE as the mysql client's --ssl-mode)",
+    )
+    p.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="read the password from FILE (trailing newline removed): it stays out of `ps`",
     )
 
 
@@ -109,7 +115,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--json", action="store_true")
     add_storage_flags(p)
 
-    p = sub.add_parser("prune", help="delete old backups by count and age")
+    p = sub.add_parser(
+        "prune", help="delete old backups by count and age in one store (the bucket if given, else --data)"
+    )
     p.add_argument("--keep-last", type=int, metavar="N")
     p.add_argument("--keep-days", type=int, metavar="D")
     p.add_argument("--database", metavar="NAME")
