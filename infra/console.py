@@ -25,10 +25,11 @@ REGISTRY = "lambda-testevent-schemas"
 _GLOB = re.compile(r"[*?]|\[[^]]*\]")
 EXAMPLE_TIME = "2026-12-03T14:02:00Z"
 
-# The shape the restore handler accepts (handlers.models.RestoreEvent), for the console's editor.
+# The shape the restore handler accepts (handlers.models.RestoreEvent, or DrillEvent with `drill`),
+# for the console's editor.
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["source", "database", "backup"],
+    "required": ["source", "database"],
     "properties": {
         "source": {"type": "string"},
         "database": {"type": "string"},
@@ -42,6 +43,7 @@ _EVENT_SCHEMA: dict[str, Any] = {
             "format": "date-time",
             "description": "point in time (ISO 8601, Z or an offset): needs pitr on the source",
         },
+        "drill": {"type": "boolean", "description": "true: a restore drill into a scratch database"},
     },
 }
 
@@ -69,6 +71,8 @@ def restore_examples(source: Source) -> dict[str, dict[str, Any]]:
     }
     if source.pitr:  # edit the time: the database as it was then, from the archived binary log
         examples["restore-to-time"] = {"value": {**latest, "to_time": EXAMPLE_TIME}}
+    if source.drill:
+        examples["drill-latest"] = {"value": {"source": source.name, "database": database, "drill": True}}
     return examples
 
 

@@ -43,9 +43,15 @@ METRIC_BINLOG_EVENTS = "BinlogEventsArchived"  # Count of binlog events stored b
 # age. The "archiving falls behind or breaks" alarm watches it (a missing value counts as breaking).
 METRIC_BINLOG_LAG = "BinlogArchiveLag"
 METRIC_BINLOG_GAPS = "BinlogGaps"  # Count, 1 when a run found events lost before they were archived
+METRIC_DRILL_SUCCEEDED = "DrillSucceeded"  # Count, 1 per proven drill: the "no successful drill" alarm
+METRIC_DRILL_FAILURES = "DrillFailures"  # Count, 1 per drill that did not restore or did not prove
+METRIC_DRILL_DURATION = "DrillDuration"  # Seconds, the whole drill (restore, proof, drop)
+METRIC_DRILL_RESTORE_SECONDS = "DrillRestoreSeconds"  # Seconds the restore took: the recovery-time figure
 
 # Result events on EventBridge.
 EVENT_SOURCE = "cloudbackup"
 EVENT_BACKUP_SUCCEEDED = "Backup Succeeded"
 EVENT_BACKUP_FAILED = "Backup Failed"
 EVENT_BINLOG_GAP = "Binlog Gap"
+EVENT_DRILL_SUCCEEDED = "Restore Drill Succeeded"
+EVENT_DRILL_FAILED = "Restore Drill Failed"

@@ -20,6 +20,7 @@ COMMANDS = {
     "restore": "cloudbackup.cli.cmd_restore",
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
+    "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
     "binlog": "cloudbackup.cli.cmd_binlog",
 }
@@ -143,6 +144,14 @@ def build_parser() -> OneLineParser:
     b = binlog.add_parser("status", help="the recoverable window per source and database")
     b.add_argument("--json", action="store_true", help="print a JSON array")
     add_storage_flags(b)
+
+    p = sub.add_parser("drill", help="restore a backup into a scratch database, prove it, drop it")
+    add_db_flags(p)
+    p.add_argument("--database", required=True, metavar="NAME", help="the backed-up database")
+    p.add_argument("--backup", default="latest", metavar="ID|latest", help="default: latest")
+    p.add_argument("--source", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_storage_flags(p)
 
     p = sub.add_parser("credentials", help="write the stack's IAM user key as a credentials file")
     p.add_argument("--stack", required=True, metavar="STACK")
