@@ -145,7 +145,9 @@ def restore_dump_file(
     check_target(db, target, in_place)
     if dry_run:
         return result
-    charset, collation = _server_defaults(db)
+    # Tables the file creates without a character set get what the stock client would give them: the
+    # existing target's defaults, or the server's for a new one.
+    charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = StatementFeed(loader, where=os.path.basename(path), progress=shown, single_database=True)
@@ -294,10 +296,18 @@ def _read_file(path: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _server_defaults(db: DbSettings) -> tuple[str, str]:
+def _defaults(db: DbSettings, target: str) -> tuple[str, str]:
     with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@character_set_server, @@collation_server")
-        charset, collation = cur.fetchone()
+        cur.execute(
+            "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
+            "WHERE schema_name = %s",
+            (target,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("SELECT @@character_set_server, @@collation_server")
+            row = cur.fetchone()
+        charset, collation = row
     return str(charset), str(collation)
 
 
