@@ -7,7 +7,7 @@ which a cold start should not pay before an event has even been validated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from handlers.secrets import read_db_secret
@@ -15,11 +15,26 @@ from handlers.settings import Settings
 from handlers.store import open_store
 
 if TYPE_CHECKING:
+    from cloudbackup.binlog.archive import ArchiveResult
+    from cloudbackup.binlog.pitr import PointInTimeResult
     from cloudbackup.catalog import CatalogEntry
     from cloudbackup.dburl import DbSettings
+    from cloudbackup.drill.run import DrillResult
     from cloudbackup.format.manifest import Manifest
     from cloudbackup.restore import RestoreResult
     from cloudbackup.storage.base import Storage
+
+
+def _archive_binlog(*args: Any, **kwargs: Any) -> ArchiveResult:
+    from cloudbackup.binlog.archive import archive_binlog
+
+    return archive_binlog(*args, **kwargs)
+
+
+def _restore_to_time(*args: Any, **kwargs: Any) -> PointInTimeResult:
+    from cloudbackup.binlog.pitr import restore_to_time
+
+    return restore_to_time(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,10 @@ class Engine:
     backup_database: Callable[..., Manifest]
     restore_backup: Callable[..., RestoreResult]
     find_backup: Callable[..., CatalogEntry]
+    # Point-in-time recovery (the engine's own by default: tests of other runs need not name them).
+    archive_binlog: Callable[..., ArchiveResult] = _archive_binlog
+    restore_to_time: Callable[..., PointInTimeResult] = _restore_to_time
+    run_drill: Callable[..., DrillResult] = field(default=lambda *a, **k: _run_drill(*a, **k))
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -43,6 +62,7 @@ def engine_for(settings: Settings) -> Engine:
         backup_database=_backup_database,
         restore_backup=_restore_backup,
         find_backup=_find_backup,
+        run_drill=_run_drill,
     )
 
 
@@ -62,6 +82,12 @@ def _restore_backup(*args: Any, **kwargs: Any) -> RestoreResult:
     from cloudbackup.restore import restore_backup
 
     return restore_backup(*args, **kwargs)
+
+
+def _run_drill(*args: Any, **kwargs: Any) -> DrillResult:
+    from cloudbackup.drill.run import run_drill
+
+    return run_drill(*args, **kwargs)
 
 
 def _find_backup(*args: Any, **kwargs: Any) -> CatalogEntry:
