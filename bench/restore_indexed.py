@@ -63,7 +63,7 @@ def _numbers(count: int) -> str:
 def _fill(table: str, rows: int) -> str:
     # Shuffled codes and dates, so the secondary indexes are built from rows that do not arrive in order.
     return (
-        f"INSERT INTO {table} SELECT n, 1 + n % 1000, LEFT(MD5(n), 12), "
+        f"INSERT INTO {table} SELECT n, 1 + n % 1000, LEFT(SHA2(n, 256), 12), "
         "TIMESTAMP'2020-01-01 00:00:00' + INTERVAL (n * 7919) % 100000000 SECOND, "
         f"(n * 31) % 1000000 / 100, CONCAT('note ', n) FROM ({_numbers(rows)}) numbers"
     )
