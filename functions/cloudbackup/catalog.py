@@ -20,6 +20,9 @@ from cloudbackup.storage.base import Storage
 log = logging.getLogger(__name__)
 
 MANIFEST_FETCHERS = 8
+# The version of every JSON object the CLI prints (README: JSON output). Fields are only ever added;
+# a change that removes or redefines one would bump it.
+JSON_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class CatalogEntry:
         """The `list --json` object: operators' scripts read these fields, only add to them."""
         m = self.manifest
         return {
+            "format": JSON_FORMAT,
             "id": m.id,
             "source": m.source,
             "database": m.database,

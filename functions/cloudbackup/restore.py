@@ -52,6 +52,9 @@ class RestoreResult(BaseModel):
     definers_rewritten: list[str] = Field(default_factory=list)
     stale_staging_dropped: list[str] = Field(default_factory=list)
     dry_run: bool = False
+    # What the target held before (`3 tables/views, 1 routines`): what an in-place restore replaces.
+    replaces: list[str] = Field(default_factory=list)
+    restored_tables: list[str] = Field(default_factory=list)
 
 
 def restore_backup(
@@ -77,13 +80,13 @@ def restore_backup(
         backup_id=manifest.id,
         tables=sum(f.kind == "table" for f in frames),
         dry_run=dry_run,
+        restored_tables=[f.name for f in frames if f.kind == "table"],
     )
     if dry_run or tables is not None:
         verify_backup(entry)  # a subset reads only its frames: check the whole object first
+    result.replaces = check_target(db, target, in_place)
     if dry_run:
-        check_target(db, target, in_place)
         return result
-    check_target(db, target, in_place)
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
         staging,
         shown,
@@ -137,7 +140,7 @@ def restore_dump_file(
     with open(path, "rb") as f:
         compression = detect_compression(f.read(4), os.path.basename(path))
     result = RestoreResult(source_database=os.path.basename(path), target_database=target, dry_run=dry_run)
-    check_target(db, target, in_place)
+    result.replaces = check_target(db, target, in_place)
     if dry_run:
         return result
     charset, collation = _server_defaults(db)
@@ -212,18 +215,17 @@ def choose_target(db: DbSettings, source: str, target_database: str | None, in_p
     return target
 
 
-def check_target(db: DbSettings, target: str, in_place: bool) -> None:
-    """A new target must not exist or be empty; restoring over data is what --in-place is for."""
-    if in_place:
-        return
+def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
+    """A new target must not exist or be empty; restoring over data is what --in-place is for.
+    Returns what the target holds now (what an in-place restore replaces)."""
     with connect(db, database="") as conn, conn.cursor() as cur:
-        if schema_exists(cur, target):
-            contents = schema_contents(cur, target)
-            if contents:
-                raise UsageError(
-                    f"target database {target} exists and is not empty ({', '.join(contents)}); "
-                    "choose a new name or use --in-place"
-                )
+        contents = schema_contents(cur, target) if schema_exists(cur, target) else []
+    if contents and not in_place:
+        raise UsageError(
+            f"target database {target} exists and is not empty ({', '.join(contents)}); "
+            "choose a new name or use --in-place"
+        )
+    return contents
 
 
 def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:

@@ -1,0 +1,280 @@
+"""The operator's command line as a new operator meets it: which store `latest` picks (and says so),
+dry runs and the --in-place guard, storage settings from the environment, short ids, `show`.
+
+Backups are made with the real command on a real server, into a local directory and a local S3 endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.mariadb import admin_connect, db_url
+
+pytestmark = pytest.mark.e2e
+
+CLI = [sys.executable, "-m", "cloudbackup.cli.main"]
+# Nothing of the developer's shell may choose a store for these tests.
+_OWN_ENV = (
+    "CLOUDBACKUP_DATA",
+    "CLOUDBACKUP_BACKUP_BUCKET",
+    "CLOUDBACKUP_BACKUP_REGION",
+    "CLOUDBACKUP_BACKUP_CREDENTIAL",
+    "CLOUDBACKUP_BACKUP_PROFILE",
+    "CLOUDBACKUP_BACKUP_ENDPOINT",
+)
+
+
+def cloudbackup(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in _OWN_ENV}
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**base, **(env or {})},
+        **kwargs,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def small_db(db_settings, make_database):
+    name = make_database("op")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20))")
+        cur.execute("INSERT INTO t VALUES " + ",".join(f"({i}, 'row {i}')" for i in range(1, 301)))
+        cur.execute("CREATE TABLE u (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO u VALUES (1), (2), (3)")
+    return name
+
+
+@pytest.fixture
+def both_stores(tmp_path, moto_endpoint, s3_bucket):
+    """Flags for a local data directory and a bucket on the local S3 endpoint."""
+    s3 = ["--backup-bucket", f"s3://{s3_bucket}/ops", "--backup-region", "us-east-1"]
+    s3 += ["--backup-endpoint", moto_endpoint]
+    return {"data": ["--data", str(tmp_path / "data")], "s3": s3}
+
+
+def backup_id(db_settings, database: str, flags: list[str]) -> str:
+    out = ok(cloudbackup("backup", "--db-url", db_url(db_settings, database), "--json", *flags))
+    (made,) = json.loads(out)
+    return str(made["id"])
+
+
+def tables_of(db_settings, database: str) -> dict[str, int]:
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s ORDER BY 1", (database,)
+        )
+        names = [str(name) for (name,) in cur.fetchall()]
+        counts = {}
+        for name in names:
+            cur.execute(f"SELECT COUNT(*) FROM `{database}`.`{name}`")
+            counts[name] = int(cur.fetchone()[0])
+        return counts
+
+
+# --- 1. which store: said, and chosen with --store ----------------------------------------------------
+
+
+def test_latest_with_both_stores_names_the_store_used_and_store_chooses(
+    db_settings, small_db, make_database, both_stores
+):
+    # Given an older backup in S3 and a newer one in the local directory, both configured
+    in_s3 = backup_id(db_settings, small_db, both_stores["data"] + both_stores["s3"])
+    in_local = backup_id(db_settings, small_db, both_stores["data"])
+    flags = both_stores["data"] + both_stores["s3"]
+    url = db_url(db_settings)
+    # When `latest` is restored with both stores configured
+    target = make_database("opt")
+    out = ok(
+        cloudbackup(
+            "restore",
+            "--db-url",
+            url,
+            "--backup",
+            "latest",
+            "--database",
+            small_db,
+            "--target-database",
+            target,
+            *flags,
+        )
+    )
+    # Then the result line says it came from the local store, and where
+    assert f"backup {in_local} " in out
+    assert "from local " + both_stores["data"][1] in out
+    # When --store s3 chooses, the S3 backup is restored and the JSON names the store and location
+    target2 = make_database("opt")
+    done = json.loads(
+        ok(
+            cloudbackup(
+                "restore",
+                "--db-url",
+                url,
+                "--backup",
+                "latest",
+                "--database",
+                small_db,
+                "--target-database",
+                target2,
+                "--store",
+                "s3",
+                "--json",
+                *flags,
+            )
+        )
+    )
+    assert done["backup_id"] == in_s3
+    assert done["store"] == "s3"
+    assert done["location"].startswith("s3://")
+    assert done["format"] == 1
+    # and list and verify keep to the chosen store and name it
+    listed = json.loads(ok(cloudbackup("list", "--json", "--store", "local", *flags)))
+    assert [(b["id"], b["store"]) for b in listed] == [(in_local, "local")]
+    verified = ok(
+        cloudbackup("verify", "--backup", "latest", "--database", small_db, "--store", "s3", *flags)
+    )
+    assert verified.startswith(f"OK {in_s3} {small_db} (s3 s3://")
+    # and --store s3 without a bucket is a usage error
+    bad = cloudbackup("list", "--store", "s3", *both_stores["data"])
+    assert bad.returncode == 2
+    assert "--store s3 needs --backup-bucket" in bad.stderr
+
+
+# --- 2. restore --dry-run, and the --in-place guard ---------------------------------------------------
+
+
+def schemas_named(db_settings, prefix: str) -> list[str]:
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
+        )
+        return sorted(str(name) for (name,) in cur.fetchall())
+
+
+def test_dry_run_verifies_says_what_would_change_and_changes_nothing(db_settings, small_db, tmp_path):
+    # Given a backup, and a database that changed since
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM t WHERE id > 100")
+    before = (tables_of(db_settings, small_db), schemas_named(db_settings, small_db))
+    url = db_url(db_settings)
+    # When an in-place restore is dry-run (no --yes needed: nothing will change)
+    out = ok(cloudbackup("restore", "--db-url", url, "--backup", made, "--in-place", "--dry-run", *flags))
+    # Then it says what it would replace and keep, and the server is exactly as it was
+    assert f"dry run: backup {made} verified (local " in out
+    assert f"would replace database {small_db} (2 tables/views)" in out
+    assert f"{small_db}_before_" in out
+    assert "with 2 tables: t, u" in out
+    assert (tables_of(db_settings, small_db), schemas_named(db_settings, small_db)) == before
+    # When a restore into a new database is dry-run, the database is not created
+    new = small_db + "_new"
+    out = ok(
+        cloudbackup(
+            "restore",
+            "--db-url",
+            url,
+            "--backup",
+            made,
+            "--target-database",
+            new,
+            "--dry-run",
+            "--json",
+            *flags,
+        )
+    )
+    assert json.loads(out)["dry_run"] is True
+    assert schemas_named(db_settings, new) == []
+
+
+def test_dry_run_of_a_damaged_backup_fails_before_anything(db_settings, small_db, tmp_path):
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    (data,) = (tmp_path / "data").rglob("*.sql.zst")
+    blob = bytearray(data.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    data.write_bytes(bytes(blob))
+    done = cloudbackup(
+        "restore", "--db-url", db_url(db_settings), "--backup", made, "--in-place", "--dry-run", *flags
+    )
+    assert done.returncode == 1
+    assert "SHA-256" in done.stderr or "corrupt" in done.stderr
+
+
+def test_in_place_without_a_terminal_is_refused_unless_yes(db_settings, small_db, tmp_path):
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM t")
+    url = db_url(db_settings)
+    # When --in-place runs from a pipe (a script) without --yes
+    done = cloudbackup(
+        "restore", "--db-url", url, "--backup", made, "--in-place", *flags, stdin=subprocess.DEVNULL
+    )
+    # Then it is refused with exit 2 before anything changes, and says how to confirm
+    assert done.returncode == 2
+    assert "--yes" in done.stderr
+    assert small_db in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert tables_of(db_settings, small_db)["t"] == 0
+    # With --yes it replaces the database
+    ok(
+        cloudbackup(
+            "restore",
+            "--db-url",
+            url,
+            "--backup",
+            made,
+            "--in-place",
+            "--yes",
+            *flags,
+            stdin=subprocess.DEVNULL,
+        )
+    )
+    assert tables_of(db_settings, small_db)["t"] == 300
+
+
+def in_place_on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
+    """Run with stdin on a pseudo-terminal, answer the question, return (exit code, stderr)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*CLI, *args], stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(follower)
+    os.write(leader, answer)
+    _out, err = proc.communicate(timeout=300)
+    os.close(leader)
+    return proc.returncode, err.decode()
+
+
+def test_in_place_on_a_terminal_asks_naming_the_database_and_its_before_copy(db_settings, small_db, tmp_path):
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM t")
+    args = ["restore", "--db-url", db_url(db_settings), "--backup", made, "--in-place", *flags]
+    # When the operator answers no
+    code, err = in_place_on_a_terminal(args, b"no\n")
+    # Then the question named the database and the copy, and nothing changed
+    assert f"Replace database {small_db} with backup {made}" in err
+    assert f"kept in {small_db}_before_" in err
+    assert code == 1
+    assert tables_of(db_settings, small_db)["t"] == 0
+    assert schemas_named(db_settings, small_db + "_before_") == []
+    # When the operator answers yes, it is replaced
+    code, err = in_place_on_a_terminal(args, b"yes\n")
+    assert code == 0, err
+    assert tables_of(db_settings, small_db)["t"] == 300
+    assert len(schemas_named(db_settings, small_db + "_before_")) == 1
