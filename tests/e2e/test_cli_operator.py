@@ -278,3 +278,63 @@ def test_in_place_on_a_terminal_asks_naming_the_database_and_its_before_copy(db_
     assert code == 0, err
     assert tables_of(db_settings, small_db)["t"] == 300
     assert len(schemas_named(db_settings, small_db + "_before_")) == 1
+
+
+# --- 3. storage settings from the environment ---------------------------------------------------------
+
+
+def test_storage_flags_come_from_the_environment_and_flags_win(
+    db_settings, small_db, tmp_path, s3_bucket, moto_endpoint
+):
+    no_region = {k: v for k, v in os.environ.items() if not k.endswith("REGION") and "CLOUDBACKUP_" not in k}
+    env = {
+        "CLOUDBACKUP_BACKUP_BUCKET": f"s3://{s3_bucket}/from-env",
+        "CLOUDBACKUP_BACKUP_ENDPOINT": moto_endpoint,
+    }
+    url = db_url(db_settings, small_db)
+    data = ["--data", str(tmp_path / "data")]
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env={**no_region, **env, **extra},
+        )
+
+    # Given the bucket and endpoint in variables and the region only in AWS_DEFAULT_REGION
+    # When a backup names no storage flag, it goes to that bucket
+    made = json.loads(ok(run("backup", "--db-url", url, "--json", *data, AWS_DEFAULT_REGION="us-east-1")))
+    assert made[0]["location"].startswith(f"s3://{s3_bucket}/from-env/")
+    # CLOUDBACKUP_BACKUP_REGION is used before AWS_REGION (a bad one shows it was read)
+    bad = run("list", *data, CLOUDBACKUP_BACKUP_REGION="mars", AWS_REGION="us-east-1")
+    assert bad.returncode == 2
+    assert "mars" in bad.stderr
+    # and a flag wins over its variable
+    flagged = run(
+        "list",
+        "--json",
+        *data,
+        "--backup-region",
+        "us-east-1",
+        "--backup-bucket",
+        f"s3://{s3_bucket}/other",
+        CLOUDBACKUP_BACKUP_REGION="mars",
+    )
+    assert json.loads(ok(flagged)) == []
+    # Without any region at all, the bucket is a usage error naming the ways to give one
+    none = run("list", *data)
+    assert none.returncode == 2
+    assert "--backup-region" in none.stderr
+    assert "$AWS_REGION" in none.stderr
+    # and a region variable alone (no bucket anywhere) is no error: the local store is used
+    local = subprocess.run(
+        [*CLI, "list", "--json", *data],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**no_region, "CLOUDBACKUP_BACKUP_REGION": "us-east-1"},
+    )
+    assert json.loads(ok(local)) == []
