@@ -23,6 +23,8 @@ MANIFEST_FETCHERS = 8
 # The version of every JSON object the CLI prints (README: JSON output). Fields are only ever added;
 # a change that removes or redefines one would bump it.
 JSON_FORMAT = 1
+# A backup id may be shortened to a unique prefix of this many characters or more (as git and restic).
+MIN_ID_PREFIX = 4
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
 def find_backup(
     stores: Sequence[Storage], ref: str, *, database: str | None = None, source: str | None = None
 ) -> CatalogEntry:
-    """`ref` is a backup id or `latest` (newest complete backup of `database`)."""
+    """`ref` is a backup id, a unique prefix of one (MIN_ID_PREFIX+ characters), or `latest` (newest
+    complete backup of `database`)."""
     entries = list_backups(stores, database=database, source=source)
     if ref == "latest":
         if database is None:
@@ -116,6 +119,12 @@ def find_backup(
             raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
+    if not matches and len(ref) >= MIN_ID_PREFIX:
+        matches = [e for e in entries if e.id.startswith(ref)]
+        ids = sorted({e.id for e in matches})
+        if len(ids) > 1:
+            shown = ", ".join(f"{e.id} ({e.manifest.database}, {e.summary()['created_at']})" for e in matches)
+            raise UsageError(f"backup id {ref!r} is ambiguous: {len(ids)} backups start with it: {shown}")
     if not matches:
         raise UsageError(f"no complete backup with id {ref!r} in {describe_stores(stores)}")
     return matches[0]

@@ -338,3 +338,31 @@ def test_storage_flags_come_from_the_environment_and_flags_win(
         env={**no_region, "CLOUDBACKUP_BACKUP_REGION": "us-east-1"},
     )
     assert json.loads(ok(local)) == []
+
+
+# --- 4. short backup ids ------------------------------------------------------------------------------
+
+
+def test_a_unique_prefix_of_4_or_more_names_a_backup_and_an_ambiguous_one_lists_the_matches(
+    db_settings, small_db, tmp_path
+):
+    data = tmp_path / "data"
+    made = backup_id(db_settings, small_db, ["--data", str(data)])
+    # Given a second backup whose id shares the first 5 characters
+    (manifest,) = data.rglob("*.manifest.json")
+    twin = made[:5] + "zzzzzzz"
+    document = json.loads(manifest.read_text())
+    document["id"] = twin
+    manifest.with_name(manifest.name.replace(made, twin)).write_text(json.dumps(document))
+    # Then 6 characters pick one backup, 5 are ambiguous (exit 2, both listed), 3 are too few
+    assert ok(cloudbackup("verify", "--backup", made[:6], "--data", str(data))).startswith(f"OK {made} ")
+    assert ok(cloudbackup("verify", "--backup", twin[:6], "--data", str(data))).startswith(f"OK {twin} ")
+    ambiguous = cloudbackup("verify", "--backup", made[:5], "--data", str(data))
+    assert ambiguous.returncode == 2
+    assert "ambiguous" in ambiguous.stderr
+    assert made in ambiguous.stderr
+    assert twin in ambiguous.stderr
+    assert ambiguous.stderr.count("\n") == 1
+    short = cloudbackup("verify", "--backup", made[:3], "--data", str(data))
+    assert short.returncode == 2
+    assert "no complete backup with id" in short.stderr
