@@ -366,3 +366,32 @@ def test_a_unique_prefix_of_4_or_more_names_a_backup_and_an_ambiguous_one_lists_
     short = cloudbackup("verify", "--backup", made[:3], "--data", str(data))
     assert short.returncode == 2
     assert "no complete backup with id" in short.stderr
+
+
+# --- 5. show ------------------------------------------------------------------------------------------
+
+
+def test_show_prints_one_backup_for_a_person_and_as_json(db_settings, small_db, both_stores):
+    flags = both_stores["data"] + both_stores["s3"]
+    made = backup_id(db_settings, small_db, flags)
+    # When the backup is shown by a short id
+    text = ok(cloudbackup("show", "--backup", made[:6], *flags))
+    # Then a person reads where it is, the server, and each table with its rows and sizes
+    assert f"backup    {made}" in text
+    assert "store     s3" in text
+    assert "location  s3://" in text
+    assert "snapshot  " in text
+    table_lines = {line.split()[0]: line.split() for line in text.splitlines() if line.startswith("  ")}
+    assert table_lines["t"][1] == "300"
+    assert table_lines["u"][1] == "3"
+    # and the JSON holds the same, grown from list's object
+    shown = json.loads(
+        ok(cloudbackup("show", "--backup", "latest", "--database", small_db, "--json", *flags))
+    )
+    listed = json.loads(ok(cloudbackup("list", "--json", *flags)))[0]
+    assert {k: shown[k] for k in listed} == listed
+    assert shown["format"] == 1
+    assert [(t["name"], t["rows"]) for t in shown["table_details"]] == [("t", 300), ("u", 3)]
+    assert all(t["size"] > 0 and t["sql_bytes"] > t["size"] // 100 for t in shown["table_details"])
+    assert shown["counts"]["tables"] == 2
+    assert shown["seconds"] >= 0

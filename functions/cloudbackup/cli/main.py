@@ -20,6 +20,7 @@ COMMANDS = {
     "restore": "cloudbackup.cli.cmd_restore",
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
+    "show": "cloudbackup.cli.cmd_show",
     "credentials": "cloudbackup.cli.cmd_credentials",
 }
 
@@ -220,6 +221,23 @@ def verify_parser(sub: _SubParsers) -> None:
     add_storage_flags(p, choose=True)
 
 
+def show_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "show",
+        "show one backup: tables, rows, sizes, server, snapshot position, timings, where it is",
+        "cloudbackup show --backup latest --database shop",
+        "cloudbackup show --backup 3fa2 --json",
+    )
+    p.add_argument(
+        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
+    )
+    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    add_source_flag(p)
+    add_json_flag(p, "the backup's details")
+    add_storage_flags(p, choose=True)
+
+
 def prune_parser(sub: _SubParsers) -> None:
     p = command_parser(
         sub,
@@ -252,7 +270,15 @@ def credentials_parser(sub: _SubParsers) -> None:
 
 
 # One function per subcommand: each adds its own parser (and its examples).
-PARSERS = [backup_parser, list_parser, restore_parser, verify_parser, prune_parser, credentials_parser]
+PARSERS = [
+    backup_parser,
+    list_parser,
+    restore_parser,
+    verify_parser,
+    show_parser,
+    prune_parser,
+    credentials_parser,
+]
 
 
 def build_parser() -> OneLineParser:
