@@ -395,3 +395,14 @@ def test_show_prints_one_backup_for_a_person_and_as_json(db_settings, small_db, 
     assert all(t["size"] > 0 and t["sql_bytes"] > t["size"] // 100 for t in shown["table_details"])
     assert shown["counts"]["tables"] == 2
     assert shown["seconds"] >= 0
+
+
+# --- 6. help ------------------------------------------------------------------------------------------
+
+
+def test_help_ends_with_examples_and_list_refuses_an_option_that_does_nothing(tmp_path):
+    helped = ok(cloudbackup("restore", "--help"))
+    assert helped.rstrip().rsplit("\n\n", 1)[-1].startswith("examples:\n  cloudbackup restore ")
+    refused = cloudbackup("list", "--kms-key-id", "alias/x", "--data", str(tmp_path))
+    assert refused.returncode == 2
+    assert "--kms-key-id" in refused.stderr

@@ -104,7 +104,7 @@ def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def examples(*lines: str) -> str:
-    return "examples:\n" + "\n".join("  " + line for line in lines) + "\n\n" + EXIT_CODES
+    return "examples:\n" + "\n".join("  " + line for line in lines)
 
 
 EXIT_CODES = "exit codes: 0 done, 1 the operation failed, 2 bad usage, 130 interrupted (Ctrl-C)"
@@ -114,7 +114,7 @@ def command_parser(sub: _SubParsers, name: str, help: str, *example_lines: str) 
     return sub.add_parser(
         name,
         help=help,
-        description=help[0].upper() + help[1:] + ".",
+        description=help[0].upper() + help[1:] + ".\n\n" + EXIT_CODES,
         epilog=examples(*example_lines),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
