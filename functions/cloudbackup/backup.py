@@ -109,6 +109,7 @@ def backup_database(
             split_tables=split_tables,
         )
         check()
+        shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
         frames, written = writer.commit()
         writer = None
         finished_at = datetime.now(UTC)

@@ -91,6 +91,8 @@ def restore_backup(
         staging,
         shown,
     ):
+        # The manifest knows each frame's SQL size: the share done and the time left.
+        shown.expect(sum(f.raw_length for f in frames if f.kind != "database"))
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = StatementFeed(loader, where=f"backup {manifest.id}", progress=shown)
             if tables is None:

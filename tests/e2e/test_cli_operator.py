@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -406,3 +410,125 @@ def test_help_ends_with_examples_and_list_refuses_an_option_that_does_nothing(tm
     refused = cloudbackup("list", "--kms-key-id", "alias/x", "--data", str(tmp_path))
     assert refused.returncode == 2
     assert "--kms-key-id" in refused.stderr
+
+
+# --- 7. the backup's result lines, progress on a terminal, Ctrl-C -------------------------------------
+
+
+class TerminalRun:
+    """The command with stderr on a pseudo-terminal, read continuously (a full pty would block it)."""
+
+    def __init__(self, args: list[str]) -> None:
+        leader, follower = pty.openpty()
+        self.proc = subprocess.Popen(
+            [*CLI, *args], stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL
+        )
+        os.close(follower)
+        self.seen = b""
+        self._leader = leader
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._leader, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.seen += chunk
+
+    def wait_for(self, text: bytes, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.seen:
+            assert self.proc.poll() is None, self.seen.decode(errors="replace")
+            assert time.monotonic() < deadline, self.seen.decode(errors="replace")
+            time.sleep(0.02)
+
+    def finish(self) -> tuple[int, str, str]:
+        out, _ = self.proc.communicate(timeout=300)
+        self._reader.join(timeout=10)
+        os.close(self._leader)
+        return self.proc.returncode, out.decode(), self.seen.decode(errors="replace")
+
+
+@pytest.fixture
+def big_db(db_settings, make_database):
+    """Big enough (~50 MiB of SQL) for progress to be redrawn, and for a backup to be caught midway."""
+    name = make_database("opbig")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE big (id INT PRIMARY KEY, s VARCHAR(255))")
+        cur.execute("INSERT INTO big SELECT seq, REPEAT(SHA1(seq), 5) FROM seq_1_to_250000")  # MariaDB's seq
+        cur.execute("CREATE TABLE small (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO small VALUES (1)")
+    return name
+
+
+def test_backup_result_lines_give_rows_duration_rate_aligned_across_databases(
+    db_settings, small_db, make_database, tmp_path
+):
+    other = make_database("op_longer_name")
+    out = ok(
+        cloudbackup(
+            "backup",
+            "--db-url",
+            db_url(db_settings),
+            "--database",
+            small_db,
+            "--database",
+            other,
+            "--data",
+            str(tmp_path),
+        )
+    )
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert " 303 rows " in lines[0]
+    assert " 0 rows " in lines[1]
+    # every column after the name starts at the same place on both lines
+    assert lines[0].index(" rows ") == lines[1].index(" rows ")
+    assert lines[0].index(str(tmp_path)) == lines[1].index(str(tmp_path))
+    assert lines[0].split()[-4] == "s"
+    assert lines[0].split()[-2].endswith("/s")
+
+
+def test_progress_on_a_terminal_shows_share_time_left_table_and_uploading(
+    db_settings, big_db, make_database, tmp_path
+):
+    # MariaDB only where a backup is needed until backups on MySQL work (seq_1_to_N is MariaDB's too)
+    data = ["--data", str(tmp_path / "data")]
+    # When a backup runs with stderr on a terminal
+    backup = TerminalRun(["backup", "--db-url", db_url(db_settings, big_db), "--json", *data])
+    code, out, seen = backup.finish()
+    assert code == 0, seen
+    # Then it showed the table being read and the uploading state, in binary units
+    assert "table big" in seen
+    assert ", uploading" in seen
+    assert " MiB/s" in seen
+    assert " MB/s" not in seen
+    made = json.loads(out)[0]["id"]
+    # When it is restored with stderr on a terminal
+    target = make_database("opr")
+    restore = TerminalRun(
+        ["restore", "--db-url", db_url(db_settings), "--backup", made, "--target-database", target, *data]
+    )
+    code, out, seen = restore.finish()
+    assert code == 0, seen
+    # Then the line gave the share done, the time left and the table being loaded
+    assert re.search(r"restore \S+: [1-9]\d?%, ", seen), seen
+    assert " left, table big" in seen
+    assert out.startswith(f"restored backup {made} ")
+
+
+def test_ctrl_c_says_stopping_at_once_and_exits_130_keeping_nothing(db_settings, big_db, tmp_path):
+    data = tmp_path / "data"
+    run = TerminalRun(["backup", "--db-url", db_url(db_settings, big_db), "--data", str(data)])
+    run.wait_for(b"table big")
+    run.proc.send_signal(signal.SIGINT)
+    code, out, seen = run.finish()
+    assert "stopping…" in seen
+    assert code == 130
+    assert out == ""
+    assert json.loads(ok(cloudbackup("list", "--json", "--data", str(data)))) == []
+    assert list(data.rglob("*.manifest.json")) == []

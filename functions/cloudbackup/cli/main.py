@@ -296,7 +296,9 @@ def build_parser() -> OneLineParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # A stop from cron, systemd or a container runtime cleans up like Ctrl-C (aborted uploads, no staging).
+    # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
+    # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
     logging.basicConfig(
@@ -323,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
+    # os.write: async-signal-safe, and never interleaved inside a buffered progress line's write.
+    os.write(sys.stderr.fileno(), "\ncloudbackup: stopping…\n".encode())
     raise KeyboardInterrupt
 
 

@@ -159,6 +159,7 @@ def _table_frame(
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
+    progress.current(table)
     writer.begin_frame("table", table)
     writer.write(ddl)
     rows = 0

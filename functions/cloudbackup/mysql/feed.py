@@ -62,7 +62,9 @@ class StatementFeed:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
-        kind = label.split(" ")[0]
+        kind, _, name = label.partition(" ")
+        if kind == "table":
+            self.progress.current(name)
         if kind != self.kind:
             self.loader.wait()  # sequences before tables, all tables before routines and views
             self.kind = kind
