@@ -7,7 +7,7 @@ request) aborts the data object and writes no manifest, so nothing half-done is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 import pymysql
@@ -70,6 +70,8 @@ def backup_database(
     should_stop: Callable[[], bool] | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
     jobs: int = JOBS,
+    exclude_tables: Collection[str] = (),
+    schema_only: bool = False,
 ) -> Manifest:
     """Dump `database` into `store` and commit it with its manifest.
 
@@ -107,6 +109,8 @@ def backup_database(
             check=check,
             helpers=helpers,
             split_tables=split_tables,
+            exclude_tables=exclude_tables,
+            schema_only=schema_only,
         )
         check()
         shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
@@ -135,6 +139,8 @@ def backup_database(
         frames=frames,
         counts=result.counts,
         tool_version=__version__,
+        schema_only=schema_only,
+        excluded_tables=sorted(exclude_tables),
     )
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())

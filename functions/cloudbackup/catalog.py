@@ -56,6 +56,8 @@ class CatalogEntry:
             "tables": len(m.tables),
             "rows": sum(t.rows for t in m.tables),
             "server_version": m.server.version,
+            "schema_only": m.schema_only,
+            "excluded_tables": list(m.excluded_tables),
         }
 
 
@@ -110,13 +112,17 @@ def find_backup(
     complete backup of `database`)."""
     entries = list_backups(stores, database=database, source=source)
     if ref == "latest":
+        # A partial backup (--schema-only, --exclude-table) is restored only when named by its id.
+        partial = [e for e in entries if e.manifest.partial]
+        entries = [e for e in entries if not e.manifest.partial]
         if database is None:
             databases = {e.manifest.database for e in entries}
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
         if not entries:
             what = f"database {database!r}" if database else "any database"
-            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}")
+            hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
+            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}{hint}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
     if not matches and len(ref) >= MIN_ID_PREFIX:
@@ -135,9 +141,11 @@ def describe_stores(stores: Sequence[Storage]) -> str:
 
 
 def latest_per_database(entries: Iterable[CatalogEntry]) -> list[CatalogEntry]:
-    """The newest complete backup of each (source, database), newest first."""
+    """The newest complete, whole backup of each (source, database), newest first (what `latest` picks)."""
     latest: dict[tuple[str, str], CatalogEntry] = {}
     for entry in entries:
+        if entry.manifest.partial:
+            continue
         group = (entry.manifest.source, entry.manifest.database)
         if group not in latest or _newer(entry, latest[group]):
             latest[group] = entry

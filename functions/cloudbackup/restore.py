@@ -54,6 +54,7 @@ class RestoreResult(BaseModel):
     dry_run: bool = False
     # What the target held before (`3 tables/views, 1 routines`): what an in-place restore replaces.
     replaces: list[str] = Field(default_factory=list)
+    schema_only: bool = False
     restored_tables: list[str] = Field(default_factory=list)
 
 
@@ -64,15 +65,21 @@ def restore_backup(
     target_database: str | None = None,
     in_place: bool = False,
     tables: list[str] | None = None,
+    exclude_tables: list[str] | None = None,
+    schema_only: bool = False,
     definer: DefinerPolicy = "keep",
     jobs: int = 2,
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait_timeout: int = 60,
 ) -> RestoreResult:
+    """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
+    reading only their frames; `schema_only` creates every object but loads no rows."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
+    if exclude_tables:
+        tables = tables_except(manifest, tables, exclude_tables)
     frames = frames_to_load(manifest, tables)
     result = RestoreResult(
         source_database=manifest.database,
@@ -81,6 +88,7 @@ def restore_backup(
         tables=sum(f.kind == "table" for f in frames),
         dry_run=dry_run,
         restored_tables=[f.name for f in frames if f.kind == "table"],
+        schema_only=schema_only,
     )
     if dry_run or tables is not None:
         verify_backup(entry)  # a subset reads only its frames: check the whole object first
@@ -92,9 +100,12 @@ def restore_backup(
         shown,
     ):
         # The manifest knows each frame's SQL size: the share done and the time left.
-        shown.expect(sum(f.raw_length for f in frames if f.kind != "database"))
+        if not schema_only:  # skipped rows never count as loaded bytes: no share then
+            shown.expect(sum(f.raw_length for f in frames if f.kind != "database"))
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=f"backup {manifest.id}", progress=shown)
+            run = StatementFeed(
+                loader, where=f"backup {manifest.id}", progress=shown, schema_only=schema_only
+            )
             if tables is None:
                 _load_whole_object(entry, run)
             else:
@@ -126,6 +137,7 @@ def restore_dump_file(
     *,
     target_database: str | None = None,
     in_place: bool = False,
+    schema_only: bool = False,
     definer: DefinerPolicy = "keep",
     jobs: int = 2,
     dry_run: bool = False,
@@ -141,14 +153,25 @@ def restore_dump_file(
         raise UsageError(f"restoring the file {path} needs --target-database NEW (or a database in --db-url)")
     with open(path, "rb") as f:
         compression = detect_compression(f.read(4), os.path.basename(path))
-    result = RestoreResult(source_database=os.path.basename(path), target_database=target, dry_run=dry_run)
+    result = RestoreResult(
+        source_database=os.path.basename(path),
+        target_database=target,
+        dry_run=dry_run,
+        schema_only=schema_only,
+    )
     result.replaces = check_target(db, target, in_place)
     if dry_run:
         return result
     charset, collation = _server_defaults(db)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=os.path.basename(path), progress=shown, single_database=True)
+            run = StatementFeed(
+                loader,
+                where=os.path.basename(path),
+                progress=shown,
+                single_database=True,
+                schema_only=schema_only,
+            )
             run.load(decode(compression, _read_file(path)), "")
             loader.wait()
             _count(result, loader)
@@ -244,6 +267,20 @@ def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
     wanted = set(tables)
     keep = ("header", "sequence", "footer")
     return [f for f in frames if f.kind in keep or (f.kind == "table" and f.name in wanted)]
+
+
+def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[str]) -> list[str]:
+    """The tables (all of the backup's, or those named) less `exclude`; unknown names are a usage error."""
+    known = [t.name for t in manifest.tables]
+    unknown = [t for t in exclude if t not in known]
+    if unknown:
+        raise UsageError(
+            f"--exclude-table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
+        )
+    kept = [t for t in (tables if tables is not None else known) if t not in exclude]
+    if not kept:
+        raise UsageError("--exclude-table leaves no table to restore")
+    return kept
 
 
 def frame_label(frame: Frame) -> str:

@@ -532,3 +532,94 @@ def test_ctrl_c_says_stopping_at_once_and_exits_130_keeping_nothing(db_settings,
     assert out == ""
     assert json.loads(ok(cloudbackup("list", "--json", "--data", str(data)))) == []
     assert list(data.rglob("*.manifest.json")) == []
+
+
+# --- 8. a part: --exclude-table and --schema-only ----------------------------------------------------
+
+
+def test_restore_of_a_part_excludes_tables_or_loads_definitions_only(
+    db_settings, small_db, make_database, tmp_path
+):
+    data = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, data)
+    url = db_url(db_settings)
+    # When the backup is restored without table u
+    target = make_database("opx")
+    out = ok(
+        cloudbackup(
+            "restore",
+            "--db-url",
+            url,
+            "--backup",
+            made,
+            "--target-database",
+            target,
+            "--exclude-table",
+            "u",
+            *data,
+        )
+    )
+    # Then only t is there, with its rows
+    assert tables_of(db_settings, target) == {"t": 300}
+    assert "1 tables" in out
+    # When it is restored with definitions only, every table is there, empty
+    target2 = make_database("ops")
+    ok(
+        cloudbackup(
+            "restore", "--db-url", url, "--backup", made, "--target-database", target2, "--schema-only", *data
+        )
+    )
+    assert tables_of(db_settings, target2) == {"t": 0, "u": 0}
+    # and an unknown table to exclude is a usage error
+    bad = cloudbackup(
+        "restore",
+        "--db-url",
+        url,
+        "--backup",
+        made,
+        "--target-database",
+        target2 + "x",
+        "--exclude-table",
+        "nope",
+        *data,
+    )
+    assert bad.returncode == 2
+    assert "--exclude-table nope" in bad.stderr
+
+
+def test_backup_of_a_part_is_recorded_and_never_picked_as_latest(
+    db_settings, small_db, make_database, tmp_path
+):
+    data = ["--data", str(tmp_path / "data")]
+    url = db_url(db_settings, small_db)
+    # Given a backup without table u, and one with no rows
+    without_u = json.loads(
+        ok(cloudbackup("backup", "--db-url", url, "--exclude-table", "u", "--json", *data))
+    )[0]
+    no_rows = json.loads(ok(cloudbackup("backup", "--db-url", url, "--schema-only", "--json", *data)))[0]
+    # Then each says what it left out, and holds only that
+    assert without_u["excluded_tables"] == ["u"]
+    assert without_u["tables"] == 1
+    assert no_rows["schema_only"] is True
+    assert no_rows["rows"] == 0
+    shown = json.loads(ok(cloudbackup("show", "--backup", no_rows["id"], "--json", *data)))
+    assert [(t["name"], t["rows"]) for t in shown["table_details"]] == [("t", 0), ("u", 0)]
+    assert "partial" in ok(cloudbackup("show", "--backup", without_u["id"], *data))
+    # and `latest` never picks a partial backup (a restore would lose rows); its id restores it
+    latest = cloudbackup("verify", "--backup", "latest", "--database", small_db, *data)
+    assert latest.returncode == 2
+    assert "2 partial backup(s)" in latest.stderr
+    target = make_database("opp")
+    ok(
+        cloudbackup(
+            "restore",
+            "--db-url",
+            db_url(db_settings),
+            "--backup",
+            without_u["id"],
+            "--target-database",
+            target,
+            *data,
+        )
+    )
+    assert tables_of(db_settings, target) == {"t": 300}

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             compression=args.compression,
             progress=progress,
             jobs=jobs,
+            exclude_tables=args.exclude_table or (),
+            schema_only=args.schema_only,
         )
         key = manifest_key(backup_stem(source, database, manifest.started_at, manifest.id))
         summary = CatalogEntry(manifest=manifest, store=stores.write, manifest_key=key).summary()

@@ -25,12 +25,14 @@ def run(args: argparse.Namespace) -> int:
         "definer": args.definer,
         "jobs": args.jobs,
         "dry_run": args.dry_run,
+        "schema_only": args.schema_only,
         "progress": for_terminal(),
     }
     ask = args.in_place and not (args.yes or args.dry_run)
     if os.path.isfile(args.backup) or os.sep in args.backup or args.backup.endswith((".sql", ".gz", ".zst")):
-        if args.table:
-            raise UsageError("--table needs a backup with a frame index, not a plain dump file")
+        if args.table or args.exclude_table:
+            flag = "--table" if args.table else "--exclude-table"
+            raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
         target = args.target_database or (db.database if not args.in_place else None) or db.database
         if ask and target:
             confirm_in_place(target, f"the dump file {args.backup}")
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             entry,
             target_database=args.target_database,
             tables=args.table,
+            exclude_tables=args.exclude_table,
             **common,
         )
         origin = where(entry)

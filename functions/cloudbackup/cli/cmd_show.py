@@ -64,6 +64,17 @@ def render(d: dict[str, Any]) -> str:
         ("sha256", d["sha256"]),
         ("objects", counts),
     ]
+    if d["schema_only"] or d["excluded_tables"]:
+        left_out = ", ".join(d["excluded_tables"])
+        part = "; ".join(
+            p
+            for p in (
+                "definitions only, no rows" if d["schema_only"] else "",
+                f"tables left out: {left_out}" if left_out else "",
+            )
+            if p
+        )
+        fields.append(("partial", part + " (`latest` never picks it)"))
     lines = [f"{name:<9} {value}" for name, value in fields]
     rows = [("TABLE", "ROWS", "SIZE", "SQL")] + [
         (t["name"], f"{t['rows']:,}", human_size(t["size"]), human_size(t["sql_bytes"]))

@@ -99,6 +99,16 @@ def add_source_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", metavar="NAME", help="the server's name in the store (default: any)")
 
 
+def add_part_flags(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument(
+        "--exclude-table",
+        action="append",
+        metavar="NAME",
+        help=f"{verb} every table but this one (repeatable)",
+    )
+    p.add_argument("--schema-only", action="store_true", help=f"{verb} the definitions, no rows")
+
+
 def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", action="store_true", help=f"print {what} as JSON (see README: JSON output)")
 
@@ -140,6 +150,7 @@ def backup_parser(sub: _SubParsers) -> None:
     p.add_argument(
         "--jobs", type=int, metavar="N", help="connections reading a big table at once (default 4)"
     )
+    add_part_flags(p, "back up")
     add_json_flag(p, "the new backups")
     add_storage_flags(p, writes=True)
 
@@ -193,6 +204,7 @@ def restore_parser(sub: _SubParsers) -> None:
         help="do not ask before --in-place (needed when stdin is not a terminal)",
     )
     p.add_argument("--table", action="append", metavar="NAME", help="restore only this table (repeatable)")
+    add_part_flags(p, "restore")
     p.add_argument(
         "--definer",
         choices=["keep", "current"],

@@ -95,6 +95,13 @@ class Manifest:
     frames: list[Frame]
     counts: ObjectCounts = field(default_factory=ObjectCounts)
     tool_version: str = ""
+    # A partial backup (tables left out, or no rows): never what `latest` picks for a restore.
+    schema_only: bool = False
+    excluded_tables: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return self.schema_only or bool(self.excluded_tables)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", _utc(self.started_at))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pymysql
 from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
 
+from cloudbackup.errors import UsageError
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
@@ -87,6 +88,8 @@ def dump_database(
     check: Callable[[], None] | None = None,
     helpers: Sequence[Any] = (),
     split_tables: Collection[str] = (),
+    exclude_tables: Collection[str] = (),
+    schema_only: bool = False,
 ) -> DumpResult:
     """Write every frame of `database` (the connection's current database, inside the snapshot).
 
@@ -98,7 +101,7 @@ def dump_database(
     with conn.cursor() as cur:
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
-            found = objects.list_objects(cur, database)
+            found = _without(objects.list_objects(cur, database), exclude_tables)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
         layouts = table_layouts(cur, database)
@@ -125,6 +128,7 @@ def dump_database(
                     progress=shown,
                     check=check,
                     helpers=helpers if table in split_tables else (),
+                    schema_only=schema_only,
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
@@ -132,6 +136,18 @@ def dump_database(
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())
+
+
+def _without(found: objects.DatabaseObjects, exclude: Collection[str]) -> objects.DatabaseObjects:
+    """The objects less the excluded tables (and their triggers); an unknown name is a usage error."""
+    unknown = sorted(set(exclude) - set(found.tables))
+    if unknown:
+        raise UsageError(f"--exclude-table {unknown[0]}: database {found.database} has no such table")
+    if not exclude:
+        return found
+    kept = [t for t in found.tables if t not in exclude]
+    triggers = {t: names for t, names in found.triggers.items() if t not in exclude}
+    return replace(found, tables=kept, triggers=triggers)
 
 
 def _table_texts(
@@ -156,6 +172,7 @@ def _table_frame(
     progress: Progress,
     check: Callable[[], None] | None,
     helpers: Sequence[Any] = (),
+    schema_only: bool = False,
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
@@ -163,9 +180,12 @@ def _table_frame(
     writer.begin_frame("table", table)
     writer.write(ddl)
     rows = 0
-    for statement, count in _table_statements(
-        conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers
-    ):
+    statements = (
+        _table_statements(conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers)
+        if not schema_only
+        else ()
+    )
+    for statement, count in statements:
         writer.write(statement)
         rows += count
         progress.add(rows=count, bytes=len(statement))

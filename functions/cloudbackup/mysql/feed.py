@@ -41,9 +41,16 @@ class StatementFeed:
     would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
 
     def __init__(
-        self, loader: Loader, *, where: str, progress: Progress, single_database: bool = False
+        self,
+        loader: Loader,
+        *,
+        where: str,
+        progress: Progress,
+        single_database: bool = False,
+        schema_only: bool = False,
     ) -> None:
         self.loader = loader
+        self.schema_only = schema_only  # rows (INSERT … VALUES) are skipped: definitions only
         self.where = where
         self.progress = progress
         self.single_database = single_database
@@ -80,6 +87,8 @@ class StatementFeed:
 
     def _one(self, stmt: Statement, where: str) -> None:
         kind = classify(stmt.sql)
+        if kind == "rows" and self.schema_only:
+            return
         if kind == "use":
             self._database_statement(stmt)
             return
