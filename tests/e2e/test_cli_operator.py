@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -623,3 +624,109 @@ def test_backup_of_a_part_is_recorded_and_never_picked_as_latest(
         )
     )
     assert tables_of(db_settings, target) == {"t": 300}
+
+
+# --- 9. JSON outputs: versioned, documented, only growing ---------------------------------------------
+
+# The fields README.md ("JSON output") promises. Scripts rely on them: a test, so none is ever dropped.
+BACKUP_FIELDS = {
+    "format",
+    "id",
+    "source",
+    "database",
+    "created_at",
+    "finished_at",
+    "store",
+    "location",
+    "manifest",
+    "size",
+    "sha256",
+    "compression",
+    "tables",
+    "rows",
+    "server_version",
+    "schema_only",
+    "excluded_tables",
+}
+SHOW_FIELDS = BACKUP_FIELDS | {
+    "charset",
+    "collation",
+    "server_flavour",
+    "seconds",
+    "snapshot",
+    "counts",
+    "tool_version",
+    "table_details",
+}
+RESTORE_FIELDS = {
+    "format",
+    "source_database",
+    "target_database",
+    "backup_id",
+    "tables",
+    "rows",
+    "bytes",
+    "seconds",
+    "previous_tables_kept_in",
+    "definers_rewritten",
+    "stale_staging_dropped",
+    "dry_run",
+    "replaces",
+    "restored_tables",
+    "schema_only",
+    "store",
+    "location",
+}
+VERIFY_FIELDS = {
+    "format",
+    "id",
+    "store",
+    "location",
+    "database",
+    "ok",
+    "size",
+    "sha256",
+    "frames",
+    "tables",
+    "raw_bytes",
+}
+
+
+def test_every_json_output_carries_its_format_and_the_documented_fields(
+    db_settings, small_db, make_database, tmp_path
+):
+    data = ["--data", str(tmp_path / "data")]
+    (made,) = json.loads(
+        ok(cloudbackup("backup", "--db-url", db_url(db_settings, small_db), "--json", *data))
+    )
+    (listed,) = json.loads(ok(cloudbackup("list", "--json", *data)))
+    shown = json.loads(ok(cloudbackup("show", "--backup", made["id"], "--json", *data)))
+    verified = json.loads(ok(cloudbackup("verify", "--backup", made["id"], "--json", *data)))
+    restored = json.loads(
+        ok(
+            cloudbackup(
+                "restore",
+                "--db-url",
+                db_url(db_settings),
+                "--backup",
+                made["id"],
+                "--target-database",
+                make_database("opj"),
+                "--json",
+                *data,
+            )
+        )
+    )
+    for document, fields in (
+        (made, BACKUP_FIELDS),
+        (listed, BACKUP_FIELDS),
+        (shown, SHOW_FIELDS),
+        (verified, VERIFY_FIELDS),
+        (restored, RESTORE_FIELDS),
+    ):
+        assert document["format"] == 1
+        assert fields <= set(document), sorted(fields - set(document))
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## JSON output", 1)[1].split("\n## ", 1)[0]
+    for field in SHOW_FIELDS | RESTORE_FIELDS | VERIFY_FIELDS:
+        assert f"`{field}`" in section, f"README's JSON output section does not name {field}"
