@@ -24,6 +24,10 @@ class Progress(Protocol):
         """The (uncompressed) bytes the work will cover, when known: the share done and time left."""
         ...
 
+    def estimate_rows(self, total_rows: int) -> None:
+        """The server's estimate of the rows the work will cover: an approximate share and time left."""
+        ...
+
     def current(self, table: str) -> None:
         """The table being read or loaded now."""
         ...
@@ -48,6 +52,9 @@ class NoProgress:
     def expect(self, total_bytes: int) -> None:
         pass
 
+    def estimate_rows(self, total_rows: int) -> None:
+        pass
+
     def current(self, table: str) -> None:
         pass
 
@@ -68,7 +75,7 @@ class TerminalProgress:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._what = ""
-        self._tables_total = self._bytes_total = 0
+        self._tables_total = self._bytes_total = self._rows_estimate = 0
         self._tables = self._rows = self._bytes = 0
         self._started = self._shown = 0.0
         self._width = 0
@@ -76,7 +83,7 @@ class TerminalProgress:
 
     def begin(self, what: str, tables: int) -> None:
         self._what, self._tables_total = what, tables
-        self._tables = self._rows = self._bytes = self._bytes_total = 0
+        self._tables = self._rows = self._bytes = self._bytes_total = self._rows_estimate = 0
         self._doing = ""
         self._started = time.monotonic()
         self._shown = 0.0
@@ -84,6 +91,9 @@ class TerminalProgress:
 
     def expect(self, total_bytes: int) -> None:
         self._bytes_total = max(total_bytes, 0)
+
+    def estimate_rows(self, total_rows: int) -> None:
+        self._rows_estimate = max(total_rows, 0)
 
     def current(self, table: str) -> None:
         self._doing = f"table {table}"
@@ -108,20 +118,29 @@ class TerminalProgress:
     def line(self) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-6)
         parts = []
-        if self._bytes_total:
-            parts.append(f"{min(self._bytes / self._bytes_total, 1.0):.0%}")
+        done, about = self._share()
+        if done is not None:
+            parts.append(f"{about}{done:.0%}")
         parts += [
             f"{self._tables}/{self._tables_total} tables",
             f"{self._rows:,} rows",
             f"{self._bytes / MIB:.1f} MiB",
             f"{self._bytes / MIB / elapsed:.1f} MiB/s",
         ]
-        if self._bytes_total and self._bytes:
-            left = max(self._bytes_total - self._bytes, 0) * elapsed / self._bytes
-            parts.append(f"{_clock(left)} left")
+        if done:
+            left = (1.0 - done) * elapsed / done
+            parts.append(f"{about}{_clock(left)} left")
         if self._doing:
             parts.append(self._doing)
         return f"{self._what}: " + ", ".join(parts)
+
+    def _share(self) -> tuple[float | None, str]:
+        """(share done, "" or "~" when it rests on the server's row estimate); None when unknown."""
+        if self._bytes_total:
+            return min(self._bytes / self._bytes_total, 1.0), ""
+        if self._rows_estimate:
+            return min(self._rows / self._rows_estimate, 0.99), "~"  # an estimate: never claims done
+        return None, ""
 
     def _maybe_show(self) -> None:
         if time.monotonic() - self._shown >= REFRESH_SECONDS:

@@ -478,6 +478,8 @@ def big_db(db_settings, make_database):
         )
         cur.execute("CREATE TABLE small (id INT PRIMARY KEY)")
         cur.execute("INSERT INTO small VALUES (1)")
+        cur.execute("ANALYZE TABLE big")  # the server's row estimate: the backup's share done
+        cur.fetchall()
     return name
 
 
@@ -520,6 +522,7 @@ def test_progress_on_a_terminal_shows_share_time_left_table_and_uploading(
     assert code == 0, seen
     # Then it showed the table being read and the uploading state, in binary units
     assert "table big" in seen
+    assert re.search(r"backup \S+: ~[1-9]\d?%, ", seen), seen  # from the server's estimate
     assert ", uploading" in seen
     assert " MiB/s" in seen
     assert " MB/s" not in seen
@@ -621,6 +624,8 @@ def test_backup_of_a_part_is_recorded_and_never_picked_as_latest(
     shown = json.loads(ok(cloudbackup("show", "--backup", no_rows["id"], "--json", *data)))
     assert [(t["name"], t["rows"]) for t in shown["table_details"]] == [("t", 0), ("u", 0)]
     assert "partial" in ok(cloudbackup("show", "--backup", without_u["id"], *data))
+    listed = ok(cloudbackup("list", *data)).splitlines()
+    assert sum("1 (partial)" in line or "2 (partial)" in line for line in listed) == 2
     # and `latest` never picks a partial backup (a restore would lose rows); its id restores it
     latest = cloudbackup("verify", "--backup", "latest", "--database", small_db, *data)
     assert latest.returncode == 2

@@ -56,3 +56,17 @@ def test_with_a_known_total_the_line_gives_the_share_done_the_time_left_and_the_
     # and a state (uploading) takes the table's place
     progress.state("uploading")
     assert progress.line().endswith(", uploading")
+
+
+def test_a_row_estimate_gives_an_approximate_share_that_never_claims_done():
+    # Given a backup whose server estimates 1,000 rows
+    progress = TerminalProgress(FakeTty())
+    progress.begin("backup shop", 2)
+    progress.estimate_rows(1000)
+    # When half are read, the share and time left are marked as estimates
+    progress.add(rows=500, bytes=1024)
+    assert progress.line().startswith("backup shop: ~50%, 0/2 tables, 500 rows, ")
+    assert " left" in progress.line()
+    # and more rows than estimated never show as done
+    progress.add(rows=2000)
+    assert progress.line().startswith("backup shop: ~99%, ")
