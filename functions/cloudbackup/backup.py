@@ -59,6 +59,22 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[str]) -> None:
+    """Each table to leave out must be a table of at least one of `databases`: otherwise it is a typo."""
+    if not tables or not databases:
+        return
+    marks = ", ".join(["%s"] * len(databases))
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
+            databases,
+        )
+        known = {str(name) for (name,) in cur.fetchall()}
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise UsageError(f"--exclude-table {unknown[0]}: no such table in {', '.join(databases)}")
+
+
 def backup_database(
     db: DbSettings,
     database: str,

@@ -626,10 +626,19 @@ def test_backup_of_a_part_is_recorded_and_never_picked_as_latest(
     assert "partial" in ok(cloudbackup("show", "--backup", without_u["id"], *data))
     listed = ok(cloudbackup("list", *data)).splitlines()
     assert sum("1 (partial)" in line or "2 (partial)" in line for line in listed) == 2
+    # A table to leave out need only be in one of the databases backed up; in none, it is a typo
+    other = make_database("opo")
+    several = ["backup", "--db-url", db_url(db_settings), "--database", small_db, "--database", other, *data]
+    both = json.loads(ok(cloudbackup(*several, "--exclude-table", "u", "--json")))
+    assert [b["tables"] for b in both] == [1, 0]
+    typo = cloudbackup(*several, "--exclude-table", "nope")
+    assert typo.returncode == 2
+    assert "--exclude-table nope: no such table" in typo.stderr
+    assert len(json.loads(ok(cloudbackup("list", "--json", *data)))) == 4
     # and `latest` never picks a partial backup (a restore would lose rows); its id restores it
     latest = cloudbackup("verify", "--backup", "latest", "--database", small_db, *data)
     assert latest.returncode == 2
-    assert "2 partial backup(s)" in latest.stderr
+    assert "3 partial backup(s)" in latest.stderr
     target = make_database("opp")
     ok(
         cloudbackup(

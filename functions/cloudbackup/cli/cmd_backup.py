@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from cloudbackup.backup import backup_database, default_source, resolve_databases
+from cloudbackup.backup import backup_database, check_exclusions, default_source, resolve_databases
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     databases = resolve_databases(db, names)
     if not databases:
         raise UsageError(f"no database to back up on {db.host}:{db.port}")
+    check_exclusions(db, databases, args.exclude_table or ())
     source = args.source or default_source(db)
     progress = for_terminal()
     summaries: list[dict[str, Any]] = []

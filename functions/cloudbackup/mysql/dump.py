@@ -15,7 +15,6 @@ from typing import Any
 import pymysql
 from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
 
-from cloudbackup.errors import UsageError
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
@@ -151,10 +150,8 @@ def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:
 
 
 def _without(found: objects.DatabaseObjects, exclude: Collection[str]) -> objects.DatabaseObjects:
-    """The objects less the excluded tables (and their triggers); an unknown name is a usage error."""
-    unknown = sorted(set(exclude) - set(found.tables))
-    if unknown:
-        raise UsageError(f"--exclude-table {unknown[0]}: database {found.database} has no such table")
+    """The objects less the excluded tables (and their triggers). A name this database does not have is
+    no error here: one run may back up several databases (backup.check_exclusions catches typos)."""
     if not exclude:
         return found
     kept = [t for t in found.tables if t not in exclude]
