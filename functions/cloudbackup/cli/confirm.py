@@ -18,10 +18,10 @@ def confirm_in_place(
     target: str, what: str, *, stdin: TextIO | None = None, stderr: TextIO | None = None
 ) -> None:
     """Ask before `what` (e.g. `backup 3fa2c1 (s3 s3://...)`) replaces `target`; raise unless confirmed."""
-    stdin = stdin or sys.stdin
+    stdin = stdin or sys.stdin  # None when started without one (a daemon): never asked either
     stderr = stderr or sys.stderr
     keep = before_name(target, datetime.now(UTC))
-    if not stdin.isatty():
+    if stdin is None or not stdin.isatty():
         raise UsageError(
             f"--in-place replaces database {target} (its tables kept in {keep}); "
             "stdin is not a terminal, so confirm with --yes"
