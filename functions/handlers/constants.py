@@ -20,6 +20,10 @@ ENV_TASK_EVENT = "CLOUDBACKUP_EVENT"  # a Fargate task's event (JSON): what the 
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
+# The deployment config's CA files (`ssl_ca`) are shipped in the asset as ASSET_CA_DIR/<source>.pem; a
+# relative `ssl_ca` (in CLOUDBACKUP_SOURCES or the database secret) names a file inside the asset.
+ASSET_CA_DIR = "ca"
+
 DEFAULT_SERVICE = "cloudbackup"
 DEFAULT_NAMESPACE = "CloudBackup"
 

@@ -368,6 +368,9 @@ def test_a_unique_prefix_of_4_or_more_names_a_backup_and_an_ambiguous_one_lists_
     twin = made[:5] + "zzzzzzz"
     document = json.loads(manifest.read_text())
     document["id"] = twin
+    document["data"]["key"] = document["data"]["key"].replace(made, twin)  # its own data object, beside it
+    (data_object,) = data.rglob("*.sql.zst")
+    data_object.with_name(data_object.name.replace(made, twin)).write_bytes(data_object.read_bytes())
     manifest.with_name(manifest.name.replace(made, twin)).write_text(json.dumps(document))
     # Then 6 characters pick one backup, 5 are ambiguous (exit 2, both listed), 3 are too few
     assert ok(cloudbackup("verify", "--backup", made[:6], "--data", str(data))).startswith(f"OK {made} ")

@@ -91,7 +91,13 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
         "--db-url",
         required=True,
         metavar="URL",
-        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE] (password also from MYSQL_PWD)",
+        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE] "
+        "(password also from MYSQL_PWD; MODE as the mysql client's --ssl-mode)",
+    )
+    p.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="read the password from FILE (trailing newline removed): it stays out of `ps`",
     )
 
 
@@ -254,7 +260,7 @@ def prune_parser(sub: _SubParsers) -> None:
     p = command_parser(
         sub,
         "prune",
-        "delete old backups by count and age",
+        "delete old backups by count and age in one store (the bucket if given, else --data)",
         "cloudbackup prune --keep-last 7 --keep-days 30 --dry-run",
         "cloudbackup prune --keep-last 3 --database shop --json",
     )
