@@ -44,6 +44,27 @@ class Network(Strict):
     ]
 
 
+def check_schedule(value: str) -> str:
+    rate = _RATE.match(value)
+    if rate and int(rate.group(1)) > 0:
+        return value
+    if _CRON.match(value):
+        return value
+    raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+
+
+class Drill(Strict):
+    """A restore drill on a schedule: the newest backup restored into a scratch database on the drill
+    server (the source's own, or the one `secret_arn` names), proven and dropped."""
+
+    schedule: str
+    secret_arn: Annotated[str | None, Field(pattern=SECRET_ARN)] = None
+    # No successful drill for this many days raises an alarm. CloudWatch evaluates at most 7 days.
+    window_days: Annotated[int, Field(ge=1, le=7)] = 7
+
+    _schedule_expression = field_validator("schedule")(check_schedule)
+
+
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) a task may have with it.
 FARGATE_MEMORY = {
     256: range(512, 2049, 512),
@@ -93,6 +114,7 @@ class Source(Strict):
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
+    drill: Drill | None = None
     # Where backups and restores run: a Lambda function (15 minutes at most) or an ECS Fargate task.
     runner: Literal["lambda", "fargate"] = "lambda"
     task: Task = Task()
@@ -138,15 +160,15 @@ class Source(Strict):
             raise ValueError("ssl_ca makes no sense with ssl_mode DISABLED")
         return self
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule_expression(cls, value: str) -> str:
-        rate = _RATE.match(value)
-        if rate and int(rate.group(1)) > 0:
-            return value
-        if _CRON.match(value):
-            return value
-        raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+    _schedule_expression = field_validator("schedule")(check_schedule)
+
+    @model_validator(mode="after")
+    def _drill_names_databases(self) -> Source:
+        if self.drill is not None and self.databases == "*":
+            raise ValueError('drill: list the databases to drill (a drill restores one database), not "*"')
+        if self.drill is not None and self.runner != "lambda":
+            raise ValueError('drill: drills run in the restore function: needs runner "lambda"')
+        return self
 
     @field_validator("time_zone")
     @classmethod

@@ -11,6 +11,7 @@ and they are prevented anyway: every write is conditional, the bucket policy den
 and Object Lock keeps the older version. What is alarmed instead is an overwrite attempt: a write the
 bucket refused (AccessDenied from the policy, or PreconditionFailed: the key exists), from the CloudTrail
 data events of write_audit.py, when `audit_writes` is on.
+A source with a drill also gets alarms on a failed drill and on no successful drill within its window.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
         period=Duration.hours(1),
+    )
+
+
+def drill_succeeded(source: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=c.METRIC_DRILL_SUCCEEDED,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=Duration.days(1),
     )
 
 
@@ -153,6 +164,27 @@ class Monitoring(Construct):
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             periods=window_hours,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
+    def watch_drills(self, source: str, window_days: int) -> None:
+        self._alarm(
+            f"{source}-drill-failed",
+            failures(source, c.METRIC_DRILL_FAILURES),
+            description=f"cloudbackup: a restore drill of {source} failed (its event says why)",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # N daily periods without a proven drill (no data counts): the drills stopped, or never pass.
+        self._alarm(
+            f"{source}-drill-missing",
+            drill_succeeded(source),
+            description=f"cloudbackup: no successful restore drill of {source} for {window_days} days",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=window_days,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
 

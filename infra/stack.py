@@ -78,6 +78,9 @@ class CloudBackupStack(Stack):
             self.monitoring.watch_source(
                 source.name, functions.backup, functions.restore, source.backup_window_hours
             )
+            if source.drill:
+                self.schedules.add_drills(source, functions.restore)
+                self.monitoring.watch_drills(source.name, source.drill.window_days)
             self.console.add_restore_events(source, functions.restore)
             CfnOutput(self, output_id(source.name, "BackupFunction"), value=functions.backup.function_name)
             CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)

@@ -33,6 +33,7 @@ from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
+from cloudbackup.preflight.check import check_restorable
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, verify_backup
 
@@ -93,6 +94,7 @@ def restore_backup(
     if dry_run or tables is not None:
         verify_backup(entry)  # a subset reads only its frames: check the whole object first
     result.replaces = check_target(db, target, in_place)
+    check_restorable(db, entry, frames, target)
     if dry_run:
         return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (

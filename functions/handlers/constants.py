@@ -38,8 +38,14 @@ METRIC_BACKUP_DURATION = "BackupDuration"  # Seconds per database
 METRIC_RESTORE_SUCCEEDED = "RestoreSucceeded"
 METRIC_RESTORE_FAILURES = "RestoreFailures"
 METRIC_RESTORE_DURATION = "RestoreDuration"
+METRIC_DRILL_SUCCEEDED = "DrillSucceeded"  # Count, 1 per proven drill: the "no successful drill" alarm
+METRIC_DRILL_FAILURES = "DrillFailures"  # Count, 1 per drill that did not restore or did not prove
+METRIC_DRILL_DURATION = "DrillDuration"  # Seconds, the whole drill (restore, proof, drop)
+METRIC_DRILL_RESTORE_SECONDS = "DrillRestoreSeconds"  # Seconds the restore took: the recovery-time figure
 
 # Result events on EventBridge.
 EVENT_SOURCE = "cloudbackup"
 EVENT_BACKUP_SUCCEEDED = "Backup Succeeded"
 EVENT_BACKUP_FAILED = "Backup Failed"
+EVENT_DRILL_SUCCEEDED = "Restore Drill Succeeded"
+EVENT_DRILL_FAILED = "Restore Drill Failed"

@@ -8,7 +8,9 @@ Variable names live in handlers.constants. CLOUDBACKUP_SOURCES is a JSON object,
                    "restore_allow": ["shop_restored*", "shop"],  # restore targets (fnmatch patterns)
                    "restore_secret_arn": "arn:...",              # optional: the restore's own user
                    "ssl_mode": "VERIFY_IDENTITY",                # optional, overrides the secret's
-                   "ssl_ca": "ca/orders-db.pem"}}                # optional, a file in the asset
+                   "ssl_ca": "ca/orders-db.pem",                 # optional, a file in the asset
+                   "drill": true,                                # restore drills allowed
+                   "drill_secret_arn": "arn:..."}}               # optional: drill on another server
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class SourceConfig(BaseModel):
             ssl_mode=self.ssl_mode or db.ssl_mode,
             ssl_ca=asset_path(self.ssl_ca) if self.ssl_ca else db.ssl_ca,
         )
+
+    # Restore drills write a scratch database (always dropped) on the drill server: the source's own,
+    # or the one `drill_secret_arn` names. Off unless the deployment configured a drill.
+    drill: bool = False
+    drill_secret_arn: Annotated[str, Field(min_length=1)] | None = None
 
     def allows_backup_of(self, database: str) -> bool:
         return self.databases == "*" or database in self.databases

@@ -30,6 +30,8 @@ IMPORTED_KEY = "arn:aws:kms:eu-central-1:123456789012:key/0f1e2d3c-4b5a-6978-8a9
 SECOND_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/billing-db-Zz9Yx8"
 RESTORE_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/billing-restore-Qq1Ww2"
 TEST_CA = REPO / "tests" / "infra" / "test-ca.pem"  # a throw-away CA certificate (its key is not kept)
+DRILL_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/drill-server-Dr1ll0"
+DRILL = {"schedule": "cron(0 4 ? * SUN *)", "secret_arn": DRILL_SECRET, "window_days": 7}
 NETWORK = {
     "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
@@ -56,6 +58,7 @@ def full_config() -> dict[str, Any]:
         object_lock={"mode": "COMPLIANCE", "days": 10},
     )
     raw["functions"].update(memory_mb=2048, timeout_seconds=600, log_retention_days=90, log_level="DEBUG")
+    raw["sources"][0]["drill"] = DRILL
     raw["sources"].append(
         {
             "name": "billing-db",

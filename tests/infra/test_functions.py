@@ -116,8 +116,11 @@ def test_each_function_reads_exactly_its_sources_secret(full: Synth, handler: st
         statements = role_statements(full, role_id(function))
         secret = statement(statements, "ReadDatabaseSecret")
         assert secret["Action"] == "secretsmanager:GetSecretValue"
-        expected = source.restore_secret_arn if handler == RESTORE_HANDLER else None
-        assert secret["Resource"] == (expected or source.secret_arn)
+        expected = [source.secret_for("restore" if handler == RESTORE_HANDLER else "backup")]
+        if source.drill and handler == RESTORE_HANDLER:
+            expected.append(source.drill.secret_arn or source.secret_arn)
+        expected = list(dict.fromkeys(expected))
+        assert secret["Resource"] == (expected[0] if len(expected) == 1 else expected)
         secret_reads = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
         assert secret_reads == [secret]
 

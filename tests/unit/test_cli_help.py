@@ -12,9 +12,15 @@ from cloudbackup.cli.main import build_parser
 # Options that mean something only for some commands (what they are for, in the comment).
 ONLY_FOR = {
     "--kms-key-id": {"backup"},  # encrypts new objects: only backup writes any
-    "--store": {"list", "restore", "verify", "show"},  # narrows what is read; prune's scope is its own matter
+    "--store": {
+        "list",
+        "restore",
+        "verify",
+        "show",
+        "drill",
+    },  # narrows what is read; prune's scope is its own matter
     "--yes": {"restore"},  # answers the --in-place question
-    "--db-url": {"backup", "restore"},  # the commands that reach a server
+    "--db-url": {"backup", "restore", "drill"},  # the commands that reach a server
 }
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
     "show": "cloudbackup.cli.cmd_show",
+    "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
 }
 
@@ -273,6 +274,27 @@ def prune_parser(sub: _SubParsers) -> None:
     add_storage_flags(p)
 
 
+def drill_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "drill",
+        "restore a backup into a scratch database, prove it, drop it",
+        "cloudbackup drill --db-url mysql://root@drill-server --database shop",
+        "cloudbackup drill --db-url mysql://root@drill-server --database shop --backup 3fa2 --json",
+    )
+    add_db_flags(p)
+    p.add_argument("--database", required=True, metavar="NAME", help="the backed-up database")
+    p.add_argument(
+        "--backup",
+        default="latest",
+        metavar="ID|latest",
+        help="backup id (or 4+ first characters); default: latest",
+    )
+    add_source_flag(p)
+    add_json_flag(p, "the result")
+    add_storage_flags(p, choose=True)
+
+
 def credentials_parser(sub: _SubParsers) -> None:
     p = command_parser(
         sub,
@@ -295,6 +317,7 @@ PARSERS = [
     verify_parser,
     show_parser,
     prune_parser,
+    drill_parser,
     credentials_parser,
 ]
 

@@ -92,7 +92,9 @@ def iter_chunks(
     room = limit - len(prefix) - len(STATEMENT_END)
     name = quote_identifier(span.column)
     source = f"{quote_identifier(database)}.{quote_identifier(table)} FORCE INDEX (PRIMARY)"
-    select = f"SELECT COUNT(*), GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') FROM {source}"
+    # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
+    values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
+    select = f"SELECT COUNT(*), {values} FROM {source}"
     rows_wanted = step  # rows that make a statement of about `target` bytes, once a range has shown it
     low = span.low
     with conn.cursor() as cur:
@@ -130,7 +132,8 @@ def iter_chunks(
 
 def _estimated_rows(cur: Any, source: str, name: str, low: int, high: int) -> int:
     """The optimizer's estimate of the rows in (`low`, `high`]: a dive at each end of the range."""
-    cur.execute(f"EXPLAIN SELECT 1 FROM {source} {_in_range(name, low, high)}")
+    # The tabular format names: MySQL 9 defaults to a TREE of text, which has no `rows` column.
+    cur.execute(f"EXPLAIN FORMAT=TRADITIONAL SELECT 1 FROM {source} {_in_range(name, low, high)}")
     row = cur.fetchone()
     rows = row[[d[0] for d in cur.description].index("rows")]
     return int(rows or 0)
