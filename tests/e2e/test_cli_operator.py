@@ -35,16 +35,6 @@ _OWN_ENV = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _backups_on_mysql(request):
-    """Every test here that takes a server makes a backup; backups on MySQL 9 fail until the MySQL dump
-    fix lands. They still run there and report XPASS once it has (then this fixture can go)."""
-    if "db_settings" in request.fixturenames and flavour(request.getfixturevalue("db_settings")) == "mysql":
-        request.applymarker(
-            pytest.mark.xfail(reason="backups on MySQL fail until the MySQL dump fix", strict=False)
-        )
-
-
 def cloudbackup(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in _OWN_ENV}
     return subprocess.run(
