@@ -15,7 +15,7 @@ import pytest
 
 from cloudbackup.backup import SYSTEM_DATABASES, resolve_databases
 from cloudbackup.errors import UsageError
-from tests.fixtures.mariadb import admin_connect, db_url
+from tests.fixtures.mariadb import admin_connect, db_url, flavour
 
 pytestmark = pytest.mark.e2e
 
@@ -26,12 +26,24 @@ def cloudbackup(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, check=False, **kwargs)
 
 
+def numbers(settings, cur, count: int) -> str:
+    """A query of `seq` 1..count on either server (MariaDB's seq_1_to_N tables are not MySQL's)."""
+    depth = "cte_max_recursion_depth" if flavour(settings) == "mysql" else "max_recursive_iterations"
+    cur.execute(f"SET SESSION {depth} = {count}")
+    return (
+        f"WITH RECURSIVE s(seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s WHERE seq < {count}) "
+        "SELECT seq FROM s"
+    )
+
+
 @pytest.fixture
 def small_db(db_settings, make_database):
     name = make_database("cli")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20))")
-        cur.execute("INSERT INTO t SELECT seq, CONCAT('row ', seq) FROM seq_1_to_500")
+        cur.execute(
+            f"INSERT INTO t SELECT seq, CONCAT('row ', seq) FROM ({numbers(db_settings, cur, 500)}) AS n"
+        )
     return name
 
 
@@ -173,7 +185,10 @@ def slow_db(db_settings, make_database):
     name = make_database("kill")
     with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(255))")
-        cur.execute("INSERT INTO t SELECT seq, REPEAT(SHA1(seq), 5) FROM seq_1_to_300000")
+        cur.execute(
+            "INSERT INTO t SELECT seq, REPEAT(SHA2(seq, 256), 3) "
+            f"FROM ({numbers(db_settings, cur, 300_000)}) AS n"
+        )
     return name
 
 
