@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
@@ -73,9 +73,11 @@ def restore_backup(
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait_timeout: int = 60,
+    before_publish: Callable[[str], None] | None = None,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
-    reading only their frames; `schema_only` creates every object but loads no rows."""
+    reading only their frames; `schema_only` creates every object but loads no rows.
+    `before_publish(staging)` may change the loaded staging database (point-in-time replay)."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
@@ -116,6 +118,8 @@ def restore_backup(
                     run.load(decode(manifest.compression, body), frame_label(frame))
                 run.finish()
             _count(result, loader)
+        if before_publish is not None:
+            before_publish(staging.name)
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         result.previous_tables_kept_in = publish(
             db,
@@ -164,7 +168,9 @@ def restore_dump_file(
     result.replaces = check_target(db, target, in_place)
     if dry_run:
         return result
-    charset, collation = _server_defaults(db)
+    # Tables the file creates without a character set get what the stock client would give them: the
+    # existing target's defaults, or the server's for a new one.
+    charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             run = StatementFeed(
@@ -332,10 +338,18 @@ def _read_file(path: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _server_defaults(db: DbSettings) -> tuple[str, str]:
+def _defaults(db: DbSettings, target: str) -> tuple[str, str]:
     with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@character_set_server, @@collation_server")
-        charset, collation = cur.fetchone()
+        cur.execute(
+            "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
+            "WHERE schema_name = %s",
+            (target,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("SELECT @@character_set_server, @@collation_server")
+            row = cur.fetchone()
+        charset, collation = row
     return str(charset), str(collation)
 
 

@@ -11,7 +11,7 @@ from cloudbackup.cli.main import build_parser
 
 # Options that mean something only for some commands (what they are for, in the comment).
 ONLY_FOR = {
-    "--kms-key-id": {"backup"},  # encrypts new objects: only backup writes any
+    "--kms-key-id": {"backup", "binlog archive"},  # encrypts new objects: only these write any
     "--store": {
         "list",
         "restore",
@@ -20,14 +20,21 @@ ONLY_FOR = {
         "drill",
     },  # narrows what is read; prune's scope is its own matter
     "--yes": {"restore"},  # answers the --in-place question
-    "--db-url": {"backup", "restore", "drill"},  # the commands that reach a server
+    "--db-url": {"backup", "restore", "drill", "binlog archive"},  # the commands that reach a server
 }
 
 
-def subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(sub.choices)
+def subcommands(
+    parser: argparse.ArgumentParser | None = None, prefix: str = ""
+) -> dict[str, argparse.ArgumentParser]:
+    """Every subcommand, nested ones too (`binlog archive`), by its name after `cloudbackup`."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in (parser or build_parser())._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found[prefix + name] = child
+                found.update(subcommands(child, prefix + name + " "))
+    return found
 
 
 def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudbackup.catalog import JSON_FORMAT, CatalogEntry, find_backup
 from cloudbackup.cli.confirm import confirm_in_place
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
 from cloudbackup.progress import for_terminal
 from cloudbackup.restore import RestoreResult, restore_backup, restore_dump_file
@@ -20,6 +22,10 @@ def run(args: argparse.Namespace) -> int:
     db = db_from_args(args)
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: needs at least 1 connection")
+    if args.to_time is not None:
+        return _to_time(args, db)
+    if args.backup is None:
+        raise UsageError("say what to restore: --backup ID|latest|FILE, or --to-time TIME")
     common = {
         "in_place": args.in_place,
         "definer": args.definer,
@@ -70,13 +76,69 @@ def as_json(result: RestoreResult, origin: tuple[str, str]) -> dict[str, Any]:
     return {"format": JSON_FORMAT, **result.model_dump(mode="json"), "store": store, "location": location}
 
 
-def summary(result: RestoreResult, origin: tuple[str, str]) -> str:
-    store, location = origin
+def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
+    from cloudbackup.binlog.pitr import restore_to_time
+
+    if args.backup is not None or args.table:
+        raise UsageError(
+            "--to-time picks its backup itself and restores whole databases: drop --backup/--table"
+        )
+    for flag, given in (
+        ("--dry-run", args.dry_run),
+        ("--exclude-table", args.exclude_table),
+        ("--schema-only", args.schema_only),
+    ):
+        if given:
+            raise UsageError(f"{flag} does not apply to --to-time (a whole database, replayed to a time)")
+    if not args.database:
+        raise UsageError("--to-time needs --database NAME (the backed-up database)")
+    if not args.target_database and not args.in_place:
+        raise UsageError("--to-time needs --target-database NEW or --in-place")
+    when = parse_time(args.to_time)
+    if args.in_place and not args.yes:
+        confirm_in_place(args.database, f"its newest backup before {args.to_time} and the binlog up to then")
+    result = restore_to_time(
+        db,
+        stores_from_args(args).read,
+        args.database,
+        when,
+        target_database=args.target_database,
+        in_place=args.in_place,
+        source=args.source,
+        definer=args.definer,
+        jobs=args.jobs,
+        progress=for_terminal(),
+    )
+    if args.json:
+        print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
+    else:
+        print(
+            f"{summary(result)}; then {result.binlog_transactions:,} transactions "
+            f"({result.binlog_events:,} binlog events) up to {result.to_time}"
+        )
+    return 0
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 with a zone (Z or an offset): a local time would mean different moments on different hosts."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--to-time {text}: not an ISO 8601 time such as 2026-12-03T14:02:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--to-time {text}: say the time zone (Z for UTC, or an offset such as +01:00)")
+    return moment.astimezone(UTC)
+
+
+def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str:
     what = f"backup {result.backup_id}" if result.backup_id else result.source_database
     line = (
         f"restored {what} of {result.source_database} into {result.target_database}: "
-        f"{result.tables} tables, {result.rows:,} rows in {result.seconds:.1f} s; from {store} {location}"
+        f"{result.tables} tables, {result.rows:,} rows in {result.seconds:.1f} s"
     )
+    if origin is not None:
+        store, location = origin
+        line += f"; from {store} {location}"
     if result.previous_tables_kept_in:
         line += f"; previous tables kept in {result.previous_tables_kept_in}"
     if result.definers_rewritten:

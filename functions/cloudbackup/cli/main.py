@@ -23,6 +23,7 @@ COMMANDS = {
     "show": "cloudbackup.cli.cmd_show",
     "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
+    "binlog": "cloudbackup.cli.cmd_binlog",
 }
 
 
@@ -189,11 +190,15 @@ def restore_parser(sub: _SubParsers) -> None:
     add_db_flags(p)
     p.add_argument(
         "--backup",
-        required=True,
         metavar="ID|latest|FILE",
-        help="backup id (or 4+ first characters), latest, or a dump file",
+        help="backup id (or 4+ first characters), latest, or a dump file (or give --to-time)",
     )
     p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    p.add_argument(
+        "--to-time",
+        metavar="TIME",
+        help="ISO 8601 (Z or an offset): the newest backup before TIME plus its archived binlog up to TIME",
+    )
     add_source_flag(p)
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-database", metavar="NEW", help="restore into this new database")
@@ -274,6 +279,38 @@ def prune_parser(sub: _SubParsers) -> None:
     add_storage_flags(p)
 
 
+def binlog_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "binlog",
+        "archive the binary log for point-in-time restores",
+        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow",
+        "cloudbackup binlog status --json",
+    )
+    binlog = p.add_subparsers(dest="binlog_command", required=True, parser_class=OneLineParser)
+    b = command_parser(
+        binlog,
+        "archive",
+        "store the events not archived yet, up to the server's end",
+        "cloudbackup binlog archive --db-url mysql://repl@db1",
+        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow --backup-bucket s3://acme/mysql",
+    )
+    add_db_flags(b)
+    b.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
+    b.add_argument("--follow", action="store_true", help="keep streaming new events until stopped")
+    add_json_flag(b, "the result")
+    add_storage_flags(b, writes=True)
+    b = command_parser(
+        binlog,
+        "status",
+        "the recoverable window per source and database",
+        "cloudbackup binlog status",
+        "cloudbackup binlog status --json",
+    )
+    add_json_flag(b, "a JSON array")
+    add_storage_flags(b)
+
+
 def drill_parser(sub: _SubParsers) -> None:
     p = command_parser(
         sub,
@@ -317,6 +354,7 @@ PARSERS = [
     verify_parser,
     show_parser,
     prune_parser,
+    binlog_parser,
     drill_parser,
     credentials_parser,
 ]
