@@ -222,7 +222,9 @@ def plan_prune(
     """(delete, keep) per source + database: a backup goes when no rule keeps it.
 
     Rules: among the newest `keep_last`, or younger than `keep_days` days. The newest backup of a
-    database is always kept, so retention never leaves a database without a backup.
+    database is always kept, so retention never leaves a database without a backup. Full and partial
+    backups (--schema-only, --exclude-table) are counted apart: partial ones never push the full
+    backups, the ones a restore of `latest` needs, out of the newest `keep_last`.
     """
     if keep_last is None and keep_days is None:
         raise UsageError("prune needs --keep-last N and/or --keep-days D")
@@ -231,9 +233,10 @@ def plan_prune(
     if keep_days is not None and keep_days < 0:
         raise UsageError(f"--keep-days {keep_days}: must be 0 or more")
     cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
-    groups: dict[tuple[str, str], list[CatalogEntry]] = {}
+    groups: dict[tuple[str, str, bool], list[CatalogEntry]] = {}
     for entry in sorted(entries, key=_order, reverse=True):
-        groups.setdefault((entry.manifest.source, entry.manifest.database), []).append(entry)
+        key = (entry.manifest.source, entry.manifest.database, entry.manifest.partial)
+        groups.setdefault(key, []).append(entry)
     delete: list[CatalogEntry] = []
     keep: list[CatalogEntry] = []
     for group in groups.values():
