@@ -10,6 +10,11 @@ Nothing is ever loaded into the target directly. Every restore:
 4. drops the staging database in a `finally`; a killed process leaves it behind for the next
    restore of the same target to drop.
 So a corrupt object, a bad statement or a lost connection leaves the target as it was.
+
+Before any of this, every statement is checked (confine/check.py): a dump may only create, fill and
+drop objects of the database it restores, so one refused statement stops the restore before anything
+is created anywhere. For a backup that pass is the verification pass (size, SHA-256, frames); each
+statement is checked again as it is sent.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
+from cloudbackup.confine.allowed import SYSTEM_DATABASES
+from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.format.frames import detect_compression
@@ -31,6 +38,7 @@ from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.progress import NoProgress, Progress
@@ -78,18 +86,24 @@ def restore_backup(
         tables=sum(f.kind == "table" for f in frames),
         dry_run=dry_run,
     )
-    if dry_run or tables is not None:
-        verify_backup(entry)  # a subset reads only its frames: check the whole object first
-    if dry_run:
-        check_target(db, target, in_place)
-        return result
     check_target(db, target, in_place)
+    where = f"backup {manifest.id}"
+    first = _confinement(db, where, target, manifest.database, before_loading=True)
+    # One pass before anything changes: the object matches its manifest and every statement is allowed.
+    try:
+        verify_backup(entry, statements=lambda _frame, sql: _check_statements(first, sql))
+    except OperationError as exc:
+        raise _failed(exc, target) from None
+    if dry_run:
+        return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
         staging,
         shown,
     ):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=f"backup {manifest.id}", progress=shown)
+            confinement = _confinement(db, where, target, manifest.database, staging=staging.name)
+            confinement.modes = loader.modes
+            run = StatementFeed(loader, confinement, progress=shown)
             if tables is None:
                 _load_whole_object(entry, run)
             else:
@@ -138,12 +152,20 @@ def restore_dump_file(
         compression = detect_compression(f.read(4), os.path.basename(path))
     result = RestoreResult(source_database=os.path.basename(path), target_database=target, dry_run=dry_run)
     check_target(db, target, in_place)
+    where = os.path.basename(path)
+    first = _confinement(db, where, target, None, before_loading=True)
+    try:
+        _check_statements(first, decode(compression, _read_file(path)))
+    except OperationError as exc:
+        raise _failed(exc, target) from None
     if dry_run:
         return result
     charset, collation = _server_defaults(db)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=os.path.basename(path), progress=shown, single_database=True)
+            confinement = _confinement(db, where, target, first.source, staging=staging.name)
+            confinement.modes = loader.modes
+            run = StatementFeed(loader, confinement, progress=shown)
             run.load(decode(compression, _read_file(path)), "")
             loader.wait()
             _count(result, loader)
@@ -213,7 +235,10 @@ def choose_target(db: DbSettings, source: str, target_database: str | None, in_p
 
 
 def check_target(db: DbSettings, target: str, in_place: bool) -> None:
-    """A new target must not exist or be empty; restoring over data is what --in-place is for."""
+    """A new target must not exist or be empty; restoring over data is what --in-place is for.
+    The server's own databases are never a target."""
+    if target.lower() in SYSTEM_DATABASES:
+        raise UsageError(f"{target} is a system database of the server: a restore never writes into it")
     if in_place:
         return
     with connect(db, database="") as conn, conn.cursor() as cur:
@@ -281,6 +306,37 @@ def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
         stream.finish()
         raise
     stream.finish()
+
+
+def _confinement(
+    db: DbSettings,
+    where: str,
+    target: str,
+    source: str | None,
+    *,
+    staging: str = "",
+    before_loading: bool = False,
+) -> Confinement:
+    """The check of a restore's statements: names of every database the server has are off limits.
+    Before loading, the check follows the dump's sql_mode itself, from the server's default."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
+        cur.execute("SELECT @@SESSION.sql_mode")
+        sql_mode = str(cur.fetchone()[0])
+    return Confinement(
+        where=where,
+        source=source,
+        databases=frozenset(databases),
+        follow_sql_mode=before_loading,
+        sql_mode=sql_mode,
+    )
+
+
+def _check_statements(confinement: Confinement, sql: Iterable[bytes]) -> None:
+    confinement.check_all(
+        split_statements(sql, first_number=confinement.next_number, modes=confinement.modes)
+    )
 
 
 def _read_file(path: str) -> Iterator[bytes]:
