@@ -225,8 +225,8 @@ def test_rows_of_literals_are_accepted_whatever_their_bytes(rows):
         b"CREATE DEFINER=root@localhost TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = t2.x",
         b"EXECUTE IMMEDIATE 'CREATE PROCEDURE p()\\nBEGIN\\n  -- a comment\\n  SELECT 1;\\nEND'",
         b"SELECT SETVAL(`s`, 1001, 0)",
-        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND SET @done = 1; END;;\n"
-        b"DELIMITER ",
+        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND SET @done = 1; "
+        b"END;;\nDELIMITER ",
         b"ALTER DATABASE COLLATE utf8mb4_bin",
     ],
 )
