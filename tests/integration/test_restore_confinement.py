@@ -239,6 +239,8 @@ def test_every_statement_of_our_backup_of_sakila_is_accepted(db_settings, sakila
 
 
 def test_a_shop_backup_with_every_object_restores_under_the_check(db_settings, make_database, tmp_path):
+    if flavour(db_settings) == "mysql":
+        pytest.skip("the shop has a MariaDB sequence")
     source = make_database("cshop")
     make_shop(db_settings, source, rows=50)
     entry = back_up(db_settings, source, tmp_path)

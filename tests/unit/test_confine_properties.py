@@ -50,7 +50,8 @@ FOREIGN_HEADS = [
     "SET GLOBAL max_connections = 5",
     "SET PERSIST max_connections = 5",
     "SET @@GLOBAL.max_connections = 5",
-    "SET sql_log_bin = 0",
+    "SET @@GLOBAL.GTID_PURGED = 'x', max_connections = 5",
+    "SET GLOBAL sql_log_bin = 0",
     "SET ROLE ALL",
     "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'x')",
     "CREATE DATABASE other",
@@ -228,6 +229,13 @@ def test_rows_of_literals_are_accepted_whatever_their_bytes(rows):
         b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND SET @done = 1; "
         b"END;;\nDELIMITER ",
         b"ALTER DATABASE COLLATE utf8mb4_bin",
+        # the database frame of backups made before the data object named no database
+        b"SET NAMES utf8mb4;\nCREATE DATABASE IF NOT EXISTS `src` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\n"
+        b"USE `src`",
+        # mysqldump on a server with GTIDs (skipped, never run)
+        b"SET @MYSQLDUMP_TEMP_LOG_BIN = @@SESSION.SQL_LOG_BIN;\nSET @@SESSION.SQL_LOG_BIN= 0;\n"
+        b"SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5';\n"
+        b"SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN",
     ],
 )
 def test_what_dumps_write_is_accepted(sql):

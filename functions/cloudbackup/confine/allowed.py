@@ -34,6 +34,12 @@ SESSION_VARIABLES = frozenset(
     }
 )
 
+# Variables mysqldump sets on a server with GTIDs, to clone the server's replication state rather than
+# to restore a database: the restore skips these statements (never runs them). Its writes stay in the
+# binary log (replicas get the restore too), and the server's GTID history is left alone. Values: the
+# scopes (as in @@scope.name, "" for @@name; lower case) each may be written with.
+SKIPPED_VARIABLES = {"sql_log_bin": ("session", ""), "gtid_purged": ("global",)}
+
 # Functions a SET value may call (mysqldump 8 writes IF(...) / IFNULL(...) around saved values).
 SET_FUNCTIONS = frozenset({"IF", "IFNULL", "COALESCE", "CONCAT"})
 

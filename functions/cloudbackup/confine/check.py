@@ -21,7 +21,8 @@ from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
-Verdict = Literal["run", "database"]  # run it; or a USE/CREATE DATABASE of the source (the target is ours)
+# run it; a USE/CREATE DATABASE of the source (the target is ours); or skip it (allowed.SKIPPED_VARIABLES)
+Verdict = Literal["run", "database", "skip"]
 
 
 class Refused(OperationError):
@@ -142,8 +143,7 @@ class Confinement:
         head = toks[0].text.decode()
         second = toks[1].text if len(toks) > 1 else b""
         if head == "SET":
-            self._set(toks)
-            return "run"
+            return self._set(toks)
         if head == "USE" or (
             head in ("CREATE", "DROP", "ALTER")
             and len(words) > 1
@@ -185,12 +185,22 @@ class Confinement:
         if values.fullmatch(sql, head.end()) is None:
             raise _No("holds values other than literals")
 
-    def _set(self, toks: list[Token]) -> None:
-        for assignment in _split(toks[1:], b","):
+    def _set(self, toks: list[Token]) -> Verdict:
+        assignments = _split(toks[1:], b",")
+        skipped = [_skipped_variable(a) for a in assignments]
+        if all(skipped):
+            # mysqldump's replication bookkeeping (@@SESSION.SQL_LOG_BIN, @@GLOBAL.GTID_PURGED): skipped
+            for assignment in assignments:
+                self._set_value(assignment[2:])
+            return "skip"
+        if any(skipped):
+            raise _No("mixes replication settings with session settings")
+        for assignment in assignments:
             if not assignment:
                 raise _No("is an empty SET")
             self._assignment(assignment)
         self._scan(toks)
+        return "run"
 
     def _assignment(self, a: list[Token]) -> None:
         first = a[0]
@@ -461,6 +471,16 @@ def _unescape(literal: bytes, escapes: bool) -> bytes:
         return b"\\" + c if c in (b"%", b"_") else _ESCAPES.get(c, c)
 
     return (_ESCAPE if escapes else _PLAIN_ESCAPE).sub(one, literal)
+
+
+def _skipped_variable(assignment: list[Token]) -> bool:
+    """`@@[SESSION.|GLOBAL.]name = …` for a name the restore skips (allowed.SKIPPED_VARIABLES)."""
+    if len(assignment) < 3 or assignment[0].kind != "var" or assignment[1].text != b"=":
+        return False
+    name = assignment[0].text.removeprefix(b"@@")
+    scope, _, bare = name.rpartition(b".")
+    allowed_scopes = allowed.SKIPPED_VARIABLES.get(bare.decode("utf-8", "replace"), ())
+    return scope.decode("utf-8", "replace") in allowed_scopes
 
 
 def _after_user(toks: list[Token], i: int) -> int:

@@ -70,8 +70,10 @@ class StatementFeed:
             yield stmt
 
     def _one(self, stmt: Statement, where: str) -> None:
-        if self.confinement.check(stmt) == "database":
+        verdict = self.confinement.check(stmt)
+        if verdict == "database":
             self._database_statement(stmt)
+        if verdict != "run":
             return
         kind = classify(stmt.sql)
         if kind == "once" and _CREATE_EVENT.match(stmt.sql):
