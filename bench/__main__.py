@@ -17,6 +17,7 @@ from cloudbackup.dburl import parse_db_url
 BENCHMARKS = {
     "backup": "bench.backup",
     "restore": "bench.restore",
+    "restore_indexed": "bench.restore_indexed",
     "cold_start": "bench.cold_start",
 }
 

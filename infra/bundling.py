@@ -175,3 +175,42 @@ def _prune(root: Path, prefix: str, *, keep: Path, spare: int = KEEP_ASSETS) -> 
     )
     for stale in older[spare - 1 :]:
         shutil.rmtree(stale, ignore_errors=True)
+        stale.with_name(stale.name + ".zip").unlink(missing_ok=True)  # its task archive, if one was made
+
+
+def build_task_archive(asset: Path) -> tuple[Path, str]:
+    """The asset as one zip for the Fargate task's bootstrap, and its SHA-256 (which the task checks).
+
+    Built once beside the asset directory; entries sorted with fixed timestamps, so the same asset always
+    makes the same bytes and the same hash (the stack only changes when the asset does).
+    """
+    archive = asset.with_name(asset.name + ".zip")
+    if not archive.is_file():
+        _build_file_once(archive, lambda staging: _zip_tree(asset, staging))
+    digest = hashlib.sha256()
+    with open(archive, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return archive, digest.hexdigest()
+
+
+def _zip_tree(root: Path, out: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (path.stat().st_mode & 0o777) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+
+
+def _build_file_once(final: Path, build: Callable[[Path], None]) -> None:
+    handle, name = tempfile.mkstemp(prefix=".build-", suffix=".zip", dir=final.parent)
+    os.close(handle)
+    staging = Path(name)
+    try:
+        build(staging)
+        staging.replace(final)  # atomic: a reader sees the whole archive or none
+    finally:
+        staging.unlink(missing_ok=True)

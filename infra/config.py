@@ -41,6 +41,37 @@ class Network(Strict):
     ]
 
 
+# Fargate's valid CPU units and, for each, the memory sizes (MiB) a task may have with it.
+FARGATE_MEMORY = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+
+
+class Task(Strict):
+    """Size of the Fargate task of a source whose runner is fargate (arm64)."""
+
+    cpu: int = 1024
+    memory_mib: int = 2048
+
+    @model_validator(mode="after")
+    def _fargate_size(self) -> Task:
+        if self.cpu not in FARGATE_MEMORY:
+            raise ValueError(f"cpu must be one of {', '.join(map(str, FARGATE_MEMORY))} (Fargate CPU units)")
+        sizes = FARGATE_MEMORY[self.cpu]
+        if self.memory_mib not in sizes:
+            raise ValueError(
+                f"memory_mib {self.memory_mib} does not go with cpu {self.cpu}: "
+                f"{sizes.start}..{sizes.stop - 1} in steps of {sizes.step}"
+            )
+        return self
+
+
 class Source(Strict):
     """One database server: its connection secret, what to back up, when, and where restores may go."""
 
@@ -53,6 +84,19 @@ class Source(Strict):
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
+    # Where backups and restores run: a Lambda function (15 minutes at most) or an ECS Fargate task.
+    runner: Literal["lambda", "fargate"] = "lambda"
+    task: Task = Task()
+
+    @model_validator(mode="after")
+    def _fargate_needs_a_network(self) -> Source:
+        # A Fargate task always runs in subnets of a VPC (awsvpc networking); Lambda may run outside one.
+        if self.runner == "fargate" and self.network is None:
+            raise ValueError(
+                'runner "fargate" needs network: {"vpc_id": ..., "subnet_ids": [...], '
+                '"security_group_ids": [...]} (the task runs in those subnets)'
+            )
+        return self
 
     @field_validator("databases")
     @classmethod

@@ -75,32 +75,76 @@ def source_settings(source: Source) -> str:
     )
 
 
+def run_environment(shared: Shared, source: Source) -> dict[str, str]:
+    """What a backup or restore run reads at start (handlers.settings), as a function or as a task."""
+    return {
+        c.ENV_BUCKET: shared.bucket.bucket_name,
+        c.ENV_PREFIX: shared.prefix,
+        c.ENV_KMS_KEY_ID: shared.key.key_arn,
+        c.ENV_EVENT_BUS: EVENT_BUS,
+        c.ENV_SOURCES: source_settings(source),
+        c.ENV_SERVICE: c.DEFAULT_SERVICE,
+        c.ENV_NAMESPACE: c.DEFAULT_NAMESPACE,
+        "LOG_LEVEL": shared.settings.log_level,
+    }
+
+
+def grant_run_access(role: iam.Role, access: Access, shared: Shared, source: Source) -> None:
+    """The bucket access of one kind of run, and reading (only) its source's database secret."""
+    for statement in statements(access, shared.bucket, shared.key):
+        role.add_to_principal_policy(statement)
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid="ReadDatabaseSecret", actions=["secretsmanager:GetSecretValue"], resources=[source.secret_arn]
+        )
+    )
+    if source.secret_kms_key_arn:
+        region = source.secret_arn.split(":")[3]
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptDatabaseSecret",
+                actions=["kms:Decrypt"],
+                resources=[source.secret_kms_key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+            )
+        )
+
+
+def publish_results_statement(stack: Stack) -> iam.PolicyStatement:
+    """Backups publish their outcome on the account's default event bus (handlers.events)."""
+    return iam.PolicyStatement(
+        sid="PublishResults",
+        actions=["events:PutEvents"],
+        resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
+    )
+
+
+def backup_access(shared: Shared, source: Source) -> Access:
+    return Access(prefix=f"{shared.prefix}/{source.name}", write=True)  # new keys each run: never lists
+
+
+def restore_access(shared: Shared, source: Source) -> Access:
+    return Access(prefix=f"{shared.prefix}/{source.name}", listing=True, read=True)
+
+
 class SourceFunctions(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, source: Source, shared: Shared) -> None:
         super().__init__(scope, construct_id)
         self.source = source
         self._shared = shared
-        key_prefix = f"{shared.prefix}/{source.name}"
         self.backup = self._function(
             "Backup",
             BACKUP_HANDLER,
-            Access(prefix=key_prefix, write=True),  # each run makes new keys: it never lists
+            backup_access(shared, source),
             f"cloudbackup: scheduled backups of {source.name}",
         )
         self.restore = self._function(
             "Restore",
             RESTORE_HANDLER,
-            Access(prefix=key_prefix, listing=True, read=True),
+            restore_access(shared, source),
             f"cloudbackup: on-demand restores of {source.name}",
         )
-        stack = Stack.of(self)
-        self.backup.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="PublishResults",
-                actions=["events:PutEvents"],
-                resources=[stack.format_arn(service="events", resource="event-bus", resource_name=EVENT_BUS)],
-            )
-        )
+        self.backup.add_to_role_policy(publish_results_statement(Stack.of(self)))
 
     def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
         settings = self._shared.settings
@@ -111,11 +155,7 @@ class SourceFunctions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=description,
         )
-        for statement in statements(access, self._shared.bucket, self._shared.key):
-            role.add_to_principal_policy(statement)
-        role.add_to_principal_policy(self._secret_statement())
-        if self.source.secret_kms_key_arn:
-            role.add_to_principal_policy(self._secret_key_statement(self.source.secret_kms_key_arn))
+        grant_run_access(role, access, self._shared, self.source)
         if self.source.network:
             role.add_to_principal_policy(
                 iam.PolicyStatement(sid="NetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])
@@ -143,45 +183,33 @@ class SourceFunctions(Construct):
         return function
 
     def _environment(self) -> dict[str, str]:
-        return {
-            c.ENV_BUCKET: self._shared.bucket.bucket_name,
-            c.ENV_PREFIX: self._shared.prefix,
-            c.ENV_KMS_KEY_ID: self._shared.key.key_arn,
-            c.ENV_EVENT_BUS: EVENT_BUS,
-            c.ENV_SOURCES: source_settings(self.source),
-            c.ENV_SERVICE: c.DEFAULT_SERVICE,
-            c.ENV_NAMESPACE: c.DEFAULT_NAMESPACE,
-            "LOG_LEVEL": self._shared.settings.log_level,
-        }
-
-    def _secret_statement(self) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
-            sid="ReadDatabaseSecret",
-            actions=["secretsmanager:GetSecretValue"],
-            resources=[self.source.secret_arn],
-        )
-
-    def _secret_key_statement(self, key_arn: str) -> iam.PolicyStatement:
-        region = self.source.secret_arn.split(":")[3]
-        return iam.PolicyStatement(
-            sid="DecryptDatabaseSecret",
-            actions=["kms:Decrypt"],
-            resources=[key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-        )
+        return run_environment(self._shared, self.source)
 
     def _network(self, name: str, network: Network | None) -> dict[str, Any]:
-        """VPC placement from ids (no lookups: synth works offline)."""
         if network is None:
             return {}
+        placement = Placement.of(self, name, network)
+        return {"vpc": placement.vpc, "vpc_subnets": placement.subnets, "security_groups": placement.groups}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A network from the config as CDK objects: ids only, no lookups, so synth works offline."""
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    groups: list[ec2.ISecurityGroup]
+
+    @classmethod
+    def of(cls, scope: Construct, name: str, network: Network) -> Placement:
         vpc = ec2.Vpc.from_vpc_attributes(
-            self, f"{name}Vpc", vpc_id=network.vpc_id, availability_zones=[Stack.of(self).region]
+            scope, f"{name}Vpc", vpc_id=network.vpc_id, availability_zones=[Stack.of(scope).region]
         )
         subnets = [
-            ec2.Subnet.from_subnet_id(self, f"{name}Subnet{i}", s) for i, s in enumerate(network.subnet_ids)
+            ec2.Subnet.from_subnet_id(scope, f"{name}Subnet{i}", s) for i, s in enumerate(network.subnet_ids)
         ]
         groups = [
-            ec2.SecurityGroup.from_security_group_id(self, f"{name}Sg{i}", g, mutable=False)
+            ec2.SecurityGroup.from_security_group_id(scope, f"{name}Sg{i}", g, mutable=False)
             for i, g in enumerate(network.security_group_ids)
         ]
-        return {"vpc": vpc, "vpc_subnets": ec2.SubnetSelection(subnets=subnets), "security_groups": groups}
+        return cls(vpc=vpc, subnets=ec2.SubnetSelection(subnets=subnets), groups=groups)

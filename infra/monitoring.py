@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
@@ -32,6 +33,16 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
         period=Duration.hours(1),
+    )
+
+
+def failures(source: str, metric_name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=ERROR_PERIOD,
     )
 
 
@@ -83,6 +94,41 @@ class Monitoring(Construct):
                 periods=1,
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        self._missing_backup(source, window_hours)
+
+    def watch_task_source(self, source: str, window_hours: int) -> None:
+        """A fargate source: its runs count failures themselves (no function error metric to watch)."""
+        self._alarm(
+            f"{source}-backup-failures",
+            failures(source, c.METRIC_BACKUP_FAILURES),
+            description=f"cloudbackup: a backup task of {source} failed to back up a database",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self._missing_backup(source, window_hours)
+
+    def watch_cluster(self, cluster: ecs.ICluster) -> None:
+        """A task that stopped with a non-zero exit (a crash, an out-of-memory kill, a refused asset) may
+        have counted nothing: ECS's own task state events go to the alarm topic."""
+        events.Rule(
+            self,
+            "TaskFailedRule",
+            description="cloudbackup: forward backup and restore tasks that stopped with an error",
+            event_pattern=events.EventPattern(
+                source=["aws.ecs"],
+                detail_type=["ECS Task State Change"],
+                detail={
+                    "clusterArn": [cluster.cluster_arn],
+                    "lastStatus": ["STOPPED"],
+                    "containers": {"exitCode": [{"anything-but": 0}]},
+                },
+            ),
+            targets=[events_targets.SnsTopic(self.topic)],
+        )
+
+    def _missing_backup(self, source: str, window_hours: int) -> None:
         # N hourly periods without a single success: no backup within the window (no data counts).
         self._alarm(
             f"{source}-backup-missing",

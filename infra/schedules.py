@@ -8,7 +8,7 @@ invocation the function itself failed after Lambda's retry, so no missed backup 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnResource, Duration, Stack, TimeZone
 from aws_cdk import aws_iam as iam
@@ -22,6 +22,9 @@ from constructs import Construct
 
 from infra.config import Source
 from infra.nag import acknowledge_dead_letter_queue, acknowledge_scheduler_role
+
+if TYPE_CHECKING:
+    from infra.tasks import SourceTasks
 
 RETRY_ATTEMPTS = 3
 MAX_EVENT_AGE = Duration.hours(2)
@@ -55,12 +58,9 @@ class BackupSchedules(Construct):
     def add(self, source: Source, backup: lambda_.IFunction) -> scheduler.Schedule:
         event = backup_event(source)
         role = self._scheduler_role(source, backup)
-        schedule = scheduler.Schedule(
-            self,
-            f"{source.name}-schedule",
-            description=f"cloudbackup: back up {source.name}",
-            schedule=schedule_expression(source),
-            target=targets.LambdaInvoke(
+        schedule = self._schedule(
+            source,
+            targets.LambdaInvoke(
                 backup,
                 input=scheduler.ScheduleTargetInput.from_object(event),
                 dead_letter_queue=self.dead_letter_queue,
@@ -76,6 +76,61 @@ class BackupSchedules(Construct):
         )
         self._first_backup(source, backup, event)
         return schedule
+
+    def add_task(self, source: Source, tasks: SourceTasks) -> scheduler.Schedule:
+        """The same schedule, retries and dead-letter queue, starting the source's backup task.
+
+        For an ECS target, Scheduler passes the input as RunTask's `overrides`: the event reaches the
+        container as CLOUDBACKUP_EVENT, as the task definition's own default does."""
+        from infra.tasks import container_overrides  # infra.tasks builds on this module
+
+        event = backup_event(source)
+        role = iam.Role(
+            self,
+            f"{source.name}-scheduler-task-role",
+            description=f"cloudbackup: lets the schedule of {source.name} start its backup task",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+        )
+        schedule = self._schedule(
+            source,
+            targets.EcsRunFargateTask(
+                tasks.cluster,
+                task_definition=tasks.backup,
+                input=scheduler.ScheduleTargetInput.from_object(container_overrides(event)),
+                vpc_subnets=tasks.placement.subnets,
+                security_groups=tasks.placement.groups,
+                assign_public_ip=False,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_event_age=MAX_EVENT_AGE,
+                role=role,
+            ),
+        )
+        cr.AwsCustomResource(
+            self,
+            f"{source.name}-first-backup",
+            on_create=cr.AwsSdkCall(
+                service="ECS",
+                action="runTask",
+                parameters=tasks.run_task_call(tasks.backup, event),
+                physical_resource_id=cr.PhysicalResourceId.of(f"first-backup-{source.name}"),
+            ),
+            policy=tasks.run_task_policy(tasks.backup),
+            install_latest_aws_sdk=False,
+        )
+        return schedule
+
+    def _schedule(self, source: Source, target: scheduler.IScheduleTarget) -> scheduler.Schedule:
+        return scheduler.Schedule(
+            self,
+            f"{source.name}-schedule",
+            description=f"cloudbackup: back up {source.name}",
+            schedule=schedule_expression(source),
+            target=target,
+        )
 
     def _scheduler_role(self, source: Source, backup: lambda_.IFunction) -> iam.Role:
         stack = Stack.of(self)

@@ -8,19 +8,21 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cloudbackup.cli.cmd_credentials import OUTPUT_BUCKET_URL, OUTPUT_SECRET, OUTPUT_USER
 from infra.access import OperatorAccess
 from infra.bucket import BackupBucket
-from infra.bundling import build_lambda_asset
-from infra.config import DeploymentConfig
+from infra.bundling import build_lambda_asset, build_task_archive
+from infra.config import DeploymentConfig, Source
 from infra.console import ConsoleTestEvents
 from infra.functions import Shared, SourceFunctions
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_stack_findings
 from infra.schedules import BackupSchedules
+from infra.tasks import SourceTasks, TaskAsset, TaskCluster
 
 
 def output_id(source: str, kind: str) -> str:
@@ -46,8 +48,10 @@ class CloudBackupStack(Stack):
             allow_prune=config.allow_prune,
             key_serial=config.access_key_serial,
         )
+        self.asset_dir = build_lambda_asset()
+        self.cluster: ecs.ICluster | None = None
         shared = Shared(
-            code=lambda_.Code.from_asset(str(build_lambda_asset())),
+            code=lambda_.Code.from_asset(str(self.asset_dir)),
             bucket=storage.bucket,
             key=storage.key,
             prefix=config.prefix,
@@ -58,7 +62,11 @@ class CloudBackupStack(Stack):
         self.monitoring.watch_dead_letters(self.schedules.dead_letter_queue)
         self.console = ConsoleTestEvents(self, "ConsoleTestEvents")
         self.sources: dict[str, SourceFunctions] = {}
+        self.tasks: dict[str, SourceTasks] = {}
         for source in config.sources:
+            if source.runner == "fargate":
+                self._fargate_source(source, shared)
+                continue
             functions = SourceFunctions(self, f"Source-{source.name}", source=source, shared=shared)
             self.sources[source.name] = functions
             self.schedules.add(source, functions.backup)
@@ -70,6 +78,31 @@ class CloudBackupStack(Stack):
             CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)
         self._outputs()
         acknowledge_stack_findings(self)
+
+    def _fargate_source(self, source: Source, shared: Shared) -> None:
+        if self.cluster is None:
+            assert source.network is not None  # the config requires it for runner fargate
+            archive, sha256 = build_task_archive(self.asset_dir)
+            self.task_asset = TaskAsset(self, "TaskAsset", archive=archive, sha256=sha256)
+            self.cluster = TaskCluster(self, "Tasks", network=source.network).cluster
+            self.monitoring.watch_cluster(self.cluster)
+        tasks = SourceTasks(
+            self,
+            f"Tasks-{source.name}",
+            source=source,
+            shared=shared,
+            asset=self.task_asset,
+            cluster=self.cluster,
+        )
+        self.tasks[source.name] = tasks
+        self.schedules.add_task(source, tasks)
+        self.monitoring.watch_task_source(source.name, source.backup_window_hours)
+        CfnOutput(
+            self, output_id(source.name, "BackupTaskDefinition"), value=tasks.backup.task_definition_arn
+        )
+        CfnOutput(
+            self, output_id(source.name, "RestoreTaskDefinition"), value=tasks.restore.task_definition_arn
+        )
 
     def _outputs(self) -> None:
         bucket = self.storage.bucket.bucket_name
@@ -94,3 +127,5 @@ class CloudBackupStack(Stack):
             description="writes the operator user's key as a credentials file (--backup-credential)",
         )
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+        if self.cluster is not None:
+            CfnOutput(self, "TaskCluster", value=self.cluster.cluster_name)

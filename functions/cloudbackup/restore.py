@@ -110,7 +110,7 @@ def restore_backup(
                 for frame in frames:
                     body = entry.store.iter_range(manifest.data.key, frame.offset, frame.length)
                     run.load(decode(manifest.compression, body), frame_label(frame))
-                loader.wait()
+                run.finish()
             _count(result, loader)
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         result.previous_tables_kept_in = publish(
@@ -167,7 +167,7 @@ def restore_dump_file(
             confinement.modes = loader.modes
             run = StatementFeed(loader, confinement, progress=shown)
             run.load(decode(compression, _read_file(path)), "")
-            loader.wait()
+            run.finish()
             _count(result, loader)
         if run.source_database:
             result.source_database = run.source_database
@@ -300,7 +300,7 @@ def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
             if frame.kind == "database":
                 continue  # CREATE DATABASE + USE of the source name: the target is ours to choose
             run.load(decode(manifest.compression, body), frame_label(frame))
-        run.loader.wait()
+        run.finish()
     except (LoadError, IntegrityError):
         # A damaged object often shows as a bad statement first: say what is really wrong.
         stream.finish()

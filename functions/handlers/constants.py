@@ -15,7 +15,8 @@ ENV_SOURCES = "CLOUDBACKUP_SOURCES"  # JSON object: source name -> SourceConfig 
 ENV_SAFETY_MARGIN = "CLOUDBACKUP_SAFETY_MARGIN_SECONDS"  # stop a dump this long before the timeout
 ENV_COMPRESSION = "CLOUDBACKUP_COMPRESSION"  # zstd | gzip | none
 ENV_SECRET_MAX_AGE = "CLOUDBACKUP_SECRET_MAX_AGE_SECONDS"  # noqa: S105 - a variable name, not a secret
-ENV_REGION = "AWS_REGION"  # set by the Lambda runtime
+ENV_REGION = "AWS_REGION"  # set by the Lambda runtime (and by ECS for a Fargate task)
+ENV_TASK_EVENT = "CLOUDBACKUP_EVENT"  # a Fargate task's event (JSON): what the function would be invoked with
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 

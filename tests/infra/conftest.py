@@ -74,10 +74,32 @@ def imported_key_config() -> dict[str, Any]:
     return raw
 
 
+FARGATE_SECRET = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cloudbackup/warehouse-db-Qq1Ww2"
+
+
+def fargate_config() -> dict[str, Any]:
+    """The example plus a source too big for Lambda: its backups and restores run as Fargate tasks."""
+    raw = copy.deepcopy(example_config())
+    raw["sources"].append(
+        {
+            "name": "warehouse-db",
+            "secret_arn": FARGATE_SECRET,
+            "databases": ["warehouse"],
+            "schedule": "cron(0 1 * * ? *)",
+            "restore_allow": ["warehouse_copy*"],
+            "network": NETWORK,
+            "runner": "fargate",
+            "task": {"cpu": 2048, "memory_mib": 8192},
+        }
+    )
+    return raw
+
+
 VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "example": example_config,
     "full": full_config,
     "imported_key": imported_key_config,
+    "fargate": fargate_config,
 }
 
 

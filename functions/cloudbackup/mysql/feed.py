@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from cloudbackup.confine.check import Confinement
-from cloudbackup.mysql.load import Loader, classify
+from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
+from cloudbackup.mysql.load import Loader, classify, is_ddl, table_of
 from cloudbackup.mysql.session_text import stored_program, with_session
 from cloudbackup.mysql.splitter import Statement, split_statements
 from cloudbackup.progress import Progress
@@ -35,7 +36,9 @@ class StatementFeed:
     """Feeds statements to the loader: numbers them across frames, holds back CREATE EVENT (an event
     would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
 
-    def __init__(self, loader: Loader, confinement: Confinement, *, progress: Progress) -> None:
+    def __init__(
+        self, loader: Loader, confinement: Confinement, *, progress: Progress, defer_indexes: bool = True
+    ) -> None:
         self.loader = loader
         self.confinement = confinement
         self.where = confinement.where
@@ -47,6 +50,8 @@ class StatementFeed:
         self.kind = ""
         self._rows_shown = 0
         self._bytes_shown = 0
+        self.defer_indexes = defer_indexes
+        self.deferred: dict[bytes, DeferredTable] = {}  # by lower-cased table name
 
     @property
     def events_sql(self) -> bytes:
@@ -81,9 +86,50 @@ class StatementFeed:
             settings["character_set_results"] = settings["character_set_client"]
             self.events.append(with_session(settings, stored_program(self.loader.rewriter.rewrite(stmt.sql))))
             return
+        if kind == "once" and self.deferred and is_ddl(stmt.sql):
+            self._build_before(stmt)
+        if kind == "once" and self.defer_indexes:
+            stmt = self._defer(stmt)
         self.loader.run(stmt, where, kind)
         if kind == "rows" and stmt.number % 64 == 0:
             self._show()
+
+    def finish(self) -> None:
+        """Wait for every statement, then add the deferred indexes: each table's in one ALTER, tables in
+        parallel over the loader's connections; then the foreign keys, which need both sides' indexes."""
+        self.loader.wait()
+        tables, self.deferred = list(self.deferred.values()), {}
+        for statements in (
+            [t.index_statement() for t in tables],
+            [t.foreign_key_statement() for t in tables],
+        ):
+            for table, sql in zip(tables, statements, strict=True):
+                if sql is not None:
+                    self.loader.run_parallel(
+                        Statement(0, 0, sql), f"{self.where}, indexes of table {_name(table)}"
+                    )
+            self.loader.wait()
+
+    def _defer(self, stmt: Statement) -> Statement:
+        deferred = defer_indexes(stmt.sql)
+        if deferred is None:
+            return stmt
+        self.deferred[_key(deferred.table)] = deferred
+        return Statement(stmt.number, stmt.line, deferred.create)
+
+    def _build_before(self, stmt: Statement) -> None:
+        """A later DDL statement on a table whose indexes wait (ALTER, DROP, RENAME…: not in our dumps,
+        possible in another tool's) gets the table as the source had it first."""
+        name = table_of(stmt.sql, "once")
+        table = self.deferred.get(name or b"")
+        if table is None or re.match(
+            rb"\s*CREATE\b[^;]*?\bTRIGGER\b", stmt.sql[:512], re.IGNORECASE | re.DOTALL
+        ):
+            return
+        del self.deferred[_key(table.table)]
+        for sql in (table.index_statement(), table.foreign_key_statement()):
+            if sql is not None:
+                self.loader.run(Statement(0, 0, sql), f"{self.where}, indexes of table {_name(table)}")
 
     def _database_statement(self, stmt: Statement) -> None:
         """USE / CREATE DATABASE / DROP DATABASE name the source: skipped, as the target is ours."""
@@ -96,3 +142,12 @@ class StatementFeed:
         rows, size = self.loader.rows, self.loader.bytes
         self.progress.add(tables=tables, rows=rows - self._rows_shown, bytes=size - self._bytes_shown)
         self._rows_shown, self._bytes_shown = rows, size
+
+
+def _key(quoted: bytes) -> bytes:
+    """How the loader names a table (table_of): unquoted, lower case."""
+    return quoted[1:-1].replace(b"``", b"`").lower()
+
+
+def _name(table: DeferredTable) -> str:
+    return table.table.decode("utf-8", "replace")

@@ -213,6 +213,15 @@ class Loader:
         self._raise_failure()
         self._run_main(stmt, where)
 
+    def run_parallel(self, stmt: Statement, where: str) -> None:
+        """Send a statement that may run beside the others on a worker connection (an index build of a
+        loaded table): the caller waits for it with wait()."""
+        self._raise_failure()
+        own = _Pending()  # a table of its own: the worker marks it (and all) done
+        own.issue()
+        self._all.issue()
+        min(self._queues, key=lambda q: q.qsize()).put((stmt, where, own))
+
     def wait(self) -> None:
         """Until every statement sent so far is done; raises the first failure."""
         for q in self._queues:

@@ -1,0 +1,97 @@
+"""Fargate entry point `python -m handlers.task`: the same runs as the functions, without a time budget.
+
+A source whose runner is fargate has no 15-minute limit: its schedule starts an ECS task whose container
+bootstrap (infra/task_bootstrap.py) unpacks the same asset the functions deploy and runs this module. The
+event is the one the function would get, from CLOUDBACKUP_EVENT: a backup event (`databases`) or a
+restore event. It is parsed into the same models and handed to the same runs (handlers.backup_run,
+handlers.restore_run); the result is printed as one JSON line, and the exit code is 0 only if it succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from handlers import constants as c
+from handlers.models import InvalidEvent
+
+NO_BUDGET_MS = 10**12  # a task runs until it is done; the backup run's time budget never applies
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    try:
+        event = json.loads(env.get(c.ENV_TASK_EVENT) or "null")
+    except json.JSONDecodeError as exc:
+        print(f"cloudbackup task: {c.ENV_TASK_EVENT} is not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(event, dict):
+        print(f"cloudbackup task: {c.ENV_TASK_EVENT} must hold the event as a JSON object", file=sys.stderr)
+        return 2
+    from handlers.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(env)
+    except SettingsError as exc:
+        print(f"cloudbackup task: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = _run(settings, event)
+    except InvalidEvent as exc:
+        print(f"cloudbackup task: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # BackupRunFailed, RestoreFailed: the message says what was not done
+        print(f"cloudbackup task: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+def _run(settings: Any, event: dict[str, Any]) -> dict[str, Any]:
+    from handlers.engine import engine_for
+    from handlers.observability import Observability
+
+    observability = Observability(settings)
+    observability.logger.set_correlation_id(str(event.get("correlation_id") or uuid.uuid4()))
+    engine = engine_for(settings)
+    try:
+        if "databases" in event:
+            return _backup(settings, engine, observability, event)
+        return _restore(settings, engine, observability, event)
+    finally:
+        # What the Lambda decorator does after each invocation: the metrics go out as EMF log lines.
+        observability.metrics.flush_metrics()
+
+
+def _backup(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+    from handlers.backup_run import BackupRun
+    from handlers.events import EventPublisher
+    from handlers.models import BackupEvent, parse_event
+
+    run = BackupRun(
+        settings=settings,
+        engine=engine,
+        publisher=EventPublisher(settings.event_bus, settings.region),
+        metrics=observability.metrics,
+        segment=observability.segment,
+        remaining_ms=lambda: NO_BUDGET_MS,
+    )
+    return run.run(parse_event(BackupEvent, event)).model_dump(mode="json")
+
+
+def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+    from handlers.models import RestoreEvent, parse_event
+    from handlers.restore_run import RestoreRun
+
+    run = RestoreRun(
+        settings=settings, engine=engine, metrics=observability.metrics, segment=observability.segment
+    )
+    return run.run(parse_event(RestoreEvent, event)).model_dump(mode="json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

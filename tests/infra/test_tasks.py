@@ -1,0 +1,178 @@
+"""A fargate source: its backups and restores as ECS Fargate tasks, scheduled as the functions are."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from handlers import constants as c
+from infra.config import ConfigError, load_config
+from infra.tasks import BASE_IMAGE, BOOTSTRAP, CONTAINER
+from tests.infra.conftest import NETWORK, Synth, actions_of, example_config, fargate_config, role_statements
+
+pytestmark = pytest.mark.infra
+
+SOURCE = "warehouse-db"
+
+
+@pytest.fixture(scope="module")
+def fargate(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("fargate")
+
+
+def task_definitions(synth: Synth) -> dict[str, dict[str, Any]]:
+    """The fargate source's task definitions by kind ("backup", "restore")."""
+    found = {}
+    for logical_id, resource in synth.resources("AWS::ECS::TaskDefinition").items():
+        if logical_id.startswith("Tasks" + SOURCE.replace("-", "")):
+            kind = "backup" if "Backup" in logical_id else "restore"
+            found[kind] = {"id": logical_id, **resource["Properties"]}
+    return found
+
+
+def container(definition: dict[str, Any]) -> dict[str, Any]:
+    [only] = definition["ContainerDefinitions"]
+    assert only["Name"] == CONTAINER
+    return only
+
+
+def environment(definition: dict[str, Any]) -> dict[str, Any]:
+    return {v["Name"]: v["Value"] for v in container(definition)["Environment"]}
+
+
+def test_the_tasks_run_the_bootstrap_in_the_public_base_image_on_arm64(fargate: Synth) -> None:
+    definitions = task_definitions(fargate)
+    assert set(definitions) == {"backup", "restore"}
+    for definition in definitions.values():
+        # Then: arm64 Fargate with the configured size, the public image, the bootstrap as the command
+        assert definition["RequiresCompatibilities"] == ["FARGATE"]
+        assert definition["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
+        assert (definition["Cpu"], definition["Memory"]) == ("2048", "8192")
+        spec = container(definition)
+        assert spec["Image"] == BASE_IMAGE
+        assert spec["EntryPoint"] == ["python3", "-c", BOOTSTRAP.read_text()]
+        _bucket, _key, sha256 = spec["Command"]
+        assert len(sha256) == 64
+        assert int(sha256, 16) >= 0
+        assert spec["LogConfiguration"]["LogDriver"] == "awslogs"
+        env = environment(definition)
+        assert json.loads(env[c.ENV_SOURCES])[SOURCE]["secret_arn"].endswith("warehouse-db-Qq1Ww2")
+        assert env["POWERTOOLS_TRACE_DISABLED"] == "true"
+    # And the backup task's default event is the scheduled one
+    assert json.loads(environment(definitions["backup"])[c.ENV_TASK_EVENT]) == {
+        "source": SOURCE,
+        "databases": ["warehouse"],
+    }
+
+
+def test_the_schedule_starts_the_backup_task_with_its_event(fargate: Synth) -> None:
+    backup = task_definitions(fargate)["backup"]
+    [schedule] = [
+        s["Properties"]
+        for s in fargate.resources("AWS::Scheduler::Schedule").values()
+        if "EcsParameters" in s["Properties"]["Target"]
+    ]
+    assert schedule["ScheduleExpression"] == "cron(0 1 * * ? *)"
+    target = schedule["Target"]
+    ecs = target["EcsParameters"]
+    assert ecs["TaskDefinitionArn"] == {"Ref": backup["id"]}
+    assert ecs["LaunchType"] == "FARGATE"
+    network = ecs["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["Subnets"] == NETWORK["subnet_ids"]
+    assert network["SecurityGroups"] == NETWORK["security_group_ids"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    overrides = json.loads(target["Input"])
+    [override] = overrides["containerOverrides"]
+    assert override["name"] == CONTAINER
+    assert override["environment"] == [
+        {"name": c.ENV_TASK_EVENT, "value": json.dumps({"source": SOURCE, "databases": ["warehouse"]})}
+    ]
+    # The same retries and dead-letter queue as the function schedules
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
+    assert "DeadLetterConfig" in target
+    # And no Lambda function is made for the fargate source
+    for function in fargate.resources("AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert SOURCE not in variables.get(c.ENV_SOURCES, "")
+
+
+def test_task_roles_are_as_narrow_as_the_function_roles(fargate: Synth) -> None:
+    definitions = task_definitions(fargate)
+    backup_role = definitions["backup"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    restore_role = definitions["restore"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    backup = actions_of(role_statements(fargate, backup_role))
+    restore = actions_of(role_statements(fargate, restore_role))
+    # Backup writes and publishes; it cannot read, list or delete backups
+    assert {"s3:PutObject", "events:PutEvents", "secretsmanager:GetSecretValue", "s3:GetObject"} <= backup
+    assert not {a for a in backup if "Delete" in a or a.startswith("s3:List")}
+    # (its only s3:GetObject is the task asset)
+    reads = [s for s in role_statements(fargate, backup_role) if "s3:GetObject" in json.dumps(s["Action"])]
+    assert [s["Sid"] for s in reads] == ["ReadTaskAsset"]
+    # Restore reads and lists; it cannot write or delete backups
+    assert {"s3:GetObject", "s3:ListBucket"} <= restore
+    assert not {a for a in restore if a.startswith("s3:Put") or "Delete" in a}
+    assert "events:PutEvents" not in restore
+
+
+def test_the_execution_role_only_writes_the_task_logs(fargate: Synth) -> None:
+    for definition in task_definitions(fargate).values():
+        role = definition["ExecutionRoleArn"]["Fn::GetAtt"][0]
+        assert actions_of(role_statements(fargate, role)) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_a_task_that_stops_with_an_error_reaches_the_alarm_topic(fargate: Synth) -> None:
+    rules = [
+        r["Properties"]
+        for r in fargate.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.ecs"]
+    ]
+    [rule] = rules
+    pattern = rule["EventPattern"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert pattern["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
+    # And the failure and missing-backup alarms watch the metrics the task emits
+    alarms = [a["Properties"] for a in fargate.resources("AWS::CloudWatch::Alarm").values()]
+    watched = {
+        a["MetricName"]
+        for a in alarms
+        if {"Name": c.DIMENSION_SOURCE, "Value": SOURCE} in a.get("Dimensions", [])
+    }
+    assert watched == {c.METRIC_BACKUP_FAILURES, c.METRIC_BACKUP_SUCCEEDED}
+
+
+def test_one_cluster_with_container_insights(fargate: Synth) -> None:
+    [cluster] = fargate.resources("AWS::ECS::Cluster").values()
+    settings = cluster["Properties"]["ClusterSettings"]
+    assert {"Name": "containerInsights", "Value": "enhanced"} in settings or {
+        "Name": "containerInsights",
+        "Value": "enabled",
+    } in settings
+
+
+def test_a_lambda_only_stack_has_no_cluster(example: Synth) -> None:
+    assert example.resources("AWS::ECS::Cluster") == {}
+    assert example.resources("AWS::ECS::TaskDefinition") == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"runner": "ecs"}, "config.sources[1].runner: Input should be 'lambda' or 'fargate'"),
+        ({"network": None}, 'config.sources[1]: runner "fargate" needs network'),
+        ({"task": {"cpu": 300, "memory_mib": 1024}}, "config.sources[1].task: cpu must be one of"),
+        ({"task": {"cpu": 256, "memory_mib": 8192}}, "memory_mib 8192 does not go with cpu 256"),
+    ],
+)
+def test_a_bad_runner_config_names_the_field(change: dict[str, Any], message: str) -> None:
+    raw = fargate_config()
+    raw["sources"][1].update(change)
+    with pytest.raises(ConfigError) as caught:
+        load_config(raw)
+    assert message in str(caught.value)
+
+
+def test_lambda_stays_the_default_runner() -> None:
+    assert {s.runner for s in load_config(example_config()).sources} == {"lambda"}

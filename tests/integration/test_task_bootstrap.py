@@ -1,0 +1,151 @@
+"""The Fargate task for real on this machine: the bootstrap in an interpreter that has only boto3 and the
+standard library (as the public base image has), fetching the built asset from the local S3 endpoint,
+then backing up a database on the real server to that endpoint and restoring it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudbackup.catalog import list_backups
+from cloudbackup.dburl import DbSettings
+from handlers import constants as c
+from infra.tasks import BOOTSTRAP
+from tests.fixtures.lambda_runtime import SOURCE, Deployment, fill_table, table_fingerprint
+
+pytestmark = [pytest.mark.integration]
+
+# What the base image brings besides the standard library: boto3 and what it needs.
+BOTO3_ONLY = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+@pytest.fixture(scope="module")
+def task_archive() -> tuple[Path, str]:
+    """The functions' asset for this machine's platform, archived as the stack archives it."""
+    from infra.bundling import Platform, build_lambda_asset, build_task_archive
+
+    return build_task_archive(build_lambda_asset(platform=Platform.local()))
+
+
+@pytest.fixture(scope="module")
+def boto3_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A path entry holding boto3 and its dependencies, and nothing else of this environment."""
+    import boto3
+
+    site = Path(boto3.__file__).parents[1]
+    folder = tmp_path_factory.mktemp("boto3-only")
+    for name in BOTO3_ONLY:
+        (folder / name).symlink_to(site / name)
+    return folder
+
+
+@pytest.fixture
+def run_task(
+    task_archive: tuple[Path, str], boto3_only: Path, deployment: Deployment, tmp_path: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    archive, sha256 = task_archive
+    s3 = deployment.aws("s3")
+    asset_bucket = f"cdk-assets-{deployment.bucket}"[:63]
+    s3.create_bucket(Bucket=asset_bucket)
+    s3.upload_file(str(archive), asset_bucket, "task.zip")
+
+    def run(
+        event: dict[str, Any], *, key: str = "task.zip", sha: str = sha256
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(boto3_only),
+            "TMPDIR": str(tmp_path),
+            # What ECS gives the container: the region and the task role's credentials (the local endpoint's)
+            **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL_S3"},
+            "AWS_ENDPOINT_URL": deployment.endpoint,
+            **deployment.environment(),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            c.ENV_TASK_EVENT: json.dumps(event),
+        }
+        # -S: no site-packages, so only the standard library and the boto3 folder are importable
+        return subprocess.run(
+            [sys.executable, "-S", "-c", BOOTSTRAP.read_text(), asset_bucket, key, sha],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    return run
+
+
+def test_the_task_backs_up_and_restores_from_the_fetched_asset(
+    run_task: Callable[..., subprocess.CompletedProcess[str]],
+    deployment: Deployment,
+    make_database: Callable[[str], str],
+    db_settings: DbSettings,
+) -> None:
+    # Given a database on the server
+    name = make_database("task")
+    fill_table(db_settings, name, "orders", 3000)
+    # When the backup task runs with the scheduled event
+    backup = run_task({"source": SOURCE, "databases": [name]})
+    # Then it exits 0, the backup is complete in the bucket, and its result event was published
+    assert backup.returncode == 0, backup.stderr[-3000:]
+    [entry] = list_backups([deployment.store()], database=name, source=SOURCE)
+    deployment.assert_intact(entry)
+    [result] = [json.loads(line) for line in backup.stdout.splitlines() if line.startswith('{"source"')]
+    assert result["databases"][0]["status"] == "succeeded"
+    assert result["databases"][0]["backup_id"] == entry.id
+    [event] = deployment.received_events(1)
+    assert (event["detail-type"], event["detail"]["database"]) == ("Backup Succeeded", name)
+    # When the restore task runs into a new database
+    target = f"{name}_copy"
+    restore = run_task({"source": SOURCE, "database": name, "backup": "latest", "target_database": target})
+    # Then every row is back
+    assert restore.returncode == 0, restore.stderr[-3000:]
+    original = table_fingerprint(db_settings, name)
+    assert table_fingerprint(db_settings, target) == original
+    assert original[0] == 3000
+
+
+def test_a_damaged_asset_is_refused_before_anything_runs(
+    run_task: Callable[..., subprocess.CompletedProcess[str]],
+    task_archive: tuple[Path, str],
+    deployment: Deployment,
+    make_database: Callable[[str], str],
+    db_settings: DbSettings,
+    tmp_path: Path,
+) -> None:
+    # Given the asset with one byte changed, in the place the task reads it from
+    archive, sha256 = task_archive
+    damaged = bytearray(archive.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x01
+    deployment.aws("s3").put_object(
+        Bucket=f"cdk-assets-{deployment.bucket}"[:63], Key="bad.zip", Body=bytes(damaged)
+    )
+    name = make_database("task")
+    fill_table(db_settings, name, "orders", 10)
+    # When the backup task starts with the deployed hash
+    proc = run_task({"source": SOURCE, "databases": [name]}, key="bad.zip", sha=sha256)
+    # Then it exits 1 with one line naming the mismatch, and nothing was unpacked or backed up
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert "bad.zip" in line
+    assert sha256 in line
+    assert "refusing to run it" in line
+    assert proc.stdout == ""
+    assert list_backups([deployment.store()], database=name, source=SOURCE) == []
+    assert not list(tmp_path.glob("cloudbackup-*/asset"))
+
+
+def test_a_task_without_an_event_says_so(run_task: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    proc = run_task("not an object")  # type: ignore[arg-type]
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"cloudbackup task: {c.ENV_TASK_EVENT} must hold the event as a JSON object"
