@@ -222,6 +222,8 @@ def test_rows_of_literals_are_accepted_whatever_their_bytes(rows):
         b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND SET @done = 1; "
         b"END;;\nDELIMITER ",
         b"ALTER DATABASE COLLATE utf8mb4_bin",
+        b"CREATE TABLE `t` (`a` int DEFAULT nextval(`src`.`seq`))",  # SHOW CREATE qualifies its own
+        b"DROP PACKAGE IF EXISTS `pkg`",
         # the database frame of backups made before the data object named no database
         b"SET NAMES utf8mb4;\n"
         b"CREATE DATABASE IF NOT EXISTS `src` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\nUSE `src`",

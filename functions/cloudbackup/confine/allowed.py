@@ -44,7 +44,10 @@ SKIPPED_VARIABLES = {"sql_log_bin": ("session", ""), "gtid_purged": ("global",)}
 SET_FUNCTIONS = frozenset({"IF", "IFNULL", "COALESCE", "CONCAT"})
 
 # Object kinds a dump creates, alters and drops (in the database it restores into).
-OBJECT_KINDS = frozenset({"TABLE", "VIEW", "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "SEQUENCE", "INDEX"})
+# (PACKAGE: MariaDB's Oracle-mode packages, dumped with their routines.)
+OBJECT_KINDS = frozenset(
+    {"TABLE", "VIEW", "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "SEQUENCE", "INDEX", "PACKAGE"}
+)
 
 # Words that may come between CREATE/ALTER/DROP and the object kind, as SHOW CREATE and the dump tools
 # write them: OR REPLACE, TEMPORARY, ALGORITHM=…, DEFINER=…, SQL SECURITY …, AGGREGATE (MariaDB
@@ -118,7 +121,7 @@ FORBIDDEN_WORDS = {
 
 # After CREATE/ALTER/DROP/RENAME, objects that live outside the restored database.
 SERVER_OBJECTS = frozenset(
-    {"USER", "ROLE", "DATABASE", "SCHEMA", "SERVER", "LOGFILE", "RESOURCE", "INSTANCE", "UNDO", "PACKAGE"}
+    {"USER", "ROLE", "DATABASE", "SCHEMA", "SERVER", "LOGFILE", "RESOURCE", "INSTANCE", "UNDO"}
 )
 
 # A `HANDLER` word is a condition handler (allowed) after these; otherwise the HANDLER statement,

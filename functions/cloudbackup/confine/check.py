@@ -19,6 +19,7 @@ from typing import Literal
 from cloudbackup.confine import allowed
 from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
 # run it; a USE/CREATE DATABASE of the source (the target is ours); or skip it (allowed.SKIPPED_VARIABLES)
@@ -49,6 +50,7 @@ _ROWS_HEAD = re.compile(
     re.IGNORECASE,
 )
 _ROWS_START = re.compile(rb"(?:INSERT|REPLACE)\b", re.IGNORECASE)
+_SEQUENCE_QUALIFIER = re.compile(rb"(?i)\b(?:nextval|lastval)\(\s*(`(?:[^`]|``)+`)\s*\.")
 
 
 def _values_pattern(escapes: bool, ansi: bool) -> re.Pattern[bytes]:
@@ -108,10 +110,31 @@ class Confinement:
         """Check every statement (numbered on from the last); returns how many there were."""
         count = 0
         for stmt in statements:
-            self.check(stmt)
+            self.check(self.unqualified(stmt))
             self.next_number = stmt.number + 1
             count += 1
         return count
+
+    def unqualified(self, stmt: Statement) -> Statement:
+        """The statement with `nextval(`source`.`seq`)` unqualified, as SHOW CREATE TABLE writes a
+        default calling a sequence of its own database (stock dumps keep it). In a file that names no
+        database, the first such qualifier names the source: unqualified, it can only mean the target.
+        Run before check(); another database's qualifier stays, and check() refuses it."""
+        if _ROWS_START.match(stmt.sql, len(stmt.sql) - len(stmt.sql.lstrip())):
+            return stmt
+        m = _SEQUENCE_QUALIFIER.search(stmt.sql)
+        if m is None:
+            return stmt
+        qualifier = m.group(1)
+        name = (qualifier[1:-1].replace(b"``", b"`") if qualifier.startswith(b"`") else qualifier).decode(
+            "utf-8", "replace"
+        )
+        if self.source is None:
+            self.source = name
+            self.databases = self.databases | {name.lower()}
+        if name != self.source:
+            return stmt
+        return Statement(stmt.number, stmt.line, unqualify_sequence_calls(stmt.sql, self.source))
 
     def check(self, stmt: Statement) -> Verdict:
         try:

@@ -75,6 +75,7 @@ class StatementFeed:
             yield stmt
 
     def _one(self, stmt: Statement, where: str) -> None:
+        stmt = self.confinement.unqualified(stmt)
         verdict = self.confinement.check(stmt)
         if verdict == "database":
             self._database_statement(stmt)
