@@ -4,17 +4,23 @@ backups, mysqldump, mariadb-dump) are accepted whole."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import zstandard
 
 from cloudbackup.backup import resolve_databases
+from cloudbackup.catalog import find_backup
 from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
 from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.format.manifest import Frame
 from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.restore import restore_backup, restore_dump_file
 from cloudbackup.verify import verify_backup
@@ -291,3 +297,41 @@ def test_the_cli_refuses_a_system_target_with_exit_2(db_settings, tmp_path):
 
 def test_every_database_means_no_system_schema(db_settings):
     assert not {name.lower() for name in resolve_databases(db_settings, None)} & SYSTEM_DATABASES
+
+
+def test_an_old_backup_whose_object_uses_its_database_restores_into_the_target(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup as made before the data object named no database: a first frame with
+    # CREATE DATABASE IF NOT EXISTS + USE of the source (rebuilt here from a new backup)
+    source = make_database("old")
+    run_sql(db_settings, source, "CREATE TABLE t (a int primary key)", "INSERT INTO t VALUES (1), (2)")
+    entry = back_up(db_settings, source, tmp_path)
+    manifest = entry.manifest
+    path = Path(entry.store.location(manifest.data.key))
+    old_frame = zstandard.ZstdCompressor().compress(
+        f"SET NAMES utf8mb4;\nCREATE DATABASE IF NOT EXISTS `{source}` CHARACTER SET {manifest.charset} "
+        f"COLLATE {manifest.collation};\nUSE `{source}`;\n".encode()
+    )
+    data = old_frame + path.read_bytes()
+    path.write_bytes(data)
+    manifest = replace(
+        manifest,
+        frames=[Frame(kind="database", offset=0, length=len(old_frame))]
+        + [replace(f, offset=f.offset + len(old_frame)) for f in manifest.frames],
+        data=replace(manifest.data, size=len(data), sha256=hashlib.sha256(data).hexdigest()),
+    )
+    manifest_path = path.with_name(path.name.replace(".sql.zst", ".manifest.json"))
+    manifest_path.write_bytes(manifest.to_json())
+    old = find_backup([entry.store], manifest.id)
+    run_sql(db_settings, source, "INSERT INTO t VALUES (3)")  # the live source moves on
+    # When it is restored into another database
+    target = make_database("oldt")
+    run_sql(db_settings, target, f"DROP DATABASE `{target}`")
+    restore_backup(db_settings, old, target_database=target)
+    # Then the target has the backup's rows, and the source was not touched
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT a FROM `{target}`.t ORDER BY a")
+        assert cur.fetchall() == ((1,), (2,))
+        cur.execute(f"SELECT a FROM `{source}`.t ORDER BY a")
+        assert cur.fetchall() == ((1,), (2,), (3,))
