@@ -235,3 +235,22 @@ def test_rows_of_literals_are_accepted_whatever_their_bytes(rows):
 )
 def test_what_dumps_write_is_accepted(sql):
     check(sql + b";\n")
+
+
+def follow(sql: bytes) -> int:
+    confinement = Confinement(where="f.sql", source="src", follow_sql_mode=True)
+    return confinement.check_all(split_statements([sql], modes=confinement.modes))
+
+
+def test_the_check_reads_quotes_as_the_dumps_sql_mode_says():
+    # Under NO_BACKSLASH_ESCAPES 'a\' is a whole string; after the old mode is back, \' escapes again
+    sql = (
+        b"SET @OLD=@@SQL_MODE, SQL_MODE='NO_BACKSLASH_ESCAPES';\nINSERT INTO t VALUES ('a\\');\n"
+        b"SET SQL_MODE=@OLD;\nINSERT INTO t VALUES ('b\\'c');\n"
+    )
+    assert follow(sql) == 4
+
+
+def test_a_sql_mode_known_only_at_run_time_is_refused():
+    with pytest.raises(Refused, match=r"statement 2 .*sql_mode"):
+        follow(b"SET @m = CONCAT('NO_BACK', 'SLASH_ESCAPES');\nSET sql_mode = @m;\n")

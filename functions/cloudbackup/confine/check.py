@@ -448,22 +448,26 @@ class Confinement:
     # --- following sql_mode, for the pass before loading -------------------------------------------
 
     def _follow(self, name: str | None, target: bytes | None, value: list[Token]) -> None:
-        if len(value) != 1:
-            return
-        v = value[0]
-        if v.kind == "string":
-            text = v.text.decode("utf-8", "replace")
-        elif v.kind == "var" and v.text.startswith(b"@@"):
-            text = (
-                self.sql_mode if v.text.removeprefix(b"@@").removeprefix(b"session.") == b"sql_mode" else ""
-            )
-        elif v.kind == "var":
-            text = self._user_vars.get(v.text, "")
-        else:
-            return
+        """Track sql_mode through SETs (and the user variables that save it), so the pass before
+        loading reads quotes as the server will. A sql_mode it cannot follow is refused: statements
+        after it could read otherwise on the server than here."""
+        text: str | None = None
+        v = value[0] if len(value) == 1 else None
+        if v is not None and v.kind == "string":
+            text = _unescape(v.text, self.modes.backslash_escapes).decode("utf-8", "replace")
+        elif v is not None and v.kind == "var" and v.text.startswith(b"@@"):
+            same = v.text.removeprefix(b"@@").removeprefix(b"session.") == b"sql_mode"
+            text = self.sql_mode if same else None
+        elif v is not None and v.kind == "var":
+            text = self._user_vars.get(v.text)
         if target is not None:
-            self._user_vars[target] = text
+            if text is None:
+                self._user_vars.pop(target, None)
+            else:
+                self._user_vars[target] = text
         elif name == "sql_mode":
+            if text is None:
+                raise _No("sets sql_mode to a value known only when it runs, which a dump does not do")
             self._apply_sql_mode(text)
 
     def _apply_sql_mode(self, mode: str) -> None:
