@@ -1,8 +1,10 @@
-"""The backup bucket: versioned, private, TLS only, SSE-KMS with a customer key, lifecycle, access logs."""
+"""The backup bucket: versioned, private, TLS only, SSE-KMS with a customer key, lifecycle, access logs,
+Object Lock (GOVERNANCE by default), no overwrites, and its events on EventBridge (for the delete alarm)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -38,9 +40,19 @@ class BackupBucket(Construct):
             lifecycle_rules=[self._lifecycle(retention)],
             server_access_logs_bucket=self.log_bucket,
             server_access_logs_prefix="backup-bucket/",
-            object_lock_enabled=lock is not None or None,
-            object_lock_default_retention=_lock_retention(lock.mode, lock.days) if lock else None,
+            object_lock_enabled=lock.enabled or None,
+            object_lock_default_retention=_lock_retention(lock.mode, lock.days) if lock.enabled else None,
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.bucket.add_to_resource_policy(deny_overwrites(self.bucket))
+        # The bucket's events go to EventBridge (Object Deleted feeds the delete alarm, monitoring.py). Set on
+        # the resource itself: `event_bridge_enabled=True` would add a custom-resource function to do it.
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
 
     def _key(self, imported_arn: str | None) -> kms.IKey:
@@ -95,6 +107,27 @@ class BackupBucket(Construct):
             expired_object_delete_marker=True,
             transitions=transitions,
         )
+
+
+def deny_overwrites(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """Nobody writes an object without `If-None-Match` (write only if absent), so nothing is replaced.
+
+    The documented form (S3 user guide, "Enforce conditional writes on Amazon S3 buckets"): the condition
+    key `s3:if-none-match` is absent (`Null` true) on a request without the header; CreateMultipartUpload
+    and UploadPart cannot carry it, so only object-creating requests (PutObject, CompleteMultipartUpload,
+    CopyObject: `s3:ObjectCreationOperation` true) are denied without it. Every engine write sends it.
+    """
+    return iam.PolicyStatement(
+        sid="DenyOverwrites",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["s3:PutObject"],
+        resources=[bucket.arn_for_objects("*")],
+        conditions={
+            "Null": {"s3:if-none-match": "true"},
+            "Bool": {"s3:ObjectCreationOperation": "true"},
+        },
+    )
 
 
 def _lock_retention(mode: str, days: int) -> s3.ObjectLockRetention:

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,13 +78,16 @@ def _source_files() -> list[Path]:
     return sorted(files)
 
 
-def asset_hash(platform: Platform = LAMBDA_PLATFORM) -> str:
+def asset_hash(platform: Platform = LAMBDA_PLATFORM, extra_files: Mapping[str, Path] | None = None) -> str:
     """Changes whenever anything that goes into the asset changes."""
     digest = hashlib.sha256()
     digest.update(platform.key().encode())
     digest.update(REQUIREMENTS.read_bytes())
     for path in _source_files():
         digest.update(str(path.relative_to(FUNCTIONS_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    for name, path in sorted((extra_files or {}).items()):
+        digest.update(b"extra\0" + name.encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:24]
 
@@ -116,28 +119,39 @@ def _dependencies(root: Path, platform: Platform) -> Path:
     return _build_once(root / f"deps-{platform.key()}-{key}", lambda staging: _pip_install(staging, platform))
 
 
-def _populate(staging: Path, platform: Platform, dependencies: Path) -> None:
+def _populate(staging: Path, dependencies: Path, extra_files: Mapping[str, Path]) -> None:
     shutil.copytree(dependencies, staging, dirs_exist_ok=True, copy_function=_link_or_copy)
     for package in SOURCE_PACKAGES:
         source = FUNCTIONS_DIR / package
         if not source.is_dir():
             raise RuntimeError(f"bundling the Lambda asset: {source} is missing")
         shutil.copytree(source, staging / package, ignore=_SKIP)
+    for name, path in extra_files.items():
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
 
 
-def build_lambda_asset(out_dir: Path | None = None, *, platform: Platform = LAMBDA_PLATFORM) -> Path:
+def build_lambda_asset(
+    out_dir: Path | None = None,
+    *,
+    platform: Platform = LAMBDA_PLATFORM,
+    extra_files: Mapping[str, Path] | None = None,
+) -> Path:
     """Return the asset directory for `platform`, building it once per content hash.
 
     `out_dir` is the cache root (default: $CLOUDBACKUP_ASSET_CACHE or ~/.cache/cloudbackup/lambda-assets).
+    `extra_files` (path in the asset -> file) adds data files, e.g. the sources' CA certificates.
     The build goes to a staging directory renamed into place, so a failed or concurrent build never
     leaves a half-filled asset behind.
     """
     root = Path(out_dir) if out_dir is not None else default_cache_dir()
-    final = root / f"{platform.key()}-{asset_hash(platform)}"
+    extra = dict(extra_files or {})
+    final = root / f"{platform.key()}-{asset_hash(platform, extra)}"
     if final.is_dir():
         return final
     dependencies = _dependencies(root, platform)
-    _build_once(final, lambda staging: _populate(staging, platform, dependencies))
+    _build_once(final, lambda staging: _populate(staging, dependencies, extra))
     _prune(root, f"{platform.key()}-", keep=final)
     return final
 

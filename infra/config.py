@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cloudbackup.dburl import SslMode
 
 # Keys starting with "_" are comments (JSON has none); they are dropped before validation.
 COMMENT_PREFIX = "_"
@@ -39,6 +42,27 @@ class Network(Strict):
     security_group_ids: Annotated[
         list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]], Field(min_length=1)
     ]
+
+
+def check_schedule(value: str) -> str:
+    rate = _RATE.match(value)
+    if rate and int(rate.group(1)) > 0:
+        return value
+    if _CRON.match(value):
+        return value
+    raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+
+
+class Drill(Strict):
+    """A restore drill on a schedule: the newest backup restored into a scratch database on the drill
+    server (the source's own, or the one `secret_arn` names), proven and dropped."""
+
+    schedule: str
+    secret_arn: Annotated[str | None, Field(pattern=SECRET_ARN)] = None
+    # No successful drill for this many days raises an alarm. CloudWatch evaluates at most 7 days.
+    window_days: Annotated[int, Field(ge=1, le=7)] = 7
+
+    _schedule_expression = field_validator("schedule")(check_schedule)
 
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) a task may have with it.
@@ -78,12 +102,19 @@ class Source(Strict):
     name: Annotated[str, Field(pattern=SOURCE_NAME, description="lowercase letters, digits, dashes")]
     secret_arn: Annotated[str, Field(pattern=SECRET_ARN, description="the secret's full ARN")]
     secret_kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
+    # The restore function's own database user (grants on the restore targets only); default: secret_arn.
+    restore_secret_arn: Annotated[str | None, Field(pattern=SECRET_ARN)] = None
+    # TLS to the server (the mysql client's --ssl-mode / --ssl-ca); each overrides the secret's field.
+    # ssl_ca is a PEM file on the deploying machine (e.g. RDS's global-bundle.pem), shipped in the asset.
+    ssl_mode: SslMode | None = None
+    ssl_ca: str | None = None
     databases: list[Annotated[str, Field(pattern=DB_NAME)]] | Literal["*"]
     schedule: str
     time_zone: str = "UTC"
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
+    drill: Drill | None = None
     # Where backups and restores run: a Lambda function (15 minutes at most) or an ECS Fargate task.
     runner: Literal["lambda", "fargate"] = "lambda"
     task: Task = Task()
@@ -105,15 +136,39 @@ class Source(Strict):
             raise ValueError('list at least one database, or "*" for all')
         return value
 
-    @field_validator("schedule")
+    def secret_for(self, run: Literal["backup", "restore"]) -> str:
+        """The database secret a backup or a restore run reads."""
+        return (self.restore_secret_arn or self.secret_arn) if run == "restore" else self.secret_arn
+
+    @field_validator("ssl_ca")
     @classmethod
-    def _schedule_expression(cls, value: str) -> str:
-        rate = _RATE.match(value)
-        if rate and int(rate.group(1)) > 0:
-            return value
-        if _CRON.match(value):
-            return value
-        raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+    def _readable_ca_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as exc:
+            raise ValueError(f"cannot read the CA file {value}: {exc.strerror or exc}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError(f"{value} holds no PEM certificate (for RDS: global-bundle.pem, see the README)")
+        return str(path.resolve())
+
+    @model_validator(mode="after")
+    def _ca_needs_tls(self) -> Source:
+        if self.ssl_ca and self.ssl_mode == "DISABLED":
+            raise ValueError("ssl_ca makes no sense with ssl_mode DISABLED")
+        return self
+
+    _schedule_expression = field_validator("schedule")(check_schedule)
+
+    @model_validator(mode="after")
+    def _drill_names_databases(self) -> Source:
+        if self.drill is not None and self.databases == "*":
+            raise ValueError('drill: list the databases to drill (a drill restores one database), not "*"')
+        if self.drill is not None and self.runner != "lambda":
+            raise ValueError('drill: drills run in the restore function: needs runner "lambda"')
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -139,18 +194,36 @@ class Archive(Strict):
 
 
 class ObjectLock(Strict):
-    """Default retention of new objects: nobody (COMPLIANCE) or only privileged users (GOVERNANCE)
-    may delete them early."""
+    """Default retention of every new object version: until it ends, nobody (COMPLIANCE) or only a
+    principal allowed to bypass governance (GOVERNANCE) can delete or overwrite that version.
 
-    mode: Literal["GOVERNANCE", "COMPLIANCE"]
-    days: Annotated[int, Field(ge=1, le=36500)]
+    On by default (GOVERNANCE). Once on, S3 never turns Object Lock off for the bucket again; a stack
+    deployed before this default turns it on for its existing bucket at the next deploy, unless
+    `enabled` is false (or `object_lock` is null, as older configs say).
+    """
+
+    enabled: bool = True
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    days: Annotated[int, Field(ge=1, le=36500)] = 14
+
+    @model_validator(mode="after")
+    def _settings_need_the_lock(self) -> ObjectLock:
+        if not self.enabled and self.model_fields_set & {"mode", "days"}:
+            raise ValueError("mode and days apply only with enabled: true")
+        return self
 
 
 class Retention(Strict):
     noncurrent_days: Annotated[int, Field(ge=1)] = 30
     archive: Archive | None = None
-    object_lock: ObjectLock | None = None
+    object_lock: ObjectLock = ObjectLock()
     access_log_days: Annotated[int, Field(ge=1)] = 90
+
+    @field_validator("object_lock", mode="before")
+    @classmethod
+    def _null_is_off(cls, value: Any) -> Any:
+        # Configs written before the default changed said `"object_lock": null` for "no Object Lock".
+        return {"enabled": False} if value is None else value
 
 
 class Functions(Strict):
@@ -169,6 +242,7 @@ class DeploymentConfig(Strict):
     kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
     alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     allow_prune: bool = True
+    audit_writes: bool = True  # a CloudTrail trail of the bucket's writes: refused overwrites raise an alarm
     access_key_serial: Annotated[int, Field(ge=1)] = 1  # raise it to rotate the operator's access key
     retention: Retention = Retention()
     functions: Functions = Functions()

@@ -24,10 +24,11 @@ from infra.config import Source
 REGISTRY = "lambda-testevent-schemas"
 _GLOB = re.compile(r"[*?]|\[[^]]*\]")
 
-# The shape the restore handler accepts (handlers.models.RestoreEvent), for the console's editor.
+# The shape the restore handler accepts (handlers.models.RestoreEvent, or DrillEvent with `drill`),
+# for the console's editor.
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["source", "database", "backup"],
+    "required": ["source", "database"],
     "properties": {
         "source": {"type": "string"},
         "database": {"type": "string"},
@@ -36,6 +37,7 @@ _EVENT_SCHEMA: dict[str, Any] = {
         "in_place": {"type": "boolean"},
         "tables": {"type": "array", "items": {"type": "string"}},
         "dry_run": {"type": "boolean"},
+        "drill": {"type": "boolean", "description": "true: a restore drill into a scratch database"},
     },
 }
 
@@ -57,10 +59,13 @@ def restore_examples(source: Source) -> dict[str, dict[str, Any]]:
         "backup": "latest",
         "target_database": example_target(source, database),
     }
-    return {
+    examples = {
         "restore-latest-to-new-database": {"value": latest},
         "dry-run-latest": {"value": {**latest, "dry_run": True}},
     }
+    if source.drill:
+        examples["drill-latest"] = {"value": {"source": source.name, "database": database, "drill": True}}
+    return examples
 
 
 def schema_content(source: Source) -> str:

@@ -2,13 +2,16 @@
 
 Backup may only write its source's backups (no delete, no read, no listing: it never lists); restore
 may read and list them (no write to the bucket). Both read exactly their source's database secret, run
-on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention.
+on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention. With a drill
+configured, restore also runs drills: it may read the drill server's secret and publish drill results.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Duration, Stack
@@ -61,18 +64,34 @@ class Shared:
     settings: Functions
 
 
+def asset_ca_path(source: Source) -> str:
+    """Where the source's CA file lies inside the asset (handlers.secrets resolves it there)."""
+    return f"{c.ASSET_CA_DIR}/{source.name}.pem"
+
+
+def asset_ca_files(sources: list[Source]) -> dict[str, Path]:
+    """The CA files the asset ships: path in the asset -> the config's file."""
+    return {asset_ca_path(s): Path(s.ssl_ca) for s in sources if s.ssl_ca}
+
+
 def source_settings(source: Source) -> str:
     """CLOUDBACKUP_SOURCES for one source (handlers.settings.SourceConfig)."""
-    return json.dumps(
-        {
-            source.name: {
-                "secret_arn": source.secret_arn,
-                "databases": source.databases,
-                "restore_allow": list(source.restore_allow),
-            }
-        },
-        separators=(",", ":"),
-    )
+    settings: dict[str, Any] = {
+        "secret_arn": source.secret_arn,
+        "databases": source.databases,
+        "restore_allow": list(source.restore_allow),
+    }
+    if source.restore_secret_arn:
+        settings["restore_secret_arn"] = source.restore_secret_arn
+    if source.ssl_mode:
+        settings["ssl_mode"] = source.ssl_mode
+    if source.ssl_ca:
+        settings["ssl_ca"] = asset_ca_path(source)
+    if source.drill:
+        settings["drill"] = True
+        if source.drill.secret_arn:
+            settings["drill_secret_arn"] = source.drill.secret_arn
+    return json.dumps({source.name: settings}, separators=(",", ":"))
 
 
 def run_environment(shared: Shared, source: Source) -> dict[str, str]:
@@ -89,17 +108,29 @@ def run_environment(shared: Shared, source: Source) -> dict[str, str]:
     }
 
 
-def grant_run_access(role: iam.Role, access: Access, shared: Shared, source: Source) -> None:
-    """The bucket access of one kind of run, and reading (only) its source's database secret."""
+def grant_run_access(
+    role: iam.Role,
+    access: Access,
+    shared: Shared,
+    source: Source,
+    secret_arn: str,
+    *,
+    also_secrets: Sequence[str] = (),
+) -> None:
+    """The bucket access of one kind of run, and reading (only) its database secret: the source's, or
+    for a restore its restore_secret_arn when configured (see Source.secret_for); and `also_secrets`
+    (the drill server's, for the restore function of a source with a drill)."""
     for statement in statements(access, shared.bucket, shared.key):
         role.add_to_principal_policy(statement)
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            sid="ReadDatabaseSecret", actions=["secretsmanager:GetSecretValue"], resources=[source.secret_arn]
+            sid="ReadDatabaseSecret",
+            actions=["secretsmanager:GetSecretValue"],
+            resources=list(dict.fromkeys([secret_arn, *also_secrets])),
         )
     )
     if source.secret_kms_key_arn:
-        region = source.secret_arn.split(":")[3]
+        region = secret_arn.split(":")[3]
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="DecryptDatabaseSecret",
@@ -137,16 +168,22 @@ class SourceFunctions(Construct):
             BACKUP_HANDLER,
             backup_access(shared, source),
             f"cloudbackup: scheduled backups of {source.name}",
+            source.secret_for("backup"),
         )
         self.restore = self._function(
             "Restore",
             RESTORE_HANDLER,
             restore_access(shared, source),
             f"cloudbackup: on-demand restores of {source.name}",
+            source.secret_for("restore"),
         )
         self.backup.add_to_role_policy(publish_results_statement(Stack.of(self)))
+        if source.drill:  # the restore function runs the drills and publishes their results
+            self.restore.add_to_role_policy(publish_results_statement(Stack.of(self)))
 
-    def _function(self, name: str, handler: str, access: Access, description: str) -> lambda_.Function:
+    def _function(
+        self, name: str, handler: str, access: Access, description: str, secret_arn: str
+    ) -> lambda_.Function:
         settings = self._shared.settings
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION[settings.log_retention_days])
         role = iam.Role(
@@ -155,7 +192,12 @@ class SourceFunctions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=description,
         )
-        grant_run_access(role, access, self._shared, self.source)
+        drill = self.source.drill
+        # A drill restores with the drill server's secret, or the source's own (handlers.drill_run)
+        drill_server = (
+            [drill.secret_arn or self.source.secret_arn] if handler == RESTORE_HANDLER and drill else []
+        )
+        grant_run_access(role, access, self._shared, self.source, secret_arn, also_secrets=drill_server)
         if self.source.network:
             role.add_to_principal_policy(
                 iam.PolicyStatement(sid="NetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])

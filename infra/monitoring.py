@@ -2,7 +2,16 @@
 
 Alarms per source: either function failing, and no successful backup within the expected window
 (the backup handler emits BackupSucceeded with the dimensions service and source). One more alarm
-watches the dead-letter queue of undelivered or failed scheduled backups.
+watches the dead-letter queue of undelivered or failed scheduled backups, and one the backup bucket's
+deletions (S3's own `Object Deleted` events on EventBridge: delete markers and permanent deletes by a
+DeleteObject call; lifecycle expiry is left out, it is the retention working).
+
+Overwrites cannot be seen in S3's own events (`Object Created` does not say whether the key existed),
+and they are prevented anyway: every write is conditional, the bucket policy denies unconditional ones,
+and Object Lock keeps the older version. What is alarmed instead is an overwrite attempt: a write the
+bucket refused (AccessDenied from the policy, or PreconditionFailed: the key exists), from the CloudTrail
+data events of write_audit.py, when `audit_writes` is on.
+A source with a drill also gets alarms on a failed drill and on no successful drill within its window.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -24,6 +34,13 @@ from constructs import Construct
 from handlers import constants as c
 
 ERROR_PERIOD = Duration.minutes(5)
+# S3's EventBridge events for deletions by an API call (the `reason` of lifecycle expiry differs).
+S3_OBJECT_DELETED = "Object Deleted"
+DELETION_TYPES = ["Delete Marker Created", "Permanently Deleted"]
+# CloudTrail's record of an object write the bucket refused: the policy's deny, or If-None-Match on a key
+# that exists. (Our own retry of a write whose answer was lost can show as one PreconditionFailed.)
+WRITE_EVENTS = ["PutObject", "CompleteMultipartUpload", "CopyObject"]
+REFUSED_WRITE_CODES = ["AccessDenied", "PreconditionFailed"]
 
 
 def backup_succeeded(source: str) -> cloudwatch.Metric:
@@ -33,6 +50,16 @@ def backup_succeeded(source: str) -> cloudwatch.Metric:
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
         statistic="Sum",
         period=Duration.hours(1),
+    )
+
+
+def drill_succeeded(source: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=c.METRIC_DRILL_SUCCEEDED,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Sum",
+        period=Duration.days(1),
     )
 
 
@@ -140,6 +167,27 @@ class Monitoring(Construct):
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
 
+    def watch_drills(self, source: str, window_days: int) -> None:
+        self._alarm(
+            f"{source}-drill-failed",
+            failures(source, c.METRIC_DRILL_FAILURES),
+            description=f"cloudbackup: a restore drill of {source} failed (its event says why)",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # N daily periods without a proven drill (no data counts): the drills stopped, or never pass.
+        self._alarm(
+            f"{source}-drill-missing",
+            drill_succeeded(source),
+            description=f"cloudbackup: no successful restore drill of {source} for {window_days} days",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=window_days,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
     def watch_dead_letters(self, queue: sqs.IQueue) -> None:
         self._alarm(
             "undelivered-backups",
@@ -150,6 +198,67 @@ class Monitoring(Construct):
             periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+
+    def watch_bucket(self, bucket: s3.IBucket) -> events.Rule:
+        """Alarm when a backup object is deleted (a prune does this on purpose: the alarm says so)."""
+        rule = events.Rule(
+            self,
+            "BackupDeletedRule",
+            description="cloudbackup: a delete marker or a permanent delete in the backup bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=[S3_OBJECT_DELETED],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "reason": ["DeleteObject"],
+                    "deletion-type": DELETION_TYPES,
+                },
+            ),
+        )
+        self._alarm(
+            "backup-objects-deleted",
+            _rule_matches(rule),
+            description=(
+                "cloudbackup: objects were deleted from the backup bucket (delete markers or versions). "
+                "Expected after `cloudbackup prune`; otherwise find who in the bucket's access logs"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return rule
+
+    def watch_overwrite_attempts(self, bucket: s3.IBucket) -> events.Rule:
+        """Alarm on writes the bucket refused (needs the write-audit trail: CloudTrail data events)."""
+        rule = events.Rule(
+            self,
+            "OverwriteAttemptRule",
+            description="cloudbackup: a write to the backup bucket refused (an overwrite attempt)",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["AWS API Call via CloudTrail"],
+                detail={
+                    "eventSource": ["s3.amazonaws.com"],
+                    "eventName": WRITE_EVENTS,
+                    "requestParameters": {"bucketName": [bucket.bucket_name]},
+                    "errorCode": REFUSED_WRITE_CODES,
+                },
+            ),
+        )
+        self._alarm(
+            "backup-overwrite-attempts",
+            _rule_matches(rule),
+            description=(
+                "cloudbackup: a write to the backup bucket was refused (no If-None-Match, or the key "
+                "exists): someone tried to replace a backup. The CloudTrail records under cloudtrail/ say who"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        return rule
 
     def _alarm(
         self,
@@ -175,3 +284,14 @@ class Monitoring(Construct):
         )
         alarm.add_alarm_action(self._action)
         return alarm
+
+
+def _rule_matches(rule: events.Rule) -> cloudwatch.Metric:
+    """How many events the rule matched per period (EventBridge's own metric)."""
+    return cloudwatch.Metric(
+        namespace="AWS/Events",
+        metric_name="TriggeredRules",
+        dimensions_map={"RuleName": rule.rule_name},
+        statistic="Sum",
+        period=ERROR_PERIOD,
+    )

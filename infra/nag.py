@@ -68,7 +68,8 @@ def acknowledge_scheduler_role(schedule_role: IConstruct, function_logical_id: s
     acknowledge(
         schedule_role,
         f"AwsSolutions-IAM5[Resource::<{function_logical_id}.Arn>:*]",
-        "CDK's Scheduler target role may invoke the backup function and its versions; nothing else.",
+        "CDK's Scheduler target role may invoke the function it schedules (backup, or restore for drills) "
+        "and its versions; nothing else.",
     )
 
 

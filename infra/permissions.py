@@ -13,8 +13,13 @@ With SSE-KMS, S3 calls KMS on the caller's behalf: a write needs kms:GenerateDat
 kms:Decrypt to complete a multipart upload); a read needs kms:Decrypt. Nothing else: never s3:*,
 no s3:DeleteObjectVersion (versioning keeps what a prune deletes), no bucket configuration.
 
-Two bucket-level reads stay denied on purpose: HeadBucket (needs s3:ListBucket without a prefix) and
-GetBucketVersioning; the engine treats a denial of either as "unknown" and goes on.
+Writes carry `If-None-Match: *` (a header, no extra permission): the bucket policy denies object writes
+without it (bucket.py), so no principal here can replace a backup. With Object Lock (the default) a
+prune's DeleteObject only adds a delete marker; the locked version stays until its retention ends.
+
+Three bucket-level reads stay denied on purpose: HeadBucket (needs s3:ListBucket without a prefix),
+GetBucketVersioning and GetObjectLockConfiguration (prune's note); the engine treats a denial of any
+as "unknown" and goes on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""When backups run: one EventBridge Scheduler schedule per source, plus one backup right after deploy.
+"""When backups run: one EventBridge Scheduler schedule per source, plus one backup right after deploy;
+and, for a source with a drill, the schedule that runs the restore function's drill.
 
 Scheduler invokes the backup function asynchronously with the backup event as input. A delivery that
 keeps failing (throttling, a deleted function) goes to an encrypted dead-letter queue, and so does an
@@ -36,9 +37,17 @@ def backup_event(source: Source) -> dict[str, Any]:
     return {"source": source.name, "databases": source.databases}
 
 
-def schedule_expression(source: Source) -> scheduler.ScheduleExpression:
+def drill_events(source: Source) -> list[dict[str, Any]]:
+    """The restore function's drill inputs (handlers.models.DrillEvent), one per listed database."""
+    databases = source.databases if isinstance(source.databases, list) else []
+    return [{"source": source.name, "database": database, "drill": True} for database in databases]
+
+
+def schedule_expression(source: Source, expression: str | None = None) -> scheduler.ScheduleExpression:
     # The time zone matters for cron (and daylight saving); a rate counts from the schedule's creation.
-    return scheduler.ScheduleExpression.expression(source.schedule, TimeZone.of(source.time_zone))
+    return scheduler.ScheduleExpression.expression(
+        expression or source.schedule, TimeZone.of(source.time_zone)
+    )
 
 
 class BackupSchedules(Construct):
@@ -76,6 +85,31 @@ class BackupSchedules(Construct):
         )
         self._first_backup(source, backup, event)
         return schedule
+
+    def add_drills(self, source: Source, restore: lambda_.IFunction) -> list[scheduler.Schedule]:
+        """One schedule per listed database: a drill restores one database. A failed drill is not
+        retried (the alarm reports it, and the next scheduled drill tries again)."""
+        assert source.drill is not None
+        role = self._scheduler_role(source, restore, kind="drill")
+        schedules = [
+            scheduler.Schedule(
+                self,
+                f"{source.name}-drill-{index}",
+                description=f"cloudbackup: restore drill of {source.name} {event['database']}",
+                schedule=schedule_expression(source, source.drill.schedule),
+                target=targets.LambdaInvoke(
+                    restore,
+                    input=scheduler.ScheduleTargetInput.from_object(event),
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                    role=role,
+                ),
+            )
+            for index, event in enumerate(drill_events(source))
+        ]
+        restore.configure_async_invoke(retry_attempts=0, max_event_age=MAX_EVENT_AGE)
+        return schedules
 
     def add_task(self, source: Source, tasks: SourceTasks) -> scheduler.Schedule:
         """The same schedule, retries and dead-letter queue, starting the source's backup task.
@@ -132,17 +166,19 @@ class BackupSchedules(Construct):
             target=target,
         )
 
-    def _scheduler_role(self, source: Source, backup: lambda_.IFunction) -> iam.Role:
+    def _scheduler_role(self, source: Source, function: lambda_.IFunction, kind: str = "backup") -> iam.Role:
         stack = Stack.of(self)
         role = iam.Role(
             self,
-            f"{source.name}-scheduler-role",
-            description=f"cloudbackup: lets the schedule of {source.name} invoke its backup function",
+            f"{source.name}-scheduler-role" if kind == "backup" else f"{source.name}-{kind}-scheduler-role",
+            description=f"cloudbackup: lets the schedule of {source.name} invoke its backup function"
+            if kind == "backup"
+            else f"cloudbackup: lets the drill schedule of {source.name} invoke its restore function",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),
         )
-        function_resource = backup.node.default_child
+        function_resource = function.node.default_child
         assert isinstance(function_resource, CfnResource)
         acknowledge_scheduler_role(role, stack.get_logical_id(function_resource))
         return role

@@ -18,11 +18,12 @@ from infra.bucket import BackupBucket
 from infra.bundling import build_lambda_asset, build_task_archive
 from infra.config import DeploymentConfig, Source
 from infra.console import ConsoleTestEvents
-from infra.functions import Shared, SourceFunctions
+from infra.functions import Shared, SourceFunctions, asset_ca_files
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge_stack_findings
 from infra.schedules import BackupSchedules
 from infra.tasks import SourceTasks, TaskAsset, TaskCluster
+from infra.write_audit import WriteAudit
 
 
 def output_id(source: str, kind: str) -> str:
@@ -48,7 +49,7 @@ class CloudBackupStack(Stack):
             allow_prune=config.allow_prune,
             key_serial=config.access_key_serial,
         )
-        self.asset_dir = build_lambda_asset()
+        self.asset_dir = build_lambda_asset(extra_files=asset_ca_files(config.sources))
         self.cluster: ecs.ICluster | None = None
         shared = Shared(
             code=lambda_.Code.from_asset(str(self.asset_dir)),
@@ -60,6 +61,10 @@ class CloudBackupStack(Stack):
         self.schedules = BackupSchedules(self, "Schedules")
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=config.alarm_email)
         self.monitoring.watch_dead_letters(self.schedules.dead_letter_queue)
+        self.monitoring.watch_bucket(storage.bucket)
+        if config.audit_writes:
+            WriteAudit(self, "WriteAudit", bucket=storage.bucket, log_bucket=storage.log_bucket)
+            self.monitoring.watch_overwrite_attempts(storage.bucket)
         self.console = ConsoleTestEvents(self, "ConsoleTestEvents")
         self.sources: dict[str, SourceFunctions] = {}
         self.tasks: dict[str, SourceTasks] = {}
@@ -73,6 +78,9 @@ class CloudBackupStack(Stack):
             self.monitoring.watch_source(
                 source.name, functions.backup, functions.restore, source.backup_window_hours
             )
+            if source.drill:
+                self.schedules.add_drills(source, functions.restore)
+                self.monitoring.watch_drills(source.name, source.drill.window_days)
             self.console.add_restore_events(source, functions.restore)
             CfnOutput(self, output_id(source.name, "BackupFunction"), value=functions.backup.function_name)
             CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)

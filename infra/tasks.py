@@ -119,7 +119,8 @@ class SourceTasks(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"cloudbackup: {name.lower()} task of {source.name}",
         )
-        grant_run_access(role, access, shared, source)
+        run = "backup" if name == "Backup" else "restore"
+        grant_run_access(role, access, shared, source, source.secret_for(run))
         role.add_to_principal_policy(self._asset.read_statement())
         execution_role = iam.Role(
             self,

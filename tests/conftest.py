@@ -4,7 +4,9 @@ pytest_plugins = [
     "tests.fixtures.mariadb",
     "tests.fixtures.every_type",
     "tests.fixtures.aws",
+    "tests.fixtures.stores",
     "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
     "tests.fixtures.binlog_server",
+    "tests.fixtures.tls_server",
 ]

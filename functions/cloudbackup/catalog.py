@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
-from cloudbackup.format.keys import is_manifest_key, safe_segment
+from cloudbackup.format.keys import is_manifest_key, key_mismatch, safe_segment
 from cloudbackup.format.manifest import Manifest
 from cloudbackup.storage.base import Storage
 
@@ -53,10 +53,29 @@ class CatalogEntry:
         }
 
 
-def list_backups(
+@dataclass(frozen=True)
+class RefusedManifest:
+    """A manifest that parses but is not at its own key, or points at another key's data object."""
+
+    manifest: Manifest
+    store: Storage
+    manifest_key: str
+    reason: str
+
+    def line(self) -> str:
+        return f"refusing {self.store.location(self.manifest_key)}: {self.reason}"
+
+
+@dataclass
+class Catalog:
+    entries: list[CatalogEntry]  # newest first
+    refused: list[RefusedManifest]
+
+
+def scan_backups(
     stores: Iterable[Storage], *, database: str | None = None, source: str | None = None
-) -> list[CatalogEntry]:
-    """Complete backups, newest first. Objects without a manifest are never listed."""
+) -> Catalog:
+    """Complete backups, newest first, and the manifests refused (never listed, restored or pruned)."""
     prefix = ""
     if source is not None:
         prefix = safe_segment(source) + "/"
@@ -71,15 +90,29 @@ def list_backups(
     # Manifests are small; fetching them a few at a time keeps `list` quick on a bucket with many.
     with ThreadPoolExecutor(MANIFEST_FETCHERS) as pool:
         manifests = list(pool.map(lambda c: _read_manifest(*c), candidates))
-    entries = [
-        CatalogEntry(manifest=manifest, store=store, manifest_key=key)
-        for (store, key), manifest in zip(candidates, manifests, strict=True)
-        if manifest is not None
-        and (database is None or manifest.database == database)
-        and (source is None or manifest.source == source)
-    ]
-    entries.sort(key=_order, reverse=True)
-    return entries
+    catalog = Catalog(entries=[], refused=[])
+    for (store, key), manifest in zip(candidates, manifests, strict=True):
+        if manifest is None:
+            continue
+        if (reason := key_mismatch(key, manifest)) != "":
+            catalog.refused.append(RefusedManifest(manifest, store, key, reason))
+        elif (database is None or manifest.database == database) and (
+            source is None or manifest.source == source
+        ):
+            catalog.entries.append(CatalogEntry(manifest=manifest, store=store, manifest_key=key))
+    catalog.entries.sort(key=_order, reverse=True)
+    return catalog
+
+
+def list_backups(
+    stores: Iterable[Storage], *, database: str | None = None, source: str | None = None
+) -> list[CatalogEntry]:
+    """Complete backups, newest first. Objects without a manifest are never listed; refused manifests
+    are named in a warning (stderr for the CLI, the log for a function) and never listed either."""
+    catalog = scan_backups(stores, database=database, source=source)
+    for refused in catalog.refused:
+        log.warning("%s", refused.line())
+    return catalog.entries
 
 
 def _read_manifest(store: Storage, key: str) -> Manifest | None:
@@ -101,7 +134,12 @@ def find_backup(
     stores: Sequence[Storage], ref: str, *, database: str | None = None, source: str | None = None
 ) -> CatalogEntry:
     """`ref` is a backup id or `latest` (newest complete backup of `database`)."""
-    entries = list_backups(stores, database=database, source=source)
+    catalog = scan_backups(stores, database=database, source=source)
+    for refused in catalog.refused:
+        if refused.manifest.id == ref:  # asked for by id: say why it is refused, not "no such backup"
+            raise OperationError(f"backup {ref} is refused: {refused.line()}")
+        log.warning("%s", refused.line())
+    entries = catalog.entries
     if ref == "latest":
         if database is None:
             databases = {e.manifest.database for e in entries}
@@ -139,6 +177,13 @@ class KeepsVersions(Protocol):
     """A store that may keep deleted objects as older versions (a versioned S3 bucket)."""
 
     def versioning_enabled(self) -> bool | None: ...
+
+
+@runtime_checkable
+class LocksObjects(Protocol):
+    """A store whose objects may be under Object Lock retention (an S3 bucket with Object Lock)."""
+
+    def object_lock(self) -> str | None: ...
 
 
 @dataclass
@@ -182,13 +227,16 @@ def plan_prune(
 
 
 def delete_backup(entry: CatalogEntry) -> None:
-    """The manifest first, so a half-deleted backup is never listed as complete; then the data object."""
+    """The manifest first, so a half-deleted backup is never listed as complete; then the data object
+    (only ever the manifest's own: the key check runs again right before anything is deleted)."""
+    if reason := key_mismatch(entry.manifest_key, entry.manifest):
+        raise OperationError(f"not deleting {entry.store.location(entry.manifest_key)}: {reason}")
     entry.store.delete(entry.manifest_key)
     entry.store.delete(entry.manifest.data.key)
 
 
 def prune(
-    stores: Sequence[Storage],
+    store: Storage,
     *,
     keep_last: int | None,
     keep_days: int | None,
@@ -197,7 +245,9 @@ def prune(
     source: str | None = None,
     dry_run: bool = False,
 ) -> PruneResult:
-    entries = list_backups(stores, database=database, source=source)
+    """Retention in one store: the backups of the other store never count, so the newest backup of
+    each source + database in `store` is always kept, whatever the other store holds."""
+    entries = list_backups([store], database=database, source=source)
     delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
     result = PruneResult(kept=keep, dry_run=dry_run)
     for entry in delete:
@@ -210,11 +260,8 @@ def prune(
             result.failed.append((entry, str(exc)))
             continue
         result.deleted.append(entry)
-    touched: list[Storage] = []
-    for entry in result.deleted:
-        if entry.store not in touched:
-            touched.append(entry.store)
-    result.notes = [note for store in touched if (note := _deletion_note(store, dry_run))]
+    note = _deletion_note(store, dry_run) if result.deleted else ""
+    result.notes = [note] if note else []
     return result
 
 
@@ -226,6 +273,15 @@ def _deletion_note(store: Storage, dry_run: bool) -> str:
         f"{deleted} stay recoverable as non-current versions until the bucket's lifecycle rule expires them"
     )
     versioned = store.versioning_enabled()
+    lock = store.object_lock() if versioned and isinstance(store, LocksObjects) else None
+    if versioned and lock is not None:
+        # Deleting without a version id only adds a delete marker, which Object Lock allows; the locked
+        # versions themselves cannot go before their retention ends (S3 refuses, and prune never tries).
+        retention = f" (default retention {lock})" if lock else ""
+        return (
+            f"{store.describe()}: the bucket has Object Lock{retention}; {deleted} stay as locked "
+            "non-current versions until their retention ends and the lifecycle rule expires them"
+        )
     if versioned is None:
         return f"{store.describe()}: if the bucket is versioned, {keep}"
     if versioned:

@@ -1,14 +1,23 @@
-"""Parse `mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE]` into connection settings."""
+"""Parse `mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE]` into settings."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass, replace
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cloudbackup.errors import UsageError
 
-EXPECTED_FORM = "mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE]"
+EXPECTED_FORM = "mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE]"
+
+# The mysql client's --ssl-mode values, weakest first.
+SslMode = Literal["DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"]
+SSL_MODES: tuple[SslMode, ...] = get_args(SslMode)
+VERIFYING_MODES: frozenset[SslMode] = frozenset({"VERIFY_CA", "VERIFY_IDENTITY"})
+# URL options, spelled as the mysql client's flags (underscores accepted, as in option files).
+_OPTIONS = ("ssl-mode", "ssl-ca")
 
 
 @dataclass(frozen=True)
@@ -16,8 +25,10 @@ class DbSettings:
     host: str
     port: int
     user: str
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a repr, a log line or a traceback
     database: str | None = None
+    ssl_mode: SslMode | None = None  # None: chosen from ssl_ca and the host (see tls_mode)
+    ssl_ca: str | None = None  # PEM file of the CA(s) the server's certificate must chain to
 
     def with_database(self, database: str | None) -> DbSettings:
         return replace(self, database=database)
@@ -25,6 +36,39 @@ class DbSettings:
     def redacted(self) -> str:
         """How the server is named in messages: never the password."""
         return f"{self.user}@{self.host}:{self.port}"
+
+    def tls_mode(self) -> SslMode:
+        """The mode in force: the one given, else VERIFY_IDENTITY with a CA, REQUIRED for a server
+        reached over a network, PREFERRED on this machine (where nobody sits in between)."""
+        if self.ssl_mode is not None:
+            return self.ssl_mode
+        if self.ssl_ca:
+            return "VERIFY_IDENTITY"
+        return "PREFERRED" if is_loopback(self.host) else "REQUIRED"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_tls_options(ssl_mode: str | None, ssl_ca: str | None, where: str) -> SslMode | None:
+    """Validate an ssl-mode / ssl-ca pair from a URL, a secret or a config; `where` names the source."""
+    mode: SslMode | None = None
+    if ssl_mode is not None:
+        upper = ssl_mode.strip().upper()
+        if upper not in SSL_MODES:
+            raise UsageError(f"{where}: ssl-mode {ssl_mode!r} is not one of {', '.join(SSL_MODES)}")
+        mode = upper
+    if ssl_ca is not None and not ssl_ca:
+        raise UsageError(f"{where}: ssl-ca is empty; name a PEM file of CA certificates")
+    if ssl_ca and mode == "DISABLED":
+        raise UsageError(f"{where}: ssl-ca makes no sense with ssl-mode=DISABLED")
+    return mode
 
 
 def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
@@ -36,15 +80,16 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
         raise UsageError(f"bad --db-url: {exc}; expected {EXPECTED_FORM}") from None
     if parts.scheme not in ("mysql", "mariadb") or not parts.hostname or not parts.username:
         raise UsageError(f"bad --db-url {_redact(url)!r}: expected {EXPECTED_FORM}")
-    if parts.query or parts.fragment:
-        raise UsageError(
-            f"bad --db-url {_redact(url)!r}: no query or fragment allowed; expected {EXPECTED_FORM}"
-        )
+    if parts.fragment:
+        raise UsageError(f"bad --db-url {_redact(url)!r}: no fragment allowed; expected {EXPECTED_FORM}")
     path = parts.path.strip("/")
     if "/" in path:
         raise UsageError(
             f"bad --db-url {_redact(url)!r}: at most one database name; expected {EXPECTED_FORM}"
         )
+    options = _query_options(parts.query, _redact(url))
+    where = f"bad --db-url {_redact(url)!r}"
+    mode = check_tls_options(options.get("ssl-mode"), options.get("ssl-ca"), where)
     password = unquote(parts.password) if parts.password is not None else env.get("MYSQL_PWD", "")
     return DbSettings(
         host=parts.hostname,
@@ -52,7 +97,29 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
         user=unquote(parts.username),
         password=password,
         database=unquote(path) or None,
+        ssl_mode=mode,
+        ssl_ca=options.get("ssl-ca"),
     )
+
+
+def _query_options(query: str, shown: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise UsageError(
+            f"bad --db-url {shown!r}: cannot read the options; expected {EXPECTED_FORM}"
+        ) from None
+    for raw_name, value in pairs:
+        name = raw_name.replace("_", "-").lower()
+        if name not in _OPTIONS:
+            raise UsageError(
+                f"bad --db-url {shown!r}: unknown option {raw_name!r} (known: {', '.join(_OPTIONS)})"
+            )
+        if name in options:
+            raise UsageError(f"bad --db-url {shown!r}: option {raw_name!r} given twice")
+        options[name] = value
+    return options
 
 
 def _redact(url: str) -> str:

@@ -41,6 +41,7 @@ from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
+from cloudbackup.preflight.check import check_restorable
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, verify_backup
 
@@ -87,6 +88,7 @@ def restore_backup(
         dry_run=dry_run,
     )
     check_target(db, target, in_place)
+    check_restorable(db, entry, frames, target)
     where = f"backup {manifest.id}"
     first = _confinement(db, where, target, manifest.database, before_loading=True)
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
@@ -160,7 +162,9 @@ def restore_dump_file(
         raise _failed(exc, target) from None
     if dry_run:
         return result
-    charset, collation = _server_defaults(db)
+    # Tables the file creates without a character set get what the stock client would give them: the
+    # existing target's defaults, or the server's for a new one.
+    charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             confinement = _confinement(db, where, target, first.source, staging=staging.name)
@@ -345,10 +349,18 @@ def _read_file(path: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _server_defaults(db: DbSettings) -> tuple[str, str]:
+def _defaults(db: DbSettings, target: str) -> tuple[str, str]:
     with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@character_set_server, @@collation_server")
-        charset, collation = cur.fetchone()
+        cur.execute(
+            "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
+            "WHERE schema_name = %s",
+            (target,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            cur.execute("SELECT @@character_set_server, @@collation_server")
+            row = cur.fetchone()
+        charset, collation = row
     return str(charset), str(collation)
 
 

@@ -80,11 +80,11 @@ class BackupRun:
         """The server's credentials and user databases. Listing the databases proves the credentials
         work before any dump starts; if the cached secret fails, the secret is read again once, so a
         password rotated within the cache's lifetime does not fail the backup."""
-        db = self.engine.read_secret(source.secret_arn, False)
+        db = source.with_tls(self.engine.read_secret(source.secret_arn, False))
         try:
             return db, self.engine.resolve_databases(db, None)
         except CloudBackupError:
-            fresh = self.engine.read_secret(source.secret_arn, True)
+            fresh = source.with_tls(self.engine.read_secret(source.secret_arn, True))
             if fresh == db:
                 raise
             log.info("the cached database secret was out of date; using the current one")

@@ -20,6 +20,10 @@ ENV_TASK_EVENT = "CLOUDBACKUP_EVENT"  # a Fargate task's event (JSON): what the 
 ENV_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 
+# The deployment config's CA files (`ssl_ca`) are shipped in the asset as ASSET_CA_DIR/<source>.pem; a
+# relative `ssl_ca` (in CLOUDBACKUP_SOURCES or the database secret) names a file inside the asset.
+ASSET_CA_DIR = "ca"
+
 DEFAULT_SERVICE = "cloudbackup"
 DEFAULT_NAMESPACE = "CloudBackup"
 
@@ -34,8 +38,14 @@ METRIC_BACKUP_DURATION = "BackupDuration"  # Seconds per database
 METRIC_RESTORE_SUCCEEDED = "RestoreSucceeded"
 METRIC_RESTORE_FAILURES = "RestoreFailures"
 METRIC_RESTORE_DURATION = "RestoreDuration"
+METRIC_DRILL_SUCCEEDED = "DrillSucceeded"  # Count, 1 per proven drill: the "no successful drill" alarm
+METRIC_DRILL_FAILURES = "DrillFailures"  # Count, 1 per drill that did not restore or did not prove
+METRIC_DRILL_DURATION = "DrillDuration"  # Seconds, the whole drill (restore, proof, drop)
+METRIC_DRILL_RESTORE_SECONDS = "DrillRestoreSeconds"  # Seconds the restore took: the recovery-time figure
 
 # Result events on EventBridge.
 EVENT_SOURCE = "cloudbackup"
 EVENT_BACKUP_SUCCEEDED = "Backup Succeeded"
 EVENT_BACKUP_FAILED = "Backup Failed"
+EVENT_DRILL_SUCCEEDED = "Restore Drill Succeeded"
+EVENT_DRILL_FAILED = "Restore Drill Failed"

@@ -7,7 +7,7 @@ which a cold start should not pay before an event has even been validated.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from handlers.secrets import read_db_secret
@@ -17,6 +17,7 @@ from handlers.store import open_store
 if TYPE_CHECKING:
     from cloudbackup.catalog import CatalogEntry
     from cloudbackup.dburl import DbSettings
+    from cloudbackup.drill.run import DrillResult
     from cloudbackup.format.manifest import Manifest
     from cloudbackup.restore import RestoreResult
     from cloudbackup.storage.base import Storage
@@ -31,6 +32,7 @@ class Engine:
     backup_database: Callable[..., Manifest]
     restore_backup: Callable[..., RestoreResult]
     find_backup: Callable[..., CatalogEntry]
+    run_drill: Callable[..., DrillResult] = field(default=lambda *a, **k: _run_drill(*a, **k))
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -43,6 +45,7 @@ def engine_for(settings: Settings) -> Engine:
         backup_database=_backup_database,
         restore_backup=_restore_backup,
         find_backup=_find_backup,
+        run_drill=_run_drill,
     )
 
 
@@ -62,6 +65,12 @@ def _restore_backup(*args: Any, **kwargs: Any) -> RestoreResult:
     from cloudbackup.restore import restore_backup
 
     return restore_backup(*args, **kwargs)
+
+
+def _run_drill(*args: Any, **kwargs: Any) -> DrillResult:
+    from cloudbackup.drill.run import run_drill
+
+    return run_drill(*args, **kwargs)
 
 
 def _find_backup(*args: Any, **kwargs: Any) -> CatalogEntry:

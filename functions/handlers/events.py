@@ -1,4 +1,5 @@
-"""Result events on EventBridge (`Backup Succeeded` / `Backup Failed`, source `cloudbackup`)."""
+"""Result events on EventBridge (`Backup Succeeded` / `Backup Failed`, `Restore Drill Succeeded` /
+`Restore Drill Failed`, source `cloudbackup`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from handlers import constants as c
-from handlers.models import DatabaseOutcome
+from handlers.models import DatabaseOutcome, DrillSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
@@ -28,6 +29,10 @@ class EventPublisher:
         detail_type = c.EVENT_BACKUP_SUCCEEDED if outcome.status == "succeeded" else c.EVENT_BACKUP_FAILED
         detail = {"source": source, **outcome.model_dump(mode="json")}
         return self._put(detail_type, detail)
+
+    def drill_outcome(self, summary: DrillSummary) -> bool:
+        detail_type = c.EVENT_DRILL_SUCCEEDED if summary.verified else c.EVENT_DRILL_FAILED
+        return self._put(detail_type, summary.model_dump(mode="json"))
 
     def _put(self, detail_type: str, detail: dict[str, object]) -> bool:
         entry = {

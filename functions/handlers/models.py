@@ -79,6 +79,22 @@ class RestoreEvent(_Event):
         return self.database if self.in_place else str(self.target_database)
 
 
+class DrillEvent(_Event):
+    """Schedule (or console) input: `{"source": "orders-db", "database": "shop", "drill": true}`;
+    optional `backup` (default `latest`)."""
+
+    source: SourceName
+    database: DatabaseName
+    drill: Literal[True]
+    backup: BackupRef = "latest"
+
+
+def parse_restore_event(event: Any) -> RestoreEvent | DrillEvent:
+    """The restore function's input: a drill when it carries `drill`, a restore otherwise."""
+    is_drill = isinstance(event, Mapping) and "drill" in event
+    return parse_event(DrillEvent, event) if is_drill else parse_event(RestoreEvent, event)
+
+
 def parse_event(model: type[Model], event: Any) -> Model:
     """Validate a Lambda event; raise InvalidEvent with one line naming each bad field (never values)."""
     if not isinstance(event, Mapping):
@@ -170,4 +186,23 @@ class RestoreSummary(BaseModel):
     seconds: float
     previous_tables_kept_in: str | None = None
     verified: bool = False  # the data object matched its manifest (SHA-256, size, frames)
+    message: str = ""
+
+
+class DrillSummary(BaseModel):
+    """The restore function's return value for a drill; also the detail of its result event."""
+
+    model_config = LAZY
+
+    source: str
+    database: str
+    backup_id: str | None = None
+    backup_created_at: str | None = None
+    target: Literal["source", "drill"] = "source"  # the server drilled on: the source's or the drill's
+    tables: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    restore_seconds: float = 0.0  # the restore alone: the figure for a recovery-time objective
+    verified: bool = False
+    error: str | None = None
     message: str = ""

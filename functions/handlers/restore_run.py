@@ -92,7 +92,7 @@ class RestoreRun:
     def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
         with self.segment("find backup", source=request.source, database=request.database):
             # Restores are rare and on demand: always the current secret, never a cached one.
-            db = self.engine.read_secret(source.secret_arn, True)
+            db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
             entry = self.engine.find_backup(
                 [self.engine.open_store()], request.backup, database=request.database, source=request.source
             )

@@ -5,10 +5,12 @@ The secret value is never logged and never part of an error message.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from cloudbackup.dburl import SslMode  # light: the URL parser, no driver
 from handlers.models import describe_errors
 
 if TYPE_CHECKING:
@@ -19,8 +21,22 @@ class SecretError(RuntimeError):
     """The database secret cannot be read or is not in the RDS secret format."""
 
 
+# The mysql client's --ssl-mode values (cloudbackup.dburl.SslMode), in any case as the client takes them.
+SslModeField = Annotated[
+    SslMode,
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+]
+# The asset's root: a relative CA path names a file shipped in the asset (handlers.constants.ASSET_CA_DIR).
+ASSET_ROOT = Path(__file__).resolve().parent.parent
+
+
+def asset_path(path: str | None) -> str | None:
+    return None if path is None else str(ASSET_ROOT / path)
+
+
 class RdsSecret(BaseModel):
-    """`{"host", "port", "username", "password", "dbname"?}` plus fields we ignore (engine, ...)."""
+    """`{"host", "port", "username", "password", "dbname"?, "ssl_mode"?, "ssl_ca"?}` plus fields we
+    ignore (engine, ...). `ssl_mode`/`ssl_ca` are the mysql client's --ssl-mode/--ssl-ca."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True, defer_build=True)
 
@@ -29,12 +45,20 @@ class RdsSecret(BaseModel):
     username: Annotated[str, Field(min_length=1)]
     password: str
     dbname: str | None = None
+    ssl_mode: SslModeField | None = None
+    ssl_ca: Annotated[str | None, Field(min_length=1)] = None
 
     def db_settings(self) -> DbSettings:
         from cloudbackup.dburl import DbSettings
 
         return DbSettings(
-            host=self.host, port=self.port, user=self.username, password=self.password, database=self.dbname
+            host=self.host,
+            port=self.port,
+            user=self.username,
+            password=self.password,
+            database=self.dbname,
+            ssl_mode=self.ssl_mode,
+            ssl_ca=asset_path(self.ssl_ca),
         )
 
 

@@ -5,7 +5,12 @@ Variable names live in handlers.constants. CLOUDBACKUP_SOURCES is a JSON object,
 
     {"orders-db": {"secret_arn": "arn:aws:secretsmanager:...",   # RDS secret format
                    "databases": ["shop"],                        # or "*": every non-system database
-                   "restore_allow": ["shop_restored*", "shop"]}} # restore targets (fnmatch patterns)
+                   "restore_allow": ["shop_restored*", "shop"],  # restore targets (fnmatch patterns)
+                   "restore_secret_arn": "arn:...",              # optional: the restore's own user
+                   "ssl_mode": "VERIFY_IDENTITY",                # optional, overrides the secret's
+                   "ssl_ca": "ca/orders-db.pem",                 # optional, a file in the asset
+                   "drill": true,                                # restore drills allowed
+                   "drill_secret_arn": "arn:..."}}               # optional: drill on another server
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import fnmatch
 import json
 import os
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from handlers import constants as c
 from handlers.models import DatabaseName, describe_errors
+from handlers.secrets import SslModeField, asset_path
+
+if TYPE_CHECKING:
+    from cloudbackup.dburl import DbSettings
 
 
 class SettingsError(RuntimeError):
@@ -36,6 +46,30 @@ class SourceConfig(BaseModel):
     # Databases a restore may write into (fnmatch patterns). Empty: this source cannot be restored
     # by the function, which is the safe default for a production server.
     restore_allow: list[Annotated[str, Field(min_length=1)]] = []
+    # The restore function's own database user (grants on the restore targets only); default: secret_arn.
+    restore_secret_arn: Annotated[str | None, Field(min_length=1)] = None
+    # TLS to the server, as the deployment config sets it; each overrides the secret's field of that name.
+    ssl_mode: SslModeField | None = None
+    ssl_ca: Annotated[str | None, Field(min_length=1)] = None
+
+    @property
+    def restore_secret(self) -> str:
+        return self.restore_secret_arn or self.secret_arn
+
+    def with_tls(self, db: DbSettings) -> DbSettings:
+        """The secret's settings with this source's TLS options laid over them."""
+        if self.ssl_mode is None and self.ssl_ca is None:
+            return db
+        return replace(
+            db,
+            ssl_mode=self.ssl_mode or db.ssl_mode,
+            ssl_ca=asset_path(self.ssl_ca) if self.ssl_ca else db.ssl_ca,
+        )
+
+    # Restore drills write a scratch database (always dropped) on the drill server: the source's own,
+    # or the one `drill_secret_arn` names. Off unless the deployment configured a drill.
+    drill: bool = False
+    drill_secret_arn: Annotated[str, Field(min_length=1)] | None = None
 
     def allows_backup_of(self, database: str) -> bool:
         return self.databases == "*" or database in self.databases

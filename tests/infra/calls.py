@@ -51,7 +51,11 @@ REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
     ("events", "PutEvents"): ("events:PutEvents",),
 }
 # Bucket-level reads the engine makes and treats a denial of as "unknown": deliberately not granted.
-TOLERATED_DENIALS = {("s3", "HeadBucket"), ("s3", "GetBucketVersioning")}
+TOLERATED_DENIALS = {
+    ("s3", "HeadBucket"),
+    ("s3", "GetBucketVersioning"),
+    ("s3", "GetObjectLockConfiguration"),
+}
 
 
 def required_actions(calls: Iterable[Call]) -> set[str]:

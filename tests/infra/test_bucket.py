@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infra.conftest import IMPORTED_KEY, Synth
+from tests.infra.conftest import IMPORTED_KEY, Synth, example_config, synthesize
 
 pytestmark = pytest.mark.infra
 
@@ -84,7 +85,59 @@ def test_lifecycle_aborts_uploads_and_expires_noncurrent_versions(example: Synth
     assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": example.config.retention.noncurrent_days}
     assert "Transitions" not in rule  # no archive tier in the example
+
+
+def test_object_lock_governance_is_the_default(example: Synth) -> None:
+    _, bucket = backup_bucket(example)
+    assert bucket["Properties"]["ObjectLockEnabled"] is True
+    assert bucket["Properties"]["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 14}},
+    }
+
+
+def test_object_lock_switched_off_leaves_the_bucket_without_it(tmp_path: Path) -> None:
+    raw = example_config()
+    raw["retention"]["object_lock"] = {"enabled": False}
+    synth = synthesize(raw, tmp_path)
+    _, bucket = backup_bucket(synth)
     assert "ObjectLockEnabled" not in bucket["Properties"]
+    assert "ObjectLockConfiguration" not in bucket["Properties"]
+    assert synth.error is None  # cdk-nag stays clean without the lock too
+
+
+def bucket_policy_statements(synth: Synth) -> list[dict[str, Any]]:
+    logical_id, _ = backup_bucket(synth)
+    [policy] = [
+        p
+        for p in synth.resources("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logical_id}
+    ]
+    statements: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_bucket_policy_denies_writes_that_could_overwrite(example: Synth) -> None:
+    # Every object-creating write (PutObject, CompleteMultipartUpload, CopyObject) without If-None-Match is
+    # denied to everyone; the multipart steps that cannot carry the header are not.
+    logical_id, _ = backup_bucket(example)
+    [deny] = [s for s in bucket_policy_statements(example) if s.get("Sid") == "DenyOverwrites"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Action"] == "s3:PutObject"
+    assert deny["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [logical_id, "Arn"]}, "/*"]]}
+    assert deny["Condition"] == {
+        "Null": {"s3:if-none-match": "true"},
+        "Bool": {"s3:ObjectCreationOperation": "true"},
+    }
+
+
+def test_bucket_sends_its_events_to_eventbridge_without_a_custom_resource(example: Synth) -> None:
+    _, bucket = backup_bucket(example)
+    assert bucket["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    assert not example.resources("Custom::S3BucketNotifications")
 
 
 def test_archive_tier_and_object_lock_when_configured(full: Synth) -> None:

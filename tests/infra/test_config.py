@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_config
-from tests.infra.conftest import REPO, example_config, full_config
+from tests.infra.conftest import REPO, RESTORE_SECRET, TEST_CA, example_config, full_config
 
 pytestmark = pytest.mark.infra
 
@@ -95,6 +95,12 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
             {"mode": "STRICT", "days": 7},
             "config.retention.object_lock.mode: Input should be",
         ),
+        ("retention.object_lock.days", 0, "config.retention.object_lock.days: Input should be greater"),
+        (
+            "retention.object_lock",
+            {"enabled": False, "days": 30},
+            "config.retention.object_lock: mode and days apply only with enabled: true",
+        ),
         (
             "functions.timeout_seconds",
             1200,
@@ -104,12 +110,54 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
         ("kms_key_arn", "alias/backups", "config.kms_key_arn: String should match pattern"),
         ("alarm_email", "oncall", "config.alarm_email: String should match pattern"),
         ("sources", [], "config.sources: List should have at least 1 item"),
+        ("sources.0.ssl_mode", "verify", "config.sources[0].ssl_mode: Input should be 'DISABLED'"),
+        (
+            "sources.0.ssl_ca",
+            "/nonexistent/global-bundle.pem",
+            "config.sources[0].ssl_ca: cannot read the CA file",
+        ),
+        ("sources.0.ssl_ca", str(REPO / "cdk.json"), "config.sources[0].ssl_ca: " + str(REPO / "cdk.json")),
+        (
+            "sources.0.restore_secret_arn",
+            "restore-user",
+            "config.sources[0].restore_secret_arn: String should",
+        ),
     ],
 )
 def test_bad_field_is_named(path: str, value: Any, expected: str) -> None:
     message = error_of(with_change(path, value))
     assert message.startswith(expected.replace("Value error, ", "")), message
     assert "\n" not in message  # one problem, one line
+
+
+def test_object_lock_is_governance_by_default_and_can_be_switched_off() -> None:
+    raw = example_config()
+    del raw["retention"]["object_lock"]
+    lock = load_config(raw).retention.object_lock
+    assert (lock.enabled, lock.mode, lock.days) == (True, "GOVERNANCE", 14)
+    assert load_config(with_change("retention.object_lock", {"days": 3})).retention.object_lock.days == 3
+    assert not load_config(
+        with_change("retention.object_lock", {"enabled": False})
+    ).retention.object_lock.enabled
+    # Configs written before the default said null for "no Object Lock": that still means off
+    assert not load_config(with_change("retention.object_lock", None)).retention.object_lock.enabled
+
+
+def test_a_ca_file_with_tls_disabled_is_refused() -> None:
+    raw = with_change("sources.0.ssl_ca", str(TEST_CA))
+    raw["sources"][0]["ssl_mode"] = "DISABLED"
+    assert error_of(raw) == "config.sources[0]: ssl_ca makes no sense with ssl_mode DISABLED"
+
+
+def test_tls_options_and_a_restore_secret_are_accepted() -> None:
+    raw = with_change("sources.0.ssl_ca", str(TEST_CA))
+    raw["sources"][0].update(ssl_mode="VERIFY_CA", restore_secret_arn=RESTORE_SECRET)
+    source = load_config(raw).sources[0]
+    assert (source.ssl_mode, source.ssl_ca, source.restore_secret_arn) == (
+        "VERIFY_CA",
+        str(TEST_CA),
+        RESTORE_SECRET,
+    )
 
 
 def test_duplicate_source_names_and_several_problems_at_once() -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from handlers.models import RestoreEvent, parse_event
+from handlers.models import DrillEvent, RestoreEvent, parse_event, parse_restore_event
 from handlers.settings import SourceConfig
 from infra.console import REGISTRY
 from infra.functions import RESTORE_HANDLER
@@ -38,7 +38,9 @@ def test_examples_are_valid_restore_events_the_allow_list_accepts(full: Synth) -
             if {"Ref": function_id} in s["Properties"]["SchemaName"]["Fn::Join"][1]
         ]
         examples = content["components"]["examples"]
+        drill = examples.pop("drill-latest", None)
         assert set(examples) == {"restore-latest-to-new-database", "dry-run-latest"}
+        assert (drill is not None) is (source.drill is not None)
         allow = SourceConfig(secret_arn=source.secret_arn, restore_allow=source.restore_allow)
         for name, example in examples.items():
             event = parse_event(RestoreEvent, example["value"])
@@ -60,3 +62,17 @@ def test_registry_is_created_if_missing_and_schemas_wait_for_it(example: Synth) 
     assert "Delete" not in registry["Properties"]  # other functions' events may live there
     for schema in example.resources("AWS::EventSchemas::Schema").values():
         assert registry_id in schema["DependsOn"]
+
+
+def test_a_source_with_a_drill_gets_a_drill_latest_event(full: Synth) -> None:
+    [source] = [s for s in full.config.sources if s.drill]
+    function_id, _ = function_of(full, source.name, RESTORE_HANDLER)
+    [content] = [
+        json.loads(s["Properties"]["Content"])
+        for s in full.resources("AWS::EventSchemas::Schema").values()
+        if {"Ref": function_id} in s["Properties"]["SchemaName"]["Fn::Join"][1]
+    ]
+    event = parse_restore_event(content["components"]["examples"]["drill-latest"]["value"])
+    assert isinstance(event, DrillEvent)
+    assert (event.source, event.backup) == (source.name, "latest")
+    assert event.database in source.databases

@@ -8,9 +8,19 @@ from typing import Any
 import pytest
 
 from handlers import constants as c
-from handlers.settings import load_settings
-from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER
-from tests.infra.conftest import NETWORK, SECOND_SECRET, Synth, actions_of, function_of, role_statements
+from handlers.settings import SourceConfig, load_settings
+from infra.bundling import build_lambda_asset
+from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER, asset_ca_files
+from tests.infra.conftest import (
+    NETWORK,
+    RESTORE_SECRET,
+    SECOND_SECRET,
+    TEST_CA,
+    Synth,
+    actions_of,
+    function_of,
+    role_statements,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -106,7 +116,11 @@ def test_each_function_reads_exactly_its_sources_secret(full: Synth, handler: st
         statements = role_statements(full, role_id(function))
         secret = statement(statements, "ReadDatabaseSecret")
         assert secret["Action"] == "secretsmanager:GetSecretValue"
-        assert secret["Resource"] == source.secret_arn
+        expected = [source.secret_for("restore" if handler == RESTORE_HANDLER else "backup")]
+        if source.drill and handler == RESTORE_HANDLER:
+            expected.append(source.drill.secret_arn or source.secret_arn)
+        expected = list(dict.fromkeys(expected))
+        assert secret["Resource"] == (expected[0] if len(expected) == 1 else expected)
         secret_reads = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
         assert secret_reads == [secret]
 
@@ -146,3 +160,39 @@ def test_log_groups_keep_logs_for_the_configured_days(full: Synth) -> None:
         assert groups[group_id]["Properties"]["RetentionInDays"] == 90
         assert function["Properties"]["Environment"]["Variables"]["LOG_LEVEL"] == "DEBUG"
         assert function["Properties"]["MemorySize"] == 2048
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_sources_tls_and_restore_secret_reach_the_functions_settings(full: Synth, handler: str) -> None:
+    _, function = function_of(full, "billing-db", handler)
+    variables = function["Properties"]["Environment"]["Variables"]
+    source = SourceConfig.model_validate(json.loads(variables[c.ENV_SOURCES])["billing-db"])
+    assert source.ssl_mode == "VERIFY_IDENTITY"
+    assert source.ssl_ca == f"{c.ASSET_CA_DIR}/billing-db.pem"
+    assert source.restore_secret == RESTORE_SECRET
+    # the source without TLS options leaves them to the secret (and the defaults)
+    _, other = function_of(full, "orders-db", handler)
+    plain = json.loads(other["Properties"]["Environment"]["Variables"][c.ENV_SOURCES])["orders-db"]
+    assert not {"ssl_mode", "ssl_ca", "restore_secret_arn"} & set(plain)
+
+
+def test_the_asset_ships_the_configured_ca_file(full: Synth) -> None:
+    asset = build_lambda_asset(extra_files=asset_ca_files(full.config.sources))
+    assert (asset / c.ASSET_CA_DIR / "billing-db.pem").read_bytes() == TEST_CA.read_bytes()
+    assert not (asset / c.ASSET_CA_DIR / "orders-db.pem").exists()
+    # and the synthesized functions use that very asset (the template names it by its path)
+    _, function = function_of(full, "billing-db", BACKUP_HANDLER)
+    [manifest] = full.outdir.glob("*.assets.json")
+    files = json.loads(manifest.read_text())["files"]
+    key = function["Properties"]["Code"]["S3Key"]
+    assert files[key.removesuffix(".zip")]["source"]["path"] == str(asset)
+
+
+def test_the_restore_role_reads_only_the_restore_secret(full: Synth) -> None:
+    _, restore = function_of(full, "billing-db", RESTORE_HANDLER)
+    _, backup = function_of(full, "billing-db", BACKUP_HANDLER)
+    restore_reads = json.dumps(role_statements(full, role_id(restore)))
+    backup_reads = json.dumps(role_statements(full, role_id(backup)))
+    assert RESTORE_SECRET in restore_reads
+    assert SECOND_SECRET not in restore_reads
+    assert RESTORE_SECRET not in backup_reads

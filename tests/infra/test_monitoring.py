@@ -85,7 +85,11 @@ def test_dead_letter_queue_alarm(example: Synth) -> None:
 
 
 def test_backup_failed_events_are_forwarded_to_the_topic(example: Synth) -> None:
-    [rule] = example.resources("AWS::Events::Rule").values()
+    [rule] = [
+        r
+        for r in example.resources("AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == [c.EVENT_SOURCE]
+    ]
     props = rule["Properties"]
     assert props["EventPattern"] == {"source": [c.EVENT_SOURCE], "detail-type": [c.EVENT_BACKUP_FAILED]}
     assert props["State"] == "ENABLED"
@@ -98,3 +102,35 @@ def test_backup_failed_events_are_forwarded_to_the_topic(example: Synth) -> None
         if s["Action"] == "sns:Publish"
     ]
     assert {"Service": "events.amazonaws.com"} in publishers
+
+
+def test_deletes_in_the_backup_bucket_raise_an_alarm(example: Synth) -> None:
+    # Given S3's own Object Deleted events (delete markers, permanent deletes by an API call, not lifecycle)
+    from tests.infra.test_bucket import backup_bucket
+
+    bucket_id, _ = backup_bucket(example)
+    [(rule_id, rule)] = [
+        (k, v)
+        for k, v in example.resources("AWS::Events::Rule").items()
+        if v["Properties"]["EventPattern"].get("detail-type") == ["Object Deleted"]
+    ]
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Deleted"],
+        "detail": {
+            "bucket": {"name": [{"Ref": bucket_id}]},
+            "reason": ["DeleteObject"],
+            "deletion-type": ["Delete Marker Created", "Permanently Deleted"],
+        },
+    }
+    # Then an alarm fires on the first matched event and notifies the topic
+    [alarm] = [
+        a for a in alarms(example) if a.get("Dimensions") == [{"Name": "RuleName", "Value": {"Ref": rule_id}}]
+    ]
+    assert alarm["Namespace"] == "AWS/Events"
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id(example)}]
+    assert "prune" in alarm["AlarmDescription"]

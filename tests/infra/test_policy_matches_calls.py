@@ -10,6 +10,7 @@ and the policy must grant nothing the calls did not need.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from cloudbackup.cli.main import main
 from cloudbackup.dburl import DbSettings
 from cloudbackup.storage.base import Storage
 from cloudbackup.storage.s3 import S3Storage
+from handlers.constants import ENV_SOURCES
 from handlers.settings import load_settings
 from handlers.store import open_store
 from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER
@@ -165,3 +167,29 @@ def test_function_roles_allow_exactly_the_handlers_calls(
         _, function = function_of(example, deployment.source, handler)
         statements = role_statements(example, function["Properties"]["Role"]["Fn::GetAtt"][0])
         assert_matches(calls, statements)
+
+
+def test_the_restore_role_of_a_source_with_a_drill_allows_exactly_the_drills_calls(
+    full: Synth,
+    deployment: Deployment,
+    kms_key: str,
+    db_settings: DbSettings,
+    make_database: Callable[[str], str],
+) -> None:
+    # Given a backup of orders-db, whose deployment (the `full` config) has a weekly drill
+    database = make_database("pdrill")
+    fill_table(db_settings, database, "orders", 200)
+    env = {"CLOUDBACKUP_KMS_KEY_ID": kms_key}
+    deployment.backup({"source": deployment.source, "databases": [database]}, **env)
+    sources = {deployment.source: {"secret_arn": deployment.secret_arn, "databases": "*", "drill": True}}
+    env[ENV_SOURCES] = json.dumps(sources)
+    # When its schedule runs a drill through the restore function
+    parameters_base.DEFAULT_PROVIDERS.clear()
+    with recorded_calls() as calls:
+        summary = deployment.restore(
+            {"source": deployment.source, "database": database, "drill": True}, **env
+        )
+        assert summary["verified"] is True
+    # Then the restore role allows exactly the drill's calls (reads, the secret, the result event)
+    _, function = function_of(full, deployment.source, RESTORE_HANDLER)
+    assert_matches(calls, role_statements(full, function["Properties"]["Role"]["Fn::GetAtt"][0]))

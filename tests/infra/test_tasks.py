@@ -11,7 +11,17 @@ import pytest
 from handlers import constants as c
 from infra.config import ConfigError, load_config
 from infra.tasks import BASE_IMAGE, BOOTSTRAP, CONTAINER
-from tests.infra.conftest import NETWORK, Synth, actions_of, example_config, fargate_config, role_statements
+from tests.infra.conftest import (
+    FARGATE_SECRET,
+    NETWORK,
+    RESTORE_SECRET,
+    Synth,
+    actions_of,
+    example_config,
+    fargate_config,
+    role_statements,
+    synthesize,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -176,3 +186,16 @@ def test_a_bad_runner_config_names_the_field(change: dict[str, Any], message: st
 
 def test_lambda_stays_the_default_runner() -> None:
     assert {s.runner for s in load_config(example_config()).sources} == {"lambda"}
+
+
+def test_the_restore_task_reads_only_the_restore_secret(tmp_path: Any) -> None:
+    raw = fargate_config()
+    raw["sources"][1]["restore_secret_arn"] = RESTORE_SECRET
+    synth = synthesize(raw, tmp_path)
+    definitions = task_definitions(synth)
+    secret_reads = {}
+    for kind in ("backup", "restore"):
+        role = definitions[kind]["TaskRoleArn"]["Fn::GetAtt"][0]
+        [read] = [s for s in role_statements(synth, role) if s.get("Sid") == "ReadDatabaseSecret"]
+        secret_reads[kind] = read["Resource"]
+    assert secret_reads == {"backup": FARGATE_SECRET, "restore": RESTORE_SECRET}

@@ -1,7 +1,7 @@
 """The catalog over both stores: labelled listing, latest, incomplete backups hidden, and prune."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,72 +16,11 @@ from cloudbackup.catalog import (
 )
 from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError, UsageError
-from cloudbackup.format.frames import compress_frame
-from cloudbackup.format.keys import backup_stem, data_key, manifest_key
-from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
 from cloudbackup.storage.base import WrittenObject
 from cloudbackup.storage.local import LocalStorage
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from tests.fixtures.faulty_proxy import Fault
-
-NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-
-
-def make_manifest(backup_id, source, database, started_at, written, frames=()):
-    return Manifest(
-        id=backup_id,
-        source=source,
-        database=database,
-        charset="utf8mb4",
-        collation="utf8mb4_general_ci",
-        server=ServerInfo(version="10.11.0-MariaDB", flavour="mariadb"),
-        started_at=started_at,
-        finished_at=started_at + timedelta(seconds=5),
-        compression="zstd",
-        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
-        frames=list(frames),
-    )
-
-
-def put_backup(store, database, started_at, *, source="orders-db", backup_id=None, manifest=True):
-    """A small complete backup (data object + manifest) as the engine would write it."""
-    backup_id = backup_id or f"{int(started_at.timestamp()):x}{database}"[:40].lower().replace("_", "0")
-    stem = backup_stem(source, database, started_at, backup_id)
-    frame = compress_frame(
-        "zstd", f"CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n-- {database}\n".encode()
-    )
-    writer = store.open_writer(data_key(stem, "zstd"))
-    writer.write(frame)
-    written = writer.commit()
-    table = Frame(kind="table", name="t", offset=0, length=len(frame), rows=1)
-    m = make_manifest(backup_id, source, database, started_at, written, frames=[table])
-    if manifest:
-        store.put_bytes(manifest_key(stem), m.to_json())
-    return m
-
-
-@pytest.fixture
-def s3_store(moto_endpoint, s3_bucket):
-    client = s3_client("us-east-1", endpoint_url=moto_endpoint)
-    return S3Storage(s3_bucket, "team/backups", region="us-east-1", client=client, endpoint_url=moto_endpoint)
-
-
-@pytest.fixture
-def local_store(tmp_path):
-    return LocalStorage(tmp_path / "data")
-
-
-def storage_flags(local_store, s3_store, moto_endpoint):
-    return [
-        "--data",
-        str(local_store.root),
-        "--backup-bucket",
-        f"s3://{s3_store.bucket}/team/backups",
-        "--backup-region",
-        "us-east-1",
-        "--backup-endpoint",
-        moto_endpoint,
-    ]
+from tests.fixtures.stores import NOW, make_manifest, put_backup, storage_flags
 
 
 def test_both_stores_are_listed_newest_first_and_labelled(local_store, s3_store):
@@ -199,7 +138,7 @@ def test_a_failed_data_delete_leaves_the_backup_unlisted_not_half_listed(local_s
         LocalStorage.delete(local_store, key)
 
     local_store.delete = failing_delete
-    result = prune([local_store], keep_last=1, keep_days=None, now=NOW)
+    result = prune(local_store, keep_last=1, keep_days=None, now=NOW)
     assert [e.id for e, _ in result.failed] == [old.id]
     assert len(list_backups([local_store])) == 1
     assert old.id not in [e.id for e in list_backups([local_store])]
@@ -208,7 +147,7 @@ def test_a_failed_data_delete_leaves_the_backup_unlisted_not_half_listed(local_s
 def test_prune_on_a_versioned_bucket_says_old_versions_stay_recoverable(
     local_store, s3_store, moto_endpoint, capsys, aws_client
 ):
-    # Given three S3 backups of shop and one local one of the same source
+    # Given three S3 backups of shop and one older local one of the same source
     for days in (1, 2, 3):
         put_backup(s3_store, "shop", NOW - timedelta(days=days))
     put_backup(local_store, "shop", NOW - timedelta(days=10))
@@ -216,16 +155,20 @@ def test_prune_on_a_versioned_bucket_says_old_versions_stay_recoverable(
     # When a dry run keeps the last 2, nothing goes
     assert main(["prune", "--keep-last", "2", "--dry-run", *flags]) == 0
     out = capsys.readouterr().out
-    assert "would delete 2 backup(s), kept 2" in out
+    assert "would delete 1 backup(s), kept 2" in out
     assert "backups deleted by a real run stay recoverable" in out
     assert len(list_backups([s3_store, local_store])) == 4
     # When the real run keeps the last 2
     assert main(["prune", "--keep-last", "2", *flags]) == 0
     out = capsys.readouterr().out
-    # Then the two oldest are gone (one in each store), and the output says S3 keeps old versions
-    assert "deleted 2 backup(s), kept 2" in out
+    # Then the oldest S3 one is gone (prune works on the bucket only), and S3 keeps old versions
+    assert "deleted 1 backup(s), kept 2" in out
     remaining = list_backups([s3_store, local_store])
-    assert [(e.store.kind, e.manifest.started_at.day) for e in remaining] == [("s3", 14), ("s3", 13)]
+    assert [(e.store.kind, e.manifest.started_at.day) for e in remaining] == [
+        ("s3", 14),
+        ("s3", 13),
+        ("local", 5),
+    ]
     assert "the bucket is versioned; deleted backups stay recoverable as non-current versions" in out
     versions = aws_client("s3").list_object_versions(Bucket=s3_store.bucket)
     assert len(versions["DeleteMarkers"]) == 2  # manifest + data object of the pruned S3 backup

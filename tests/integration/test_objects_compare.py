@@ -21,8 +21,7 @@ def test_two_loads_of_the_same_schema_are_equal(db_settings, every_type_db, ever
 CHANGES = [
     (["UPDATE all_numbers SET f = 1.2345679 WHERE id = 1"], "table `all_numbers`: CHECKSUM TABLE"),
     (["UPDATE all_binary SET vb = X'00' WHERE id = 2"], "table `all_binary`: CHECKSUM TABLE"),
-    (["DELETE FROM no_pk LIMIT 1"], "table `no_pk`: rows: source 4 != restored 3"),
-    (["UPDATE versioned SET v = 'changed' WHERE id = 2"], "table `versioned`: current rows digest"),
+    (["DELETE FROM no_pk WHERE a = 1 LIMIT 1"], "table `no_pk`: rows: source"),
     (["ALTER TABLE auto_inc AUTO_INCREMENT = 2000"], "table `auto_inc`: AUTO_INCREMENT"),
     (
         ["ALTER TABLE indexed DROP INDEX idx_desc, ADD INDEX idx_desc (c)"],
@@ -37,7 +36,6 @@ CHANGES = [
         ],
         "trigger `invoice_bi_first`: ACTION_ORDER: source 1 != restored 3",
     ),
-    (["DO SETVAL(seq_plain, 100)"], "sequence `seq_plain`: state"),
     (["DROP VIEW a_view_top"], "view `a_view_top`: missing in the restored database"),
     (["ALTER EVENT ev_every DISABLE"], "event `ev_every`: SHOW CREATE EVENT Create Event"),
     (["DROP PROCEDURE p_loose"], "procedure `p_loose`: missing"),
@@ -53,13 +51,27 @@ CHANGES = [
 ]
 
 
+# What only one server's every-type schema has.
+FLAVOUR_CHANGES = {
+    "mariadb": [
+        (["UPDATE versioned SET v = 'changed' WHERE id = 2"], "table `versioned`: current rows digest"),
+        (["DO SETVAL(seq_plain, 100)"], "sequence `seq_plain`: state"),
+    ],
+    "mysql": [
+        # a table with a multi-valued index, whose CHECKSUM TABLE MySQL does not keep stable
+        (["UPDATE indexed SET doc = '{\"tags\": [9]}' WHERE id = 100"], "table `indexed`: rows digest"),
+    ],
+}
+ALL_CHANGES = [*CHANGES, *(change for changes in FLAVOUR_CHANGES.values() for change in changes)]
+
+
 @pytest.fixture(scope="module")
-def failure_for_changed_copy(db_settings, every_type_db):
+def failure_for_changed_copy(db_settings, every_type_db, server_flavour):
     """The comparison failure of the every-type schema against a copy with every change above."""
     copy = f"cbt_every_{uuid.uuid4().hex[:8]}"
     load_every_type(db_settings, copy)
     try:
-        for statements, _ in CHANGES:
+        for statements, _ in [*CHANGES, *FLAVOUR_CHANGES[server_flavour]]:
             run_sql(db_settings, copy, *statements)
         with pytest.raises(AssertionError) as failure:
             assert_databases_equal(db_settings, every_type_db, copy)
@@ -68,8 +80,10 @@ def failure_for_changed_copy(db_settings, every_type_db):
         drop_database(db_settings, copy)
 
 
-@pytest.mark.parametrize(("statements", "expected"), CHANGES)
-def test_a_difference_is_found_and_named(failure_for_changed_copy, statements, expected):
+@pytest.mark.parametrize(("statements", "expected"), ALL_CHANGES)
+def test_a_difference_is_found_and_named(failure_for_changed_copy, server_flavour, statements, expected):
+    if (statements, expected) not in [*CHANGES, *FLAVOUR_CHANGES[server_flavour]]:
+        pytest.skip(f"not in {server_flavour}'s every-type schema")
     # Given a copy of the every-type schema changed by `statements` (among others)
     # When it is compared with the original
     # Then the failure names the object and what differs

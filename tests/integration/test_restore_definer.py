@@ -18,14 +18,22 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def restricted(db_settings):
-    """A user with every privilege on cbt_% databases and no global ones."""
+    """A user with every privilege on cbt_% databases and no global ones. On a server writing a binary
+    log, function creators are trusted, as an RDS parameter group must say for such a user (without it
+    the restore is refused up front: test_restore_binlog_programs.py)."""
     user, password = f"cbt_r{uuid.uuid4().hex[:8]}", "restore-pw"
     with admin_connect(db_settings) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
         cur.execute(f"GRANT ALL PRIVILEGES ON `cbt\\_%`.* TO '{user}'@'%'")
+        cur.execute("SELECT @@GLOBAL.log_bin, @@GLOBAL.log_bin_trust_function_creators")
+        binlog, trusted = cur.fetchone()
+        if binlog and not trusted:
+            cur.execute("SET GLOBAL log_bin_trust_function_creators = 1")
     yield dataclasses.replace(db_settings, user=user, password=password)
     with admin_connect(db_settings) as conn, conn.cursor() as cur:
         cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        if binlog and not trusted:
+            cur.execute("SET GLOBAL log_bin_trust_function_creators = 0")
 
 
 def test_keep_fails_with_advice_and_current_rewrites(db_settings, restricted, make_database, tmp_path):

@@ -116,7 +116,9 @@ def test_a_backup_loads_into_any_database(db_settings, fresh_copy, make_database
     assert_databases_equal(db_settings, copy, target)
 
 
-def test_mariadb_dump_fails_the_same_round_trip(db_settings, fresh_copy, tmp_path):
+def test_mariadb_dump_fails_the_same_round_trip(db_settings, fresh_copy, tmp_path, server_flavour):
+    if server_flavour != "mariadb":
+        pytest.skip("mariadb-dump and MariaDB's every-type schema")
     # Given a fresh copy of the every-type schema, dumped by mariadb-dump the way operators do
     copy = fresh_copy("every_type_db")
     before = snapshot(db_settings, copy)

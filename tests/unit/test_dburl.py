@@ -1,7 +1,10 @@
+import logging
+
 import pytest
 
-from cloudbackup.dburl import parse_db_url
+from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import UsageError
+from cloudbackup.mysql.connection import tls_arguments
 
 
 def test_full_url_is_parsed_and_percent_decoded():
@@ -27,3 +30,73 @@ def test_the_password_never_appears_in_the_error():
     with pytest.raises(UsageError) as info:
         parse_db_url("mysql://u:hunter2@h/a/b", environ={})
     assert "hunter2" not in str(info.value)
+
+
+# TLS options, spelled as the mysql client's flags.
+
+
+def test_ssl_options_are_read_from_the_query():
+    s = parse_db_url(
+        "mysql://u@db.example/shop?ssl-mode=verify_ca&ssl-ca=/etc/rds/global-bundle.pem", environ={}
+    )
+    assert (s.ssl_mode, s.ssl_ca, s.tls_mode(), s.database) == (
+        "VERIFY_CA",
+        "/etc/rds/global-bundle.pem",
+        "VERIFY_CA",
+        "shop",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:pw@h/db?ssl-mode=SOMETIMES", "not one of DISABLED, PREFERRED"),
+        ("mysql://u:pw@h/db?sslmode=require", "unknown option 'sslmode'"),
+        ("mysql://u:pw@h/db?ssl-ca=", "ssl-ca is empty"),
+        ("mysql://u:pw@h/db?ssl-mode=DISABLED&ssl-ca=/ca.pem", "makes no sense"),
+        ("mysql://u:pw@h/db?ssl-mode=REQUIRED&ssl-mode=DISABLED", "given twice"),
+    ],
+)
+def test_bad_ssl_options_are_usage_errors_without_the_password(url, message):
+    with pytest.raises(UsageError, match=message) as info:
+        parse_db_url(url, environ={})
+    assert "pw@" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "ca", "expected"),
+    [
+        ("db.example.com", None, "REQUIRED"),  # over a network: encrypted at least
+        ("10.0.0.7", None, "REQUIRED"),
+        ("db.example.com", "/ca.pem", "VERIFY_IDENTITY"),  # a CA given: checked
+        ("127.0.0.1", "/ca.pem", "VERIFY_IDENTITY"),
+        ("127.0.0.1", None, "PREFERRED"),  # this machine: as before
+        ("localhost", None, "PREFERRED"),
+        ("::1", None, "PREFERRED"),
+    ],
+)
+def test_default_tls_mode(host, ca, expected):
+    assert DbSettings(host=host, port=3306, user="u", ssl_ca=ca).tls_mode() == expected
+
+
+def test_an_explicit_mode_wins_over_the_default():
+    assert (
+        DbSettings(host="db.example.com", port=3306, user="u", ssl_mode="DISABLED").tls_mode() == "DISABLED"
+    )
+
+
+def test_required_by_default_warns_once_that_the_identity_is_unchecked(caplog):
+    settings = DbSettings(host="warn-once.example.com", port=3306, user="u")
+    with caplog.at_level(logging.WARNING):
+        tls_arguments(settings)
+        tls_arguments(settings)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "identity is unchecked" in warnings[0]
+
+
+def test_repr_hides_the_password():
+    s = parse_db_url("mysql://app:hunter2@db.example/shop", environ={})
+    assert "hunter2" not in repr(s)
+    assert "hunter2" not in str(s)
+    assert s.password == "hunter2"

@@ -19,6 +19,7 @@ import pytest
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.format.keys import backup_stem, data_key
 from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
 from cloudbackup.storage.local import LocalStorage
 from handlers import constants as c
@@ -45,7 +46,9 @@ def manifest_for(database: str, backup_id: str, rows: int = 7) -> Manifest:
         started_at=now,
         finished_at=now,
         compression="zstd",
-        data=DataObject(key=f"{SOURCE}/{database}/{backup_id}.sql.zst", size=1234, sha256="0" * 64),
+        data=DataObject(
+            key=data_key(backup_stem(SOURCE, database, now, backup_id), "zstd"), size=1234, sha256="0" * 64
+        ),
         frames=[Frame(kind="table", name="t", offset=0, length=1234, rows=rows)],
     )
 
@@ -180,7 +183,7 @@ def test_all_databases_backed_up_returns_summary_events_and_metrics(
     assert [d["database"] for d in result["databases"]] == ["shop", "hr"]
     assert {d["status"] for d in result["databases"]} == {"succeeded"}
     assert result["databases"][0]["backup_id"] == "shop0001"
-    assert result["databases"][0]["location"].endswith(f"{SOURCE}/shop/shop0001.sql.zst")
+    assert result["databases"][0]["location"].endswith("-shop0001.sql.zst")
     assert engine.calls == [
         "secret arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-db-AbCdEf",
         "resolve None",

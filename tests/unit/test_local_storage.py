@@ -1,4 +1,6 @@
 import hashlib
+import os
+import stat
 
 import pytest
 
@@ -49,3 +51,26 @@ def test_a_long_object_is_synced_to_disk_as_it_is_written(tmp_path, monkeypatch)
     written = writer.commit()
     assert written.size == local.SYNC_EVERY * 5 // 2
     assert (tmp_path / "a" / "long.sql.zst").stat().st_size == written.size
+
+
+def test_new_directories_are_0700_and_files_0600_whatever_the_umask(tmp_path):
+    # Given a permissive umask (a shared machine's default is often 022 or 002)
+    old = os.umask(0o002)
+    try:
+        store = LocalStorage(tmp_path / "data")
+        store.check_writable()
+        store.put_bytes("src/db/2026/01/01/x.sql.zst", b"every row of the database")
+        writer = store.open_writer("src/db/2026/01/01/y.sql.zst")
+        partial = next(tmp_path.rglob("*.partial"))
+        partial_mode = stat.S_IMODE(partial.stat().st_mode)
+        writer.abort()
+    finally:
+        os.umask(old)
+    # Then nothing the store made is readable by anyone else, not even while being written
+    made = [tmp_path / "data", *(tmp_path / "data").rglob("*")]
+    dirs = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in made if p.is_dir()}
+    files = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in made if p.is_file()}
+    assert set(dirs.values()) == {0o700}, dirs
+    assert len(dirs) == 6
+    assert files == {"data/src/db/2026/01/01/x.sql.zst": 0o600}
+    assert partial_mode == 0o600

@@ -27,8 +27,8 @@ def col(data_type: str, *, charset: str | None = None, nullable: bool = True, na
     [
         ("int", None, "IF(`c` IS NULL,'NULL',`c`)"),
         ("decimal", None, "IF(`c` IS NULL,'NULL',`c`)"),
-        ("double", None, "IF(`c` IS NULL,'NULL',`c`)"),
-        ("float", None, "IF(`c` IS NULL,'NULL',CAST(`c` AS DOUBLE))"),
+        ("double", None, "IF(`c` IS NULL,'NULL',CONCAT(`c`,IF(`c`=0,'e0','')))"),
+        ("float", None, "IF(`c` IS NULL,'NULL',CONCAT(CAST(`c` AS DOUBLE),IF(`c`=0,'e0','')))"),
         ("bit", None, "IF(`c` IS NULL,'NULL',CONCAT('b''',BIN(`c`),''''))"),
         ("varbinary", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("longblob", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),

@@ -62,3 +62,18 @@ def test_part_sizes_start_at_8_mib_and_double_every_thousand_parts():
     assert part_size_for(10_000) == min(MIN_PART_SIZE << 9, MAX_PART_SIZE)
     # 10,000 parts hold far more than any database we would stream.
     assert sum(part_size_for(n) for n in range(1, 10_001)) > 5 * 1024**4
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "message", "phrase"),
+    [
+        ("PreconditionFailed", 412, "At least one of the pre-conditions did not hold", "already exists"),
+        ("ConditionalRequestConflict", 409, "conflicting operation in progress", "already exists"),
+        ("AccessDenied", 403, "Access Denied because object protected by object lock.", "Object Lock"),
+    ],
+)
+def test_a_refused_overwrite_or_a_locked_delete_is_a_failed_operation(code, status, message, phrase):
+    failure = s3_failure(client_error(code, status, message=message), TARGET, "delete", "s3://bytebase-dev/k")
+    assert type(failure) is OperationError
+    assert phrase in str(failure)
+    assert "\n" not in str(failure)

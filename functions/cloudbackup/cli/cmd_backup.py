@@ -9,9 +9,9 @@ from typing import Any
 
 from cloudbackup.backup import backup_database, default_source, resolve_databases
 from cloudbackup.catalog import CatalogEntry
+from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
-from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.mysql.parallel import JOBS
@@ -19,7 +19,7 @@ from cloudbackup.progress import for_terminal
 
 
 def run(args: argparse.Namespace) -> int:
-    db = parse_db_url(args.db_url)
+    db = db_from_args(args)
     jobs = JOBS if args.jobs is None else args.jobs
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: needs at least 1 connection")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, list_backups
+from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, scan_backups
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
 
@@ -14,7 +15,12 @@ COLUMNS = ("CREATED (UTC)", "STORE", "SOURCE", "DATABASE", "ID", "SIZE", "TABLES
 
 def run(args: argparse.Namespace) -> int:
     stores = stores_from_args(args)
-    entries = list_backups(stores.read, database=args.database, source=args.source)
+    catalog = scan_backups(stores.read, database=args.database, source=args.source)
+    entries = catalog.entries
+    # Refused manifests are not backups (restore, verify and prune refuse them too): named on stderr only,
+    # so the listing (and `--json`) holds nothing a script could pick by mistake.
+    for refused in catalog.refused:
+        print(f"cloudbackup: warning: {refused.line()}", file=sys.stderr)
     if args.json:
         print(json.dumps([e.summary() for e in entries], indent=2))
         return 0

@@ -1,4 +1,8 @@
-"""`cloudbackup prune`: delete old backups by count and age, per source and database."""
+"""`cloudbackup prune`: delete old backups by count and age, per source and database, in ONE store.
+
+The store is the bucket when --backup-bucket is given, else the local data directory: a newer backup in
+the other store must never make this store's only copy look deletable.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from cloudbackup.errors import OperationError
 def run(args: argparse.Namespace) -> int:
     stores = stores_from_args(args)
     result = prune(
-        stores.read,
+        stores.write,
         keep_last=args.keep_last,
         keep_days=args.keep_days,
         now=datetime.now(UTC),
@@ -27,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "store": stores.write.describe(),
                     "dry_run": result.dry_run,
                     "deleted": [e.summary() for e in result.deleted],
                     "kept": [e.summary() for e in result.kept],
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         verb = "would delete" if result.dry_run else "deleted"
         for entry in result.deleted:
             print(f"{verb} {_line(entry)}")
-        print(f"{verb} {len(result.deleted)} backup(s), kept {len(result.kept)}")
+        print(f"{verb} {len(result.deleted)} backup(s), kept {len(result.kept)} in {stores.write.describe()}")
         for note in result.notes:
             print(f"note: {note}")
     for entry, error in result.failed:

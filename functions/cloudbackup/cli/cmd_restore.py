@@ -6,15 +6,15 @@ import argparse
 import os
 
 from cloudbackup.catalog import find_backup
+from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
-from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import UsageError
 from cloudbackup.progress import for_terminal
 from cloudbackup.restore import RestoreResult, restore_backup, restore_dump_file
 
 
 def run(args: argparse.Namespace) -> int:
-    db = parse_db_url(args.db_url)
+    db = db_from_args(args)
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: needs at least 1 connection")
     common = {

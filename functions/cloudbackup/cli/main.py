@@ -20,6 +20,7 @@ COMMANDS = {
     "restore": "cloudbackup.cli.cmd_restore",
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
+    "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
 }
 
@@ -60,7 +61,13 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
         "--db-url",
         required=True,
         metavar="URL",
-        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE] (password also from MYSQL_PWD)",
+        help="mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE][?ssl-mode=MODE&ssl-ca=FILE] "
+        "(password also from MYSQL_PWD; MODE as the mysql client's --ssl-mode)",
+    )
+    p.add_argument(
+        "--db-password-file",
+        metavar="FILE",
+        help="read the password from FILE (trailing newline removed): it stays out of `ps`",
     )
 
 
@@ -109,13 +116,23 @@ def build_parser() -> OneLineParser:
     p.add_argument("--json", action="store_true")
     add_storage_flags(p)
 
-    p = sub.add_parser("prune", help="delete old backups by count and age")
+    p = sub.add_parser(
+        "prune", help="delete old backups by count and age in one store (the bucket if given, else --data)"
+    )
     p.add_argument("--keep-last", type=int, metavar="N")
     p.add_argument("--keep-days", type=int, metavar="D")
     p.add_argument("--database", metavar="NAME")
     p.add_argument("--source", metavar="NAME")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
+    add_storage_flags(p)
+
+    p = sub.add_parser("drill", help="restore a backup into a scratch database, prove it, drop it")
+    add_db_flags(p)
+    p.add_argument("--database", required=True, metavar="NAME", help="the backed-up database")
+    p.add_argument("--backup", default="latest", metavar="ID|latest", help="default: latest")
+    p.add_argument("--source", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_storage_flags(p)
 
     p = sub.add_parser("credentials", help="write the stack's IAM user key as a credentials file")

@@ -9,7 +9,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from cloudbackup.format.manifest import Compression
+from cloudbackup.format.manifest import Compression, Manifest
 
 MANIFEST_SUFFIX = ".manifest.json"
 DATA_SUFFIXES: dict[str, str] = {"zstd": ".sql.zst", "gzip": ".sql.gz", "none": ".sql"}
@@ -41,3 +41,23 @@ def manifest_key(stem: str) -> str:
 
 def is_manifest_key(key: str) -> bool:
     return key.endswith(MANIFEST_SUFFIX)
+
+
+def key_mismatch(key: str, manifest: Manifest) -> str:
+    """Why the manifest stored at `key` is not one this tool wrote there ("" when it is).
+
+    A manifest is trusted only at the key its own source, database, start time and id give, and only
+    with the data object beside it: otherwise a manifest planted under one source could claim another
+    source's backups (prune would then count or delete them) or point at their data object.
+    """
+    stem = key.removesuffix(MANIFEST_SUFFIX)
+    own_stem = backup_stem(manifest.source, manifest.database, manifest.started_at, manifest.id)
+    if not key.endswith(MANIFEST_SUFFIX) or stem != own_stem:
+        return (
+            f"it names source {manifest.source!r}, database {manifest.database!r} and id {manifest.id!r}, "
+            f"whose manifest key is {manifest_key(own_stem)}"
+        )
+    own_data = data_key(stem, manifest.compression)
+    if manifest.data.key != own_data:
+        return f"its data key {manifest.data.key!r} is not its own {own_data!r}"
+    return ""

@@ -39,6 +39,9 @@ class Frame:
     length: int  # compressed length in bytes
     rows: int = 0
     raw_length: int = 0  # uncompressed SQL bytes in this frame
+    # A table's content digest (format/digest.py), recorded when its rows were read in key order;
+    # absent from older manifests and from tables read on several connections at once.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +50,7 @@ class TableEntry:
     rows: int
     offset: int
     length: int
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +111,7 @@ class Manifest:
     @property
     def tables(self) -> list[TableEntry]:
         return [
-            TableEntry(name=f.name, rows=f.rows, offset=f.offset, length=f.length)
+            TableEntry(name=f.name, rows=f.rows, offset=f.offset, length=f.length, sha256=f.sha256)
             for f in self.frames
             if f.kind == "table"
         ]
@@ -140,6 +144,8 @@ def _problems(manifest: Manifest) -> list[str]:
     for i, frame in enumerate(manifest.frames):
         if min(frame.offset, frame.length, frame.rows, frame.raw_length) < 0:
             problems.append(f"frames[{i}] has a negative offset, length or count")
+        if frame.sha256 is not None and not _SHA256.match(frame.sha256):
+            problems.append(f"frames[{i}].sha256 is not 64 lower-case hex digits")
     return problems
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cloudbackup.errors import CloudBackupError, OperationError
+from cloudbackup.format.digest import SectionDigest
 from cloudbackup.format.frames import FrameCompressor, new_frame_compressor
 from cloudbackup.format.manifest import Compression, Frame, FrameKind
 from cloudbackup.storage.base import ObjectWriter, WrittenObject
@@ -26,6 +27,7 @@ _CLOSE: Final = object()
 class _Begin:
     kind: FrameKind
     name: str
+    digest: bool = False
 
 
 @dataclass
@@ -39,6 +41,7 @@ class _OpenFrame:
     compressor: FrameCompressor
     start: int
     raw: int = 0
+    digest: SectionDigest | None = None
 
     def entry(self, end: int, rows: int) -> Frame:
         return Frame(
@@ -48,6 +51,7 @@ class _OpenFrame:
             length=end - self.start,
             rows=rows,
             raw_length=self.raw,
+            sha256=None if self.digest is None else self.digest.hexdigest(),
         )
 
 
@@ -68,8 +72,9 @@ class FrameWriter:
         self._thread = threading.Thread(target=self._run, name="frame-writer", daemon=True)
         self._thread.start()
 
-    def begin_frame(self, kind: FrameKind, name: str = "") -> None:
-        self._put(_Begin(kind, name))
+    def begin_frame(self, kind: FrameKind, name: str = "", *, digest: bool = False) -> None:
+        """`digest`: record the frame's content digest (format/digest.py); each write() is one piece."""
+        self._put(_Begin(kind, name, digest))
 
     def write(self, data: bytes) -> None:
         if data:
@@ -149,10 +154,13 @@ class FrameWriter:
             try:
                 if isinstance(item, _Begin):
                     frame = _OpenFrame(item, new_frame_compressor(self._compression), offset)
+                    frame.digest = SectionDigest() if item.digest else None
                 elif frame is None:
                     raise RuntimeError("data or end_frame() outside a frame")
                 elif isinstance(item, bytes):
                     frame.raw += len(item)
+                    if frame.digest is not None:
+                        frame.digest.update(item)
                     offset += self._emit(frame.compressor.compress(item))
                 elif isinstance(item, _End):
                     offset += self._emit(frame.compressor.flush())

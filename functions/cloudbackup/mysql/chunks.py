@@ -92,7 +92,7 @@ def iter_chunks(
     room = limit - len(prefix) - len(STATEMENT_END)
     name = quote_identifier(span.column)
     source = f"{quote_identifier(database)}.{quote_identifier(table)} FORCE INDEX (PRIMARY)"
-    # MySQL types GROUP_CONCAT of binary parts as text: the CAST keeps its bytes as they are.
+    # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
     values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
     select = f"SELECT COUNT(*), {values} FROM {source}"
     rows_wanted = step  # rows that make a statement of about `target` bytes, once a range has shown it
@@ -132,17 +132,10 @@ def iter_chunks(
 
 def _estimated_rows(cur: Any, source: str, name: str, low: int, high: int) -> int:
     """The optimizer's estimate of the rows in (`low`, `high`]: a dive at each end of the range."""
-    query = f"SELECT 1 FROM {source} {_in_range(name, low, high)}"
-    cur.execute(f"EXPLAIN {query}")
+    # The tabular format names: MySQL 9 defaults to a TREE of text, which has no `rows` column.
+    cur.execute(f"EXPLAIN FORMAT=TRADITIONAL SELECT 1 FROM {source} {_in_range(name, low, high)}")
     row = cur.fetchone()
-    names = [d[0] for d in cur.description]
-    if (
-        "rows" not in names
-    ):  # MySQL 9 explains as a tree by default; ask for the table (MariaDB has no FORMAT=)
-        cur.execute(f"EXPLAIN FORMAT=TRADITIONAL {query}")
-        row = cur.fetchone()
-        names = [d[0] for d in cur.description]
-    rows = row[names.index("rows")]
+    rows = row[[d[0] for d in cur.description].index("rows")]
     return int(rows or 0)
 
 

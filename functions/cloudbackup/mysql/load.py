@@ -26,6 +26,7 @@ import pymysql
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql import sql_modes
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_error_hint
 from cloudbackup.mysql.splitter import QuoteModes, Statement
@@ -178,7 +179,9 @@ class Loader:
         except BaseException:
             self.close()
             raise
-        self.rewriter = DefinerRewriter(self.definer, self._current_user())
+        user, version = self._server()
+        self.rewriter = DefinerRewriter(self.definer, user)
+        self.to_mysql = "mariadb" not in version.lower()
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -201,6 +204,8 @@ class Loader:
         if kind in ("skip", "use"):
             return
         if kind == "session":
+            if self.to_mysql:  # a MariaDB backup's sql_mode may name modes MySQL no longer has
+                stmt = Statement(stmt.number, stmt.line, sql_modes.for_mysql(stmt.sql))
             self._run_main(stmt, where)
             for q in self._queues:
                 q.put((stmt, where, None))
@@ -334,8 +339,9 @@ class Loader:
         if self._failure is not None:
             raise self._failure
 
-    def _current_user(self) -> str:
+    def _server(self) -> tuple[str, str]:
+        """The account the load runs as, and the server's version."""
         with self._conns[0].cursor() as cur:
-            cur.execute("SELECT CURRENT_USER()")
-            row = cur.fetchone()
-        return str(row[0]) if row else ""
+            cur.execute("SELECT CURRENT_USER(), VERSION()")
+            user, version = cur.fetchone()
+        return str(user), str(version)

@@ -30,13 +30,14 @@ STATEMENT_TARGET = 1 << 20
 # Text in these character sets reaches the dump as UTF-8 without conversion; any other character set
 # is written as hex with an introducer, so every byte comes back exactly.
 UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
-PLAIN_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "year", "double"})
+PLAIN_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "year"})
 TEXT_TYPES = frozenset(
     {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 )
 # Text QUOTEd byte-wise; not JSON, which MySQL stores in binary form and only QUOTE turns into text.
 UTF8_TEXT_TYPES = TEXT_TYPES - {"json"}
-HEX_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
+# MySQL 9 VECTOR holds 4-byte floats: its bytes, as for binary strings (QUOTE refuses it).
+HEX_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "vector"})
 SPATIAL_TYPES = frozenset(
     {
         "geometry",
@@ -117,9 +118,12 @@ def value_expression(col: Column) -> str:
     c = quote_identifier(col.name)
     t = col.data_type
     if t in PLAIN_TYPES:
-        expr = c  # integers, DECIMAL and DOUBLE print exactly (DOUBLE in its shortest round-trip form)
-    elif t == "float":
-        expr = f"CAST({c} AS DOUBLE)"  # a FLOAT prints with ~6 digits; as DOUBLE it prints exactly
+        expr = c  # integers and DECIMAL print exactly
+    elif t in ("double", "float"):
+        # DOUBLE prints in its shortest round-trip form; a FLOAT prints with ~6 digits, as DOUBLE exactly.
+        # A zero gets an exponent: `-0` would be read as the integer 0, `-0e0` is the negative zero.
+        number = c if t == "double" else f"CAST({c} AS DOUBLE)"
+        expr = f"CONCAT({number},IF({c}=0,'e0',''))"
     elif t == "bit":
         expr = f"CONCAT('b''',BIN({c}),'''')"
     elif t in HEX_TYPES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,15 @@ MAX_NAME = 64  # the server's limit on database names
 _ID_LENGTH = 8
 
 
-def staging_prefix(target: str) -> str:
-    return target[: MAX_NAME - len(MARK) - _ID_LENGTH] + MARK
+def staging_prefix(target: str, mark: str = MARK) -> str:
+    return target[: MAX_NAME - len(mark) - _ID_LENGTH] + mark
+
+
+def _ours(name: str, prefix: str) -> bool:
+    """Named as we name them: the prefix and a hex id, or the staging database of a restore into one
+    (a drill's scratch database is restored through a staging database of its own)."""
+    rest = name[len(prefix) :]
+    return re.fullmatch(rf"[0-9a-f]{{{_ID_LENGTH}}}(?:{MARK}[0-9a-f]{{{_ID_LENGTH}}})?", rest) is not None
 
 
 def before_name(target: str, now: datetime) -> str:
@@ -63,14 +71,17 @@ def schema_contents(cur: Any, name: str) -> list[str]:
     return counts
 
 
-def clean_stale(cur: Any, target: str) -> list[str]:
+def clean_stale(cur: Any, target: str, mark: str = MARK) -> list[str]:
     """Drop staging databases of `target` whose restore is gone (its lock is free)."""
+    prefix = staging_prefix(target, mark)
     cur.execute(
         "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
-        (_like_prefix(staging_prefix(target)),),
+        (_like_prefix(prefix),),
     )
     dropped = []
     for (name,) in cur.fetchall():
+        if not _ours(name, prefix):
+            continue
         cur.execute("SELECT IS_FREE_LOCK(%s)", (_lock_name(name),))
         if cur.fetchone()[0] == 1:
             cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
@@ -80,16 +91,21 @@ def clean_stale(cur: Any, target: str) -> list[str]:
 
 
 class StagingDatabase:
-    """A fresh staging database for `target`; `drop()` removes it (call it in a finally)."""
+    """A fresh staging database for `target`; `drop()` removes it (call it in a finally).
 
-    def __init__(self, db: DbSettings, target: str, *, charset: str, collation: str) -> None:
+    `mark` names what it is for: `__cbrestore_` for a restore, `__cbdrill_` for a drill's scratch copy.
+    """
+
+    def __init__(
+        self, db: DbSettings, target: str, *, charset: str, collation: str, mark: str = MARK
+    ) -> None:
         self.conn = connect(db, database="")
         self.stale_dropped: list[str] = []
         self.name = ""
         try:
             with self.conn.cursor() as cur:
-                self.stale_dropped = clean_stale(cur, target)
-                self.name = staging_prefix(target) + secrets.token_hex(_ID_LENGTH // 2)
+                self.stale_dropped = clean_stale(cur, target, mark)
+                self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
                 cur.execute("SELECT GET_LOCK(%s, 0)", (_lock_name(self.name),))
                 cur.execute(
                     f"CREATE DATABASE {quote_identifier(self.name)} "

@@ -166,6 +166,12 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
         if pairs:
             cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs))
         renamed = True
+        if not created_target and not plan.in_place:
+            # An existing empty target takes the source's defaults, as a new one is created with them.
+            cur.execute(
+                f"ALTER DATABASE {q(target)} "
+                f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
+            )
         # 4. Triggers and sequence defaults of the new tables.
         run_script(db, target, new_triggers, f"triggers of {target}")
         _repoint_sequences(cur, target, staging, moving)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier, unqualify_sequence_calls
@@ -27,9 +28,38 @@ def table_ddl(cur: Any, table: str, *, database: str | None = None) -> bytes:
     """
     create = show_create(cur, "TABLE", table)["statement"]
     create = unqualify_sequence_calls(create, database if database is not None else current_database(cur))
+    create = inherited_collations(create)
     name = quote_identifier(table).encode()
     body = b"DROP TABLE IF EXISTS " + name + b";\n" + create + b";\n"
     return with_session(TABLE_SESSION, body)
+
+
+# A column line of SHOW CREATE TABLE up to its COLLATE clause, when no CHARACTER SET precedes that.
+_COLUMN_COLLATE = re.compile(
+    rb"^(  `(?:[^`]|``)+` [a-z]+(?:\((?:[^()']|'(?:[^']|'')*')*\))?(?: unsigned)?(?: zerofill)?)"
+    rb" COLLATE (\w+)",
+    re.MULTILINE,
+)
+_TABLE_COLLATION = re.compile(rb"^\) .*\bCOLLATE=(\w+)", re.MULTILINE)
+
+
+def inherited_collations(create: bytes) -> bytes:
+    """`create` with the COLLATE clause dropped from columns that inherit the table's collation.
+
+    MySQL records whether a column's collation was named or inherited, and shows a column that inherits
+    a collation other than its character set's primary one as `COLLATE x` alone (a named one comes with
+    its CHARACTER SET). Reloaded as shown, the column would name it; without the clause it inherits the
+    same collation from the table again, and SHOW CREATE stays the same text.
+    """
+    table = _TABLE_COLLATION.search(create)
+    if table is None:
+        return create
+    collation = table.group(1)
+
+    def drop(match: re.Match[bytes]) -> bytes:
+        return match.group(1) if match.group(2) == collation else match.group(0)
+
+    return _COLUMN_COLLATE.sub(drop, create)
 
 
 def sequence_section(cur: Any, sequence: str) -> bytes:

@@ -1,7 +1,15 @@
-"""Backups in a local directory: the same keys as S3, written as `*.partial`, then fsync + rename."""
+"""Backups in a local directory: the same keys as S3, written as `*.partial`, then fsync + link.
+
+Like the S3 store's conditional writes, nothing here ever replaces an existing object: the finished
+file is hard-linked to its key (which fails if the key exists), never renamed over it.
+
+Backups hold every row of a database: the directories this store creates are 0700 and its files 0600,
+whatever the umask, so other users of the machine cannot read them.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,6 +23,26 @@ READ_CHUNK = 1 << 20
 # Written data is synced to disk every so often while the dump runs (on the writer's thread), so the
 # fsync that commits the object has only the last part left to wait for.
 SYNC_EVERY = 16 << 20
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private_dirs(path: Path) -> None:
+    """mkdir -p with mode 0700 for each directory it creates (mkdir's parents=True ignores the mode)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue  # made meanwhile by a concurrent writer
+        directory.chmod(PRIVATE_DIR)  # the umask may have taken bits off; 0700 is the point
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, PRIVATE_FILE)
 
 
 class LocalWriter:
@@ -25,8 +53,10 @@ class LocalWriter:
         self._counter = Sha256Counter()
         self._unsynced = 0
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self._partial, "wb")  # noqa: SIM115 - closed in commit/abort
+            make_private_dirs(final.parent)
+            self._file = open(self._partial, "xb", opener=_private_opener)  # noqa: SIM115 - closed in commit/abort
+        except FileExistsError:
+            raise OperationError(f"{self._partial} exists: another write of {key} is under way") from None
         except OSError as exc:
             raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
 
@@ -48,8 +78,11 @@ class LocalWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-            os.replace(self._partial, self._final)
+            _publish(self._partial, self._final)
             _fsync_dir(self._final.parent)
+        except FileExistsError:
+            self.abort()
+            raise OperationError(f"{self._final} already exists; backups are never overwritten") from None
         except OSError as exc:
             self.abort()
             raise OperationError(f"cannot write {self._final}: {exc.strerror}") from None
@@ -69,7 +102,7 @@ class LocalStorage:
 
     def check_writable(self) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self.root)
         except OSError as exc:
             raise UsageError(f"--data {self.root} is not usable: {exc.strerror}") from None
         if not os.access(self.root, os.W_OK | os.X_OK):
@@ -136,6 +169,20 @@ class LocalStorage:
 
     def describe(self) -> str:
         return f"local store {self.root}"
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Give the finished file its key, failing with FileExistsError if the key exists."""
+    try:
+        os.link(partial, final)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # No hard links here (some network filesystems): claim the name first, then move over the claim.
+        os.close(os.open(final, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.replace(partial, final)
+        return
+    partial.unlink()
 
 
 def _fsync_dir(path: Path) -> None:

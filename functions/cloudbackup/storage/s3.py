@@ -81,7 +81,8 @@ class S3Storage:
         )
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        """One PutObject: S3 makes it visible whole or not at all (the manifest's commit point)."""
+        """One PutObject: S3 makes it visible whole or not at all (the manifest's commit point).
+        Only if the key is absent (If-None-Match: *): an existing object is never replaced."""
         self.check_bucket()
         try:
             self.client.put_object(
@@ -91,9 +92,12 @@ class S3Storage:
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=sha256_b64(data),
                 ContentType="application/json" if key.endswith(".json") else "application/octet-stream",
+                IfNoneMatch="*",
                 **self._sse,
             )
         except Exception as exc:
+            if _precondition_failed(exc) and self._holds(key, data):
+                return  # a retry of our own write whose first answer was lost: the object is ours
             raise s3_failure(exc, self.target, "write", self.location(key)) from None
 
     def get_bytes(self, key: str) -> bytes:
@@ -209,5 +213,33 @@ class S3Storage:
             return None
         return status == "Enabled"
 
+    def object_lock(self) -> str | None:
+        """The bucket's default Object Lock retention, e.g. "GOVERNANCE, 30 days" ("" when Object Lock
+        is on without a default; None when it is off or we may not ask)."""
+        try:
+            config = self.client.get_object_lock_configuration(Bucket=self.bucket)["ObjectLockConfiguration"]
+        except Exception:
+            return None
+        if config.get("ObjectLockEnabled") != "Enabled":
+            return None
+        retention = config.get("Rule", {}).get("DefaultRetention", {})
+        if not retention.get("Mode"):
+            return ""
+        days, years = retention.get("Days"), retention.get("Years")
+        return f"{retention['Mode']}, {f'{days} days' if days else f'{years} years'}"
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        try:
+            return self.get_bytes(key) == data
+        except CloudBackupError:
+            return False
+
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
+
+
+def _precondition_failed(exc: Exception) -> bool:
+    return isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "PreconditionFailed",
+        "412",
+    )

@@ -28,6 +28,8 @@ _REGION_CODES = {
     "Redirect",
     "301",
 }
+# If-None-Match: * failed: the key exists (412), or another conditional write to it was in flight (409).
+_EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
 _MISSING_KEY_CODES = {"NoSuchKey", "404", "NotFound"}
 _KMS_CODES = {"KMS.NotFoundException", "KMS.DisabledException", "KMS.KMSInvalidStateException"}
 
@@ -67,12 +69,18 @@ def s3_failure(exc: Exception, target: S3Target, action: str, location: str = ""
             return UsageError(f"S3 bucket {target.bucket} does not exist ({ctx})")
         if code in _CREDENTIAL_CODES:
             return UsageError(f"S3 rejected the credentials ({code}) while trying to {action} {what} ({ctx})")
+        if code in _DENIED_CODES and "object lock" in message.lower():
+            return OperationError(
+                f"cannot {action} {what}: Object Lock protects it until its retention ends ({ctx})"
+            )
         if code in _DENIED_CODES:
             return UsageError(f"access denied: cannot {action} {what} ({ctx})")
         if code in _REGION_CODES:
             real = bucket_region_of(exc)
             actual = f"is in region {real}" if real else "is in another region"
             return UsageError(f"S3 bucket {target.bucket} {actual}, not {target.region} ({ctx})")
+        if code in _EXISTS_CODES:
+            return OperationError(f"{what} already exists; backups are never overwritten ({ctx})")
         if code in _MISSING_KEY_CODES:
             return OperationError(f"{what} does not exist ({ctx})")
         if code in _KMS_CODES or code.startswith("KMS."):

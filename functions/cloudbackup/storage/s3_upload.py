@@ -6,6 +6,10 @@ each part with its SHA-256 sent so S3 verifies it; the producer blocks when the 
 most concurrency + queue_depth parts (plus the one being filled) are in memory however fast the dump
 is. An object smaller than one part is a single PutObject at commit.
 
+Every object is written only if its key is absent (`If-None-Match: *` on the PutObject or the
+CompleteMultipartUpload): a backup, once written, is never replaced, and the bucket policy denies writes
+without that condition.
+
 A failed or abandoned upload is aborted (AbortMultipartUpload), again after any part that was still
 travelling lands, so no parts of ours are left. The workers are daemon threads: a request hung on the
 network never keeps an interrupted process alive (the bucket lifecycle removes what S3 still holds).
@@ -194,6 +198,7 @@ class MultipartWriter:
                 Body=body,
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=sha256_b64(body),
+                IfNoneMatch="*",
                 **self._put_args,
             )
             return
@@ -209,7 +214,11 @@ class MultipartWriter:
         if len(parts) != self._submitted:
             raise OperationError(f"upload of s3://{self._bucket}/{self._key} lost parts")
         self._client.complete_multipart_upload(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": parts},
+            IfNoneMatch="*",
         )
 
     def _drain_queue(self) -> None:

@@ -1,0 +1,41 @@
+"""`cloudbackup drill`: restore a backup into a scratch database, prove it, drop it; one line or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cloudbackup.catalog import find_backup
+from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.drill.proof import DrillFailed
+from cloudbackup.drill.run import DrillResult, run_drill
+from cloudbackup.progress import for_terminal
+
+
+def run(args: argparse.Namespace) -> int:
+    db = parse_db_url(args.db_url)
+    stores = stores_from_args(args)
+    entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+    try:
+        result = run_drill(db, entry, progress=for_terminal())
+    except DrillFailed as exc:
+        if args.json:
+            print(
+                json.dumps(
+                    {"backup_id": entry.id, "database": args.database, "verified": False, "error": str(exc)}
+                )
+            )
+        print(f"cloudbackup: {exc}", file=sys.stderr)
+        return 1
+    print(result.model_dump_json(indent=2) if args.json else summary(result))
+    return 0
+
+
+def summary(result: DrillResult) -> str:
+    return (
+        f"drill OK: backup {result.backup_id} of {result.database} restored and verified: "
+        f"{result.tables} tables, {result.rows:,} rows, restore {result.restore_seconds:.1f} s, "
+        f"{result.seconds:.1f} s in all"
+    )

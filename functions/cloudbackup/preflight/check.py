@@ -1,0 +1,39 @@
+"""The restore's check before any change: the target can create everything the backup holds."""
+
+from __future__ import annotations
+
+from cloudbackup.catalog import CatalogEntry
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError
+from cloudbackup.format.manifest import Frame
+from cloudbackup.preflight.contents import read_contents
+from cloudbackup.preflight.rules import crossing_problems, stored_program_problem
+from cloudbackup.preflight.target import inspect_target
+
+
+def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], target_database: str) -> None:
+    """Raise one line naming what the target server would refuse, before anything is created.
+
+    A backup from the other server flavour (MariaDB into MySQL, or back) has its table definitions
+    scanned for what only its own flavour has; a server logging binary logs is checked for the rules
+    it puts on creating stored functions and triggers.
+    """
+    manifest = entry.manifest
+    target = inspect_target(db)
+    crossing = manifest.server.flavour != target.flavour
+    if not crossing and not target.checks_stored_programs:
+        return
+    contents = read_contents(entry, frames, with_tables=crossing)
+    refused = f"restore of backup {manifest.id} into {target_database} refused before any change: "
+    if crossing:
+        problems = crossing_problems(contents, target, charset=manifest.charset, collation=manifest.collation)
+        if problems:
+            source = f"{manifest.server.flavour} {manifest.server.version}"
+            raise OperationError(
+                refused
+                + f"this {source} backup holds what {target.flavour} {target.version} cannot create: "
+                + "; ".join(problems)
+            )
+    problem = stored_program_problem(contents, target)
+    if problem:
+        raise OperationError(refused + problem)

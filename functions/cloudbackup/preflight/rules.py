@@ -1,0 +1,133 @@
+"""Why a target server cannot take a backup, as one line each, before the restore changes anything."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from cloudbackup.preflight.contents import BackupContents
+from cloudbackup.preflight.target import TargetServer
+
+SHOWN_NAMES = 3  # names given per problem; the rest are counted
+
+_FUNCTION = re.compile(
+    rb"CREATE\s+(?:DEFINER\s*=\s*\S+\s+)?FUNCTION\s+(`(?:[^`]|``)+`|\"(?:[^\"]|\"\")+\"|\w+)", re.IGNORECASE
+)
+# SHOW CREATE FUNCTION puts each characteristic on its own indented line between RETURNS and the body.
+_CHARACTERISTIC = re.compile(
+    rb"\n\s+(NOT DETERMINISTIC|DETERMINISTIC|NO SQL|READS SQL DATA|MODIFIES SQL DATA|CONTAINS SQL"
+    rb"|SQL SECURITY \w+|LANGUAGE SQL|COMMENT '(?:[^'\\]|''|\\.)*')",
+    re.IGNORECASE,
+)
+_BINLOG_SAFE = {b"DETERMINISTIC", b"NO SQL", b"READS SQL DATA"}
+
+_COLUMN = rb"^  `(?P<column>(?:[^`]|``)+)` "
+# What only one flavour can create: (label, pattern over table DDL, flavour it needs).
+_TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
+    ("system versioning", re.compile(rb"WITH SYSTEM VERSIONING|PERIOD FOR SYSTEM_TIME"), "mariadb"),
+    ("INET6/INET4/UUID columns", re.compile(_COLUMN + rb"(?:inet6|inet4|uuid)\b", re.M), "mariadb"),
+    ("Aria table options", re.compile(rb"\bPAGE_CHECKSUM=|\bTRANSACTIONAL="), "mariadb"),
+    ("VECTOR columns", re.compile(_COLUMN + rb"vector\(", re.M), "mysql"),
+    ("geometry columns bound to an SRID", re.compile(rb"/\*!80003 SRID \d+ \*/"), "mysql"),
+    (
+        "functional or multi-valued indexes",
+        re.compile(rb"^  (?:UNIQUE |FULLTEXT |SPATIAL )?KEY `(?:[^`]|``)+` \(\(", re.M),
+        "mysql",
+    ),
+    ("CHECK constraints NOT ENFORCED", re.compile(rb"/\*!80016 NOT ENFORCED \*/"), "mysql"),
+    ("FULLTEXT parsers", re.compile(rb"WITH PARSER `"), "mysql"),
+)
+_COLLATION = re.compile(rb"\bCOLLATE[= ](\w+)")
+_CHARSET = re.compile(rb"\b(?:CHARSET=|CHARACTER SET )(\w+)")
+_SESSION_COLLATION = re.compile(rb"\bcollation_connection = (\w+)")
+_ENGINE = re.compile(rb"^\) ENGINE=(\w+)", re.M)
+_PACKAGE = re.compile(rb"CREATE\s+(?:DEFINER\s*=\s*\S+\s+)?PACKAGE\b", re.IGNORECASE)
+
+
+def stored_program_problem(contents: BackupContents, target: TargetServer) -> str | None:
+    """Why binary logging on the target refuses the backup's functions or triggers, with what to do."""
+    if not target.checks_stored_programs:
+        return None
+    functions = list(_functions(contents.routines))
+    fix = (
+        "set log_bin_trust_function_creators=1 on the server (RDS and Aurora: in the DB parameter group) "
+        "and restore again"
+    )
+    if not target.has_super and (functions or contents.triggers):
+        held = _and(
+            [f"{len(functions)} function(s)"] * bool(functions)
+            + [f"{contents.triggers} trigger(s)"] * bool(contents.triggers)
+        )
+        return (
+            f"binary logging is on and the backup holds {held}, which only an account with SUPER "
+            f"may create then: {fix}"
+        )
+    unsafe = [name for name, safe in functions if not safe]
+    if unsafe:
+        return (
+            f"binary logging is on and function(s) {_names(unsafe)} are declared neither DETERMINISTIC, "
+            f"NO SQL nor READS SQL DATA: {fix}"
+        )
+    return None
+
+
+def crossing_problems(
+    contents: BackupContents, target: TargetServer, *, charset: str, collation: str
+) -> list[str]:
+    """What a backup from the other flavour holds that the target cannot create (empty: it can)."""
+    found: dict[str, list[str]] = {}
+
+    def note(label: str, name: str) -> None:
+        names = found.setdefault(label, [])
+        if name not in names:
+            names.append(name)
+
+    if contents.sequences and target.flavour != "mariadb":
+        found["sequences"] = list(contents.sequences)
+    if _PACKAGE.search(contents.routines) and target.flavour != "mariadb":
+        note("packages", "in the routines")
+    if charset.lower() not in target.charsets:
+        note("character sets", charset)
+    if collation.lower() not in target.collations:
+        note("collations", collation)
+    for name in _SESSION_COLLATION.findall(contents.programs):
+        if name.decode().lower() not in target.collations:
+            note("collations", name.decode())
+    for table, ddl in contents.tables.items():
+        for label, pattern, needs in _TABLE_FEATURES:
+            if needs != target.flavour and pattern.search(ddl):
+                note(label, table)
+        for name in _CHARSET.findall(ddl):
+            if name.decode().lower() not in target.charsets:
+                note("character sets", name.decode())
+        for name in _COLLATION.findall(ddl):
+            if name.decode().lower() not in target.collations:
+                note("collations", name.decode())
+        for name in _ENGINE.findall(ddl):
+            if name.decode().lower() not in target.engines:
+                note("storage engines", name.decode())
+    return [f"{label} ({_names(names)})" for label, names in found.items()]
+
+
+def _functions(routines: bytes) -> Iterable[tuple[str, bool]]:
+    """(name, binlog-safe) of every function the routines frame creates."""
+    for match in _FUNCTION.finditer(routines):
+        name = match.group(1).decode("utf-8", "replace").strip('`"')
+        # The characteristics follow the RETURNS line, one per line, up to the body.
+        returns = routines.find(b"\n", match.end())
+        at = returns
+        declared: set[bytes] = set()
+        while (m := _CHARACTERISTIC.match(routines, at)) is not None:
+            declared.add(m.group(1).upper())
+            at = m.end()
+        yield name, bool(declared & _BINLOG_SAFE)
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _and(items: list[str]) -> str:
+    return " and ".join(items)

@@ -1,0 +1,60 @@
+"""What the target server is and allows: flavour, binary-logging rules, collations, engines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.snapshot import server_info
+
+
+@dataclass(frozen=True)
+class TargetServer:
+    flavour: str
+    version: str
+    # Stored functions and triggers are checked for binlog safety: SUPER needed, and DETERMINISTIC &c.
+    checks_stored_programs: bool
+    has_super: bool
+    collations: frozenset[str]
+    charsets: frozenset[str]
+    engines: frozenset[str]
+
+
+def inspect_target(db: DbSettings) -> TargetServer:
+    """The server `db` points at, and what it can create."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT VERSION(), @@GLOBAL.log_bin, @@GLOBAL.log_bin_trust_function_creators, "
+            "@@SESSION.sql_log_bin, CURRENT_USER()"
+        )
+        version, log_bin, trusted, session_logs, user = cur.fetchone()
+        server = server_info(str(version))
+        checks = bool(int(log_bin)) and not int(trusted) and bool(int(session_logs))
+        return TargetServer(
+            flavour=server.flavour,
+            version=server.version,
+            checks_stored_programs=checks,
+            has_super=checks and _has_super(cur, str(user)),
+            collations=_names(cur, "SELECT collation_name FROM information_schema.collations"),
+            charsets=_names(cur, "SELECT character_set_name FROM information_schema.character_sets"),
+            engines=_names(
+                cur, "SELECT engine FROM information_schema.engines WHERE support IN ('YES', 'DEFAULT')"
+            ),
+        )
+
+
+def _has_super(cur: Any, user: str) -> bool:
+    name, _, host = user.rpartition("@")
+    cur.execute(
+        "SELECT COUNT(*) FROM information_schema.user_privileges "
+        "WHERE privilege_type = 'SUPER' AND grantee = %s",
+        (f"'{name}'@'{host}'",),
+    )
+    return bool(cur.fetchone()[0])
+
+
+def _names(cur: Any, sql: str) -> frozenset[str]:
+    cur.execute(sql)
+    return frozenset(str(row[0]).lower() for row in cur.fetchall())

@@ -1,0 +1,96 @@
+"""A restore drill run: find the backup, run the engine's drill on the drill server, report.
+
+Every outcome is reported: a `Restore Drill Succeeded`/`Failed` event and the drill metrics (the
+alarms watch `DrillFailures` and the absence of `DrillSucceeded`). A failed drill fails the invocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cloudbackup.errors import CloudBackupError
+from handlers import constants as c
+from handlers.engine import Engine
+from handlers.events import EventPublisher
+from handlers.models import DrillEvent, DrillSummary, InvalidEvent
+from handlers.restore_run import Segment
+from handlers.secrets import SecretError
+from handlers.settings import Settings, SourceConfig, UnknownSource
+
+log = logging.getLogger(__name__)
+
+
+class DrillFailed(RuntimeError):
+    """The backup did not restore, or the restored copy did not match it; nothing was left behind."""
+
+
+@dataclass
+class DrillRun:
+    settings: Settings
+    engine: Engine
+    publisher: EventPublisher
+    metrics: Metrics
+    segment: Segment
+
+    def run(self, request: DrillEvent) -> DrillSummary:
+        source = self._check(request)
+        self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
+        summary = DrillSummary(
+            source=request.source,
+            database=request.database,
+            target="drill" if source.drill_secret_arn else "source",
+        )
+        started = time.monotonic()
+        try:
+            self._drill(request, source, summary)
+        except (CloudBackupError, SecretError) as exc:
+            summary.error = str(exc)
+            summary.seconds = round(time.monotonic() - started, 3)
+            summary.message = f"restore drill of {request.database!r} failed: {exc}"
+            self.metrics.add_metric(name=c.METRIC_DRILL_FAILURES, unit=MetricUnit.Count, value=1)
+            log.error(summary.message, extra={"result": summary.model_dump(mode="json")})
+            self.publisher.drill_outcome(summary)
+            raise DrillFailed(summary.message) from None
+        self.metrics.add_metric(name=c.METRIC_DRILL_SUCCEEDED, unit=MetricUnit.Count, value=1)
+        self.metrics.add_metric(name=c.METRIC_DRILL_DURATION, unit=MetricUnit.Seconds, value=summary.seconds)
+        self.metrics.add_metric(
+            name=c.METRIC_DRILL_RESTORE_SECONDS, unit=MetricUnit.Seconds, value=summary.restore_seconds
+        )
+        log.info(summary.message, extra={"result": summary.model_dump(mode="json")})
+        self.publisher.drill_outcome(summary)
+        return summary
+
+    def _check(self, request: DrillEvent) -> SourceConfig:
+        try:
+            source = self.settings.source(request.source)
+        except UnknownSource as exc:
+            raise InvalidEvent(f"invalid event: {exc}") from None
+        if not source.drill:
+            raise InvalidEvent(
+                f"invalid event: drill: source {request.source!r} has no restore drill configured"
+            )
+        return source
+
+    def _drill(self, request: DrillEvent, source: SourceConfig, summary: DrillSummary) -> None:
+        with self.segment("find backup", source=request.source, database=request.database):
+            db = self.engine.read_secret(source.drill_secret_arn or source.secret_arn, True)
+            entry = self.engine.find_backup(
+                [self.engine.open_store()], request.backup, database=request.database, source=request.source
+            )
+        manifest = entry.manifest
+        summary.backup_id = manifest.id
+        summary.backup_created_at = manifest.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self.segment("drill", source=request.source, database=request.database):
+            result = self.engine.run_drill(db, entry)
+        summary.tables, summary.rows = result.tables, result.rows
+        summary.seconds, summary.restore_seconds = result.seconds, result.restore_seconds
+        summary.verified = result.verified
+        summary.message = (
+            f"restore drill of {request.database!r}: backup {manifest.id} restored in "
+            f"{result.restore_seconds:.1f} s and verified ({result.tables} tables, {result.rows} rows)"
+        )

@@ -1,0 +1,131 @@
+"""Restore drills as deployed: a schedule per database into the restore function, its role, the
+drill server's secret, result publishing, and the alarms on a failed or missing drill."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers import constants as c
+from handlers.models import DrillEvent, parse_restore_event
+from handlers.settings import SourceConfig
+from infra.config import ConfigError, load_config
+from infra.functions import RESTORE_HANDLER
+from tests.infra.conftest import (
+    DRILL,
+    DRILL_SECRET,
+    NETWORK,
+    Synth,
+    actions_of,
+    example_config,
+    function_of,
+    role_statements,
+)
+
+pytestmark = pytest.mark.infra
+
+
+def drill_schedules(synth: Synth, function_id: str) -> list[dict[str, Any]]:
+    return [
+        s["Properties"]
+        for s in synth.resources("AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    ]
+
+
+def test_each_listed_database_gets_a_drill_schedule_into_the_restore_function(full: Synth) -> None:
+    function_id, _ = function_of(full, "orders-db", RESTORE_HANDLER)
+    [schedule] = drill_schedules(full, function_id)
+    assert schedule["ScheduleExpression"] == DRILL["schedule"]
+    assert schedule["ScheduleExpressionTimezone"] == "Europe/Berlin"
+    event = parse_restore_event(json.loads(schedule["Target"]["Input"]))
+    assert isinstance(event, DrillEvent)
+    assert (event.source, event.database, event.backup) == ("orders-db", "shop", "latest")
+    # The schedule's own role may invoke the restore function (and hand undelivered drills to the
+    # dead-letter queue), nothing else
+    role_id = schedule["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = role_statements(full, role_id)
+    assert actions_of(statements) == {"lambda:InvokeFunction", "sqs:SendMessage"}
+    [invoke] = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert {"Fn::GetAtt": [function_id, "Arn"]} in invoke["Resource"]
+
+
+def test_sources_without_a_drill_get_no_drill_schedule(full: Synth, example: Synth) -> None:
+    for synth, source in ((full, "billing-db"), (example, "orders-db")):
+        function_id, _ = function_of(synth, source, RESTORE_HANDLER)
+        assert drill_schedules(synth, function_id) == []
+
+
+def test_the_restore_function_may_drill_on_the_drill_server_and_publish_results(full: Synth) -> None:
+    function_id, function = function_of(full, "orders-db", RESTORE_HANDLER)
+    settings = json.loads(function["Properties"]["Environment"]["Variables"][c.ENV_SOURCES])["orders-db"]
+    config = SourceConfig.model_validate(settings)
+    assert config.drill is True
+    assert config.drill_secret_arn == DRILL_SECRET
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = role_statements(full, role_id)
+    [secret] = [s for s in statements if s.get("Sid") == "ReadDatabaseSecret"]
+    assert DRILL_SECRET in secret["Resource"]
+    assert "events:PutEvents" in actions_of(statements)
+    assert not {"s3:PutObject", "s3:DeleteObject"} & actions_of(statements)  # still never writes backups
+    # A failed drill is not retried: the alarm reports it and the next drill tries again
+    [invoke_config] = [
+        r["Properties"]
+        for r in full.resources("AWS::Lambda::EventInvokeConfig").values()
+        if r["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 0
+
+
+def test_a_restore_function_without_a_drill_cannot_publish_or_read_other_secrets(example: Synth) -> None:
+    _, function = function_of(example, "orders-db", RESTORE_HANDLER)
+    statements = role_statements(example, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    assert "events:PutEvents" not in actions_of(statements)
+    [secret] = [s for s in statements if s.get("Sid") == "ReadDatabaseSecret"]
+    assert secret["Resource"] == example.config.sources[0].secret_arn
+
+
+def test_alarms_on_a_failed_drill_and_on_no_successful_drill_in_the_window(full: Synth) -> None:
+    alarms = [a["Properties"] for a in full.resources("AWS::CloudWatch::Alarm").values()]
+    dimensions = [
+        {"Name": "service", "Value": c.DEFAULT_SERVICE},
+        {"Name": c.DIMENSION_SOURCE, "Value": "orders-db"},
+    ]
+    [failed] = [a for a in alarms if a.get("MetricName") == c.METRIC_DRILL_FAILURES]
+    assert sorted(failed["Dimensions"], key=str) == sorted(dimensions, key=str)
+    assert (failed["ComparisonOperator"], failed["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert failed["TreatMissingData"] == "notBreaching"
+    [missing] = [a for a in alarms if a.get("MetricName") == c.METRIC_DRILL_SUCCEEDED]
+    assert missing["Namespace"] == c.DEFAULT_NAMESPACE
+    assert sorted(missing["Dimensions"], key=str) == sorted(dimensions, key=str)
+    assert (missing["ComparisonOperator"], missing["Threshold"]) == ("LessThanThreshold", 1)
+    assert (missing["Period"], missing["EvaluationPeriods"]) == (86400, DRILL["window_days"])
+    assert missing["TreatMissingData"] == "breaching"
+    [topic] = full.resources("AWS::SNS::Topic")
+    assert failed["AlarmActions"] == missing["AlarmActions"] == [{"Ref": topic}]
+
+
+@pytest.mark.parametrize(
+    ("drill", "databases", "named"),
+    [
+        ({"schedule": "weekly"}, ["shop"], "config.sources[0].drill.schedule: expected"),
+        ({"schedule": "rate(7 days)", "window_days": 8}, ["shop"], "config.sources[0].drill.window_days"),
+        ({"schedule": "rate(7 days)", "secret_arn": "x"}, ["shop"], "config.sources[0].drill.secret_arn"),
+        ({"window_days": 3}, ["shop"], "config.sources[0].drill.schedule: Field required"),
+        ({"schedule": "rate(7 days)", "when": 1}, ["shop"], "config.sources[0].drill.when"),
+        ({"schedule": "rate(7 days)"}, "*", "config.sources[0]: drill: list the databases to drill"),
+    ],
+)
+def test_a_bad_drill_config_fails_the_synth_naming_the_field(
+    drill: dict[str, Any], databases: Any, named: str
+) -> None:
+    raw = example_config()
+    if databases == "fargate":
+        raw["sources"][0].update(runner="fargate", network=NETWORK)
+        databases = ["shop"]
+    raw["sources"][0].update(drill=drill, databases=databases)
+    with pytest.raises(ConfigError) as raised:
+        load_config(raw)
+    assert named in str(raised.value)

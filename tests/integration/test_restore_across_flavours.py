@@ -1,0 +1,164 @@
+"""A MariaDB backup restored into MySQL, and a MySQL backup into MariaDB: it works, or it is refused
+before anything changes, in one line naming what cannot cross. Never a half-restored database.
+
+These tests need both servers at once: the machine's MariaDB and the session's MySQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.errors import OperationError
+from cloudbackup.restore import restore_backup
+from tests.fixtures.every_type import drop_database, load_every_type
+from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, load_sakila
+from tests.integration.restore_helpers import back_up, schemas_like
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif("mysql" not in SERVERS, reason="CLOUDBACKUP_TEST_SERVERS does not name mysql"),
+]
+
+
+@pytest.fixture(scope="module")
+def mariadb():
+    return parse_db_url(TEST_DB_URL, environ={})
+
+
+@pytest.fixture(scope="module")
+def mysql(mysql_server):
+    return parse_db_url(mysql_server.url, environ={})
+
+
+@pytest.fixture
+def databases():
+    """Names of databases to drop afterwards, on either server: (settings, name)."""
+    made = []
+
+    def name(settings, stem):
+        database = f"cbt_{stem}_{uuid.uuid4().hex[:8]}"
+        made.append((settings, database))
+        return database
+
+    yield name
+    for settings, database in made:
+        drop_database(settings, database)
+
+
+def refusal(source, target, tmp_path, databases, loader):
+    """Back up a fresh copy made by `loader` on `source`, restore it on `target`: the error and target."""
+    copy = databases(source, "cross")
+    loader(source, copy)
+    entry = back_up(source, copy, tmp_path)
+    target_db = databases(target, "crossed")
+    with pytest.raises(OperationError) as refused:
+        restore_backup(target, entry, target_database=target_db)
+    return str(refused.value), target_db
+
+
+def test_mariadb_every_type_is_refused_by_mysql_naming_what_cannot_cross(mariadb, mysql, tmp_path, databases):
+    # Given a backup of MariaDB's every-type schema, When it is restored into MySQL
+    message, target = refusal(mariadb, mysql, tmp_path, databases, load_every_type)
+    # Then one line names each MariaDB-only thing it holds, and MySQL was not touched
+    assert "\n" not in message
+    assert "refused before any change: this mariadb" in message
+    assert "backup holds what mysql 9.7" in message
+    for what in (
+        "sequences (seq_cycled",
+        "system versioning (versioned",
+        "INET6/INET4/UUID columns (all_misc",
+    ):
+        assert what in message
+    assert "storage engines (Aria)" in message
+    assert schemas_like(mysql, target) == []
+
+
+def test_mysql_every_type_is_refused_by_mariadb_naming_what_cannot_cross(mariadb, mysql, tmp_path, databases):
+    # Given a backup of MySQL's every-type schema, When it is restored into MariaDB
+    message, target = refusal(mysql, mariadb, tmp_path, databases, load_every_type)
+    # Then one line names each MySQL-only thing it holds, and MariaDB was not touched
+    assert "\n" not in message
+    assert "refused before any change: this mysql 9.7" in message
+    for what in (
+        "collations (utf8mb4_0900_as_cs",
+        "VECTOR columns (all_misc)",
+        "geometry columns bound to an SRID (all_spatial)",
+        "functional or multi-valued indexes (indexed)",
+        "CHECK constraints NOT ENFORCED (checked)",
+    ):
+        assert what in message
+    assert schemas_like(mariadb, target) == []
+
+
+def test_sakila_crosses_from_mariadb_into_mysql_row_for_row(mariadb, mysql, tmp_path, databases):
+    # Given a backup of sakila taken on MariaDB (its routines carry MariaDB's default sql_mode)
+    source = databases(mariadb, "cross")
+    load_sakila(mariadb, source)
+    entry = back_up(mariadb, source, tmp_path)
+    # When it is restored into MySQL
+    target = databases(mysql, "crossed")
+    result = restore_backup(mysql, entry, target_database=target)
+    # Then every table holds the same rows, and every view, routine and trigger is there
+    assert result.tables == 16
+    assert contents(mysql, target) == contents(mariadb, source)
+
+
+def test_a_portable_mysql_database_crosses_into_mariadb(mariadb, mysql, tmp_path, databases):
+    # Given a MySQL database using what both servers have (collation named, objects made under it)
+    source = databases(mysql, "cross")
+    with admin_connect(mysql) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{source}` COLLATE utf8mb4_unicode_ci")
+        cur.execute(f"USE `{source}`")
+        cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cur.execute("CREATE TABLE t (id int primary key, v varchar(20), d datetime(3), j json)")
+        cur.execute(
+            "INSERT INTO t VALUES (1, 'é😀', '2024-02-29 12:00:00.5', '{\"a\": [1, 2]}'),"
+            " (2, NULL, NULL, NULL)"
+        )
+        cur.execute("CREATE VIEW v AS SELECT id, UPPER(v) AS u FROM t")
+        cur.execute("CREATE PROCEDURE p() READS SQL DATA SELECT COUNT(*) FROM t")
+    entry = back_up(mysql, source, tmp_path)
+    # When it is restored into MariaDB
+    target = databases(mariadb, "crossed")
+    restore_backup(mariadb, entry, target_database=target)
+    # Then the rows and objects are there
+    with admin_connect(mariadb, target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT id, v, d, JSON_EXTRACT(j, '$.a[1]') FROM t ORDER BY id")
+        rows = cur.fetchall()
+        cur.execute("SELECT u FROM v ORDER BY id")
+        upper = [r[0] for r in cur.fetchall()]
+        cur.execute("CALL p()")
+        (count,) = cur.fetchone()
+    assert [r[:2] for r in rows] == [(1, "é😀"), (2, None)]
+    assert str(rows[0][2]) == "2024-02-29 12:00:00.500000"
+    assert rows[0][3] == "2"
+    assert upper == ["É😀", None]
+    assert count == 2
+
+
+def contents(settings, database):
+    """Every table's rows (sorted), and the names of its views, routines and triggers."""
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s",
+            (database,),
+        )
+        found = {}
+        for name, kind in cur.fetchall():
+            if kind == "VIEW":
+                found[name] = "view"
+                continue
+            cur.execute(f"SELECT * FROM `{name}`")
+            found[name] = sorted(map(repr, cur.fetchall()))
+        cur.execute(
+            "SELECT routine_name FROM information_schema.routines WHERE routine_schema = %s", (database,)
+        )
+        found["routines"] = sorted(r[0] for r in cur.fetchall())
+        cur.execute(
+            "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = %s", (database,)
+        )
+        found["triggers"] = sorted(r[0] for r in cur.fetchall())
+    return found

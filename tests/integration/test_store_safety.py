@@ -1,0 +1,248 @@
+"""Nothing lost by a prune or a planted manifest: prune works in one store, and a manifest is trusted only
+at its own key with its own data object beside it."""
+
+import json
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from cloudbackup.catalog import CatalogEntry, delete_backup, find_backup, list_backups, prune
+from cloudbackup.cli import stores as cli_stores
+from cloudbackup.cli.main import main
+from cloudbackup.errors import OperationError
+from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.storage.s3 import S3Storage, s3_client
+from cloudbackup.storage.s3_upload import MIN_PART_SIZE
+from tests.fixtures.mariadb import admin_connect, db_url
+from tests.fixtures.stores import NOW, make_manifest, put_backup, storage_flags
+
+# -- prune works on the one store it is pointed at -----------------------------------------------------
+
+
+def test_prune_with_a_bucket_never_deletes_the_only_s3_copy_for_a_newer_local_one(
+    local_store, s3_store, moto_endpoint, capsys
+):
+    # Given the only S3 backup of shop, and a newer one in the local data directory
+    in_s3 = put_backup(s3_store, "shop", NOW - timedelta(days=2))
+    in_local = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    flags = storage_flags(local_store, s3_store, moto_endpoint)
+    # When prune keeps the last 1, with the bucket flags and --data (a dry run first, in JSON)
+    assert main(["prune", "--keep-last", "1", "--dry-run", "--json", *flags]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert (planned["store"], planned["deleted"]) == (s3_store.describe(), [])
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    # Then it pruned the bucket only, where that backup is the newest: both stay
+    out = capsys.readouterr().out
+    assert f"deleted 0 backup(s), kept 1 in {s3_store.describe()}" in out
+    assert [e.id for e in list_backups([s3_store])] == [in_s3.id]
+    assert [e.id for e in list_backups([local_store])] == [in_local.id]
+
+
+def test_prune_without_a_bucket_works_on_the_data_directory_only(local_store, s3_store):
+    # Given two local backups and a newer S3 one
+    put_backup(local_store, "shop", NOW - timedelta(days=3))
+    newest_local = put_backup(local_store, "shop", NOW - timedelta(days=2))
+    put_backup(s3_store, "shop", NOW - timedelta(days=1))
+    # When the local store is pruned to 1
+    assert main(["prune", "--keep-last", "1", "--data", str(local_store.root)]) == 0
+    # Then its own newest stays (the S3 one is not its business)
+    assert [e.id for e in list_backups([local_store])] == [newest_local.id]
+    assert len(list_backups([s3_store])) == 1
+
+
+def test_the_newest_backup_of_each_source_and_database_in_the_store_is_kept_whatever_the_age(local_store):
+    put_backup(local_store, "shop", NOW - timedelta(days=90))
+    put_backup(local_store, "shop", NOW - timedelta(days=60), source="crm-db")
+    result = prune(local_store, keep_last=None, keep_days=1, now=NOW)
+    assert result.deleted == []
+    assert len(result.kept) == 2
+
+
+# -- a manifest's data object is its own -------------------------------------------------------------
+
+
+def plant(store, source, database, started_at, backup_id, *, data_of, claims_source=None):
+    """A manifest at `source`'s key whose data key is another backup's (`data_of`), optionally claiming
+    to be of `claims_source` (as an attacker with write access to one source's prefix would write it)."""
+    manifest = make_manifest(backup_id, claims_source or source, database, started_at, data_of.data)
+    key = manifest_key(backup_stem(source, database, started_at, backup_id))
+    store.put_bytes(key, manifest.to_json())
+    return manifest, key
+
+
+@pytest.fixture
+def victim_and_planted(local_store):
+    """orders-db/shop has one real backup; `planted/shop` has an old and a new manifest pointing at it."""
+    victim = put_backup(local_store, "shop", NOW - timedelta(days=5))
+    old, old_key = plant(local_store, "planted", "shop", NOW - timedelta(days=9), "bad0001", data_of=victim)
+    plant(local_store, "planted", "shop", NOW - timedelta(days=8), "bad0002", data_of=victim)
+    return victim, old, old_key
+
+
+def test_list_refuses_a_manifest_pointing_at_another_backups_data(local_store, victim_and_planted, capsys):
+    victim, _old, old_key = victim_and_planted
+    # When the store is listed
+    assert main(["list", "--json", "--data", str(local_store.root)]) == 0
+    captured = capsys.readouterr()
+    # Then the planted manifests are not listed, and stderr says which and why (one line each)
+    assert '"bad0001"' not in captured.out
+    assert victim.id in captured.out
+    refused = [line for line in captured.err.splitlines() if "refusing" in line]
+    assert len(refused) == 2
+    assert local_store.location(old_key) in captured.err
+    assert f"its data key {victim.data.key!r} is not its own" in captured.err
+
+
+def test_prune_of_the_planted_source_leaves_the_other_sources_data_alone(local_store, victim_and_planted):
+    victim, _old, _key = victim_and_planted
+    # When the planted source is pruned to its newest backup
+    assert main(["prune", "--keep-last", "1", "--source", "planted", "--data", str(local_store.root)]) == 0
+    # Then the victim's data object is still there and still verifies
+    assert local_store.get_bytes(victim.data.key)
+    assert main(["verify", "--backup", victim.id, "--data", str(local_store.root)]) == 0
+
+
+def test_a_manifest_claiming_another_source_does_not_push_its_newest_backup_out(local_store):
+    # Given the real newest backup of orders-db/shop, and a newer manifest under `planted/` claiming to be
+    # orders-db's (pointing at the real one's data)
+    real = put_backup(local_store, "shop", NOW - timedelta(days=2))
+    plant(
+        local_store,
+        "planted",
+        "shop",
+        NOW - timedelta(days=1),
+        "bad0003",
+        data_of=real,
+        claims_source="orders-db",
+    )
+    # When every source is pruned to 1
+    assert main(["prune", "--keep-last", "1", "--data", str(local_store.root)]) == 0
+    # Then the real backup is still the newest of orders-db/shop, and `latest` picks it
+    assert [e.id for e in list_backups([local_store])] == [real.id]
+    assert find_backup([local_store], "latest", database="shop").id == real.id
+
+
+def test_verify_refuses_a_planted_manifest_by_id(local_store, victim_and_planted, capsys):
+    assert main(["verify", "--backup", "bad0001", "--data", str(local_store.root)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "backup bad0001 is refused" in err
+    assert "is not its own" in err
+
+
+def test_restore_refuses_a_planted_manifest_before_touching_the_server(
+    local_store, victim_and_planted, db_settings, capsys
+):
+    target = "cbt_planted_target"
+    url = db_url(db_settings)
+    code = main(
+        [
+            "restore",
+            "--db-url",
+            url,
+            "--backup",
+            "bad0001",
+            "--target-database",
+            target,
+            "--data",
+            str(local_store.root),
+        ]
+    )
+    assert code == 1
+    assert "backup bad0001 is refused" in capsys.readouterr().err
+    conn = admin_connect(db_settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (target,))
+            assert cur.fetchall() == ()
+    finally:
+        conn.close()
+
+
+def test_delete_refuses_an_entry_whose_data_key_is_not_its_own(local_store):
+    # Even an entry built by hand (not from a listing) never deletes another backup's data object
+    victim = put_backup(local_store, "shop", NOW - timedelta(days=5))
+    manifest, key = plant(local_store, "planted", "shop", NOW, "bad0004", data_of=victim)
+    with pytest.raises(OperationError, match="not deleting"):
+        delete_backup(CatalogEntry(manifest=manifest, store=local_store, manifest_key=key))
+    assert local_store.get_bytes(victim.data.key)
+
+
+# -- prune on an Object-Locked bucket ------------------------------------------------------------------
+
+
+@pytest.fixture
+def locked_store(moto_endpoint, aws_client):
+    """A bucket created with Object Lock, GOVERNANCE for 1 day by default (as the stack's bucket is)."""
+    s3 = aws_client("s3")
+    bucket = f"cbt-lock-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    client = s3_client("us-east-1", endpoint_url=moto_endpoint)
+    return S3Storage(bucket, "", region="us-east-1", client=client, endpoint_url=moto_endpoint)
+
+
+def test_prune_on_an_object_locked_bucket_says_the_versions_stay_locked(
+    locked_store, local_store, moto_endpoint, aws_client, capsys
+):
+    # Given two backups in a bucket with Object Lock (every version under GOVERNANCE retention)
+    put_backup(locked_store, "shop", NOW - timedelta(days=2))
+    newest = put_backup(locked_store, "shop", NOW - timedelta(days=1))
+    flags = ["--data", str(local_store.root), "--backup-bucket", f"s3://{locked_store.bucket}"]
+    flags += ["--backup-region", "us-east-1", "--backup-endpoint", moto_endpoint]
+    # When prune keeps the last 1
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    out = capsys.readouterr().out
+    # Then the old backup is no longer listed (delete markers), its locked versions stay, and one note says so
+    assert [e.id for e in list_backups([locked_store])] == [newest.id]
+    assert "the bucket has Object Lock (default retention GOVERNANCE, 1 days)" in out
+    versions = aws_client("s3").list_object_versions(Bucket=locked_store.bucket)
+    assert len(versions["Versions"]) == 4
+    assert len(versions["DeleteMarkers"]) == 2
+
+
+def test_a_delete_refused_by_object_lock_is_one_line_and_exit_1(
+    locked_store, local_store, moto_endpoint, capsys, monkeypatch
+):
+    # Given a backup whose versions S3 refuses to delete while the lock holds (prune deletes without a
+    # version id, which only adds a delete marker; this forces the version delete that the lock refuses)
+    put_backup(locked_store, "shop", NOW - timedelta(days=2))
+    put_backup(locked_store, "shop", NOW - timedelta(days=1))
+    s3 = locked_store.client
+    real_delete = s3.delete_object
+
+    def delete_the_version(**kwargs):
+        version = s3.head_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"])["VersionId"]
+        return real_delete(**kwargs, VersionId=version)
+
+    monkeypatch.setattr(s3, "delete_object", delete_the_version)
+    monkeypatch.setattr(cli_stores, "s3_store_from_args", lambda args: locked_store)
+    flags = ["--data", str(local_store.root), "--backup-bucket", f"s3://{locked_store.bucket}"]
+    flags += ["--backup-region", "us-east-1", "--backup-endpoint", moto_endpoint]
+    # When prune tries, Then it fails in one line for the backup (moto says only "Access Denied"; S3's
+    # own message maps to "Object Lock protects it", tests/unit/test_s3_errors.py), and nothing is lost
+    assert main(["prune", "--keep-last", "1", *flags]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "could not delete" in line]) == 1
+    assert "access denied: cannot delete" in err
+    assert len(list_backups([locked_store])) == 2
+
+
+def test_a_multipart_object_and_a_manifest_write_into_an_object_locked_bucket(locked_store, aws_client):
+    # Object Lock (the stack's default) needs a checksum on every write: the parts and puts carry SHA-256
+    writer = locked_store.open_writer("orders-db/shop/big.sql.zst")
+    writer.write(b"x" * (MIN_PART_SIZE + 1))
+    assert writer.commit().size == MIN_PART_SIZE + 1
+    locked_store.put_bytes("orders-db/shop/big.manifest.json", b"{}")
+    # (moto applies the bucket's default retention to PutObject only, not to a completed multipart upload;
+    # S3 applies it to every new version)
+    head = aws_client("s3").head_object(Bucket=locked_store.bucket, Key="orders-db/shop/big.manifest.json")
+    assert head["ObjectLockMode"] == "GOVERNANCE"

@@ -1,0 +1,94 @@
+"""The functions' database settings: TLS options from the secret and the source, the restore's own secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from cloudbackup.catalog import find_backup
+from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.storage.local import LocalStorage
+from handlers.engine import Engine
+from handlers.secrets import ASSET_ROOT, RdsSecret
+from handlers.settings import SourceConfig
+from tests.fixtures.lambda_runtime import SOURCE, settings_env
+from tests.unit.test_handlers_backup import DB, manifest_for
+from tests.unit.test_handlers_restore import StandInRestore
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
+
+SECRET = {"host": "db.internal", "username": "backup", "password": "pw"}
+
+
+def test_the_secret_carries_the_mysql_clients_tls_options() -> None:
+    secret = RdsSecret.model_validate({**SECRET, "ssl_mode": "verify_identity", "ssl_ca": "ca/orders-db.pem"})
+    db = secret.db_settings()
+    assert db.tls_mode() == "VERIFY_IDENTITY"
+    # a relative CA names a file shipped in the function's asset
+    assert db.ssl_ca == str(ASSET_ROOT / "ca" / "orders-db.pem")
+
+
+def test_a_secret_without_tls_options_is_required_tls_for_a_remote_host() -> None:
+    assert RdsSecret.model_validate(SECRET).db_settings().tls_mode() == "REQUIRED"
+
+
+def test_a_bad_ssl_mode_in_the_secret_names_the_field_not_the_password() -> None:
+    with pytest.raises(ValidationError) as info:
+        RdsSecret.model_validate({**SECRET, "password": "hunter2", "ssl_mode": "SOMETIMES"})
+    assert "ssl_mode" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_the_sources_tls_options_override_the_secrets() -> None:
+    from_secret = RdsSecret.model_validate({**SECRET, "ssl_mode": "REQUIRED"}).db_settings()
+    source = SourceConfig(secret_arn="arn:s", ssl_ca="ca/orders-db.pem")
+    db = source.with_tls(from_secret)
+    assert (db.ssl_mode, db.ssl_ca) == ("REQUIRED", str(ASSET_ROOT / "ca" / "orders-db.pem"))
+    assert (
+        SourceConfig(secret_arn="arn:s", ssl_mode="VERIFY_CA").with_tls(from_secret).ssl_mode == "VERIFY_CA"
+    )
+    assert SourceConfig(secret_arn="arn:s").with_tls(from_secret) == from_secret
+
+
+@pytest.mark.parametrize(
+    ("config", "read"),
+    [
+        ({"secret_arn": "arn:backup", "restore_secret_arn": "arn:restore"}, "arn:restore"),
+        ({"secret_arn": "arn:backup"}, "arn:backup"),
+    ],
+)
+def test_the_restore_function_reads_its_own_secret_when_configured(
+    config: dict[str, str],
+    read: str,
+    load_handler: Callable[..., ModuleType],
+    lambda_context: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    store = LocalStorage(tmp_path)
+    manifest = manifest_for("shop", "newer0002")
+    store.put_bytes(
+        manifest_key(backup_stem(SOURCE, "shop", manifest.started_at, "newer0002")), manifest.to_json()
+    )
+    module = load_handler("restore", settings_env(sources={SOURCE: {**config, "restore_allow": ["shop_r"]}}))
+    arns: list[str] = []
+
+    def read_secret(arn: str, fresh: bool) -> Any:
+        arns.append(arn)
+        return DB
+
+    engine = StandInRestore()
+    monkeypatch.setattr(
+        module,
+        "engine",
+        Engine(read_secret, lambda: store, lambda *a: [], lambda *a, **k: None, engine.restore, find_backup),
+    )
+    event = {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_r"}
+    module.handler(event, lambda_context())
+    assert arns == [read]
+    assert len(engine.calls) == 1
