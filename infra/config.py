@@ -114,6 +114,9 @@ class Source(Strict):
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
+    # Point-in-time recovery: archive the binary log every N minutes (at most N minutes of loss).
+    pitr: bool = False
+    binlog_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     drill: Drill | None = None
     # Where backups and restores run: a Lambda function (15 minutes at most) or an ECS Fargate task.
     runner: Literal["lambda", "fargate"] = "lambda"
@@ -127,6 +130,12 @@ class Source(Strict):
                 'runner "fargate" needs network: {"vpc_id": ..., "subnet_ids": [...], '
                 '"security_group_ids": [...]} (the task runs in those subnets)'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _pitr_runs_on_lambda(self) -> Source:
+        if self.pitr and self.runner != "lambda":
+            raise ValueError('pitr: the binlog function runs beside runner "lambda" only (for now)')
         return self
 
     @field_validator("databases")

@@ -23,6 +23,7 @@ from infra.config import Source
 
 REGISTRY = "lambda-testevent-schemas"
 _GLOB = re.compile(r"[*?]|\[[^]]*\]")
+EXAMPLE_TIME = "2026-12-03T14:02:00Z"
 
 # The shape the restore handler accepts (handlers.models.RestoreEvent, or DrillEvent with `drill`),
 # for the console's editor.
@@ -37,6 +38,11 @@ _EVENT_SCHEMA: dict[str, Any] = {
         "in_place": {"type": "boolean"},
         "tables": {"type": "array", "items": {"type": "string"}},
         "dry_run": {"type": "boolean"},
+        "to_time": {
+            "type": "string",
+            "format": "date-time",
+            "description": "point in time (ISO 8601, Z or an offset): needs pitr on the source",
+        },
         "drill": {"type": "boolean", "description": "true: a restore drill into a scratch database"},
     },
 }
@@ -59,10 +65,12 @@ def restore_examples(source: Source) -> dict[str, dict[str, Any]]:
         "backup": "latest",
         "target_database": example_target(source, database),
     }
-    examples = {
+    examples: dict[str, dict[str, Any]] = {
         "restore-latest-to-new-database": {"value": latest},
         "dry-run-latest": {"value": {**latest, "dry_run": True}},
     }
+    if source.pitr:  # edit the time: the database as it was then, from the archived binary log
+        examples["restore-to-time"] = {"value": {**latest, "to_time": EXAMPLE_TIME}}
     if source.drill:
         examples["drill-latest"] = {"value": {"source": source.name, "database": database, "drill": True}}
     return examples

@@ -4,6 +4,8 @@ Backup may only write its source's backups (no delete, no read, no listing: it n
 may read and list them (no write to the bucket). Both read exactly their source's database secret, run
 on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention. With a drill
 configured, restore also runs drills: it may read the drill server's secret and publish drill results.
+With `pitr`, a binlog function may list, read and add objects under the source's `_binlog/` only (it
+resumes from its own indexes, never deletes).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12  # must match bundling.LAMBDA_PLATFORM's P
 ARCHITECTURE = lambda_.Architecture.ARM_64
 BACKUP_HANDLER = "handlers.backup.handler"
 RESTORE_HANDLER = "handlers.restore.handler"
+BINLOG_HANDLER = "handlers.binlog.handler"
+BINLOG_DIR = "_binlog"  # cloudbackup.binlog.segments.BINLOG_DIR
 EVENT_BUS = "default"
 # Lambda creates and removes its network interfaces itself; these actions take no resource scoping.
 _ENI_ACTIONS = [
@@ -158,6 +162,11 @@ def restore_access(shared: Shared, source: Source) -> Access:
     return Access(prefix=f"{shared.prefix}/{source.name}", listing=True, read=True)
 
 
+def binlog_access(shared: Shared, source: Source) -> Access:
+    """Resumes from its own indexes (list, read) and adds segments: under `_binlog/` only, never deletes."""
+    return Access(prefix=f"{shared.prefix}/{source.name}/{BINLOG_DIR}", listing=True, read=True, write=True)
+
+
 class SourceFunctions(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, source: Source, shared: Shared) -> None:
         super().__init__(scope, construct_id)
@@ -177,12 +186,37 @@ class SourceFunctions(Construct):
             f"cloudbackup: on-demand restores of {source.name}",
             source.secret_for("restore"),
         )
-        self.backup.add_to_role_policy(publish_results_statement(Stack.of(self)))
+        self.binlog: lambda_.Function | None = None
+        if source.pitr:
+            self.binlog = self._function(
+                "Binlog",
+                BINLOG_HANDLER,
+                binlog_access(shared, source),
+                f"cloudbackup: binary log archive of {source.name} for point-in-time restores",
+                source.secret_for("backup"),  # a replica's reads, as the backup's
+                # One run at a time (two would race for the same next segment), each ending before the
+                # next is due: a run stopped by its budget has committed what it read.
+                timeout_seconds=max(
+                    60, min(shared.settings.timeout_seconds, source.binlog_interval_minutes * 60)
+                ),
+                one_at_a_time=True,
+            )
+        for function in (self.backup, self.binlog):
+            if function is not None:
+                function.add_to_role_policy(publish_results_statement(Stack.of(self)))
         if source.drill:  # the restore function runs the drills and publishes their results
             self.restore.add_to_role_policy(publish_results_statement(Stack.of(self)))
 
     def _function(
-        self, name: str, handler: str, access: Access, description: str, secret_arn: str
+        self,
+        name: str,
+        handler: str,
+        access: Access,
+        description: str,
+        secret_arn: str,
+        *,
+        timeout_seconds: int | None = None,
+        one_at_a_time: bool = False,
     ) -> lambda_.Function:
         settings = self._shared.settings
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION[settings.log_retention_days])
@@ -212,7 +246,8 @@ class SourceFunctions(Construct):
             code=self._shared.code,
             role=role,
             memory_size=settings.memory_mb,
-            timeout=Duration.seconds(settings.timeout_seconds),
+            timeout=Duration.seconds(timeout_seconds or settings.timeout_seconds),
+            reserved_concurrent_executions=1 if one_at_a_time else None,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             environment=self._environment(),

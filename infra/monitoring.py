@@ -43,6 +43,16 @@ WRITE_EVENTS = ["PutObject", "CompleteMultipartUpload", "CopyObject"]
 REFUSED_WRITE_CODES = ["AccessDenied", "PreconditionFailed"]
 
 
+def binlog_lag(source: str, interval_minutes: int) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=c.DEFAULT_NAMESPACE,
+        metric_name=c.METRIC_BINLOG_LAG,
+        dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Maximum",
+        period=Duration.minutes(interval_minutes),
+    )
+
+
 def backup_succeeded(source: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=c.DEFAULT_NAMESPACE,
@@ -100,6 +110,7 @@ class Monitoring(Construct):
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         self._action = actions.SnsAction(self.topic)
+        self._gap_rule = False
         events.Rule(
             self,
             "BackupFailedRule",
@@ -166,6 +177,39 @@ class Monitoring(Construct):
             periods=window_hours,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
+
+    def watch_binlog(self, source: str, binlog: lambda_.IFunction, interval_minutes: int) -> None:
+        """Archiving falls behind (lag over two intervals) or breaks (no run reported for two)."""
+        self._alarm(
+            f"{source}-binlog-errors",
+            binlog.metric_errors(period=ERROR_PERIOD, statistic="Sum"),
+            description=f"cloudbackup: the binlog function of {source} failed",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self._alarm(
+            f"{source}-binlog-behind",
+            binlog_lag(source, interval_minutes),
+            description=(
+                f"cloudbackup: the archived binary log of {source} is more than two intervals "
+                f"({2 * interval_minutes} minutes) behind, or archiving stopped"
+            ),
+            threshold=2 * interval_minutes * 60,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            periods=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+        if not self._gap_rule:
+            events.Rule(
+                self,
+                "BinlogGapRule",
+                description="cloudbackup: forward Binlog Gap events to the alarm topic",
+                event_pattern=events.EventPattern(source=[c.EVENT_SOURCE], detail_type=[c.EVENT_BINLOG_GAP]),
+                targets=[events_targets.SnsTopic(self.topic)],
+            )
+            self._gap_rule = True
 
     def watch_drills(self, source: str, window_days: int) -> None:
         self._alarm(

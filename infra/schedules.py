@@ -37,6 +37,15 @@ def backup_event(source: Source) -> dict[str, Any]:
     return {"source": source.name, "databases": source.databases}
 
 
+def binlog_event(source: Source) -> dict[str, Any]:
+    """The binlog function's input (handlers.models.BinlogEvent)."""
+    return {"source": source.name}
+
+
+def binlog_schedule_expression(source: Source) -> scheduler.ScheduleExpression:
+    return scheduler.ScheduleExpression.expression(f"rate({source.binlog_interval_minutes} minutes)")
+
+
 def drill_events(source: Source) -> list[dict[str, Any]]:
     """The restore function's drill inputs (handlers.models.DrillEvent), one per listed database."""
     databases = source.databases if isinstance(source.databases, list) else []
@@ -48,6 +57,13 @@ def schedule_expression(source: Source, expression: str | None = None) -> schedu
     return scheduler.ScheduleExpression.expression(
         expression or source.schedule, TimeZone.of(source.time_zone)
     )
+
+
+def _role_description(source: Source, kind: str) -> str:
+    if kind == "backup":
+        return f"cloudbackup: lets the schedule of {source.name} invoke its backup function"
+    function = "restore" if kind == "drill" else kind
+    return f"cloudbackup: lets the {kind} schedule of {source.name} invoke its {function} function"
 
 
 class BackupSchedules(Construct):
@@ -84,6 +100,31 @@ class BackupSchedules(Construct):
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
         self._first_backup(source, backup, event)
+        return schedule
+
+    def add_binlog(self, source: Source, binlog: lambda_.IFunction) -> scheduler.Schedule:
+        """Archive the source's binary log every `binlog_interval_minutes` (an overlapping run only
+        finds the segments the other committed: each run resumes from the newest index)."""
+        role = self._scheduler_role(source, binlog, kind="binlog")
+        schedule = scheduler.Schedule(
+            self,
+            f"{source.name}-binlog-schedule",
+            description=f"cloudbackup: archive the binary log of {source.name}",
+            schedule=binlog_schedule_expression(source),
+            target=targets.LambdaInvoke(
+                binlog,
+                input=scheduler.ScheduleTargetInput.from_object(binlog_event(source)),
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_event_age=MAX_EVENT_AGE,
+                role=role,
+            ),
+        )
+        binlog.configure_async_invoke(
+            retry_attempts=FUNCTION_RETRIES,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
         return schedule
 
     def add_drills(self, source: Source, restore: lambda_.IFunction) -> list[scheduler.Schedule]:
@@ -171,9 +212,7 @@ class BackupSchedules(Construct):
         role = iam.Role(
             self,
             f"{source.name}-scheduler-role" if kind == "backup" else f"{source.name}-{kind}-scheduler-role",
-            description=f"cloudbackup: lets the schedule of {source.name} invoke its backup function"
-            if kind == "backup"
-            else f"cloudbackup: lets the drill schedule of {source.name} invoke its restore function",
+            description=_role_description(source, kind),
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
             ),

@@ -82,6 +82,12 @@ class CloudBackupStack(Stack):
                 self.schedules.add_drills(source, functions.restore)
                 self.monitoring.watch_drills(source.name, source.drill.window_days)
             self.console.add_restore_events(source, functions.restore)
+            if functions.binlog is not None:
+                self.schedules.add_binlog(source, functions.binlog)
+                self.monitoring.watch_binlog(source.name, functions.binlog, source.binlog_interval_minutes)
+                CfnOutput(
+                    self, output_id(source.name, "BinlogFunction"), value=functions.binlog.function_name
+                )
             CfnOutput(self, output_id(source.name, "BackupFunction"), value=functions.backup.function_name)
             CfnOutput(self, output_id(source.name, "RestoreFunction"), value=functions.restore.function_name)
         self._outputs()

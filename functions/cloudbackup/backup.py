@@ -23,7 +23,6 @@ from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
-from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.storage.base import Storage
 
@@ -87,13 +86,11 @@ def backup_database(
     helpers = _helper_connections(db, database, jobs - 1) if split_tables else []
     writer: FrameWriter | None = None
     try:
-        if not helpers:
-            snapshot = open_snapshot(conn)
-        else:
-            snapshot, shared = open_shared_snapshot(conn, helpers)
-            if not shared:
-                _close_all(helpers)
-                helpers = []
+        # Even alone: on MySQL this is what proves the binary log position is the snapshot's
+        snapshot, shared = open_shared_snapshot(conn, helpers)
+        if helpers and not shared:
+            _close_all(helpers)
+            helpers = []
         backup_id = new_backup_id()
         stem = backup_stem(source, database, snapshot.started_at, backup_id)
         writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)

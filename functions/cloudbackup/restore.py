@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
@@ -75,7 +75,9 @@ def restore_backup(
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait_timeout: int = 60,
+    before_publish: Callable[[str], None] | None = None,
 ) -> RestoreResult:
+    """`before_publish(staging)` may change the loaded staging database (point-in-time replay)."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
@@ -114,6 +116,8 @@ def restore_backup(
                     run.load(decode(manifest.compression, body), frame_label(frame))
                 run.finish()
             _count(result, loader)
+        if before_publish is not None:
+            before_publish(staging.name)
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         result.previous_tables_kept_in = publish(
             db,

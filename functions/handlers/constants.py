@@ -38,6 +38,11 @@ METRIC_BACKUP_DURATION = "BackupDuration"  # Seconds per database
 METRIC_RESTORE_SUCCEEDED = "RestoreSucceeded"
 METRIC_RESTORE_FAILURES = "RestoreFailures"
 METRIC_RESTORE_DURATION = "RestoreDuration"
+METRIC_BINLOG_EVENTS = "BinlogEventsArchived"  # Count of binlog events stored by one run
+# Seconds the archive is behind: 0 when a run read to the server's end, else the newest archived event's
+# age. The "archiving falls behind or breaks" alarm watches it (a missing value counts as breaking).
+METRIC_BINLOG_LAG = "BinlogArchiveLag"
+METRIC_BINLOG_GAPS = "BinlogGaps"  # Count, 1 when a run found events lost before they were archived
 METRIC_DRILL_SUCCEEDED = "DrillSucceeded"  # Count, 1 per proven drill: the "no successful drill" alarm
 METRIC_DRILL_FAILURES = "DrillFailures"  # Count, 1 per drill that did not restore or did not prove
 METRIC_DRILL_DURATION = "DrillDuration"  # Seconds, the whole drill (restore, proof, drop)
@@ -47,5 +52,6 @@ METRIC_DRILL_RESTORE_SECONDS = "DrillRestoreSeconds"  # Seconds the restore took
 EVENT_SOURCE = "cloudbackup"
 EVENT_BACKUP_SUCCEEDED = "Backup Succeeded"
 EVENT_BACKUP_FAILED = "Backup Failed"
+EVENT_BINLOG_GAP = "Binlog Gap"
 EVENT_DRILL_SUCCEEDED = "Restore Drill Succeeded"
 EVENT_DRILL_FAILED = "Restore Drill Failed"

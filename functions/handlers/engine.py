@@ -15,12 +15,26 @@ from handlers.settings import Settings
 from handlers.store import open_store
 
 if TYPE_CHECKING:
+    from cloudbackup.binlog.archive import ArchiveResult
+    from cloudbackup.binlog.pitr import PointInTimeResult
     from cloudbackup.catalog import CatalogEntry
     from cloudbackup.dburl import DbSettings
     from cloudbackup.drill.run import DrillResult
     from cloudbackup.format.manifest import Manifest
     from cloudbackup.restore import RestoreResult
     from cloudbackup.storage.base import Storage
+
+
+def _archive_binlog(*args: Any, **kwargs: Any) -> ArchiveResult:
+    from cloudbackup.binlog.archive import archive_binlog
+
+    return archive_binlog(*args, **kwargs)
+
+
+def _restore_to_time(*args: Any, **kwargs: Any) -> PointInTimeResult:
+    from cloudbackup.binlog.pitr import restore_to_time
+
+    return restore_to_time(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,9 @@ class Engine:
     backup_database: Callable[..., Manifest]
     restore_backup: Callable[..., RestoreResult]
     find_backup: Callable[..., CatalogEntry]
+    # Point-in-time recovery (the engine's own by default: tests of other runs need not name them).
+    archive_binlog: Callable[..., ArchiveResult] = _archive_binlog
+    restore_to_time: Callable[..., PointInTimeResult] = _restore_to_time
     run_drill: Callable[..., DrillResult] = field(default=lambda *a, **k: _run_drill(*a, **k))
 
 

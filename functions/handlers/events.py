@@ -30,6 +30,9 @@ class EventPublisher:
         detail = {"source": source, **outcome.model_dump(mode="json")}
         return self._put(detail_type, detail)
 
+    def binlog_gap(self, source: str, gap: str) -> bool:
+        return self._put(c.EVENT_BINLOG_GAP, {"source": source, "gap": gap})
+
     def drill_outcome(self, summary: DrillSummary) -> bool:
         detail_type = c.EVENT_DRILL_SUCCEEDED if summary.verified else c.EVENT_DRILL_FAILED
         return self._put(detail_type, summary.model_dump(mode="json"))

@@ -9,7 +9,15 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 # MySQL/MariaDB identifiers are at most 64 characters; the engine quotes them, so any other
 # character is allowed.
@@ -51,8 +59,15 @@ class BackupEvent(_Event):
         return None if self.databases == "*" else list(dict.fromkeys(self.databases))
 
 
+class BinlogEvent(_Event):
+    """Schedule input of the binlog function: `{"source": "orders-db"}`."""
+
+    source: SourceName
+
+
 class RestoreEvent(_Event):
-    """On-demand input: a new `target_database`, or `"in_place": true`; optional `tables`, `dry_run`."""
+    """On-demand input: a new `target_database`, or `"in_place": true`; optional `tables`, `dry_run`,
+    or `to_time` (ISO 8601 with a zone: the newest backup before it, then its archived binlog)."""
 
     source: SourceName
     database: DatabaseName
@@ -61,9 +76,14 @@ class RestoreEvent(_Event):
     in_place: StrictBool = False
     tables: Annotated[list[TableName], Field(min_length=1)] | None = None
     dry_run: StrictBool = False
+    to_time: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> RestoreEvent:
+        if self.to_time is not None and (self.backup != "latest" or self.tables or self.dry_run):
+            raise ValueError(
+                'to_time picks the newest backup before it: give "backup": "latest", no tables, no dry_run'
+            )
         if self.in_place and self.target_database is not None:
             raise ValueError("give either target_database or in_place: true, not both")
         if not self.in_place and self.target_database is None:
@@ -168,6 +188,21 @@ class BackupRunResult(BaseModel):
         )
 
 
+class BinlogRunResult(BaseModel):
+    """The binlog function's return value."""
+
+    model_config = LAZY
+
+    source: str
+    segments: int
+    events: int
+    bytes: int
+    position: str | None = None
+    newest_event_time: str | None = None
+    reached_end: bool
+    gap: str | None = None
+
+
 class RestoreSummary(BaseModel):
     """The restore function's return value."""
 
@@ -187,6 +222,8 @@ class RestoreSummary(BaseModel):
     previous_tables_kept_in: str | None = None
     verified: bool = False  # the data object matched its manifest (SHA-256, size, frames)
     message: str = ""
+    to_time: str | None = None  # a point-in-time restore: up to this time
+    binlog_transactions: int | None = None  # replayed after the backup
 
 
 class DrillSummary(BaseModel):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,6 +36,7 @@ _FLAG_AS_FIELD = {
     "--table": "tables",
     "--backup": "backup",
     "--database": "database",
+    "--to-time": "to_time",
 }
 _FLAG = re.compile(
     "|".join(re.escape(flag) for flag in sorted(_FLAG_AS_FIELD, key=len, reverse=True)) + r"\b"
@@ -90,6 +92,8 @@ class RestoreRun:
         return source
 
     def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
+        if request.to_time is not None:
+            return self._restore_to_time(request, source, request.to_time)
         with self.segment("find backup", source=request.source, database=request.database):
             # Restores are rare and on demand: always the current secret, never a cached one.
             db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
@@ -135,4 +139,44 @@ class RestoreRun:
             previous_tables_kept_in=result.previous_tables_kept_in,
             verified=True,
             message=message,
+        )
+
+    def _restore_to_time(
+        self, request: RestoreEvent, source: SourceConfig, to_time: datetime
+    ) -> RestoreSummary:
+        with self.segment("restore to time", source=request.source, database=request.database):
+            db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
+            result = self.engine.restore_to_time(
+                db,
+                [self.engine.open_store()],
+                request.database,
+                to_time,
+                target_database=None if request.in_place else request.target_database,
+                in_place=request.in_place,
+                source=request.source,
+            )
+        message = (
+            f"restored {request.database!r} as it was at {result.to_time} into {request.target!r}: backup "
+            f"{result.backup_id} ({result.backup_started_at}) and {result.binlog_transactions} transactions "
+            "from the archived binlog" + (" in place" if request.in_place else "")
+        )
+        if result.previous_tables_kept_in:
+            message += f"; the previous tables are kept in {result.previous_tables_kept_in!r}"
+        return RestoreSummary(
+            source=request.source,
+            database=request.database,
+            backup_id=str(result.backup_id),
+            backup_created_at=result.backup_started_at,
+            target_database=request.target,
+            in_place=request.in_place,
+            dry_run=False,
+            tables=[],
+            rows=result.rows,
+            bytes=result.bytes,
+            seconds=round(result.seconds, 3),
+            previous_tables_kept_in=result.previous_tables_kept_in,
+            verified=True,
+            message=message,
+            to_time=result.to_time,
+            binlog_transactions=result.binlog_transactions,
         )

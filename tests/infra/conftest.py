@@ -46,7 +46,7 @@ def example_config() -> dict[str, Any]:
 
 
 def full_config() -> dict[str, Any]:
-    """Every option on: a second source in a VPC with its own restore secret and CA certificate,
+    """Every option on: a second source in a VPC with its own restore secret and CA certificate and PITR,
     e-mail, archive tier, Object Lock, no prune."""
     raw = copy.deepcopy(example_config())
     raw["alarm_email"] = "oncall@example.com"
@@ -72,6 +72,8 @@ def full_config() -> dict[str, Any]:
             "restore_allow": ["billing_copy", "billing_*"],
             "backup_window_hours": 8,
             "network": NETWORK,
+            "pitr": True,
+            "binlog_interval_minutes": 4,
         }
     )
     return raw

@@ -39,7 +39,10 @@ def test_examples_are_valid_restore_events_the_allow_list_accepts(full: Synth) -
         ]
         examples = content["components"]["examples"]
         drill = examples.pop("drill-latest", None)
-        assert set(examples) == {"restore-latest-to-new-database", "dry-run-latest"}
+        expected = {"restore-latest-to-new-database", "dry-run-latest"} | (
+            {"restore-to-time"} if source.pitr else set()
+        )
+        assert set(examples) == expected
         assert (drill is not None) is (source.drill is not None)
         allow = SourceConfig(secret_arn=source.secret_arn, restore_allow=source.restore_allow)
         for name, example in examples.items():
@@ -48,6 +51,7 @@ def test_examples_are_valid_restore_events_the_allow_list_accepts(full: Synth) -
             assert event.backup == "latest"
             assert event.dry_run is (name == "dry-run-latest")
             assert allow.allows_restore_into(event.target)
+            assert (event.to_time is not None) is (name == "restore-to-time")
 
 
 def test_registry_is_created_if_missing_and_schemas_wait_for_it(example: Synth) -> None:

@@ -10,7 +10,7 @@ import pytest
 from handlers import constants as c
 from handlers.settings import SourceConfig, load_settings
 from infra.bundling import build_lambda_asset
-from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER, asset_ca_files
+from infra.functions import BACKUP_HANDLER, BINLOG_HANDLER, RESTORE_HANDLER, asset_ca_files
 from tests.infra.conftest import (
     NETWORK,
     RESTORE_SECRET,
@@ -152,9 +152,9 @@ def test_log_groups_keep_logs_for_the_configured_days(full: Synth) -> None:
     functions = {
         k: v
         for k, v in full.resources("AWS::Lambda::Function").items()
-        if v["Properties"].get("Handler") in HANDLERS
+        if v["Properties"].get("Handler") in [*HANDLERS, BINLOG_HANDLER]
     }
-    assert len(groups) == len(functions) == 4
+    assert len(groups) == len(functions) == 5  # backup and restore per source, binlog for the pitr one
     for function in functions.values():
         group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert groups[group_id]["Properties"]["RetentionInDays"] == 90

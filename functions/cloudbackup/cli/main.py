@@ -22,6 +22,7 @@ COMMANDS = {
     "prune": "cloudbackup.cli.cmd_prune",
     "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
+    "binlog": "cloudbackup.cli.cmd_binlog",
 }
 
 
@@ -97,8 +98,13 @@ def build_parser() -> OneLineParser:
 
     p = sub.add_parser("restore", help="restore a backup or a plain dump file")
     add_db_flags(p)
-    p.add_argument("--backup", required=True, metavar="ID|latest|FILE")
+    p.add_argument("--backup", metavar="ID|latest|FILE", help="what to restore (or --to-time)")
     p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    p.add_argument(
+        "--to-time",
+        metavar="TIME",
+        help="ISO 8601 (Z or an offset): the newest backup before TIME plus its archived binlog up to TIME",
+    )
     p.add_argument("--source", metavar="NAME")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-database", metavar="NEW", help="restore into this new database")
@@ -126,6 +132,18 @@ def build_parser() -> OneLineParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
     add_storage_flags(p)
+
+    p = sub.add_parser("binlog", help="archive the binary log for point-in-time restores")
+    binlog = p.add_subparsers(dest="binlog_command", required=True, parser_class=OneLineParser)
+    b = binlog.add_parser("archive", help="store the events not archived yet, up to the server's end")
+    add_db_flags(b)
+    b.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
+    b.add_argument("--follow", action="store_true", help="keep streaming new events until stopped")
+    b.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_storage_flags(b)
+    b = binlog.add_parser("status", help="the recoverable window per source and database")
+    b.add_argument("--json", action="store_true", help="print a JSON array")
+    add_storage_flags(b)
 
     p = sub.add_parser("drill", help="restore a backup into a scratch database, prove it, drop it")
     add_db_flags(p)

@@ -12,8 +12,18 @@ become visible. Between those two steps InnoDB only writes the commit to its log
 before the snapshots gives such a commit time to finish, and the counter must stay still through the
 pause too.
 
-If the counter moves on every try (a busy server) or the server does not show it (MySQL), the caller
-gets no other connection and the dump reads every table on one, as it always could.
+MySQL does not show that counter. There the witness is the binary log: its file, offset and executed
+GTID set (mysql/log_position.py), read before the pause and again after the last snapshot opened.
+A transaction reaches the log (the offset moves) before InnoDB commits it, and its GTID joins the
+executed set right after that commit, in the same commit stage. If neither moved, no transaction
+became visible while the snapshots opened, so they hold the same rows, and that reading is also the
+snapshot's own position: every transaction in the set is in the snapshot, none after it (but for a
+commit caught between its InnoDB commit and its GTID, back to back in one stage). MySQL therefore
+takes this path even for a dump on one connection, for its position alone.
+
+If the witness moves on every try (a busy server) or the server shows none (MySQL without the binary
+log), the caller gets no other connection and the dump reads every table on one, as it always
+could; on MySQL the backup then records no position, rather than one that might not be its own.
 """
 
 from __future__ import annotations
@@ -22,8 +32,11 @@ import logging
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
+from cloudbackup.format.manifest import SnapshotPosition
+from cloudbackup.mysql.log_position import log_position
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import START_SNAPSHOT, Snapshot, prepare_session, start_snapshot
 
@@ -31,14 +44,16 @@ log = logging.getLogger(__name__)
 
 QUIET_SECONDS = 0.05
 ATTEMPTS = 3
+# On MySQL a failed try also costs the backup its position: try longer for a pause between writes.
+MYSQL_ATTEMPTS = 10
 COUNTER = "Innodb_max_trx_id"
 
 
 def open_shared_snapshot(conn: Any, others: Sequence[Any]) -> tuple[Snapshot, bool]:
     """Start the dump's snapshot on `conn` and, if it can be proved the same, on every one of `others`.
 
-    Returns the snapshot and whether `others` hold it. When they do not, none of them has a
-    transaction open and they must not read rows for the dump.
+    Returns the snapshot (with its binary log position where it has one) and whether `others` hold
+    it. When they do not, none of them has a transaction open and they must not read rows for the dump.
     """
     with ExitStack() as stack:
         cur = stack.enter_context(conn.cursor())
@@ -46,19 +61,29 @@ def open_shared_snapshot(conn: Any, others: Sequence[Any]) -> tuple[Snapshot, bo
         server, max_allowed_packet = prepare_session(cur)
         for other in cursors:
             prepare_session(other)
-        for attempt in range(1, ATTEMPTS + 1):
-            before = transaction_counter(cur)
-            if before is None or not cursors:
+        mysql = server.flavour == "mysql"
+        witness = log_position if mysql else transaction_counter
+        # MariaDB's snapshot knows its own position: one connection needs no proof there
+        needs_proof = mysql or bool(cursors)
+        moved = False
+        for attempt in range(1, (MYSQL_ATTEMPTS if mysql else ATTEMPTS) + 1):
+            before = witness(cur) if needs_proof else None
+            if before is None:
                 break
             time.sleep(QUIET_SECONDS)
             snapshot = start_snapshot(cur, server, max_allowed_packet)
             for other in cursors:
                 other.execute(START_SNAPSHOT)
-            if transaction_counter(cursors[-1]) == before:
-                return snapshot, True
+            if witness(cursors[-1] if cursors else cur) == before:
+                if isinstance(before, SnapshotPosition):
+                    snapshot = replace(snapshot, position=before)
+                return snapshot, bool(cursors)
             log.debug("attempt %d: transactions committed while the snapshots opened", attempt)
+            moved = True
             for other in (*cursors, cur):
                 other.execute("ROLLBACK")
+        if mysql and moved:
+            log.warning("the server never paused writing: this backup records no binary log position")
         return start_snapshot(cur, server, max_allowed_packet), False
 
 

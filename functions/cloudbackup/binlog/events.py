@@ -1,0 +1,270 @@
+"""Binary log events as the server sends them: the common header, and the few bodies we read or rewrite.
+
+Events stay the server's own bytes from archive to replay; only a Table_map's database name (and then
+its size and CRC32) is ever changed, and a rows event's STMT_END flag when events of another database
+that ended the statement are left out. Layouts: MySQL's libbinlogevents and MariaDB's log_event.h,
+which agree on everything read here (the v4 header, Query, Table_map, rows, Rotate, XID).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+HEADER_LEN = 19
+CHECKSUM_LEN = 4
+_HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event_size, log_pos, flags
+
+QUERY = 2
+STOP = 3
+ROTATE = 4
+INTVAR = 5
+RAND = 13
+USER_VAR = 14
+FORMAT_DESCRIPTION = 15
+XID = 16
+TABLE_MAP = 19
+HEARTBEAT = 27
+GTID_MYSQL = 33
+TRANSACTION_PAYLOAD = 40
+HEARTBEAT_V2 = 41
+GTID_MARIADB = 162
+ROWS_EVENTS = frozenset({23, 24, 25, 30, 31, 32, 39})  # write/update/delete v1 and v2, partial JSON
+MARIADB_COMPRESSED = frozenset(range(165, 172))  # log_bin_compress: query and rows events, compressed
+HEARTBEATS = frozenset({HEARTBEAT, HEARTBEAT_V2})
+
+ARTIFICIAL_FLAG = 0x20  # LOG_EVENT_ARTIFICIAL_F: made up by the dump thread, not in the file
+STMT_END_FLAG = 0x0001  # rows event flag: the last event of its statement (tables are closed after it)
+CHECKSUM_CRC32 = 1
+_FDE_FIXED = 2 + 50 + 4 + 1  # binlog version, server version, create time, header length
+
+
+@dataclass(frozen=True)
+class Event:
+    raw: bytes
+    timestamp: int
+    type: int
+    server_id: int
+    size: int
+    log_pos: int  # the position just after this event in its file (0 for made-up events)
+    flags: int
+
+    @property
+    def start(self) -> int:
+        return self.log_pos - self.size
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+    @property
+    def artificial(self) -> bool:
+        return self.log_pos == 0 or bool(self.flags & ARTIFICIAL_FLAG)
+
+
+def parse_event(raw: bytes) -> Event:
+    if len(raw) < HEADER_LEN:
+        raise ValueError(f"a binlog event of {len(raw)} bytes is shorter than its header")
+    timestamp, kind, server_id, size, log_pos, flags = _HEADER.unpack_from(raw)
+    if size != len(raw):
+        raise ValueError(f"a binlog event says {size} bytes but has {len(raw)}")
+    return Event(raw, timestamp, kind, server_id, size, log_pos, flags)
+
+
+def split_events(data: bytes) -> tuple[list[Event], bytes]:
+    """The whole events at the start of `data`, and the bytes of an unfinished one after them."""
+    events, at = [], 0
+    while len(data) - at >= HEADER_LEN:
+        size = struct.unpack_from("<I", data, at + 9)[0]
+        if size < HEADER_LEN:
+            raise ValueError(f"a binlog event at offset {at} claims {size} bytes")
+        if len(data) - at < size:
+            break
+        events.append(parse_event(data[at : at + size]))
+        at += size
+    return events, data[at:]
+
+
+@dataclass(frozen=True)
+class FormatDescription:
+    """What a file's first event says about the rest: post-header lengths and the checksum."""
+
+    raw: bytes
+    checksum: bool
+    post_header: bytes  # post-header length of event type N at index N-1
+
+    def post_header_len(self, kind: int) -> int:
+        return self.post_header[kind - 1] if 0 < kind <= len(self.post_header) else 0
+
+
+def format_description(event: Event) -> FormatDescription:
+    body = event.raw[HEADER_LEN:]
+    # Checksum-aware servers (all we support) end the event with the algorithm byte and a CRC32.
+    alg = body[-5]
+    checksum = alg == CHECKSUM_CRC32
+    return FormatDescription(raw=event.raw, checksum=checksum, post_header=body[_FDE_FIXED:-5])
+
+
+def payload(event: Event, fde: FormatDescription) -> bytes:
+    """The body after the header, without the checksum."""
+    return event.raw[HEADER_LEN : len(event.raw) - (CHECKSUM_LEN if fde.checksum else 0)]
+
+
+def _with_body(event: Event, body: bytes, fde: FormatDescription, flags: int | None = None) -> Event:
+    """The event with a new body: size (and CRC32 when the file has checksums) recomputed."""
+    size = HEADER_LEN + len(body) + (CHECKSUM_LEN if fde.checksum else 0)
+    header = _HEADER.pack(
+        event.timestamp,
+        event.type,
+        event.server_id,
+        size,
+        event.log_pos,
+        event.flags if flags is None else flags,
+    )
+    raw = header + body
+    if fde.checksum:
+        raw += struct.pack("<I", zlib.crc32(raw) & 0xFFFFFFFF)
+    return parse_event(raw)
+
+
+# --- Rotate, GTID ------------------------------------------------------------------------------------
+
+
+def rotate_target(event: Event, checksum: bool) -> str:
+    """The file a Rotate event names (after its 8-byte position)."""
+    end = len(event.raw) - (CHECKSUM_LEN if checksum else 0)
+    return event.raw[HEADER_LEN + 8 : end].decode()
+
+
+def gtid_of(event: Event) -> str | None:
+    """The GTID a transaction's first event names: MariaDB `domain-server-seq`, MySQL `uuid:gno`."""
+    body = event.raw[HEADER_LEN:]
+    if event.type == GTID_MARIADB:
+        seq, domain = struct.unpack_from("<QI", body)
+        return f"{domain}-{event.server_id}-{seq}"
+    if event.type == GTID_MYSQL:
+        sid = body[1:17].hex()
+        gno = struct.unpack_from("<q", body, 17)[0]
+        return f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}:{gno}"
+    return None
+
+
+MARIADB_GTID_STANDALONE = 0x01
+
+
+def mariadb_gtid_standalone(event: Event) -> bool:
+    """A MariaDB GTID that is not followed by BEGIN…COMMIT (a DDL statement)."""
+    return bool(event.raw[HEADER_LEN + 12] & MARIADB_GTID_STANDALONE)
+
+
+# --- Table_map and rows --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableMap:
+    table_id: int
+    database: str
+    table: str
+
+
+def _table_id(body: bytes, id_len: int) -> int:
+    return int.from_bytes(body[:id_len], "little")
+
+
+def _id_len(post_header_len: int) -> int:
+    return 4 if post_header_len == 6 else 6  # very old servers wrote 4-byte table ids
+
+
+def table_map(event: Event, fde: FormatDescription) -> TableMap:
+    body = payload(event, fde)
+    post = fde.post_header_len(TABLE_MAP)
+    at = post
+    db_len = body[at]
+    database = body[at + 1 : at + 1 + db_len].decode("utf-8", "surrogateescape")
+    at += 1 + db_len + 1
+    table_len = body[at]
+    table = body[at + 1 : at + 1 + table_len].decode("utf-8", "surrogateescape")
+    return TableMap(_table_id(body, _id_len(post)), database, table)
+
+
+def rename_table_map(event: Event, fde: FormatDescription, database: str) -> Event:
+    """The Table_map event pointing at `database` instead of its own."""
+    body = payload(event, fde)
+    post = fde.post_header_len(TABLE_MAP)
+    old_len = body[post]
+    name = database.encode()
+    if len(name) > 255:
+        raise ValueError(f"database name {database!r} is too long for a Table_map event")
+    new_body = body[:post] + bytes([len(name)]) + name + body[post + 1 + old_len :]
+    return _with_body(event, new_body, fde)
+
+
+def rows_table_id(event: Event, fde: FormatDescription) -> int:
+    return _table_id(payload(event, fde), _id_len(fde.post_header_len(event.type)))
+
+
+def rows_flags(event: Event, fde: FormatDescription) -> int:
+    body = payload(event, fde)
+    at = _id_len(fde.post_header_len(event.type))
+    return int(struct.unpack_from("<H", body, at)[0])
+
+
+def with_stmt_end(event: Event, fde: FormatDescription) -> Event:
+    """The rows event marked as the last of its statement."""
+    body = bytearray(payload(event, fde))
+    at = _id_len(fde.post_header_len(event.type))
+    flags = struct.unpack_from("<H", body, at)[0] | STMT_END_FLAG
+    struct.pack_into("<H", body, at, flags)
+    return _with_body(event, bytes(body), fde)
+
+
+# --- Query ---------------------------------------------------------------------------------------------
+
+Q_SQL_MODE = 1
+Q_CHARSET = 4
+# Status variables before the ones we read, and their lengths (codes every server writes first).
+_FIXED_STATUS = {0: 4, 1: 8, 3: 4, 4: 6, 7: 2, 8: 2, 9: 8, 10: 4, 13: 3}
+_COUNTED_STATUS = {2: 2, 5: 1, 6: 1}  # length byte (catalog: plus a NUL), then that many bytes
+
+
+@dataclass(frozen=True)
+class Query:
+    database: str
+    text: bytes
+    sql_mode: int | None
+    charset: tuple[int, int, int] | None  # character_set_client, collation_connection, collation_server
+
+
+def query(event: Event, fde: FormatDescription) -> Query:
+    body = payload(event, fde)
+    post = fde.post_header_len(QUERY) or 13
+    db_len = body[8]
+    status_len = struct.unpack_from("<H", body, 11)[0]
+    status = body[post : post + status_len]
+    at = post + status_len
+    database = body[at : at + db_len].decode("utf-8", "surrogateescape")
+    text = body[at + db_len + 1 :]
+    sql_mode, charset = _status_settings(status)
+    return Query(database, text, sql_mode, charset)
+
+
+def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | None]:
+    """sql_mode and the character sets from the status variables (read in order up to an unknown one)."""
+    sql_mode = charset = None
+    at = 0
+    while at < len(status):
+        code = status[at]
+        at += 1
+        if code == Q_SQL_MODE:
+            sql_mode = struct.unpack_from("<Q", status, at)[0]
+        elif code == Q_CHARSET:
+            charset = struct.unpack_from("<HHH", status, at)
+        if code in _FIXED_STATUS:
+            at += _FIXED_STATUS[code]
+        elif code in _COUNTED_STATUS:
+            at += 1 + status[at] + (1 if code == 2 else 0)
+        else:
+            break  # a flavour's own variable: what we need was written before it
+    return sql_mode, charset

@@ -1,0 +1,180 @@
+"""Restore a database as it was at a time: the newest backup before it, then its archived events.
+
+Everything that can be known without touching the server is checked first (a backup before the
+time, its binlog position in the archive, no gap up to the time, the archive reaching it), so a
+refused restore creates nothing. Then the backup loads into staging as any restore does, the events
+replay into staging, and only when all of it succeeded is the staging database published.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cloudbackup.binlog import events as ev
+from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events
+from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes
+from cloudbackup.catalog import CatalogEntry, list_backups
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.definer import DefinerPolicy
+from cloudbackup.progress import Progress
+from cloudbackup.restore import RestoreResult, restore_backup
+from cloudbackup.storage.base import Storage
+
+
+class PointInTimeResult(RestoreResult):
+    to_time: str
+    backup_started_at: str
+    binlog_events: int = 0
+    binlog_statements: int = 0
+    binlog_transactions: int = 0
+    binlog_segments: int = 0
+
+
+@dataclass(frozen=True)
+class ReplayPlan:
+    entry: CatalogEntry
+    store: Storage  # where the archived binlog is
+    segments: list[SegmentIndex]  # from the one holding the backup's position to the one reaching the time
+    start_file: str
+    start_pos: int
+
+
+def plan_replay(
+    stores: Sequence[Storage], database: str, to_time: datetime, source: str | None = None
+) -> ReplayPlan:
+    entries = list_backups(stores, database=database, source=source)
+    before = [e for e in entries if e.manifest.started_at < to_time]
+    if not before:
+        oldest = (
+            f" (the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ})"
+            if entries
+            else ""
+        )
+        raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database}{oldest}")
+    with_position = [e for e in before if e.manifest.snapshot.binlog_file and e.manifest.snapshot.binlog_pos]
+    if not with_position:
+        raise OperationError(
+            f"backup {before[0].id} of {database} records no binlog position (was the binary log on?): "
+            "it cannot start a point-in-time restore"
+        )
+    entry = with_position[0]
+    snapshot = entry.manifest.snapshot
+    start_file, start_pos = str(snapshot.binlog_file), int(snapshot.binlog_pos or 0)
+    store, indexes = _archive_of(stores, entry)
+    window = describe_window(indexes)
+    first = _segment_holding(indexes, start_file, start_pos)
+    if first is None:
+        raise OperationError(
+            f"the backup {entry.id}'s binlog position {start_file}:{start_pos} is not in the archive of "
+            f"{entry.manifest.source} ({window}): nothing to replay from"
+        )
+    chain = [indexes[first]]
+    for segment in indexes[first + 1 :]:
+        if chain[-1].last_time >= to_time:
+            break
+        if not follows(chain[-1], segment):
+            raise OperationError(
+                f"the archived binlog of {entry.manifest.source} has a gap after {chain[-1].last_event_time} "
+                f"({segment.gap_before or 'positions do not follow'}): {to_time.isoformat()} "
+                f"cannot be reached from backup {entry.id}"
+            )
+        chain.append(segment)
+    if chain[-1].last_time < to_time:
+        raise OperationError(
+            f"--to-time {to_time.isoformat()} is after the archived binlog of {entry.manifest.source} "
+            f"({window}); archive again (cloudbackup binlog archive) or choose an earlier time"
+        )
+    return ReplayPlan(entry=entry, store=store, segments=chain, start_file=start_file, start_pos=start_pos)
+
+
+def restore_to_time(
+    db: DbSettings,
+    stores: Sequence[Storage],
+    database: str,
+    to_time: datetime,
+    *,
+    target_database: str | None = None,
+    in_place: bool = False,
+    source: str | None = None,
+    definer: DefinerPolicy = "keep",
+    jobs: int = 2,
+    progress: Progress | None = None,
+) -> PointInTimeResult:
+    plan = plan_replay(stores, database, to_time, source)
+    stats = ReplayStats()
+
+    def replay(staging: str) -> None:
+        replayer = Replayer(db, database, staging, to_time)
+        try:
+            replayer.start_with(base64.b64decode(plan.segments[0].format_description))
+            replayer.apply(_events_from(plan))
+        finally:
+            replayer.close()
+        nonlocal stats
+        stats = replayer.stats
+
+    result = restore_backup(
+        db,
+        plan.entry,
+        target_database=target_database,
+        in_place=in_place,
+        definer=definer,
+        jobs=jobs,
+        progress=progress,
+        before_publish=replay,
+    )
+    return PointInTimeResult(
+        **result.model_dump(),
+        to_time=to_time.isoformat(),
+        backup_started_at=plan.entry.manifest.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        binlog_events=stats.events,
+        binlog_statements=stats.statements,
+        binlog_transactions=stats.transactions,
+        binlog_segments=len(plan.segments),
+    )
+
+
+def _events_from(plan: ReplayPlan) -> Iterator[tuple[str, ev.Event]]:
+    """(file:pos, event) from the backup's position on, through the planned segments."""
+    for n, segment in enumerate(plan.segments):
+        for event in segment_events(plan.store, segment):
+            if n == 0 and segment.binlog_file == plan.start_file and event.start < plan.start_pos:
+                if event.type == ev.FORMAT_DESCRIPTION:
+                    yield f"{segment.binlog_file}:{event.start}", event
+                continue
+            yield f"{segment.binlog_file}:{event.start}", event
+
+
+def _archive_of(stores: Sequence[Storage], entry: CatalogEntry) -> tuple[Storage, list[SegmentIndex]]:
+    """The store holding the source's archived binlog: the backup's own first."""
+    ordered = [entry.store, *(s for s in stores if s is not entry.store)]
+    for store in ordered:
+        indexes = read_indexes(store, entry.manifest.source)
+        if indexes:
+            return store, indexes
+    raise OperationError(
+        f"no archived binlog for {entry.manifest.source}: run cloudbackup binlog archive on it first"
+    )
+
+
+def _segment_holding(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> int | None:
+    found = None
+    for i, segment in enumerate(indexes):
+        if segment.binlog_file == binlog_file and segment.first_pos <= pos <= segment.end_pos:
+            found = i  # the newest: a reset server may reuse a file name
+    return found
+
+
+def describe_window(indexes: list[SegmentIndex]) -> str:
+    """One phrase: the archived span, and where its last gap is."""
+    if not indexes:
+        return "nothing archived"
+    text = f"archived from {indexes[0].first_event_time} to {indexes[-1].last_event_time}"
+    gaps = [s for s in indexes if s.gap_before]
+    if gaps:
+        text += f", with a gap before {gaps[-1].first_event_time}"
+    return text

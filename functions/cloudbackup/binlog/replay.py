@@ -1,0 +1,258 @@
+"""Apply one database's archived events to another database, as mysqlbinlog | mysql would, but exactly.
+
+Row events go back to the server as `BINLOG '<base64>'` statements (the file's Format_description
+first, then each statement's Table_map and rows events): the server applies them as a replica does,
+so values stay bit-exact and triggers do not fire again (the rows already hold what they did). Each
+Table_map names the target instead of the source; events of other databases are left out (and the
+statement end moved onto the last kept rows event). DDL whose default database is the source runs
+in the target with the session settings it was logged with. Transactions are applied whole: one
+that commits at or after the stop time is rolled back and ends the replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pymysql
+
+from cloudbackup.binlog import events as ev
+from cloudbackup.binlog.segments import SegmentIndex
+from cloudbackup.binlog.statements import statement_kind
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import IntegrityError, OperationError
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.storage.base import Storage
+
+_TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback", b"XA END": "skip"}
+
+
+@dataclass
+class ReplayStats:
+    events: int = 0  # events of the database applied (row events and DDL)
+    statements: int = 0
+    transactions: int = 0
+    stopped_at: str | None = None  # file:pos of the first event not applied (the stop time's)
+
+
+def segment_events(store: Storage, segment: SegmentIndex) -> Iterator[ev.Event]:
+    """The segment's events; its SHA-256 must match the index (checked when the last byte is read)."""
+    digest = hashlib.sha256()
+    rest = b""
+    for chunk in store.iter_range(segment.key):
+        digest.update(chunk)
+        events, rest = ev.split_events(rest + chunk)
+        yield from events
+    if rest or digest.hexdigest() != segment.sha256:
+        raise IntegrityError(
+            f"binlog segment {store.location(segment.key)} does not match its index (SHA-256 or length)"
+        )
+
+
+class Replayer:
+    def __init__(self, db: DbSettings, source: str, target: str, stop_at: datetime) -> None:
+        self.source, self.target = source, target
+        self.stop_ts = stop_at.timestamp()
+        self.conn = connect(db, database=target)
+        self.cur = self.conn.cursor()
+        self.other_databases = self._databases() - {source, target}
+        self.cur.execute("SELECT VERSION()")
+        self.mysql = "mariadb" not in str(self.cur.fetchone()[0]).lower()
+        self.fde: ev.FormatDescription | None = None
+        self.fde_sent: bytes | None = None
+        self.pending: list[ev.Event] = []
+        self.kept: dict[int, bool] = {}
+        self.open = False  # a transaction is open on our connection
+        self.stats = ReplayStats()
+        self.where = ""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _databases(self) -> set[str]:
+        self.cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        return {str(name) for (name,) in self.cur.fetchall()}
+
+    def start_with(self, fde_raw: bytes) -> None:
+        self.fde = ev.format_description(ev.parse_event(fde_raw))
+
+    def apply(self, events: Iterable[tuple[str, ev.Event]]) -> bool:
+        """Apply events in order until the stop time; True when it was reached (an event at or after it)."""
+        for where, event in events:
+            self.where = where
+            if not self._one(event):
+                if self.open:
+                    self._run("ROLLBACK")
+                    self.open = False
+                self.stats.stopped_at = where
+                return True
+        if self.open:  # the archive ends inside a transaction: it is not complete, leave it out
+            self._run("ROLLBACK")
+            self.open = False
+        return False
+
+    # --- one event ---------------------------------------------------------------------------------
+
+    def _one(self, event: ev.Event) -> bool:
+        kind = event.type
+        if kind == ev.FORMAT_DESCRIPTION:
+            self.fde = ev.format_description(event)
+            return True
+        fde = self._fde()
+        if kind == ev.TABLE_MAP:
+            table = ev.table_map(event, fde)
+            self.kept[table.table_id] = table.database == self.source
+            if table.database == self.source:
+                self.pending.append(ev.rename_table_map(event, fde, self.target))
+            return True
+        if kind in ev.ROWS_EVENTS:
+            if self.kept.get(ev.rows_table_id(event, fde)):
+                self.pending.append(event)
+            if ev.rows_flags(event, fde) & ev.STMT_END_FLAG:
+                self._flush_statement()
+            return True
+        if kind == ev.XID:
+            return self._end_transaction(event)
+        if kind == ev.QUERY:
+            return self._query(event, fde)
+        if kind == ev.TRANSACTION_PAYLOAD or kind in ev.MARIADB_COMPRESSED:
+            raise OperationError(
+                f"binlog event at {self.where} is compressed (binlog_transaction_compression or "
+                "log_bin_compress): point-in-time restore cannot replay it; turn compression off"
+            )
+        return True
+
+    def _fde(self) -> ev.FormatDescription:
+        if self.fde is None:
+            raise OperationError(f"binlog event at {self.where} comes before any format description")
+        return self.fde
+
+    def _end_transaction(self, event: ev.Event) -> bool:
+        if event.timestamp >= self.stop_ts:
+            return False
+        if self.open:
+            self._run("COMMIT")
+            self.open = False
+            self.stats.transactions += 1
+        return True
+
+    def _query(self, event: ev.Event, fde: ev.FormatDescription) -> bool:
+        q = ev.query(event, fde)
+        text = q.text.strip().rstrip(b";").strip()
+        control = _TRANSACTION_CONTROL.get(text.upper())
+        if control == "commit":
+            return self._end_transaction(event)
+        if control == "rollback":
+            if self.open:
+                self._run("ROLLBACK")
+                self.open = False
+            return True
+        kind = statement_kind(text, q.database, self.source)
+        if control is not None or kind == "skip":
+            return True
+        if event.timestamp >= self.stop_ts:
+            return False
+        if kind == "drops-source":
+            raise OperationError(
+                f"{self.source} was dropped at {self.where} ({event.time:%Y-%m-%dT%H:%M:%SZ}): "
+                "restore to a time before it"
+            )
+        if q.database == self.source:
+            self._run_ddl(event, q)
+        elif self._names_source(q.text):
+            raise OperationError(
+                f"a statement at {self.where} changes {self.source} from another database "
+                f"({q.text[:80].decode(errors='replace')}): restore to a time before it"
+            )
+        return True
+
+    # --- sending -------------------------------------------------------------------------------------
+
+    def _flush_statement(self) -> None:
+        pending, self.pending = self.pending, []
+        self.kept.clear()  # the server forgets table ids at the statement's end
+        last_rows = max((i for i, e in enumerate(pending) if e.type in ev.ROWS_EVENTS), default=None)
+        if last_rows is None:
+            return
+        fde = self._fde()
+        if not ev.rows_flags(pending[last_rows], fde) & ev.STMT_END_FLAG:
+            pending[last_rows] = ev.with_stmt_end(pending[last_rows], fde)
+        self._send_fde()
+        self._begin()
+        self._run(
+            "BINLOG '" + base64.b64encode(b"".join(e.raw for e in pending[: last_rows + 1])).decode() + "'"
+        )
+        self.stats.statements += 1
+        self.stats.events += last_rows + 1
+
+    def _send_fde(self) -> None:
+        fde = self._fde()
+        if self.fde_sent != fde.raw:
+            self._run("BINLOG '" + base64.b64encode(fde.raw).decode() + "'")
+            self.fde_sent = fde.raw
+            if self.mysql:  # MySQL sets GTID_NEXT to NOT_YET_DETERMINED after it: new GTIDs for ours
+                self._run("SET @@SESSION.GTID_NEXT = 'AUTOMATIC'")
+
+    def _begin(self) -> None:
+        if not self.open:
+            self._run("BEGIN")
+            self.open = True
+
+    def _run_ddl(self, event: ev.Event, q: ev.Query) -> None:
+        if self.open:  # DDL commits implicitly on the server: say so ourselves
+            self._run("COMMIT")
+            self.open = False
+        text = self._renamed(q.text)
+        settings = [f"TIMESTAMP = {event.timestamp}"]
+        if q.sql_mode is not None:
+            settings.append(f"SESSION sql_mode = {q.sql_mode}")
+        if q.charset is not None:
+            client, connection, server = q.charset
+            settings.append(
+                f"@@session.character_set_client = {client}, @@session.collation_connection = {connection}, "
+                f"@@session.collation_server = {server}"
+            )
+        self._run("SET " + ", ".join(settings))
+        try:
+            self._run(text)
+        finally:
+            self._run("SET NAMES utf8mb4")
+            self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
+        self.stats.events += 1
+
+    def _renamed(self, text: bytes) -> bytes:
+        """The statement with names qualified by the source pointing at the target; others refused."""
+        for other in self.other_databases:
+            if _qualifier(other).search(text):
+                raise OperationError(
+                    f"a statement at {self.where} names another database ({other}): "
+                    f"{text[:80].decode(errors='replace')}; restore to a time before it"
+                )
+        target = quote_identifier(self.target).encode()
+        return _qualifier(self.source).sub(lambda m: target + b".", text)
+
+    def _names_source(self, text: bytes) -> bool:
+        return bool(_qualifier(self.source).search(text))
+
+    def _run(self, statement: str | bytes) -> Any:
+        try:
+            return self.cur.execute(statement)
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else 0
+            message = exc.args[1] if len(exc.args) > 1 else str(exc)
+            raise OperationError(
+                f"replaying the binlog event at {self.where} failed: {code} {message}"
+            ) from None
+
+
+def _qualifier(database: str) -> re.Pattern[bytes]:
+    """`db`. or db. as a name qualifier (backquoted, or bare between word boundaries)."""
+    quoted = re.escape(quote_identifier(database).encode())
+    bare = re.escape(database.encode())
+    return re.compile(rb"(?:" + quoted + rb"|(?<![\w`$])" + bare + rb")\s*\.(?=\s*[`\w$])")

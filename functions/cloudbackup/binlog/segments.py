@@ -1,0 +1,111 @@
+"""Archived binlog segments: `{source}/_binlog/{seq}-{token}.binlog` and `{source}/_binlog/{seq}.index.json`.
+
+A segment is a run of the server's own events, contiguous in one binlog file. Its index is written
+after the data (the commit point): a segment without one was cut short and is never read. Indexes
+are numbered; the next run resumes where the highest one ends, so no event is stored twice or skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudbackup.errors import OperationError
+from cloudbackup.format.keys import safe_segment
+from cloudbackup.storage.base import Storage
+
+BINLOG_DIR = "_binlog"
+INDEX_SUFFIX = ".index.json"
+SEGMENT_SUFFIX = ".binlog"
+FORMAT = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentIndex:
+    format: int = FORMAT
+    seq: int
+    source: str
+    flavour: str
+    server_id: int
+    binlog_file: str
+    first_pos: int  # where the first event starts
+    end_pos: int  # where the last event ends (the next segment starts here, or in rotated_to)
+    rotated_to: str | None  # the segment ends with the file's Rotate: the next file, from its start
+    first_event_time: str
+    last_event_time: str
+    first_gtid: str | None
+    last_gtid: str | None
+    events: int
+    key: str
+    size: int
+    sha256: str
+    format_description: str  # base64: the file's Format_description event, needed to replay it
+    gap_before: str | None = None  # why events between the previous segment and this one are lost
+    archived_at: str
+
+    @property
+    def last_time(self) -> datetime:
+        return datetime.fromisoformat(self.last_event_time)
+
+    @property
+    def first_time(self) -> datetime:
+        return datetime.fromisoformat(self.first_event_time)
+
+    @property
+    def next_position(self) -> tuple[str, int]:
+        return (self.rotated_to, 4) if self.rotated_to else (self.binlog_file, self.end_pos)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> SegmentIndex:
+        document: dict[str, Any] = json.loads(data)
+        return cls(**document)
+
+
+def binlog_prefix(source: str) -> str:
+    return f"{safe_segment(source)}/{BINLOG_DIR}/"
+
+
+def index_key(source: str, seq: int) -> str:
+    return f"{binlog_prefix(source)}{seq:010d}{INDEX_SUFFIX}"
+
+
+def new_segment_key(source: str, seq: int) -> str:
+    # A fresh token per attempt: the data of a killed run (no index) is never overwritten or reused.
+    return f"{binlog_prefix(source)}{seq:010d}-{secrets.token_hex(4)}{SEGMENT_SUFFIX}"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def read_indexes(store: Storage, source: str) -> list[SegmentIndex]:
+    """Every committed segment of `source`, in archive order."""
+    keys = sorted(info.key for info in store.list(binlog_prefix(source)) if info.key.endswith(INDEX_SUFFIX))
+    indexes = []
+    for key in keys:
+        try:
+            indexes.append(SegmentIndex.from_json(store.get_bytes(key)))
+        except (ValueError, TypeError) as exc:
+            raise OperationError(f"{store.location(key)} is not a binlog segment index: {exc}") from None
+    return indexes
+
+
+def archived_sources(store: Storage) -> list[str]:
+    """Sources with at least one committed segment."""
+    found = {
+        info.key.split("/", 1)[0]
+        for info in store.list("")
+        if f"/{BINLOG_DIR}/" in info.key and info.key.endswith(INDEX_SUFFIX)
+    }
+    return sorted(found)
+
+
+def follows(previous: SegmentIndex, segment: SegmentIndex) -> bool:
+    """`segment` starts exactly where `previous` ended: no event between them is missing."""
+    return segment.gap_before is None and (segment.binlog_file, segment.first_pos) == previous.next_position

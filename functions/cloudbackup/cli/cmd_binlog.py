@@ -1,0 +1,56 @@
+"""`cloudbackup binlog archive|status`: archive the server's binary log, show the recoverable windows."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from cloudbackup.backup import default_source
+from cloudbackup.binlog.archive import archive_binlog
+from cloudbackup.binlog.status import binlog_status, describe
+from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.dburl import parse_db_url
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.binlog_command == "status":
+        return _status(args)
+    return _archive(args)
+
+
+def _archive(args: argparse.Namespace) -> int:
+    db = parse_db_url(args.db_url)
+    stores = stores_from_args(args)
+    source = args.source or default_source(db)
+    stop = threading.Event()
+    if args.follow:
+        # Stopping a follower is its normal end: commit what was read (within a second), exit 0.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+    result = archive_binlog(db, stores.write, source, follow=args.follow, should_stop=stop.is_set)
+    if result.gap:
+        print(f"cloudbackup: binlog gap on {source}: {result.gap}", file=sys.stderr)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(
+            f"archived {result.events:,} binlog events of {source} in {result.segments} segments "
+            f"({result.bytes:,} bytes); archive ends at {result.position or 'nothing yet'}"
+            + (f", newest event {result.newest_event_time}" if result.newest_event_time else "")
+        )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    windows = binlog_status(stores_from_args(args).read)
+    if args.json:
+        print(json.dumps([w.model_dump() for w in windows], indent=2))
+    elif not windows:
+        print("no archived binary log")
+    else:
+        for window in windows:
+            print(describe(window))
+    return 0

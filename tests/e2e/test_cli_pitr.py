@@ -1,0 +1,183 @@
+"""`cloudbackup binlog archive|status` and `restore --to-time` as operators run them: exit codes, one line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cloudbackup.storage.local import LocalStorage
+from tests.e2e.test_cli_restore import cli
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, db_url
+from tests.integration.pitr_helpers import (
+    archived_positions,
+    create_shop,
+    first_changes,
+    next_second,
+    run,
+    schema_exists,
+    server_positions,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def archived(log_server, make_log_database, tmp_path):
+    """A database backed up, changed, its binlog archived: (database, data dir, a time after the changes)."""
+    db, other = make_log_database("cli"), make_log_database("cli_other")
+    create_shop(log_server, db, other)
+    data = str(tmp_path / "data")
+    url = db_url(log_server)
+    cli("backup", "--db-url", url, "--database", db, "--source", "src", "--data", data, check=True)
+    first_changes(log_server, db, other)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.item (id, name) VALUES (1000, 'after T')")
+    done = cli("binlog", "archive", "--db-url", url, "--source", "src", "--data", data, "--json", check=True)
+    assert json.loads(done.stdout)["events"] > 0
+    return db, data, to_time
+
+
+def test_restore_to_time_from_the_command_line(log_server, archived, make_log_database):
+    db, data, to_time = archived
+    target = make_log_database("cli_target")
+    # When the database is restored to a time from the command line
+    done = cli(
+        "restore",
+        "--db-url",
+        db_url(log_server),
+        "--database",
+        db,
+        "--to-time",
+        to_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--target-database",
+        target,
+        "--data",
+        data,
+    )
+    # Then it succeeds with one summary line, and holds the changes before the time, not the row after it
+    assert done.returncode == 0, done.stderr
+    assert "transactions" in done.stdout
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*), SUM(id = 1000), SUM(name LIKE '%v2') FROM `{target}`.item")
+        count, after, updated = cur.fetchone()
+    assert (count, after, updated) == (34, 0, 10)
+    # and binlog status names the window of the database
+    status = cli("binlog", "status", "--json", "--data", data)
+    (window,) = [w for w in json.loads(status.stdout) if w["database"] == db]
+    assert window["recoverable_from"] is not None
+    assert window["gaps"] == []
+
+
+def test_a_time_before_every_backup_is_a_usage_error(log_server, archived):
+    db, data, _ = archived
+    done = cli(
+        "restore",
+        "--db-url",
+        db_url(log_server),
+        "--database",
+        db,
+        "--to-time",
+        "2001-01-01T00:00:00Z",
+        "--target-database",
+        db + "_x",
+        "--data",
+        data,
+    )
+    assert done.returncode == 2
+    assert "is before every backup" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_time_after_the_archive_fails_naming_the_window_and_creates_nothing(log_server, archived):
+    db, data, _ = archived
+    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    done = cli(
+        "restore",
+        "--db-url",
+        db_url(log_server),
+        "--database",
+        db,
+        "--to-time",
+        later,
+        "--target-database",
+        db + "_x",
+        "--data",
+        data,
+    )
+    assert done.returncode == 1
+    assert "is after the archived binlog" in done.stderr
+    assert "archived from " in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not schema_exists(log_server, db + "_x")
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-12-03T14:02:00"])
+def test_a_time_without_zone_or_not_iso_is_a_usage_error(text, tmp_path):
+    done = cli(
+        "restore",
+        "--db-url",
+        TEST_DB_URL,
+        "--database",
+        "x",
+        "--to-time",
+        text,
+        "--target-database",
+        "y",
+        "--data",
+        str(tmp_path),
+    )
+    assert done.returncode == 2
+    assert "--to-time" in done.stderr
+
+
+def test_archiving_a_server_without_binary_log_fails_in_one_line(tmp_path):
+    done = cli("binlog", "archive", "--db-url", TEST_DB_URL, "--data", str(tmp_path))
+    assert done.returncode == 1
+    assert "binary log is off" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_follower_stopped_with_sigterm_keeps_what_it_read_and_exits_0(
+    log_server, make_log_database, tmp_path
+):
+    # Given `binlog archive --follow` running
+    db, other = make_log_database("cli_follow"), make_log_database("cli_follow_o")
+    data = str(tmp_path / "data")
+    args = [
+        "binlog",
+        "archive",
+        "--db-url",
+        db_url(log_server),
+        "--source",
+        "src",
+        "--data",
+        data,
+        "--follow",
+    ]
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        time.sleep(2)
+        # When events arrive and the follower is stopped before its next periodic commit
+        create_shop(log_server, db, other)
+        time.sleep(1.5)
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    # Then it exits 0 after committing them
+    assert follower.returncode == 0, err
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+    archived = archived_positions(LocalStorage(tmp_path / "data"), "src")[newest]
+    assert archived == server_positions(log_server, newest)[-len(archived) :]  # up to the file's end
+    assert b"archived" in out

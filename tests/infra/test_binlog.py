@@ -1,0 +1,72 @@
+"""Point-in-time recovery deployed: a binlog function per `pitr` source, its schedule, role and alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from handlers import constants as c
+from handlers.models import BinlogEvent, parse_event
+from infra.functions import BINLOG_HANDLER
+from tests.infra.conftest import Synth, actions_of, function_of, role_statements
+from tests.infra.test_schedules import schedule_of
+
+pytestmark = pytest.mark.infra
+
+
+def test_only_a_pitr_source_gets_a_binlog_function(full: Synth, example: Synth) -> None:
+    handlers = [f["Properties"]["Handler"] for f in full.resources("AWS::Lambda::Function").values()]
+    assert handlers.count(BINLOG_HANDLER) == 1
+    function_of(full, "billing-db", BINLOG_HANDLER)
+    assert all(
+        f["Properties"].get("Handler") != BINLOG_HANDLER
+        for f in example.resources("AWS::Lambda::Function").values()
+    )
+
+
+def test_the_binlog_role_may_add_only_under_binlog_and_never_delete(full: Synth) -> None:
+    _, function = function_of(full, "billing-db", BINLOG_HANDLER)
+    statements = role_statements(full, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    s3 = [s for s in statements if any(str(a).startswith("s3:") for a in _actions(s))]
+    assert actions_of(s3) == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+    for statement in s3:
+        scope = json.dumps(statement.get("Resource")) + json.dumps(statement.get("Condition", {}))
+        assert "backups/billing-db/_binlog/*" in scope, statement
+    assert not any(a.startswith("s3:Delete") for a in actions_of(statements))
+
+
+def test_the_binlog_schedule_runs_every_interval_with_a_valid_event(full: Synth) -> None:
+    function_id, _ = function_of(full, "billing-db", BINLOG_HANDLER)
+    schedule = schedule_of(full, function_id)
+    assert schedule["ScheduleExpression"] == "rate(4 minutes)"
+    event = parse_event(BinlogEvent, json.loads(schedule["Target"]["Input"]))
+    assert event.source == "billing-db"
+    assert "DeadLetterConfig" in schedule["Target"]
+
+
+def test_an_alarm_fires_when_the_archive_is_two_intervals_behind_or_silent(full: Synth) -> None:
+    [alarm] = [
+        a["Properties"]
+        for a in full.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == c.METRIC_BINLOG_LAG
+    ]
+    assert alarm["Threshold"] == 2 * 4 * 60
+    assert alarm["Period"] == 240
+    assert alarm["EvaluationPeriods"] == 2
+    assert alarm["TreatMissingData"] == "breaching"
+    assert {"Name": c.DIMENSION_SOURCE, "Value": "billing-db"} in alarm["Dimensions"]
+    rules = [r["Properties"]["EventPattern"] for r in full.resources("AWS::Events::Rule").values()]
+    assert {"source": [c.EVENT_SOURCE], "detail-type": [c.EVENT_BINLOG_GAP]} in rules
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def test_binlog_runs_one_at_a_time_and_end_before_the_next_is_due(full: Synth) -> None:
+    _, function = function_of(full, "billing-db", BINLOG_HANDLER)
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+    assert function["Properties"]["Timeout"] == 4 * 60  # not the 600 s of the other functions

@@ -1,0 +1,217 @@
+"""Point-in-time recovery on real servers: archive the binary log, restore a database as it was at T."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.binlog.archive import archive_binlog
+from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.binlog.replica import check_server
+from cloudbackup.binlog.segments import read_indexes
+from cloudbackup.binlog.status import binlog_status
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.errors import OperationError
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect
+from tests.integration.pitr_helpers import (
+    FailingIndexWrites,
+    archived_positions,
+    create_shop,
+    disaster,
+    first_changes,
+    next_second,
+    reference_copy,
+    run,
+    schema_exists,
+    second_changes,
+    server_positions,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_restore_to_a_time_equals_the_database_as_it_was_then(log_server, make_log_database, tmp_path):
+    # Given a database with a trigger and another database written in the same transactions,
+    db, other, ref = make_log_database("pitr"), make_log_database("pitr_other"), make_log_database("pitr_ref")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    backup_database(log_server, db, store, source="src")
+    # DML archived in a first pass, DDL and more rows in a second
+    first_changes(log_server, db, other)
+    first = archive_binlog(log_server, store, "src")
+    second_changes(log_server, db, other)
+    # and a disaster right after T, when a reference copy of the database was taken on the server
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    disaster(log_server, db, other)
+    second = archive_binlog(log_server, store, "src")
+    other_before = snapshot(log_server, other)
+    # When the database is restored to T under a new name
+    target = make_log_database("pitr_target")
+    result = restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it equals the reference copy, object by object (rows bit for bit, the trigger, the new table)
+    assert first.events > 0
+    assert second.events > 0
+    assert result.binlog_transactions >= 4
+    assert_databases_equal(log_server, ref, target)
+    # and the other database was not touched
+    assert_snapshots_equal(other_before, snapshot(log_server, other))
+
+
+def test_a_killed_archiver_leaves_no_duplicate_and_no_missing_event(log_server, make_log_database, tmp_path):
+    # Given a server whose binary log holds several files of events
+    db, other = make_log_database("kill"), make_log_database("kill_other")
+    create_shop(log_server, db, other)
+    run(log_server, "FLUSH BINARY LOGS")
+    first_changes(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    # When an archiver is killed after its second segment's data, before that segment's index
+    with pytest.raises(KeyboardInterrupt):
+        archive_binlog(log_server, FailingIndexWrites(store, 2), "src", segment_bytes=2048)  # type: ignore[arg-type]
+    killed = archived_positions(store, "src")
+    # and more is written before the next run
+    second_changes(log_server, db, other)
+    archive_binlog(log_server, store, "src", segment_bytes=2048)
+    # Then every event of every file is archived exactly once, in order
+    archived = archived_positions(store, "src")
+    assert sum(map(len, killed.values())) > 0
+    assert len(read_indexes(store, "src")) > 3
+    for binlog_file, starts in archived.items():
+        assert starts == server_positions(log_server, binlog_file), binlog_file
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        assert sorted(archived) == sorted(str(row[0]) for row in cur.fetchall())
+
+
+def test_a_purged_binlog_is_reported_as_a_gap_that_ends_the_window(log_server, make_log_database, tmp_path):
+    # Given a backup and an archive up to it
+    db, other = make_log_database("gap"), make_log_database("gap_other")
+    create_shop(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    archive_binlog(log_server, store, "src")
+    next_second()  # events after the gap are later than the backup, to the second
+    # When the server purges a binlog file that was never archived
+    run(log_server, "FLUSH BINARY LOGS")
+    first_changes(log_server, db, other)
+    run(log_server, "FLUSH BINARY LOGS")
+    second_changes(log_server, db, other)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+        cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+    result = archive_binlog(log_server, store, "src")
+    # Then the archiver reports the gap in one line and goes on after it
+    assert result.gap is not None
+    assert "no longer on the server" in result.gap
+    assert "\n" not in result.gap
+    assert result.events > 0
+    # and the window of the database ends there: no backup after the gap, a restore across it refused
+    (window,) = [w for w in binlog_status([store]) if w.database == db]
+    assert window.recoverable_from is None
+    assert window.gaps[-1].reason == result.gap
+    newest_event = read_indexes(store, "src")[-1].last_time
+    with pytest.raises(OperationError, match="has a gap after"):
+        restore_to_time(log_server, [store], db, newest_event, target_database=db + "_t")
+    assert not schema_exists(log_server, db + "_t")
+
+
+def test_a_server_not_writing_row_events_is_refused_naming_the_fix(log_server):
+    # Given a server whose binary log is in MIXED format
+    run(log_server, "SET GLOBAL binlog_format = 'MIXED'")
+    try:
+        # When the archiver checks it, Then it refuses in one line naming the fix
+        with pytest.raises(
+            OperationError, match=r"binlog_format is MIXED .* needs ROW .*rds_set_configuration"
+        ):
+            check_server(log_server)
+    finally:
+        run(log_server, "SET GLOBAL binlog_format = 'ROW'")
+
+
+def test_a_server_without_binary_log_is_refused_naming_the_fix():
+    # Given the machine's MariaDB, which runs without log_bin
+    settings = parse_db_url(TEST_DB_URL, environ={})
+    # When the archiver checks it, Then it refuses in one line naming the fix
+    with pytest.raises(OperationError, match=r"binary log is off .* log_bin .*binlog retention hours"):
+        check_server(settings)
+
+
+def test_follow_keeps_archiving_new_events_until_stopped(log_server, make_log_database, tmp_path):
+    # Given an archiver following the server
+    db, other = make_log_database("follow"), make_log_database("follow_other")
+    store = LocalStorage(tmp_path / "store")
+    stop = threading.Event()
+    results = []
+    follower = threading.Thread(
+        target=lambda: results.append(
+            archive_binlog(log_server, store, "src", follow=True, should_stop=stop.is_set, commit_seconds=0.2)
+        )
+    )
+    follower.start()
+    try:
+        # When events are written while it runs
+        create_shop(log_server, db, other)
+        first_changes(log_server, db, other)
+        with admin_connect(log_server) as conn, conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            newest = [str(row[0]) for row in cur.fetchall()][-1]
+        wanted = server_positions(log_server, newest)
+        deadline = time.monotonic() + 30
+        while archived_positions(store, "src").get(newest) != wanted and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        follower.join(timeout=30)
+    # Then they are archived without another run, and the follower stops when asked
+    assert archived_positions(store, "src").get(newest) == wanted
+    assert not follower.is_alive()
+    assert results[0].events > 0
+
+
+def test_restore_to_a_time_in_place_undoes_the_disaster(log_server, make_log_database, tmp_path):
+    # Given a backup, changes archived, and a disaster right after T
+    db, other, ref = (
+        make_log_database("inplace"),
+        make_log_database("inplace_o"),
+        make_log_database("inplace_r"),
+    )
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    backup_database(log_server, db, store, source="src")
+    first_changes(log_server, db, other)
+    second_changes(log_server, db, other)
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    disaster(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    # When the damaged database itself is restored to T
+    result = restore_to_time(log_server, [store], db, to_time, in_place=True)
+    # Then it is the database as it was at T, and the damaged tables are kept aside
+    assert_databases_equal(log_server, ref, db)
+    assert result.previous_tables_kept_in is not None
+    run(log_server, f"DROP DATABASE IF EXISTS `{result.previous_tables_kept_in}`")
+
+
+def test_a_time_after_the_database_was_dropped_is_refused_in_one_line(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then the database dropped (and made again) before T
+    db, other = make_log_database("dropped"), make_log_database("dropped_o")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"DROP DATABASE `{db}`", f"CREATE DATABASE `{db}`")
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE `{db}`.later (id INT PRIMARY KEY)")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T, Then the replay refuses to go past the drop, and nothing is created
+    with pytest.raises(OperationError, match=r"was dropped at .*restore to a time before it"):
+        restore_to_time(log_server, [store], db, to_time, target_database=db + "_t")
+    assert not schema_exists(log_server, db + "_t")

@@ -1,0 +1,99 @@
+"""Binlog events rewritten for replay: the Table_map's database, the statement end, the CRC32."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from cloudbackup.binlog import events as ev
+
+# A Format_description body: binlog v4, server version, create time, header length 19, post-header
+# lengths (Table_map 8, rows v2 10, Query 13), then the checksum algorithm (CRC32) and its CRC.
+POST_HEADERS = bytearray(45)
+POST_HEADERS[ev.QUERY - 1] = 13
+POST_HEADERS[ev.TABLE_MAP - 1] = 8
+for kind in (30, 31, 32):
+    POST_HEADERS[kind - 1] = 10
+
+
+def event(kind: int, body: bytes, *, checksum: bool = True, log_pos: int = 500, flags: int = 0) -> bytes:
+    size = ev.HEADER_LEN + len(body) + (4 if checksum else 0)
+    raw = struct.pack("<IBIIIH", 1_700_000_000, kind, 7, size, log_pos, flags) + body
+    return raw + struct.pack("<I", zlib.crc32(raw)) if checksum else raw
+
+
+def fde(checksum: bool = True) -> ev.FormatDescription:
+    body = struct.pack("<H", 4) + b"10.11.6-MariaDB".ljust(50, b"\0") + struct.pack("<IB", 0, 19)
+    body += bytes(POST_HEADERS) + bytes([1 if checksum else 0])
+    return ev.format_description(ev.parse_event(event(ev.FORMAT_DESCRIPTION, body)))
+
+
+def table_map_body(database: bytes, table: bytes, table_id: int = 71) -> bytes:
+    return (
+        table_id.to_bytes(6, "little")
+        + b"\x01\x00"
+        + bytes([len(database)])
+        + database
+        + b"\0"
+        + bytes([len(table)])
+        + table
+        + b"\0"
+        + b"\x02\x03\x0f\x02\x28\x00\x02"  # columns: INT, VARCHAR(40), nullable bits
+    )
+
+
+def crc_ok(raw: bytes) -> bool:
+    return struct.unpack("<I", raw[-4:])[0] == zlib.crc32(raw[:-4])
+
+
+def test_a_table_map_renamed_points_at_the_new_database_with_a_valid_checksum():
+    fd = fde()
+    original = ev.parse_event(event(ev.TABLE_MAP, table_map_body(b"shop", b"item")))
+    renamed = ev.rename_table_map(original, fd, "shop__cbrestore_abc123")
+    table = ev.table_map(renamed, fd)
+    assert (table.database, table.table, table.table_id) == ("shop__cbrestore_abc123", "item", 71)
+    assert renamed.size == original.size + len("__cbrestore_abc123")
+    assert crc_ok(renamed.raw)
+    # everything after the names (the column types) is kept as it was
+    assert renamed.raw[-11:-4] == original.raw[-11:-4]
+
+
+def test_without_checksums_no_crc_is_added():
+    fd = fde(checksum=False)
+    original = ev.parse_event(event(ev.TABLE_MAP, table_map_body(b"a", b"t"), checksum=False))
+    renamed = ev.rename_table_map(original, fd, "bb")
+    assert renamed.size == original.size + 1
+    assert ev.table_map(renamed, fd).database == "bb"
+
+
+def test_the_statement_end_moves_onto_a_kept_rows_event():
+    fd = fde()
+    rows = ev.parse_event(event(31, (71).to_bytes(6, "little") + b"\x00\x00" + b"\x02\x00" + b"rowdata"))
+    assert ev.rows_flags(rows, fd) == 0
+    ended = ev.with_stmt_end(rows, fd)
+    assert ev.rows_flags(ended, fd) & ev.STMT_END_FLAG
+    assert ev.rows_table_id(ended, fd) == 71
+    assert crc_ok(ended.raw)
+
+
+def test_a_query_event_gives_its_database_text_sql_mode_and_character_sets():
+    fd = fde()
+    status = b"\x00" + struct.pack("<I", 0) + b"\x01" + struct.pack("<Q", 1411383296)
+    status += b"\x06\x03std" + b"\x04" + struct.pack("<HHH", 45, 45, 224) + b"\x80" + b"\x01\x02\x03"
+    body = struct.pack("<IIBHH", 9, 0, 4, 0, len(status)) + status + b"shop\0ALTER TABLE item ADD c INT"
+    q = ev.query(ev.parse_event(event(ev.QUERY, body)), fd)
+    assert (q.database, q.text) == ("shop", b"ALTER TABLE item ADD c INT")
+    assert q.sql_mode == 1411383296
+    assert q.charset == (45, 45, 224)
+
+
+def test_split_events_keeps_an_unfinished_event_for_the_next_chunk():
+    one = event(ev.XID, b"\x01" * 8, log_pos=100)
+    two = event(ev.XID, b"\x02" * 8, log_pos=131)
+    events, rest = ev.split_events(one + two[:10])
+    assert [e.log_pos for e in events] == [100]
+    assert rest == two[:10]
+    with pytest.raises(ValueError, match="claims"):
+        ev.split_events(b"\0" * 9 + struct.pack("<I", 3) + b"\0" * 6)
