@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pymysql
 
 from cloudbackup import __version__
+from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import backup_stem, data_key, manifest_key, new_backup_id
@@ -27,7 +28,6 @@ from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
 CR_SERVER_GONE = 2006

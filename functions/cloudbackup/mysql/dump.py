@@ -1,8 +1,10 @@
 """One database's dump: its sections, in the frame order of format/manifest.py, into a FrameWriter.
 
-database, header, sequence*, table* (DDL + rows + triggers), routines, views, events, footer. Every
-table is one frame, so it can be read alone by its offsets; the header holds the session every frame
-after it expects (the restore replays it on each connection it loads with).
+header, sequence*, table* (DDL + rows + triggers), routines, views, events, footer. Every table is one
+frame, so it can be read alone by its offsets; the header holds the session every frame after it
+expects (the restore replays it on each connection it loads with). The dump names no database (no
+CREATE DATABASE, no USE, no qualified name): the stock client loads it into whichever database the
+operator names, and a hand restore into a copy never touches the source.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
-from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, merge, read_ranges, split_span
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
 from cloudbackup.mysql.server_text import text
@@ -68,13 +70,23 @@ class DumpResult:
     counts: ObjectCounts
 
 
-def header(database: str, snapshot: Snapshot, tool_version: str) -> bytes:
+def header(database: str, snapshot: Snapshot, tool_version: str, charset: str, collation: str) -> bytes:
+    defaults = f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
     banner = (
-        f"-- cloudbackup {tool_version} dump of {quote_identifier(database)}\n"
+        f"-- cloudbackup {tool_version} dump of {_comment_text(quote_identifier(database))}\n"
+        f"-- source database: {_comment_text(quote_identifier(database))}, {defaults}\n"
         f"-- server: {snapshot.server.flavour} {snapshot.server.version}\n"
         f"-- snapshot taken at {snapshot.started_at:%Y-%m-%dT%H:%M:%SZ}{_position(snapshot.position)}\n"
+        "-- This file names no database. To restore it by hand into a new database `copy`:\n"
+        f"--   mysql -e 'CREATE DATABASE copy {defaults}' && zstd -dc F | mysql copy\n"
+        "-- (gunzip -c F for a .gz file).\n"
     )
     return banner.encode() + HEADER
+
+
+def _comment_text(text: str) -> str:
+    """A name inside a `--` comment line: control characters would end the comment."""
+    return "".join(c if c >= " " else "?" for c in text)
 
 
 def dump_database(
@@ -107,8 +119,7 @@ def dump_database(
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
         shown.estimate_rows(_estimated_rows(cur, database, found.tables))
-        writer.frame("database", objects.database_section(database, found.charset, found.collation))
-        writer.frame("header", header(database, snapshot, tool_version))
+        writer.frame("header", header(database, snapshot, tool_version, found.charset, found.collation))
         for sequence, section in sequences:
             writer.frame("sequence", section, name=sequence)
         for start in range(0, len(found.tables), SCHEMA_BATCH):
