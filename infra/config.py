@@ -175,8 +175,6 @@ class Source(Strict):
     def _drill_names_databases(self) -> Source:
         if self.drill is not None and self.databases == "*":
             raise ValueError('drill: list the databases to drill (a drill restores one database), not "*"')
-        if self.drill is not None and self.runner != "lambda":
-            raise ValueError('drill: drills run in the restore function: needs runner "lambda"')
         return self
 
     @field_validator("time_zone")

@@ -152,6 +152,51 @@ class BackupSchedules(Construct):
         restore.configure_async_invoke(retry_attempts=0, max_event_age=MAX_EVENT_AGE)
         return schedules
 
+    def add_task_drills(self, source: Source, tasks: SourceTasks) -> list[scheduler.Schedule]:
+        """A fargate source's drills: its restore task started with each drill event, one schedule per
+        listed database, as the restore function's drills are."""
+        from infra.tasks import container_overrides  # infra.tasks builds on this module
+
+        assert source.drill is not None
+        role = self._task_scheduler_role(source, "drill", "start its restore task for drills")
+        return [
+            scheduler.Schedule(
+                self,
+                f"{source.name}-drill-{index}",
+                description=f"cloudbackup: restore drill of {source.name} {event['database']}",
+                schedule=schedule_expression(source, source.drill.schedule),
+                target=self._task_target(tasks, tasks.restore, container_overrides(event), role),
+            )
+            for index, event in enumerate(drill_events(source))
+        ]
+
+    def _task_scheduler_role(self, source: Source, kind: str, what: str) -> iam.Role:
+        return iam.Role(
+            self,
+            f"{source.name}-scheduler-{kind}-task-role",
+            description=f"cloudbackup: lets the {kind} schedule of {source.name} {what}",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
+        )
+
+    def _task_target(
+        self, tasks: SourceTasks, definition: Any, overrides: dict[str, Any], role: iam.IRole
+    ) -> targets.EcsRunFargateTask:
+        return targets.EcsRunFargateTask(
+            tasks.cluster,
+            task_definition=definition,
+            input=scheduler.ScheduleTargetInput.from_object(overrides),
+            vpc_subnets=tasks.placement.subnets,
+            security_groups=tasks.placement.groups,
+            assign_public_ip=False,
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            role=role,
+        )
+
     def add_task(self, source: Source, tasks: SourceTasks) -> scheduler.Schedule:
         """The same schedule, retries and dead-letter queue, starting the source's backup task.
 
@@ -170,19 +215,7 @@ class BackupSchedules(Construct):
             ),
         )
         schedule = self._schedule(
-            source,
-            targets.EcsRunFargateTask(
-                tasks.cluster,
-                task_definition=tasks.backup,
-                input=scheduler.ScheduleTargetInput.from_object(container_overrides(event)),
-                vpc_subnets=tasks.placement.subnets,
-                security_groups=tasks.placement.groups,
-                assign_public_ip=False,
-                dead_letter_queue=self.dead_letter_queue,
-                retry_attempts=RETRY_ATTEMPTS,
-                max_event_age=MAX_EVENT_AGE,
-                role=role,
-            ),
+            source, self._task_target(tasks, tasks.backup, container_overrides(event), role)
         )
         cr.AwsCustomResource(
             self,

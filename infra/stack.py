@@ -111,6 +111,9 @@ class CloudBackupStack(Stack):
         self.tasks[source.name] = tasks
         self.schedules.add_task(source, tasks)
         self.monitoring.watch_task_source(source.name, source.backup_window_hours)
+        if source.drill:
+            self.schedules.add_task_drills(source, tasks)
+            self.monitoring.watch_drills(source.name, source.drill.window_days)
         CfnOutput(
             self, output_id(source.name, "BackupTaskDefinition"), value=tasks.backup.task_definition_arn
         )

@@ -110,6 +110,8 @@ class SourceTasks(Construct):
         self.backup = self._task("Backup", backup_access(shared, source), backup_event(source))
         self.backup.task_role.add_to_principal_policy(publish_results_statement(Stack.of(self)))
         self.restore = self._task("Restore", restore_access(shared, source), None)
+        if source.drill:  # drills publish their outcome, as backups do
+            self.restore.task_role.add_to_principal_policy(publish_results_statement(Stack.of(self)))
 
     def _task(self, name: str, access: Any, event: dict[str, Any] | None) -> ecs.FargateTaskDefinition:
         source, shared = self.source, self._shared
@@ -120,7 +122,11 @@ class SourceTasks(Construct):
             description=f"cloudbackup: {name.lower()} task of {source.name}",
         )
         run = "backup" if name == "Backup" else "restore"
-        grant_run_access(role, access, shared, source, source.secret_for(run))
+        # The restore task also runs the source's drills: the drill server's secret, or the source's own
+        drill_server = (
+            [source.drill.secret_arn or source.secret_arn] if run == "restore" and source.drill else []
+        )
+        grant_run_access(role, access, shared, source, source.secret_for(run), also_secrets=drill_server)
         role.add_to_principal_policy(self._asset.read_statement())
         execution_role = iam.Role(
             self,

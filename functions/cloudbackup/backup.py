@@ -7,12 +7,13 @@ request) aborts the data object and writes no manifest, so nothing half-done is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 import pymysql
 
 from cloudbackup import __version__
+from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import backup_stem, data_key, manifest_key, new_backup_id
@@ -27,7 +28,6 @@ from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
 CR_SERVER_GONE = 2006
@@ -58,6 +58,22 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[str]) -> None:
+    """Each table to leave out must be a table of at least one of `databases`: otherwise it is a typo."""
+    if not tables or not databases:
+        return
+    marks = ", ".join(["%s"] * len(databases))
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute(
+            f"SELECT DISTINCT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
+            databases,
+        )
+        known = {str(name) for (name,) in cur.fetchall()}
+    unknown = [t for t in tables if t not in known]
+    if unknown:
+        raise UsageError(f"--exclude-table {unknown[0]}: no such table in {', '.join(databases)}")
+
+
 def backup_database(
     db: DbSettings,
     database: str,
@@ -69,6 +85,8 @@ def backup_database(
     should_stop: Callable[[], bool] | None = None,
     split_min_bytes: int = SPLIT_MIN_BYTES,
     jobs: int = JOBS,
+    exclude_tables: Collection[str] = (),
+    schema_only: bool = False,
 ) -> Manifest:
     """Dump `database` into `store` and commit it with its manifest.
 
@@ -104,8 +122,11 @@ def backup_database(
             check=check,
             helpers=helpers,
             split_tables=split_tables,
+            exclude_tables=exclude_tables,
+            schema_only=schema_only,
         )
         check()
+        shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
         frames, written = writer.commit()
         writer = None
         finished_at = datetime.now(UTC)
@@ -131,6 +152,8 @@ def backup_database(
         frames=frames,
         counts=result.counts,
         tool_version=__version__,
+        schema_only=schema_only,
+        excluded_tables=sorted(exclude_tables),
     )
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())

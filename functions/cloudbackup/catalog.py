@@ -20,6 +20,11 @@ from cloudbackup.storage.base import Storage
 log = logging.getLogger(__name__)
 
 MANIFEST_FETCHERS = 8
+# The version of every JSON object the CLI prints (README: JSON output). Fields are only ever added;
+# a change that removes or redefines one would bump it.
+JSON_FORMAT = 1
+# A backup id may be shortened to a unique prefix of this many characters or more (as git and restic).
+MIN_ID_PREFIX = 4
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class CatalogEntry:
         """The `list --json` object: operators' scripts read these fields, only add to them."""
         m = self.manifest
         return {
+            "format": JSON_FORMAT,
             "id": m.id,
             "source": m.source,
             "database": m.database,
@@ -50,6 +56,8 @@ class CatalogEntry:
             "tables": len(m.tables),
             "rows": sum(t.rows for t in m.tables),
             "server_version": m.server.version,
+            "schema_only": m.schema_only,
+            "excluded_tables": list(m.excluded_tables),
         }
 
 
@@ -133,7 +141,8 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
 def find_backup(
     stores: Sequence[Storage], ref: str, *, database: str | None = None, source: str | None = None
 ) -> CatalogEntry:
-    """`ref` is a backup id or `latest` (newest complete backup of `database`)."""
+    """`ref` is a backup id, a unique prefix of one (MIN_ID_PREFIX+ characters), or `latest` (newest
+    complete backup of `database`)."""
     catalog = scan_backups(stores, database=database, source=source)
     for refused in catalog.refused:
         if refused.manifest.id == ref:  # asked for by id: say why it is refused, not "no such backup"
@@ -141,15 +150,25 @@ def find_backup(
         log.warning("%s", refused.line())
     entries = catalog.entries
     if ref == "latest":
+        # A partial backup (--schema-only, --exclude-table) is restored only when named by its id.
+        partial = [e for e in entries if e.manifest.partial]
+        entries = [e for e in entries if not e.manifest.partial]
         if database is None:
             databases = {e.manifest.database for e in entries}
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
         if not entries:
             what = f"database {database!r}" if database else "any database"
-            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}")
+            hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
+            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}{hint}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
+    if not matches and len(ref) >= MIN_ID_PREFIX:
+        matches = [e for e in entries if e.id.startswith(ref)]
+        ids = sorted({e.id for e in matches})
+        if len(ids) > 1:
+            shown = ", ".join(f"{e.id} ({e.manifest.database}, {e.summary()['created_at']})" for e in matches)
+            raise UsageError(f"backup id {ref!r} is ambiguous: {len(ids)} backups start with it: {shown}")
     if not matches:
         raise UsageError(f"no complete backup with id {ref!r} in {describe_stores(stores)}")
     return matches[0]
@@ -160,9 +179,11 @@ def describe_stores(stores: Sequence[Storage]) -> str:
 
 
 def latest_per_database(entries: Iterable[CatalogEntry]) -> list[CatalogEntry]:
-    """The newest complete backup of each (source, database), newest first."""
+    """The newest complete, whole backup of each (source, database), newest first (what `latest` picks)."""
     latest: dict[tuple[str, str], CatalogEntry] = {}
     for entry in entries:
+        if entry.manifest.partial:
+            continue
         group = (entry.manifest.source, entry.manifest.database)
         if group not in latest or _newer(entry, latest[group]):
             latest[group] = entry
@@ -201,7 +222,9 @@ def plan_prune(
     """(delete, keep) per source + database: a backup goes when no rule keeps it.
 
     Rules: among the newest `keep_last`, or younger than `keep_days` days. The newest backup of a
-    database is always kept, so retention never leaves a database without a backup.
+    database is always kept, so retention never leaves a database without a backup. Full and partial
+    backups (--schema-only, --exclude-table) are counted apart: partial ones never push the full
+    backups, the ones a restore of `latest` needs, out of the newest `keep_last`.
     """
     if keep_last is None and keep_days is None:
         raise UsageError("prune needs --keep-last N and/or --keep-days D")
@@ -210,9 +233,10 @@ def plan_prune(
     if keep_days is not None and keep_days < 0:
         raise UsageError(f"--keep-days {keep_days}: must be 0 or more")
     cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
-    groups: dict[tuple[str, str], list[CatalogEntry]] = {}
+    groups: dict[tuple[str, str, bool], list[CatalogEntry]] = {}
     for entry in sorted(entries, key=_order, reverse=True):
-        groups.setdefault((entry.manifest.source, entry.manifest.database), []).append(entry)
+        key = (entry.manifest.source, entry.manifest.database, entry.manifest.partial)
+        groups.setdefault(key, []).append(entry)
     delete: list[CatalogEntry] = []
     keep: list[CatalogEntry] = []
     for group in groups.values():

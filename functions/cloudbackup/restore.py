@@ -10,6 +10,11 @@ Nothing is ever loaded into the target directly. Every restore:
 4. drops the staging database in a `finally`; a killed process leaves it behind for the next
    restore of the same target to drop.
 So a corrupt object, a bad statement or a lost connection leaves the target as it was.
+
+Before any of this, every statement is checked (confine/check.py): a dump may only create, fill and
+drop objects of the database it restores, so one refused statement stops the restore before anything
+is created anywhere. For a backup that pass is the verification pass (size, SHA-256, frames); each
+statement is checked again as it is sent.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
+from cloudbackup.confine.allowed import SYSTEM_DATABASES
+from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.format.frames import detect_compression
@@ -31,6 +38,7 @@ from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_restorable
@@ -53,6 +61,10 @@ class RestoreResult(BaseModel):
     definers_rewritten: list[str] = Field(default_factory=list)
     stale_staging_dropped: list[str] = Field(default_factory=list)
     dry_run: bool = False
+    # What the target held before (`3 tables/views, 1 routines`): what an in-place restore replaces.
+    replaces: list[str] = Field(default_factory=list)
+    schema_only: bool = False
+    restored_tables: list[str] = Field(default_factory=list)
 
 
 def restore_backup(
@@ -62,6 +74,8 @@ def restore_backup(
     target_database: str | None = None,
     in_place: bool = False,
     tables: list[str] | None = None,
+    exclude_tables: list[str] | None = None,
+    schema_only: bool = False,
     definer: DefinerPolicy = "keep",
     jobs: int = 2,
     dry_run: bool = False,
@@ -69,10 +83,14 @@ def restore_backup(
     lock_wait_timeout: int = 60,
     before_publish: Callable[[str], None] | None = None,
 ) -> RestoreResult:
-    """`before_publish(staging)` may change the loaded staging database (point-in-time replay)."""
+    """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
+    reading only their frames; `schema_only` creates every object but loads no rows.
+    `before_publish(staging)` may change the loaded staging database (point-in-time replay)."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
+    if exclude_tables:
+        tables = tables_except(manifest, tables, exclude_tables)
     frames = frames_to_load(manifest, tables)
     result = RestoreResult(
         source_database=manifest.database,
@@ -80,19 +98,31 @@ def restore_backup(
         backup_id=manifest.id,
         tables=sum(f.kind == "table" for f in frames),
         dry_run=dry_run,
+        restored_tables=[f.name for f in frames if f.kind == "table"],
+        schema_only=schema_only,
     )
-    if dry_run or tables is not None:
-        verify_backup(entry)  # a subset reads only its frames: check the whole object first
-    check_target(db, target, in_place)
+    result.replaces = check_target(db, target, in_place)
     check_restorable(db, entry, frames, target)
+    where = f"backup {manifest.id}"
+    first = _confinement(db, where, target, manifest.database, before_loading=True)
+    # One pass before anything changes: the object matches its manifest and every statement is allowed.
+    try:
+        verify_backup(entry, statements=lambda _frame, sql: _check_statements(first, sql))
+    except OperationError as exc:
+        raise _failed(exc, target) from None
     if dry_run:
         return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
         staging,
         shown,
     ):
+        # The manifest knows each frame's SQL size: the share done and the time left.
+        if not schema_only:  # skipped rows never count as loaded bytes: no share then
+            shown.expect(sum(f.raw_length for f in frames if f.kind != "database"))
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=f"backup {manifest.id}", progress=shown)
+            confinement = _confinement(db, where, target, manifest.database, staging=staging.name)
+            confinement.modes = loader.modes
+            run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             if tables is None:
                 _load_whole_object(entry, run)
             else:
@@ -126,6 +156,7 @@ def restore_dump_file(
     *,
     target_database: str | None = None,
     in_place: bool = False,
+    schema_only: bool = False,
     definer: DefinerPolicy = "keep",
     jobs: int = 2,
     dry_run: bool = False,
@@ -141,8 +172,19 @@ def restore_dump_file(
         raise UsageError(f"restoring the file {path} needs --target-database NEW (or a database in --db-url)")
     with open(path, "rb") as f:
         compression = detect_compression(f.read(4), os.path.basename(path))
-    result = RestoreResult(source_database=os.path.basename(path), target_database=target, dry_run=dry_run)
-    check_target(db, target, in_place)
+    result = RestoreResult(
+        source_database=os.path.basename(path),
+        target_database=target,
+        dry_run=dry_run,
+        schema_only=schema_only,
+    )
+    result.replaces = check_target(db, target, in_place)
+    where = os.path.basename(path)
+    first = _confinement(db, where, target, None, before_loading=True)
+    try:
+        _check_statements(first, decode(compression, _read_file(path)))
+    except OperationError as exc:
+        raise _failed(exc, target) from None
     if dry_run:
         return result
     # Tables the file creates without a character set get what the stock client would give them: the
@@ -150,7 +192,9 @@ def restore_dump_file(
     charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            run = StatementFeed(loader, where=os.path.basename(path), progress=shown, single_database=True)
+            confinement = _confinement(db, where, target, first.source, staging=staging.name)
+            confinement.modes = loader.modes
+            run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             run.load(decode(compression, _read_file(path)), "")
             run.finish()
             _count(result, loader)
@@ -219,18 +263,24 @@ def choose_target(db: DbSettings, source: str, target_database: str | None, in_p
     return target
 
 
-def check_target(db: DbSettings, target: str, in_place: bool) -> None:
-    """A new target must not exist or be empty; restoring over data is what --in-place is for."""
-    if in_place:
-        return
+def refuse_system_target(target: str) -> None:
+    if target.lower() in SYSTEM_DATABASES:
+        raise UsageError(f"{target} is a system database of the server: a restore never writes into it")
+
+
+def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
+    """A new target must not exist or be empty; restoring over data is what --in-place is for.
+    The server's own databases are never a target. Returns what the target holds now (what an
+    in-place restore replaces)."""
+    refuse_system_target(target)
     with connect(db, database="") as conn, conn.cursor() as cur:
-        if schema_exists(cur, target):
-            contents = schema_contents(cur, target)
-            if contents:
-                raise UsageError(
-                    f"target database {target} exists and is not empty ({', '.join(contents)}); "
-                    "choose a new name or use --in-place"
-                )
+        contents = schema_contents(cur, target) if schema_exists(cur, target) else []
+    if contents and not in_place:
+        raise UsageError(
+            f"target database {target} exists and is not empty ({', '.join(contents)}); "
+            "choose a new name or use --in-place"
+        )
+    return contents
 
 
 def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
@@ -247,6 +297,20 @@ def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
     wanted = set(tables)
     keep = ("header", "sequence", "footer")
     return [f for f in frames if f.kind in keep or (f.kind == "table" and f.name in wanted)]
+
+
+def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[str]) -> list[str]:
+    """The tables (all of the backup's, or those named) less `exclude`; unknown names are a usage error."""
+    known = [t.name for t in manifest.tables]
+    unknown = [t for t in exclude if t not in known]
+    if unknown:
+        raise UsageError(
+            f"--exclude-table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
+        )
+    kept = [t for t in (tables if tables is not None else known) if t not in exclude]
+    if not kept:
+        raise UsageError("--exclude-table leaves no table to restore")
+    return kept
 
 
 def frame_label(frame: Frame) -> str:
@@ -288,6 +352,37 @@ def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
         stream.finish()
         raise
     stream.finish()
+
+
+def _confinement(
+    db: DbSettings,
+    where: str,
+    target: str,
+    source: str | None,
+    *,
+    staging: str = "",
+    before_loading: bool = False,
+) -> Confinement:
+    """The check of a restore's statements: names of every database the server has are off limits.
+    Before loading, the check follows the dump's sql_mode itself, from the server's default."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
+        cur.execute("SELECT @@SESSION.sql_mode")
+        sql_mode = str(cur.fetchone()[0])
+    return Confinement(
+        where=where,
+        source=source,
+        databases=frozenset(databases),
+        follow_sql_mode=before_loading,
+        sql_mode=sql_mode,
+    )
+
+
+def _check_statements(confinement: Confinement, sql: Iterable[bytes]) -> None:
+    confinement.check_all(
+        split_statements(sql, first_number=confinement.next_number, modes=confinement.modes)
+    )
 
 
 def _read_file(path: str) -> Iterator[bytes]:

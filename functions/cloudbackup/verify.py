@@ -7,13 +7,13 @@ still refuses to publish anything that does not match (see restore.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import zstandard
 from pydantic import BaseModel
 
 from cloudbackup.catalog import CatalogEntry
-from cloudbackup.errors import IntegrityError
+from cloudbackup.errors import CloudBackupError, IntegrityError
 from cloudbackup.format.frames import decompress_stream
 from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.storage.base import Sha256Counter
@@ -107,23 +107,46 @@ class FrameStream:
             )
 
 
-def verify_backup(entry: CatalogEntry) -> VerifyResult:
+class _Counted:
+    """Chunks passed on as they come, counted."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.length = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.length += len(chunk)
+            yield chunk
+
+
+def verify_backup(
+    entry: CatalogEntry, statements: Callable[[Frame, Iterable[bytes]], None] | None = None
+) -> VerifyResult:
     """Read the whole object once: hash, size, frame index, and every frame decodes (raising
-    IntegrityError on the first problem)."""
+    IntegrityError on the first problem). `statements`, when given, reads each frame's SQL as it
+    passes (a restore checks every statement in the same pass)."""
     manifest = entry.manifest
     stream = FrameStream(manifest, entry.store.iter_range(manifest.data.key))
     raw = 0
     try:
         for frame, body in stream:
-            length = sum(len(part) for part in decode(manifest.compression, body))
+            sql = _Counted(decode(manifest.compression, body))
+            if statements is not None:
+                statements(frame, sql)
+            for _ in sql:  # what the reader left unread
+                pass
+            length = sql.length
             if frame.raw_length and length != frame.raw_length:
                 raise IntegrityError(
                     f"backup {manifest.id}: {frame.kind} {frame.name!r} decodes to {length} bytes, "
                     f"the manifest says {frame.raw_length}"
                 )
             raw += length
-    except IntegrityError:
-        stream.finish()  # a checksum mismatch is the clearer report, when there is one
+    except CloudBackupError:
+        # A damaged object often shows as a bad statement first: a checksum mismatch is the clearer
+        # report, when there is one.
+        stream.finish()
         raise
     stream.finish()
     return VerifyResult(

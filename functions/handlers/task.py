@@ -2,9 +2,10 @@
 
 A source whose runner is fargate has no 15-minute limit: its schedule starts an ECS task whose container
 bootstrap (infra/task_bootstrap.py) unpacks the same asset the functions deploy and runs this module. The
-event is the one the function would get, from CLOUDBACKUP_EVENT: a backup event (`databases`) or a
-restore event. It is parsed into the same models and handed to the same runs (handlers.backup_run,
-handlers.restore_run); the result is printed as one JSON line, and the exit code is 0 only if it succeeded.
+event is the one the function would get, from CLOUDBACKUP_EVENT: a backup event (`databases`), a
+restore event or a drill event (`"drill": true`). It is parsed into the same models and handed to the
+same runs (handlers.backup_run, restore_run, drill_run); the result is printed as one JSON line, and the
+exit code is 0 only if it succeeded.
 """
 
 from __future__ import annotations
@@ -84,13 +85,28 @@ def _backup(settings: Any, engine: Any, observability: Any, event: dict[str, Any
 
 
 def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
-    from handlers.models import RestoreEvent, parse_event
+    """A restore, or a restore drill (`"drill": true`), as the restore function runs them."""
+    from handlers.models import DrillEvent, parse_restore_event
+
+    request = parse_restore_event(event)
+    if isinstance(request, DrillEvent):
+        from handlers.drill_run import DrillRun
+        from handlers.events import EventPublisher
+
+        drill = DrillRun(
+            settings=settings,
+            engine=engine,
+            publisher=EventPublisher(settings.event_bus, settings.region),
+            metrics=observability.metrics,
+            segment=observability.segment,
+        )
+        return drill.run(request).model_dump(mode="json")
     from handlers.restore_run import RestoreRun
 
     run = RestoreRun(
         settings=settings, engine=engine, metrics=observability.metrics, segment=observability.segment
     )
-    return run.run(parse_event(RestoreEvent, event)).model_dump(mode="json")
+    return run.run(request).model_dump(mode="json")
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def test_in_place_restore_with_grants_on_the_database_its_staging_and_its_previo
     try:
         restored = cloudbackup(
             "restore", "--db-url", f"mysql://{restore_user}:{PASSWORD}@{server}", "--backup", "latest",
-            "--database", source_db, "--in-place", *store,
+            "--database", source_db, "--in-place", "--yes", *store,
         )  # fmt: skip
         assert restored.returncode == 0, restored.stderr
         with admin_connect(db_settings, source_db) as conn, conn.cursor() as cur:

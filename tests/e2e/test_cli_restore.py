@@ -107,7 +107,7 @@ def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
     change_live_data(db_settings, source)
     before = snapshot(db_settings, source)
     # When an in-place restore is killed (SIGKILL) while it loads the big table
-    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place"]
+    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place", "--yes"]
     in_place += ["--data", str(tmp_path / "data")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloudbackup.cli.main", *in_place],

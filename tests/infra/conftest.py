@@ -101,6 +101,7 @@ def fargate_config() -> dict[str, Any]:
             "network": NETWORK,
             "runner": "fargate",
             "task": {"cpu": 2048, "memory_mib": 8192},
+            "drill": {"schedule": "cron(0 5 ? * SAT *)", "window_days": 7},
         }
     )
     return raw

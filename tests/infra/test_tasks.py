@@ -83,7 +83,8 @@ def test_the_schedule_starts_the_backup_task_with_its_event(fargate: Synth) -> N
     [schedule] = [
         s["Properties"]
         for s in fargate.resources("AWS::Scheduler::Schedule").values()
-        if "EcsParameters" in s["Properties"]["Target"]
+        if s["Properties"]["Target"].get("EcsParameters", {}).get("TaskDefinitionArn")
+        == {"Ref": backup["id"]}
     ]
     assert schedule["ScheduleExpression"] == "cron(0 1 * * ? *)"
     target = schedule["Target"]
@@ -109,6 +110,37 @@ def test_the_schedule_starts_the_backup_task_with_its_event(fargate: Synth) -> N
         assert SOURCE not in variables.get(c.ENV_SOURCES, "")
 
 
+def test_drills_start_the_restore_task_with_the_drill_event(fargate: Synth) -> None:
+    restore = task_definitions(fargate)["restore"]
+    drills = [
+        s["Properties"]
+        for s in fargate.resources("AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"].get("EcsParameters", {}).get("TaskDefinitionArn")
+        == {"Ref": restore["id"]}
+    ]
+    [drill] = drills
+    assert drill["ScheduleExpression"] == "cron(0 5 ? * SAT *)"
+    [override] = json.loads(drill["Target"]["Input"])["containerOverrides"]
+    assert json.loads(override["environment"][0]["value"]) == {
+        "source": SOURCE,
+        "database": "warehouse",
+        "drill": True,
+    }
+    # And the restore task may publish the drill's outcome and read the secret the drill uses
+    role = restore["TaskRoleArn"]["Fn::GetAtt"][0]
+    statements = role_statements(fargate, role)
+    assert "events:PutEvents" in actions_of(statements)
+    [secret] = [s for s in statements if s.get("Sid") == "ReadDatabaseSecret"]
+    assert secret["Resource"] == FARGATE_SECRET
+    # And the drill alarms watch the source
+    alarms = [a["Properties"] for a in fargate.resources("AWS::CloudWatch::Alarm").values()]
+    assert {
+        a["MetricName"]
+        for a in alarms
+        if {"Name": c.DIMENSION_SOURCE, "Value": SOURCE} in a.get("Dimensions", [])
+    } >= {c.METRIC_DRILL_SUCCEEDED}
+
+
 def test_task_roles_are_as_narrow_as_the_function_roles(fargate: Synth) -> None:
     definitions = task_definitions(fargate)
     backup_role = definitions["backup"]["TaskRoleArn"]["Fn::GetAtt"][0]
@@ -124,7 +156,7 @@ def test_task_roles_are_as_narrow_as_the_function_roles(fargate: Synth) -> None:
     # Restore reads and lists; it cannot write or delete backups
     assert {"s3:GetObject", "s3:ListBucket"} <= restore
     assert not {a for a in restore if a.startswith("s3:Put") or "Delete" in a}
-    assert "events:PutEvents" not in restore
+    assert not {a for a in restore if a.startswith("events:") and a != "events:PutEvents"}
 
 
 def test_the_execution_role_only_writes_the_task_logs(fargate: Synth) -> None:
@@ -150,7 +182,12 @@ def test_a_task_that_stops_with_an_error_reaches_the_alarm_topic(fargate: Synth)
         for a in alarms
         if {"Name": c.DIMENSION_SOURCE, "Value": SOURCE} in a.get("Dimensions", [])
     }
-    assert watched == {c.METRIC_BACKUP_FAILURES, c.METRIC_BACKUP_SUCCEEDED}
+    assert watched == {
+        c.METRIC_BACKUP_FAILURES,
+        c.METRIC_BACKUP_SUCCEEDED,
+        c.METRIC_DRILL_FAILURES,
+        c.METRIC_DRILL_SUCCEEDED,
+    }
 
 
 def test_one_cluster_with_container_insights(fargate: Synth) -> None:
@@ -191,6 +228,7 @@ def test_lambda_stays_the_default_runner() -> None:
 def test_the_restore_task_reads_only_the_restore_secret(tmp_path: Any) -> None:
     raw = fargate_config()
     raw["sources"][1]["restore_secret_arn"] = RESTORE_SECRET
+    del raw["sources"][1]["drill"]  # (a drill's restore task also reads the secret the drill uses)
     synth = synthesize(raw, tmp_path)
     definitions = task_definitions(synth)
     secret_reads = {}

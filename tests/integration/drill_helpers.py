@@ -56,20 +56,22 @@ def flip_byte(entry: CatalogEntry, table: str) -> None:
 
 
 def tamper_rows(entry: CatalogEntry, table: str, old: bytes, new: bytes) -> CatalogEntry:
-    """Rewrite `old` as `new` in `table`'s rows, recompress its frame, and redo the frame index, size
-    and SHA-256 in the manifest: only a proof of content can tell."""
+    """Rewrite `old` as `new` in `table`'s rows, recompress its frame, and redo the frame index (with
+    its raw length), size and SHA-256 in the manifest: only a proof of content can tell."""
     manifest = entry.manifest
     path = entry.store.root / manifest.data.key  # type: ignore[attr-defined]
     data = path.read_bytes()
     out, frames, at = [], [], 0
     for frame in sorted(manifest.frames, key=lambda f: f.offset):
         body = data[frame.offset : frame.offset + frame.length]
+        raw_length = frame.raw_length
         if frame.kind == "table" and frame.name == table:
             raw = b"".join(decode(manifest.compression, [body]))
             assert raw.count(old) == 1, f"{old!r} not once in {table}"
+            raw_length += len(new) - len(old)
             body = compress_frame(manifest.compression, raw.replace(old, new))
         out.append(body)
-        frames.append(replace(frame, offset=at, length=len(body)))
+        frames.append(replace(frame, offset=at, length=len(body), raw_length=raw_length))
         at += len(body)
     blob = b"".join(out)
     path.write_bytes(blob)

@@ -143,33 +143,8 @@ def test_every_value_comes_back_bit_for_bit(db_settings, make_database, values_d
         if flavour(db_settings) == "mariadb":
             cur.execute(f"SELECT COUNT(*) FROM `{target}`.hist FOR SYSTEM_TIME ALL")
             assert cur.fetchone()[0] == 1
-    assert manifest.frames[0].kind == "database"
+    assert manifest.frames[0].kind == "header"
     assert {t.name: t.rows for t in manifest.tables} == {"hist": 1, "vals": len(ROWS) + 1}
-
-
-def test_the_stock_client_restores_the_whole_object_without_arguments(
-    db_settings, make_database, values_db, tmp_path
-):
-    # Given a backup of a database that is then dropped
-    store = LocalStorage(tmp_path)
-    manifest = backup_database(db_settings, values_db, store, source="test", compression="gzip")
-    with admin_connect(db_settings) as conn, conn.cursor() as cur:
-        cur.execute(f"CHECKSUM TABLE `{values_db}`.vals EXTENDED")
-        before = cur.fetchone()[1]
-        cur.execute(f"DROP DATABASE `{values_db}`")
-    # When `gunzip -c F | mysql` runs, with no database named
-    path = store.location(manifest.data.key)
-    data = subprocess.run(["gzip", "-dc", path], capture_output=True, check=True).stdout
-    subprocess.run(mysql_client_args(db_settings), input=data, check=True)
-    # Then the database is back, with the same content and default collation
-    with admin_connect(db_settings) as conn, conn.cursor() as cur:
-        cur.execute(f"CHECKSUM TABLE `{values_db}`.vals EXTENDED")
-        assert cur.fetchone()[1] == before
-        cur.execute(
-            "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
-            (values_db,),
-        )
-        assert cur.fetchone()[0] == manifest.collation
 
 
 def test_one_table_is_read_alone_by_its_frame_offsets(db_settings, sakila_db, tmp_path):

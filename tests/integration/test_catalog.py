@@ -1,5 +1,6 @@
 """The catalog over both stores: labelled listing, latest, incomplete backups hidden, and prune."""
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -109,6 +110,21 @@ def test_plan_keeps_last_n_per_source_and_database_and_always_the_newest():
     ):
         with pytest.raises(UsageError):
             plan_prune(entries, now=NOW, **bad)
+
+
+def test_partial_backups_never_push_the_full_ones_out_of_keep_last():
+    # Given one full backup and, after it, three schema-only ones of the same database
+    local = LocalStorage("/nonexistent")
+    written = WrittenObject(key="k", size=1, sha256="0" * 64)
+    entries = []
+    for days, schema_only in [(9, False), (3, True), (2, True), (1, True)]:
+        m = make_manifest(f"x{days:04d}00", "a", "shop", NOW - timedelta(days=days), written)
+        m = dataclasses.replace(m, schema_only=schema_only)
+        entries.append(CatalogEntry(manifest=m, store=local, manifest_key="k.manifest.json"))
+    # When pruned to the newest two
+    delete, _keep = plan_prune(entries, keep_last=2, keep_days=None, now=NOW)
+    # Then the only full backup stays (a restore of `latest` needs it); the oldest partial goes
+    assert [e.id for e in delete] == ["x000300"]
 
 
 def test_prune_deletes_the_manifest_before_the_data_object(local_store):

@@ -20,6 +20,7 @@ from cloudbackup.dburl import DbSettings
 from handlers import constants as c
 from infra.tasks import BOOTSTRAP
 from tests.fixtures.lambda_runtime import SOURCE, Deployment, fill_table, table_fingerprint
+from tests.fixtures.mariadb import admin_connect
 
 pytestmark = [pytest.mark.integration]
 
@@ -58,7 +59,7 @@ def run_task(
     s3.upload_file(str(archive), asset_bucket, "task.zip")
 
     def run(
-        event: dict[str, Any], *, key: str = "task.zip", sha: str = sha256
+        event: dict[str, Any], *, key: str = "task.zip", sha: str = sha256, **settings: str
     ) -> subprocess.CompletedProcess[str]:
         env = {
             "PATH": "/usr/bin:/bin",
@@ -67,7 +68,7 @@ def run_task(
             # What ECS gives the container: the region and the task role's credentials (the local endpoint's)
             **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL_S3"},
             "AWS_ENDPOINT_URL": deployment.endpoint,
-            **deployment.environment(),
+            **deployment.environment(**settings),
             "POWERTOOLS_TRACE_DISABLED": "true",
             c.ENV_TASK_EVENT: json.dumps(event),
         }
@@ -113,6 +114,35 @@ def test_the_task_backs_up_and_restores_from_the_fetched_asset(
     original = table_fingerprint(db_settings, name)
     assert table_fingerprint(db_settings, target) == original
     assert original[0] == 3000
+
+
+def test_the_restore_task_runs_a_drill(
+    run_task: Callable[..., subprocess.CompletedProcess[str]],
+    deployment: Deployment,
+    make_database: Callable[[str], str],
+    db_settings: DbSettings,
+) -> None:
+    # Given a backup the task made, of a source whose drills are on
+    name = make_database("task")
+    fill_table(db_settings, name, "orders", 500)
+    assert run_task({"source": SOURCE, "databases": [name]}).returncode == 0
+    sources = json.loads(deployment.environment()[c.ENV_SOURCES])
+    sources[SOURCE]["drill"] = True
+    # When the restore task runs with the drill event
+    drill = run_task(
+        {"source": SOURCE, "database": name, "drill": True}, **{c.ENV_SOURCES: json.dumps(sources)}
+    )
+    # Then the drill proved the backup, reported it, and left no scratch database behind
+    assert drill.returncode == 0, drill.stderr[-3000:]
+    [result] = [json.loads(line) for line in drill.stdout.splitlines() if line.startswith('{"source"')]
+    assert (result["verified"], result["rows"], result["tables"]) == (True, 500, 1)
+    events = deployment.received_events(2)
+    assert [e["detail-type"] for e in events] == ["Backup Succeeded", c.EVENT_DRILL_SUCCEEDED]
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s", (name + "\\_\\_%",)
+        )
+        assert cur.fetchone()[0] == 0
 
 
 def test_a_damaged_asset_is_refused_before_anything_runs(

@@ -34,8 +34,16 @@ def test_header_names_the_snapshot_and_sets_the_load_session():
         started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         max_allowed_packet=16 << 20,
     )
-    text = header("shop", snapshot, "0.1.0")
+    text = header("shop", snapshot, "0.1.0", "latin1", "latin1_german2_ci")
     assert text.startswith(b"-- cloudbackup 0.1.0 dump of `shop`\n")
+    # It names the source and its defaults, and says how to restore it by hand; it uses no database
+    assert b"-- source database: `shop`, CHARACTER SET latin1 COLLATE latin1_german2_ci\n" in text
+    assert (
+        b"--   mysql -e 'CREATE DATABASE copy CHARACTER SET latin1 COLLATE latin1_german2_ci' "
+        b"&& zstd -dc F | mysql copy\n" in text
+    )
+    assert b"USE " not in text
+    assert b"CREATE DATABASE `" not in text
     assert b"2026-01-02T03:04:05Z, binlog b.000001:4, GTID 0-1-2" in text
     for setting in (
         b"SET NAMES utf8mb4",

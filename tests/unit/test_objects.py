@@ -10,7 +10,7 @@ from cloudbackup.mysql.identifiers import (
     setting_name,
     unqualify_sequence_calls,
 )
-from cloudbackup.mysql.objects import DatabaseObjects, Routine, database_section
+from cloudbackup.mysql.objects import DatabaseObjects, Routine
 from cloudbackup.mysql.server_text import version_prepares_any_statement
 from cloudbackup.mysql.session_text import object_settings, stored_program, string_literal, with_session
 from cloudbackup.mysql.views import order_views, references
@@ -170,14 +170,6 @@ def test_object_settings_come_from_the_show_create_row():
         "time_zone": "SYSTEM",
     }
     assert object_settings({**row, "sql_mode": b"x"}, sql_mode="")["sql_mode"] == ""
-
-
-def test_the_database_frame_creates_the_database_with_its_defaults_and_uses_it():
-    assert database_section("shop `x`", "latin1", "latin1_german2_ci") == (
-        b"SET NAMES utf8mb4;\n"
-        b"CREATE DATABASE IF NOT EXISTS `shop ``x``` CHARACTER SET latin1 COLLATE latin1_german2_ci;\n"
-        b"USE `shop ``x```;\n"
-    )
 
 
 def test_object_counts_fill_the_manifest():

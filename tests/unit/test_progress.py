@@ -34,9 +34,39 @@ def test_a_terminal_gets_one_updating_line_that_is_cleared_at_the_end():
     line = progress.line()
     progress.end()
     # Then the line names tables, rows, bytes and a rate, and it is redrawn in place (no newline)
-    assert line.startswith("backup shop: 2/3 tables, 1,234 rows, 5.0 MB, ")
-    assert line.endswith(" MB/s")
+    assert line.startswith("backup shop: 2/3 tables, 1,234 rows, 4.8 MiB, ")
+    assert line.endswith(" MiB/s")
     out = stream.getvalue()
     assert "\n" not in out
     assert out.startswith("\rbackup shop: 0/3 tables")
     assert out.endswith("\r")
+
+
+def test_with_a_known_total_the_line_gives_the_share_done_the_time_left_and_the_table():
+    # Given a restore whose manifest says 8 MiB of SQL, a quarter of it loaded
+    progress = TerminalProgress(FakeTty())
+    progress.begin("restore shop", 4)
+    progress.expect(8 * 1024 * 1024)
+    progress.current("orders")
+    progress.add(tables=1, rows=10, bytes=2 * 1024 * 1024)
+    # Then the line starts with the share, says how long is left, and names the table
+    line = progress.line()
+    assert line.startswith("restore shop: 25%, 1/4 tables, 10 rows, 2.0 MiB, ")
+    assert " left, table orders" in line
+    # and a state (uploading) takes the table's place
+    progress.state("uploading")
+    assert progress.line().endswith(", uploading")
+
+
+def test_a_row_estimate_gives_an_approximate_share_that_never_claims_done():
+    # Given a backup whose server estimates 1,000 rows
+    progress = TerminalProgress(FakeTty())
+    progress.begin("backup shop", 2)
+    progress.estimate_rows(1000)
+    # When half are read, the share and time left are marked as estimates
+    progress.add(rows=500, bytes=1024)
+    assert progress.line().startswith("backup shop: ~50%, 0/2 tables, 500 rows, ")
+    assert " left" in progress.line()
+    # and more rows than estimated never show as done
+    progress.add(rows=2000)
+    assert progress.line().startswith("backup shop: ~99%, ")

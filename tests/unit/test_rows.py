@@ -33,8 +33,8 @@ def col(data_type: str, *, charset: str | None = None, nullable: bool = True, na
         ("varbinary", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("longblob", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("point", None, "IF(`c` IS NULL,'NULL',CONCAT('0x',HEX(`c`)))"),
-        ("varchar", "utf8mb4", "REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D','\\\\r')"),
-        ("longtext", "utf8mb3", "REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D','\\\\r')"),
+        ("varchar", "utf8mb4", "REPLACE(REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E')"),
+        ("longtext", "utf8mb3", "REPLACE(REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E')"),
         ("json", "utf8mb4", "QUOTE(`c`)"),
         ("varchar", "latin1", "IF(`c` IS NULL,'NULL',CONCAT('_latin1 X''',HEX(`c`),''''))"),
         ("enum", "cp1251", "IF(`c` IS NULL,'NULL',CONCAT('_cp1251 X''',HEX(`c`),''''))"),
@@ -54,8 +54,8 @@ def test_not_null_columns_skip_the_null_guard():
 def test_row_query_and_insert_name_every_column_with_quoted_identifiers():
     columns = [col("int", name="id", nullable=False), col("varchar", charset="utf8mb4", name="we`ird")]
     assert row_query("db", "t`1", columns) == (
-        "SELECT CONCAT(_binary'(',`id`,',',REPLACE(QUOTE(CAST(`we``ird` AS BINARY)),X'0D','\\\\r'),')')"
-        " FROM `db`.`t``1`"
+        "SELECT CONCAT(_binary'(',`id`,',',"
+        "REPLACE(REPLACE(QUOTE(CAST(`we``ird` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E'),')') FROM `db`.`t``1`"
     )
     assert insert_prefix("t`1", columns) == b"INSERT INTO `t``1` (`id`,`we``ird`) VALUES "
 

@@ -11,8 +11,8 @@ import threading
 from cloudbackup.backup import default_source
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.status import binlog_status, describe
+from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
-from cloudbackup.dburl import parse_db_url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _archive(args: argparse.Namespace) -> int:
-    db = parse_db_url(args.db_url)
+    db = db_from_args(args)  # --db-password-file too
     stores = stores_from_args(args)
     source = args.source or default_source(db)
     stop = threading.Event()

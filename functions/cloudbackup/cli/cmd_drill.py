@@ -7,15 +7,15 @@ import json
 import sys
 
 from cloudbackup.catalog import find_backup
+from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
-from cloudbackup.dburl import parse_db_url
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import DrillResult, run_drill
 from cloudbackup.progress import for_terminal
 
 
 def run(args: argparse.Namespace) -> int:
-    db = parse_db_url(args.db_url)
+    db = db_from_args(args)  # --db-password-file too, as backup and restore
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
     try:

@@ -45,7 +45,7 @@ def render_table(entries: list[CatalogEntry]) -> str:
                 s["database"],
                 s["id"] + (" *" if id(e) in latest else ""),
                 human_size(s["size"]),
-                str(s["tables"]),
+                str(s["tables"]) + (" (partial)" if e.manifest.partial else ""),
                 s["location"],
             )
         )
@@ -55,4 +55,6 @@ def render_table(entries: list[CatalogEntry]) -> str:
         for row in rows
     ]
     lines.append("* newest of its source and database (what `--backup latest` picks for them)")
+    if any(e.manifest.partial for e in entries):
+        lines.append("(partial): tables left out or no rows; restored only by its id (`show` says what)")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from cloudbackup.catalog import find_backup
+from cloudbackup.catalog import JSON_FORMAT, find_backup
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import IntegrityError
 from cloudbackup.verify import verify_backup
@@ -15,20 +15,23 @@ from cloudbackup.verify import verify_backup
 def run(args: argparse.Namespace) -> int:
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+    store, location = entry.store.kind, entry.store.location(entry.manifest.data.key)
+    head = {"format": JSON_FORMAT, "id": entry.id, "store": store, "location": location}
     try:
         result = verify_backup(entry)
     except IntegrityError as exc:
         if args.json:
-            print(json.dumps({"id": entry.id, "ok": False, "error": str(exc)}))
+            print(json.dumps({**head, "database": entry.manifest.database, "ok": False, "error": str(exc)}))
         else:
-            print(f"FAILED {entry.id} {entry.manifest.database}: {exc}")
+            print(f"FAILED {entry.id} {entry.manifest.database} ({store} {location}): {exc}")
         print(f"cloudbackup: verify failed: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(result.model_dump_json(indent=2))
+        print(json.dumps({**head, **result.model_dump(mode="json"), "store": store}, indent=2))
     else:
         print(
-            f"OK {result.id} {result.database}: {result.size:,} bytes, sha256 {result.sha256}, "
+            f"OK {result.id} {result.database} ({store} {location}): "
+            f"{result.size:,} bytes, sha256 {result.sha256}, "
             f"{result.frames} frames decode ({result.tables} tables, {result.raw_bytes:,} bytes of SQL)"
         )
     return 0

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from cloudbackup.errors import CloudBackupError
 
@@ -20,6 +20,7 @@ COMMANDS = {
     "restore": "cloudbackup.cli.cmd_restore",
     "verify": "cloudbackup.cli.cmd_verify",
     "prune": "cloudbackup.cli.cmd_prune",
+    "show": "cloudbackup.cli.cmd_show",
     "drill": "cloudbackup.cli.cmd_drill",
     "credentials": "cloudbackup.cli.cmd_credentials",
     "binlog": "cloudbackup.cli.cmd_binlog",
@@ -33,28 +34,58 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_storage_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("storage")
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[OneLineParser]
+else:
+    _SubParsers = argparse._SubParsersAction
+
+
+def add_storage_flags(p: argparse.ArgumentParser, *, writes: bool = False, choose: bool = False) -> None:
+    """STORAGE (DESIGN.md). `writes`: the command writes new objects (--kms-key-id means something);
+    `choose`: it reads backups, so --store may narrow it to one store."""
+    g = p.add_argument_group("storage (each S3 flag also from $CLOUDBACKUP_BACKUP_BUCKET, ..._REGION, ...)")
     g.add_argument(
         "--data",
         metavar="DIR",
         default=None,
         help="local backup directory (default: ~/.cloudbackup, or $CLOUDBACKUP_DATA)",
     )
-    g.add_argument("--backup-bucket", metavar="s3://BUCKET[/PREFIX]", help="keep backups in this S3 bucket")
     g.add_argument(
-        "--backup-region", metavar="REGION", help="the bucket's AWS region (required with a bucket)"
+        "--backup-bucket",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="keep backups in this S3 bucket ($CLOUDBACKUP_BACKUP_BUCKET)",
     )
     g.add_argument(
-        "--backup-credential", metavar="FILE", help="AWS shared credentials file (default: the AWS chain)"
-    )
-    g.add_argument("--backup-profile", metavar="NAME", default=None, help="profile in --backup-credential")
-    g.add_argument(
-        "--backup-endpoint", metavar="URL", help="S3-compatible endpoint (MinIO, a local emulator)"
+        "--backup-region",
+        metavar="REGION",
+        help="the bucket's AWS region ($CLOUDBACKUP_BACKUP_REGION, else $AWS_REGION, $AWS_DEFAULT_REGION)",
     )
     g.add_argument(
-        "--kms-key-id", metavar="KEY", help="SSE-KMS key for new objects (default: bucket default)"
+        "--backup-credential",
+        metavar="FILE",
+        help="AWS shared credentials file ($CLOUDBACKUP_BACKUP_CREDENTIAL; default: the AWS chain)",
     )
+    g.add_argument(
+        "--backup-profile",
+        metavar="NAME",
+        default=None,
+        help="profile in --backup-credential ($CLOUDBACKUP_BACKUP_PROFILE)",
+    )
+    g.add_argument(
+        "--backup-endpoint",
+        metavar="URL",
+        help="S3-compatible endpoint: MinIO, a local emulator ($CLOUDBACKUP_BACKUP_ENDPOINT)",
+    )
+    if writes:
+        g.add_argument(
+            "--kms-key-id", metavar="KEY", help="SSE-KMS key for new objects (default: the bucket's default)"
+        )
+    if choose:
+        g.add_argument(
+            "--store",
+            choices=["local", "s3"],
+            help="read only this store (default: both, when a bucket is configured)",
+        )
 
 
 def add_db_flags(p: argparse.ArgumentParser) -> None:
@@ -72,99 +103,281 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="cloudbackup", description="MySQL/MariaDB backups that live in S3.")
-    parser.add_argument("--version", action="version", version="cloudbackup " + _version())
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+def add_source_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", metavar="NAME", help="the server's name in the store (default: any)")
 
-    p = sub.add_parser("backup", help="back up one or more databases")
+
+def add_part_flags(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument(
+        "--exclude-table",
+        action="append",
+        metavar="NAME",
+        help=f"{verb} every table but this one (repeatable)",
+    )
+    p.add_argument("--schema-only", action="store_true", help=f"{verb} the definitions, no rows")
+
+
+def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true", help=f"print {what} as JSON (see README: JSON output)")
+
+
+def examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join("  " + line for line in lines)
+
+
+EXIT_CODES = "exit codes: 0 done, 1 the operation failed, 2 bad usage, 130 interrupted (Ctrl-C)"
+
+
+def command_parser(sub: _SubParsers, name: str, help: str, *example_lines: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".\n\n" + EXIT_CODES,
+        epilog=examples(*example_lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def backup_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "backup",
+        "back up one or more databases",
+        "cloudbackup backup --db-url mysql://backup@db1/shop --data /var/backups",
+        "cloudbackup backup --db-url mysql://backup@db1 --all-databases \\",
+        "    --backup-bucket s3://acme-backups/mysql --backup-region eu-west-1",
+    )
     add_db_flags(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--database", action="append", metavar="NAME", help="database to back up (repeatable)")
     which.add_argument("--all-databases", action="store_true", help="every non-system database")
-    p.add_argument("--compression", choices=["zstd", "gzip", "none"], default="zstd")
+    p.add_argument(
+        "--compression", choices=["zstd", "gzip", "none"], default="zstd", help="data object compression"
+    )
     p.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
     p.add_argument(
         "--jobs", type=int, metavar="N", help="connections reading a big table at once (default 4)"
     )
-    p.add_argument("--json", action="store_true", help="print the new backups as JSON")
-    add_storage_flags(p)
+    add_part_flags(p, "back up")
+    add_json_flag(p, "the new backups")
+    add_storage_flags(p, writes=True)
 
-    p = sub.add_parser("list", help="list complete backups, newest first")
-    p.add_argument("--database", metavar="NAME")
-    p.add_argument("--source", metavar="NAME")
-    p.add_argument("--json", action="store_true", help="print a JSON array")
-    add_storage_flags(p)
 
-    p = sub.add_parser("restore", help="restore a backup or a plain dump file")
+def list_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "list",
+        "list complete backups, newest first",
+        "cloudbackup list --data /var/backups",
+        "cloudbackup list --database shop --store s3 --json",
+    )
+    p.add_argument("--database", metavar="NAME", help="only backups of this database")
+    add_source_flag(p)
+    add_json_flag(p, "a JSON array")
+    add_storage_flags(p, choose=True)
+
+
+def restore_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "restore",
+        "restore a backup or a plain dump file",
+        "cloudbackup restore --db-url mysql://root@db1 --backup latest --database shop \\",
+        "    --target-database shop_copy",
+        "cloudbackup restore --db-url mysql://root@db1 --backup 3fa2 --in-place --dry-run",
+        "cloudbackup restore --db-url mysql://root@db1/copy --backup shop.sql.gz",
+    )
     add_db_flags(p)
-    p.add_argument("--backup", metavar="ID|latest|FILE", help="what to restore (or --to-time)")
+    p.add_argument(
+        "--backup",
+        metavar="ID|latest|FILE",
+        help="backup id (or 4+ first characters), latest, or a dump file (or give --to-time)",
+    )
     p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
     p.add_argument(
         "--to-time",
         metavar="TIME",
         help="ISO 8601 (Z or an offset): the newest backup before TIME plus its archived binlog up to TIME",
     )
-    p.add_argument("--source", metavar="NAME")
+    add_source_flag(p)
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-database", metavar="NEW", help="restore into this new database")
-    target.add_argument("--in-place", action="store_true", help="replace the database atomically")
-    p.add_argument("--table", action="append", metavar="NAME", help="restore only this table (repeatable)")
-    p.add_argument("--definer", choices=["keep", "current"], default="keep")
-    p.add_argument("--jobs", type=int, default=2, metavar="N", help="tables loaded in parallel (default 2)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_storage_flags(p)
-
-    p = sub.add_parser("verify", help="check a backup against its manifest")
-    p.add_argument("--backup", required=True, metavar="ID|latest")
-    p.add_argument("--database", metavar="NAME")
-    p.add_argument("--source", metavar="NAME")
-    p.add_argument("--json", action="store_true")
-    add_storage_flags(p)
-
-    p = sub.add_parser(
-        "prune", help="delete old backups by count and age in one store (the bucket if given, else --data)"
+    target.add_argument(
+        "--in-place",
+        action="store_true",
+        help="replace the database atomically, keeping its tables in NAME_before_TIME (asks first)",
     )
-    p.add_argument("--keep-last", type=int, metavar="N")
-    p.add_argument("--keep-days", type=int, metavar="D")
-    p.add_argument("--database", metavar="NAME")
-    p.add_argument("--source", metavar="NAME")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--dry-run", action="store_true", help="verify the backup, say what would change, change nothing"
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask before --in-place (needed when stdin is not a terminal)",
+    )
+    p.add_argument("--table", action="append", metavar="NAME", help="restore only this table (repeatable)")
+    add_part_flags(p, "restore")
+    p.add_argument(
+        "--definer",
+        choices=["keep", "current"],
+        default="keep",
+        help="keep the views' and routines' DEFINER, or set it to the restoring user",
+    )
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="tables loaded in parallel (default 2)")
+    add_json_flag(p, "the summary")
+    add_storage_flags(p, choose=True)
+
+
+def verify_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "verify",
+        "check a backup against its manifest",
+        "cloudbackup verify --backup latest --database shop",
+        "cloudbackup verify --backup 3fa2c1 --store s3 --json",
+    )
+    p.add_argument(
+        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
+    )
+    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    add_source_flag(p)
+    add_json_flag(p, "the result")
+    add_storage_flags(p, choose=True)
+
+
+def show_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "show",
+        "show one backup: tables, rows, sizes, server, snapshot position, timings, where it is",
+        "cloudbackup show --backup latest --database shop",
+        "cloudbackup show --backup 3fa2 --json",
+    )
+    p.add_argument(
+        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
+    )
+    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    add_source_flag(p)
+    add_json_flag(p, "the backup's details")
+    add_storage_flags(p, choose=True)
+
+
+def prune_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "prune",
+        "delete old backups by count and age in one store (the bucket if given, else --data)",
+        "cloudbackup prune --keep-last 7 --keep-days 30 --dry-run",
+        "cloudbackup prune --keep-last 3 --database shop --json",
+    )
+    p.add_argument("--keep-last", type=int, metavar="N", help="keep the newest N backups of each database")
+    p.add_argument("--keep-days", type=int, metavar="D", help="keep backups younger than D days")
+    p.add_argument("--database", metavar="NAME", help="only backups of this database")
+    add_source_flag(p)
+    p.add_argument("--dry-run", action="store_true", help="say what would be deleted, delete nothing")
+    add_json_flag(p, "what was (or would be) deleted and kept")
     add_storage_flags(p)
 
-    p = sub.add_parser("binlog", help="archive the binary log for point-in-time restores")
+
+def binlog_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "binlog",
+        "archive the binary log for point-in-time restores",
+        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow",
+        "cloudbackup binlog status --json",
+    )
     binlog = p.add_subparsers(dest="binlog_command", required=True, parser_class=OneLineParser)
-    b = binlog.add_parser("archive", help="store the events not archived yet, up to the server's end")
+    b = command_parser(
+        binlog,
+        "archive",
+        "store the events not archived yet, up to the server's end",
+        "cloudbackup binlog archive --db-url mysql://repl@db1",
+        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow --backup-bucket s3://acme/mysql",
+    )
     add_db_flags(b)
     b.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
     b.add_argument("--follow", action="store_true", help="keep streaming new events until stopped")
-    b.add_argument("--json", action="store_true", help="print the result as JSON")
-    add_storage_flags(b)
-    b = binlog.add_parser("status", help="the recoverable window per source and database")
-    b.add_argument("--json", action="store_true", help="print a JSON array")
+    add_json_flag(b, "the result")
+    add_storage_flags(b, writes=True)
+    b = command_parser(
+        binlog,
+        "status",
+        "the recoverable window per source and database",
+        "cloudbackup binlog status",
+        "cloudbackup binlog status --json",
+    )
+    add_json_flag(b, "a JSON array")
     add_storage_flags(b)
 
-    p = sub.add_parser("drill", help="restore a backup into a scratch database, prove it, drop it")
+
+def drill_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "drill",
+        "restore a backup into a scratch database, prove it, drop it",
+        "cloudbackup drill --db-url mysql://root@drill-server --database shop",
+        "cloudbackup drill --db-url mysql://root@drill-server --database shop --backup 3fa2 --json",
+    )
     add_db_flags(p)
     p.add_argument("--database", required=True, metavar="NAME", help="the backed-up database")
-    p.add_argument("--backup", default="latest", metavar="ID|latest", help="default: latest")
-    p.add_argument("--source", metavar="NAME")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    add_storage_flags(p)
+    p.add_argument(
+        "--backup",
+        default="latest",
+        metavar="ID|latest",
+        help="backup id (or 4+ first characters); default: latest",
+    )
+    add_source_flag(p)
+    add_json_flag(p, "the result")
+    add_storage_flags(p, choose=True)
 
-    p = sub.add_parser("credentials", help="write the stack's IAM user key as a credentials file")
-    p.add_argument("--stack", required=True, metavar="STACK")
-    p.add_argument("--out", required=True, metavar="FILE")
+
+def credentials_parser(sub: _SubParsers) -> None:
+    p = command_parser(
+        sub,
+        "credentials",
+        "write the stack's IAM user key as a credentials file",
+        "cloudbackup credentials --stack CloudBackup --out ~/.cloudbackup/credentials",
+    )
+    p.add_argument("--stack", required=True, metavar="STACK", help="the deployed CloudFormation stack's name")
+    p.add_argument("--out", required=True, metavar="FILE", help="credentials file to write (mode 0600)")
     p.add_argument("--region", metavar="REGION", help="the stack's region (default: the AWS chain's)")
     p.add_argument("--endpoint", metavar="URL", help="AWS-compatible endpoint (tests)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+
+# One function per subcommand: each adds its own parser (and its examples).
+PARSERS = [
+    backup_parser,
+    list_parser,
+    restore_parser,
+    verify_parser,
+    show_parser,
+    prune_parser,
+    binlog_parser,
+    drill_parser,
+    credentials_parser,
+]
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="cloudbackup",
+        description="MySQL/MariaDB backups that live in S3.",
+        epilog=EXIT_CODES,
+    )
+    parser.add_argument("--version", action="version", version="cloudbackup " + _version())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for add in PARSERS:
+        add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # A stop from cron, systemd or a container runtime cleans up like Ctrl-C (aborted uploads, no staging).
+    # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
+    # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
     logging.basicConfig(
@@ -191,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
+    # os.write: async-signal-safe, and never interleaved inside a buffered progress line's write.
+    os.write(sys.stderr.fileno(), "\ncloudbackup: stopping…\n".encode())
     raise KeyboardInterrupt
 
 

@@ -1,8 +1,12 @@
 """Turn the STORAGE flags into the store new backups go to and the stores that are read.
 
-Without --backup-bucket: the local data directory. With it: new backups go to S3, and the local data
+Without a bucket: the local data directory. With one: new backups go to S3, and the local data
 directory (--data, $CLOUDBACKUP_DATA or ~/.cloudbackup) is still read, so backups made there before the
-switch stay listed and restorable.
+switch stay listed and restorable. `--store local|s3` narrows what is read to one of them.
+
+Each S3 flag may also come from the environment (`CLOUDBACKUP_BACKUP_BUCKET`, ...), so a shell or a
+cron job sets them once; a flag always wins over its variable. The region falls back to the AWS
+variables last, as the AWS tools do.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ _S3_ONLY_FLAGS = {
     "backup_endpoint": "--backup-endpoint",
     "kms_key_id": "--kms-key-id",
 }
+# The environment variable behind each storage flag (the flag wins).
+ENV_SETTINGS = {
+    "backup_bucket": "CLOUDBACKUP_BACKUP_BUCKET",
+    "backup_region": "CLOUDBACKUP_BACKUP_REGION",
+    "backup_credential": "CLOUDBACKUP_BACKUP_CREDENTIAL",
+    "backup_profile": "CLOUDBACKUP_BACKUP_PROFILE",
+    "backup_endpoint": "CLOUDBACKUP_BACKUP_ENDPOINT",
+}
+AWS_REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
 @dataclass
@@ -40,29 +53,55 @@ def data_dir(args: argparse.Namespace) -> str:
     return str(getattr(args, "data", None) or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
 
 
+def setting(args: argparse.Namespace, attr: str) -> str | None:
+    """A storage setting: its flag, else its environment variable, else None."""
+    value = getattr(args, attr, None)
+    if value:
+        return str(value)
+    env = ENV_SETTINGS.get(attr)
+    return os.environ.get(env) or None if env else None
+
+
 def stores_from_args(args: argparse.Namespace) -> StoreSet:
     local = LocalStorage(data_dir(args))
-    bucket_url = getattr(args, "backup_bucket", None)
+    chosen = getattr(args, "store", None)
+    bucket_url = setting(args, "backup_bucket")
     if not bucket_url:
         for attr, flag in _S3_ONLY_FLAGS.items():
-            if getattr(args, attr, None):
+            if getattr(args, attr, None):  # flags only: a variable set for the shell is no mistake here
                 raise UsageError(f"{flag} needs --backup-bucket s3://BUCKET[/PREFIX]")
+        if chosen == "s3":
+            raise UsageError(
+                "--store s3 needs --backup-bucket s3://BUCKET[/PREFIX] (or $CLOUDBACKUP_BACKUP_BUCKET)"
+            )
+        return StoreSet(write=local, read=[local])
+    if chosen == "local":  # never build (or reach) the S3 client when only the local store is wanted
         return StoreSet(write=local, read=[local])
     s3 = s3_store_from_args(args)
-    return StoreSet(write=s3, read=[s3, local])
+    return StoreSet(write=s3, read=[s3] if chosen == "s3" else [s3, local])
+
+
+def region_setting(args: argparse.Namespace) -> str | None:
+    region = setting(args, "backup_region")
+    if region:
+        return region
+    return next((os.environ[name] for name in AWS_REGION_ENV if os.environ.get(name)), None)
 
 
 def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     from cloudbackup.storage.credentials import CredentialSource
     from cloudbackup.storage.s3 import S3Storage, parse_bucket_url, s3_client
 
-    bucket, prefix = parse_bucket_url(args.backup_bucket)
-    region = getattr(args, "backup_region", None)
+    bucket, prefix = parse_bucket_url(str(setting(args, "backup_bucket")))
+    region = region_setting(args)
     if not region:
-        raise UsageError("--backup-bucket needs --backup-region REGION (the bucket's region, e.g. us-east-1)")
-    credential_file = getattr(args, "backup_credential", None)
-    profile = getattr(args, "backup_profile", None)
-    endpoint = getattr(args, "backup_endpoint", None)
+        raise UsageError(
+            "--backup-bucket needs --backup-region REGION (the bucket's region, e.g. us-east-1; "
+            "or $CLOUDBACKUP_BACKUP_REGION, $AWS_REGION)"
+        )
+    credential_file = setting(args, "backup_credential")
+    profile = setting(args, "backup_profile")
+    endpoint = setting(args, "backup_endpoint")
     client = s3_client(region, credential_file=credential_file, profile=profile, endpoint_url=endpoint)
     return S3Storage(
         bucket,

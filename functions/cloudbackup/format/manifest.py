@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 FORMAT_VERSION: Literal[1] = 1
 
 Compression = Literal["zstd", "gzip", "none"]
-# Frame order in the data object: database (CREATE DATABASE + USE, so `zstd -dc F | mysql` needs no
-# arguments; our restore skips it to choose the target), header (session settings), sequence* (before the
-# tables whose defaults call NEXTVAL), table* (DDL + rows + triggers), routines, views, events, footer.
+# Frame order in the data object: header (session settings), sequence* (before the tables whose defaults
+# call NEXTVAL), table* (DDL + rows + triggers), routines, views, events, footer. Backups made before the
+# data object named no database begin with a database frame (CREATE DATABASE + USE of the source), which
+# a restore skips: the target is its own to choose.
 FrameKind = Literal["database", "header", "sequence", "table", "routines", "views", "events", "footer"]
 
 _ID = re.compile(r"^[0-9a-z]{6,40}$")
@@ -99,6 +100,13 @@ class Manifest:
     frames: list[Frame]
     counts: ObjectCounts = field(default_factory=ObjectCounts)
     tool_version: str = ""
+    # A partial backup (tables left out, or no rows): never what `latest` picks for a restore.
+    schema_only: bool = False
+    excluded_tables: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return self.schema_only or bool(self.excluded_tables)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", _utc(self.started_at))

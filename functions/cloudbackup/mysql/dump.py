@@ -1,15 +1,17 @@
 """One database's dump: its sections, in the frame order of format/manifest.py, into a FrameWriter.
 
-database, header, sequence*, table* (DDL + rows + triggers), routines, views, events, footer. Every
-table is one frame, so it can be read alone by its offsets; the header holds the session every frame
-after it expects (the restore replays it on each connection it loads with).
+header, sequence*, table* (DDL + rows + triggers), routines, views, events, footer. Every table is one
+frame, so it can be read alone by its offsets; the header holds the session every frame after it
+expects (the restore replays it on each connection it loads with). The dump names no database (no
+CREATE DATABASE, no USE, no qualified name): the stock client loads it into whichever database the
+operator names, and a hand restore into a copy never touches the source.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pymysql
@@ -20,9 +22,10 @@ from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
-from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, merge, read_ranges, split_span
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
+from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
 
@@ -67,13 +70,23 @@ class DumpResult:
     counts: ObjectCounts
 
 
-def header(database: str, snapshot: Snapshot, tool_version: str) -> bytes:
+def header(database: str, snapshot: Snapshot, tool_version: str, charset: str, collation: str) -> bytes:
+    defaults = f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
     banner = (
-        f"-- cloudbackup {tool_version} dump of {quote_identifier(database)}\n"
+        f"-- cloudbackup {tool_version} dump of {_comment_text(quote_identifier(database))}\n"
+        f"-- source database: {_comment_text(quote_identifier(database))}, {defaults}\n"
         f"-- server: {snapshot.server.flavour} {snapshot.server.version}\n"
         f"-- snapshot taken at {snapshot.started_at:%Y-%m-%dT%H:%M:%SZ}{_position(snapshot.position)}\n"
+        "-- This file names no database. To restore it by hand into a new database `copy`:\n"
+        f"--   mysql -e 'CREATE DATABASE copy {defaults}' && zstd -dc F | mysql copy\n"
+        "-- (gunzip -c F for a .gz file).\n"
     )
     return banner.encode() + HEADER
+
+
+def _comment_text(text: str) -> str:
+    """A name inside a `--` comment line: control characters would end the comment."""
+    return "".join(c if c >= " " else "?" for c in text)
 
 
 def dump_database(
@@ -87,6 +100,8 @@ def dump_database(
     check: Callable[[], None] | None = None,
     helpers: Sequence[Any] = (),
     split_tables: Collection[str] = (),
+    exclude_tables: Collection[str] = (),
+    schema_only: bool = False,
 ) -> DumpResult:
     """Write every frame of `database` (the connection's current database, inside the snapshot).
 
@@ -98,13 +113,13 @@ def dump_database(
     with conn.cursor() as cur:
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
-            found = objects.list_objects(cur, database)
+            found = _without(objects.list_objects(cur, database), exclude_tables)
             context = objects.program_context(cur)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
-        writer.frame("database", objects.database_section(database, found.charset, found.collation))
-        writer.frame("header", header(database, snapshot, tool_version))
+        shown.estimate_rows(_estimated_rows(cur, database, found.tables))
+        writer.frame("header", header(database, snapshot, tool_version, found.charset, found.collation))
         for sequence, section in sequences:
             writer.frame("sequence", section, name=sequence)
         for start in range(0, len(found.tables), SCHEMA_BATCH):
@@ -125,6 +140,7 @@ def dump_database(
                     progress=shown,
                     check=check,
                     helpers=helpers if table in split_tables else (),
+                    schema_only=schema_only,
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
@@ -132,6 +148,26 @@ def dump_database(
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())
+
+
+def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:
+    """The server's row estimate for `tables` (InnoDB's is approximate): the progress line's share."""
+    cur.execute(
+        "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+        (database,),
+    )
+    wanted = set(tables)
+    return sum(int(rows or 0) for name, rows in cur.fetchall() if text(name) in wanted)
+
+
+def _without(found: objects.DatabaseObjects, exclude: Collection[str]) -> objects.DatabaseObjects:
+    """The objects less the excluded tables (and their triggers). A name this database does not have is
+    no error here: one run may back up several databases (backup.check_exclusions catches typos)."""
+    if not exclude:
+        return found
+    kept = [t for t in found.tables if t not in exclude]
+    triggers = {t: names for t, names in found.triggers.items() if t not in exclude}
+    return replace(found, tables=kept, triggers=triggers)
 
 
 def _table_texts(
@@ -156,16 +192,21 @@ def _table_frame(
     progress: Progress,
     check: Callable[[], None] | None,
     helpers: Sequence[Any] = (),
+    schema_only: bool = False,
 ) -> None:
     if check is not None:
         check()  # between tables too: a database of many small tables stops as promptly
+    progress.current(table)
     # Rows read on several connections arrive in no fixed order: no content digest for those.
     writer.begin_frame("table", table, digest=not helpers)
     writer.write(ddl)
     rows = 0
-    for statement, count in _table_statements(
-        conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers
-    ):
+    statements = (
+        _table_statements(conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers)
+        if not schema_only
+        else ()
+    )
+    for statement, count in statements:
         writer.write(statement)
         rows += count
         progress.add(rows=count, bytes=len(statement))

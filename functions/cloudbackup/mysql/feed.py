@@ -1,9 +1,9 @@
 """Feed a dump's statements to the loader, as a restore must.
 
-Numbers statements across frames (errors name the statement), holds back CREATE EVENT (an event
-would fire in the staging database; it is created in the target with the session it was to run in),
-and skips USE / CREATE DATABASE / DROP DATABASE of the source, noting its name and character set, and
-refusing a file that holds more than one database.
+Numbers statements across frames (errors name the statement), checks each against the restore's
+confinement (confine/check.py) before it is sent, holds back CREATE EVENT (an event would fire in the
+staging database; it is created in the target with the session it was to run in), and skips USE /
+CREATE DATABASE / DROP DATABASE of the source, noting its name and character set.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from cloudbackup.errors import UsageError
+from cloudbackup.confine.check import Confinement
 from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
 from cloudbackup.mysql.load import Loader, classify, is_ddl, table_of
 from cloudbackup.mysql.session_text import stored_program, with_session
@@ -28,11 +28,6 @@ _CREATE_EVENT = re.compile(
     rb"(?:`[^`]*`|'[^']*'|[^\s*]+)" + _CODE + rb"+)?EVENT\b",
     re.IGNORECASE,
 )
-_DATABASE_NAME = re.compile(
-    rb"(?:USE|DATABASE|SCHEMA)\s+(?:/\*!\d+\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s*(?:\*/)?\s*)?"
-    rb"(?:`((?:[^`]|``)+)`|([\w$]+))",
-    re.IGNORECASE,
-)
 _CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
 _COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
 
@@ -44,16 +39,17 @@ class StatementFeed:
     def __init__(
         self,
         loader: Loader,
+        confinement: Confinement,
         *,
-        where: str,
         progress: Progress,
-        single_database: bool = False,
+        schema_only: bool = False,
         defer_indexes: bool = True,
     ) -> None:
         self.loader = loader
-        self.where = where
+        self.confinement = confinement
+        self.schema_only = schema_only  # rows (INSERT … VALUES) are skipped: definitions only
+        self.where = confinement.where
         self.progress = progress
-        self.single_database = single_database
         self.source_database: str | None = None
         self.database_charset: tuple[str, str] | None = None
         self.events: list[bytes] = []
@@ -71,7 +67,9 @@ class StatementFeed:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
-        kind = label.split(" ")[0]
+        kind, _, name = label.partition(" ")
+        if kind == "table":
+            self.progress.current(name)
         if kind != self.kind:
             self.loader.wait()  # sequences before tables, all tables before routines and views
             self.kind = kind
@@ -86,10 +84,19 @@ class StatementFeed:
             yield stmt
 
     def _one(self, stmt: Statement, where: str) -> None:
-        kind = classify(stmt.sql)
-        if kind == "use":
+        stmt = self.confinement.unqualified(stmt)
+        verdict = self.confinement.check(stmt)
+        if verdict == "database":
             self._database_statement(stmt)
+        if verdict != "run":
             return
+        kind = classify(stmt.sql)
+        if kind == "rows" and self.schema_only:
+            return
+            self._database_statement(stmt)
+        if verdict != "run":
+            return
+        kind = classify(stmt.sql)
         if kind == "once" and _CREATE_EVENT.match(stmt.sql):
             settings = self.loader.session_values(EVENT_SESSION)
             settings["character_set_results"] = settings["character_set_client"]
@@ -142,18 +149,7 @@ class StatementFeed:
 
     def _database_statement(self, stmt: Statement) -> None:
         """USE / CREATE DATABASE / DROP DATABASE name the source: skipped, as the target is ours."""
-        m = _DATABASE_NAME.search(stmt.sql, 0, 512)
-        if m is None:
-            return
-        raw = m.group(1).replace(b"``", b"`") if m.group(1) is not None else m.group(2)
-        name = raw.decode("utf-8", "replace")
-        if self.source_database is None:
-            self.source_database = name
-        elif name != self.source_database and self.single_database:
-            raise UsageError(
-                f"{self.where} holds more than one database ({self.source_database}, {name}, …) at "
-                f"statement {stmt.number} (line {stmt.line}); restore one database per file"
-            )
+        self.source_database = self.confinement.source
         charset, collate = _CHARSET.search(stmt.sql, 0, 512), _COLLATE.search(stmt.sql, 0, 512)
         if charset and collate:
             self.database_charset = (charset.group(1).decode(), collate.group(1).decode())

@@ -37,3 +37,21 @@ def unqualify_sequence_calls(create: bytes, database: str) -> bytes:
     """
     qualified = re.escape(quote_identifier(database).encode() + b".")
     return re.sub(rb"(?i)\b(nextval|lastval)\(" + qualified, rb"\1(", create)
+
+
+_TRIGGER_HEAD_END = re.compile(rb"(?i)\bFOR\s+EACH\s+ROW\b")
+
+
+def unqualify_trigger(create: bytes, database: str) -> bytes:
+    """`CREATE TRIGGER `db`.tr … ON db.t` -> `CREATE TRIGGER tr … ON t`, for `db` the dumped database.
+
+    The server keeps a trigger's statement as it was written: a qualified name would put the trigger
+    back into the source database (or fail, "already exists"), whatever the restore's target.
+    """
+    end = _TRIGGER_HEAD_END.search(create)
+    head, body = (create[: end.start()], create[end.start() :]) if end else (create, b"")
+    quoted = re.escape(quote_identifier(database).encode())
+    bare = re.escape(database.encode())
+    qualifier = rb"(?:" + quoted + rb"|(?i:" + bare + rb"))\s*\.\s*"
+    head = re.sub(rb"(?i)(\bTRIGGER\s+|\bON\s+)" + qualifier, rb"\1", head)
+    return head + body

@@ -26,7 +26,7 @@ from cloudbackup.mysql.routines import (
     routines_section,
 )
 from cloudbackup.mysql.server_text import query, raw_results, text
-from cloudbackup.mysql.tables import database_section, sequence_section, table_ddl
+from cloudbackup.mysql.tables import sequence_section, table_ddl
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table, triggers_section
 from cloudbackup.mysql.views import order_views, view_dependencies, views_section
 
@@ -34,7 +34,6 @@ __all__ = [
     "DatabaseObjects",
     "ProgramContext",
     "Routine",
-    "database_section",
     "events_section",
     "list_objects",
     "program_context",

@@ -134,14 +134,21 @@ def value_expression(col: Column) -> str:
         expr = f"CONCAT('_{col.charset} X''',HEX({c}),'''')"
     elif t in UTF8_TEXT_TYPES and col.charset in UTF8_CHARSETS:
         # Byte-wise QUOTE costs the server less than per character and is the same on UTF-8: the bytes
-        # it escapes (backslash, quote, NUL, ^Z) never occur inside a multi-byte character. QUOTE leaves
-        # CR as it is, and MySQL's stock client reads CR LF as LF, even inside a string: CR becomes \r.
-        return f"REPLACE(QUOTE(CAST({c} AS BINARY)),X'0D','\\\\r')"
+        # it escapes (backslash, quote, NUL, ^Z) never occur inside a multi-byte character.
+        return client_safe(f"QUOTE(CAST({c} AS BINARY))")
     else:
-        return f"QUOTE({c})"  # text, JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL
+        # JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL (their text never holds a raw CR or LF)
+        return f"QUOTE({c})"
     # NULL is decided on the column, never on the expression: HEX() of a value past max_allowed_packet
     # returns NULL, which must surface as a row too large (the CONCAT turns NULL), never as a NULL value.
     return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
+
+
+def client_safe(quoted: str) -> str:
+    """QUOTE() leaves CR and LF raw; the stock client drops a CR before LF, so both become `\\r`, `\\n`
+    (as mysqldump writes them). A REPLACE that finds nothing costs the server one scan of the value;
+    every other byte the client could alter (NUL, ^Z, backslash, quote) QUOTE already escapes."""
+    return f"REPLACE(REPLACE({quoted},X'0D',X'5C72'),X'0A',X'5C6E')"
 
 
 def row_expression(columns: list[Column]) -> str:

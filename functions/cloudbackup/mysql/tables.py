@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cloudbackup.mysql.identifiers import quote_identifier, setting_name, unqualify_sequence_calls
+from cloudbackup.mysql.identifiers import quote_identifier, unqualify_sequence_calls
 from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create
 from cloudbackup.mysql.session_text import with_session
 
@@ -19,17 +19,6 @@ TABLE_SESSION = {
     "foreign_key_checks": "0",
 }
 SEQUENCE_SESSION = TABLE_SESSION
-
-
-def database_section(database: str, charset: str, collation: str) -> bytes:
-    """CREATE DATABASE IF NOT EXISTS with the source's defaults, then USE it (the "database" frame)."""
-    name = quote_identifier(database)
-    return (
-        "SET NAMES utf8mb4;\n"
-        f"CREATE DATABASE IF NOT EXISTS {name} "
-        f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)};\n"
-        f"USE {name};\n"
-    ).encode()
 
 
 def table_ddl(cur: Any, table: str, *, database: str | None = None) -> bytes:

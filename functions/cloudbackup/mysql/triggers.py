@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloudbackup.mysql.identifiers import unqualify_trigger
 from cloudbackup.mysql.routines import ProgramContext, program_context, stored_object
 from cloudbackup.mysql.server_text import (
     current_database,
@@ -48,4 +49,10 @@ def triggers_section(cur: Any, names: list[str], context: ProgramContext | None 
     if not names:
         return b""
     context = context or program_context(cur)
-    return b"".join(stored_object(show_create(cur, "TRIGGER", name), context) for name in names)
+    database = current_database(cur)
+    sections = []
+    for name in names:
+        row = show_create(cur, "TRIGGER", name)
+        row["statement"] = unqualify_trigger(row["statement"], database)
+        sections.append(stored_object(row, context))
+    return b"".join(sections)

@@ -1,0 +1,552 @@
+"""Check that a dump's statements stay inside the database being restored (allow-list: allowed.py).
+
+`Confinement.check(statement)` accepts only the statement kinds dumps contain, refuses any name
+qualified with a database and anything that reaches outside the target (files, users, server state,
+SQL built at run time), and raises `Refused` naming the statement and why. A restore runs it over the
+whole dump before anything is loaded, and again on each statement as it is sent.
+
+Row statements are checked by two C-level regex matches (their head, then a values list made of
+literals only), so checking a dump costs little next to loading it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cloudbackup.confine import allowed
+from cloudbackup.confine.lexer import LexError, Token, tokens
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.identifiers import unqualify_sequence_calls
+from cloudbackup.mysql.splitter import QuoteModes, Statement
+
+# run it; a USE/CREATE DATABASE of the source (the target is ours); or skip it (allowed.SKIPPED_VARIABLES)
+Verdict = Literal["run", "database", "skip"]
+
+
+class Refused(OperationError):
+    """A statement a restore must not run: one line naming it and why."""
+
+
+class _No(Exception):
+    """Why a statement is refused (internal)."""
+
+
+class _OtherDatabase(_No):
+    """A file of several databases: a usage error (restore one database per file)."""
+
+
+_NAME = rb"(?:`(?:[^`]|``)++`|[0-9A-Za-z_$\x80-\xff]++)"
+_ROWS_HEAD = re.compile(
+    rb"(?:INSERT|REPLACE)(?:\s++(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE))*+\s++(?:INTO\s++)?"
+    + _NAME
+    + rb"\s*+(?:\(\s*+"
+    + _NAME
+    + rb"(?:\s*+,\s*+"
+    + _NAME
+    + rb")*+\s*+\)\s*+)?VALUES?(?![0-9A-Za-z_$])",
+    re.IGNORECASE,
+)
+_ROWS_START = re.compile(rb"(?:INSERT|REPLACE)\b", re.IGNORECASE)
+_SEQUENCE_QUALIFIER = re.compile(rb"(?i)\b(?:nextval|lastval)\(\s*(`(?:[^`]|``)+`)\s*\.")
+
+
+def _values_pattern(escapes: bool, ansi: bool) -> re.Pattern[bytes]:
+    """A VALUES list made of literals only: strings, numbers, hex/bit literals, NULL, introducers."""
+    if escapes:
+        single = rb"'[^'\\]*+(?:(?:\\[\s\S]|'')[^'\\]*+)*+'"
+        double = rb'"[^"\\]*+(?:(?:\\[\s\S]|"")[^"\\]*+)*+"'
+    else:
+        single, double = rb"'[^']*+(?:''[^']*+)*+'", rb'"[^"]*+(?:""[^"]*+)*+"'
+    parts = [
+        single,
+        rb"[\s,()+]++",
+        rb"-(?!-)",
+        rb"(?:0x[0-9A-Fa-f]*+|0b[01]*+|[0-9]++(?:\.[0-9]*+)?(?:[eE][-+]?[0-9]++)?|\.[0-9]++(?:[eE][-+]?[0-9]++)?)"
+        rb"(?![0-9A-Za-z_$])",
+        rb"(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])",
+        rb"_[0-9A-Za-z]++(?=[\s'])",  # a character set introducer: _binary'…', _latin1 X'…'
+        rb"[xXbBnN](?=')",
+    ]
+    if not ansi:
+        parts.insert(1, double)
+    return re.compile(b"(?:" + b"|".join(parts) + b")*+")
+
+
+_VALUES = {(e, a): _values_pattern(e, a) for e in (True, False) for a in (True, False)}
+# The same over the compacted list, for speed: digits, quotes and punctuation in one run.
+_COMPACT_VALUES = re.compile(
+    rb"(?:[\s,()+0-9.']++|-(?!-)|(?<=[0-9.])[eE][-+]?[0-9]++|(?<=0)[xX][0-9A-Fa-f]*+|(?<=0)[bB][01]*+"
+    rb"|(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])|_[0-9A-Za-z]++(?=[\s'])|[xXbBnN](?='))*+"
+)
+
+
+@dataclass
+class Confinement:
+    """Checks one dump's statements, in order.
+
+    `source`: the database the dump was made of (USE/CREATE DATABASE may name it and nothing else);
+    None for a plain file, where the first such statement names it. `databases`: names a qualified name
+    must never use (the server's databases, the target, the system schemas), compared in lower case.
+    `modes`: how quotes read; with `follow_sql_mode` the check tracks the dump's own SET sql_mode (for
+    the pass before loading; while loading, the server reports it to the loader instead).
+    """
+
+    where: str
+    source: str | None = None
+    databases: frozenset[str] = frozenset()
+    modes: QuoteModes = field(default_factory=QuoteModes)
+    follow_sql_mode: bool = False
+    sql_mode: str = ""
+    next_number: int = 1
+    _user_vars: dict[bytes, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
+        if self.source:
+            names.add(self.source.lower())
+        self.databases = frozenset(names)
+        if self.follow_sql_mode:
+            self._apply_sql_mode(self.sql_mode)
+
+    def check_all(self, statements: Iterable[Statement]) -> int:
+        """Check every statement (numbered on from the last); returns how many there were."""
+        count = 0
+        for stmt in statements:
+            self.check(self.unqualified(stmt))
+            self.next_number = stmt.number + 1
+            count += 1
+        return count
+
+    def unqualified(self, stmt: Statement) -> Statement:
+        """The statement with `nextval(`source`.`seq`)` unqualified, as SHOW CREATE TABLE writes a
+        default calling a sequence of its own database (stock dumps keep it). In a file that names no
+        database, the first such qualifier names the source: unqualified, it can only mean the target.
+        Run before check(); another database's qualifier stays, and check() refuses it."""
+        if _ROWS_START.match(stmt.sql, len(stmt.sql) - len(stmt.sql.lstrip())):
+            return stmt
+        m = _SEQUENCE_QUALIFIER.search(stmt.sql)
+        if m is None:
+            return stmt
+        qualifier = m.group(1)
+        name = (qualifier[1:-1].replace(b"``", b"`") if qualifier.startswith(b"`") else qualifier).decode(
+            "utf-8", "replace"
+        )
+        if self.source is None:
+            self.source = name
+            self.databases = self.databases | {name.lower()}
+        if name != self.source:
+            return stmt
+        return Statement(stmt.number, stmt.line, unqualify_sequence_calls(stmt.sql, self.source))
+
+    def check(self, stmt: Statement) -> Verdict:
+        try:
+            return self._check(stmt.sql)
+        except _OtherDatabase as other:
+            raise UsageError(
+                f"{self.where} holds more than one database ({self.source}, {other}, …) at statement "
+                f"{stmt.number} (line {stmt.line}); restore one database per file"
+            ) from None
+        except (_No, LexError) as why:
+            excerpt = " ".join(stmt.sql[:80].decode("utf-8", "replace").split())
+            raise Refused(
+                f"{self.where}: statement {stmt.number} (line {stmt.line}) refused, it {why}: {excerpt}"
+            ) from None
+
+    # --- the statement kinds ----------------------------------------------------------------------
+
+    def _check(self, sql: bytes) -> Verdict:
+        start = len(sql) - len(sql.lstrip())
+        if _ROWS_START.match(sql, start):
+            self._rows(sql, start)
+            return "run"
+        toks = tokens(sql, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
+        words = [t for t in toks if t.kind == "word"]
+        if not toks:
+            return "run"  # an empty conditional comment: nothing runs
+        if toks[0].kind != "word":
+            raise _No("is not a statement a dump contains")
+        head = toks[0].text.decode()
+        second = toks[1].text if len(toks) > 1 else b""
+        if head == "SET":
+            return self._set(toks)
+        if head == "USE" or (
+            head in ("CREATE", "DROP", "ALTER")
+            and len(words) > 1
+            and words[1].text in (b"DATABASE", b"SCHEMA")
+        ):
+            return self._database(toks)
+        if head in ("LOCK", "UNLOCK"):
+            self._locks(toks)
+            return "run"
+        if head in allowed.TRANSACTION_WORDS:
+            if any(t.kind != "word" for t in toks) or (head == "START" and second != b"TRANSACTION"):
+                raise _No(f"is not the {head} a dump writes")
+            return "run"
+        if head in ("CREATE", "ALTER", "DROP"):
+            self._object(toks, head)
+            return "run"
+        if head == "EXECUTE" and second == b"IMMEDIATE" and len(toks) == 3 and toks[2].kind == "string":
+            return self._prepared_object(toks[2].text)
+        if head in ("SELECT", "DO") and second == b"SETVAL":
+            self._setval(toks)
+            return "run"
+        raise _No(f"is {head} …, which a dump does not contain")
+
+    def _prepared_object(self, literal: bytes) -> Verdict:
+        """EXECUTE IMMEDIATE 'CREATE …': how our backups send a stored program holding comments (the
+        stock client would strip them). The text is checked as the statement it is."""
+        inner = _unescape(literal, self.modes.backslash_escapes)
+        toks = tokens(inner, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
+        if not toks or toks[0].text != b"CREATE":
+            raise _No("runs SQL built at run time other than a CREATE of a stored program")
+        self._object(toks, "CREATE")
+        return "run"
+
+    def _rows(self, sql: bytes, start: int) -> None:
+        head = _ROWS_HEAD.match(sql, start)
+        if head is None:
+            raise _No("is not a plain INSERT … VALUES into a table of the database restored")
+        tail = sql[head.end() :]
+        if self.modes.backslash_escapes and b'"' not in tail:
+            # Fast: drop escape pairs and the strings' text at C speed (as the splitter's fast path
+            # does), then match what is left: a string's text can hold anything, the rest only literals.
+            parts = tail.replace(b"\\\\", b"").replace(b"\\'", b"").split(b"'")
+            if len(parts) % 2 == 0:
+                raise _No("holds a string that is not closed")
+            if _COMPACT_VALUES.fullmatch(b"'".join(parts[0::2])) is None:
+                raise _No("holds values other than literals")
+            return
+        values = _VALUES[(self.modes.backslash_escapes, self.modes.ansi_quotes)]
+        if values.fullmatch(tail) is None:
+            raise _No("holds values other than literals")
+
+    def _set(self, toks: list[Token]) -> Verdict:
+        assignments = _split(toks[1:], b",")
+        skipped = [_skipped_variable(a) for a in assignments]
+        if all(skipped):
+            # mysqldump's replication bookkeeping (@@SESSION.SQL_LOG_BIN, @@GLOBAL.GTID_PURGED): skipped
+            for assignment in assignments:
+                self._set_value(assignment[2:])
+            return "skip"
+        if any(skipped):
+            raise _No("mixes replication settings with session settings")
+        for assignment in assignments:
+            if not assignment:
+                raise _No("is an empty SET")
+            self._assignment(assignment)
+        self._scan(toks)
+        return "run"
+
+    def _assignment(self, a: list[Token]) -> None:
+        first = a[0]
+        if first.kind == "word" and first.text in (b"NAMES", b"CHARSET", b"CHARACTER"):
+            if any(t.kind not in ("word", "string", "name") for t in a):
+                raise _No("sets the character set to something other than a name")
+            return
+        if first.kind == "var" and not first.text.startswith(b"@@"):
+            name, rest = None, a[1:]
+            target = first.text
+        else:
+            target = None
+            if first.kind == "var":
+                var = first.text[2:]
+                for scope in (b"session.", b"local."):
+                    var = var.removeprefix(scope)
+                if b"." in var:
+                    raise _No(f"sets {first.text.decode('utf-8', 'replace')}, which changes the whole server")
+                name, rest = var.decode("utf-8", "replace"), a[1:]
+            elif first.kind == "word" and first.text in (b"SESSION", b"LOCAL") and len(a) > 1:
+                name, rest = a[1].text.decode("utf-8", "replace").lower(), a[2:]
+            elif first.kind in ("word", "name"):
+                name, rest = first.text.decode("utf-8", "replace").lower(), a[1:]
+            else:
+                raise _No("is not a SET of a session variable")
+            word = first.text.decode("utf-8", "replace")
+            if first.kind == "word" and word in allowed.FORBIDDEN_WORDS:
+                raise _No(f"is SET {word}, which {allowed.FORBIDDEN_WORDS[word]}")
+            if name not in allowed.SESSION_VARIABLES:
+                raise _No(f"sets {name}, which is not one of the session variables a dump sets")
+        if not rest or rest[0].kind != "op" or rest[0].text not in (b"=", b":="):
+            raise _No("is not a SET of a session variable")
+        value = rest[1:]
+        self._set_value(value)
+        if self.follow_sql_mode:
+            self._follow(name, target, value)
+
+    def _set_value(self, value: list[Token]) -> None:
+        for i, t in enumerate(value):
+            following = value[i + 1] if i + 1 < len(value) else None
+            called = following is not None and following.kind == "op" and following.text == b"("
+            if t.kind == "word" and (
+                (called and t.text.decode() not in allowed.SET_FUNCTIONS) or t.text == b"SELECT"
+            ):
+                raise _No(f"sets a value computed by {t.text.decode()}, which a dump does not do")
+            if t.kind == "var" and t.text.startswith((b"@@global.", b"@@persist")):
+                raise _No("reads a server-wide variable")
+
+    def _database(self, toks: list[Token]) -> Verdict:
+        """USE / CREATE / DROP / ALTER DATABASE: only of the database the dump was made of."""
+        head = toks[0].text
+        if head != b"USE" and any(t.kind == "op" and t.text != b"=" for t in toks):
+            raise _No("is not a database statement as dumps write it")
+        i = 1
+        while i < len(toks) and toks[i].kind == "word" and toks[i].text in _DATABASE_WORDS:
+            i += 1
+        if i == len(toks) or (toks[i].kind == "word" and toks[i].text in _DATABASE_OPTIONS):
+            if head == b"ALTER":
+                return "run"  # the current database (the staging one): a routine's own collation
+            raise _No("names no database")
+        t = toks[i]
+        if t.kind not in ("name", "word"):
+            raise _No("is not a database statement as dumps write it")
+        if head == b"DROP" and b"EXISTS" not in {x.text for x in toks[:i]}:
+            raise _No("drops a database, which a dump only writes as DROP DATABASE IF EXISTS of its own")
+        name = (t.raw or t.text).decode("utf-8", "replace")
+        if self.source is None:
+            self.source = name
+            self.databases = self.databases | {name.lower()}
+        elif name != self.source:
+            raise _OtherDatabase(name)
+        return "database"
+
+    def _locks(self, toks: list[Token]) -> None:
+        if len(toks) < 2 or toks[1].text not in (b"TABLES", b"TABLE"):
+            raise _No(f"is {toks[0].text.decode()} {toks[1].text.decode() if len(toks) > 1 else ''}".strip())
+        if toks[0].text == b"UNLOCK" and len(toks) != 2:
+            raise _No("is not a plain UNLOCK TABLES")
+        self._scan(toks, every_chain=True)
+
+    def _object(self, toks: list[Token], head: str) -> None:
+        """CREATE / ALTER / DROP of a table, view, routine, trigger, event, sequence or index."""
+        kind = None
+        i = 1
+        while i < len(toks):
+            t = toks[i]
+            if t.kind == "word" and t.text.decode() in allowed.OBJECT_KINDS:
+                kind = t.text.decode()
+                break
+            if t.kind == "word" and t.text == b"DEFINER" and i + 1 < len(toks) and toks[i + 1].text == b"=":
+                i = _after_user(toks, i + 2)
+                continue
+            if t.kind == "word" and t.text.decode() in allowed.OBJECT_PREFIX_WORDS:
+                i += 1
+                continue
+            if t.kind in ("name", "string", "var") or (t.kind == "op" and t.text in (b"=", b"@", b"(", b")")):
+                i += 1  # DEFINER = user@host, ALGORITHM = …
+                continue
+            break
+        if kind is None:
+            what = " ".join(t.text.decode("utf-8", "replace") for t in toks[: i + 1] if t.kind == "word")
+            raise _No(f"is {what}, which a dump does not contain")
+        if head == "CREATE" and kind == "TABLE":
+            self._create_table(toks[i + 1 :])
+        self._scan(toks, every_chain=head in ("DROP",))
+
+    def _create_table(self, rest: list[Token]) -> None:
+        for j, t in enumerate(rest):
+            if t.kind != "word":
+                continue
+            if t.text == b"SELECT":
+                raise _No("creates a table from a query, which a dump does not do")
+            if t.text == b"ENGINE":
+                after = [x for x in rest[j + 1 : j + 3] if not (x.kind == "op" and x.text == b"=")]
+                if after and after[0].text.upper().decode("utf-8", "replace") in allowed.FOREIGN_ENGINES:
+                    raise _No(f"uses the {after[0].text.decode()} engine, which reaches outside the database")
+
+    def _setval(self, toks: list[Token]) -> None:
+        """SELECT SETVAL(`seq`, n, …): mariadb-dump's way to restore a sequence's next value."""
+        if (
+            len(toks) < 5
+            or toks[2].text != b"("
+            or toks[3].kind not in ("name", "word")
+            or toks[-1].text != b")"
+        ):
+            raise _No("is not the SETVAL of a sequence a dump writes")
+        for t in toks[4:-1]:
+            if not (
+                t.kind in ("number",)
+                or (t.kind == "op" and t.text in (b",", b"-"))
+                or t.text in (b"TRUE", b"FALSE")
+            ):
+                raise _No("is not the SETVAL of a sequence a dump writes")
+
+    # --- what any statement must not do -----------------------------------------------------------
+
+    def _scan(self, toks: list[Token], *, every_chain: bool = False) -> None:
+        """Forbidden words and database-qualified names, in the statement as read with its conditional
+        comments and without them (a server older than a comment's version skips it)."""
+        self._scan_one(toks, every_chain)
+        if any(t.hidden for t in toks):
+            self._scan_one([t for t in toks if not t.hidden], every_chain)
+
+    def _scan_one(self, toks: list[Token], every_chain: bool) -> None:
+        n = len(toks)
+        for i, t in enumerate(toks):
+            prev = toks[i - 1] if i else None
+            after_dot = prev is not None and prev.kind == "op" and prev.text == b"."
+            if t.kind == "var" and t.text.startswith((b"@@global.", b"@@persist")):
+                raise _No("uses a server-wide variable")
+            if t.kind != "word" or after_dot:
+                if t.kind in ("word", "name") and not after_dot:
+                    self._chain(toks, i, every_chain)
+                continue
+            word = t.text.decode("utf-8", "replace")
+            nxt = toks[i + 1] if i + 1 < n else None
+            if nxt is not None and nxt.kind == "op" and nxt.text == b".":
+                self._chain(toks, i, every_chain)
+                continue
+            if word in allowed.FORBIDDEN_WORDS:
+                raise _No(f"uses {word}, which {allowed.FORBIDDEN_WORDS[word]}")
+            if word == "HANDLER" and (
+                prev is None or prev.text.decode("utf-8", "replace") not in allowed.HANDLER_PREFIXES
+            ):
+                raise _No("uses HANDLER, which reads tables outside SQL")
+            following = nxt.text.decode("utf-8", "replace") if nxt is not None and nxt.kind == "word" else ""
+            if word in ("CREATE", "ALTER", "DROP", "RENAME") and following in allowed.SERVER_OBJECTS:
+                raise _No(f"uses {word} {following}, which changes more than the database restored")
+            if word == "SET" and following in (
+                "PASSWORD",
+                "ROLE",
+                "DEFAULT",
+                "RESOURCE",
+                "TRANSACTION",
+                "STATEMENT",
+            ):
+                raise _No(f"uses SET {following}, which a dump does not do")
+            if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
+                raise _No(f"uses {word} {following}, which changes replication")
+
+    def _chain(self, toks: list[Token], i: int, every_chain: bool) -> None:
+        """A name at toks[i]: refuse it when it is qualified with a database."""
+        parts = [toks[i]]
+        j = i + 1
+        while (
+            j + 1 < len(toks)
+            and toks[j].kind == "op"
+            and toks[j].text == b"."
+            and (toks[j + 1].kind in ("word", "name", "number") or toks[j + 1].text == b"*")
+        ):
+            parts.append(toks[j + 1])
+            j += 2
+        if len(parts) < 2:
+            return
+        shown = ".".join((p.raw or p.text).decode("utf-8", "replace") for p in parts)
+        prev = toks[i - 1] if i else None
+        before = toks[i - 2] if i > 1 else None
+        nxt = toks[j] if j < len(toks) else None
+        qualifier = parts[0].text.decode("utf-8", "replace").lower()
+        qualified = (
+            every_chain
+            or len(parts) > 2
+            or qualifier in self.databases
+            or (prev is not None and prev.kind == "word" and prev.text.decode() in _POSITIONS)
+            or (
+                prev is not None
+                and prev.text == b"ON"
+                and before is not None
+                and before.text in _TRIGGER_EVENTS
+            )
+            or (
+                prev is not None
+                and prev.text == b"("
+                and before is not None
+                and before.text.decode("utf-8", "replace") in allowed.SEQUENCE_FUNCTIONS
+            )
+            or (nxt is not None and nxt.kind == "op" and nxt.text == b"(")
+        )
+        if qualified:
+            raise _No(f"names {shown}, qualified with a database; a restore only changes its target")
+
+    # --- following sql_mode, for the pass before loading -------------------------------------------
+
+    def _follow(self, name: str | None, target: bytes | None, value: list[Token]) -> None:
+        """Track sql_mode through SETs (and the user variables that save it), so the pass before
+        loading reads quotes as the server will. A sql_mode it cannot follow is refused: statements
+        after it could read otherwise on the server than here."""
+        text: str | None = None
+        v = value[0] if len(value) == 1 else None
+        if v is not None and v.kind == "string":
+            text = _unescape(v.text, self.modes.backslash_escapes).decode("utf-8", "replace")
+        elif v is not None and v.kind == "var" and v.text.startswith(b"@@"):
+            same = v.text.removeprefix(b"@@").removeprefix(b"session.") == b"sql_mode"
+            text = self.sql_mode if same else None
+        elif v is not None and v.kind == "var":
+            text = self._user_vars.get(v.text)
+        if target is not None:
+            if text is None:
+                self._user_vars.pop(target, None)
+            else:
+                self._user_vars[target] = text
+        elif name == "sql_mode":
+            if text is None:
+                raise _No("sets sql_mode to a value known only when it runs, which a dump does not do")
+            self._apply_sql_mode(text)
+
+    def _apply_sql_mode(self, mode: str) -> None:
+        self.sql_mode = mode
+        flags = {part.strip().upper() for part in mode.split(",")}
+        self.modes.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in flags
+        self.modes.ansi_quotes = bool(flags & {"ANSI_QUOTES", "ANSI"})
+
+
+_DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
+_DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
+_POSITIONS = allowed.NAME_POSITIONS | {"FOLLOWS", "PRECEDES"}
+_TRIGGER_EVENTS = {b"INSERT", b"UPDATE", b"DELETE"}
+
+
+_ESCAPES = {b"0": b"\0", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"Z": b"\x1a"}
+_ESCAPE = re.compile(rb"\\([\s\S])|''")
+_PLAIN_ESCAPE = re.compile(rb"''")
+
+
+def _unescape(literal: bytes, escapes: bool) -> bytes:
+    """A string token's text as the server reads it: '' is ', and backslash escapes when they are on."""
+
+    def one(m: re.Match[bytes]) -> bytes:
+        c = m.group(1) if escapes else None
+        if c is None:
+            return b"'"
+        return b"\\" + c if c in (b"%", b"_") else _ESCAPES.get(c, c)
+
+    return (_ESCAPE if escapes else _PLAIN_ESCAPE).sub(one, literal)
+
+
+def _skipped_variable(assignment: list[Token]) -> bool:
+    """`@@[SESSION.|GLOBAL.]name = …` for a name the restore skips (allowed.SKIPPED_VARIABLES)."""
+    if len(assignment) < 3 or assignment[0].kind != "var" or assignment[1].text != b"=":
+        return False
+    name = assignment[0].text.removeprefix(b"@@")
+    scope, _, bare = name.rpartition(b".")
+    allowed_scopes = allowed.SKIPPED_VARIABLES.get(bare.decode("utf-8", "replace"), ())
+    return scope.decode("utf-8", "replace") in allowed_scopes
+
+
+def _after_user(toks: list[Token], i: int) -> int:
+    """Past `user@host` (or CURRENT_USER[()]) starting at toks[i]."""
+    if i < len(toks) and toks[i].kind in ("name", "word", "string"):
+        i += 1
+    if i < len(toks) and toks[i].kind == "var":
+        i += 1  # @host, lexed as a variable
+    elif i + 1 < len(toks) and toks[i].text == b"(" and toks[i + 1].text == b")":
+        i += 2
+    return i
+
+
+def _split(toks: list[Token], separator: bytes) -> list[list[Token]]:
+    """Split at `separator` outside parentheses."""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in toks:
+        if t.kind == "op" and t.text == b"(":
+            depth += 1
+        elif t.kind == "op" and t.text == b")":
+            depth -= 1
+        elif depth == 0 and t.kind == "op" and t.text == separator:
+            parts.append([])
+            continue
+        parts[-1].append(t)
+    return parts

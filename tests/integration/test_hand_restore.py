@@ -1,0 +1,72 @@
+"""A hand restore with the stock client (`mysql -e 'CREATE DATABASE copy …' && zstd -dc F | mysql copy`)
+gives an exact copy and never touches the source: the data object names no database, and every byte
+the client could alter inside a string is escaped."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect, mysql_client_args, run_sql
+
+pytestmark = pytest.mark.integration
+
+# Bytes the stock client reads specially: CR before LF is dropped, NUL and ^Z end or alter input.
+AWKWARD = ["a\r\nb", "\r", "x\ny", "\0z", "\x1a", "back\\slash", "it's", 'dq"', "\r\n\r\n", "tab\there;"]
+
+
+def backed_up(db_settings, database, tmp_path, compression="zstd"):
+    store = LocalStorage(tmp_path / "data")
+    manifest = backup_database(db_settings, database, store, source="t", compression=compression)
+    return manifest, store.location(manifest.data.key)
+
+
+def test_a_hand_restore_into_a_copy_is_exact_and_leaves_the_source(db_settings, make_database, tmp_path):
+    # Given a live database whose text holds CR, LF, NUL, ^Z, backslashes and quotes, backed up
+    source = make_database("src")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (id int primary key, v text, b varbinary(20), j varchar(20))",
+        "CREATE TABLE nokey (v text)",
+        "CREATE VIEW vv AS SELECT id, v FROM t",
+    )
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO t VALUES (%s, %s, %s, %s)", [(i, v, v.encode(), v) for i, v in enumerate(AWKWARD)]
+        )
+        cur.executemany("INSERT INTO nokey VALUES (%s)", [(v,) for v in AWKWARD])
+    manifest, path = backed_up(db_settings, source, tmp_path)
+    run_sql(db_settings, source, "INSERT INTO t VALUES (999, 'after the backup', NULL, NULL)")
+    # When the operator follows the header's hand restore
+    sql = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
+    head = sql[:2048].decode()
+    assert (
+        f"source database: `{source}`, CHARACTER SET {manifest.charset} COLLATE {manifest.collation}" in head
+    )
+    copy = make_database("copy")
+    run_sql(
+        db_settings,
+        copy,
+        f"ALTER DATABASE `{copy}` CHARACTER SET {manifest.charset} COLLATE {manifest.collation}",
+    )
+    loaded = subprocess.run(
+        [*mysql_client_args(db_settings), copy], input=sql, capture_output=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+    # Then the copy's values are byte for byte the source's, and the source kept its newer row
+    code = b"\n".join(line for line in sql.split(b"\n") if not line.startswith(b"--"))
+    assert b"USE `" not in code
+    assert b"CREATE DATABASE" not in code
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT id, v, b, j FROM `{copy}`.t ORDER BY id")
+        assert cur.fetchall() == tuple((i, v, v.encode(), v) for i, v in enumerate(AWKWARD))
+        cur.execute(f"SELECT v FROM `{copy}`.nokey ORDER BY v")
+        assert sorted(v for (v,) in cur.fetchall()) == sorted(AWKWARD)
+        cur.execute(f"SELECT COUNT(*) FROM `{source}`.t WHERE id = 999")
+        assert cur.fetchone()[0] == 1
+        cur.execute(f"SELECT COUNT(*) FROM `{copy}`.vv")
+        assert cur.fetchone()[0] == len(AWKWARD)

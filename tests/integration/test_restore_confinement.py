@@ -1,0 +1,337 @@
+"""A restore is confined to its target: a crafted dump that reaches into another database (or the
+server) is refused before anything is created, with one line naming the statement; real dumps (our
+backups, mysqldump, mariadb-dump) are accepted whole."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from cloudbackup.backup import resolve_databases
+from cloudbackup.catalog import find_backup
+from cloudbackup.confine.allowed import SYSTEM_DATABASES
+from cloudbackup.confine.check import Confinement
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.splitter import split_statements
+from cloudbackup.restore import restore_backup, restore_dump_file
+from cloudbackup.verify import verify_backup
+from tests.fixtures.compare import snapshot
+from tests.fixtures.mariadb import admin_connect, db_url, flavour, mysql_client_args, run_sql
+from tests.integration.restore_helpers import back_up, make_shop, schemas_like
+
+pytestmark = pytest.mark.integration
+
+PREFIX = (
+    "/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE t (a int primary key);\nINSERT INTO t VALUES (1),(2);\n"
+)
+SUFFIX = "INSERT INTO t VALUES (3);\n"
+
+# (case, the statement, as the issue and the brief list them); {other} is a live database, {uid} unique.
+CRAFTED = [
+    ("create in another database", "CREATE TABLE {other}.x (a int);"),
+    ("drop behind a comment", "DROP /**/ DATABASE {other};"),
+    ("execute immediate", "EXECUTE IMMEDIATE 'DROP TABLE {other}.t';"),
+    ("create user", "CREATE USER 'cbt_evil_{uid}'@'localhost';"),
+    ("grant", "GRANT ALL ON *.* TO 'cbt_evil_{uid}'@'localhost' IDENTIFIED BY 'x';"),
+    ("set global", "SET GLOBAL max_connections = 1234;"),
+    ("insert into another database", "INSERT INTO {other}.t VALUES (99);"),
+    ("rename out of another database", "RENAME TABLE {other}.t TO t2;"),
+    ("conditional comment", "/*!50000 DROP TABLE {other}.t */;"),
+    (
+        "trigger body",
+        "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO {other}.t VALUES (NEW.a + 100);",
+    ),
+    ("view definition", "CREATE VIEW v AS SELECT a FROM {other}.t;"),
+    ("routine body", "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DROP TABLE {other}.t; END;;\nDELIMITER ;"),
+    ("prepare", "PREPARE s FROM 'DROP TABLE {other}.t';"),
+    ("load data", "LOAD DATA INFILE '/etc/hostname' INTO TABLE t;"),
+    ("select into outfile", "SELECT a FROM t INTO OUTFILE '/tmp/cbt_evil_{uid}';"),
+    ("call", "CALL {other}.p();"),
+    ("handler", "HANDLER {other}.t OPEN;"),
+    ("flush", "FLUSH TABLES;"),
+    ("set password", "SET PASSWORD FOR 'cbt_evil_{uid}'@'localhost' = 'x';"),
+    ("rows read from another database", "INSERT INTO t SELECT a + 10 FROM {other}.t;"),
+]
+
+
+@pytest.fixture
+def victim(db_settings, make_database):
+    """A live database a crafted dump would harm: one table with rows, one trigger-free view."""
+    other = make_database("victim")
+    run_sql(db_settings, other, "CREATE TABLE t (a int primary key)", "INSERT INTO t VALUES (7), (8)")
+    return other
+
+
+def world(db_settings, other: str, uid: str) -> dict[str, object]:
+    """What a crafted dump could have changed: the victim, users, a global, files."""
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM mysql.user WHERE user LIKE %s", (f"cbt_evil_{uid}%",))
+        users = cur.fetchone()[0]
+        cur.execute("SELECT @@GLOBAL.max_connections")
+        connections = cur.fetchone()[0]
+    return {
+        "victim": snapshot(db_settings, other),
+        "users": users,
+        "max_connections": connections,
+        "outfile": os.path.exists(f"/tmp/cbt_evil_{uid}"),
+    }
+
+
+@pytest.mark.parametrize(("case", "statement"), CRAFTED, ids=[c for c, _ in CRAFTED])
+def test_a_crafted_dump_is_refused_before_anything_changes(
+    db_settings, make_database, victim, tmp_path, case, statement
+):
+    # Given a dump whose 4th statement reaches outside its target
+    uid = uuid.uuid4().hex[:8]
+    path = tmp_path / "crafted.sql"
+    path.write_text(PREFIX + statement.format(other=victim, uid=uid) + "\n" + SUFFIX)
+    target = f"cbt_conf_{uid}"
+    before = world(db_settings, victim, uid)
+    # When it is restored into a new target
+    try:
+        with pytest.raises(OperationError, match=r"statement 4 \(line [45]\) refused") as refused:
+            restore_dump_file(db_settings, str(path), target_database=target)
+        # Then it is refused in one line, and nothing changed anywhere: no target, no staging, the
+        # victim as it was, no user, no global setting, no file
+        assert "\n" not in str(refused.value)
+        assert schemas_like(db_settings, target) == []
+        assert world(db_settings, victim, uid) == before
+    finally:
+        run_sql(db_settings, victim, f"SET GLOBAL max_connections = {before['max_connections']}")
+
+
+def test_the_cli_refuses_with_exit_1_and_one_line(db_settings, victim, tmp_path):
+    # Given a crafted dump that drops another database behind a comment
+    path = tmp_path / "crafted.sql"
+    path.write_text(PREFIX + f"DROP /**/ DATABASE `{victim}`;\n" + SUFFIX)
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    before = snapshot(db_settings, victim)
+    # When the operator restores it with the command line
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloudbackup.cli.main",
+            "restore",
+            "--db-url",
+            db_url(db_settings),
+            "--backup",
+            str(path),
+            "--target-database",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then exit 1, one line naming the statement, and nothing changed
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "statement 4 (line 4) refused" in done.stderr
+    assert schemas_like(db_settings, target) == []
+    assert snapshot(db_settings, victim) == before
+
+
+def test_a_backup_holding_a_foreign_statement_is_refused_before_staging(
+    db_settings, make_database, victim, tmp_path
+):
+    # Given a backup of a database with a trigger that writes into another database (made on the
+    # server, as an attacker with rights on the source could)
+    source = make_database("fsrc")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (a int primary key)",
+        f"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO `{victim}`.t VALUES (NEW.a + 100)",
+        "INSERT INTO t VALUES (1)",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    before = snapshot(db_settings, victim)
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    # When it is restored; Then it is refused, naming the trigger's statement, and nothing changed
+    with pytest.raises(
+        OperationError, match=rf"backup {entry.manifest.id}: statement \d+ .*refused.*{victim}"
+    ):
+        restore_backup(db_settings, entry, target_database=target)
+    assert schemas_like(db_settings, target) == []
+    assert snapshot(db_settings, victim) == before
+
+
+def test_a_trigger_created_with_a_qualified_name_restores_into_the_target(
+    db_settings, make_database, tmp_path
+):
+    # Given a trigger created as `CREATE TRIGGER db.tr … ON db.t`
+    source = make_database("qtr")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (a int primary key)",
+        f"CREATE TRIGGER `{source}`.tr BEFORE INSERT ON `{source}`.t FOR EACH ROW SET NEW.a = NEW.a + 1",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    # When the backup is restored into another database
+    target = make_database("qtt")
+    run_sql(db_settings, target, f"DROP DATABASE `{target}`")
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the trigger lives in the target (and fires there), the source keeps its own
+    run_sql(db_settings, target, "INSERT INTO t VALUES (1)")
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT a FROM `{target}`.t")
+        assert cur.fetchall() == ((2,),)
+        cur.execute(
+            "SELECT trigger_schema FROM information_schema.triggers WHERE trigger_name = 'tr' "
+            "AND trigger_schema IN (%s, %s) ORDER BY trigger_schema",
+            (source, target),
+        )
+        assert sorted(s for (s,) in cur.fetchall()) == sorted([source, target])
+
+
+# --- real dumps are accepted whole -----------------------------------------------------------------
+
+
+def dump_tool(settings, tool: str) -> list[str]:
+    """mysqldump/mariadb-dump of the server under test (MySQL's own build for MySQL)."""
+    args = mysql_client_args(settings)
+    client = next(i for i, a in enumerate(args) if a.endswith("mysql"))
+    program = args[client][: -len("mysql")] + tool if flavour(settings) == "mysql" else tool
+    return [*args[:client], program, *args[client + 1 :]]
+
+
+def accepted(sql: bytes, source: str | None = None) -> int:
+    confinement = Confinement(
+        where="dump", source=source, databases=frozenset({"prod"}), follow_sql_mode=True
+    )
+    return confinement.check_all(split_statements([sql], modes=confinement.modes))
+
+
+@pytest.mark.parametrize("tool", ["mysqldump", "mariadb-dump"])
+@pytest.mark.parametrize("flags", [[], ["--databases"], ["--skip-extended-insert", "--complete-insert"]])
+def test_every_statement_of_a_stock_dump_of_sakila_is_accepted(db_settings, sakila_db, tool, flags):
+    if tool == "mariadb-dump" and flavour(db_settings) == "mysql":
+        pytest.skip("MySQL ships mysqldump only")
+    sql = subprocess.run(
+        [*dump_tool(db_settings, tool), "--routines", "--triggers", "--events", *flags, sakila_db],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert accepted(sql) > 20
+
+
+def test_every_statement_of_our_backup_of_sakila_is_accepted(db_settings, sakila_db, tmp_path):
+    entry = back_up(db_settings, sakila_db, tmp_path)
+    confinement = Confinement(
+        where="backup", source=sakila_db, databases=frozenset({"prod"}), follow_sql_mode=True
+    )
+    seen = []
+
+    def check(_frame, sql):
+        seen.append(
+            confinement.check_all(
+                split_statements(sql, first_number=confinement.next_number, modes=confinement.modes)
+            )
+        )
+
+    verify_backup(entry, statements=check)
+    assert sum(seen) > 20
+
+
+def test_a_shop_backup_with_every_object_restores_under_the_check(db_settings, make_database, tmp_path):
+    if flavour(db_settings) == "mysql":
+        pytest.skip("the shop has a MariaDB sequence")
+    source = make_database("cshop")
+    make_shop(db_settings, source, rows=50)
+    entry = back_up(db_settings, source, tmp_path)
+    target = make_database("cshopt")
+    run_sql(db_settings, target, f"DROP DATABASE `{target}`")
+    result = restore_backup(db_settings, entry, target_database=target)
+    assert result.rows > 50
+
+
+# --- system schemas -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("system", sorted(SYSTEM_DATABASES))
+def test_restoring_into_a_system_schema_is_refused(db_settings, tmp_path, system):
+    path = tmp_path / "t.sql"
+    path.write_text("CREATE TABLE cbt_never (a int);\n")
+    for in_place in (False, True):
+        with pytest.raises(UsageError, match="system database"):
+            restore_dump_file(db_settings, str(path), target_database=system, in_place=in_place)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'cbt_never'")
+        assert cur.fetchone()[0] == 0
+
+
+def test_the_cli_refuses_a_system_target_with_exit_2(db_settings, tmp_path):
+    path = tmp_path / "t.sql"
+    path.write_text("CREATE TABLE cbt_never (a int);\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cloudbackup.cli.main",
+            "restore",
+            "--db-url",
+            db_url(db_settings, "mysql"),
+            "--backup",
+            str(path),
+            "--in-place",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "system database" in done.stderr
+
+
+def test_every_database_means_no_system_schema(db_settings):
+    assert not {name.lower() for name in resolve_databases(db_settings, None)} & SYSTEM_DATABASES
+
+
+def test_an_old_backup_whose_object_uses_its_database_restores_into_the_target(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup as made before the data object named no database: a first frame with
+    # CREATE DATABASE IF NOT EXISTS + USE of the source (rebuilt here from a new backup)
+    source = make_database("old")
+    run_sql(db_settings, source, "CREATE TABLE t (a int primary key)", "INSERT INTO t VALUES (1), (2)")
+    entry = back_up(db_settings, source, tmp_path)
+    manifest = entry.manifest
+    path = Path(entry.store.location(manifest.data.key))
+    old_frame = zstandard.ZstdCompressor().compress(
+        f"SET NAMES utf8mb4;\nCREATE DATABASE IF NOT EXISTS `{source}` CHARACTER SET {manifest.charset} "
+        f"COLLATE {manifest.collation};\nUSE `{source}`;\n".encode()
+    )
+    data = old_frame + path.read_bytes()
+    path.write_bytes(data)
+    manifest = replace(
+        manifest,
+        frames=[Frame(kind="database", offset=0, length=len(old_frame))]
+        + [replace(f, offset=f.offset + len(old_frame)) for f in manifest.frames],
+        data=replace(manifest.data, size=len(data), sha256=hashlib.sha256(data).hexdigest()),
+    )
+    manifest_path = path.with_name(path.name.replace(".sql.zst", ".manifest.json"))
+    manifest_path.write_bytes(manifest.to_json())
+    old = find_backup([entry.store], manifest.id)
+    run_sql(db_settings, source, "INSERT INTO t VALUES (3)")  # the live source moves on
+    # When it is restored into another database
+    target = make_database("oldt")
+    run_sql(db_settings, target, f"DROP DATABASE `{target}`")
+    restore_backup(db_settings, old, target_database=target)
+    # Then the target has the backup's rows, and the source was not touched
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT a FROM `{target}`.t ORDER BY a")
+        assert cur.fetchall() == ((1,), (2,))
+        cur.execute(f"SELECT a FROM `{source}`.t ORDER BY a")
+        assert cur.fetchall() == ((1,), (2,), (3,))

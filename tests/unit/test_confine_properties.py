@@ -1,0 +1,256 @@
+"""The restore allow-list as properties: whatever is generated outside it is refused, and what dumps
+write is accepted (the real dumps of sakila: tests/integration/test_restore_confinement.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudbackup.confine.check import Confinement, Refused
+from cloudbackup.errors import UsageError
+from cloudbackup.mysql.splitter import split_statements
+
+OTHER = "prod"
+
+# Statement kinds a dump never contains.
+FOREIGN_HEADS = [
+    "GRANT ALL ON *.* TO x",
+    "REVOKE ALL ON *.* FROM x",
+    "CALL p()",
+    "HANDLER t OPEN",
+    "LOAD DATA INFILE '/etc/passwd' INTO TABLE t",
+    "LOAD XML INFILE 'x' INTO TABLE t",
+    "EXECUTE IMMEDIATE 'DROP TABLE t'",
+    "PREPARE s FROM 'DROP TABLE t'",
+    "EXECUTE s",
+    "KILL 1",
+    "SHUTDOWN",
+    "FLUSH PRIVILEGES",
+    "INSTALL PLUGIN p SONAME 'p.so'",
+    "UNINSTALL PLUGIN p",
+    "RENAME TABLE t TO u",
+    "TRUNCATE TABLE t",
+    "UPDATE t SET a = 1",
+    "DELETE FROM t",
+    "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+    "SELECT 1",
+    "INSERT INTO t SELECT * FROM u",
+    "REPLACE INTO t SELECT * FROM u",
+    "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 2",
+    "CHANGE MASTER TO MASTER_HOST = 'x'",
+    "PURGE BINARY LOGS BEFORE NOW()",
+    "RESET MASTER",
+    "BINLOG 'AAAA'",
+    "DO SLEEP(1)",
+    "CREATE USER x",
+    "DROP USER x",
+    "ALTER USER x IDENTIFIED BY 'y'",
+    "SET PASSWORD = 'x'",
+    "SET GLOBAL max_connections = 5",
+    "SET PERSIST max_connections = 5",
+    "SET @@GLOBAL.max_connections = 5",
+    "SET @@GLOBAL.GTID_PURGED = 'x', max_connections = 5",
+    "SET GLOBAL sql_log_bin = 0",
+    "SET ROLE ALL",
+    "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST 'x')",
+    "CREATE DATABASE other",
+    "DROP DATABASE other",
+    "ALTER DATABASE other CHARACTER SET latin1",
+    "USE other",
+    "CREATE TABLESPACE ts ADD DATAFILE 'x.ibd'",
+    "CREATE TABLE t (a int) DATA DIRECTORY = '/tmp'",
+    "CREATE TABLE t (a int) ENGINE = FEDERATED CONNECTION = 'mysql://u@h/d/t'",
+    "CREATE TABLE t SELECT * FROM u",
+    "CREATE PROCEDURE p() BEGIN PREPARE s FROM @x; EXECUTE s; END",
+    "CREATE PROCEDURE p() BEGIN DROP DATABASE x; END",
+    "CREATE PROCEDURE p() BEGIN GRANT ALL ON *.* TO x; END",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET GLOBAL max_connections = 1",
+    "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SELECT LOAD_FILE('/etc/passwd') INTO @x",
+    "XA START 'x'",
+    "SAVEPOINT s",
+    "CHECKSUM TABLE t",
+    "OPTIMIZE TABLE t",
+    "ANALYZE TABLE t",
+    "CACHE INDEX t IN c",
+]
+
+# Where an object name stands in statements a dump does write: {} is replaced by a qualified name.
+NAME_PLACES = [
+    "CREATE TABLE {} (a int)",
+    "CREATE TABLE t (a int, FOREIGN KEY (a) REFERENCES {} (a))",
+    "DROP TABLE IF EXISTS {}",
+    "DROP TABLE IF EXISTS t, {}",
+    "INSERT INTO {} VALUES (1)",
+    "REPLACE INTO {} (a) VALUES (1)",
+    "LOCK TABLES {} WRITE",
+    "ALTER TABLE t RENAME TO {}",
+    "ALTER TABLE {} DISABLE KEYS",
+    "CREATE VIEW {} AS SELECT 1",
+    "CREATE VIEW v AS SELECT a FROM {}",
+    "CREATE VIEW v AS SELECT a FROM t JOIN {} USING (a)",
+    "CREATE TRIGGER {} BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1",
+    "CREATE TRIGGER tr BEFORE INSERT ON {} FOR EACH ROW SET NEW.a = 1",
+    "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO {} VALUES (NEW.a)",
+    "CREATE TRIGGER tr AFTER DELETE ON t FOR EACH ROW DELETE FROM {} WHERE a = OLD.a",
+    "CREATE TRIGGER tr AFTER UPDATE ON t FOR EACH ROW UPDATE {} SET a = NEW.a",
+    "CREATE PROCEDURE {}() SELECT 1",
+    "CREATE FUNCTION f() RETURNS int RETURN (SELECT COUNT(*) FROM {})",
+    "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM {}",
+    "CREATE SEQUENCE {}",
+    "CREATE TABLE t (a int DEFAULT NEXTVAL({}))",
+    "SELECT SETVAL({}, 5)",
+]
+
+# Session variables a dump never sets (server-wide, or changing what the restore writes elsewhere).
+FOREIGN_VARIABLES = ["max_connections", "gtid_mode", "read_only", "general_log", "init_connect"]
+
+
+def check(sql: bytes, *, databases=frozenset({OTHER})) -> None:
+    confinement = Confinement(where="f.sql", source="src", databases=databases)
+    confinement.check_all(split_statements([sql], modes=confinement.modes))
+
+
+def refused(sql: str | bytes) -> bool:
+    try:
+        check(sql.encode() if isinstance(sql, str) else sql)
+    except (Refused, UsageError):  # UsageError: a second database in one file
+        return True
+    return False
+
+
+@st.composite
+def obscured(draw, words: str) -> str:
+    """`words` as a tired operator or an attacker might write them: any case, comments between words,
+    all of it inside a conditional comment or not."""
+    parts = words.split(" ")
+    gaps = st.sampled_from([" ", "  ", "\n", "/**/", " /* x */ ", "\t", " -- c\n", " # c\n"])
+    out = parts[0]
+    for part in parts[1:]:
+        out += draw(gaps) + part
+    out = (
+        "".join(c.upper() if draw(st.booleans()) else c.lower() for c in out) if draw(st.booleans()) else out
+    )
+    if draw(st.booleans()):
+        out = f"/*!{draw(st.sampled_from(['', '40101', '50003', '99999']))} {out} */"
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_statements_outside_the_list_are_always_refused(data):
+    statement = data.draw(obscured(data.draw(st.sampled_from(FOREIGN_HEADS))))
+    assert refused(f"SET NAMES utf8mb4;\n{statement};\n")
+
+
+@st.composite
+def qualified_name(draw) -> str:
+    db = draw(st.sampled_from([OTHER, f"`{OTHER}`", OTHER.upper(), "mysql", "`sys`", "src", "newdb"]))
+    table = draw(st.sampled_from(["t", "`t`", "`x y`", "user"]))
+    dot = draw(st.sampled_from([".", " . ", "/**/./**/", "\n.\n"]))
+    return db + dot + table
+
+
+@settings(max_examples=300, deadline=None)
+@given(place=st.sampled_from(NAME_PLACES), name=qualified_name())
+def test_a_name_qualified_with_a_database_is_always_refused(place, name):
+    assert refused(place.format(name) + ";\n")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    variable=st.sampled_from(FOREIGN_VARIABLES),
+    form=st.sampled_from(["SET {} = 1", "SET SESSION {} = 1", "SET @@{} = 1", "SET @@session.{} = 1"]),
+    scope=st.sampled_from(["SET GLOBAL {} = 1", "SET @@global.{} = 1", "SET PERSIST {} = 1"]),
+)
+def test_a_variable_outside_the_list_or_any_global_is_refused(variable, form, scope):
+    assert refused(form.format(variable) + ";")
+    assert refused(scope.format("foreign_key_checks") + ";")
+
+
+# Values as dumps write them: every byte escaped as mysqldump (and our backup) escape it.
+def sql_literal(value: bytes) -> bytes:
+    escaped = (
+        value.replace(b"\\", b"\\\\")
+        .replace(b"'", b"\\'")
+        .replace(b"\0", b"\\0")
+        .replace(b"\r", b"\\r")
+        .replace(b"\n", b"\\n")
+        .replace(b"\x1a", b"\\Z")
+    )
+    return b"'" + escaped + b"'"
+
+
+values = st.one_of(
+    st.binary(max_size=40).map(sql_literal),
+    st.binary(max_size=20).map(lambda b: b"_binary " + sql_literal(b)),
+    st.binary(max_size=20).map(lambda b: b"X'" + b.hex().encode() + b"'"),
+    st.binary(min_size=1, max_size=20).map(lambda b: b"0x" + b.hex().encode()),
+    st.integers().map(lambda n: str(n).encode()),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: repr(f).encode()),
+    st.just(b"NULL"),
+    st.sampled_from([b"b'0101'", b"_latin1 X'e9'", b"-0", b"1e-7", b"DEFAULT"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(values, min_size=1, max_size=5), min_size=1, max_size=5))
+def test_rows_of_literals_are_accepted_whatever_their_bytes(rows):
+    body = b",".join(b"(" + b",".join(row) + b")" for row in rows)
+    check(b"INSERT INTO `t` VALUES " + body + b";\n")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */",
+        b"/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */",
+        b"/*!50503 SET NAMES utf8mb4 */",
+        b"/*!40000 DROP DATABASE IF EXISTS `src`*/",
+        b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `src` /*!40100 DEFAULT CHARACTER SET utf8mb4 */",
+        b"USE `src`",
+        b"LOCK TABLES `t` WRITE",
+        b"/*!40000 ALTER TABLE `t` DISABLE KEYS */",
+        b"UNLOCK TABLES",
+        b"set autocommit=0",
+        b"commit",
+        b"/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */"
+        b" /*!50001 VIEW `v` AS select `a`.`id` AS `id` from (`t` `a` join `u` on(`a`.`id` = `u`.`id`)) */",
+        b"CREATE DEFINER=root@localhost TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = t2.x",
+        b"EXECUTE IMMEDIATE 'CREATE PROCEDURE p()\\nBEGIN\\n  -- a comment\\n  SELECT 1;\\nEND'",
+        b"SELECT SETVAL(`s`, 1001, 0)",
+        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN DECLARE CONTINUE HANDLER FOR NOT FOUND SET @done = 1; "
+        b"END;;\nDELIMITER ",
+        b"ALTER DATABASE COLLATE utf8mb4_bin",
+        b"CREATE TABLE `t` (`a` int DEFAULT nextval(`src`.`seq`))",  # SHOW CREATE qualifies its own
+        b"DROP PACKAGE IF EXISTS `pkg`",
+        # the database frame of backups made before the data object named no database
+        b"SET NAMES utf8mb4;\n"
+        b"CREATE DATABASE IF NOT EXISTS `src` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\nUSE `src`",
+        # mysqldump on a server with GTIDs (skipped, never run)
+        b"SET @MYSQLDUMP_TEMP_LOG_BIN = @@SESSION.SQL_LOG_BIN;\nSET @@SESSION.SQL_LOG_BIN= 0;\n"
+        b"SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5';\n"
+        b"SET @@SESSION.SQL_LOG_BIN = @MYSQLDUMP_TEMP_LOG_BIN",
+    ],
+)
+def test_what_dumps_write_is_accepted(sql):
+    check(sql + b";\n")
+
+
+def follow(sql: bytes) -> int:
+    confinement = Confinement(where="f.sql", source="src", follow_sql_mode=True)
+    return confinement.check_all(split_statements([sql], modes=confinement.modes))
+
+
+def test_the_check_reads_quotes_as_the_dumps_sql_mode_says():
+    # Under NO_BACKSLASH_ESCAPES 'a\' is a whole string; after the old mode is back, \' escapes again
+    sql = (
+        b"SET @OLD=@@SQL_MODE, SQL_MODE='NO_BACKSLASH_ESCAPES';\nINSERT INTO t VALUES ('a\\');\n"
+        b"SET SQL_MODE=@OLD;\nINSERT INTO t VALUES ('b\\'c');\n"
+    )
+    assert follow(sql) == 4
+
+
+def test_a_sql_mode_known_only_at_run_time_is_refused():
+    with pytest.raises(Refused, match=r"statement 2 .*sql_mode"):
+        follow(b"SET @m = CONCAT('NO_BACK', 'SLASH_ESCAPES');\nSET sql_mode = @m;\n")
