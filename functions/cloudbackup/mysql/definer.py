@@ -21,6 +21,7 @@ _OBJECT = re.compile(
     rb"(?:IF\s+NOT\s+EXISTS\s+)?((?:`(?:[^`]|``)*`|[\w$]+)(?:\s*\.\s*(?:`(?:[^`]|``)*`|[\w$]+))?)",
     re.IGNORECASE,
 )
+_NAME_PARTS = re.compile(rb"`(?:[^`]|``)*`|[\w$]+")
 # DDL as dumps write it, also wrapped in EXECUTE IMMEDIATE '…' (for text the client cannot pass as is).
 _DDL_HEAD = re.compile(rb"(?:\s|/\*M?!\d*)*+(?:EXECUTE\s+IMMEDIATE\s+')?(?:CREATE|ALTER)\b", re.IGNORECASE)
 
@@ -44,7 +45,14 @@ def object_name(sql: bytes) -> str:
     if m is None:
         return "object"
     kind = b" ".join(m.group(1).split()).lower().decode()
-    return f"{kind} {m.group(2).decode('utf-8', 'replace')}"
+    # Quoted only where it must be: MariaDB keeps a trigger's text as written and MySQL quotes its name,
+    # and a message names the object the same way for both.
+    name = ".".join(_as_written(_unquote(part)) for part in _NAME_PARTS.findall(m.group(2)))
+    return f"{kind} {name}"
+
+
+def _as_written(name: str) -> str:
+    return name if re.fullmatch(r"[\w$]+", name) else "`" + name.replace("`", "``") + "`"
 
 
 class DefinerRewriter:

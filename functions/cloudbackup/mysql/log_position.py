@@ -80,5 +80,6 @@ def _from_status_statement(cur: Any) -> SnapshotPosition | None:
             return None  # binlog off
         names = [d[0] for d in cur.description]
         gtid = text(row[names.index("Executed_Gtid_Set")]) if "Executed_Gtid_Set" in names else ""
-        return _position(text(row[0]), text(row[1]), gtid_set(gtid))
+        # (Position comes as an int, or as digits in bytes: text() would read an int as that many NULs)
+        return _position(text(row[0]), row[1], gtid_set(gtid))
     return None
