@@ -45,8 +45,8 @@ def test_current_rewrites_other_definers_and_names_the_objects():
     assert b"DEFINER=CURRENT_USER" in rewriter.rewrite(event)
     # Only those whose definer was someone else are reported
     assert rewriter.rewritten == [
-        "trigger `t_ai` (definer root@localhost)",
-        "event `e` (definer root@127.0.0.1)",
+        "trigger t_ai (definer root@localhost)",
+        "event e (definer root@127.0.0.1)",
     ]
 
 
@@ -64,7 +64,7 @@ def test_rows_are_never_rewritten():
 def test_the_hint_for_a_refused_definer_suggests_current():
     sql = b"CREATE DEFINER=`root`@`localhost` PROCEDURE `p`() SELECT 1"
     hint = definer_error_hint(1227, sql, "keep")
-    assert "procedure `p` has DEFINER root@localhost" in hint
+    assert "procedure p has DEFINER root@localhost" in hint
     assert "--definer current" in hint
     assert definer_error_hint(1064, sql, "keep") == ""
     assert object_name(b"CREATE VIEW `a``b` AS SELECT 1") == "view `a``b`"
