@@ -135,8 +135,6 @@ def test_a_running_drills_scratch_database_is_left_alone(db_settings, store_back
 @pytest.mark.parametrize("fixture", ["every_type_db", "sakila_db"])
 def test_every_type_and_sakila_pass_their_drill(db_settings, request, tmp_path, fixture):
     # Given a backup of a database with every column type (or sakila: views, routines, triggers…)
-    if fixture == "every_type_db" and flavour(db_settings) == "mysql":
-        pytest.skip("the every-type schema does not load on MySQL yet")
     database = request.getfixturevalue(fixture)
     entry = back_up(db_settings, database, tmp_path)
     # When it is drilled; Then every table is proven by its recorded digest, and nothing is left behind
