@@ -123,27 +123,19 @@ class Monitoring(Construct):
         self, source: str, backup: lambda_.IFunction, restore: lambda_.IFunction, window_hours: int
     ) -> None:
         for kind, function in (("backup", backup), ("restore", restore)):
-            self._alarm(
+            self._on_any(
                 f"{source}-{kind}-errors",
                 function.metric_errors(period=ERROR_PERIOD, statistic="Sum"),
                 description=f"cloudbackup: the {kind} function of {source} failed",
-                threshold=1,
-                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                periods=1,
-                missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         self._missing_backup(source, window_hours)
 
     def watch_task_source(self, source: str, window_hours: int) -> None:
         """A fargate source: its runs count failures themselves (no function error metric to watch)."""
-        self._alarm(
+        self._on_any(
             f"{source}-backup-failures",
             failures(source, c.METRIC_BACKUP_FAILURES),
             description=f"cloudbackup: a backup task of {source} failed to back up a database",
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=1,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self._missing_backup(source, window_hours)
 
@@ -180,14 +172,10 @@ class Monitoring(Construct):
 
     def watch_binlog(self, source: str, binlog: lambda_.IFunction, interval_minutes: int) -> None:
         """Archiving falls behind (lag over two intervals) or breaks (no run reported for two)."""
-        self._alarm(
+        self._on_any(
             f"{source}-binlog-errors",
             binlog.metric_errors(period=ERROR_PERIOD, statistic="Sum"),
             description=f"cloudbackup: the binlog function of {source} failed",
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=1,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self._alarm(
             f"{source}-binlog-behind",
@@ -212,14 +200,10 @@ class Monitoring(Construct):
             self._gap_rule = True
 
     def watch_drills(self, source: str, window_days: int) -> None:
-        self._alarm(
+        self._on_any(
             f"{source}-drill-failed",
             failures(source, c.METRIC_DRILL_FAILURES),
             description=f"cloudbackup: a restore drill of {source} failed (its event says why)",
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=1,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         # N daily periods without a proven drill (no data counts): the drills stopped, or never pass.
         self._alarm(
@@ -233,14 +217,10 @@ class Monitoring(Construct):
         )
 
     def watch_dead_letters(self, queue: sqs.IQueue) -> None:
-        self._alarm(
+        self._on_any(
             "undelivered-backups",
             queue.metric_approximate_number_of_messages_visible(period=ERROR_PERIOD, statistic="Maximum"),
             description="cloudbackup: scheduled backups undelivered or failed (see the dead-letter queue)",
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=1,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def watch_bucket(self, bucket: s3.IBucket) -> events.Rule:
@@ -259,17 +239,13 @@ class Monitoring(Construct):
                 },
             ),
         )
-        self._alarm(
+        self._on_any(
             "backup-objects-deleted",
             _rule_matches(rule),
             description=(
                 "cloudbackup: objects were deleted from the backup bucket (delete markers or versions). "
                 "Expected after `cloudbackup prune`; otherwise find who in the bucket's access logs"
             ),
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            periods=1,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         return rule
 
@@ -290,19 +266,28 @@ class Monitoring(Construct):
                 },
             ),
         )
-        self._alarm(
+        self._on_any(
             "backup-overwrite-attempts",
             _rule_matches(rule),
             description=(
                 "cloudbackup: a write to the backup bucket was refused (no If-None-Match, or the key "
                 "exists): someone tried to replace a backup. The CloudTrail records under cloudtrail/ say who"
             ),
+        )
+        return rule
+
+    def _on_any(self, construct_id: str, metric: cloudwatch.IMetric, *, description: str) -> cloudwatch.Alarm:
+        """An alarm on any occurrence in one period (a failure, a refused write, a dead letter); no data is
+        no occurrence."""
+        return self._alarm(
+            construct_id,
+            metric,
+            description=description,
             threshold=1,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        return rule
 
     def _alarm(
         self,
