@@ -103,6 +103,15 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_backup_choice(p: argparse.ArgumentParser) -> None:
+    """Which backup a read-only command looks at: an id or latest, of which database and source."""
+    p.add_argument(
+        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
+    )
+    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    add_source_flag(p)
+
+
 def add_source_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", metavar="NAME", help="the server's name in the store (default: any)")
 
@@ -236,11 +245,7 @@ def verify_parser(sub: _SubParsers) -> None:
         "cloudbackup verify --backup latest --database shop",
         "cloudbackup verify --backup 3fa2c1 --store s3 --json",
     )
-    p.add_argument(
-        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
-    )
-    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
-    add_source_flag(p)
+    add_backup_choice(p)
     add_json_flag(p, "the result")
     add_storage_flags(p, choose=True)
 
@@ -253,11 +258,7 @@ def show_parser(sub: _SubParsers) -> None:
         "cloudbackup show --backup latest --database shop",
         "cloudbackup show --backup 3fa2 --json",
     )
-    p.add_argument(
-        "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
-    )
-    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
-    add_source_flag(p)
+    add_backup_choice(p)
     add_json_flag(p, "the backup's details")
     add_storage_flags(p, choose=True)
 
