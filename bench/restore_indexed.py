@@ -15,18 +15,16 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
 
 from bench.dataset import BenchContext
 from bench.measure import Measurement, measure
+from bench.restore import Tool
 
 TARGET = "cbbench_idx_restored"
 MAX_RATIO_CLIENT = 0.5
@@ -67,21 +65,6 @@ def _fill(table: str, rows: int) -> str:
         "TIMESTAMP'2020-01-01 00:00:00' + INTERVAL (n * 7919) % 100000000 SECOND, "
         f"(n * 31) % 1000000 / 100, CONCAT('note ', n) FROM ({_numbers(rows)}) numbers"
     )
-
-
-@dataclass
-class Tool:
-    name: str
-    run: Callable[[str], Measurement]
-    runs: list[Measurement] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return statistics.median(m.seconds for m in self.runs)
-
-    @property
-    def rss(self) -> float:
-        return max(m.peak_rss_mb for m in self.runs)
 
 
 def run(ctx: BenchContext) -> None:
