@@ -23,6 +23,7 @@ from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
+from cloudbackup.mysql.table_lock import TableLock
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.storage.base import Storage
 
@@ -92,6 +93,8 @@ def backup_database(
 
     Tables of at least `split_min_bytes` are read on up to `jobs` connections at once, when the others
     can be opened in the same snapshot (mysql/shared_snapshot.py); otherwise everything is read on one.
+    On a MySQL server that never pauses writing, the tables it reads are locked for a moment to pin
+    the snapshot and its position (mysql/table_lock.py).
     """
     shown = progress or NoProgress()
 
@@ -105,7 +108,8 @@ def backup_database(
     writer: FrameWriter | None = None
     try:
         # Even alone: on MySQL this is what proves the binary log position is the snapshot's
-        snapshot, shared = open_shared_snapshot(conn, helpers)
+        lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
+        snapshot, shared = open_shared_snapshot(conn, helpers, lock)
         if helpers and not shared:
             _close_all(helpers)
             helpers = []

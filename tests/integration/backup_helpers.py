@@ -3,12 +3,17 @@ nothing of a failed backup is left. (The database they interrupt is the `busy_db
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cloudbackup.catalog import list_backups
+from cloudbackup.dburl import DbSettings
 from cloudbackup.progress import NoProgress
 from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect
 
 
 class Hook(NoProgress):
@@ -31,3 +36,29 @@ class Hook(NoProgress):
 def assert_nothing_kept(store: LocalStorage, root: Path) -> None:
     assert list_backups([store]) == []
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+@contextmanager
+def inserting(settings: DbSettings, database: str, *, pause: float, first: int) -> Iterator[None]:
+    """A session committing one row per transaction into `t (v)` of `database`, `pause` seconds apart.
+
+    Entered once `first` rows are committed; the session stops on exit."""
+    stop = threading.Event()
+    inserted = threading.Semaphore(0)
+
+    def insert() -> None:
+        with admin_connect(settings, database) as conn, conn.cursor() as cur:
+            while not stop.is_set():
+                cur.execute("INSERT INTO t (v) VALUES (0)")
+                inserted.release()
+                time.sleep(pause)
+
+    writer = threading.Thread(target=insert, daemon=True)
+    writer.start()
+    try:
+        for _ in range(first):
+            assert inserted.acquire(timeout=30)
+        yield
+    finally:
+        stop.set()
+        writer.join(timeout=30)

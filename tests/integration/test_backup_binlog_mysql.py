@@ -1,26 +1,30 @@
 """On MySQL (binary log and GTIDs on), a backup records its snapshot's own position (real MySQL 9.7).
 
 MySQL has no binlog_snapshot_file: the position is the binary log's, read before and after the
-snapshots open and kept only when it did not move (mysql/shared_snapshot.py). So every transaction in
-the recorded GTID set is in the backup, and none after it, or no position is recorded at all.
+snapshots open and kept only when it did not move (mysql/shared_snapshot.py); on a server that never
+pauses, it is read while LOCK TABLES … READ holds the backed-up tables still (mysql/table_lock.py). So
+every transaction in the recorded GTID set is in the backup, and none after it, or no position is
+recorded at all.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from cloudbackup.backup import backup_database
 from cloudbackup.dburl import DbSettings, parse_db_url
+from cloudbackup.mysql.table_lock import LOCK_WAIT_SECONDS
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
 from tests.fixtures.numbers import numbers
+from tests.integration.backup_helpers import inserting
 
 pytestmark = pytest.mark.integration
 
@@ -78,42 +82,17 @@ def test_a_quiet_server_records_the_current_binlog_position(mysql_settings, binl
     assert transactions(manifest.snapshot.gtid) > 0
 
 
-def _writer(
-    settings: DbSettings, database: str, pause: float
-) -> tuple[threading.Thread, threading.Event, threading.Semaphore]:
-    """A session inserting one row per transaction, `pause` seconds apart, until stopped."""
-    stop = threading.Event()
-    inserted = threading.Semaphore(0)
-
-    def insert() -> None:
-        with admin_connect(settings, database) as conn, conn.cursor() as cur:
-            while not stop.is_set():
-                cur.execute("INSERT INTO t (v) VALUES (0)")
-                inserted.release()
-                time.sleep(pause)
-
-    writer = threading.Thread(target=insert, daemon=True)
-    writer.start()
-    return writer, stop, inserted
-
-
 @pytest.mark.parametrize("split_min_bytes", [1, 1 << 40], ids=["four-connections", "one-connection"])
 def test_the_gtid_set_matches_the_rows_while_writes_go_on(
     mysql_settings, binlog_db, tmp_path, split_min_bytes
 ):
     # Given a session committing one row per transaction, a few times a second, from a known GTID set on
     start = transactions(executed(mysql_settings))
-    writer, stop, inserted = _writer(mysql_settings, binlog_db, pause=0.15)
-    try:
-        for _ in range(10):
-            assert inserted.acquire(timeout=30)
+    with inserting(mysql_settings, binlog_db, pause=0.15, first=10):
         # When the database is backed up meanwhile
         manifest = backup_database(
             mysql_settings, binlog_db, LocalStorage(tmp_path), source="t", split_min_bytes=split_min_bytes
         )
-    finally:
-        stop.set()
-        writer.join(timeout=30)
     # Then it holds exactly the transactions up to its recorded GTID set: the 1,000 first rows plus
     # one row per insert in the set
     assert manifest.snapshot.gtid is not None
@@ -123,22 +102,120 @@ def test_the_gtid_set_matches_the_rows_while_writes_go_on(
     assert table.rows >= 1000 + 10
 
 
-def test_a_server_that_never_pauses_gets_no_position_rather_than_a_wrong_one(
-    mysql_settings, binlog_db, tmp_path
-):
-    # Given a session committing one row per transaction without pause
+@pytest.fixture
+def busy(mysql_settings, binlog_db) -> Iterator[int]:
+    """A session committing one row per transaction into `t` without pause, already 200 rows on.
+
+    Yields how many transactions the server had executed before it started."""
     start = transactions(executed(mysql_settings))
-    writer, stop, inserted = _writer(mysql_settings, binlog_db, pause=0)
-    try:
-        for _ in range(200):
-            assert inserted.acquire(timeout=30)
-        # When the database is backed up meanwhile
-        manifest = backup_database(mysql_settings, binlog_db, LocalStorage(tmp_path), source="t")
-    finally:
-        stop.set()
-        writer.join(timeout=30)
-    # Then the backup has every row up to the snapshot, and a position only if it is the snapshot's
+    with inserting(mysql_settings, binlog_db, pause=0, first=200):
+        yield start
+
+
+@pytest.mark.parametrize("split_min_bytes", [1, 1 << 40], ids=["four-connections", "one-connection"])
+def test_a_server_that_never_pauses_records_the_snapshots_own_position(
+    mysql_settings, binlog_db, busy, tmp_path, caplog, split_min_bytes
+):
+    # Given a session committing one row per transaction without pause (the lock-free proof fails)
+    # When the database is backed up meanwhile
+    with caplog.at_level(logging.DEBUG, logger="cloudbackup"):
+        manifest = backup_database(
+            mysql_settings, binlog_db, LocalStorage(tmp_path), source="t", split_min_bytes=split_min_bytes
+        )
+    # Then it records a position, read under the brief table lock
+    assert manifest.snapshot.binlog_file is not None
+    assert manifest.snapshot.gtid is not None
+    assert f"the snapshot was taken under LOCK TABLES … READ on {binlog_db}" in caplog.text
+    # that is exactly the snapshot's: one row per transaction in the GTID set since the writer began
     (table,) = manifest.tables
     assert table.rows >= 1000 + 200
-    if manifest.snapshot.gtid is not None:
-        assert table.rows == 1000 + transactions(manifest.snapshot.gtid) - start
+    assert table.rows == 1000 + transactions(manifest.snapshot.gtid) - busy
+    if split_min_bytes == 1:  # and the other connections shared that snapshot
+        assert "reading t on 4 connections" in caplog.text
+
+
+def test_a_long_write_transaction_costs_the_position_after_the_short_lock_wait(
+    mysql_settings, binlog_db, busy, tmp_path, caplog
+):
+    # Given, besides the busy writer, a transaction that has written a second table and stays open
+    with admin_connect(mysql_settings, binlog_db) as setup, setup.cursor() as cur:
+        cur.execute("CREATE TABLE u (id INT PRIMARY KEY) ENGINE=InnoDB")
+    with admin_connect(mysql_settings, binlog_db) as long, long.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO u VALUES (1)")
+        # When the database is backed up meanwhile
+        began = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="cloudbackup"):
+            manifest = backup_database(
+                mysql_settings, binlog_db, LocalStorage(tmp_path), source="t", split_min_bytes=1
+            )
+        took = time.monotonic() - began
+        cur.execute("ROLLBACK")
+    # Then it gave the lock up after its short wait, and records no position, saying why
+    assert took < LOCK_WAIT_SECONDS + 3
+    assert manifest.snapshot.binlog_file is None
+    assert manifest.snapshot.gtid is None
+    assert (
+        f"the server never paused writing and LOCK TABLES on {binlog_db}'s tables waited "
+        f"{LOCK_WAIT_SECONDS} s in vain" in caplog.text
+    )
+    assert "records no binary log position" in caplog.text
+    # and still holds every row up to its snapshot, none of the open transaction's
+    assert {t.name: t.rows >= 1000 + 200 if t.name == "t" else t.rows for t in manifest.tables} == {
+        "t": True,
+        "u": 0,
+    }
+
+
+def test_a_long_write_transaction_on_an_excluded_table_does_not_hold_the_lock_up(
+    mysql_settings, binlog_db, busy, tmp_path
+):
+    # Given, besides the busy writer, an open transaction that has written a table left out of the backup
+    with admin_connect(mysql_settings, binlog_db) as setup, setup.cursor() as cur:
+        cur.execute("CREATE TABLE u (id INT PRIMARY KEY) ENGINE=InnoDB")
+    with admin_connect(mysql_settings, binlog_db) as long, long.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO u VALUES (1)")
+        # When the database is backed up without that table
+        manifest = backup_database(
+            mysql_settings, binlog_db, LocalStorage(tmp_path), source="t", exclude_tables=["u"]
+        )
+        cur.execute("ROLLBACK")
+    # Then only the tables it reads were locked: it records the snapshot's own position
+    assert manifest.snapshot.gtid is not None
+    (table,) = manifest.tables
+    assert table.rows == 1000 + transactions(manifest.snapshot.gtid) - busy - 1  # (the CREATE is one)
+
+
+@pytest.fixture
+def backup_user(mysql_settings) -> Iterator[DbSettings]:
+    """A user with the README's minimal backup grants (no LOCK TABLES)."""
+    user = f"cbt_nolock_{uuid.uuid4().hex[:6]}"
+    with admin_connect(mysql_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'No-lock-9!'")
+        cur.execute(f"GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, REPLICATION CLIENT ON *.* TO '{user}'@'%'")
+    yield replace(mysql_settings, user=user, password="No-lock-9!")
+    with admin_connect(mysql_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_a_user_without_lock_tables_gets_no_position_on_a_busy_server(
+    mysql_settings, binlog_db, backup_user, busy, tmp_path, caplog
+):
+    # Given a busy server and a backup user that may not LOCK TABLES
+    # When it backs the database up
+    with caplog.at_level(logging.WARNING, logger="cloudbackup"):
+        refused = backup_database(backup_user, binlog_db, LocalStorage(tmp_path), source="t")
+    # Then the backup is made, without a position, and the warning names the missing grant
+    assert refused.snapshot.binlog_file is None
+    assert refused.snapshot.gtid is None
+    assert f"the backup user may not LOCK TABLES on {binlog_db} (grant LOCK TABLES" in caplog.text
+    (table,) = refused.tables
+    assert table.rows >= 1000 + 200
+    # And once granted LOCK TABLES (the README's optional grant), the same user's backup has its position
+    with admin_connect(mysql_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT LOCK TABLES ON *.* TO '{backup_user.user}'@'%'")
+    granted = backup_database(backup_user, binlog_db, LocalStorage(tmp_path), source="t")
+    (table,) = granted.tables
+    assert granted.snapshot.gtid is not None
+    assert table.rows == 1000 + transactions(granted.snapshot.gtid) - busy - 1  # (the GRANT is one)

@@ -21,9 +21,16 @@ snapshot's own position: every transaction in the set is in the snapshot, none a
 commit caught between its InnoDB commit and its GTID, back to back in one stage). MySQL therefore
 takes this path even for a dump on one connection, for its position alone.
 
-If the witness moves on every try (a busy server) or the server shows none (MySQL without the binary
-log), the caller gets no other connection and the dump reads every table on one, as it always
-could; on MySQL the backup then records no position, rather than one that might not be its own.
+If the witness moves on every try (a busy server), MySQL has one more way, given a TableLock: the
+backup's own tables held still for a moment with `LOCK TABLES … READ` on a session of its own, while
+the snapshots open and the position is read (mysql/table_lock.py says why that position is the
+snapshot's). It is the only lock the dump ever takes, only after the lock-free proof failed, only on
+the backed-up tables, and given up after a short lock wait. MariaDB never takes it.
+
+If no way works (a busy server whose tables cannot be locked, a MariaDB that never pauses, or a
+MySQL without the binary log), the caller gets no other connection and the dump reads every table
+on one, as it always could; on MySQL the backup then records no position, rather than one that might
+not be its own, and a warning says why.
 """
 
 from __future__ import annotations
@@ -35,10 +42,11 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
 
-from cloudbackup.format.manifest import SnapshotPosition
+from cloudbackup.format.manifest import ServerInfo, SnapshotPosition
 from cloudbackup.mysql.log_position import log_position
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import START_SNAPSHOT, Snapshot, prepare_session, start_snapshot
+from cloudbackup.mysql.table_lock import LockUnavailable, TableLock
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +57,15 @@ MYSQL_ATTEMPTS = 10
 COUNTER = "Innodb_max_trx_id"
 
 
-def open_shared_snapshot(conn: Any, others: Sequence[Any]) -> tuple[Snapshot, bool]:
+def open_shared_snapshot(
+    conn: Any, others: Sequence[Any], lock: TableLock | None = None
+) -> tuple[Snapshot, bool]:
     """Start the dump's snapshot on `conn` and, if it can be proved the same, on every one of `others`.
 
     Returns the snapshot (with its binary log position where it has one) and whether `others` hold
     it. When they do not, none of them has a transaction open and they must not read rows for the dump.
+    `lock` (MySQL) holds the backup's tables still when the lock-free proof fails; without it that
+    failure costs the position and the other connections.
     """
     with ExitStack() as stack:
         cur = stack.enter_context(conn.cursor())
@@ -83,8 +95,30 @@ def open_shared_snapshot(conn: Any, others: Sequence[Any]) -> tuple[Snapshot, bo
             for other in (*cursors, cur):
                 other.execute("ROLLBACK")
         if mysql and moved:
-            log.warning("the server never paused writing: this backup records no binary log position")
+            reason = "the server never paused writing"
+            if lock is not None:
+                try:
+                    return _under_lock(cur, cursors, server, max_allowed_packet, lock), bool(cursors)
+                except LockUnavailable as exc:
+                    reason += f" and {exc}"
+            log.warning("%s: this backup records no binary log position", reason)
         return start_snapshot(cur, server, max_allowed_packet), False
+
+
+def _under_lock(
+    cur: Any, others: Sequence[Any], server: ServerInfo, max_allowed_packet: int, lock: TableLock
+) -> Snapshot:
+    """Every snapshot opened, and the position read, while `lock` holds the backed-up tables still."""
+    with lock.held() as locker:
+        snapshot = start_snapshot(cur, server, max_allowed_packet)
+        for other in others:
+            other.execute(START_SNAPSHOT)
+        position = log_position(locker)
+    log.info(
+        "the server never paused writing: the snapshot was taken under LOCK TABLES … READ on %s",
+        lock.database,
+    )
+    return replace(snapshot, position=position) if position is not None else snapshot
 
 
 def transaction_counter(cur: Any) -> int | None:

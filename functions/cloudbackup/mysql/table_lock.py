@@ -1,0 +1,116 @@
+"""MySQL, only once the lock-free proof has failed: a brief `LOCK TABLES … READ` on the backup's own tables.
+
+shared_snapshot.py first proves without any lock that the binary log did not move while the snapshots
+opened. A server that never pauses writing fails that proof on every try. Without this the backup
+would record no position (it could not start a point-in-time restore) and read every table on one
+connection. So then, and only then, the backup's own tables are held still for a moment: on a
+connection of its own (START TRANSACTION releases a session's table locks, so the snapshots cannot
+open on the locking session), `SET SESSION lock_wait_timeout` to LOCK_WAIT_SECONDS, then
+`LOCK TABLES db.t1 READ, db.t2 READ, …` on every base table the backup reads (views are not locked:
+they hold no rows of their own). While it is held the snapshots open and the position is read on
+the locking connection; then UNLOCK TABLES.
+
+Why that position is the snapshot's: a transaction that writes a table holds the table's metadata
+lock until its commit has completed (the binary log written, InnoDB committed, its GTID added to the
+executed set). `LOCK TABLES … READ` is granted only when no writer holds such a lock, and no writer
+gets one until UNLOCK TABLES. So while it is held no transaction that writes these tables is in
+flight or can begin writing them: every one of them that is in the position is in the snapshots,
+and none after it, and all the snapshots hold the same rows of these tables. A table created in the
+database meanwhile is not held, but reading it in an older snapshot fails the dump (1412, as any
+DDL during a backup does).
+
+Transactions of other databases may still commit while the lock is held. They are in the recorded
+GTID set and binary log offset but not in the snapshot, which is harmless: a point-in-time restore
+replays from the recorded offset and only the backed-up database's events (binlog/replay.py keeps a
+rows event only when its Table_map names that database, and a DDL statement only when that is its
+default database), so whatever other databases did before the offset is never needed.
+
+What it costs: writers of these tables wait while it is held, a few milliseconds (the snapshots'
+START TRANSACTION and one position read). While LOCK TABLES waits to be granted, new writers are not
+held back (a pending read lock does not block them in MySQL's metadata locking). A long transaction
+writing one of the tables, or writers that overlap without a gap, keep the lock from being granted;
+after the lock wait the backup goes on as before (no position, one connection). A user without the
+LOCK TABLES privilege skips it the same way. It is no global lock: no other database is touched, and
+a server that pauses between writes never sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+
+from cloudbackup.errors import CloudBackupError
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.server_text import text
+
+LOCK_WAIT_SECONDS = 2  # longest that writers of the backed-up tables could stall behind it, and the give-up
+ER_LOCK_WAIT_TIMEOUT = 1205
+NOT_GRANTED = frozenset({1044, 1142, 1227})  # LOCK TABLES is not granted on the database or a table
+
+
+class LockUnavailable(Exception):
+    """The tables could not be locked; the message says why, in a phrase."""
+
+
+@dataclass(frozen=True)
+class TableLock:
+    """How to hold the base tables of `database` (but `exclude`) still: `connect` opens a new session."""
+
+    connect: Callable[[], Any]
+    database: str
+    exclude: Collection[str] = ()
+
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """A cursor on the locking session while every table is locked; LockUnavailable if they cannot be."""
+        try:
+            conn = self.connect()
+        except (CloudBackupError, pymysql.err.MySQLError) as exc:
+            raise LockUnavailable(
+                f"no connection could be opened to lock {self.database}'s tables ({exc})"
+            ) from None
+        try:
+            with conn.cursor() as cur:
+                tables = [t for t in base_tables(cur, self.database) if t not in self.exclude]
+                if tables:
+                    self._lock(cur, tables)
+                yield cur
+                if tables:
+                    cur.execute("UNLOCK TABLES")
+        finally:
+            conn.close()  # (after an error too: closing the session releases its locks)
+
+    def _lock(self, cur: Any, tables: list[str]) -> None:
+        db = quote_identifier(self.database)
+        cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}")
+        try:
+            cur.execute("LOCK TABLES " + ", ".join(f"{db}.{quote_identifier(t)} READ" for t in tables))
+        except pymysql.err.MySQLError as exc:
+            raise LockUnavailable(self._refusal(exc)) from None
+
+    def _refusal(self, exc: pymysql.err.MySQLError) -> str:
+        code = exc.args[0] if exc.args else 0
+        if code == ER_LOCK_WAIT_TIMEOUT:
+            return (
+                f"LOCK TABLES on {self.database}'s tables waited {LOCK_WAIT_SECONDS} s in vain "
+                "(a long transaction is writing one of them)"
+            )
+        if code in NOT_GRANTED:
+            return (
+                f"the backup user may not LOCK TABLES on {self.database} (grant LOCK TABLES for a position)"
+            )
+        return f"LOCK TABLES on {self.database}'s tables failed ({exc})"
+
+
+def base_tables(cur: Any, database: str) -> list[str]:
+    """The base tables of `database` (no views), by name."""
+    cur.execute(
+        "SELECT TABLE_NAME FROM information_schema.TABLES"
+        " WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        (database,),
+    )
+    return [text(name) for (name,) in cur.fetchall()]
