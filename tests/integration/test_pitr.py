@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -17,7 +18,8 @@ from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
-from tests.fixtures.mariadb import TEST_DB_URL, admin_connect
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
+from tests.integration.backup_helpers import inserting
 from tests.integration.pitr_helpers import (
     FailingIndexWrites,
     archived_positions,
@@ -197,6 +199,34 @@ def test_restore_to_a_time_in_place_undoes_the_disaster(log_server, make_log_dat
     assert_databases_equal(log_server, ref, db)
     assert result.previous_tables_kept_in is not None
     run(log_server, f"DROP DATABASE IF EXISTS `{result.previous_tables_kept_in}`")
+
+
+def test_a_backup_taken_while_writes_never_pause_restores_to_a_time_exactly(
+    log_server, make_log_database, tmp_path, caplog
+):
+    # Given sessions committing one row per transaction without pause, into the database and another
+    db, other, ref = make_log_database("busy"), make_log_database("busy_o"), make_log_database("busy_r")
+    for name in (db, other):
+        run(log_server, f"CREATE TABLE `{name}`.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
+    store = LocalStorage(tmp_path / "store")
+    with (
+        inserting(log_server, db, pause=0, first=200),
+        inserting(log_server, other, pause=0, first=200),
+        caplog.at_level(logging.INFO, logger="cloudbackup"),
+    ):
+        # When the database is backed up meanwhile (on MySQL under a brief LOCK TABLES of its table)
+        manifest = backup_database(log_server, db, store, source="src")
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    run(log_server, f"INSERT INTO `{db}`.t (v) VALUES (1)")
+    archive_binlog(log_server, store, "src")
+    # And restored to a time after the writes stopped
+    target = make_log_database("busy_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it has every row written by then, each once: the backup's position is its snapshot's
+    assert manifest.snapshot.binlog_file is not None
+    assert ("the snapshot was taken under LOCK TABLES" in caplog.text) is (flavour(log_server) == "mysql")
+    assert_databases_equal(log_server, ref, target)
 
 
 def test_a_time_after_the_database_was_dropped_is_refused_in_one_line(
