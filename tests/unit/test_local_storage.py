@@ -22,6 +22,35 @@ def test_an_object_is_invisible_until_commit_and_then_has_size_and_sha256(tmp_pa
     assert b"".join(store.iter_range(written.key, 6, 3)) == b"wor"
 
 
+def test_listing_reads_only_folders_that_can_hold_the_prefix(tmp_path, monkeypatch):
+    # Given objects in sibling folders
+    store = LocalStorage(tmp_path)
+    for key in ("src/_binlog/index/000001.json", "src/db/a.sql", "src/dbx/b.sql", "other/c.sql"):
+        store.put_bytes(key, b"x")
+    read = []
+    scandir = os.scandir
+    monkeypatch.setattr(local.os, "scandir", lambda folder: read.append(folder) or scandir(folder))
+    # When one key, a partial name, and prefixes no key has are listed
+    one = [o.key for o in store.list("src/_binlog/index/000001.json")]
+    partial = [o.key for o in store.list("src/d")]
+    missing = [*store.list("nowhere/x"), *store.list("/etc/x"), *store.list("../x")]
+    # Then each lists what starts with it, reading only the folders such keys can be in
+    assert one == ["src/_binlog/index/000001.json"]
+    assert partial == ["src/db/a.sql", "src/dbx/b.sql"]
+    assert missing == []
+    assert read == [
+        tmp_path / "src/_binlog/index",
+        tmp_path / "src",
+        tmp_path / "src/db",
+        tmp_path / "src/dbx",
+        tmp_path / "nowhere",
+    ]
+    # And everything is listed from the top
+    assert sorted(o.key for o in store.list()) == sorted(
+        ["src/_binlog/index/000001.json", "src/db/a.sql", "src/dbx/b.sql", "other/c.sql"]
+    )
+
+
 def test_abort_leaves_nothing_behind(tmp_path):
     store = LocalStorage(tmp_path)
     writer = store.open_writer("a/b.sql")

@@ -146,17 +146,27 @@ class LocalStorage:
                 yield chunk
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        if not self.root.is_dir():
+        # Only folders that can hold such a key are read, and a name is matched before its file is
+        # looked at: checking for one key (archive, catalog) stays cheap in a store of thousands.
+        head = prefix.rpartition("/")[0]
+        if head.startswith("/") or ".." in head.split("/"):
+            return  # no key starts so: keys are relative, without `..`
+        yield from self._list_folder(self.root / head, f"{head}/" if head else "", prefix)
+
+    def _list_folder(self, folder: Path, base: str, prefix: str) -> Iterator[ObjectInfo]:
+        """The objects under `folder`, whose keys begin with `base`, that start with `prefix`."""
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
             return
-        for dirpath, _dirnames, filenames in os.walk(self.root):
-            for filename in filenames:
-                if filename.endswith(PARTIAL_SUFFIX):
-                    continue
-                path = Path(dirpath) / filename
-                key = path.relative_to(self.root).as_posix()
-                if not key.startswith(prefix):
-                    continue
-                stat = path.stat()
+        for entry in entries:
+            key = base + entry.name
+            if entry.is_dir():
+                inner = key + "/"
+                if not entry.is_symlink() and (inner.startswith(prefix) or prefix.startswith(inner)):
+                    yield from self._list_folder(Path(entry.path), inner, prefix)
+            elif key.startswith(prefix) and not entry.name.endswith(PARTIAL_SUFFIX):
+                stat = entry.stat()
                 yield ObjectInfo(
                     key=key, size=stat.st_size, last_modified=datetime.fromtimestamp(stat.st_mtime, UTC)
                 )
