@@ -140,6 +140,23 @@ def test_one_key_with_more_rows_than_a_statement_holds_is_read_row_by_row(db_set
     assert_reloads_exactly(db_settings, name, "t", read.statements)
 
 
+def test_line_breaks_escaped_on_the_client_never_push_a_statement_past_the_limit(db_settings, make_database):
+    # Given rows of nothing but line breaks, each one 20 kB that doubles once escaped (on the client,
+    # after the server built the list): two rows fit the limit as they come, not once escaped
+    name = make_database("chunk_breaks")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k INT PRIMARY KEY, v TEXT)",
+        f"INSERT INTO t SELECT seq, REPEAT('\\r\\n', 10000) FROM {numbers(10)}",
+    )
+    # When it is read in ranges of two keys
+    read = read_table(db_settings, name, "t", step=2)
+    # Then every statement fits the limit with its breaks escaped, and the rows come back exactly
+    assert all(b"\n" not in s[:-1] and b"\r" not in s for s, _ in read.statements)
+    assert_reloads_exactly(db_settings, name, "t", read.statements)
+
+
 def test_an_empty_range_inside_the_span_costs_one_jump(db_settings, make_database):
     # Given two rows far apart
     name = make_database("chunk_two")

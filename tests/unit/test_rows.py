@@ -7,8 +7,10 @@ from hypothesis import strategies as st
 from cloudbackup.mysql.rows import (
     Column,
     RowTooLarge,
+    escape_line_breaks,
     insert_prefix,
     is_generated,
+    may_hold_line_breaks,
     pack_statements,
     row_query,
     statement_limit,
@@ -33,8 +35,8 @@ def col(data_type: str, *, charset: str | None = None, nullable: bool = True, na
         ("varbinary", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("longblob", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("point", None, "IF(`c` IS NULL,'NULL',CONCAT('0x',HEX(`c`)))"),
-        ("varchar", "utf8mb4", "REPLACE(REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E')"),
-        ("longtext", "utf8mb3", "REPLACE(REPLACE(QUOTE(CAST(`c` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E')"),
+        ("varchar", "utf8mb4", "QUOTE(`c`)"),
+        ("longtext", "utf8mb3", "QUOTE(`c`)"),
         ("json", "utf8mb4", "QUOTE(`c`)"),
         ("varchar", "latin1", "IF(`c` IS NULL,'NULL',CONCAT('_latin1 X''',HEX(`c`),''''))"),
         ("enum", "cp1251", "IF(`c` IS NULL,'NULL',CONCAT('_cp1251 X''',HEX(`c`),''''))"),
@@ -54,8 +56,7 @@ def test_not_null_columns_skip_the_null_guard():
 def test_row_query_and_insert_name_every_column_with_quoted_identifiers():
     columns = [col("int", name="id", nullable=False), col("varchar", charset="utf8mb4", name="we`ird")]
     assert row_query("db", "t`1", columns) == (
-        "SELECT CONCAT(_binary'(',`id`,',',"
-        "REPLACE(REPLACE(QUOTE(CAST(`we``ird` AS BINARY)),X'0D',X'5C72'),X'0A',X'5C6E'),')') FROM `db`.`t``1`"
+        "SELECT CONCAT(_binary'(',`id`,',',QUOTE(`we``ird`),')') FROM `db`.`t``1`"
     )
     assert insert_prefix("t`1", columns) == b"INSERT INTO `t``1` (`id`,`we``ird`) VALUES "
 
@@ -129,3 +130,26 @@ def test_a_null_row_means_the_server_could_not_build_it():
 )
 def test_generated_columns_are_recognised_on_both_servers(extra, generated):
     assert is_generated(extra) is generated
+
+
+def test_raw_line_breaks_become_escapes_and_rows_stay_apart():
+    # Given row literals as QUOTE() leaves them: CR and LF raw inside the quoted strings
+    batches = [[b"(1,'a\r\nb')", b"(2,'plain')", b"(3,'\n\\\\n')"], [b"(4,'x')"]]
+    # When they are escaped for the stock client
+    escaped = list(escape_line_breaks(batches))
+    # Then each break is a backslash escape, the rows keep their count and order, and clean batches pass
+    assert escaped == [[b"(1,'a\\r\\nb')", b"(2,'plain')", b"(3,'\\n\\\\n')"], [b"(4,'x')"]]
+    assert escaped[1] is batches[1]
+
+
+def test_a_batch_with_a_row_the_server_could_not_build_is_passed_on_for_packing_to_refuse():
+    batch = [b"(1,'a\n')", None]
+    assert list(escape_line_breaks([batch])) == [batch]
+    with pytest.raises(RowTooLarge):
+        list(pack_statements(escape_line_breaks([batch]), PREFIX, fill=1000, limit=4000))
+
+
+def test_only_quoted_utf8_text_can_carry_a_line_break():
+    assert may_hold_line_breaks([col("int"), col("varchar", charset="utf8mb4")])
+    assert not may_hold_line_breaks([col("int"), col("json", charset="utf8mb4"), col("blob")])
+    assert not may_hold_line_breaks([col("varchar", charset="latin1")])  # written as hex

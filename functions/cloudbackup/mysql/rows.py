@@ -2,7 +2,8 @@
 
 Each row is turned into one SQL literal `(v1,v2,…)` by the server itself (CONCAT of QUOTE/HEX/…
 per column), read off the wire in batches (mysql/wire.py) and packed into INSERT statements that stay
-under the statement limit. Nothing is decoded in Python and memory does not grow with the table.
+under the statement limit. Nothing is decoded in Python and memory does not grow with the table; the
+one touch-up done here (raw CR/LF to `\r`/`\n`, see `escape_line_breaks`) runs on whole batches.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ PLAIN_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "d
 TEXT_TYPES = frozenset(
     {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 )
-# Text QUOTEd byte-wise; not JSON, which MySQL stores in binary form and only QUOTE turns into text.
+# Text that can hold a raw CR or LF once QUOTEd; not JSON, whose text escapes them itself.
 UTF8_TEXT_TYPES = TEXT_TYPES - {"json"}
 # MySQL 9 VECTOR holds 4-byte floats: its bytes, as for binary strings (QUOTE refuses it).
 HEX_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "vector"})
@@ -132,23 +133,47 @@ def value_expression(col: Column) -> str:
         expr = f"CONCAT('0x',HEX({c}))"  # the internal value: SRID + WKB, as mysqldump writes it
     elif t in TEXT_TYPES and col.charset is not None and col.charset not in UTF8_CHARSETS:
         expr = f"CONCAT('_{col.charset} X''',HEX({c}),'''')"
-    elif t in UTF8_TEXT_TYPES and col.charset in UTF8_CHARSETS:
-        # Byte-wise QUOTE costs the server less than per character and is the same on UTF-8: the bytes
-        # it escapes (backslash, quote, NUL, ^Z) never occur inside a multi-byte character.
-        return client_safe(f"QUOTE(CAST({c} AS BINARY))")
     else:
-        # JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL (their text never holds a raw CR or LF)
+        # UTF-8 text, JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL. It escapes backslash, quote,
+        # NUL and ^Z, bytes that never occur inside a multi-byte UTF-8 character, so its text is the
+        # same bytes however the server walks the value (a CAST to BINARY first would cost MySQL a copy
+        # of every value). It leaves CR and LF raw, which only text holds: escape_line_breaks rewrites
+        # those on the client.
         return f"QUOTE({c})"
     # NULL is decided on the column, never on the expression: HEX() of a value past max_allowed_packet
     # returns NULL, which must surface as a row too large (the CONCAT turns NULL), never as a NULL value.
     return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
 
 
-def client_safe(quoted: str) -> str:
-    """QUOTE() leaves CR and LF raw; the stock client drops a CR before LF, so both become `\\r`, `\\n`
-    (as mysqldump writes them). A REPLACE that finds nothing costs the server one scan of the value;
-    every other byte the client could alter (NUL, ^Z, backslash, quote) QUOTE already escapes."""
-    return f"REPLACE(REPLACE({quoted},X'0D',X'5C72'),X'0A',X'5C6E')"
+def may_hold_line_breaks(columns: list[Column]) -> bool:
+    """Whether a row literal of `columns` can hold a raw CR or LF (only QUOTEd UTF-8 text can)."""
+    return any(c.data_type in UTF8_TEXT_TYPES and c.charset in UTF8_CHARSETS for c in columns)
+
+
+def without_raw_line_breaks(literals: bytes) -> bytes:
+    """Row literals with raw CR and LF written `\\r` and `\\n`, as mysqldump writes them.
+
+    QUOTE() leaves CR and LF raw and the stock client drops a CR before LF, so both must be escapes.
+    On the server a REPLACE per text column costs as much as the QUOTE itself (MySQL copies the value
+    twice); here C-level bytes methods rewrite many rows at once, and text without a break is only
+    scanned. A raw CR or LF only ever occurs inside a quoted string of a literal (every other part is
+    digits, hex or escaped text), where the escape is the same value.
+    """
+    if b"\n" in literals or b"\r" in literals:
+        return literals.replace(b"\r", b"\\r").replace(b"\n", b"\\n")
+    return literals
+
+
+def escape_line_breaks(batches: Iterable[list[bytes | None]]) -> Iterator[list[bytes | None]]:
+    """Each batch of row literals through `without_raw_line_breaks`, joined for it and split again:
+    NUL never occurs raw in a literal (QUOTE escapes it), so it keeps the rows apart meanwhile."""
+    for values in batches:
+        if None in values:  # a row the server could not build: pack_statements reports it
+            yield values
+            continue
+        joined = b"\0".join(values)  # type: ignore[arg-type]  # no None left
+        escaped = without_raw_line_breaks(joined)
+        yield values if escaped is joined else list(escaped.split(b"\0"))
 
 
 def row_expression(columns: list[Column]) -> str:
@@ -190,7 +215,11 @@ def iter_inserts(
     cur = conn.cursor(pymysql.cursors.SSCursor)
     cur.execute(row_query(database, table, columns, where))
     values = iter_values(cur)
-    batches = values if check is None else _checked(values, check)
+    batches: Iterable[list[bytes | None]] = values
+    if may_hold_line_breaks(columns):
+        batches = escape_line_breaks(batches)
+    if check is not None:
+        batches = _checked(batches, check)
     try:
         yield from pack_statements(batches, insert_prefix(table, columns), fill=target, limit=limit)
     except RowTooLarge as exc:
@@ -258,7 +287,7 @@ def _plus_comma(n: int) -> int:
 
 
 def _checked(
-    batches: Iterator[list[bytes | None]], check: Callable[[], None]
+    batches: Iterable[list[bytes | None]], check: Callable[[], None]
 ) -> Iterator[list[bytes | None]]:
     for batch in batches:
         check()
