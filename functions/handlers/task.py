@@ -75,19 +75,24 @@ def _run(settings: Any, event: dict[str, Any]) -> dict[str, Any]:
         observability.metrics.flush_metrics()
 
 
+def _publishing(settings: Any, engine: Any, observability: Any) -> dict[str, Any]:
+    """What a run that publishes its outcome is made of (backup, drill, binlog), as the functions make it."""
+    from handlers.events import EventPublisher
+
+    return {
+        "settings": settings,
+        "engine": engine,
+        "publisher": EventPublisher(settings.event_bus, settings.region),
+        "metrics": observability.metrics,
+        "segment": observability.segment,
+    }
+
+
 def _backup(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
     from handlers.backup_run import BackupRun
-    from handlers.events import EventPublisher
     from handlers.models import BackupEvent, parse_event
 
-    run = BackupRun(
-        settings=settings,
-        engine=engine,
-        publisher=EventPublisher(settings.event_bus, settings.region),
-        metrics=observability.metrics,
-        segment=observability.segment,
-        remaining_ms=lambda: NO_BUDGET_MS,
-    )
+    run = BackupRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
     return run.run(parse_event(BackupEvent, event)).model_dump(mode="json")
 
 
@@ -96,19 +101,11 @@ def _follow_binlog(settings: Any, engine: Any, observability: Any, event: dict[s
     A follower that dies is replaced by the service; the next resumes after the last committed segment."""
     from cloudbackup.stopping import stop_on_signals
     from handlers.binlog_run import BinlogRun
-    from handlers.events import EventPublisher
     from handlers.models import BinlogFollowEvent, parse_event
 
     request = parse_event(BinlogFollowEvent, event)
     stop = stop_on_signals()
-    run = BinlogRun(
-        settings=settings,
-        engine=engine,
-        publisher=EventPublisher(settings.event_bus, settings.region),
-        metrics=observability.metrics,
-        segment=observability.segment,
-        remaining_ms=lambda: NO_BUDGET_MS,
-    )
+    run = BinlogRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
     return run.follow(request, stop.is_set).model_dump(mode="json")
 
 
@@ -119,16 +116,8 @@ def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, An
     request = parse_restore_event(event)
     if isinstance(request, DrillEvent):
         from handlers.drill_run import DrillRun
-        from handlers.events import EventPublisher
 
-        drill = DrillRun(
-            settings=settings,
-            engine=engine,
-            publisher=EventPublisher(settings.event_bus, settings.region),
-            metrics=observability.metrics,
-            segment=observability.segment,
-        )
-        return drill.run(request).model_dump(mode="json")
+        return DrillRun(**_publishing(settings, engine, observability)).run(request).model_dump(mode="json")
     from handlers.restore_run import RestoreRun
 
     run = RestoreRun(
