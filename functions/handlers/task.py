@@ -111,19 +111,10 @@ def _follow_binlog(settings: Any, engine: Any, observability: Any, event: dict[s
 
 def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
     """A restore, or a restore drill (`"drill": true`), as the restore function runs them."""
-    from handlers.models import DrillEvent, parse_restore_event
+    from handlers.restore_or_drill import run_restore_or_drill
 
-    request = parse_restore_event(event)
-    if isinstance(request, DrillEvent):
-        from handlers.drill_run import DrillRun
-
-        return DrillRun(**_publishing(settings, engine, observability)).run(request).model_dump(mode="json")
-    from handlers.restore_run import RestoreRun
-
-    run = RestoreRun(
-        settings=settings, engine=engine, metrics=observability.metrics, segment=observability.segment
-    )
-    return run.run(request).model_dump(mode="json")
+    summary = run_restore_or_drill(event, **_publishing(settings, engine, observability))
+    return summary.model_dump(mode="json")
 
 
 if __name__ == "__main__":
