@@ -11,7 +11,15 @@ import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cloudbackup.dburl import SslMode
 
@@ -114,13 +122,17 @@ class Source(Strict):
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
     backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
     network: Network | None = None
-    # Point-in-time recovery: archive the binary log every N minutes (at most N minutes of loss).
+    # Point-in-time recovery: archive the binary log every N minutes (at most N minutes of loss). A
+    # fargate source follows it instead (an ECS service, committing every 10 s); N sets its lag alarm.
     pitr: bool = False
     binlog_interval_minutes: Annotated[int, Field(ge=1, le=60)] = 5
     drill: Drill | None = None
     # Where backups and restores run: a Lambda function (15 minutes at most) or an ECS Fargate task.
     runner: Literal["lambda", "fargate"] = "lambda"
     task: Task = Task()
+    # Size of a fargate source's binlog follower, which runs all the time (a replica's reads and
+    # streamed uploads: the smallest Fargate size is plenty).
+    binlog_task: Task = Task(cpu=256, memory_mib=512)
 
     @model_validator(mode="after")
     def _fargate_needs_a_network(self) -> Source:
@@ -132,11 +144,14 @@ class Source(Strict):
             )
         return self
 
-    @model_validator(mode="after")
-    def _pitr_runs_on_lambda(self) -> Source:
-        if self.pitr and self.runner != "lambda":
-            raise ValueError('pitr: the binlog function runs beside runner "lambda" only (for now)')
-        return self
+    @field_validator("binlog_task")
+    @classmethod
+    def _binlog_task_of_a_follower(cls, value: Task, info: ValidationInfo) -> Task:
+        # Checked when given, after runner and pitr (declared before it; absent if they were invalid).
+        data = info.data
+        if {"runner", "pitr"} <= data.keys() and (data["runner"] != "fargate" or not data["pitr"]):
+            raise ValueError('sizes the binlog follower of a "runner": "fargate" source with "pitr": true')
+        return value
 
     @field_validator("databases")
     @classmethod

@@ -12,6 +12,8 @@ and Object Lock keeps the older version. What is alarmed instead is an overwrite
 bucket refused (AccessDenied from the policy, or PreconditionFailed: the key exists), from the CloudTrail
 data events of write_audit.py, when `audit_writes` is on.
 A source with a drill also gets alarms on a failed drill and on no successful drill within its window.
+A source with `pitr` gets one when its archived binary log falls behind or stops being reported, and a
+`Binlog Gap` rule; on a fargate source, also one when its binlog follower service has no running task.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ DELETION_TYPES = ["Delete Marker Created", "Permanently Deleted"]
 # that exists. (Our own retry of a write whose answer was lost can show as one PreconditionFailed.)
 WRITE_EVENTS = ["PutObject", "CompleteMultipartUpload", "CopyObject"]
 REFUSED_WRITE_CODES = ["AccessDenied", "PreconditionFailed"]
+CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 
 
 def binlog_lag(source: str, interval_minutes: int) -> cloudwatch.Metric:
@@ -48,6 +51,17 @@ def binlog_lag(source: str, interval_minutes: int) -> cloudwatch.Metric:
         namespace=c.DEFAULT_NAMESPACE,
         metric_name=c.METRIC_BINLOG_LAG,
         dimensions_map={"service": c.DEFAULT_SERVICE, c.DIMENSION_SOURCE: source},
+        statistic="Maximum",
+        period=Duration.minutes(interval_minutes),
+    )
+
+
+def running_tasks(service: ecs.FargateService, interval_minutes: int) -> cloudwatch.Metric:
+    """The service's running tasks, from Container Insights (on for the cluster); no data when none run."""
+    return cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS,
+        metric_name="RunningTaskCount",
+        dimensions_map={"ClusterName": service.cluster.cluster_name, "ServiceName": service.service_name},
         statistic="Maximum",
         period=Duration.minutes(interval_minutes),
     )
@@ -177,6 +191,27 @@ class Monitoring(Construct):
             binlog.metric_errors(period=ERROR_PERIOD, statistic="Sum"),
             description=f"cloudbackup: the binlog function of {source} failed",
         )
+        self._binlog_behind(source, interval_minutes)
+
+    def watch_binlog_follower(self, source: str, follower: ecs.FargateService, interval_minutes: int) -> None:
+        """A fargate source's follower: the same lag alarm (it reports twice a minute while it runs), and
+        one when the service has had no running task for two intervals (a task that stops with an error
+        reaches the topic through the cluster's task rule)."""
+        self._alarm(
+            f"{source}-binlog-follower-down",
+            running_tasks(follower, interval_minutes),
+            description=(
+                f"cloudbackup: the binlog follower of {source} has not been running for two intervals "
+                f"({2 * interval_minutes} minutes): see the service's events and the task's logs"
+            ),
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            periods=2,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+        self._binlog_behind(source, interval_minutes)
+
+    def _binlog_behind(self, source: str, interval_minutes: int) -> None:
         self._alarm(
             f"{source}-binlog-behind",
             binlog_lag(source, interval_minutes),

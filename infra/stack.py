@@ -114,6 +114,10 @@ class CloudBackupStack(Stack):
         if source.drill:
             self.schedules.add_task_drills(source, tasks)
             self.monitoring.watch_drills(source.name, source.drill.window_days)
+        follower = tasks.follower
+        if follower is not None:
+            self.monitoring.watch_binlog_follower(source.name, follower, source.binlog_interval_minutes)
+            CfnOutput(self, output_id(source.name, "BinlogFollowerService"), value=follower.service_name)
         CfnOutput(
             self, output_id(source.name, "BackupTaskDefinition"), value=tasks.backup.task_definition_arn
         )

@@ -8,13 +8,17 @@ image is built, so synth and deploy need no Docker.
 Per stack one cluster; per fargate source a backup and a restore task definition (arm64), each with its
 own task role scoped like the functions' roles (backup cannot read, list or delete; restore cannot
 write), an execution role that only writes the task's log group, and the source's network placement.
+With `pitr`, a third task definition runs `binlog archive --follow` as an ECS service of one task (its
+role as the binlog function's: list, read and add under `_binlog/`, never delete); ECS replaces the task
+when it stops, and the new one resumes after the archive's last committed segment.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aws_cdk import Stack
 from aws_cdk import aws_ecs as ecs
@@ -25,18 +29,20 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from handlers import constants as c
-from infra.config import Network, Source
+from infra.config import Network, Source, Task
 from infra.functions import (
     LOG_RETENTION,
     Placement,
     Shared,
     backup_access,
+    binlog_access,
     grant_run_access,
     publish_results_statement,
     restore_access,
     run_environment,
 )
 from infra.nag import acknowledge, acknowledge_prefix_scope
+from infra.permissions import Access
 from infra.schedules import backup_event
 
 # AWS's public Lambda base image: Python 3.12 and boto3 on Amazon Linux 2023, arm64; used as a plain
@@ -44,6 +50,11 @@ from infra.schedules import backup_event
 BASE_IMAGE = "public.ecr.aws/lambda/python:3.12-arm64"
 CONTAINER = "cloudbackup"
 BOOTSTRAP = Path(__file__).with_name("task_bootstrap.py")
+
+
+def binlog_follow_event(source: str) -> dict[str, Any]:
+    """The binlog follower's event (handlers.models.BinlogFollowEvent): `binlog archive --follow`."""
+    return {"source": source, "binlog": "follow"}
 
 
 def container_overrides(event: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +99,7 @@ class TaskCluster(Construct):
 
 
 class SourceTasks(Construct):
-    """The backup and restore tasks of one fargate source."""
+    """The backup and restore tasks of one fargate source, and its binlog follower with `pitr`."""
 
     def __init__(
         self,
@@ -107,13 +118,39 @@ class SourceTasks(Construct):
         self.placement = Placement.of(self, "Task", source.network)
         self._shared = shared
         self._asset = asset
-        self.backup = self._task("Backup", backup_access(shared, source), backup_event(source))
-        self.backup.task_role.add_to_principal_policy(publish_results_statement(Stack.of(self)))
-        self.restore = self._task("Restore", restore_access(shared, source), None)
-        if source.drill:  # drills publish their outcome, as backups do
-            self.restore.task_role.add_to_principal_policy(publish_results_statement(Stack.of(self)))
+        self.backup = self._task("Backup", "backup", backup_access(shared, source), backup_event(source))
+        # The restore task also runs the source's drills: the drill server's secret, or the source's own
+        drill_server = [source.drill.secret_arn or source.secret_arn] if source.drill else []
+        self.restore = self._task(
+            "Restore", "restore", restore_access(shared, source), None, also_secrets=drill_server
+        )
+        publishers = [self.backup] + [self.restore] * bool(source.drill)  # drills publish, as backups do
+        self.binlog: ecs.FargateTaskDefinition | None = None
+        self.follower: ecs.FargateService | None = None
+        if source.pitr:
+            # A replica's reads, with the backup's secret, as the binlog function's
+            self.binlog = self._task(
+                "Binlog",
+                "backup",
+                binlog_access(shared, source),
+                binlog_follow_event(source.name),
+                size=source.binlog_task,
+            )
+            self.follower = self._follower(self.binlog)
+            publishers.append(self.binlog)  # a `Binlog Gap` event
+        for definition in publishers:
+            definition.task_role.add_to_principal_policy(publish_results_statement(Stack.of(self)))
 
-    def _task(self, name: str, access: Any, event: dict[str, Any] | None) -> ecs.FargateTaskDefinition:
+    def _task(
+        self,
+        name: str,
+        run: Literal["backup", "restore"],  # whose database secret the task reads
+        access: Access,
+        event: dict[str, Any] | None,
+        *,
+        size: Task | None = None,
+        also_secrets: Sequence[str] = (),
+    ) -> ecs.FargateTaskDefinition:
         source, shared = self.source, self._shared
         role = iam.Role(
             self,
@@ -121,12 +158,7 @@ class SourceTasks(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"cloudbackup: {name.lower()} task of {source.name}",
         )
-        run = "backup" if name == "Backup" else "restore"
-        # The restore task also runs the source's drills: the drill server's secret, or the source's own
-        drill_server = (
-            [source.drill.secret_arn or source.secret_arn] if run == "restore" and source.drill else []
-        )
-        grant_run_access(role, access, shared, source, source.secret_for(run), also_secrets=drill_server)
+        grant_run_access(role, access, shared, source, source.secret_for(run), also_secrets=also_secrets)
         role.add_to_principal_policy(self._asset.read_statement())
         execution_role = iam.Role(
             self,
@@ -134,11 +166,12 @@ class SourceTasks(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"cloudbackup: starts the {name.lower()} task of {source.name}; writes its logs",
         )
+        size = size or source.task
         definition = ecs.FargateTaskDefinition(
             self,
             f"{name}Task",
-            cpu=source.task.cpu,
-            memory_limit_mib=source.task.memory_mib,
+            cpu=size.cpu,
+            memory_limit_mib=size.memory_mib,
             runtime_platform=ecs.RuntimePlatform(
                 cpu_architecture=ecs.CpuArchitecture.ARM64,
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
@@ -174,6 +207,25 @@ class SourceTasks(Construct):
             "ARN, the event); the database credentials are read from Secrets Manager at run time.",
         )
         return definition
+
+    def _follower(self, definition: ecs.FargateTaskDefinition) -> ecs.FargateService:
+        """One follower at a time, always: ECS starts a new task when it stops, and never a second beside
+        it (two followers would race for the same next segment, and the server drops one replica of an id
+        when another connects), so a new revision replaces the old task instead of overlapping it."""
+        return ecs.FargateService(
+            self,
+            "BinlogFollower",
+            cluster=self.cluster,
+            task_definition=definition,
+            desired_count=1,
+            min_healthy_percent=0,
+            max_healthy_percent=100,
+            # A new revision whose follower keeps failing goes back to the one that ran, if any
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            vpc_subnets=self.placement.subnets,
+            security_groups=self.placement.groups,
+            assign_public_ip=False,
+        )
 
     def run_task_call(self, definition: ecs.FargateTaskDefinition, event: dict[str, Any]) -> dict[str, Any]:
         """RunTask's parameters for one run of `definition` with `event` (the first backup after deploy)."""

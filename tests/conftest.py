@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.faulty_proxy",
     "tests.fixtures.lambda_runtime",
+    "tests.fixtures.fargate_task",
     "tests.fixtures.binlog_server",
     "tests.fixtures.tls_server",
 ]

@@ -65,6 +65,14 @@ class BinlogEvent(_Event):
     source: SourceName
 
 
+class BinlogFollowEvent(_Event):
+    """The binlog follower of a fargate source (its ECS service's task): `{"source": "orders-db",
+    "binlog": "follow"}`: archive continuously until the task is stopped."""
+
+    source: SourceName
+    binlog: Literal["follow"]
+
+
 class RestoreEvent(_Event):
     """On-demand input: a new `target_database`, or `"in_place": true`; optional `tables`, `dry_run`,
     or `to_time` (ISO 8601 with a zone: the newest backup before it, then its archived binlog)."""

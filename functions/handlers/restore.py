@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.drill_run import DrillRun
 from handlers.engine import engine_for
 from handlers.events import EventPublisher
-from handlers.models import DrillEvent, parse_restore_event
 from handlers.observability import Observability
-from handlers.restore_run import RestoreRun
+from handlers.restore_or_drill import run_restore_or_drill
 from handlers.settings import load_settings
 
 settings = load_settings()  # at cold start: a deployment mistake stops here with one clear line
@@ -27,17 +25,12 @@ engine = engine_for(settings)
 
 @observability.handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    request = parse_restore_event(event)
-    if isinstance(request, DrillEvent):
-        drill = DrillRun(
-            settings=settings,
-            engine=engine,
-            publisher=publisher,
-            metrics=observability.metrics,
-            segment=observability.segment,
-        )
-        return drill.run(request).model_dump(mode="json")
-    run = RestoreRun(
-        settings=settings, engine=engine, metrics=observability.metrics, segment=observability.segment
+    summary = run_restore_or_drill(
+        event,
+        settings=settings,
+        engine=engine,
+        publisher=publisher,
+        metrics=observability.metrics,
+        segment=observability.segment,
     )
-    return run.run(request).model_dump(mode="json")
+    return summary.model_dump(mode="json")

@@ -3,9 +3,10 @@
 A source whose runner is fargate has no 15-minute limit: its schedule starts an ECS task whose container
 bootstrap (infra/task_bootstrap.py) unpacks the same asset the functions deploy and runs this module. The
 event is the one the function would get, from CLOUDBACKUP_EVENT: a backup event (`databases`), a
-restore event or a drill event (`"drill": true`). It is parsed into the same models and handed to the
-same runs (handlers.backup_run, restore_run, drill_run); the result is printed as one JSON line, and the
-exit code is 0 only if it succeeded.
+restore event or a drill event (`"drill": true`); or, for the binlog follower a pitr source runs as an
+ECS service, `{"source": ..., "binlog": "follow"}`. It is parsed into the same models and handed to the
+same runs (handlers.backup_run, restore_run, drill_run, binlog_run); the result is printed as one JSON
+line, and the exit code is 0 only if it succeeded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.models import InvalidEvent
 
@@ -48,6 +50,9 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except RuntimeError as exc:  # BackupRunFailed, RestoreFailed: the message says what was not done
         print(f"cloudbackup task: {exc}", file=sys.stderr)
         return 1
+    except CloudBackupError as exc:  # the follower's engine failing: one line; the service starts another
+        print(f"cloudbackup task: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(json.dumps(result))
     return 0
 
@@ -62,51 +67,54 @@ def _run(settings: Any, event: dict[str, Any]) -> dict[str, Any]:
     try:
         if "databases" in event:
             return _backup(settings, engine, observability, event)
+        if "binlog" in event:
+            return _follow_binlog(settings, engine, observability, event)
         return _restore(settings, engine, observability, event)
     finally:
         # What the Lambda decorator does after each invocation: the metrics go out as EMF log lines.
         observability.metrics.flush_metrics()
 
 
+def _publishing(settings: Any, engine: Any, observability: Any) -> dict[str, Any]:
+    """What a run that publishes its outcome is made of (backup, drill, binlog), as the functions make it."""
+    from handlers.events import EventPublisher
+
+    return {
+        "settings": settings,
+        "engine": engine,
+        "publisher": EventPublisher(settings.event_bus, settings.region),
+        "metrics": observability.metrics,
+        "segment": observability.segment,
+    }
+
+
 def _backup(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
     from handlers.backup_run import BackupRun
-    from handlers.events import EventPublisher
     from handlers.models import BackupEvent, parse_event
 
-    run = BackupRun(
-        settings=settings,
-        engine=engine,
-        publisher=EventPublisher(settings.event_bus, settings.region),
-        metrics=observability.metrics,
-        segment=observability.segment,
-        remaining_ms=lambda: NO_BUDGET_MS,
-    )
+    run = BackupRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
     return run.run(parse_event(BackupEvent, event)).model_dump(mode="json")
+
+
+def _follow_binlog(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """`binlog archive --follow` as a service's task: until ECS stops it (SIGTERM), then commit and exit 0.
+    A follower that dies is replaced by the service; the next resumes after the last committed segment."""
+    from cloudbackup.stopping import stop_on_signals
+    from handlers.binlog_run import BinlogRun
+    from handlers.models import BinlogFollowEvent, parse_event
+
+    request = parse_event(BinlogFollowEvent, event)
+    stop = stop_on_signals()
+    run = BinlogRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
+    return run.follow(request, stop.is_set).model_dump(mode="json")
 
 
 def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
     """A restore, or a restore drill (`"drill": true`), as the restore function runs them."""
-    from handlers.models import DrillEvent, parse_restore_event
+    from handlers.restore_or_drill import run_restore_or_drill
 
-    request = parse_restore_event(event)
-    if isinstance(request, DrillEvent):
-        from handlers.drill_run import DrillRun
-        from handlers.events import EventPublisher
-
-        drill = DrillRun(
-            settings=settings,
-            engine=engine,
-            publisher=EventPublisher(settings.event_bus, settings.region),
-            metrics=observability.metrics,
-            segment=observability.segment,
-        )
-        return drill.run(request).model_dump(mode="json")
-    from handlers.restore_run import RestoreRun
-
-    run = RestoreRun(
-        settings=settings, engine=engine, metrics=observability.metrics, segment=observability.segment
-    )
-    return run.run(request).model_dump(mode="json")
+    summary = run_restore_or_drill(event, **_publishing(settings, engine, observability))
+    return summary.model_dump(mode="json")
 
 
 if __name__ == "__main__":

@@ -107,11 +107,19 @@ def fargate_config() -> dict[str, Any]:
     return raw
 
 
+def fargate_pitr_config() -> dict[str, Any]:
+    """The fargate source with point-in-time recovery: its binary log followed by an ECS service."""
+    raw = fargate_config()
+    raw["sources"][1].update(pitr=True, binlog_interval_minutes=3)
+    return raw
+
+
 VARIANTS: dict[str, Callable[[], dict[str, Any]]] = {
     "example": example_config,
     "full": full_config,
     "imported_key": imported_key_config,
     "fargate": fargate_config,
+    "fargate_pitr": fargate_pitr_config,
 }
 
 

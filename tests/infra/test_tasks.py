@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from handlers import constants as c
+from handlers.models import BinlogFollowEvent, parse_event
 from infra.config import ConfigError, load_config
 from infra.tasks import BASE_IMAGE, BOOTSTRAP, CONTAINER
 from tests.infra.conftest import (
@@ -19,9 +20,11 @@ from tests.infra.conftest import (
     actions_of,
     example_config,
     fargate_config,
+    fargate_pitr_config,
     role_statements,
     synthesize,
 )
+from tests.infra.test_bucket import bucket_policy_statements
 
 pytestmark = pytest.mark.infra
 
@@ -33,12 +36,17 @@ def fargate(synth_variant: Callable[[str], Synth]) -> Synth:
     return synth_variant("fargate")
 
 
+@pytest.fixture(scope="module")
+def fargate_pitr(synth_variant: Callable[[str], Synth]) -> Synth:
+    return synth_variant("fargate_pitr")
+
+
 def task_definitions(synth: Synth) -> dict[str, dict[str, Any]]:
-    """The fargate source's task definitions by kind ("backup", "restore")."""
+    """The fargate source's task definitions by kind ("backup", "restore", "binlog")."""
     found = {}
     for logical_id, resource in synth.resources("AWS::ECS::TaskDefinition").items():
         if logical_id.startswith("Tasks" + SOURCE.replace("-", "")):
-            kind = "backup" if "Backup" in logical_id else "restore"
+            [kind] = [k for k in ("backup", "restore", "binlog") if k.capitalize() in logical_id]
             found[kind] = {"id": logical_id, **resource["Properties"]}
     return found
 
@@ -237,3 +245,132 @@ def test_the_restore_task_reads_only_the_restore_secret(tmp_path: Any) -> None:
         [read] = [s for s in role_statements(synth, role) if s.get("Sid") == "ReadDatabaseSecret"]
         secret_reads[kind] = read["Resource"]
     assert secret_reads == {"backup": FARGATE_SECRET, "restore": RESTORE_SECRET}
+
+
+def test_a_pitr_source_follows_its_binlog_with_a_service_of_one_task(fargate_pitr: Synth) -> None:
+    definitions = task_definitions(fargate_pitr)
+    binlog = definitions["binlog"]
+    # Then the follower's task runs the bootstrap with the same asset, in the same image, on arm64,
+    # at the follower's own (smallest) size
+    spec, backup_spec = container(binlog), container(definitions["backup"])
+    assert (spec["Image"], spec["EntryPoint"]) == (BASE_IMAGE, ["python3", "-c", BOOTSTRAP.read_text()])
+    assert spec["Command"] == backup_spec["Command"]
+    assert binlog["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
+    assert (binlog["Cpu"], binlog["Memory"]) == ("256", "512")
+    # and its event is the follower's, which the task parses into its model
+    env = environment(binlog)
+    follow = parse_event(BinlogFollowEvent, json.loads(env[c.ENV_TASK_EVENT]))
+    assert (follow.source, follow.binlog) == (SOURCE, "follow")
+    assert json.loads(env[c.ENV_SOURCES])[SOURCE]["secret_arn"] == FARGATE_SECRET
+    # And one service keeps exactly one follower running in the source's subnets, never two at once
+    [service] = [s["Properties"] for s in fargate_pitr.resources("AWS::ECS::Service").values()]
+    assert service["TaskDefinition"] == {"Ref": binlog["id"]}
+    assert service["Cluster"] == {"Ref": next(iter(fargate_pitr.resources("AWS::ECS::Cluster")))}
+    assert (service["LaunchType"], service["DesiredCount"]) == ("FARGATE", 1)
+    deployment = service["DeploymentConfiguration"]
+    assert (deployment["MinimumHealthyPercent"], deployment["MaximumPercent"]) == (0, 100)
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    network = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["Subnets"] == NETWORK["subnet_ids"]
+    assert network["SecurityGroups"] == NETWORK["security_group_ids"]
+    assert network["AssignPublicIp"] == "DISABLED"
+    # And no schedule starts the follower, and no binlog function is made for the source
+    for schedule in fargate_pitr.resources("AWS::Scheduler::Schedule").values():
+        target = schedule["Properties"]["Target"].get("EcsParameters", {})
+        assert target.get("TaskDefinitionArn") != {"Ref": binlog["id"]}
+    for function in fargate_pitr.resources("AWS::Lambda::Function").values():
+        assert SOURCE not in function["Properties"].get("Environment", {}).get("Variables", {}).get(
+            c.ENV_SOURCES, ""
+        )
+
+
+def test_the_follower_may_only_add_under_binlog_and_never_delete(fargate_pitr: Synth) -> None:
+    binlog = task_definitions(fargate_pitr)["binlog"]
+    statements = role_statements(fargate_pitr, binlog["TaskRoleArn"]["Fn::GetAtt"][0])
+    by_sid = {s["Sid"]: s for s in statements}
+    # Then it lists, reads and adds objects under the source's _binlog/ only (it resumes from its indexes)
+    assert set(by_sid["BackupObjects"]["Action"]) == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+    }
+    assert "backups/warehouse-db/_binlog/*" in json.dumps(by_sid["BackupObjects"]["Resource"])
+    assert by_sid["ListBackups"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["backups/warehouse-db/_binlog/*"]}
+    }
+    # and reads the source's secret, publishes a gap, reads the task asset; nothing more
+    assert by_sid["ReadDatabaseSecret"]["Resource"] == FARGATE_SECRET
+    assert by_sid["PublishResults"]["Action"] == "events:PutEvents"
+    assert set(by_sid) == {
+        "ListBackups",
+        "BackupObjects",
+        "BackupKey",
+        "ReadDatabaseSecret",
+        "ReadTaskAsset",
+        "PublishResults",
+    }
+    assert not {a for a in actions_of(statements) if "Delete" in a}
+    # And its writes are conditional like every other: the bucket denies any write without If-None-Match
+    [deny] = [s for s in bucket_policy_statements(fargate_pitr) if s.get("Sid") == "DenyOverwrites"]
+    assert (deny["Principal"], deny["Condition"]["Null"]) == ({"AWS": "*"}, {"s3:if-none-match": "true"})
+    # And its execution role only writes the follower's log group (the image is public: no ECR rights)
+    execution = binlog["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    assert actions_of(role_statements(fargate_pitr, execution)) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+def test_alarms_fire_when_the_follower_is_not_running_or_falls_behind(fargate_pitr: Synth) -> None:
+    alarms = [a["Properties"] for a in fargate_pitr.resources("AWS::CloudWatch::Alarm").values()]
+    [service_id] = fargate_pitr.resources("AWS::ECS::Service")
+    # Then one alarm watches the service's running tasks (Container Insights): none for two intervals
+    [down] = [a for a in alarms if a.get("MetricName") == "RunningTaskCount"]
+    assert down["Namespace"] == "ECS/ContainerInsights"
+    assert {"Name": "ServiceName", "Value": {"Fn::GetAtt": [service_id, "Name"]}} in down["Dimensions"]
+    assert (down["ComparisonOperator"], down["Threshold"]) == ("LessThanThreshold", 1)
+    assert (down["Period"], down["EvaluationPeriods"]) == (3 * 60, 2)
+    assert down["TreatMissingData"] == "breaching"
+    # And the binlog function's lag alarm watches the lag the follower reports
+    [behind] = [a for a in alarms if a.get("MetricName") == c.METRIC_BINLOG_LAG]
+    assert {"Name": c.DIMENSION_SOURCE, "Value": SOURCE} in behind["Dimensions"]
+    assert (behind["Threshold"], behind["Period"], behind["TreatMissingData"]) == (
+        2 * 3 * 60,
+        180,
+        "breaching",
+    )
+    # And a Binlog Gap reaches the alarm topic; the alarms act on it too
+    rules = [r["Properties"]["EventPattern"] for r in fargate_pitr.resources("AWS::Events::Rule").values()]
+    assert {"source": [c.EVENT_SOURCE], "detail-type": [c.EVENT_BINLOG_GAP]} in rules
+    assert down["AlarmActions"] == behind["AlarmActions"] != []
+
+
+def test_a_fargate_source_may_have_pitr() -> None:
+    [_, source] = load_config(fargate_pitr_config()).sources
+    assert (source.runner, source.pitr) == ("fargate", True)
+    assert (source.binlog_task.cpu, source.binlog_task.memory_mib) == (256, 512)
+
+
+@pytest.mark.parametrize(
+    ("index", "change", "message"),
+    [
+        (
+            1,
+            {"binlog_task": {"cpu": 512, "memory_mib": 1024}},
+            "config.sources[1].binlog_task: sizes the binlog",
+        ),
+        (
+            0,
+            {"pitr": True, "binlog_task": {"cpu": 256, "memory_mib": 512}},
+            "config.sources[0].binlog_task: sizes the binlog follower",
+        ),
+        (1, {"pitr": True, "binlog_task": {"cpu": 256, "memory_mib": 4096}}, "memory_mib 4096 does not go"),
+    ],
+)
+def test_a_bad_binlog_task_names_the_field(index: int, change: dict[str, Any], message: str) -> None:
+    raw = fargate_config()
+    raw["sources"][index].update(change)
+    with pytest.raises(ConfigError) as caught:
+        load_config(raw)
+    [line] = str(caught.value).splitlines()
+    assert message in line

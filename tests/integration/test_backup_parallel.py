@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -85,6 +86,32 @@ def transfers(db_settings, bank) -> Iterator[Callable[[], None]]:
     if worker.is_alive():
         worker.join(timeout=30)
     assert worker.is_alive() is False
+
+
+def test_a_table_filled_since_the_server_last_looked_at_it_counts_at_its_size(db_settings, make_database):
+    # Given a table whose statistics were read while it was empty (MySQL caches them for a day)
+    name = make_database("par_fresh")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100))")
+        cur.execute("SELECT DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_NAME = 't'")
+        cur.execute(f"INSERT INTO t SELECT seq, REPEAT('x', 100) FROM {numbers(50_000)}")
+        # InnoDB recounts its pages in the background (within ~10 s of a big change): wait for that
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            cur.execute(
+                "SELECT clustered_index_size FROM mysql.innodb_table_stats"
+                " WHERE database_name = %s AND table_name = 't'",
+                (name,),
+            )
+            row = cur.fetchone()
+            if row and row[0] * 16384 >= 4 << 20:
+                break
+            time.sleep(0.5)
+    # When the backup asks which tables are big, on a new connection as it does
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        found = big_tables(cur, name, 2 << 20)
+    # Then the table's real size (~6 MB) counts, not the cached empty one
+    assert found == {"t"}
 
 
 def test_only_big_innodb_tables_keyed_by_an_integer_are_cut(db_settings, bank):

@@ -6,84 +6,25 @@ then backing up a database on the real server to that endpoint and restoring it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings
 from handlers import constants as c
-from infra.tasks import BOOTSTRAP
+from tests.fixtures.fargate_task import FargateTask
 from tests.fixtures.lambda_runtime import SOURCE, Deployment, fill_table, table_fingerprint
 from tests.fixtures.mariadb import admin_connect
 
 pytestmark = [pytest.mark.integration]
 
-# What the base image brings besides the standard library: boto3 and what it needs.
-BOTO3_ONLY = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
-
-
-@pytest.fixture(scope="module")
-def task_archive() -> tuple[Path, str]:
-    """The functions' asset for this machine's platform, archived as the stack archives it."""
-    from infra.bundling import Platform, build_lambda_asset, build_task_archive
-
-    return build_task_archive(build_lambda_asset(platform=Platform.local()))
-
-
-@pytest.fixture(scope="module")
-def boto3_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A path entry holding boto3 and its dependencies, and nothing else of this environment."""
-    import boto3
-
-    site = Path(boto3.__file__).parents[1]
-    folder = tmp_path_factory.mktemp("boto3-only")
-    for name in BOTO3_ONLY:
-        (folder / name).symlink_to(site / name)
-    return folder
-
 
 @pytest.fixture
-def run_task(
-    task_archive: tuple[Path, str], boto3_only: Path, deployment: Deployment, tmp_path: Path
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    archive, sha256 = task_archive
-    s3 = deployment.aws("s3")
-    asset_bucket = f"cdk-assets-{deployment.bucket}"[:63]
-    s3.create_bucket(Bucket=asset_bucket)
-    s3.upload_file(str(archive), asset_bucket, "task.zip")
-
-    def run(
-        event: dict[str, Any], *, key: str = "task.zip", sha: str = sha256, **settings: str
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(boto3_only),
-            "TMPDIR": str(tmp_path),
-            # What ECS gives the container: the region and the task role's credentials (the local endpoint's)
-            **{k: v for k, v in os.environ.items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL_S3"},
-            "AWS_ENDPOINT_URL": deployment.endpoint,
-            **deployment.environment(**settings),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            c.ENV_TASK_EVENT: json.dumps(event),
-        }
-        # -S: no site-packages, so only the standard library and the boto3 folder are importable
-        return subprocess.run(
-            [sys.executable, "-S", "-c", BOOTSTRAP.read_text(), asset_bucket, key, sha],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    return run
+def run_task(fargate_task: FargateTask) -> Callable[..., subprocess.CompletedProcess[str]]:
+    return fargate_task.run
 
 
 def test_the_task_backs_up_and_restores_from_the_fetched_asset(

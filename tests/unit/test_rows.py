@@ -29,8 +29,12 @@ def col(data_type: str, *, charset: str | None = None, nullable: bool = True, na
     [
         ("int", None, "IF(`c` IS NULL,'NULL',`c`)"),
         ("decimal", None, "IF(`c` IS NULL,'NULL',`c`)"),
-        ("double", None, "IF(`c` IS NULL,'NULL',CONCAT(`c`,IF(`c`=0,'e0','')))"),
-        ("float", None, "IF(`c` IS NULL,'NULL',CONCAT(CAST(`c` AS DOUBLE),IF(`c`=0,'e0','')))"),
+        ("double", None, "IF(`c` IS NULL,'NULL',IF(`c`=0,CONCAT(`c`,'e0'),`c`))"),
+        (
+            "float",
+            None,
+            "IF(`c` IS NULL,'NULL',IF(`c`=0,CONCAT(CAST(`c` AS DOUBLE),'e0'),CAST(`c` AS DOUBLE)))",
+        ),
         ("bit", None, "IF(`c` IS NULL,'NULL',CONCAT('b''',BIN(`c`),''''))"),
         ("varbinary", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),
         ("longblob", None, "IF(`c` IS NULL,'NULL',CONCAT('X''',HEX(`c`),''''))"),

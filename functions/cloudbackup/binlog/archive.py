@@ -63,6 +63,10 @@ class _Segment:
     opened: float = field(default_factory=time.monotonic)
 
 
+# Told of the archive's progress: (the result so far, whether the archive has all the server had).
+Progress = Callable[[ArchiveResult, bool], None]
+
+
 class _ServerReset(Exception):
     """The file we resume in is not the file we archived (the binary log was reset and grew again)."""
 
@@ -76,9 +80,14 @@ def archive_binlog(
     should_stop: Callable[[], bool] | None = None,
     segment_bytes: int = SEGMENT_BYTES,
     commit_seconds: float = FOLLOW_SEGMENT_SECONDS,
+    progress: Progress | None = None,
 ) -> ArchiveResult:
     """Archive up to the server's end (with `follow`, until should_stop() says so, committing every
-    `commit_seconds` while events arrive)."""
+    `commit_seconds` while events arrive).
+
+    `progress(result, caught_up)` hears of each commit (caught_up False) and, with `follow`, of each
+    heartbeat of an idle server (caught_up True: the archive has all the server had): a follower never
+    returns, so this is how it can report its lag while it runs."""
     server = check_server(db)
     indexes = read_indexes(store, source)
     last = indexes[-1] if indexes else None
@@ -89,6 +98,7 @@ def archive_binlog(
     start, gap = _start(server, last)
     run = _Run(db, store, source, server, result, (last.seq if last else 0) + 1, segment_bytes)
     run.commit_seconds = commit_seconds
+    run.progress = progress
     try:
         run.read(start, gap, last, follow=follow, should_stop=should_stop)
     except _ServerReset:
@@ -134,6 +144,7 @@ class _Run:
         self.result, self.seq, self.segment_bytes = result, seq, segment_bytes
         self.segment: _Segment | None = None
         self.commit_seconds = FOLLOW_SEGMENT_SECONDS
+        self.progress: Progress | None = None
 
     def read(
         self,
@@ -147,11 +158,14 @@ class _Run:
         binlog_file, expected = start
         fde: ev.FormatDescription | None = None
         pending_gap = gap
+        self.result.gap = gap  # known from the start: a follower reports it while it runs
         try:
             for raw in dump_events(self.db, self.server.flavour, binlog_file, expected, follow=follow):
                 event = ev.parse_event(raw)
                 if event.type in ev.HEARTBEATS:  # an idle server (--follow): a moment to commit or stop
                     self._commit_if_due(follow)
+                    if self.progress is not None:
+                        self.progress(self.result, True)
                     if should_stop is not None and should_stop():
                         break
                     continue
@@ -196,7 +210,6 @@ class _Run:
                 self.segment.writer.abort()  # no index, no data: the next run reads it again
                 self.segment = None
             raise
-        self.result.gap = gap
 
     def _open(self, binlog_file: str, first_pos: int, fde: ev.FormatDescription, gap: str | None) -> _Segment:
         key = new_segment_key(self.source, self.seq)
@@ -280,6 +293,8 @@ class _Run:
             segment.end_pos,
             segment.events,
         )
+        if self.progress is not None:
+            self.progress(self.result, False)
 
 
 def _check_same_file(last: SegmentIndex | None, binlog_file: str, event: ev.Event) -> None:

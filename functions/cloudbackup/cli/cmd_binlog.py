@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 
@@ -13,6 +12,7 @@ from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.status import binlog_status, describe
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.stopping import stop_on_signals
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,11 +25,8 @@ def _archive(args: argparse.Namespace) -> int:
     db = db_from_args(args)  # --db-password-file too
     stores = stores_from_args(args)
     source = args.source or default_source(db)
-    stop = threading.Event()
-    if args.follow:
-        # Stopping a follower is its normal end: commit what was read (within a second), exit 0.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+    # Stopping a follower is its normal end: commit what was read (within a second), exit 0.
+    stop = stop_on_signals() if args.follow else threading.Event()
     result = archive_binlog(db, stores.write, source, follow=args.follow, should_stop=stop.is_set)
     if result.gap:
         print(f"cloudbackup: binlog gap on {source}: {result.gap}", file=sys.stderr)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any, Final, TypeVar
 
+import pymysql
+
 from cloudbackup.mysql.chunks import KeySpan
 from cloudbackup.mysql.server_text import text
 
@@ -29,6 +31,7 @@ JOBS = 4  # connections reading a big table at once: the server formats rows on 
 RANGES_PER_JOB = 8  # enough that the connections end within a short range of each other
 HANDOVER_DEPTH = 4
 STOP_POLL_SECONDS = 0.1
+UNKNOWN_SYSTEM_VARIABLE = 1193
 
 T = TypeVar("T")
 _DONE: Final = object()
@@ -55,12 +58,27 @@ class RangeQueue:
 
 def big_tables(cur: Any, database: str, min_bytes: int = SPLIT_MIN_BYTES) -> set[str]:
     """The InnoDB tables of `database` that hold at least `min_bytes` of data (the server's estimate)."""
+    fresh_table_statistics(cur)
     cur.execute(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND ENGINE = 'InnoDB'"
         " AND DATA_LENGTH >= %s",
         (database, min_bytes),
     )
     return {text(name) for (name,) in cur.fetchall()}
+
+
+def fresh_table_statistics(cur: Any) -> None:
+    """Let information_schema.TABLES show sizes as they are now, not as cached for a day.
+
+    MySQL 8.0+ keeps a table's DATA_LENGTH and TABLE_ROWS for `information_schema_stats_expiry`
+    seconds (24 hours by default): a table filled since it was last looked at shows as empty and
+    would be read on one connection. MariaDB (and older MySQL) have no such cache or variable.
+    """
+    try:
+        cur.execute("SET SESSION information_schema_stats_expiry = 0")
+    except pymysql.err.OperationalError as exc:
+        if not exc.args or exc.args[0] != UNKNOWN_SYSTEM_VARIABLE:
+            raise
 
 
 def read_ranges(

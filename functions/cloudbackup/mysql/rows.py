@@ -124,7 +124,7 @@ def value_expression(col: Column) -> str:
         # DOUBLE prints in its shortest round-trip form; a FLOAT prints with ~6 digits, as DOUBLE exactly.
         # A zero gets an exponent: `-0` would be read as the integer 0, `-0e0` is the negative zero.
         number = c if t == "double" else f"CAST({c} AS DOUBLE)"
-        expr = f"CONCAT({number},IF({c}=0,'e0',''))"
+        expr = f"IF({c}=0,CONCAT({number},'e0'),{number})"  # (no CONCAT for the others: cheaper)
     elif t == "bit":
         expr = f"CONCAT('b''',BIN({c}),'''')"
     elif t in HEX_TYPES:
