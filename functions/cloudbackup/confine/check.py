@@ -76,10 +76,12 @@ def _values_pattern(escapes: bool, ansi: bool) -> re.Pattern[bytes]:
 
 
 _VALUES = {(e, a): _values_pattern(e, a) for e in (True, False) for a in (True, False)}
-# The same over the compacted list, for speed: digits, quotes and punctuation in one run.
-_COMPACT_VALUES = re.compile(
-    rb"(?:[\s,()+0-9.']++|-(?!-)|(?<=[0-9.])[eE][-+]?[0-9]++|(?<=0)[xX][0-9A-Fa-f]*+|(?<=0)[bB][01]*+"
-    rb"|(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])|_[0-9A-Za-z]++(?=[\s'])|[xXbBnN](?='))*+"
+# The same for a list without escape pairs, for speed: each step is a run of digits and punctuation
+# then one string (or a rarer literal), with no alternation to try first: about twice as fast on rows.
+_PLAIN_VALUES = re.compile(
+    rb"(?:[\s,()+0-9.]*+(?:'[^']*+'|-(?!-)|(?<=[0-9.])[eE][-+]?[0-9]++|(?<=0)[xX][0-9A-Fa-f]*+"
+    rb"|(?<=0)[bB][01]*+|(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])|_[0-9A-Za-z]++(?=[\s'])"
+    rb"|[xXbBnN](?=')))*+[\s,()+0-9.]*+"
 )
 
 
@@ -211,13 +213,16 @@ class Confinement:
             raise _No("is not a plain INSERT … VALUES into a table of the database restored")
         tail = sql[head.end() :]
         if self.modes.backslash_escapes and b'"' not in tail:
-            # Fast: drop escape pairs and the strings' text at C speed (as the splitter's fast path
-            # does), then match what is left: a string's text can hold anything, the rest only literals.
-            parts = tail.replace(b"\\\\", b"").replace(b"\\'", b"").split(b"'")
-            if len(parts) % 2 == 0:
-                raise _No("holds a string that is not closed")
-            if _COMPACT_VALUES.fullmatch(b"'".join(parts[0::2])) is None:
-                raise _No("holds values other than literals")
+            # Fast: drop the escape pairs at C speed (as the splitter's fast path does); then a string
+            # is '…' with no quote inside, and one simple pattern reads the list.
+            if b"\\" in tail:
+                tail = tail.replace(b"\\\\", b"").replace(b"\\'", b"")
+            if _PLAIN_VALUES.fullmatch(tail) is None:
+                raise _No(
+                    "holds values other than literals"
+                    if tail.count(b"'") % 2 == 0
+                    else "holds a string that is not closed"
+                )
             return
         values = _VALUES[(self.modes.backslash_escapes, self.modes.ansi_quotes)]
         if values.fullmatch(tail) is None:

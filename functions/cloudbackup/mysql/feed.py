@@ -93,10 +93,6 @@ class StatementFeed:
         kind = classify(stmt.sql)
         if kind == "rows" and self.schema_only:
             return
-            self._database_statement(stmt)
-        if verdict != "run":
-            return
-        kind = classify(stmt.sql)
         if kind == "once" and _CREATE_EVENT.match(stmt.sql):
             settings = self.loader.session_values(EVENT_SESSION)
             settings["character_set_results"] = settings["character_set_client"]
