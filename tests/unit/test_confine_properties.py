@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudbackup.confine.check import Confinement, Refused
+from cloudbackup.confine.check import _VALUES, Confinement, Refused
 from cloudbackup.errors import UsageError
 from cloudbackup.mysql.splitter import Statement, split_statements
 
@@ -234,6 +234,26 @@ def test_a_values_list_gets_the_verdict_it_got_when_its_strings_were_split_out(p
     except Refused:
         accepted = False
     assert accepted == compacted_verdict(tail)
+
+
+double_quoted = st.sampled_from([b'"', b'\\"', b'"a"', b"'\"'", b"'a\"b'", b'"\'"', b'"\\\'"', b'""'])
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(st.one_of(values, hostile, double_quoted), min_size=1, max_size=12))
+def test_a_values_list_with_double_quotes_gets_the_careful_patterns_verdict(parts):
+    # A `"` inside a '…' string is only text (QUOTE() leaves it raw there): the list is read as one
+    # without double quotes; a `"` outside opens a string only the careful pattern reads
+    tail = b" " + b"".join(parts)
+    if b'"' not in tail:
+        return  # the test above
+    confinement = Confinement(where="f.sql")
+    try:
+        confinement.check(Statement(1, 1, b"INSERT INTO t VALUES" + tail))
+        accepted = True
+    except Refused:
+        accepted = False
+    assert accepted == (compacted_verdict(tail) or _VALUES[(True, False)].fullmatch(tail) is not None)
 
 
 @pytest.mark.parametrize(
