@@ -14,7 +14,7 @@ So a corrupt object, a bad statement or a lost connection leaves the target as i
 Before any of this, every statement is checked (confine/check.py): a dump may only create, fill and
 drop objects of the database it restores, so one refused statement stops the restore before anything
 is created anywhere. For a backup that pass is the verification pass (size, SHA-256, frames); each
-statement is checked again as it is sent.
+statement is checked again as it is sent (a big row statement by the digest of the bytes accepted).
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def restore_backup(
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             confinement = _confinement(db, where, target, manifest.database, staging=staging.name)
             confinement.modes = loader.modes
+            confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             if tables is None:
                 _load_whole_object(entry, run)
@@ -194,6 +195,7 @@ def restore_dump_file(
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             confinement = _confinement(db, where, target, first.source, staging=staging.name)
             confinement.modes = loader.modes
+            confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             run.load(decode(compression, _read_file(path)), "")
             run.finish()
