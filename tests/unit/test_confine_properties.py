@@ -215,6 +215,15 @@ def compacted_verdict(tail: bytes) -> bool:
     return len(parts) % 2 == 1 and _COMPACTED.fullmatch(b"'".join(parts[0::2])) is not None
 
 
+def accepts(tail: bytes) -> bool:
+    """Whether the check lets `INSERT INTO t VALUES` + `tail` run."""
+    try:
+        Confinement(where="f.sql").check(Statement(1, 1, b"INSERT INTO t VALUES" + tail))
+    except Refused:
+        return False
+    return True
+
+
 hostile = st.sampled_from(
     [b"'", b"\\", b"\\'", b"''", b"SELECT", b"@a", b"a", b"e5", b"0x", b"x", b"NULLx", b"-- ", b"-", b"--",
      b"_utf8", b"_utf8 ", b"N", b"b", b"(", b")", b",", b";", b"`t`", b"1e", b"0b2", b"\x00", b"/*", b"#"]
@@ -227,13 +236,7 @@ def test_a_values_list_gets_the_verdict_it_got_when_its_strings_were_split_out(p
     tail = b" " + b"".join(parts)
     if b'"' in tail:
         return  # read by the careful pattern, as before
-    confinement = Confinement(where="f.sql")
-    try:
-        confinement.check(Statement(1, 1, b"INSERT INTO t VALUES" + tail))
-        accepted = True
-    except Refused:
-        accepted = False
-    assert accepted == compacted_verdict(tail)
+    assert accepts(tail) == compacted_verdict(tail)
 
 
 double_quoted = st.sampled_from([b'"', b'\\"', b'"a"', b"'\"'", b"'a\"b'", b'"\'"', b'"\\\'"', b'""'])
@@ -247,13 +250,7 @@ def test_a_values_list_with_double_quotes_gets_the_careful_patterns_verdict(part
     tail = b" " + b"".join(parts)
     if b'"' not in tail:
         return  # the test above
-    confinement = Confinement(where="f.sql")
-    try:
-        confinement.check(Statement(1, 1, b"INSERT INTO t VALUES" + tail))
-        accepted = True
-    except Refused:
-        accepted = False
-    assert accepted == (compacted_verdict(tail) or _VALUES[(True, False)].fullmatch(tail) is not None)
+    assert accepts(tail) == (compacted_verdict(tail) or _VALUES[(True, False)].fullmatch(tail) is not None)
 
 
 @pytest.mark.parametrize(
