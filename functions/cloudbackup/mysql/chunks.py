@@ -23,11 +23,11 @@ from cloudbackup.mysql.rows import (
     STATEMENT_TARGET,
     Column,
     TableLayout,
-    escaped_for_loading,
     insert_prefix,
     iter_inserts,
-    may_need_escapes,
+    may_hold_line_breaks,
     row_expression,
+    without_raw_line_breaks,
 )
 
 FIRST_STEP = 1000  # keys in a span's first range: few rows, and the next ranges sized by its bytes
@@ -98,7 +98,7 @@ def iter_chunks(
     # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
     values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
     select = f"SELECT COUNT(*), {values} FROM {source}"
-    escapes = may_need_escapes(columns)
+    line_breaks = may_hold_line_breaks(columns)
     rows_wanted = step  # rows that make a statement of about `target` bytes, once a range has shown it
     low = span.low
     with conn.cursor() as cur:
@@ -112,9 +112,9 @@ def iter_chunks(
                     high = low + max(1, (high - low) * rows_wanted // estimate)
             cur.execute(f"{select} {_in_range(name, low, high)}")
             ((count, body),) = cur.fetchall()
-            if escapes and body is not None:
+            if line_breaks and body is not None:
                 # Escaping can grow a list past the room: it is then read again, as one cut short
-                body = escaped_for_loading(body)
+                body = without_raw_line_breaks(body)
             width = high - low
             cut = body is not None and len(body) >= room
             if cut and width > 1:  # too big for one statement: read it again, smaller

@@ -3,7 +3,7 @@
 Each row is turned into one SQL literal `(v1,v2,…)` by the server itself (CONCAT of QUOTE/HEX/…
 per column), read off the wire in batches (mysql/wire.py) and packed into INSERT statements that stay
 under the statement limit. Nothing is decoded in Python and memory does not grow with the table; the
-one touch-up done here (raw CR, LF and `"` escaped, see `escaped_for_loading`) runs on whole batches.
+one touch-up done here (raw CR/LF to `\r`/`\n`, see `escape_line_breaks`) runs on whole batches.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ PLAIN_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "d
 TEXT_TYPES = frozenset(
     {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 )
+# Text that can hold a raw CR or LF once QUOTEd; not JSON, whose text escapes them itself.
+UTF8_TEXT_TYPES = TEXT_TYPES - {"json"}
 # MySQL 9 VECTOR holds 4-byte floats: its bytes, as for binary strings (QUOTE refuses it).
 HEX_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "vector"})
 SPATIAL_TYPES = frozenset(
@@ -135,45 +137,42 @@ def value_expression(col: Column) -> str:
         # UTF-8 text, JSON, temporal, INET/UUID: QUOTE keeps NULL as NULL. It escapes backslash, quote,
         # NUL and ^Z, bytes that never occur inside a multi-byte UTF-8 character, so its text is the
         # same bytes however the server walks the value (a CAST to BINARY first would cost MySQL a copy
-        # of every value). It leaves CR, LF and `"` raw, which only text and JSON hold:
-        # escaped_for_loading rewrites those on the client.
+        # of every value). It leaves CR and LF raw, which only text holds: escape_line_breaks rewrites
+        # those on the client.
         return f"QUOTE({c})"
     # NULL is decided on the column, never on the expression: HEX() of a value past max_allowed_packet
     # returns NULL, which must surface as a row too large (the CONCAT turns NULL), never as a NULL value.
     return f"IF({c} IS NULL,'NULL',{expr})" if col.nullable else expr
 
 
-def may_need_escapes(columns: list[Column]) -> bool:
-    """Whether a row literal of `columns` can hold a raw CR, LF or `"` (only QUOTEd UTF-8 text and JSON)."""
-    return any(c.data_type in TEXT_TYPES and c.charset in UTF8_CHARSETS for c in columns)
+def may_hold_line_breaks(columns: list[Column]) -> bool:
+    """Whether a row literal of `columns` can hold a raw CR or LF (only QUOTEd UTF-8 text can)."""
+    return any(c.data_type in UTF8_TEXT_TYPES and c.charset in UTF8_CHARSETS for c in columns)
 
 
-def escaped_for_loading(literals: bytes) -> bytes:
-    """Row literals with raw CR, LF and `"` written `\\r`, `\\n` and `\\"`, as mysqldump writes them.
+def without_raw_line_breaks(literals: bytes) -> bytes:
+    """Row literals with raw CR and LF written `\\r` and `\\n`, as mysqldump writes them.
 
-    QUOTE() leaves them raw. The stock client drops a CR before LF, so those must be escapes; a raw `"`
-    would keep every statement off the fast paths of the restore's splitter and check, which must
-    otherwise allow for a "…" string in the list. On the server a REPLACE per column costs as much as
-    the QUOTE itself (MySQL copies the value each time); here C-level bytes methods rewrite many rows
-    at once, and text without them is only scanned. They only ever occur inside a quoted string of a
-    literal (every other part is digits, hex or escaped text), where the escape is the same value.
+    QUOTE() leaves CR and LF raw and the stock client drops a CR before LF, so both must be escapes.
+    On the server a REPLACE per text column costs as much as the QUOTE itself (MySQL copies the value
+    twice); here C-level bytes methods rewrite many rows at once, and text without a break is only
+    scanned. A raw CR or LF only ever occurs inside a quoted string of a literal (every other part is
+    digits, hex or escaped text), where the escape is the same value.
     """
     if b"\n" in literals or b"\r" in literals:
-        literals = literals.replace(b"\r", b"\\r").replace(b"\n", b"\\n")
-    if b'"' in literals:
-        literals = literals.replace(b'"', b'\\"')
+        return literals.replace(b"\r", b"\\r").replace(b"\n", b"\\n")
     return literals
 
 
-def escape_batches_for_loading(batches: Iterable[list[bytes | None]]) -> Iterator[list[bytes | None]]:
-    """Each batch of row literals through `escaped_for_loading`, joined for it and split again:
+def escape_line_breaks(batches: Iterable[list[bytes | None]]) -> Iterator[list[bytes | None]]:
+    """Each batch of row literals through `without_raw_line_breaks`, joined for it and split again:
     NUL never occurs raw in a literal (QUOTE escapes it), so it keeps the rows apart meanwhile."""
     for values in batches:
         if None in values:  # a row the server could not build: pack_statements reports it
             yield values
             continue
         joined = b"\0".join(values)  # type: ignore[arg-type]  # no None left
-        escaped = escaped_for_loading(joined)
+        escaped = without_raw_line_breaks(joined)
         yield values if escaped is joined else list(escaped.split(b"\0"))
 
 
@@ -217,8 +216,8 @@ def iter_inserts(
     cur.execute(row_query(database, table, columns, where))
     values = iter_values(cur)
     batches: Iterable[list[bytes | None]] = values
-    if may_need_escapes(columns):
-        batches = escape_batches_for_loading(batches)
+    if may_hold_line_breaks(columns):
+        batches = escape_line_breaks(batches)
     if check is not None:
         batches = _checked(batches, check)
     try:
