@@ -6,13 +6,14 @@ backticks, `--`/`#`/`/* */` comments, conditional comments (`/*!40101 … */`, `
 content is code as for the client), `DELIMITER` changes and MariaDB's sandbox first line.
 
 Speed: Python must not look at every byte, nor at every string of a multi-row INSERT. Two scanners:
-- the fast path takes the region up to the next delimiter candidate (`bytes.find`), drops escape pairs
-  and complete '…' strings with two C-level substitutions and looks at what is left: if it is plain
-  code, the candidate is the end of the statement; if the candidate sits inside a string, it resumes
-  after that string. Anything unusual in the code (double quotes, backticks, comments) hands over to
-- the careful scanner: one possessive regex (never backtracks) over a small window, with Python
-  deciding only at delimiters, comment openers and buffer ends. It always stops on a token boundary,
-  so the two can take turns.
+- the fast path takes the region up to the next delimiter candidate (`bytes.find`, usually `;\n`). If
+  the region holds no marker (another delimiter, comment opener, backtick, raw `"`), counting its
+  unescaped quotes says whether the candidate is inside a string. Otherwise one match of the careful
+  scanner's possessive regex reads the whole region in C (rows with `"` in their strings, as JSON
+  columns have, take this way) and stops at the candidate, at a string that runs past it, or at
+  something unusual in the code (a comment, a backtick), which hands over to
+- the careful scanner: the same regex over a small window, with Python deciding only at delimiters,
+  comment openers and buffer ends. It always stops on a token boundary, so the two can take turns.
 """
 
 from __future__ import annotations
@@ -33,10 +34,6 @@ _CAREFUL_WINDOW = 4096
 _STRING_TOKEN = re.compile(rb"(?s)'[^'\\]*+(?:\\.[^'\\]*+)*+'")
 _PLAIN_STRING_TOKEN = re.compile(rb"'[^']*+'")  # NO_BACKSLASH_ESCAPES: only '' inside
 _PLAIN_DQ_TOKEN = re.compile(rb'"[^"]*+"')  # ANSI_QUOTES identifiers, or NO_BACKSLASH_ESCAPES strings
-_FEW_MARKERS = 32  # beyond this many, splitting out the strings is cheaper than judging each marker
-_NOT_MARKER_OR_QUOTE = bytes(c for c in range(256) if c not in b"'\"`#;")
-_CODE_AND_STRINGS = re.compile(rb"(?:[^'\"`#;]*+'[^']*+')*+[^'\"`#;]*+")
-_MARKERS = (b'"', b"`", b"#", b"/*", b"--")
 _QUOTED_TOKEN = {
     0x27: _STRING_TOKEN,
     0x22: re.compile(rb'(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+"'),
@@ -245,18 +242,15 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
                 return None
             limit = candidate
     inside_string = _plain_parity(buf, pos, limit, delimiter, s.escapes)
-    if inside_string is None:  # markers in the region: look at what lies outside the strings
-        region = _without_escapes(buf[pos:limit], s.escapes)
-        if _code_has_markers(region, delimiter):
-            if candidate == -1 or limit <= candidate:
-                return None
-            # A delimiter or comment opener outside strings before the line end: judge up to the
-            # first candidate instead, it may be the end.
-            limit = candidate
-            region = _without_escapes(buf[pos:limit], s.escapes)
-            if _code_has_markers(region, delimiter):
-                return None
-        inside_string = region.count(0x27) & 1
+    if inside_string is None:  # markers in the region: read its tokens in one possessive match
+        stop = s.code.match(buf, pos, limit).end()  # type: ignore[union-attr]
+        if stop < limit:
+            if buf.startswith(delimiter, stop):
+                raise _End(stop)  # a delimiter outside strings before the line end
+            if buf[stop] == 0x27:  # a string that runs on past `limit`
+                return _past_string(s, pos, stop)
+            return stop if stop > pos else None  # a comment or unusual quote: the careful scanner
+        inside_string = 0
     if not inside_string:
         if limit in (candidate, line_end):
             raise _End(limit)
@@ -272,7 +266,12 @@ def _fast_path(s: _Scanner, pos: int) -> int | None:
             backslashes += 1
         if backslashes % 2 == 0:
             break
-    string = s.tokens[0x27].match(buf, quote)
+    return _past_string(s, pos, quote)
+
+
+def _past_string(s: _Scanner, pos: int, quote: int) -> int:
+    """The end of the '…' string that opens at `quote`, or where to resume once more bytes are in."""
+    string = s.tokens[0x27].match(s.buf, quote)
     if string is None:  # the string goes on in the next chunk
         if quote > pos:
             return quote
@@ -284,15 +283,15 @@ def _plain_parity(buf: bytearray, pos: int, limit: int, delimiter: bytes, escape
     """1 if `limit` is inside a '…' string, 0 if not, counted in place without copying; None when the
     region holds a marker (delimiter, comment opener, backtick, an unescaped double quote) that only a
     look at the code outside the strings can judge. Dumps of mysqldump's kind escape every `"`."""
+    double = buf.count(b'"', pos, limit)
+    # Backslashes only occur inside strings: a `"` right after one is inside a string. (Checked first:
+    # rows with raw `"` in their strings are common, and the one regex match then reads them faster.)
+    if double and (not escapes or double != buf.count(b'\\"', pos, limit)):
+        return None
     for marker in (delimiter, b"`", b"#", b"--", b"/*"):
         if buf.find(marker, pos, limit) != -1:
             return None
-    quotes = buf.count(b"'", pos, limit) - _escaped(buf, b"'", pos, limit, escapes)
-    double = buf.count(b'"', pos, limit)
-    # Backslashes only occur inside strings: a `"` right after one is inside a string.
-    if double and (not escapes or double != buf.count(b'\\"', pos, limit)):
-        return None
-    return quotes & 1
+    return (buf.count(b"'", pos, limit) - _escaped(buf, b"'", pos, limit, escapes)) & 1
 
 
 def _escaped(buf: bytearray, char: bytes, pos: int, limit: int, escapes: bool) -> int:
@@ -307,43 +306,6 @@ def _escaped(buf: bytearray, char: bytes, pos: int, limit: int, escapes: bool) -
             return total
         total += sign * n
         k, sign = k + 1, -sign
-
-
-def _without_escapes(region: bytearray, escapes: bool) -> bytes:
-    """The region without the escape pairs that matter for quoting, left to right as the server reads
-    them: `\\\\` first, then `\\'`. (An escaped `"` stays: inside a '…' string it is just text.)"""
-    region_bytes = bytes(region)
-    if not escapes or b"\\" not in region_bytes:
-        return region_bytes
-    return region_bytes.replace(b"\\\\", b"").replace(b"\\'", b"")
-
-
-def _code_has_markers(region: bytes, delimiter: bytes) -> bool:
-    """Whether a delimiter, another quote or a comment opener lies outside the '…' strings."""
-    if delimiter == b";" and b"--" not in region and b"/*" not in region:
-        # Keep only quotes and one-byte markers (C speed), then let one regex pair the strings up.
-        compact = region.translate(None, _NOT_MARKER_OR_QUOTE)
-        end = _CODE_AND_STRINGS.match(compact).end()  # type: ignore[union-attr]
-        return end < len(compact) and compact[end] != 0x27  # stopped at a marker, not an open string
-    markers: list[int] = []
-    for marker in (delimiter, *_MARKERS):
-        at = region.find(marker)
-        while at != -1 and len(markers) <= _FEW_MARKERS:
-            markers.append(at)
-            at = region.find(marker, at + 1)
-    if not markers:
-        return False
-    if len(markers) > _FEW_MARKERS:
-        code = b"".join(region.split(b"'")[0::2])  # the parts outside strings, in one go
-        return delimiter in code or any(m in code for m in _MARKERS)
-    markers.sort()
-    quotes, counted = 0, 0
-    for at in markers:  # inside a string exactly when an odd number of quotes precede it
-        quotes += region.count(b"'", counted, at)
-        counted = at
-        if not quotes & 1:
-            return True
-    return False
 
 
 def _decide(s: _Scanner, pos: int) -> int:
