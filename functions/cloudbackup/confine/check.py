@@ -80,13 +80,25 @@ _VALUES = {(e, a): _values_pattern(e, a) for e in (True, False) for a in (True, 
 # Row statements from this size on are remembered once accepted (a dump's are ~1 MiB: a few dozen
 # bytes per MiB of memory); a smaller one is cheap to read again.
 REMEMBERED_ROWS_BYTES = 256 << 10
-# The same for a list without escape pairs, for speed: each step is a run of digits and punctuation
-# then one string (or a rarer literal), with no alternation to try first: about twice as fast on rows.
-_PLAIN_VALUES = re.compile(
-    rb"(?:[\s,()+0-9.]*+(?:'[^']*+'|-(?!-)|(?<=[0-9.])[eE][-+]?[0-9]++|(?<=0)[xX][0-9A-Fa-f]*+"
-    rb"|(?<=0)[bB][01]*+|(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])|_[0-9A-Za-z]++(?=[\s'])"
-    rb"|[xXbBnN](?=')))*+[\s,()+0-9.]*+"
-)
+
+
+def _rows_pattern(string: bytes) -> re.Pattern[bytes]:
+    """The same as _VALUES for '…' strings as `string` reads them, for speed: each step is a run of
+    digits and punctuation then one string (or a rarer literal), with no alternation to try first:
+    about twice as fast on rows. A `"` is accepted only inside a '…' string (QUOTE() leaves them raw
+    there); where the lexings could differ, at a `"` string or a backslash outside strings, the pattern
+    stops, and the full one decides."""
+    return re.compile(
+        rb"(?:[\s,()+0-9.]*+(?:" + string + rb"|-(?!-)|(?<=[0-9.])[eE][-+]?[0-9]++|(?<=0)[xX][0-9A-Fa-f]*+"
+        rb"|(?<=0)[bB][01]*+|(?i:NULL|DEFAULT|TRUE|FALSE)(?![0-9A-Za-z_$])|_[0-9A-Za-z]++(?=[\s'])"
+        rb"|[xXbBnN](?=')))*+[\s,()+0-9.]*+"
+    )
+
+
+# Strings without a backslash in them; and with escape pairs read in place (dropping the pairs first
+# costs more than the match when rows hold many backslashes).
+_PLAIN_VALUES = _rows_pattern(rb"'[^']*+'")
+_ESCAPED_VALUES = _rows_pattern(rb"'[^'\\]*+(?:\\[\s\S][^'\\]*+)*+'")
 
 
 @dataclass
@@ -236,14 +248,12 @@ class Confinement:
             raise _No("is not a plain INSERT … VALUES into a table of the database restored")
         tail = sql[head.end() :]
         if self.modes.backslash_escapes:
-            # Fast: drop the escape pairs at C speed (as the splitter's fast path does); then a string
-            # is '…' with no quote inside, and one simple pattern reads the list. A `"` it accepts lies
-            # inside a '…' string (QUOTE() leaves them raw there): where the lexings could differ, at a
-            # `"` string or a backslash outside strings, the pattern stops, and the full one decides.
-            plain = tail.replace(b"\\\\", b"").replace(b"\\'", b"") if b"\\" in tail else tail
-            if _PLAIN_VALUES.fullmatch(plain) is not None:
+            # Fast: one simple pattern reads the list (see _rows_pattern).
+            escapes = b"\\" in tail
+            if (_ESCAPED_VALUES if escapes else _PLAIN_VALUES).fullmatch(tail) is not None:
                 return
             if b'"' not in tail:
+                plain = tail.replace(b"\\\\", b"").replace(b"\\'", b"") if escapes else tail
                 raise _No(
                     "holds values other than literals"
                     if plain.count(b"'") % 2 == 0
