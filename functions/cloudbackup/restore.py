@@ -43,7 +43,7 @@ from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_e
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_restorable
 from cloudbackup.progress import NoProgress, Progress
-from cloudbackup.verify import FrameStream, decode, verify_backup
+from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
 READ_CHUNK = 1 << 20
 _SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
@@ -129,7 +129,8 @@ def restore_backup(
             else:
                 for frame in frames:
                     body = entry.store.iter_range(manifest.data.key, frame.offset, frame.length)
-                    run.load(decode(manifest.compression, body), frame_label(frame))
+                    with decoded_ahead(manifest.compression, body) as sql:
+                        run.load(sql, frame_label(frame))
                 run.finish()
             _count(result, loader)
         if before_publish is not None:
@@ -347,7 +348,8 @@ def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
         for frame, body in stream:
             if frame.kind == "database":
                 continue  # CREATE DATABASE + USE of the source name: the target is ours to choose
-            run.load(decode(manifest.compression, body), frame_label(frame))
+            with decoded_ahead(manifest.compression, body) as sql:
+                run.load(sql, frame_label(frame))
         run.finish()
     except (LoadError, IntegrityError):
         # A damaged object often shows as a bad statement first: say what is really wrong.

@@ -8,6 +8,7 @@ still refuses to publish anything that does not match (see restore.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 
 import zstandard
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.errors import CloudBackupError, IntegrityError
 from cloudbackup.format.frames import decompress_stream
 from cloudbackup.format.manifest import Compression, Frame, Manifest
+from cloudbackup.handover import read_ahead
 from cloudbackup.storage.base import Sha256Counter
 
 
@@ -37,6 +39,15 @@ def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]
         yield from decompress_stream(compression, chunks)
     except zstandard.ZstdError as exc:
         raise IntegrityError(f"corrupt zstd data: {exc}") from None
+
+
+@contextmanager
+def decoded_ahead(compression: Compression, chunks: Iterable[bytes]) -> Iterator[Iterator[bytes]]:
+    """decode() in a thread of its own, a few chunks ahead: reading, hashing and decompressing
+    release the GIL, so they run while the statements of the previous chunks are split and checked.
+    On leaving, the thread is stopped and joined, so `chunks`' source may be read again (to drain it)."""
+    with closing(read_ahead(decode(compression, chunks))) as sql:
+        yield sql
 
 
 def check_frame_index(manifest: Manifest) -> list[Frame]:
@@ -131,11 +142,12 @@ def verify_backup(
     raw = 0
     try:
         for frame, body in stream:
-            sql = _Counted(decode(manifest.compression, body))
-            if statements is not None:
-                statements(frame, sql)
-            for _ in sql:  # what the reader left unread
-                pass
+            with decoded_ahead(manifest.compression, body) as pieces:
+                sql = _Counted(pieces)
+                if statements is not None:
+                    statements(frame, sql)
+                for _ in sql:  # what the reader left unread
+                    pass
             length = sql.length
             if frame.raw_length and length != frame.raw_length:
                 raise IntegrityError(

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from cloudbackup.handover import merge
 from cloudbackup.mysql.chunks import KeySpan
-from cloudbackup.mysql.parallel import RangeQueue, merge, read_ranges, split_span
+from cloudbackup.mysql.parallel import RangeQueue, read_ranges, split_span
 
 
 class Tracked:

@@ -19,11 +19,12 @@ from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
 
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
+from cloudbackup.handover import merge
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
-from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, merge, read_ranges, split_span
+from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import Snapshot

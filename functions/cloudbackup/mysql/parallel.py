@@ -8,17 +8,17 @@ however the keys are spread. Their INSERT statements go into the table's frame a
 covers its own key range, so the interleaving changes nothing that loads.
 
 Each connection is read in a thread of its own (pymysql's reads release the GIL while they wait on
-the socket) and hands its statements over through a small bounded queue, so memory stays flat.
+the socket) and hands its statements over through a small bounded queue (handover.merge), so memory
+stays flat.
 """
 
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import pymysql
 
@@ -29,12 +29,9 @@ from cloudbackup.mysql.server_text import text
 SPLIT_MIN_BYTES = 64 << 20
 JOBS = 4  # connections reading a big table at once: the server formats rows on as many threads
 RANGES_PER_JOB = 8  # enough that the connections end within a short range of each other
-HANDOVER_DEPTH = 4
-STOP_POLL_SECONDS = 0.1
 UNKNOWN_SYSTEM_VARIABLE = 1193
 
 T = TypeVar("T")
-_DONE: Final = object()
 
 
 def split_span(span: KeySpan, parts: int) -> list[KeySpan]:
@@ -87,70 +84,3 @@ def read_ranges(
     """`read(connection, span)` for each span this connection takes, until none is left."""
     while (span := ranges.take()) is not None:
         yield from read(connection, span)
-
-
-def merge(readers: list[Iterator[T]], interrupt: Callable[[], None]) -> Iterator[T]:
-    """Every item of every reader, each read in a thread of its own, in the order they are ready.
-
-    An error in any reader is raised here, and the others stop. `interrupt` is called when this stops
-    early (an error, or the consumer closing it) while readers may still be reading. It must wake
-    them, for example by shutting their connections' sockets.
-    """
-    handover: queue.Queue[object] = queue.Queue(maxsize=HANDOVER_DEPTH * len(readers))
-    stop = threading.Event()
-    threads = [
-        threading.Thread(target=_read_in_thread, args=(reader, handover, stop), daemon=True)
-        for reader in readers
-    ]
-    for thread in threads:
-        thread.start()
-    running, finished = len(threads), False
-    try:
-        while running:
-            ready = handover.get()
-            if ready is _DONE:
-                running -= 1
-            else:
-                yield _unwrap(ready)
-        finished = True
-    finally:
-        if not finished:
-            stop.set()
-            interrupt()
-        for thread in threads:
-            thread.join()
-
-
-def _unwrap(item: object) -> Any:
-    if isinstance(item, BaseException):
-        raise item
-    return item
-
-
-def _read_in_thread(reader: Iterator[T], handover: queue.Queue[object], stop: threading.Event) -> None:
-    try:
-        for item in reader:
-            if not _hand_over(handover, item, stop):
-                return
-        _hand_over(handover, _DONE, stop)
-    except BaseException as exc:  # handed to the consumer, which raises it
-        _hand_over(handover, exc, stop)
-    finally:
-        _close(reader)
-
-
-def _close(items: Iterator[Any]) -> None:
-    """Close a generator (its `finally` runs now, in this thread); a plain iterator has nothing to close."""
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
-
-
-def _hand_over(handover: queue.Queue[object], item: object, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            handover.put(item, timeout=STOP_POLL_SECONDS)
-            return True
-        except queue.Full:
-            continue
-    return False
