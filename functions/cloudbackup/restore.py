@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
+from cloudbackup.confine.lanes import RowLane, check_statements, lanes_help, row_lane
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.format.frames import detect_compression
@@ -107,7 +108,8 @@ def restore_backup(
     first = _confinement(db, where, target, manifest.database, before_loading=True)
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
     try:
-        verify_backup(entry, statements=lambda _frame, sql: _check_statements(first, sql))
+        with row_lane(first, lanes_help(sum(f.raw_length for f in manifest.frames))) as lane:
+            verify_backup(entry, statements=lambda _frame, sql: _check_statements(first, sql, lane))
     except OperationError as exc:
         raise _failed(exc, target) from None
     if dry_run:
@@ -183,8 +185,11 @@ def restore_dump_file(
     result.replaces = check_target(db, target, in_place)
     where = os.path.basename(path)
     first = _confinement(db, where, target, None, before_loading=True)
+    # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
+    sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
     try:
-        _check_statements(first, decode(compression, _read_file(path)))
+        with row_lane(first, lanes_help(sql_bytes)) as lane:
+            _check_statements(first, decode(compression, _read_file(path)), lane)
     except OperationError as exc:
         raise _failed(exc, target) from None
     if dry_run:
@@ -383,9 +388,11 @@ def _confinement(
     )
 
 
-def _check_statements(confinement: Confinement, sql: Iterable[bytes]) -> None:
-    confinement.check_all(
-        split_statements(sql, first_number=confinement.next_number, modes=confinement.modes)
+def _check_statements(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None) -> None:
+    check_statements(
+        confinement,
+        split_statements(sql, first_number=confinement.next_number, modes=confinement.modes),
+        lane,
     )
 
 

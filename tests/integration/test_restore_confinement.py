@@ -17,6 +17,7 @@ import zstandard
 
 from cloudbackup.backup import resolve_databases
 from cloudbackup.catalog import find_backup
+from cloudbackup.confine import lanes
 from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
 from cloudbackup.errors import OperationError, UsageError
@@ -24,8 +25,9 @@ from cloudbackup.format.manifest import Frame
 from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.restore import restore_backup, restore_dump_file
 from cloudbackup.verify import verify_backup
-from tests.fixtures.compare import snapshot
+from tests.fixtures.compare import assert_databases_equal, snapshot
 from tests.fixtures.mariadb import admin_connect, db_url, flavour, mysql_client_args, run_sql
+from tests.fixtures.numbers import numbers
 from tests.integration.restore_helpers import back_up, make_shop, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -254,6 +256,52 @@ def test_a_shop_backup_with_every_object_restores_under_the_check(db_settings, m
     run_sql(db_settings, target, f"DROP DATABASE `{target}`")
     result = restore_backup(db_settings, entry, target_database=target)
     assert result.rows > 50
+
+
+# --- two lanes: big row statements read by a second process -------------------------------------------
+
+
+@pytest.fixture
+def two_lanes(monkeypatch):
+    """The check before loading in two lanes whatever the input's size (see confine/lanes.py)."""
+    monkeypatch.setattr(lanes, "LANES_MIN_INPUT_BYTES", 0)
+    monkeypatch.setattr(lanes.os, "sched_getaffinity", lambda _pid: {0, 1})
+
+
+def test_a_big_row_statement_the_second_lane_refuses_stops_the_restore_before_anything_changes(
+    db_settings, victim, tmp_path, two_lanes
+):
+    # Given a dump whose big 4th statement hides a read of another database among its rows
+    rows = ",".join(f"({i})" for i in range(10, lanes.LANE_MIN_BYTES // 4))
+    path = tmp_path / "crafted.sql"
+    path.write_text(f"{PREFIX}INSERT INTO t VALUES {rows},((SELECT MAX(a) FROM `{victim}`.t));\n{SUFFIX}")
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    before = snapshot(db_settings, victim)
+    # When it is restored with the row statements checked in a second process
+    with pytest.raises(OperationError, match=r"statement 4 \(line 4\) refused, it holds values other than"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then nothing was created and the victim is as it was
+    assert schemas_like(db_settings, target) == []
+    assert snapshot(db_settings, victim) == before
+
+
+def test_a_backup_checked_in_two_lanes_restores_whole(db_settings, make_database, tmp_path, two_lanes):
+    # Given a backup of a table whose rows make statements big enough for the second lane
+    source = make_database("clanes")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (id int primary key, note text)",
+        "INSERT INTO t SELECT seq, CONCAT('a \"quoted\" note; it''s at C:\\\\data\\\\', seq) FROM "
+        + numbers(20_000),
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    assert max(f.raw_length for f in entry.manifest.frames) > lanes.LANE_MIN_BYTES
+    target = make_database("clanest")
+    run_sql(db_settings, target, f"DROP DATABASE `{target}`")
+    # When it is restored; Then every row is back as it was
+    restore_backup(db_settings, entry, target_database=target)
+    assert_databases_equal(db_settings, source, target)
 
 
 # --- system schemas -----------------------------------------------------------------------------------

@@ -24,9 +24,12 @@ def test_every_item_comes_once_in_order():
 
 def test_an_error_in_the_source_reaches_the_consumer_after_the_items_before_it():
     got: list[bytes] = []
+
+    def read_all() -> None:
+        got.extend(read_ahead(chunks(20, fail_at=7)))
+
     with pytest.raises(ValueError, match="damaged at 7"):
-        for item in read_ahead(chunks(20, fail_at=7)):
-            got.append(item)
+        read_all()
     assert got == list(chunks(7))
 
 
@@ -40,4 +43,4 @@ def test_closing_early_joins_the_thread_before_the_source_is_read_again():
     # Then no thread is left, and the body can be drained here (no "generator already executing")
     assert threading.active_count() == before
     rest = list(body)
-    assert rest and rest[-1] == b"9999;"
+    assert rest[-1:] == [b"9999;"]

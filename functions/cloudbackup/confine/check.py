@@ -28,7 +28,12 @@ Verdict = Literal["run", "database", "skip"]
 
 
 class Refused(OperationError):
-    """A statement a restore must not run: one line naming it and why."""
+    """A statement a restore must not run: one line naming it and why (and its number, to tell which
+    of two refusals comes first)."""
+
+    def __init__(self, message: str, number: int | None = None) -> None:
+        super().__init__(message)
+        self.number = number
 
 
 class _No(Exception):
@@ -101,6 +106,11 @@ _PLAIN_VALUES = _rows_pattern(rb"'[^']*+'")
 _ESCAPED_VALUES = _rows_pattern(rb"'[^'\\]*+(?:\\[\s\S][^'\\]*+)*+'")
 
 
+def is_row_statement(sql: bytes) -> bool:
+    """An INSERT or REPLACE: checked by its values alone (Confinement._rows), whatever came before."""
+    return _ROWS_START.match(sql, len(sql) - len(sql.lstrip())) is not None
+
+
 @dataclass
 class Confinement:
     """Checks one dump's statements, in order.
@@ -146,7 +156,7 @@ class Confinement:
         default calling a sequence of its own database (stock dumps keep it). In a file that names no
         database, the first such qualifier names the source: unqualified, it can only mean the target.
         Run before check(); another database's qualifier stays, and check() refuses it."""
-        if _ROWS_START.match(stmt.sql, len(stmt.sql) - len(stmt.sql.lstrip())):
+        if is_row_statement(stmt.sql):
             return stmt
         m = _SEQUENCE_QUALIFIER.search(stmt.sql)
         if m is None:
@@ -173,7 +183,8 @@ class Confinement:
         except (_No, LexError) as why:
             excerpt = " ".join(stmt.sql[:80].decode("utf-8", "replace").split())
             raise Refused(
-                f"{self.where}: statement {stmt.number} (line {stmt.line}) refused, it {why}: {excerpt}"
+                f"{self.where}: statement {stmt.number} (line {stmt.line}) refused, it {why}: {excerpt}",
+                number=stmt.number,
             ) from None
 
     # --- the statement kinds ----------------------------------------------------------------------

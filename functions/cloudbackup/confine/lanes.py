@@ -1,0 +1,202 @@
+"""The check before loading in two lanes: big row statements are read by a second process.
+
+Why: the check before a restore loads anything is pure CPU (split the stream, then read every
+values list with a regex), Python's regex holds the GIL, and the server waits idle meanwhile. A row
+statement's verdict depends only on its bytes and the quote modes in force (check.Confinement._rows)
+and it changes no state, so it may be read anywhere, as long as a refusal still names the first
+refused statement. This process splits the stream and checks every other statement in order; each
+row statement of LANE_MIN_BYTES or more goes, with its number, line and quote modes, to a child
+(`python -m cloudbackup.confine.lanes`) that sends back the digests it accepted
+(Confinement.accepted_rows) or the first statement it refused. Nothing counts as checked until the
+child has answered for everything it was sent.
+
+Over the child's stdin: a line naming the file (for messages), then per statement a header (number,
+line, quote-mode flags, length) and its bytes; a zero header ends. Over its stdout, JSON lines: a
+refusal as soon as one is found, and at the end the accepted digests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import select
+import struct
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from cloudbackup.confine.check import Confinement, Refused, is_row_statement
+from cloudbackup.errors import OperationError
+from cloudbackup.mysql.splitter import QuoteModes, Statement
+
+LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
+LANES_MIN_INPUT_BYTES = 32 << 20  # below this a second process saves less than it costs to start
+PIPE_BYTES = 1 << 20  # room for a whole statement in the pipe, so neither side waits on the other
+_HEADER = struct.Struct("<QQBQ")
+_BACKSLASH_ESCAPES, _ANSI_QUOTES = 1, 2
+
+
+def lanes_help(input_bytes: int) -> bool:
+    """Whether a second lane is worth starting for this much SQL on this machine."""
+    return input_bytes >= LANES_MIN_INPUT_BYTES and len(os.sched_getaffinity(0)) > 1
+
+
+class RowLane:
+    """The child process and what was sent to it."""
+
+    def __init__(self, where: str) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "cloudbackup.confine.lanes"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self._child.stdin is not None
+        assert self._child.stdout is not None
+        self._to, self._from = self._child.stdin, self._child.stdout
+        with contextlib.suppress(OSError):  # a smaller pipe only means more waiting
+            fcntl.fcntl(self._to.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self._to.write(json.dumps(where).encode() + b"\n")
+        self._verdicts: tuple[set[bytes], Refused | None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._child.pid
+
+    def take(self, stmt: Statement, modes: QuoteModes) -> None:
+        flags = _BACKSLASH_ESCAPES * modes.backslash_escapes | _ANSI_QUOTES * modes.ansi_quotes
+        try:
+            self._to.write(_HEADER.pack(stmt.number, stmt.line, flags, len(stmt.sql)))
+            self._to.write(stmt.sql)
+        except BrokenPipeError:
+            self._ended_early()
+
+    def has_refused(self) -> bool:
+        """Whether the child has said something already: only a refusal comes before the end."""
+        readable, _, _ = select.select([self._from], [], [], 0)
+        return bool(readable)
+
+    def finish(self) -> tuple[set[bytes], Refused | None]:
+        """Wait for the child's verdicts: the digests it accepted and its first refusal, if any."""
+        if self._verdicts is None:
+            self._verdicts = self._collect()
+        return self._verdicts
+
+    def _collect(self) -> tuple[set[bytes], Refused | None]:
+        try:
+            self._to.write(_HEADER.pack(0, 0, 0, 0))
+            self._to.close()
+        except BrokenPipeError:
+            self._ended_early()
+        refused, accepted = None, None
+        for line in self._from:
+            said = json.loads(line)
+            if "refused" in said:
+                refused = Refused(said["refused"]["message"], number=said["refused"]["number"])
+            else:
+                accepted = {bytes.fromhex(d) for d in said["accepted"]}
+        if self._child.wait() != 0 or accepted is None:
+            self._ended_early()
+        assert accepted is not None
+        return accepted, refused
+
+    def stop(self) -> None:
+        self._child.kill()
+        self._child.wait()
+        for stream in (self._to, self._from):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _ended_early(self) -> None:
+        self.stop()
+        raise OperationError(
+            f"the check before loading stopped: its second process exited with code {self._child.returncode}"
+        )
+
+
+@contextlib.contextmanager
+def row_lane(confinement: Confinement, wanted: bool) -> Iterator[RowLane | None]:
+    """A lane for `confinement`'s big row statements while the block checks the rest (see
+    check_statements); on leaving, its verdicts join the confinement's, and the first refusal of
+    either lane is raised."""
+    if not wanted:
+        yield None
+        return
+    try:
+        lane = RowLane(confinement.where)
+    except OSError:  # no second process here: one lane does it all
+        yield None
+        return
+    try:
+        yield lane
+    except Refused as mine:
+        accepted, theirs = lane.finish()
+        if theirs is not None and (mine.number is None or (theirs.number or 0) < mine.number):
+            raise theirs from None
+        raise
+    except BaseException:
+        lane.stop()
+        raise
+    accepted, theirs = lane.finish()
+    if theirs is not None:
+        raise theirs
+    confinement.accepted_rows |= accepted
+
+
+def check_statements(confinement: Confinement, statements: Iterable[Statement], lane: RowLane | None) -> None:
+    """Confinement.check_all, with the big row statements handed to `lane` when there is one."""
+    if lane is None:
+        confinement.check_all(statements)
+        return
+    for stmt in statements:
+        if len(stmt.sql) >= LANE_MIN_BYTES and is_row_statement(stmt.sql):
+            lane.take(stmt, confinement.modes)
+            if lane.has_refused():  # the first refused: every statement before it has passed
+                _, theirs = lane.finish()
+                if theirs is not None:
+                    raise theirs
+        else:
+            confinement.check(confinement.unqualified(stmt))
+        confinement.next_number = stmt.number + 1
+
+
+# --- the child --------------------------------------------------------------------------------------
+
+
+def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    confinement = Confinement(where=json.loads(requests.readline()))
+    refused = False
+    while True:
+        number, line, flags, length = _HEADER.unpack(_read(requests, _HEADER.size))
+        if number == 0:
+            break
+        sql = _read(requests, length)
+        if refused:
+            continue  # read on to the end: the parent is still sending
+        confinement.modes = QuoteModes(bool(flags & _BACKSLASH_ESCAPES), bool(flags & _ANSI_QUOTES))
+        try:
+            confinement.check(Statement(number, line, sql))
+        except Refused as exc:
+            refused = True
+            _answer(answers, {"refused": {"number": number, "message": str(exc)}})
+    _answer(answers, {"accepted": sorted(d.hex() for d in confinement.accepted_rows)})
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise SystemExit("cloudbackup.confine.lanes: the parent stopped sending")
+    return data
+
+
+def _answer(answers: IO[bytes], said: dict[str, object]) -> None:
+    answers.write(json.dumps(said).encode() + b"\n")
+    answers.flush()
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, sys.stdout.buffer)
