@@ -93,12 +93,15 @@ class RowLane:
         except BrokenPipeError:
             self._ended_early()
         refused, accepted = None, None
-        for line in self._from:
-            said = json.loads(line)
-            if "refused" in said:
-                refused = Refused(said["refused"]["message"], number=said["refused"]["number"])
-            else:
-                accepted = {bytes.fromhex(d) for d in said["accepted"]}
+        try:
+            for line in self._from:
+                said = json.loads(line)
+                if "refused" in said:
+                    refused = Refused(said["refused"]["message"], number=said["refused"]["number"])
+                else:
+                    accepted = {bytes.fromhex(d) for d in said["accepted"]}
+        except (ValueError, KeyError, TypeError):  # a child cut off mid-answer
+            accepted = None
         if self._child.wait() != 0 or accepted is None:
             self._ended_early()
         assert accepted is not None
