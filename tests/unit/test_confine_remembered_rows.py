@@ -4,7 +4,8 @@ whose exact bytes were accepted is known the second time by its digest, and noth
 import pytest
 
 from cloudbackup.confine.check import REMEMBERED_ROWS_BYTES, Confinement, Refused
-from cloudbackup.mysql.splitter import QuoteModes, Statement
+from cloudbackup.mysql import splitter
+from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
 
 ROW = b"(1,'It\\'s a \"quoted\" note at C:\\\\data\\\\',X'00ff',NULL),"
 
@@ -61,3 +62,45 @@ def test_the_same_bytes_under_other_quote_modes_are_read_again(monkeypatch):
     with pytest.raises(Refused):  # without backslash escapes its strings end elsewhere
         loading.check(Statement(1, 1, big_insert()))
     assert len(reads) == 2
+
+
+def test_the_load_splits_statements_accepted_before_by_their_digest_and_gets_the_same_statements(monkeypatch):
+    # Given a dump of big row statements (one with `;` and a newline inside a string) and others
+    tricky = big_insert(b"(2,'a;\\nb;\n',X'',NULL)")
+    statements = [
+        b"CREATE TABLE `t` (a int)",
+        big_insert(),
+        tricky,
+        b"INSERT INTO `t` VALUES (1)",
+        big_insert(),
+    ]
+    dump = b"".join(s + b";\n" for s in statements)
+    chunks = [dump[i : i + 100_000] for i in range(0, len(dump), 100_000)]
+    before = Confinement(where="backup b")
+    expected = list(split_statements(chunks))
+    before.check_all(expected)
+    assert [s.sql for s in expected] == statements
+    # When the load splits it again, asking the check which statements it knows
+    loading = Confinement(where="backup b", accepted_rows=before.accepted_rows)
+    reads = []
+    real = splitter._fast_path
+    monkeypatch.setattr(splitter, "_fast_path", lambda s, pos: reads.append(pos) or real(s, pos))
+    got = list(split_statements(chunks, known=loading.knows))
+    known_reads, reads[:] = len(reads), []
+    list(split_statements(chunks))
+    # Then the statements are the same, the big ones known (the tricky one too: its first `;` and
+    # newline lie inside a string, so the bytes up to them are no statement the check accepted, and
+    # the bytes up to its real end are), and fewer regions were read
+    assert got == expected
+    assert [loading.knows(memoryview(s.sql)) for s in got] == [False, True, True, False, True]
+    assert known_reads < len(reads)
+
+
+def test_a_statement_is_not_known_under_other_quote_modes():
+    before = Confinement(where="backup b")
+    before.check(Statement(1, 1, big_insert()))
+    loading = Confinement(
+        where="backup b", accepted_rows=before.accepted_rows, modes=QuoteModes(backslash_escapes=False)
+    )
+    assert not loading.knows(memoryview(big_insert()))
+    assert Confinement(where="backup b", accepted_rows=before.accepted_rows).knows(memoryview(big_insert()))

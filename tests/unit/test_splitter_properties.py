@@ -94,3 +94,16 @@ def test_generated_scripts_split_back_into_their_statements(script, cuts, carefu
         got = list(split_statements(chunks))
     assert [s.sql for s in got] == expected
     assert [s.number for s in got] == list(range(1, len(expected) + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(scripts(), st.lists(st.integers(1, 40), min_size=1, max_size=60))
+def test_statements_the_caller_knows_split_back_the_same(script, cuts):
+    # Given a caller that knows some statements whole (a restore: the row statements it accepted)
+    data, expected = script
+    known = {s for s in expected if len(s) % 2 == 0}
+    chunks = [data[i : i + cuts[0]] for i in range(0, len(data), cuts[0])]
+    # When the splitter asks it about the bytes up to each next `;` and newline
+    got = [s.sql for s in split_statements(chunks, known=lambda sql: bytes(sql) in known)]
+    # Then the statements are the same as when it reads them all
+    assert got == expected

@@ -250,6 +250,14 @@ class Confinement:
         if key is not None:
             self.accepted_rows.add(key)
 
+    def knows(self, sql: memoryview) -> bool:
+        """Whether `sql` is a big row statement accepted before (see `_rows`) under the quote modes
+        now in force. Its values list, read whole, holds no `;` and no comment outside its strings:
+        the splitter may take the `;` after it as its end without reading it (split_statements)."""
+        if len(sql) < REMEMBERED_ROWS_BYTES or not self.accepted_rows:
+            return False
+        return hashlib.sha256(sql).digest() + self._modes_key(0) in self.accepted_rows
+
     def _modes_key(self, start: int) -> bytes:
         return b"%d,%d,%d" % (self.modes.backslash_escapes, self.modes.ansi_quotes, start)
 

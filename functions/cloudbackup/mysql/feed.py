@@ -66,7 +66,9 @@ class StatementFeed:
 
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
-        statements = split_statements(sql_chunks, first_number=self.next_number, modes=self.loader.modes)
+        statements = split_statements(
+            sql_chunks, first_number=self.next_number, modes=self.loader.modes, known=self.confinement.knows
+        )
         kind, _, name = label.partition(" ")
         if kind == "table":
             self.progress.current(name)

@@ -19,7 +19,7 @@ Speed: Python must not look at every byte, nor at every string of a multi-row IN
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -31,6 +31,7 @@ _DELIMITER_CMD = re.compile(rb"(?i)delimiter[ \t]")
 _SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not SQL
 _LOOKAHEAD = 12  # bytes needed to decide what starts at a position (`delimiter `, `/*M!`, `-- `)
 _CAREFUL_WINDOW = 4096
+_KNOWN_MAX = 16 << 20  # a known statement is at most this long (a dump's are ~1 MiB)
 _STRING_TOKEN = re.compile(rb"(?s)'[^'\\]*+(?:\\.[^'\\]*+)*+'")
 _PLAIN_STRING_TOKEN = re.compile(rb"'[^']*+'")  # NO_BACKSLASH_ESCAPES: only '' inside
 _PLAIN_DQ_TOKEN = re.compile(rb'"[^"]*+"')  # ANSI_QUOTES identifiers, or NO_BACKSLASH_ESCAPES strings
@@ -112,6 +113,7 @@ class _Scanner:
         self.counted = 0
         self.careful_until = 0  # the careful scanner runs below this position
         self.careful_span = _CAREFUL_WINDOW
+        self.known_end = -1  # where the statement asked about last ends, when it is known
         self.modes = modes
         self.escapes, self.ansi = modes.backslash_escapes, modes.ansi_quotes
         self.set_delimiter(DEFAULT_DELIMITER)
@@ -157,10 +159,19 @@ class _Scanner:
 
 
 def split_statements(
-    chunks: Iterable[bytes], *, first_number: int = 1, modes: QuoteModes | None = None
+    chunks: Iterable[bytes],
+    *,
+    first_number: int = 1,
+    modes: QuoteModes | None = None,
+    known: Callable[[memoryview], bool] | None = None,
 ) -> Iterator[Statement]:
     """Yield the statements of a SQL byte stream, without delimiters, comments between statements
-    or surrounding whitespace. `DELIMITER` lines are applied, not yielded."""
+    or surrounding whitespace. `DELIMITER` lines are applied, not yielded.
+
+    `known(sql)`, when given, is asked about the bytes from a statement's start to the next `;\n`
+    while the delimiter is `;`: True says they are a whole statement already read to its end under
+    the quote modes in force (a restore's row statement, accepted before loading by its digest), so
+    they are not read again here."""
     s = _Scanner(chunks, first_number, modes or QuoteModes())
     pos = 0
     while True:
@@ -182,6 +193,14 @@ def split_statements(
         # A statement starts here: scan to its delimiter.
         s.follow_modes()
         start, line = pos, s.line_at(pos)
+        if known is not None and s.delimiter == DEFAULT_DELIMITER:
+            pos = start = _to_known_end(s, pos, known)
+            if s.known_end != -1:
+                stmt = s.emit(start, s.known_end, line)
+                pos = s.known_end + 1
+                if stmt is not None:
+                    yield stmt
+                continue
         # The head (keywords, backquoted names) goes to the careful scanner, the bulk to the fast path.
         s.careful_until, s.careful_span = pos + _CAREFUL_WINDOW, _CAREFUL_WINDOW
         while True:
@@ -202,6 +221,19 @@ def split_statements(
                 if stmt is not None:
                     yield stmt
                 break
+
+
+def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) -> int:
+    """Read on to the next `;\n` (within _KNOWN_MAX bytes) and ask `known` about the statement up to
+    it; sets s.known_end (-1 when not known) and returns where the statement now starts in the buffer."""
+    s.known_end = -1
+    while (end := s.buf.find(b";\n", pos)) == -1 and not s.eof and len(s.buf) - pos < _KNOWN_MAX:
+        pos -= s.more(pos)
+    if end != -1:
+        with memoryview(s.buf)[pos:end] as sql:
+            if known(sql):
+                s.known_end = end
+    return pos
 
 
 def _advance(s: _Scanner, pos: int) -> int:
