@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pydantic import BaseModel, Field
@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
-from cloudbackup.confine.lanes import RowLane, check_statements, lanes_help, row_lane
+from cloudbackup.confine.lanes import check_before_loading
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.format.frames import detect_compression
@@ -39,7 +39,6 @@ from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.load import Loader, LoadError
-from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_restorable
@@ -105,11 +104,13 @@ def restore_backup(
     result.replaces = check_target(db, target, in_place)
     check_restorable(db, entry, frames, target)
     where = f"backup {manifest.id}"
-    first = _confinement(db, where, target, manifest.database, before_loading=True)
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
     try:
-        with row_lane(first, lanes_help(sum(f.raw_length for f in manifest.frames))) as lane:
-            verify_backup(entry, statements=lambda _frame, sql: _check_statements(first, sql, lane))
+        first = check_before_loading(
+            lambda: _confinement(db, where, target, manifest.database, before_loading=True),
+            lambda check: verify_backup(entry, statements=lambda _frame, sql: check(sql)),
+            sum(f.raw_length for f in manifest.frames),
+        )
     except OperationError as exc:
         raise _failed(exc, target) from None
     if dry_run:
@@ -184,12 +185,14 @@ def restore_dump_file(
     )
     result.replaces = check_target(db, target, in_place)
     where = os.path.basename(path)
-    first = _confinement(db, where, target, None, before_loading=True)
     # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
     sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
     try:
-        with row_lane(first, lanes_help(sql_bytes)) as lane:
-            _check_statements(first, decode(compression, _read_file(path)), lane)
+        first = check_before_loading(
+            lambda: _confinement(db, where, target, None, before_loading=True),
+            lambda check: check(decode(compression, _read_file(path))),
+            sql_bytes,
+        )
     except OperationError as exc:
         raise _failed(exc, target) from None
     if dry_run:
@@ -385,14 +388,6 @@ def _confinement(
         databases=frozenset(databases),
         follow_sql_mode=before_loading,
         sql_mode=sql_mode,
-    )
-
-
-def _check_statements(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None) -> None:
-    check_statements(
-        confinement,
-        split_statements(sql, first_number=confinement.next_number, modes=confinement.modes),
-        lane,
     )
 
 

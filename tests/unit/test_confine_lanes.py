@@ -8,9 +8,17 @@ import signal
 
 import pytest
 
+from cloudbackup.confine import lanes
 from cloudbackup.confine.check import REMEMBERED_ROWS_BYTES, Confinement, Refused
-from cloudbackup.confine.lanes import LANE_MIN_BYTES, RowLane, check_statements, row_lane
+from cloudbackup.confine.lanes import (
+    LANE_MIN_BYTES,
+    RowLane,
+    check_before_loading,
+    check_statements,
+    row_lane,
+)
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql import splitter
 from cloudbackup.mysql.splitter import Statement, split_statements
 
 ROW = b"(1,'It\\'s a \"quoted\" note; at C:\\\\data\\\\',X'00ff',NULL,-1.5e3),"
@@ -92,3 +100,56 @@ def test_a_second_lane_that_dies_stops_the_check_with_one_line():
 
     with pytest.raises(OperationError, match="second process exited"):
         hand_over_and_wait()
+
+
+# --- the whole check before loading: big row statements split on trust --------------------------------
+
+
+def check_twice_over(sql: bytes, monkeypatch) -> tuple[Confinement, int]:
+    """check_before_loading of `sql` in two lanes, and how many times it read the input."""
+    monkeypatch.setattr(lanes, "LANES_MIN_INPUT_BYTES", 0)
+    monkeypatch.setattr(lanes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    reads = []
+
+    def read(check):
+        reads.append(1)
+        check([sql[i : i + 50_000] for i in range(0, len(sql), 50_000)])
+
+    made = check_before_loading(lambda: Confinement(where="backup b", follow_sql_mode=True), read, len(sql))
+    return made, len(reads)
+
+
+def test_big_row_statements_split_on_trust_are_read_once(monkeypatch):
+    # Given a dump of big row statements; When it is checked before loading in two lanes
+    sql = dump(big_insert(REMEMBERED_ROWS_BYTES), big_insert(LANE_MIN_BYTES), b"INSERT INTO `t` VALUES (1)")
+    regions = []
+    real = splitter._fast_path
+    monkeypatch.setattr(splitter, "_fast_path", lambda s, pos: regions.append(pos) or real(s, pos))
+    made, reads = check_twice_over(sql, monkeypatch)
+    # Then it is read once, the big statements by the second lane alone (this one scans none of their
+    # bytes), with the verdicts and digests of one lane reading everything
+    assert reads == 1
+    assert regions == []
+    assert (made.next_number, made.accepted_rows) == (
+        check(sql, lanes=False).next_number,
+        check(sql, lanes=False).accepted_rows,
+    )
+
+
+def test_a_split_on_trust_that_cuts_a_string_is_read_again_and_accepted(monkeypatch):
+    # Given a big row statement with a `;` and a newline inside a string: the split on trust cuts it
+    tricky = big_insert(LANE_MIN_BYTES, b"(2,'a;\nb',X'',NULL,0)")
+    sql = dump(b"INSERT INTO `t` VALUES " + b"(1,'a;\nb')," + ROW * (LANE_MIN_BYTES // len(ROW)) + b"(2,'c')")
+    sql += dump(tricky)
+    # When it is checked before loading; Then the refusal of the cut piece sends it round again,
+    # reading every statement, and the dump is accepted as one lane accepts it
+    made, reads = check_twice_over(sql, monkeypatch)
+    assert reads == 2
+    assert made.next_number == check(sql, lanes=False).next_number
+
+
+def test_a_refused_big_row_statement_split_on_trust_is_named_as_one_lane_names_it(monkeypatch):
+    sql = dump(big_insert(LANE_MIN_BYTES), b"INSERT INTO `t` VALUES (1)", big_insert(LANE_MIN_BYTES, BAD_ROW))
+    with pytest.raises(Refused) as refused:
+        check_twice_over(sql, monkeypatch)
+    assert str(refused.value) == refusal(sql, lanes=False)

@@ -10,6 +10,13 @@ row statement of LANE_MIN_BYTES or more goes, with its number, line and quote mo
 (Confinement.accepted_rows) or the first statement it refused. Nothing counts as checked until the
 child has answered for everything it was sent.
 
+A big row statement is also split on trust: from its start to the next `;` and newline, without the
+regex read (split_statements' `known`). The child's acceptance proves that split right: the values
+grammar it accepted allows no `;` and no comment outside strings, so the lexer would end the
+statement at that `;` too. Any refusal in such a pass may come from a wrong split (a `;` and newline
+inside a string), so the whole check runs again in one lane, reading everything, which then names the
+first refused statement exactly; nothing has changed meanwhile.
+
 Over the child's stdin: a line naming the file (for messages), then per statement a header (number,
 line, quote-mode flags, length) and its bytes; a zero header ends. Over its stdout, JSON lines: a
 refusal as soon as one is found, and at the end the accepted digests.
@@ -25,18 +32,19 @@ import select
 import struct
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from cloudbackup.confine.check import Confinement, Refused, is_row_statement
 from cloudbackup.errors import OperationError
-from cloudbackup.mysql.splitter import QuoteModes, Statement
+from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
 
 LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
 LANES_MIN_INPUT_BYTES = 32 << 20  # below this a second process saves less than it costs to start
 PIPE_BYTES = 1 << 20  # room for a whole statement in the pipe, so neither side waits on the other
 _HEADER = struct.Struct("<QQBQ")
 _BACKSLASH_ESCAPES, _ANSI_QUOTES = 1, 2
+_HEAD_BYTES = 16  # enough to see INSERT or REPLACE (the splitter has skipped the whitespace before)
 
 
 def lanes_help(input_bytes: int) -> bool:
@@ -148,6 +156,42 @@ def row_lane(confinement: Confinement, wanted: bool) -> Iterator[RowLane | None]
     if theirs is not None:
         raise theirs
     confinement.accepted_rows |= accepted
+
+
+def check_before_loading(
+    make: Callable[[], Confinement],
+    read: Callable[[Callable[[Iterable[bytes]], None]], object],
+    input_bytes: int,
+) -> Confinement:
+    """Check every statement before anything changes; returns the confinement that did it (its
+    accepted digests serve the load). `read(check)` hands each run of SQL chunks (a frame, a file) to
+    `check`, in order. Two lanes when lanes_help(input_bytes), with big row statements split on trust;
+    a refusal then reads it all again in one lane (see the module's doc)."""
+    confinement = make()
+    if lanes_help(input_bytes):
+        try:
+            with row_lane(confinement, wanted=True) as lane:
+                read(lambda sql: _check(confinement, sql, lane))
+            return confinement
+        except Refused:
+            confinement = make()
+    read(lambda sql: _check(confinement, sql, None))
+    return confinement
+
+
+def _check(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None) -> None:
+    statements = split_statements(
+        sql,
+        first_number=confinement.next_number,
+        modes=confinement.modes,
+        known=_big_rows if lane is not None else None,
+    )
+    check_statements(confinement, statements, lane)
+
+
+def _big_rows(sql: memoryview) -> bool:
+    """A big row statement, split on trust: the lane it goes to proves the split (module's doc)."""
+    return len(sql) >= LANE_MIN_BYTES and is_row_statement(bytes(sql[:_HEAD_BYTES]))
 
 
 def check_statements(confinement: Confinement, statements: Iterable[Statement], lane: RowLane | None) -> None:
