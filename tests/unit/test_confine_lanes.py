@@ -153,3 +153,25 @@ def test_a_refused_big_row_statement_split_on_trust_is_named_as_one_lane_names_i
     with pytest.raises(Refused) as refused:
         check_twice_over(sql, monkeypatch)
     assert str(refused.value) == refusal(sql, lanes=False)
+
+
+def test_a_cut_that_makes_the_rest_look_like_another_database_is_read_again_and_accepted(monkeypatch):
+    # Given a big row statement whose string holds what would read as two USE statements once cut
+    sql = dump(big_insert(LANE_MIN_BYTES, b"(2,'x;\nUSE `a`;\nUSE `b`;\n',X'',NULL,0)"))
+    check(sql, lanes=False)  # one lane reading everything accepts it
+    # When it is checked in two lanes; Then the cut's "more than one database" sends it round again
+    made, reads = check_twice_over(sql, monkeypatch)
+    assert reads == 2
+    assert made.next_number == check(sql, lanes=False).next_number
+
+
+def test_a_cut_that_changes_the_delimiter_is_read_again_without_reading_the_rest_into_memory(monkeypatch):
+    # Given a big row statement whose string, once cut, reads as a DELIMITER line, and much after it
+    monkeypatch.setattr(lanes, "TRUSTED_MAX_STATEMENT_BYTES", 4 * LANE_MIN_BYTES)
+    cut = big_insert(LANE_MIN_BYTES, b"(2,'x;\nDELIMITER $$\n',X'',NULL,0)")
+    sql = dump(cut, *[big_insert(LANE_MIN_BYTES)] * 8)
+    # When it is checked in two lanes; Then the pass on trust stops at the cap, and the check in one
+    # lane accepts the dump as it is
+    made, reads = check_twice_over(sql, monkeypatch)
+    assert reads == 2
+    assert made.next_number == check(sql, lanes=False).next_number

@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 
 from cloudbackup.mysql import splitter
-from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
+from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong, split_statements
 
 
 def split(data: bytes, chunk: int | None = None) -> list[bytes]:
@@ -146,3 +146,11 @@ def test_the_fast_path_counts_escapes_exactly(sql):
         got = split(data)
     # Then the guess inside the string is rejected
     assert got == [sql, b"SELECT 2"]
+
+
+def test_a_statement_past_the_callers_limit_stops_the_split():
+    sql = b"SELECT 1;\nSELECT '" + b"x" * 5000 + b"';\n"
+    chunks = [sql[i : i + 100] for i in range(0, len(sql), 100)]
+    assert len(list(split_statements(chunks, max_statement_bytes=6000))) == 2
+    with pytest.raises(StatementTooLong):
+        list(split_statements(chunks, max_statement_bytes=1000))

@@ -14,8 +14,11 @@ A big row statement is also split on trust: from its start to the next `;` and n
 regex read (split_statements' `known`). The child's acceptance proves that split right: the values
 grammar it accepted allows no `;` and no comment outside strings, so the lexer would end the
 statement at that `;` too. Any refusal in such a pass may come from a wrong split (a `;` and newline
-inside a string), so the whole check runs again in one lane, reading everything, which then names the
-first refused statement exactly; nothing has changed meanwhile.
+inside a string: what follows is then read inside out, and may also name a second database, or open a
+comment or change the delimiter so that the next end is far away, which is why a statement is not read
+on in memory past TRUSTED_MAX_STATEMENT_BYTES in such a pass). So the whole check then runs again in
+one lane, reading everything, which names the first refused statement exactly; nothing has changed
+meanwhile.
 
 Over the child's stdin: a line naming the file (for messages), then per statement a header (number,
 line, quote-mode flags, length) and its bytes; a zero header ends. Over its stdout, JSON lines: a
@@ -36,11 +39,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from cloudbackup.confine.check import Confinement, Refused, is_row_statement
-from cloudbackup.errors import OperationError
-from cloudbackup.mysql.splitter import QuoteModes, Statement, split_statements
+from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong, split_statements
 
 LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
 LANES_MIN_INPUT_BYTES = 32 << 20  # below this a second process saves less than it costs to start
+# A pass that splits on trust reads no statement longer than this (a dump's are ~1 MiB; a longer one
+# only costs the check a second read, in one lane)
+TRUSTED_MAX_STATEMENT_BYTES = 64 << 20
 PIPE_BYTES = 1 << 20  # room for a whole statement in the pipe, so neither side waits on the other
 _HEADER = struct.Struct("<QQBQ")
 _BACKSLASH_ESCAPES, _ANSI_QUOTES = 1, 2
@@ -173,7 +179,7 @@ def check_before_loading(
             with row_lane(confinement, wanted=True) as lane:
                 read(lambda sql: _check(confinement, sql, lane))
             return confinement
-        except Refused:
+        except (Refused, UsageError, StatementTooLong):  # what a wrong cut may lead to (module's doc)
             confinement = make()
     read(lambda sql: _check(confinement, sql, None))
     return confinement
@@ -185,6 +191,7 @@ def _check(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None)
         first_number=confinement.next_number,
         modes=confinement.modes,
         known=_big_rows if lane is not None else None,
+        max_statement_bytes=TRUSTED_MAX_STATEMENT_BYTES if lane is not None else None,
     )
     check_statements(confinement, statements, lane)
 

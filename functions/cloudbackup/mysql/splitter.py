@@ -58,6 +58,10 @@ class Statement(NamedTuple):
     sql: bytes
 
 
+class StatementTooLong(Exception):
+    """A statement (or comment) went on past the `max_statement_bytes` its caller allowed."""
+
+
 class _Need(Exception):
     """More bytes are needed to decide (internal control flow)."""
 
@@ -104,7 +108,10 @@ def _quoted_tokens(escapes: bool, ansi: bool) -> dict[int, re.Pattern[bytes]]:
 
 
 class _Scanner:
-    def __init__(self, chunks: Iterable[bytes], first_number: int, modes: QuoteModes) -> None:
+    def __init__(
+        self, chunks: Iterable[bytes], first_number: int, modes: QuoteModes, max_buffer: int | None = None
+    ) -> None:
+        self.max_buffer = max_buffer
         self.chunks = iter(chunks)
         self.buf = bytearray()
         self.eof = False
@@ -135,6 +142,8 @@ class _Scanner:
         self.counted = max(self.counted, keep_from) - keep_from
         self.careful_until -= keep_from
         del self.buf[:keep_from]
+        if self.max_buffer is not None and len(self.buf) > self.max_buffer:
+            raise StatementTooLong(f"a statement longer than {self.max_buffer} bytes")
         for chunk in self.chunks:
             if chunk:
                 self.buf += chunk
@@ -164,6 +173,7 @@ def split_statements(
     first_number: int = 1,
     modes: QuoteModes | None = None,
     known: Callable[[memoryview], bool] | None = None,
+    max_statement_bytes: int | None = None,
 ) -> Iterator[Statement]:
     """Yield the statements of a SQL byte stream, without delimiters, comments between statements
     or surrounding whitespace. `DELIMITER` lines are applied, not yielded.
@@ -171,8 +181,9 @@ def split_statements(
     `known(sql)`, when given, is asked about the bytes from a statement's start to the next `;\n`
     while the delimiter is `;`: True says they are a whole statement already read to its end under
     the quote modes in force (a restore's row statement, accepted before loading by its digest), so
-    they are not read again here."""
-    s = _Scanner(chunks, first_number, modes or QuoteModes())
+    they are not read again here. With `max_statement_bytes`, a statement (or comment) still
+    unfinished after that many bytes raises StatementTooLong instead of being read on in memory."""
+    s = _Scanner(chunks, first_number, modes or QuoteModes(), max_statement_bytes)
     pos = 0
     while True:
         # Between statements: skip whitespace, comments, empty statements, client commands.
