@@ -175,3 +175,14 @@ def test_a_cut_that_changes_the_delimiter_is_read_again_without_reading_the_rest
     made, reads = check_twice_over(sql, monkeypatch)
     assert reads == 2
     assert made.next_number == check(sql, lanes=False).next_number
+
+
+def test_lanes_are_chosen_where_the_os_knows_no_affinity(monkeypatch):
+    # Given a system without sched_getaffinity (macOS, where operators also run the command)
+    monkeypatch.delattr(lanes.os, "sched_getaffinity")
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 8)
+    # Then the machine's count decides, and a big input gets two lanes, a small one not
+    assert lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES)
+    assert not lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES - 1)
+    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 1)
+    assert not lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES)

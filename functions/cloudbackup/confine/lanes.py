@@ -55,7 +55,14 @@ _HEAD_BYTES = 16  # enough to see INSERT or REPLACE (the splitter has skipped th
 
 def lanes_help(input_bytes: int) -> bool:
     """Whether a second lane is worth starting for this much SQL on this machine."""
-    return input_bytes >= LANES_MIN_INPUT_BYTES and len(os.sched_getaffinity(0)) > 1
+    return input_bytes >= LANES_MIN_INPUT_BYTES and _cores() > 1
+
+
+def _cores() -> int:
+    """The cores this process may run on (Linux knows its affinity; macOS only the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class RowLane:
@@ -72,8 +79,10 @@ class RowLane:
         assert self._child.stdin is not None
         assert self._child.stdout is not None
         self._to, self._from = self._child.stdin, self._child.stdout
+        set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
         with contextlib.suppress(OSError):  # a smaller pipe only means more waiting
-            fcntl.fcntl(self._to.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+            if set_pipe_size is not None:
+                fcntl.fcntl(self._to.fileno(), set_pipe_size, PIPE_BYTES)
         self._to.write(json.dumps(where).encode() + b"\n")
         self._verdicts: tuple[set[bytes], Refused | None] | None = None
 
