@@ -50,7 +50,7 @@ TRUSTED_MAX_STATEMENT_BYTES = 64 << 20
 PIPE_BYTES = 1 << 20  # room for a whole statement in the pipe, so neither side waits on the other
 _HEADER = struct.Struct("<QQBQ")
 _BACKSLASH_ESCAPES, _ANSI_QUOTES = 1, 2
-_HEAD_BYTES = 16  # enough to see INSERT or REPLACE (the splitter has skipped the whitespace before)
+_HEAD_BYTES = 16  # enough to see INSERT or REPLACE
 
 
 def lanes_help(input_bytes: int) -> bool:
@@ -160,7 +160,7 @@ def row_lane(confinement: Confinement, wanted: bool) -> Iterator[RowLane | None]
     try:
         yield lane
     except Refused as mine:
-        accepted, theirs = lane.finish()
+        _, theirs = lane.finish()
         if theirs is not None and (mine.number is None or (theirs.number or 0) < mine.number):
             raise theirs from None
         raise
@@ -199,14 +199,16 @@ def _check(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None)
         sql,
         first_number=confinement.next_number,
         modes=confinement.modes,
-        known=_big_rows if lane is not None else None,
+        known=_for_lane if lane is not None else None,
         max_statement_bytes=TRUSTED_MAX_STATEMENT_BYTES if lane is not None else None,
     )
     check_statements(confinement, statements, lane)
 
 
-def _big_rows(sql: memoryview) -> bool:
-    """A big row statement, split on trust: the lane it goes to proves the split (module's doc)."""
+def _for_lane(sql: bytes | memoryview) -> bool:
+    """A big row statement: read by the second lane, and so also split on trust before it is sent
+    there (the lane proves the split, see the module's doc). The splitter has skipped the whitespace
+    before a statement, so its first bytes tell."""
     return len(sql) >= LANE_MIN_BYTES and is_row_statement(bytes(sql[:_HEAD_BYTES]))
 
 
@@ -216,7 +218,7 @@ def check_statements(confinement: Confinement, statements: Iterable[Statement], 
         confinement.check_all(statements)
         return
     for stmt in statements:
-        if len(stmt.sql) >= LANE_MIN_BYTES and is_row_statement(stmt.sql):
+        if _for_lane(stmt.sql):
             lane.take(stmt, confinement.modes)
             if lane.has_refused():  # the first refused: every statement before it has passed
                 _, theirs = lane.finish()

@@ -120,7 +120,6 @@ class _Scanner:
         self.counted = 0
         self.careful_until = 0  # the careful scanner runs below this position
         self.careful_span = _CAREFUL_WINDOW
-        self.known_end = -1  # where the statement asked about last ends, when it is known
         self.modes = modes
         self.escapes, self.ansi = modes.backslash_escapes, modes.ansi_quotes
         self.set_delimiter(DEFAULT_DELIMITER)
@@ -205,10 +204,11 @@ def split_statements(
         s.follow_modes()
         start, line = pos, s.line_at(pos)
         if known is not None and s.delimiter == DEFAULT_DELIMITER:
-            pos = start = _to_known_end(s, pos, known)
-            if s.known_end != -1:
-                stmt = s.emit(start, s.known_end, line)
-                pos = s.known_end + 1
+            pos, end = _to_known_end(s, pos, known)
+            start = pos
+            if end != -1:
+                stmt = s.emit(start, end, line)
+                pos = end + 1
                 if stmt is not None:
                     yield stmt
                 continue
@@ -234,17 +234,16 @@ def split_statements(
                 break
 
 
-def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) -> int:
+def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) -> tuple[int, int]:
     """Read on to the next `;\n` (within _KNOWN_MAX bytes) and ask `known` about the statement up to
-    it; sets s.known_end (-1 when not known) and returns where the statement now starts in the buffer."""
-    s.known_end = -1
+    it: where the statement now starts in the buffer, and where it ends when known (else -1)."""
     while (end := s.buf.find(b";\n", pos)) == -1 and not s.eof and len(s.buf) - pos < _KNOWN_MAX:
         pos -= s.more(pos)
     if end != -1:
         with memoryview(s.buf)[pos:end] as sql:
             if known(sql):
-                s.known_end = end
-    return pos
+                return pos, end
+    return pos, -1
 
 
 def _advance(s: _Scanner, pos: int) -> int:
