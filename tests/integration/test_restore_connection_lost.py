@@ -17,11 +17,13 @@ pytestmark = pytest.mark.integration
 
 
 def kill_a_loading_connection(settings, prefix: str, done: threading.Event, killed: list[int]) -> None:
-    """Wait for a connection inserting into the staging database, then KILL it (as a failover would)."""
+    """Wait for a connection loading rows into the staging database (INSERT, or LOAD DATA), then KILL it
+    (as a failover would)."""
     with admin_connect(settings) as conn, conn.cursor() as cur:
         while not done.is_set():
             cur.execute(
-                "SELECT id FROM information_schema.processlist WHERE db LIKE %s AND info LIKE 'INSERT%%'",
+                "SELECT id FROM information_schema.processlist WHERE db LIKE %s"
+                " AND (info LIKE 'INSERT%%' OR info LIKE 'LOAD DATA%%')",
                 (prefix.replace("_", "\\_") + "%",),
             )
             row = cur.fetchone()

@@ -122,13 +122,19 @@ def connect(
     database: str | None = None,
     unbuffered: bool = False,
     connect_timeout: int = 10,
+    local_files: bool = False,
     **kwargs: Any,
 ) -> pymysql.connections.Connection[Any]:
     """Connect with utf8mb4, binary-safe results and autocommit on.
 
     `database` overrides the URL's database. Results come back as bytes/str exactly as pymysql
     decodes them; dump code that needs raw bytes passes `binary_prefix`/conv via kwargs.
+    `local_files` tells the server the client may send LOAD DATA LOCAL rows (mysql/load_data.py
+    sends them; pymysql's own file sending stays off, so a server asking for a file gets an error).
     """
+    client_flag = CLIENT.MULTI_STATEMENTS if kwargs.pop("multi_statements", False) else 0
+    if local_files:
+        client_flag |= CLIENT.LOCAL_FILES
     tls = tls_arguments(settings)
     try:
         conn = _Connection(
@@ -141,7 +147,7 @@ def connect(
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=connect_timeout,
-            client_flag=CLIENT.MULTI_STATEMENTS if kwargs.pop("multi_statements", False) else 0,
+            client_flag=client_flag,
             cursorclass=pymysql.cursors.SSCursor if unbuffered else pymysql.cursors.Cursor,
             **tls,
             **kwargs,

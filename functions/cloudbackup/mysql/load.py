@@ -7,7 +7,9 @@ even on one big table, and tables overlap. The order that matters is kept:
   worker's own queue in order, so each connection has the session the dump meant for its rows;
 - DDL runs on the first connection after the rows of its own table are done (other tables' rows go
   on); DDL naming no table, and DML other than rows, wait for all rows.
-Statements are sent as the dump holds them, never re-encoded.
+Statements are sent as the dump holds them, never re-encoded; where the server allows LOAD DATA
+LOCAL, a row statement whose values both read alike goes as LOAD DATA of its own VALUES list
+(mysql/load_data.py), which the server reads faster.
 
 A failure reports the statement's number and line, what it belonged to, and the server's error,
 in one line; the loader then stops sending.
@@ -26,9 +28,10 @@ import pymysql
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
-from cloudbackup.mysql import sql_modes
+from cloudbackup.mysql import load_data, sql_modes
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_error_hint
+from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ _DDL_TABLE = re.compile(
     re.IGNORECASE,
 )
 _NAME_PARTS = re.compile(rb"`(?:[^`]|``)+`|[\w$]+")
+_CLIENT_CHARSET = re.compile(rb"NAMES|CHARACTER|CHARSET", re.IGNORECASE)
 _DDL_WORDS = (b"CREATE", b"ALTER", b"DROP", b"TRUNCATE", b"RENAME", b"OPTIMIZE", b"ANALYZE")
 
 
@@ -140,8 +144,18 @@ class _Pending:
             self.idle.wait_for(lambda: self.count == 0)
 
 
-# (statement, where, the table's pending rows or None for a session statement); None stops a worker.
-_Item = tuple[Statement, str, _Pending | None]
+@dataclass(frozen=True)
+class _AsData:
+    """How a row statement may go as LOAD DATA: the plan of its table, its head, the LOAD DATA."""
+
+    plan: load_data.DataPlan
+    head: re.Match[bytes]
+    statement: bytes
+
+
+# (statement, where, the table's pending rows or None for a session statement, how it may go as
+# LOAD DATA); None stops a worker.
+_Item = tuple[Statement, str, _Pending | None, _AsData | None]
 
 
 @dataclass
@@ -149,6 +163,7 @@ class _Counters:
     rows: int = 0
     bytes: int = 0
     statements: int = 0
+    as_data: int = 0  # row statements sent as LOAD DATA
 
 
 @dataclass
@@ -160,6 +175,7 @@ class Loader:
     jobs: int = 2
     definer: DefinerPolicy = "keep"
     modes: QuoteModes = field(default_factory=QuoteModes)  # how the next statements quote (see splitter)
+    rows_as_data: bool = True  # row statements as LOAD DATA LOCAL where the server allows it
     _conns: list[Any] = field(default_factory=list)
     _queues: list[queue.Queue[_Item | None]] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -168,12 +184,14 @@ class Loader:
     _all: _Pending = field(default_factory=_Pending)
     _failure: LoadError | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _plans: dict[bytes, load_data.DataPlan | None] = field(default_factory=dict)  # by statement head
+    _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
         try:
-            for _ in range(self.jobs + 1):  # the first runs DDL and session statements, the rest rows
-                conn = connect(self.db, database=self.database)
+            for index in range(self.jobs + 1):  # the first runs DDL and session statements, the rest rows
+                conn = connect(self.db, database=self.database, local_files=self.rows_as_data and index > 0)
                 self._conns.append(conn)
                 conn.query(SESSION_SETUP)
         except BaseException:
@@ -182,6 +200,7 @@ class Loader:
         user, version = self._server()
         self.rewriter = DefinerRewriter(self.definer, user)
         self.to_mysql = "mariadb" not in version.lower()
+        self.rows_as_data = self.rows_as_data and self._local_infile()
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -199,7 +218,8 @@ class Loader:
             pending = self._tables.setdefault(table_of(stmt.sql, kind) or b"", _Pending())
             pending.issue()
             self._all.issue()
-            min(self._queues, key=lambda q: q.qsize()).put((stmt, where, pending))
+            data = self._as_data(stmt)
+            min(self._queues, key=lambda q: q.qsize()).put((stmt, where, pending, data))
             return
         if kind in ("skip", "use"):
             return
@@ -207,9 +227,13 @@ class Loader:
             if self.to_mysql:  # a MariaDB backup's sql_mode may name modes MySQL no longer has
                 stmt = Statement(stmt.number, stmt.line, sql_modes.for_mysql(stmt.sql))
             self._run_main(stmt, where)
+            if _CLIENT_CHARSET.search(stmt.sql):
+                self._charset = self.session_values(("character_set_client",))["character_set_client"]
             for q in self._queues:
-                q.put((stmt, where, None))
+                q.put((stmt, where, None, None))
             return
+        if is_ddl(stmt.sql):
+            self._plans.clear()  # a table's columns may change
         table = table_of(stmt.sql, kind) if is_ddl(stmt.sql) else None
         if table is not None:
             self._tables.get(table, _Pending()).wait_idle()  # its own rows first; others go on
@@ -225,7 +249,7 @@ class Loader:
         own = _Pending()  # a table of its own: the worker marks it (and all) done
         own.issue()
         self._all.issue()
-        min(self._queues, key=lambda q: q.qsize()).put((stmt, where, own))
+        min(self._queues, key=lambda q: q.qsize()).put((stmt, where, own, None))
 
     def wait(self) -> None:
         """Until every statement sent so far is done; raises the first failure."""
@@ -247,6 +271,11 @@ class Loader:
     @property
     def bytes(self) -> int:
         return sum(c.bytes for c in self._counters)
+
+    @property
+    def statements_as_data(self) -> int:
+        """Row statements sent as LOAD DATA so far."""
+        return sum(c.as_data for c in self._counters)
 
     @property
     def definers_rewritten(self) -> list[str]:
@@ -296,25 +325,30 @@ class Loader:
             try:
                 if item is None:
                     return
-                stmt, where, pending = item
+                stmt, where, pending, data = item
                 try:
                     if self._failure is None:
-                        self._execute(conn, stmt, where, counters)
+                        self._execute(conn, stmt, where, counters, data)
                 finally:
                     if pending is not None:
                         pending.done()
                         self._all.done()
-            except LoadError as exc:
+            except Exception as exc:  # any failure stops the load (a dead worker would hang it)
+                failure = exc if isinstance(exc, LoadError) else LoadError(f"the load failed: {exc}")
                 with self._lock:
                     if self._failure is None:
-                        self._failure = exc
+                        self._failure = failure
             finally:
                 own.task_done()
 
-    def _execute(self, conn: Any, stmt: Statement, where: str, counters: _Counters) -> None:
+    def _execute(
+        self, conn: Any, stmt: Statement, where: str, counters: _Counters, data: _AsData | None = None
+    ) -> None:
         for attempt in range(RETRIES + 1):
             try:
-                affected = conn.query(stmt.sql)
+                sent = self._send_as_data(conn, stmt, where, data) if data else None
+                affected: int = conn.query(stmt.sql) if sent is None else sent
+                counters.as_data += sent is not None
                 break
             except pymysql.err.MySQLError as exc:
                 code = exc.args[0] if exc.args else 0
@@ -325,6 +359,50 @@ class Loader:
         counters.bytes += len(stmt.sql)
         if stmt.sql[:1] in b"IiRr":
             counters.rows += affected
+
+    def _as_data(self, stmt: Statement) -> _AsData | None:
+        """How a row statement may go as LOAD DATA, if the server allows it and its table's columns
+        are of types both statements read alike. Its rows are matched on the worker, which overlaps
+        the other workers' waits better than one more step in the thread that feeds them all."""
+        if not self.rows_as_data or not self.modes.backslash_escapes:
+            return None
+        head = load_data.head(stmt.sql)
+        if head is None or not load_data.valid_charset(self._charset):
+            return None
+        key = head.group(0)
+        if key not in self._plans:
+            self._plans[key] = load_data.plan(head, _table_columns(self._conns[0], head))
+        plan = self._plans[key]
+        return _AsData(plan, head, plan.load_statement(self._charset)) if plan is not None else None
+
+    def _send_as_data(self, conn: Any, stmt: Statement, where: str, data: _AsData) -> int | None:
+        """The statement's rows as LOAD DATA: rows affected; None if they go as the INSERT instead."""
+        rows = load_data.body(stmt.sql, data.head, data.plan)
+        if rows is None or not self.rows_as_data:
+            return None
+        try:
+            affected, warnings = load_data.send(conn, data.statement, rows)
+        except pymysql.err.MySQLError as exc:
+            if exc.args and exc.args[0] in load_data.REFUSED:  # LOCAL is off: nothing was loaded
+                self.rows_as_data = False
+                return None
+            raise
+        except load_data.NotAsked as exc:
+            raise LoadError(f"statement {stmt.number} (line {stmt.line}, {where}) failed: {exc}") from None
+        if warnings:
+            warning = _first_warning(conn)
+            if warning is not None:
+                raise LoadError(
+                    f"statement {stmt.number} (line {stmt.line}, {where}) failed: its rows, sent as "
+                    f"LOAD DATA, gave {warning}; a value the server changes would not be the backup's"
+                )
+        return affected
+
+    def _local_infile(self) -> bool:
+        with self._conns[0].cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.local_infile")
+            (value,) = cur.fetchone()
+        return str(value) in ("1", "ON")
 
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
@@ -345,3 +423,29 @@ class Loader:
             cur.execute("SELECT CURRENT_USER(), VERSION()")
             user, version = cur.fetchone()
         return str(user), str(version)
+
+
+def _first_warning(conn: Any) -> str | None:
+    """The first warning (not note) the last statement on `conn` gave, in words."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW WARNINGS LIMIT 10")
+        for level, code, message in cur.fetchall():
+            if text(level) != "Note":
+                return f"warning {code}: {' '.join(text(message).split())}"
+    return None
+
+
+def _table_columns(conn: Any, head: re.Match[bytes]) -> list[load_data.ColumnType]:
+    """The columns of the table a row statement with this head fills, as the server has them now."""
+    name = load_data.table_name(head)
+    if name is None:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            (name,),
+        )
+        return [
+            load_data.ColumnType(text(c), text(t).lower(), cs and text(cs)) for c, t, cs in cur.fetchall()
+        ]

@@ -1,0 +1,186 @@
+"""Row statements sent as LOAD DATA LOCAL: the same values, without the server parsing SQL.
+
+Most of a restore's time is the server parsing `INSERT … VALUES (…),(…)`. LOAD DATA reads the same
+list faster (about a third less time on a table of numbers and short text): the VALUES list is sent
+as the "file", whose fields end at `,`, lines at `),(`, strings are enclosed in `'` with backslash
+escapes. It is used only where both statements store every value the same:
+- the statement is `INSERT INTO t (columns) VALUES …`, the shape our dumps (and mysqldump's
+  --complete-insert) write, and the session reads backslash escapes;
+- each column's literals are the kinds both read alike for its type (`_LITERALS`): numbers only in
+  numeric columns (an INSERT stores 007 in a VARCHAR as "7", LOAD DATA as "007"), strings in text,
+  JSON and temporal columns, X'…' in binary ones (UNHEX in a SET clause), NULL anywhere;
+- strings hold only the escapes both know (\\0 \\' \\" \\b \\n \\r \\t \\Z \\\\: LOAD DATA reads \\N as
+  NULL and \\% as %), never a doubled quote, and only at the start of a field.
+A table with another column type, or a statement of another shape, goes as the INSERT it is.
+
+LOCAL turns data errors into warnings (the server cannot stop the client mid-file), so a warning
+fails the statement: a value the server had to change would not be the backup's.
+
+Only the VALUES list in memory is ever sent, and only when the server asks for the file name this
+module gave it: a server asking for any other file gets nothing (pymysql's own LOCAL support would
+open whatever file it names).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pymysql
+from pymysql.constants import COMMAND
+from pymysql.protocol import OKPacketWrapper
+
+from cloudbackup.errors import OperationError
+from cloudbackup.mysql.identifiers import quote_identifier
+
+FILE_NAME = b"cloudbackup-rows"
+PACKET = 64 << 10  # the data goes in packets of this size (any size under max_allowed_packet will do)
+# The server's "LOCAL is off" (nothing was loaded): the old code, MySQL 8.0+'s, MariaDB 10.6+'s.
+ER_NOT_ALLOWED_COMMAND = 1148
+ER_CLIENT_LOCAL_FILES_DISABLED = 3948
+ER_LOAD_INFILE_CAPABILITY_DISABLED = 4166
+REFUSED = frozenset(
+    {ER_NOT_ALLOWED_COMMAND, ER_CLIENT_LOCAL_FILES_DISABLED, ER_LOAD_INFILE_CAPABILITY_DISABLED}
+)
+
+_STRING = rb"'[^'\\]*+(?:\\[0'\"bnrtZ\\][^'\\]*+)*+'"
+_INTEGER = rb"-?[0-9]++"
+_DECIMAL = rb"-?[0-9]++(?:\.[0-9]++)?"
+_FLOAT = rb"-?[0-9]++(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?"
+_HEX = rb"X'(?:[0-9A-F][0-9A-F])*+'"
+UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
+_LITERALS = {
+    **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "bigint"), _INTEGER),
+    "decimal": _DECIMAL,
+    "float": _FLOAT,
+    "double": _FLOAT,
+    **dict.fromkeys(("date", "datetime", "timestamp", "time", "json"), _STRING),
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), _HEX),
+}
+# Text reads alike only when the column's character set holds what the client sends as it is.
+_TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"})
+
+_HEAD = re.compile(
+    rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
+    rb"\s*+VALUES\s*+\("
+)
+_NAMES = re.compile(rb"`((?:[^`]|``)++)`")
+_CHARSET = re.compile(r"[0-9a-z_]+")
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    name: str
+    data_type: str  # information_schema DATA_TYPE, lower case
+    charset: str | None
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """How one table's row statements (one column list) go as LOAD DATA: the rows' grammar, and the
+    statement around the character set the client sends in (the session's, when the rows are sent)."""
+
+    rows: re.Pattern[bytes]
+    before_charset: str
+    after_charset: str
+
+    def load_statement(self, charset: str) -> bytes:
+        return f"{self.before_charset}{charset}{self.after_charset}".encode()
+
+
+def head(sql: bytes) -> re.Match[bytes] | None:
+    """The `INSERT INTO t (columns) VALUES (` a row statement starts with, if it has that shape."""
+    return _HEAD.match(sql)
+
+
+def table_name(m: re.Match[bytes]) -> str | None:
+    return _unquote(m.group(1))
+
+
+def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
+    """The plan for statements with head `m`, given the table's columns; None if some column is of a
+    type the two statements may read differently."""
+    table = table_name(m)
+    names = [_unquote(n) for n in _NAMES.findall(m.group(2))]
+    if table is None or None in names:
+        return None
+    by_name = {c.name.lower(): c for c in columns}
+    fields, sets, values = [], [], []
+    for number, name in enumerate(n for n in names if n is not None):
+        column = by_name.get(name.lower())
+        literal = _literal(column) if column else None
+        if literal is None:
+            return None
+        values.append(b"(?:" + literal + b"|NULL)")
+        if literal is _HEX:
+            variable = f"@cb{number}"
+            fields.append(variable)
+            sets.append(f"{quote_identifier(name)} = UNHEX(SUBSTRING({variable}, 3, LENGTH({variable}) - 3))")
+        else:
+            fields.append(quote_identifier(name))
+    row = b",".join(values)
+    return DataPlan(
+        re.compile(row + rb"(?:\),\(" + row + rb")*+"),
+        f"LOAD DATA LOCAL INFILE '{FILE_NAME.decode()}' INTO TABLE {quote_identifier(table)} CHARACTER SET ",
+        " FIELDS TERMINATED BY ',' ENCLOSED BY '''' ESCAPED BY '\\\\' LINES TERMINATED BY '),(' "
+        f"({','.join(fields)})" + (f" SET {', '.join(sets)}" if sets else ""),
+    )
+
+
+def body(sql: bytes, m: re.Match[bytes], data: DataPlan) -> memoryview | None:
+    """The statement's VALUES list without its outer parentheses, if every row fits the plan."""
+    end = len(sql) - 1
+    while end > m.end() and sql[end] in b" \t\r\n":  # (no rstrip: it would copy the statement)
+        end -= 1
+    if end < m.end() or sql[end] != 0x29 or data.rows.fullmatch(sql, m.end(), end) is None:  # `)`
+        return None
+    return memoryview(sql)[m.end() : end]
+
+
+def valid_charset(name: str) -> bool:
+    return _CHARSET.fullmatch(name) is not None
+
+
+class NotAsked(OperationError):
+    """The server answered LOAD DATA LOCAL other than by asking for our rows."""
+
+
+def send(conn: Any, statement: bytes, rows: memoryview) -> tuple[int, int]:
+    """Run `statement` (a LOAD DATA LOCAL of FILE_NAME) on pymysql connection `conn`, sending `rows`
+    as the file: (rows affected, warnings). Server errors raise as pymysql's do."""
+    conn._execute_command(COMMAND.COM_QUERY, statement)
+    packet = conn._read_packet()  # an error packet raises here
+    if not packet.is_load_local_packet():  # the connection is out of step now: the restore stops
+        raise NotAsked("the server ran LOAD DATA LOCAL without asking for its rows")
+    asked = packet.get_all_data()[1:]
+    if asked != FILE_NAME:
+        conn.write_packet(b"")  # an empty file: the server may ask only for the rows it was given
+        with contextlib.suppress(pymysql.err.MySQLError):
+            conn._read_packet()
+        raise NotAsked(f"the server asked for the file {asked[:200]!r} instead of the rows; refused")
+    for start in range(0, len(rows), PACKET):
+        chunk = rows[start : start + PACKET]
+        conn._write_bytes(len(chunk).to_bytes(3, "little") + bytes((conn._next_seq_id,)))
+        conn._write_bytes(chunk)  # no copy of the rows: the socket takes the view
+        conn._next_seq_id = (conn._next_seq_id + 1) % 256
+    conn.write_packet(b"")  # the end of the file
+    ok = OKPacketWrapper(conn._read_packet())
+    conn.server_status = ok.server_status
+    return ok.affected_rows, ok.warning_count
+
+
+def _literal(column: ColumnType) -> bytes | None:
+    if column.data_type in _TEXT:
+        return _STRING if column.charset in UTF8_CHARSETS else None
+    return _LITERALS.get(column.data_type)
+
+
+def _unquote(quoted: bytes) -> str | None:
+    name = quoted[1:-1] if quoted.startswith(b"`") else quoted
+    try:
+        return name.replace(b"``", b"`").decode()
+    except UnicodeDecodeError:  # a name that is not UTF-8: left to the INSERT
+        return None
