@@ -53,8 +53,8 @@ EVERY_KIND_ROWS = [
 
 
 @contextlib.contextmanager
-def loader(db: DbSettings, database: str, *, as_data: bool) -> Iterator[Loader]:
-    with Loader(db, database, jobs=2, rows_as_data=as_data) as it:
+def loader(db: DbSettings, database: str, *, as_data: bool, jobs: int = 2) -> Iterator[Loader]:
+    with Loader(db, database, jobs=jobs, rows_as_data=as_data) as it:
         it.run(Statement(1, 1, SESSION.encode()), "setup")
         yield it
         it.wait()
@@ -67,7 +67,11 @@ def load(db: DbSettings, database: str, statements: list[Statement]) -> None:
 
 
 def load_both(
-    db: DbSettings, make_database: Callable[[str], str], schema: list[str], rows: list[str]
+    db: DbSettings,
+    make_database: Callable[[str], str],
+    schema: list[str],
+    rows: list[str | bytes],
+    jobs: int = 2,
 ) -> tuple[str, str, int, int]:
     """Load `schema` then `rows` (each a row statement) twice: (database loaded with LOAD DATA where it
     may, database loaded with INSERTs, statements sent as data by each)."""
@@ -75,9 +79,9 @@ def load_both(
     databases = []
     for as_data in (True, False):
         database = make_database("rd" if as_data else "ri")
-        with loader(db, database, as_data=as_data) as it:
+        with loader(db, database, as_data=as_data, jobs=jobs) as it:
             for number, sql in enumerate([*schema, *rows], start=2):
-                it.run(Statement(number, number, sql.encode()), "a test")
+                it.run(Statement(number, number, sql if isinstance(sql, bytes) else sql.encode()), "a test")
             it.wait()
             sent.append(it.statements_as_data)
         databases.append(database)
@@ -108,6 +112,49 @@ def test_every_kind_of_value_loads_as_data_exactly_as_the_insert_stores_it(
     names = COLUMNS[1:-1].replace("`", "").split(",")
     every_value = "SELECT " + ",".join(f"HEX({c})" for c in names) + " FROM t"
     assert values(db_settings, as_data, every_value) == values(db_settings, as_insert, every_value)
+
+
+def test_the_session_and_quoted_names_carry_over_to_the_rows_sent_as_data(
+    db_settings: DbSettings, make_database: Callable[[str], str]
+) -> None:
+    # Given rows under a time zone (TIMESTAMP), NO_AUTO_VALUE_ON_ZERO (an id 0), names with a backtick
+    # and accents, and then rows in latin1 after SET NAMES latin1
+    schema = [
+        "SET time_zone = '+05:30'",
+        "CREATE TABLE `we``ird ç` (`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY, `c``1` TIMESTAMP NULL,"
+        " `é` VARCHAR(10))",
+        "CREATE TABLE `l` (`id` INT PRIMARY KEY, `name` VARCHAR(10))",
+    ]
+    rows: list[str | bytes] = [
+        "INSERT INTO `we``ird ç` (`id`,`c``1`,`é`) VALUES (0,'2024-03-10 02:30:00','été'),(7,NULL,'ç')",
+        "SET NAMES latin1",
+        b"INSERT INTO `l` (`id`,`name`) VALUES (1,'caf\xe9'),(2,'\xe9t\xe9')",
+    ]
+    # When they are loaded as LOAD DATA and as INSERTs (on one connection: see the next test)
+    as_data, as_insert, sent, _ = load_both(db_settings, make_database, schema, rows, jobs=1)
+    # Then both row statements went as data, and the two databases are the same
+    assert sent == 2
+    assert_databases_equal(db_settings, as_insert, as_data)
+    assert values(db_settings, as_data, "SELECT id, name FROM l ORDER BY id") == [(1, "café"), (2, "été")]
+    assert values(db_settings, as_data, "SELECT id FROM `we``ird ç` ORDER BY id") == [(0,), (7,)]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_rows_of_a_table_with_auto_increment_go_as_data_where_loads_of_it_can_overlap(
+    db_settings: DbSettings, make_database: Callable[[str], str], jobs: int
+) -> None:
+    # Given a table with an AUTO_INCREMENT column, on a server whose lock mode is known
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.innodb_autoinc_lock_mode")
+        (lock_mode,) = cur.fetchone()
+    schema = ["CREATE TABLE a (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT)"]
+    rows = ["INSERT INTO `a` (`id`,`v`) VALUES (1,1),(2,2)", "INSERT INTO `a` (`id`,`v`) VALUES (3,3)"]
+    # When its rows are loaded over `jobs` connections
+    as_data, as_insert, sent, _ = load_both(db_settings, make_database, schema, rows, jobs=jobs)
+    # Then they went as data unless LOAD DATA would hold the table's AUTO-INC lock against the other
+    # connection (lock modes 0 and 1: MariaDB's default), and the tables are the same
+    assert sent == (0 if jobs > 1 and lock_mode != 2 else 2)
+    assert_databases_equal(db_settings, as_insert, as_data)
 
 
 @pytest.mark.parametrize(

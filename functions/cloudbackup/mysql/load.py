@@ -186,6 +186,7 @@ class Loader:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _plans: dict[bytes, load_data.DataPlan | None] = field(default_factory=dict)  # by statement head
     _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
+    _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
@@ -200,7 +201,12 @@ class Loader:
         user, version = self._server()
         self.rewriter = DefinerRewriter(self.definer, user)
         self.to_mysql = "mariadb" not in version.lower()
-        self.rows_as_data = self.rows_as_data and self._local_infile()
+        local_infile, autoinc_lock_mode = self._server_settings()
+        self.rows_as_data = self.rows_as_data and local_infile
+        # Below lock mode 2 (MariaDB's default, MySQL 5.7's), LOAD DATA holds a table's AUTO-INC lock
+        # to its end, so its statements would load one after the other where INSERTs overlap: measured
+        # on MariaDB, 2 connections of LOAD DATA took 4.8 s against 4.5 s of INSERTs (1M rows).
+        self._serial_auto_increment = self.jobs > 1 and autoinc_lock_mode != 2
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -369,9 +375,13 @@ class Loader:
         head = load_data.head(stmt.sql)
         if head is None or not load_data.valid_charset(self._charset):
             return None
+        if not (self._charset.startswith("utf8") or head.group(0).isascii()):
+            return None  # names in another character set: the plan reads them as UTF-8
         key = head.group(0)
         if key not in self._plans:
-            self._plans[key] = load_data.plan(head, _table_columns(self._conns[0], head))
+            columns = _table_columns(self._conns[0], head)
+            serial = self._serial_auto_increment and any(c.auto_increment for c in columns)
+            self._plans[key] = None if serial else load_data.plan(head, columns)
         plan = self._plans[key]
         return _AsData(plan, head, plan.load_statement(self._charset)) if plan is not None else None
 
@@ -398,11 +408,12 @@ class Loader:
                 )
         return affected
 
-    def _local_infile(self) -> bool:
+    def _server_settings(self) -> tuple[bool, int]:
+        """Whether the server takes LOAD DATA LOCAL, and InnoDB's AUTO_INCREMENT lock mode."""
         with self._conns[0].cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.local_infile")
-            (value,) = cur.fetchone()
-        return str(value) in ("1", "ON")
+            cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
+            local_infile, lock_mode = cur.fetchone()
+        return str(local_infile) in ("1", "ON"), int(lock_mode)
 
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
@@ -442,10 +453,13 @@ def _table_columns(conn: Any, head: re.Match[bytes]) -> list[load_data.ColumnTyp
         return []
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, EXTRA FROM information_schema.COLUMNS"
             " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
             (name,),
         )
         return [
-            load_data.ColumnType(text(c), text(t).lower(), cs and text(cs)) for c, t, cs in cur.fetchall()
+            load_data.ColumnType(
+                text(c), text(t).lower(), cs and text(cs), "auto_increment" in text(e).lower()
+            )
+            for c, t, cs, e in cur.fetchall()
         ]

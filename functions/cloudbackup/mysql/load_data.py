@@ -76,6 +76,7 @@ class ColumnType:
     name: str
     data_type: str  # information_schema DATA_TYPE, lower case
     charset: str | None
+    auto_increment: bool = False
 
 
 @dataclass(frozen=True)
