@@ -58,6 +58,7 @@ def run(ctx: BenchContext) -> None:
         print(
             f"\nrestore of {ctx.database}: {ctx.rows:,} generated rows + sakila, {ctx.repeat} runs per tool"
         )
+        print(rows_path(ctx))
         for round_ in range(ctx.repeat):
             for tool in tools:
                 _drop(ctx, TARGET)
@@ -164,6 +165,20 @@ def _splitter(dump: Path, raw: int) -> None:
     print(
         f"\nsplitter: {raw / 1e6:.1f} MB of mysqldump SQL, {count:,} statements in {best:.2f} s "
         f"= {rate:.0f} MB/s  (bound ≥ {MIN_SPLITTER_MB_S} MB/s)  {verdict}"
+    )
+
+
+def rows_path(ctx: BenchContext) -> str:
+    """How our restore sends rows on this server (see functions/cloudbackup/mysql/load.py)."""
+    with _connect(ctx) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
+        local_infile, lock_mode = cur.fetchone()
+    if str(local_infile) not in ("1", "ON"):
+        return "our rows go as INSERTs: the server's local_infile is off"
+    return f"our rows go as LOAD DATA LOCAL (local_infile on; innodb_autoinc_lock_mode {lock_mode}: " + (
+        "tables with AUTO_INCREMENT as INSERTs over several connections)"
+        if int(lock_mode) != 2
+        else "all tables)"
     )
 
 

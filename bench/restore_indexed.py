@@ -24,7 +24,7 @@ import pymysql
 
 from bench.dataset import BenchContext
 from bench.measure import Measurement, measure
-from bench.restore import Tool
+from bench.restore import Tool, rows_path
 
 TARGET = "cbbench_idx_restored"
 MAX_RATIO_CLIENT = 0.5
@@ -68,6 +68,7 @@ def _fill(table: str, rows: int) -> str:
 
 
 def run(ctx: BenchContext) -> None:
+    print(rows_path(ctx))
     for kind in ("plain", "indexed"):
         database = _prepare(ctx, kind)
         with tempfile.TemporaryDirectory(prefix="cbbench-idx-") as tmp:
