@@ -398,13 +398,13 @@ class Loader:
                 return None
             raise
         except load_data.NotAsked as exc:
-            raise LoadError(f"statement {stmt.number} (line {stmt.line}, {where}) failed: {exc}") from None
+            raise LoadError(f"{_place(stmt, where)} failed: {exc}") from None
         if warnings:
             warning = _first_warning(conn)
             if warning is not None:
                 raise LoadError(
-                    f"statement {stmt.number} (line {stmt.line}, {where}) failed: its rows, sent as "
-                    f"LOAD DATA, gave {warning}; a value the server changes would not be the backup's"
+                    f"{_place(stmt, where)} failed: its rows, sent as LOAD DATA, gave {warning}; "
+                    "a value the server changes would not be the backup's"
                 )
         return affected
 
@@ -418,11 +418,8 @@ class Loader:
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
-        place = f"statement {stmt.number} (line {stmt.line}" + (f", {where})" if where else ")")
-        if stmt.number == 0:
-            place = where
         hint = definer_error_hint(code, stmt.sql, self.definer)
-        return LoadError(f"{place} failed: error {code}: {message}{hint}", code=code)
+        return LoadError(f"{_place(stmt, where)} failed: error {code}: {message}{hint}", code=code)
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -434,6 +431,13 @@ class Loader:
             cur.execute("SELECT CURRENT_USER(), VERSION()")
             user, version = cur.fetchone()
         return str(user), str(version)
+
+
+def _place(stmt: Statement, where: str) -> str:
+    """How a failure names its statement: number, line and what it belongs to."""
+    if stmt.number == 0:  # one of ours (an index build): `where` says what
+        return where
+    return f"statement {stmt.number} (line {stmt.line}" + (f", {where})" if where else ")")
 
 
 def _first_warning(conn: Any) -> str | None:
