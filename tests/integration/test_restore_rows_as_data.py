@@ -302,3 +302,32 @@ def test_a_restore_sends_its_row_statements_as_data(
     assert sent
     assert sent[0] > 0
     assert_databases_equal(db_settings, source, target)
+
+
+@pytest.mark.parametrize(
+    ("schema", "rows", "as_data"),
+    [
+        # mysqldump's shape: no column list, binaries as 0x… (--hex-blob); the invisible column is left out
+        (
+            "CREATE TABLE m (id INT PRIMARY KEY, hidden INT INVISIBLE DEFAULT 7, raw VARBINARY(8),"
+            " name TEXT)",
+            "INSERT INTO `m` VALUES (1,0x00FF2C29,'a'),(2,NULL,'b'),(3,0x27,NULL)",
+            1,
+        ),
+        # a generated column: an INSERT without a column list must give it DEFAULT, which LOAD DATA cannot
+        (
+            "CREATE TABLE m (id INT PRIMARY KEY, twice INT AS (id * 2) VIRTUAL, name TEXT)",
+            "INSERT INTO `m` VALUES (1,DEFAULT,'a'),(2,DEFAULT,'b')",
+            0,
+        ),
+    ],
+)
+def test_rows_without_a_column_list_go_as_data_where_the_table_s_visible_columns_take_them(
+    db_settings: DbSettings, make_database: Callable[[str], str], schema: str, rows: str, as_data: int
+) -> None:
+    # Given row statements as mysqldump writes them
+    # When they are loaded with the data path on, and as INSERTs
+    with_data, with_inserts, sent, _ = load_both(db_settings, make_database, [schema], [rows])
+    # Then they went as data where the table allows it, and the two tables are the same
+    assert sent == as_data
+    assert_databases_equal(db_settings, with_inserts, with_data)

@@ -31,6 +31,7 @@ from cloudbackup.errors import OperationError
 from cloudbackup.mysql import load_data, sql_modes
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_error_hint
+from cloudbackup.mysql.rows import is_generated
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
@@ -458,12 +459,17 @@ def _table_columns(conn: Any, head: re.Match[bytes]) -> list[load_data.ColumnTyp
     with conn.cursor() as cur:
         cur.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, EXTRA FROM information_schema.COLUMNS"
-            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (name,),
         )
         return [
             load_data.ColumnType(
-                text(c), text(t).lower(), cs and text(cs), "auto_increment" in text(e).lower()
+                name=text(c),
+                data_type=text(t).lower(),
+                charset=cs and text(cs),
+                auto_increment="auto_increment" in text(e).lower(),
+                implicit="invisible" not in text(e).lower(),
+                generated=is_generated(text(e)),
             )
             for c, t, cs, e in cur.fetchall()
         ]

@@ -4,11 +4,12 @@ Most of a restore's time is the server parsing `INSERT … VALUES (…),(…)`. 
 list faster (about a third less time on a table of numbers and short text): the VALUES list is sent
 as the "file", whose fields end at `,`, lines at `),(`, strings are enclosed in `'` with backslash
 escapes. It is used only where both statements store every value the same:
-- the statement is `INSERT INTO t (columns) VALUES …`, the shape our dumps (and mysqldump's
-  --complete-insert) write, and the session reads backslash escapes;
+- the statement is `INSERT INTO t [(columns)] VALUES …`, the shape our dumps and mysqldump's write
+  (without a column list: the table's visible columns, if none is generated), and the session reads
+  backslash escapes;
 - each column's literals are the kinds both read alike for its type (`_LITERALS`): numbers only in
   numeric columns (an INSERT stores 007 in a VARCHAR as "7", LOAD DATA as "007"), strings in text,
-  JSON and temporal columns, X'…' in binary ones (UNHEX in a SET clause), NULL anywhere;
+  JSON and temporal columns, X'…' or 0x… in binary ones (UNHEX in a SET clause), NULL anywhere;
 - strings hold only the escapes both know (\\0 \\' \\" \\b \\n \\r \\t \\Z \\\\: LOAD DATA reads \\N as
   NULL and \\% as %), never a doubled quote, and only at the start of a field.
 A table with another column type, or a statement of another shape, goes as the INSERT it is.
@@ -50,7 +51,7 @@ _STRING = rb"'[^'\\]*+(?:\\[0'\"bnrtZ\\][^'\\]*+)*+'"
 _INTEGER = rb"-?[0-9]++"
 _DECIMAL = rb"-?[0-9]++(?:\.[0-9]++)?"
 _FLOAT = rb"-?[0-9]++(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?"
-_HEX = rb"X'(?:[0-9A-F][0-9A-F])*+'"
+_HEX = rb"(?:X'(?:[0-9A-F][0-9A-F])*+'|0x(?:[0-9A-Fa-f][0-9A-Fa-f])++)"  # ours, and mysqldump --hex-blob
 UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
 _LITERALS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "bigint"), _INTEGER),
@@ -64,8 +65,8 @@ _LITERALS = {
 _TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"})
 
 _HEAD = re.compile(
-    rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
-    rb"\s*+VALUES\s*+\("
+    rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+(?:\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
+    rb"\s*+)?VALUES\s*+\("
 )
 _NAMES = re.compile(rb"`((?:[^`]|``)++)`")
 _CHARSET = re.compile(r"[0-9a-z_]+")
@@ -77,6 +78,8 @@ class ColumnType:
     data_type: str  # information_schema DATA_TYPE, lower case
     charset: str | None
     auto_increment: bool = False
+    implicit: bool = True  # among the columns an INSERT without a column list fills (not invisible)
+    generated: bool = False  # (virtual, stored, or MariaDB's system-versioning columns)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class DataPlan:
 
 
 def head(sql: bytes) -> re.Match[bytes] | None:
-    """The `INSERT INTO t (columns) VALUES (` a row statement starts with, if it has that shape."""
+    """The `INSERT INTO t [(columns)] VALUES (` a row statement starts with, if it has that shape."""
     return _HEAD.match(sql)
 
 
@@ -102,11 +105,17 @@ def table_name(m: re.Match[bytes]) -> str | None:
 
 
 def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
-    """The plan for statements with head `m`, given the table's columns; None if some column is of a
-    type the two statements may read differently."""
+    """The plan for statements with head `m`, given the table's columns in their order; None if some
+    column is of a type the two statements may read differently."""
     table = table_name(m)
-    names = [_unquote(n) for n in _NAMES.findall(m.group(2))]
-    if table is None or None in names:
+    columns = list(columns)
+    if m.group(2) is not None:
+        names = [_unquote(n) for n in _NAMES.findall(m.group(2))]
+    elif any(c.generated for c in columns):  # its values would need DEFAULT, which LOAD DATA lacks
+        return None
+    else:
+        names = [c.name for c in columns if c.implicit]
+    if table is None or None in names or not names:
         return None
     by_name = {c.name.lower(): c for c in columns}
     fields, sets, values = [], [], []
@@ -119,7 +128,9 @@ def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
         if literal is _HEX:
             variable = f"@cb{number}"
             fields.append(variable)
-            sets.append(f"{quote_identifier(name)} = UNHEX(SUBSTRING({variable}, 3, LENGTH({variable}) - 3))")
+            # X'AB' and 0xAB both lose their first two characters, X'…' its closing quote too.
+            unhex = f"UNHEX(TRIM(TRAILING '''' FROM SUBSTRING({variable}, 3)))"
+            sets.append(f"{quote_identifier(name)} = {unhex}")
         else:
             fields.append(quote_identifier(name))
     row = b",".join(values)
