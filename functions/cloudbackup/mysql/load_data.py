@@ -1,9 +1,10 @@
 """Row statements sent as LOAD DATA LOCAL: the same values, without the server parsing SQL.
 
 Most of a restore's time is the server parsing `INSERT … VALUES (…),(…)`. LOAD DATA reads the same
-list faster (about a third less time on a table of numbers and short text): the VALUES list is sent
-as the "file", whose fields end at `,`, lines at `),(`, strings are enclosed in `'` with backslash
-escapes. It is used only where both statements store every value the same:
+list faster (1M rows of numbers and short text on MariaDB: 1.71 s against 2.21 s on two connections,
+2.32 s against 3.28 s on one). The VALUES list is sent as the "file", whose fields end at `,`, lines
+at `),(`, strings are enclosed in `'` with backslash escapes. It is used only where both statements
+store every value the same:
 - the statement is `INSERT INTO t [(columns)] VALUES …`, the shape our dumps and mysqldump's write
   (without a column list: the table's visible columns, if none is generated), and the session reads
   backslash escapes;
