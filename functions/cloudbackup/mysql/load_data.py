@@ -37,6 +37,7 @@ from pymysql.protocol import OKPacketWrapper
 
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.rows import UTF8_CHARSETS, UTF8_TEXT_TYPES
 
 FILE_NAME = b"cloudbackup-rows"
 PACKET = 64 << 10  # the data goes in packets of this size (any size under max_allowed_packet will do)
@@ -53,7 +54,6 @@ _INTEGER = rb"-?[0-9]++"
 _DECIMAL = rb"-?[0-9]++(?:\.[0-9]++)?"
 _FLOAT = rb"-?[0-9]++(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?"
 _HEX = rb"(?:X'(?:[0-9A-F][0-9A-F])*+'|0x(?:[0-9A-Fa-f][0-9A-Fa-f])++)"  # ours, and mysqldump --hex-blob
-UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
 _LITERALS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "bigint"), _INTEGER),
     "decimal": _DECIMAL,
@@ -62,8 +62,6 @@ _LITERALS = {
     **dict.fromkeys(("date", "datetime", "timestamp", "time", "json"), _STRING),
     **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), _HEX),
 }
-# Text reads alike only when the column's character set holds what the client sends as it is.
-_TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"})
 
 _HEAD = re.compile(
     rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+(?:\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
@@ -186,7 +184,9 @@ def send(conn: Any, statement: bytes, rows: memoryview) -> tuple[int, int]:
 
 
 def _literal(column: ColumnType) -> bytes | None:
-    if column.data_type in _TEXT:
+    # Text reads alike only in a character set the client's UTF-8 goes into as it is: the text the
+    # dump QUOTEs (mysql/rows.py); any other is written as hex with an introducer, which LOAD DATA lacks.
+    if column.data_type in UTF8_TEXT_TYPES:
         return _STRING if column.charset in UTF8_CHARSETS else None
     return _LITERALS.get(column.data_type)
 
