@@ -243,7 +243,7 @@ class Confinement:
         digest the second time, which costs a tenth of reading its values again."""
         key = None
         if len(sql) >= REMEMBERED_ROWS_BYTES:
-            key = hashlib.sha256(sql).digest() + self._modes_key(start)
+            key = self._remembered(sql, start)
             if key in self.accepted_rows:
                 return
         self._read_rows(sql, start)
@@ -256,10 +256,12 @@ class Confinement:
         the splitter may take the `;` after it as its end without reading it (split_statements)."""
         if len(sql) < REMEMBERED_ROWS_BYTES or not self.accepted_rows:
             return False
-        return hashlib.sha256(sql).digest() + self._modes_key(0) in self.accepted_rows
+        return self._remembered(sql, 0) in self.accepted_rows
 
-    def _modes_key(self, start: int) -> bytes:
-        return b"%d,%d,%d" % (self.modes.backslash_escapes, self.modes.ansi_quotes, start)
+    def _remembered(self, sql: bytes | memoryview, start: int) -> bytes:
+        """How a big row statement is remembered in accepted_rows: its digest and the quote modes."""
+        modes = b"%d,%d,%d" % (self.modes.backslash_escapes, self.modes.ansi_quotes, start)
+        return hashlib.sha256(sql).digest() + modes
 
     def _read_rows(self, sql: bytes, start: int) -> None:
         head = _ROWS_HEAD.match(sql, start)
