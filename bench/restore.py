@@ -26,6 +26,7 @@ import zstandard
 
 from bench.dataset import BenchContext
 from bench.measure import Measurement, measure
+from cloudbackup.mysql.load import data_settings
 from cloudbackup.mysql.splitter import split_statements
 
 MAX_RATIO_CLIENT = 1.0
@@ -170,15 +171,18 @@ def _splitter(dump: Path, raw: int) -> None:
 
 def rows_path(ctx: BenchContext) -> str:
     """How our restore sends rows on this server (see functions/cloudbackup/mysql/load.py)."""
-    with _connect(ctx) as conn, conn.cursor() as cur:
-        cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
-        local_infile, lock_mode = cur.fetchone()
-    if str(local_infile) not in ("1", "ON"):
+    with _connect(ctx) as conn:
+        settings = data_settings(conn)
+    if not settings.local_infile:
         return "our rows go as INSERTs: the server's local_infile is off"
-    return f"our rows go as LOAD DATA LOCAL (local_infile on; innodb_autoinc_lock_mode {lock_mode}: " + (
-        "tables with AUTO_INCREMENT as INSERTs over several connections)"
-        if int(lock_mode) != 2
-        else "all tables)"
+    return (
+        "our rows go as LOAD DATA LOCAL (local_infile on; innodb_autoinc_lock_mode "
+        f"{settings.autoinc_lock_mode}: "
+        + (
+            "all tables)"
+            if settings.loads_overlap
+            else "tables with AUTO_INCREMENT as INSERTs over several connections)"
+        )
     )
 
 

@@ -202,12 +202,9 @@ class Loader:
         user, version = self._server()
         self.rewriter = DefinerRewriter(self.definer, user)
         self.to_mysql = "mariadb" not in version.lower()
-        local_infile, autoinc_lock_mode = self._server_settings()
-        self.rows_as_data = self.rows_as_data and local_infile
-        # Below lock mode 2 (MariaDB's default, MySQL 5.7's), LOAD DATA holds a table's AUTO-INC lock
-        # to its end, so its statements would load one after the other where INSERTs overlap: measured
-        # on MariaDB, 2 connections of LOAD DATA took 4.8 s against 4.5 s of INSERTs (1M rows).
-        self._serial_auto_increment = self.jobs > 1 and autoinc_lock_mode != 2
+        settings = data_settings(self._conns[0])
+        self.rows_as_data = self.rows_as_data and settings.local_infile
+        self._serial_auto_increment = self.jobs > 1 and not settings.loads_overlap
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -239,9 +236,10 @@ class Loader:
             for q in self._queues:
                 q.put((stmt, where, None, None))
             return
-        if is_ddl(stmt.sql):
+        ddl = is_ddl(stmt.sql)
+        if ddl:
             self._plans.clear()  # a table's columns may change
-        table = table_of(stmt.sql, kind) if is_ddl(stmt.sql) else None
+        table = table_of(stmt.sql, kind) if ddl else None
         if table is not None:
             self._tables.get(table, _Pending()).wait_idle()  # its own rows first; others go on
         else:
@@ -409,13 +407,6 @@ class Loader:
                 )
         return affected
 
-    def _server_settings(self) -> tuple[bool, int]:
-        """Whether the server takes LOAD DATA LOCAL, and InnoDB's AUTO_INCREMENT lock mode."""
-        with self._conns[0].cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
-            local_infile, lock_mode = cur.fetchone()
-        return str(local_infile) in ("1", "ON"), int(lock_mode)
-
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
@@ -432,6 +423,29 @@ class Loader:
             cur.execute("SELECT CURRENT_USER(), VERSION()")
             user, version = cur.fetchone()
         return str(user), str(version)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What decides, on a server, which row statements go as LOAD DATA (the benchmark prints it too)."""
+
+    local_infile: bool  # the server takes LOAD DATA LOCAL
+    autoinc_lock_mode: int
+
+    @property
+    def loads_overlap(self) -> bool:
+        """Whether LOAD DATA statements into one table with AUTO_INCREMENT run beside each other. Below
+        lock mode 2 (MariaDB's default, MySQL 5.7's) each holds the table's AUTO-INC lock to its end,
+        so they would load one after the other where INSERTs overlap: measured on MariaDB, 2
+        connections of LOAD DATA took 4.8 s against 4.5 s of INSERTs (1M rows)."""
+        return self.autoinc_lock_mode == 2
+
+
+def data_settings(conn: Any) -> DataSettings:
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
+        local_infile, lock_mode = cur.fetchone()
+    return DataSettings(str(local_infile) in ("1", "ON"), int(lock_mode))
 
 
 def _place(stmt: Statement, where: str) -> str:
