@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from cloudbackup.cli import stdout
 from cloudbackup.errors import CloudBackupError
 
 # Each subcommand's implementation lives in its own module, imported only when it runs.
@@ -134,7 +135,10 @@ def examples(*lines: str) -> str:
     return "examples:\n" + "\n".join("  " + line for line in lines)
 
 
-EXIT_CODES = "exit codes: 0 done, 1 the operation failed, 2 bad usage, 130 interrupted (Ctrl-C)"
+EXIT_CODES = (
+    "exit codes: 0 done, 1 the operation failed, 2 bad usage, 130 interrupted (Ctrl-C),"
+    " 141 the output's reader went away"
+)
 
 
 def command_parser(sub: _SubParsers, name: str, help: str, *example_lines: str) -> argparse.ArgumentParser:
@@ -384,10 +388,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="cloudbackup: %(levelname)s: %(message)s"
     )
+    output = sys.stdout
+    sys.stdout = stdout.GuardedOutput(output)
     try:
         module = importlib.import_module(COMMANDS[args.command])
         code: int = module.run(args)
+        sys.stdout.flush()  # a write error shows here, not in Python's exit
         return code
+    except stdout.OutputFailed as exc:
+        return exc.exit_status(output)
     except CloudBackupError as exc:
         print(f"cloudbackup: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -402,6 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        sys.stdout = output
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:
