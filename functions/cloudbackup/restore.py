@@ -170,6 +170,8 @@ def restore_dump_file(
 ) -> RestoreResult:
     """A plain dump (.sql, .sql.gz, .sql.zst) from this tool, mysqldump or mariadb-dump."""
     started = time.monotonic()
+    if os.path.isdir(path):
+        raise UsageError(f"--backup {path}: a directory, not a dump file")
     if not os.path.isfile(path):
         raise UsageError(f"--backup {path}: no such file")
     target = target_database or db.database

@@ -79,6 +79,7 @@ def test_usage_errors_exit_2_with_one_line(db_settings, shop_backup):
         ([*base, "--target-database", source], "use --in-place"),
         (base, "--target-database NEW"),
         ([*base[:-2], "--backup", "/no/such/file.sql", "--target-database", "x"], "no such file"),
+        ([*base[:-2], "--backup", data, "--target-database", "x"], f"{data}: a directory, not a dump file"),
     ]:
         done = cli(*args)
         assert done.returncode == 2, (args, done.stderr)
@@ -162,7 +163,7 @@ def test_restore_of_a_mysqldump_file_through_the_cli(db_settings, make_database,
     # When it is restored with the CLI, the target database named in the URL
     done = cli("restore", "--db-url", db_url(db_settings, target), "--backup", str(path))
     assert done.returncode == 0, done.stderr
-    assert f"into {target}:" in done.stdout
+    assert done.stdout.startswith(f"restored the file shop.sql.gz into {target}:"), done.stdout
     # Then its tables equal the source's (parent's NEXTVAL default names the source database in a
     # mysqldump file, for the stock client too: that one is left out)
     assert_databases_equal(db_settings, source, target, tables=["child", "audit"])

@@ -131,9 +131,8 @@ def parse_time(text: str) -> datetime:
 
 
 def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str:
-    what = f"backup {result.backup_id}" if result.backup_id else result.source_database
     line = (
-        f"restored {what} of {result.source_database} into {result.target_database}: "
+        f"restored {restored_what(result)} into {result.target_database}: "
         f"{result.tables} tables, {result.rows:,} rows in {result.seconds:.1f} s"
     )
     if origin is not None:
@@ -144,6 +143,13 @@ def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str
     if result.definers_rewritten:
         line += f"; DEFINER set to the restoring user for: {', '.join(result.definers_rewritten)}"
     return line
+
+
+def restored_what(result: RestoreResult) -> str:
+    """A backup by its id and database; a dump file by its name (a file names no database)."""
+    if result.backup_id:
+        return f"backup {result.backup_id} of {result.source_database}"
+    return f"the file {result.source_database}"
 
 
 def dry_run_summary(result: RestoreResult, origin: tuple[str, str]) -> str:
