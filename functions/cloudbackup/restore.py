@@ -126,6 +126,7 @@ def restore_backup(
             confinement = _confinement(db, where, target, manifest.database, staging=staging.name)
             confinement.modes = loader.modes
             confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
+            confinement.row_kinds = first.row_kinds
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             if tables is None:
                 _load_whole_object(entry, run)
@@ -207,6 +208,7 @@ def restore_dump_file(
             confinement = _confinement(db, where, target, first.source, staging=staging.name)
             confinement.modes = loader.modes
             confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
+            confinement.row_kinds = first.row_kinds
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             run.load(decode(compression, _read_file(path)), "")
             run.finish()
@@ -389,6 +391,7 @@ def _confinement(
         source=source,
         databases=frozenset(databases),
         follow_sql_mode=before_loading,
+        learn_row_kinds=before_loading,
         sql_mode=sql_mode,
     )
 

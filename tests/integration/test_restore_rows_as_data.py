@@ -8,12 +8,15 @@ SHOW CREATE of every table), and the loader must have taken the path the test is
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from cloudbackup.confine.check import REMEMBERED_ROWS_BYTES
 from cloudbackup.dburl import DbSettings
+from cloudbackup.mysql import literals
 from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.splitter import Statement
 from cloudbackup.restore import restore_backup
@@ -331,3 +334,35 @@ def test_rows_without_a_column_list_go_as_data_where_the_table_s_visible_columns
     # Then they went as data where the table allows it, and the two tables are the same
     assert sent == as_data
     assert_databases_equal(db_settings, with_inserts, with_data)
+
+
+def test_rows_whose_kinds_were_proven_before_loading_go_as_data_unread_and_store_the_same(
+    db_settings: DbSettings, make_database: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a big row statement of every kind of value, whose literals' kinds the check before loading
+    # proved (mysql/literals.py)
+    rows = [
+        re.sub(r"^\(\d+,", f"({copy * 10 + number},", row)
+        for copy in range(REMEMBERED_ROWS_BYTES // 1000)
+        for number, row in enumerate(EVERY_KIND_ROWS, start=1)
+    ]
+    big = f"INSERT INTO `t` {COLUMNS} VALUES {','.join(rows)}".encode()
+    kinds = literals.proven_kinds(big)
+    assert kinds is not None
+    read: list[object] = []
+    real = literals.rows_pattern
+    monkeypatch.setattr(literals, "rows_pattern", lambda *args: read.append(args) or real(*args))
+    # When it is loaded with those kinds, and again as the INSERT it is
+    databases = []
+    for as_data in (True, False):
+        databases.append(make_database("kd" if as_data else "ki"))
+        with loader(db_settings, databases[-1], as_data=as_data) as it:
+            it.run(Statement(2, 2, EVERY_KIND.encode()), "a test")
+            it.run(Statement(3, 3, big), "a test", literal_kinds=kinds)
+            it.wait()
+            if as_data:
+                # Then it went as data without the loader reading its rows
+                assert it.statements_as_data == 1
+                assert read == []
+    # and both store the same
+    assert_databases_equal(db_settings, databases[0], databases[1])

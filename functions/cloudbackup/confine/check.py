@@ -21,6 +21,7 @@ from cloudbackup.confine import allowed
 from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
+from cloudbackup.mysql.literals import Kinds, proven_kinds
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
 # run it; a USE/CREATE DATABASE of the source (the target is ours); or skip it (allowed.SKIPPED_VARIABLES)
@@ -132,6 +133,12 @@ class Confinement:
     # SHA-256 (and quote modes) of the big row statements this check, or the one it was made from,
     # accepted: see `_rows`.
     accepted_rows: set[bytes] = field(default_factory=set)
+    # With `learn_row_kinds` (the check before loading), the literals' kinds of the big row statements
+    # accepted, by the same key, for the loader (see `_rows`); and those of the row statement checked
+    # last, if known.
+    learn_row_kinds: bool = False
+    row_kinds: dict[bytes, Kinds] = field(default_factory=dict)
+    last_row_kinds: Kinds | None = None
     _user_vars: dict[bytes, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -240,11 +247,22 @@ class Confinement:
     def _rows(self, sql: bytes, start: int) -> None:
         """A plain INSERT of literals, or _No. A restore checks every statement before loading and again
         as it sends it: a big one whose exact bytes (and quote modes) were accepted is known by its
-        digest the second time, which costs a tenth of reading its values again."""
-        key = None
+        digest the second time, which costs a tenth of reading its values again.
+
+        The check before loading reads a big one as the loader would instead, where it can: its
+        literals' kinds, proven on every row (mysql/literals.py), spare the loader reading it while the
+        server works. That reading's grammar is a strict part of this check's (test_literals.py holds it
+        so), as long as backslashes escape: rows it proves are accepted as they are."""
+        key, self.last_row_kinds = None, None
         if len(sql) >= REMEMBERED_ROWS_BYTES:
             key = self._remembered(sql, start)
             if key in self.accepted_rows:
+                self.last_row_kinds = self.row_kinds.get(key)
+                return
+            kinds = proven_kinds(sql) if self.learn_row_kinds and self.modes.backslash_escapes else None
+            if kinds is not None:
+                self.row_kinds[key] = kinds
+                self.accepted_rows.add(key)
                 return
         self._read_rows(sql, start)
         if key is not None:

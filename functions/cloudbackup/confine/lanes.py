@@ -4,10 +4,12 @@ Why: the check before a restore loads anything is pure CPU (split the stream, th
 values list with a regex), Python's regex holds the GIL, and the server waits idle meanwhile. A row
 statement's verdict depends only on its bytes and the quote modes in force (check.Confinement._rows)
 and it changes no state, so it may be read anywhere, as long as a refusal still names the first
-refused statement. This process splits the stream and checks every other statement in order; each
-row statement of LANE_MIN_BYTES or more goes, with its number, line and quote modes, to a child
+refused statement. This process splits the stream and checks every other statement in order; of the
+row statements of LANE_MIN_BYTES or more, all but every READ_HERE_EVERY-th go, with their number, line
+and quote modes, to a child
 (`python -m cloudbackup.confine.lanes`) that sends back the digests it accepted
-(Confinement.accepted_rows) or the first statement it refused. Nothing counts as checked until the
+(Confinement.accepted_rows), with the literals' kinds it proved of them for the loader
+(mysql/literals.py), or the first statement it refused. Nothing counts as checked until the
 child has answered for everything it was sent.
 
 A big row statement is also split on trust: from its start to the next `;` and newline, without the
@@ -22,7 +24,7 @@ meanwhile.
 
 Over the child's stdin: a line naming the file (for messages), then per statement a header (number,
 line, quote-mode flags, length) and its bytes; a zero header ends. Over its stdout, JSON lines: a
-refusal as soon as one is found, and at the end the accepted digests.
+refusal as soon as one is found, and at the end the accepted digests and kinds.
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
+from typing import IO, NamedTuple
 
 from cloudbackup.confine.check import Confinement, Refused, is_row_statement
 from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong, split_statements
 
 LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
@@ -50,6 +53,9 @@ TRUSTED_MAX_STATEMENT_BYTES = 64 << 20
 PIPE_BYTES = 1 << 20  # room for a whole statement in the pipe, so neither side waits on the other
 _HEADER = struct.Struct("<QQBQ")
 _BACKSLASH_ESCAPES, _ANSI_QUOTES = 1, 2
+# Every this many big row statements, the parent reads one itself: as each is read the loader's way
+# (Confinement._rows), the child's work then matches the parent's splitting and reading.
+READ_HERE_EVERY = 3
 _HEAD_BYTES = 16  # enough to see INSERT or REPLACE
 
 
@@ -63,6 +69,14 @@ def _cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+class Accepted(NamedTuple):
+    """What the child accepted: the big row statements' keys (Confinement.accepted_rows), and the
+    literals' kinds it proved of them (Confinement.row_kinds)."""
+
+    digests: set[bytes]
+    row_kinds: dict[bytes, Kinds]
 
 
 class RowLane:
@@ -84,7 +98,7 @@ class RowLane:
             if set_pipe_size is not None:
                 fcntl.fcntl(self._to.fileno(), set_pipe_size, PIPE_BYTES)
         self._to.write(json.dumps(where).encode() + b"\n")
-        self._verdicts: tuple[set[bytes], Refused | None] | None = None
+        self._verdicts: tuple[Accepted, Refused | None] | None = None
 
     @property
     def pid(self) -> int:
@@ -103,13 +117,14 @@ class RowLane:
         readable, _, _ = select.select([self._from], [], [], 0)
         return bool(readable)
 
-    def finish(self) -> tuple[set[bytes], Refused | None]:
-        """Wait for the child's verdicts: the digests it accepted and its first refusal, if any."""
+    def finish(self) -> tuple[Accepted, Refused | None]:
+        """Wait for the child's verdicts: the digests it accepted (with the literals' kinds it proved)
+        and its first refusal, if any."""
         if self._verdicts is None:
             self._verdicts = self._collect()
         return self._verdicts
 
-    def _collect(self) -> tuple[set[bytes], Refused | None]:
+    def _collect(self) -> tuple[Accepted, Refused | None]:
         try:
             self._to.write(_HEADER.pack(0, 0, 0, 0))
             self._to.close()
@@ -122,7 +137,13 @@ class RowLane:
                 if "refused" in said:
                     refused = Refused(said["refused"]["message"], number=said["refused"]["number"])
                 else:
-                    accepted = {bytes.fromhex(d) for d in said["accepted"]}
+                    accepted = Accepted(
+                        {bytes.fromhex(d) for d in said["accepted"]},
+                        {
+                            bytes.fromhex(d): tuple(int(k) for k in kinds)
+                            for d, kinds in said["kinds"].items()
+                        },
+                    )
         except (ValueError, KeyError, TypeError):  # a child cut off mid-answer
             accepted = None
         if self._child.wait() != 0 or accepted is None:
@@ -170,7 +191,8 @@ def row_lane(confinement: Confinement, wanted: bool) -> Iterator[RowLane | None]
     accepted, theirs = lane.finish()
     if theirs is not None:
         raise theirs
-    confinement.accepted_rows |= accepted
+    confinement.accepted_rows |= accepted.digests
+    confinement.row_kinds |= accepted.row_kinds
 
 
 def check_before_loading(
@@ -217,8 +239,9 @@ def check_statements(confinement: Confinement, statements: Iterable[Statement], 
     if lane is None:
         confinement.check_all(statements)
         return
+    big = 0
     for stmt in statements:
-        if _for_lane(stmt.sql):
+        if _for_lane(stmt.sql) and (big := big + 1) % READ_HERE_EVERY:
             lane.take(stmt, confinement.modes)
             if lane.has_refused():  # the first refused: every statement before it has passed
                 _, theirs = lane.finish()
@@ -233,7 +256,7 @@ def check_statements(confinement: Confinement, statements: Iterable[Statement], 
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    confinement = Confinement(where=json.loads(requests.readline()))
+    confinement = Confinement(where=json.loads(requests.readline()), learn_row_kinds=True)
     refused = False
     while True:
         number, line, flags, length = _HEADER.unpack(_read(requests, _HEADER.size))
@@ -248,7 +271,13 @@ def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         except Refused as exc:
             refused = True
             _answer(answers, {"refused": {"number": number, "message": str(exc)}})
-    _answer(answers, {"accepted": sorted(d.hex() for d in confinement.accepted_rows)})
+    _answer(
+        answers,
+        {
+            "accepted": sorted(d.hex() for d in confinement.accepted_rows),
+            "kinds": {d.hex(): kinds for d, kinds in confinement.row_kinds.items()},
+        },
+    )
 
 
 def _read(stream: IO[bytes], size: int) -> bytes:

@@ -104,7 +104,7 @@ class StatementFeed:
             self._build_before(stmt)
         if kind == "once" and self.defer_indexes:
             stmt = self._defer(stmt)
-        self.loader.run(stmt, where, kind)
+        self.loader.run(stmt, where, kind, self.confinement.last_row_kinds if kind == "rows" else None)
         if kind == "rows" and stmt.number % 64 == 0:
             self._show()
 

@@ -28,9 +28,10 @@ import pymysql
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
-from cloudbackup.mysql import load_data, sql_modes
+from cloudbackup.mysql import literals, load_data, sql_modes
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_error_hint
+from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.rows import is_generated
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.splitter import QuoteModes, Statement
@@ -147,11 +148,13 @@ class _Pending:
 
 @dataclass(frozen=True)
 class _AsData:
-    """How a row statement may go as LOAD DATA: the plan of its table, its head, the LOAD DATA."""
+    """How a row statement may go as LOAD DATA: the plan of its table, its head, the LOAD DATA, and its
+    literals' kinds if the check before loading proved them."""
 
     plan: load_data.DataPlan
     head: re.Match[bytes]
     statement: bytes
+    kinds: Kinds | None = None
 
 
 # (statement, where, the table's pending rows or None for a session statement, how it may go as
@@ -214,15 +217,18 @@ class Loader:
 
     # --- the caller's side ------------------------------------------------------------------------
 
-    def run(self, stmt: Statement, where: str, kind: Kind | None = None) -> None:
-        """Send one statement. `where` names what it belongs to in messages (a table, a file)."""
+    def run(
+        self, stmt: Statement, where: str, kind: Kind | None = None, literal_kinds: Kinds | None = None
+    ) -> None:
+        """Send one statement. `where` names what it belongs to in messages (a table, a file);
+        `literal_kinds`, of a row statement, what the check before loading proved of its values."""
         self._raise_failure()
         kind = kind or classify(stmt.sql)
         if kind == "rows":
             pending = self._tables.setdefault(table_of(stmt.sql, kind) or b"", _Pending())
             pending.issue()
             self._all.issue()
-            data = self._as_data(stmt)
+            data = self._as_data(stmt, literal_kinds)
             min(self._queues, key=lambda q: q.qsize()).put((stmt, where, pending, data))
             return
         if kind in ("skip", "use"):
@@ -365,13 +371,13 @@ class Loader:
         if stmt.sql[:1] in b"IiRr":
             counters.rows += affected
 
-    def _as_data(self, stmt: Statement) -> _AsData | None:
+    def _as_data(self, stmt: Statement, kinds: Kinds | None) -> _AsData | None:
         """How a row statement may go as LOAD DATA, if the server allows it and its table's columns
         are of types both statements read alike. Its rows are matched on the worker, which overlaps
         the other workers' waits better than one more step in the thread that feeds them all."""
         if not self.rows_as_data or not self.modes.backslash_escapes:
             return None
-        head = load_data.head(stmt.sql)
+        head = literals.head(stmt.sql)
         if head is None or not load_data.valid_charset(self._charset):
             return None
         if not (self._charset.startswith("utf8") or head.group(0).isascii()):
@@ -382,11 +388,11 @@ class Loader:
             serial = self._serial_auto_increment and any(c.auto_increment for c in columns)
             self._plans[key] = None if serial else load_data.plan(head, columns)
         plan = self._plans[key]
-        return _AsData(plan, head, plan.load_statement(self._charset)) if plan is not None else None
+        return _AsData(plan, head, plan.load_statement(self._charset), kinds) if plan is not None else None
 
     def _send_as_data(self, conn: Any, stmt: Statement, where: str, data: _AsData) -> int | None:
         """The statement's rows as LOAD DATA: rows affected; None if they go as the INSERT instead."""
-        rows = load_data.body(stmt.sql, data.head, data.plan)
+        rows = load_data.body(stmt.sql, data.head, data.plan, data.kinds)
         if rows is None or not self.rows_as_data:
             return None
         try:

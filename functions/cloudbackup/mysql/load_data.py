@@ -36,6 +36,7 @@ from pymysql.constants import COMMAND
 from pymysql.protocol import OKPacketWrapper
 
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql import literals
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.rows import UTF8_CHARSETS, UTF8_TEXT_TYPES
 
@@ -49,24 +50,15 @@ REFUSED = frozenset(
     {ER_NOT_ALLOWED_COMMAND, ER_CLIENT_LOCAL_FILES_DISABLED, ER_LOAD_INFILE_CAPABILITY_DISABLED}
 )
 
-_STRING = rb"'[^'\\]*+(?:\\[0'\"bnrtZ\\][^'\\]*+)*+'"
-_INTEGER = rb"-?[0-9]++"
-_DECIMAL = rb"-?[0-9]++(?:\.[0-9]++)?"
-_FLOAT = rb"-?[0-9]++(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?"
-_HEX = rb"(?:X'(?:[0-9A-F][0-9A-F])*+'|0x(?:[0-9A-Fa-f][0-9A-Fa-f])++)"  # ours, and mysqldump --hex-blob
 _LITERALS = {
-    **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "bigint"), _INTEGER),
-    "decimal": _DECIMAL,
-    "float": _FLOAT,
-    "double": _FLOAT,
-    **dict.fromkeys(("date", "datetime", "timestamp", "time", "json"), _STRING),
-    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), _HEX),
+    **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "bigint"), literals.INTEGER),
+    "decimal": literals.DECIMAL,
+    "float": literals.FLOAT,
+    "double": literals.FLOAT,
+    **dict.fromkeys(("date", "datetime", "timestamp", "time", "json"), literals.STRING),
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), literals.HEX),
 }
 
-_HEAD = re.compile(
-    rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+(?:\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
-    rb"\s*+)?VALUES\s*+\("
-)
 _NAMES = re.compile(rb"`((?:[^`]|``)++)`")
 _CHARSET = re.compile(r"[0-9a-z_]+")
 
@@ -83,20 +75,16 @@ class ColumnType:
 
 @dataclass(frozen=True)
 class DataPlan:
-    """How one table's row statements (one column list) go as LOAD DATA: the rows' grammar, and the
-    statement around the character set the client sends in (the session's, when the rows are sent)."""
+    """How one table's row statements (one column list) go as LOAD DATA: each column's literal (the
+    rows' grammar: literals.rows_pattern), and the statement around the character set the client
+    sends in (the session's, when the rows are sent)."""
 
-    rows: re.Pattern[bytes]
+    literals: tuple[bytes, ...]
     before_charset: str
     after_charset: str
 
     def load_statement(self, charset: str) -> bytes:
         return f"{self.before_charset}{charset}{self.after_charset}".encode()
-
-
-def head(sql: bytes) -> re.Match[bytes] | None:
-    """The `INSERT INTO t [(columns)] VALUES (` a row statement starts with, if it has that shape."""
-    return _HEAD.match(sql)
 
 
 def table_name(m: re.Match[bytes]) -> str | None:
@@ -117,14 +105,14 @@ def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
     if table is None or None in names or not names:
         return None
     by_name = {c.name.lower(): c for c in columns}
-    fields, sets, values = [], [], []
+    fields, sets, values = [], [], []  # (the LOAD DATA's fields and SET clauses, each column's literal)
     for number, name in enumerate(n for n in names if n is not None):
         column = by_name.get(name.lower())
         literal = _literal(column) if column else None
         if literal is None:
             return None
-        values.append(b"(?:" + literal + b"|NULL)")
-        if literal is _HEX:
+        values.append(literal)
+        if literal is literals.HEX:
             variable = f"@cb{number}"
             fields.append(variable)
             # X'AB' and 0xAB both lose their first two characters, X'…' its closing quote too.
@@ -132,21 +120,24 @@ def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
             sets.append(f"{quote_identifier(name)} = {unhex}")
         else:
             fields.append(quote_identifier(name))
-    row = b",".join(values)
     return DataPlan(
-        re.compile(row + rb"(?:\),\(" + row + rb")*+"),
+        tuple(values),
         f"LOAD DATA LOCAL INFILE '{FILE_NAME.decode()}' INTO TABLE {quote_identifier(table)} CHARACTER SET ",
         " FIELDS TERMINATED BY ',' ENCLOSED BY '''' ESCAPED BY '\\\\' LINES TERMINATED BY '),(' "
         f"({','.join(fields)})" + (f" SET {', '.join(sets)}" if sets else ""),
     )
 
 
-def body(sql: bytes, m: re.Match[bytes], data: DataPlan) -> memoryview | None:
-    """The statement's VALUES list without its outer parentheses, if every row fits the plan."""
-    end = len(sql) - 1
-    while end > m.end() and sql[end] in b" \t\r\n":  # (no rstrip: it would copy the statement)
-        end -= 1
-    if end < m.end() or sql[end] != 0x29 or data.rows.fullmatch(sql, m.end(), end) is None:  # `)`
+def body(
+    sql: bytes, m: re.Match[bytes], data: DataPlan, kinds: literals.Kinds | None = None
+) -> memoryview | None:
+    """The statement's VALUES list without its outer parentheses, if every row fits the plan: read
+    here, unless the check before loading proved the rows' `kinds` (literals.py) and they fit."""
+    end = literals.values_end(sql, m.end())
+    if end is None:
+        return None
+    proven = kinds is not None and literals.fits(data.literals, kinds)
+    if not proven and literals.rows_pattern(data.literals, sql).fullmatch(sql, m.end(), end) is None:
         return None
     return memoryview(sql)[m.end() : end]
 
@@ -187,7 +178,7 @@ def _literal(column: ColumnType) -> bytes | None:
     # Text reads alike only in a character set the client's UTF-8 goes into as it is: the text the
     # dump QUOTEs (mysql/rows.py); any other is written as hex with an introducer, which LOAD DATA lacks.
     if column.data_type in UTF8_TEXT_TYPES:
-        return _STRING if column.charset in UTF8_CHARSETS else None
+        return literals.STRING if column.charset in UTF8_CHARSETS else None
     return _LITERALS.get(column.data_type)
 
 
