@@ -147,8 +147,11 @@ def test_the_check_before_loading_learns_the_kinds_of_big_row_statements_and_the
     loading = Confinement(where="f.sql", accepted_rows=before.accepted_rows, row_kinds=before.row_kinds)
     loading.check(Statement(1, 1, BIG))
     assert loading.last_row_kinds == (INT, S, H)
-    # and a small one after it has none
-    loading.check(Statement(2, 1, insert(b"1,'x',X'00'")))
+    # and neither has any statement after it: another kind, or a small row statement
+    loading.check(Statement(2, 1, b"SET NAMES utf8mb4"))
+    assert loading.last_row_kinds is None
+    loading.check(Statement(3, 1, BIG))
+    loading.check(Statement(4, 1, insert(b"1,'x',X'00'")))
     assert loading.last_row_kinds is None
 
 

@@ -180,6 +180,7 @@ class Confinement:
         return Statement(stmt.number, stmt.line, unqualify_sequence_calls(stmt.sql, self.source))
 
     def check(self, stmt: Statement) -> Verdict:
+        self.last_row_kinds = None  # (set again only by this statement's own reading: `_rows`)
         try:
             return self._check(stmt.sql)
         except _OtherDatabase as other:
@@ -253,7 +254,7 @@ class Confinement:
         literals' kinds, proven on every row (mysql/literals.py), spare the loader reading it while the
         server works. That reading's grammar is a strict part of this check's (test_literals.py holds it
         so), as long as backslashes escape: rows it proves are accepted as they are."""
-        key, self.last_row_kinds = None, None
+        key = None
         if len(sql) >= REMEMBERED_ROWS_BYTES:
             key = self._remembered(sql, start)
             if key in self.accepted_rows:
