@@ -28,6 +28,7 @@ def insert(*rows: bytes) -> bytes:
         ([b"1,'x',X'00FF'", b"-2,'it\\'s',0x0a"], (INT, S, H)),
         ([b"1.50,-0.5,1e-7", b"2,3,4"], (D, D, F)),  # numbers widen to the widest seen
         ([b"NULL,NULL,NULL", b"7,'2020-01-01 00:00:00',NULL"], (INT, S, NONE)),  # NULL tells nothing
+        ([b"1,NULL,2"] * 20 + [b"3,'x',4"], (INT, S, INT)),  # read on while a column has shown no value
         ([b"'a\\0\\n\\r\\Z\\\\\\\"',NULL,''"], (S, NONE, S)),
     ],
 )
@@ -55,8 +56,9 @@ def test_other_shapes_prove_nothing(sql):
 
 
 def test_a_column_whose_first_rows_guess_wrong_proves_nothing():
-    # Given integers in a column for more rows than a guess reads, then a decimal
-    rows = [b"1,'x',2"] * literals.SAMPLE_ROWS + [b"1.5,'x',2"]
+    # Given integers in a column for more rows than a guess reads (every column has shown a value), then
+    # a decimal
+    rows = [b"1,'x',2"] * literals.SAMPLE_ROWS_MAX + [b"1.5,'x',2"]
     assert proven_kinds(insert(*rows)) is None
     # (within them, the column is a decimal one)
     assert proven_kinds(insert(*rows[-2:])) == (D, S, INT)

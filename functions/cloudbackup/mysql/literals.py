@@ -28,7 +28,9 @@ KINDS = (INTEGER, DECIMAL, FLOAT, STRING, HEX, NO_LITERAL)
 Kinds = tuple[int, ...]
 _NUMBERS = (INTEGER, DECIMAL, FLOAT)
 _NONE = KINDS.index(NO_LITERAL)
-SAMPLE_ROWS = 64  # the rows a guess reads; a column NULL in all of them is guessed NULL throughout
+# The rows a guess reads: at least SAMPLE_ROWS, then on until every column has shown a value, up to
+# SAMPLE_ROWS_MAX; a column NULL in all of them is guessed NULL throughout.
+SAMPLE_ROWS, SAMPLE_ROWS_MAX = 8, 64
 
 _HEAD = re.compile(
     rb"INSERT\s++INTO\s++(`(?:[^`]|``)++`)\s*+(?:\(\s*+((?:`(?:[^`]|``)++`\s*+,\s*+)*+`(?:[^`]|``)++`)\s*+\)"
@@ -90,9 +92,11 @@ def fits(literals: tuple[bytes, ...], kinds: Kinds) -> bool:
 
 
 def _guess(sql: bytes, pos: int, end: int) -> list[int] | None:
-    """The kinds the first SAMPLE_ROWS rows hold (the widest number seen); None on another shape."""
+    """The kinds the first rows hold (the widest number seen); None on another shape."""
     kinds: list[int] = []
-    for row in range(SAMPLE_ROWS):
+    for row in range(SAMPLE_ROWS_MAX):
+        if row >= SAMPLE_ROWS and _NONE not in kinds:
+            break
         column = 0
         while True:
             m = _FIELD.match(sql, pos, end)
