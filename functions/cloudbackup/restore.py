@@ -123,10 +123,9 @@ def restore_backup(
         if not schema_only:  # skipped rows never count as loaded bytes: no share then
             shown.expect(sum(f.raw_length for f in frames if f.kind != "database"))
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            confinement = _confinement(db, where, target, manifest.database, staging=staging.name)
-            confinement.modes = loader.modes
-            confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
-            confinement.row_kinds = first.row_kinds
+            confinement = _loading_confinement(
+                db, where, target, manifest.database, staging.name, loader, first
+            )
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             if tables is None:
                 _load_whole_object(entry, run)
@@ -205,10 +204,7 @@ def restore_dump_file(
     charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
-            confinement = _confinement(db, where, target, first.source, staging=staging.name)
-            confinement.modes = loader.modes
-            confinement.accepted_rows = first.accepted_rows  # the same bytes are not read twice
-            confinement.row_kinds = first.row_kinds
+            confinement = _loading_confinement(db, where, target, first.source, staging.name, loader, first)
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
             run.load(decode(compression, _read_file(path)), "")
             run.finish()
@@ -394,6 +390,24 @@ def _confinement(
         learn_row_kinds=before_loading,
         sql_mode=sql_mode,
     )
+
+
+def _loading_confinement(
+    db: DbSettings,
+    where: str,
+    target: str,
+    source: str | None,
+    staging: str,
+    loader: Loader,
+    first: Confinement,
+) -> Confinement:
+    """The check while loading: quote modes as the server reports them to the loader, and what the
+    check before loading (`first`) learnt of the big row statements, so their bytes are not read twice."""
+    confinement = _confinement(db, where, target, source, staging=staging)
+    confinement.modes = loader.modes
+    confinement.accepted_rows = first.accepted_rows
+    confinement.row_kinds = first.row_kinds
+    return confinement
 
 
 def _read_file(path: str) -> Iterator[bytes]:

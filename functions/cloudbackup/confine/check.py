@@ -254,20 +254,20 @@ class Confinement:
         literals' kinds, proven on every row (mysql/literals.py), spare the loader reading it while the
         server works. That reading's grammar is a strict part of this check's (test_literals.py holds it
         so), as long as backslashes escape: rows it proves are accepted as they are."""
-        key = None
+        key, kinds = None, None
         if len(sql) >= REMEMBERED_ROWS_BYTES:
             key = self._remembered(sql, start)
             if key in self.accepted_rows:
                 self.last_row_kinds = self.row_kinds.get(key)
                 return
-            kinds = proven_kinds(sql) if self.learn_row_kinds and self.modes.backslash_escapes else None
-            if kinds is not None:
-                self.row_kinds[key] = kinds
-                self.accepted_rows.add(key)
-                return
-        self._read_rows(sql, start)
+            if self.learn_row_kinds and self.modes.backslash_escapes:
+                kinds = proven_kinds(sql)
+        if kinds is None:
+            self._read_rows(sql, start)
         if key is not None:
             self.accepted_rows.add(key)
+            if kinds is not None:
+                self.row_kinds[key] = kinds
 
     def knows(self, sql: memoryview) -> bool:
         """Whether `sql` is a big row statement accepted before (see `_rows`) under the quote modes

@@ -154,7 +154,7 @@ class _AsData:
     plan: load_data.DataPlan
     head: re.Match[bytes]
     statement: bytes
-    kinds: Kinds | None = None
+    kinds: Kinds | None
 
 
 # (statement, where, the table's pending rows or None for a session statement, how it may go as

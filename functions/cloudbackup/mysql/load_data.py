@@ -128,9 +128,7 @@ def plan(m: re.Match[bytes], columns: Iterable[ColumnType]) -> DataPlan | None:
     )
 
 
-def body(
-    sql: bytes, m: re.Match[bytes], data: DataPlan, kinds: literals.Kinds | None = None
-) -> memoryview | None:
+def body(sql: bytes, m: re.Match[bytes], data: DataPlan, kinds: literals.Kinds | None) -> memoryview | None:
     """The statement's VALUES list without its outer parentheses, if every row fits the plan: read
     here, unless the check before loading proved the rows' `kinds` (literals.py) and they fit."""
     end = literals.values_end(sql, m.end())
