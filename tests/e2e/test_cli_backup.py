@@ -17,6 +17,7 @@ from cloudbackup.backup import SYSTEM_DATABASES, resolve_databases
 from cloudbackup.errors import UsageError
 from tests.fixtures.mariadb import admin_connect, db_url
 from tests.fixtures.numbers import numbers
+from tests.fixtures.processes import communicate_or_kill
 
 pytestmark = pytest.mark.e2e
 
@@ -149,7 +150,7 @@ def test_progress_shows_on_a_terminal_only(db_settings, small_db, tmp_path):
         stderr=follower,
     )
     os.close(follower)
-    out, _ = proc.communicate(timeout=120)
+    out, _ = communicate_or_kill(proc, timeout=120)
     seen = b""
     while True:
         try:

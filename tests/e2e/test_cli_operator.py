@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.mariadb import admin_connect, db_url, flavour
+from tests.fixtures.processes import communicate_or_kill
 
 pytestmark = pytest.mark.e2e
 
@@ -259,7 +260,7 @@ def in_place_on_a_terminal(args: list[str], answer: bytes) -> tuple[int, str]:
     proc = subprocess.Popen([*CLI, *args], stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     os.close(follower)
     os.write(leader, answer)
-    _out, err = proc.communicate(timeout=300)
+    _out, err = communicate_or_kill(proc, timeout=300)
     os.close(leader)
     return proc.returncode, err.decode()
 
@@ -451,7 +452,7 @@ class TerminalRun:
             time.sleep(0.02)
 
     def finish(self) -> tuple[int, str, str]:
-        out, _ = self.proc.communicate(timeout=300)
+        out, _ = communicate_or_kill(self.proc, timeout=300)
         self._reader.join(timeout=10)
         os.close(self._leader)
         return self.proc.returncode, out.decode(), self.seen.decode(errors="replace")
