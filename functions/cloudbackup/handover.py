@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Final, TypeVar
 
+from cloudbackup.stopping import interruption_point
+
 HANDOVER_DEPTH = 4
 STOP_POLL_SECONDS = 0.1
 
@@ -43,7 +45,11 @@ def merge(readers: list[Iterator[T]], interrupt: Callable[[], None]) -> Generato
     running, finished = len(threads), False
     try:
         while running:
-            ready = handover.get()
+            interruption_point()
+            try:
+                ready = handover.get(timeout=STOP_POLL_SECONDS)
+            except queue.Empty:
+                continue
             if ready is _DONE:
                 running -= 1
             else:

@@ -1,12 +1,25 @@
 """Stopping a long run from outside: SIGTERM (what ECS, systemd and Docker send) or SIGINT (Ctrl-C).
 
 A follower stopped this way commits what it read before it returns: stopping is its normal end.
+Any other command is interrupted: KeyboardInterrupt is raised in its main thread, and its cleanup
+deletes whatever was half-written.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
+
+# Python raises a signal handler's exception after whatever bytecode the main thread is at. Inside
+# a lock's, a condition's or a queue's own code that can leave a lock held, or a wakeup sent to no
+# one, and a thread the cleanup then joins waits forever (a backup stopped while its dump thread
+# waited on a full queue hung so). The interrupt waits until the main thread is out of these files.
+_NOT_HERE = frozenset(module.__file__ for module in (threading, queue, logging))
+RETRY_SECONDS = 0.02
 
 
 def stop_on_signals() -> threading.Event:
@@ -15,3 +28,55 @@ def stop_on_signals() -> threading.Event:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     return stop
+
+
+def interrupt_on_signals(say: Callable[[], None]) -> None:
+    """SIGINT and SIGTERM call `say` at once, then raise KeyboardInterrupt in the main thread where
+    it is safe: at once in plain code; inside thread synchronisation, at the next interruption point
+    or, for a passing wait, as soon as the main thread is out of it."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        say()
+        _raise_where_safe(frame)
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGALRM, lambda signum, frame: _raise_where_safe(frame))
+
+
+def interruption_point() -> None:
+    """Raise a waiting interrupt here. A loop that waits on a queue or a thread in short steps calls
+    this at every step: its waits are where the main thread spends its time, so the timer's look
+    would seldom find it outside them."""
+    if _waiting and threading.current_thread() is threading.main_thread():
+        cancel_pending_interrupt()
+        raise KeyboardInterrupt
+
+
+def cancel_pending_interrupt() -> None:
+    """Drop an interrupt still waiting for a safe place (the run is over, or it is raised now)."""
+    global _waiting
+    _waiting = False
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+_waiting = False
+
+
+def _raise_where_safe(frame: FrameType | None) -> None:
+    global _waiting
+    if _inside_synchronisation(frame):
+        # Look again shortly; the timer's signal also wakes a wait, which Python then resumes.
+        _waiting = True
+        signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+        return
+    cancel_pending_interrupt()
+    raise KeyboardInterrupt
+
+
+def _inside_synchronisation(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename in _NOT_HERE:
+            return True
+        frame = frame.f_back
+    return False

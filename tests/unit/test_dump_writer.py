@@ -3,12 +3,14 @@
 import errno
 import itertools
 import os
+import threading
+import time
 
 import pytest
 
 from cloudbackup.errors import OperationError
 from cloudbackup.format.frames import decompress_stream
-from cloudbackup.format.writer import FrameWriter
+from cloudbackup.format.writer import QUEUE_DEPTH, FrameWriter
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
 from cloudbackup.storage.local import LocalStorage
 
@@ -20,6 +22,8 @@ class MemorySink:
         self.committed = self.aborted = False
 
     def write(self, data: bytes) -> None:
+        if self.aborted:  # as every store: a write after abort() fails
+            raise OperationError("cannot write x.partial: it was aborted")
         if self.fail_after is not None and len(self.data) + len(data) > self.fail_after:
             raise OperationError(f"cannot write x.partial: {os.strerror(errno.ENOSPC)}")
         self.data += data
@@ -120,4 +124,39 @@ def test_abort_midway_deletes_what_was_written():
     writer.abort()  # twice is harmless
     assert sink.aborted
     assert not sink.committed
+    assert sink.data == b""
+
+
+class HangingSink(MemorySink):
+    """A store whose write hangs until abort() (a part stuck at S3), then fails, as S3's upload does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopping = threading.Event()
+
+    def write(self, data: bytes) -> None:
+        self.stopping.wait(timeout=60)
+        super().write(data)
+
+    def abort(self) -> None:
+        self.stopping.set()
+        super().abort()
+
+
+def test_abort_while_the_store_hangs_returns_at_once_leaving_nothing():
+    # Given a writer whose store hangs on its first write, and a dump thread that filled the queue
+    sink = HangingSink()
+    writer = FrameWriter(sink, "none")
+    writer.begin_frame("table", "t")
+    for _ in range(QUEUE_DEPTH):
+        writer.write(b"INSERT INTO t VALUES (1);\n")
+    # When the backup is stopped
+    aborting = threading.Thread(target=writer.abort, daemon=True)
+    started = time.monotonic()
+    aborting.start()
+    aborting.join(timeout=30)
+    # Then the abort is done within seconds, not when the store gives up, and nothing is kept
+    assert not aborting.is_alive()
+    assert time.monotonic() - started < 5
+    assert sink.aborted
     assert sink.data == b""

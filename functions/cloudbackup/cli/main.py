@@ -6,13 +6,13 @@ import argparse
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from cloudbackup.cli import stdout
 from cloudbackup.errors import CloudBackupError
+from cloudbackup.stopping import cancel_pending_interrupt, interrupt_on_signals
 
 # Each subcommand's implementation lives in its own module, imported only when it runs.
 COMMANDS = {
@@ -382,8 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
     # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_signals(_say_stopping)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING, format="cloudbackup: %(levelname)s: %(message)s"
@@ -412,13 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     finally:
+        cancel_pending_interrupt()
         sys.stdout = output
 
 
-def _interrupt(signum: int, frame: object) -> NoReturn:
+def _say_stopping() -> None:
     # os.write: async-signal-safe, and never interleaved inside a buffered progress line's write.
     os.write(sys.stderr.fileno(), "\ncloudbackup: stopping…\n".encode())
-    raise KeyboardInterrupt
 
 
 def _version() -> str:

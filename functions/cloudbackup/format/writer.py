@@ -17,9 +17,11 @@ from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.format.digest import SectionDigest
 from cloudbackup.format.frames import FrameCompressor, new_frame_compressor
 from cloudbackup.format.manifest import Compression, Frame, FrameKind
+from cloudbackup.stopping import interruption_point
 from cloudbackup.storage.base import ObjectWriter, WrittenObject
 
 QUEUE_DEPTH = 8
+STOP_POLL_SECONDS = 0.1
 _CLOSE: Final = object()
 
 
@@ -100,17 +102,21 @@ class FrameWriter:
         return self._frames, written
 
     def abort(self) -> None:
-        """Stop the thread and delete whatever was written. Safe to call at any time, twice."""
+        """Delete whatever was written and stop the thread. Safe to call at any time, twice."""
         if not self._done:
             self._error = self._error or OperationError("backup aborted")
-            self._stop_thread()
+        # The store first: that fails a write the thread may be blocked in (a part hanging at S3),
+        # so the thread is free to stop.
         self._sink.abort()
+        if not self._done:
+            self._stop_thread()
 
     def _put(self, item: object) -> None:
         if self._done:
             raise OperationError("frame writer already closed")
         while True:
             self._raise_error()
+            interruption_point()
             try:
                 self._queue.put(item, timeout=0.5)
                 return
@@ -119,7 +125,9 @@ class FrameWriter:
 
     def _finish(self) -> None:
         self._put(_CLOSE)
-        self._thread.join()
+        while self._thread.is_alive():  # the last frames' compression and upload: a stop may come
+            interruption_point()
+            self._thread.join(STOP_POLL_SECONDS)
         self._done = True
         self._raise_error()
 

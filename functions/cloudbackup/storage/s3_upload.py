@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cloudbackup.errors import CloudBackupError, OperationError
+from cloudbackup.stopping import interruption_point
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class MultipartWriter:
             self._raise_if_failed()
             if self._stopping.is_set():  # abort() from another thread (an interrupted backup)
                 raise OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
+            interruption_point()
             try:
                 self._queue.put((number, part), timeout=_POLL)
                 break
@@ -207,6 +209,7 @@ class MultipartWriter:
             self._buffer = bytearray()
         with self._changed:
             while self._finished < self._submitted and self._error is None:
+                interruption_point()
                 self._changed.wait(_POLL)
         self._raise_if_failed()
         self._stop_workers()
