@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any, TypeVar
 
 # Python raises a signal handler's exception after whatever bytecode the main thread is at. Inside
 # a lock's, a condition's or a queue's own code that can leave a lock held, or a wakeup sent to no
@@ -20,6 +21,9 @@ from types import FrameType
 # waited on a full queue hung so). The interrupt waits until the main thread is out of these files.
 _NOT_HERE = frozenset(module.__file__ for module in (threading, queue, logging))
 RETRY_SECONDS = 0.02
+STEP_SECONDS = 0.1  # the steps of an interruptible wait
+
+T = TypeVar("T")
 
 
 def stop_on_signals() -> threading.Event:
@@ -51,6 +55,31 @@ def interruption_point() -> None:
     if _waiting and threading.current_thread() is threading.main_thread():
         cancel_pending_interrupt()
         raise KeyboardInterrupt
+
+
+def put(into: queue.Queue[T], item: T) -> None:
+    """into.put(item), waiting for room in short steps with an interruption point between them: a
+    stop still comes while the threads that take the items are stuck (on a server's lock)."""
+    while True:
+        interruption_point()
+        try:
+            into.put(item, timeout=STEP_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def join(tasks: queue.Queue[Any]) -> None:
+    """tasks.join() (every item put is done), waiting the same way."""
+    with tasks.all_tasks_done:
+        wait_for(tasks.all_tasks_done, lambda: not tasks.unfinished_tasks)
+
+
+def wait_for(condition: threading.Condition, predicate: Callable[[], bool]) -> None:
+    """condition.wait_for(predicate), called with the condition held, waiting the same way."""
+    while not predicate():
+        interruption_point()
+        condition.wait(STEP_SECONDS)
 
 
 def cancel_pending_interrupt() -> None:

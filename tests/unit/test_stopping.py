@@ -148,3 +148,47 @@ def test_a_backup_writer_stopped_while_its_queue_is_full_raises_in_the_dump_thre
     assert not aborting.is_alive()
     assert sink.aborted
     assert not sink.data
+
+
+class StuckWork:
+    """A queue no thread takes from, a task never done, a condition never met: a loader whose
+    workers wait on a server's lock. `release()` ends all three (the test's own way out)."""
+
+    def __init__(self) -> None:
+        self.full: queue.Queue[str] = queue.Queue(maxsize=1)
+        self.full.put("taken by no one")
+        self.condition = threading.Condition()
+        self.released = False
+
+    def release(self) -> None:
+        self.full.get_nowait()
+        self.full.task_done()
+        with self.condition:
+            self.released = True
+            self.condition.notify_all()
+
+    def put(self) -> None:
+        stopping.put(self.full, "next")
+
+    def join(self) -> None:
+        stopping.join(self.full)
+
+    def wait_for(self) -> None:
+        with self.condition:
+            stopping.wait_for(self.condition, lambda: self.released)
+
+
+@pytest.mark.parametrize("wait", ["put", "join", "wait_for"])
+def test_an_interruptible_wait_on_stuck_work_is_interrupted_within_a_step(said, wait):
+    # Given the main thread waiting on work that does not move
+    stuck = StuckWork()
+    way_out = threading.Timer(10, stuck.release)
+    way_out.start()
+    signal_main_thread_in(0.1)
+    # When the signal comes
+    with pytest.raises(KeyboardInterrupt) as caught:
+        getattr(stuck, wait)()
+    way_out.cancel()
+    # Then the wait ended within a few of its steps, at an interruption point, not inside a lock
+    assert time.monotonic() - said[0] < 1
+    assert not inside_synchronisation(files_of(caught)), files_of(caught)

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import pymysql
 
+from cloudbackup import stopping
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql import literals, load_data, sql_modes
@@ -143,7 +144,7 @@ class _Pending:
 
     def wait_idle(self) -> None:
         with self.idle:
-            self.idle.wait_for(lambda: self.count == 0)
+            stopping.wait_for(self.idle, lambda: self.count == 0)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ class Loader:
             pending.issue()
             self._all.issue()
             data = self._as_data(stmt, literal_kinds)
-            min(self._queues, key=lambda q: q.qsize()).put((stmt, where, pending, data))
+            stopping.put(min(self._queues, key=lambda q: q.qsize()), (stmt, where, pending, data))
             return
         if kind in ("skip", "use"):
             return
@@ -240,7 +241,7 @@ class Loader:
             if _CLIENT_CHARSET.search(stmt.sql):
                 self._charset = self.session_values(("character_set_client",))["character_set_client"]
             for q in self._queues:
-                q.put((stmt, where, None, None))
+                stopping.put(q, (stmt, where, None, None))
             return
         ddl = is_ddl(stmt.sql)
         if ddl:
@@ -260,12 +261,12 @@ class Loader:
         own = _Pending()  # a table of its own: the worker marks it (and all) done
         own.issue()
         self._all.issue()
-        min(self._queues, key=lambda q: q.qsize()).put((stmt, where, own, None))
+        stopping.put(min(self._queues, key=lambda q: q.qsize()), (stmt, where, own, None))
 
     def wait(self) -> None:
         """Until every statement sent so far is done; raises the first failure."""
         for q in self._queues:
-            q.join()
+            stopping.join(q)
         self._raise_failure()
 
     def session_values(self, names: tuple[str, ...]) -> dict[str, str]:
