@@ -15,6 +15,7 @@ import pytest
 
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import admin_connect, db_url, flavour
+from tests.fixtures.processes import communicate_or_kill
 from tests.integration.restore_helpers import back_up, change_live_data, make_shop, schemas_like
 
 pytestmark = pytest.mark.e2e
@@ -127,6 +128,37 @@ def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
     result = json.loads(done.stdout)
     assert result["stale_staging_dropped"] == [staging]
     assert schemas_like(db_settings, source) == sorted([source, result["previous_tables_kept_in"]])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_restore_stopped_midway_exits_130_leaving_the_target_and_no_staging(
+    db_settings, make_database, tmp_path, signum
+):
+    # Given a backup with a bigger table, and a live database that moved on since
+    source = make_database("rs")
+    make_shop(db_settings, source, rows=300_000)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    before = snapshot(db_settings, source)
+    # When an in-place restore is stopped (Ctrl-C, or a stop from systemd) while it loads the big table
+    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place", "--yes"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloudbackup.cli.main", *in_place, "--data", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_rows_in_staging(db_settings, source, proc)
+    stopped_at = time.monotonic()
+    proc.send_signal(signum)
+    _, err = communicate_or_kill(proc, timeout=120)
+    # Then it stops within seconds, saying so, with the interrupted exit code
+    assert time.monotonic() - stopped_at < 30
+    assert proc.returncode == 130, err
+    assert "stopping…" in err
+    # And the target is exactly as it was, and its staging database is gone with the rest
+    assert_snapshots_equal(before, snapshot(db_settings, source))
+    assert schemas_like(db_settings, source) == [source]
 
 
 def wait_for_rows_in_staging(settings, source: str, proc: subprocess.Popen[bytes]) -> str:
