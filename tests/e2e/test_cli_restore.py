@@ -103,14 +103,8 @@ def test_a_restore_killed_midway_leaves_the_target_and_the_next_one_cleans_up(
     db_settings, make_database, tmp_path
 ):
     # Given a backup with a bigger table, and a live database that moved on since
-    source = make_database("rk")
-    make_shop(db_settings, source, rows=300_000)
-    entry = back_up(db_settings, source, tmp_path)
-    change_live_data(db_settings, source)
-    before = snapshot(db_settings, source)
+    source, in_place, before = moved_on_since_backup(db_settings, make_database, tmp_path)
     # When an in-place restore is killed (SIGKILL) while it loads the big table
-    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place", "--yes"]
-    in_place += ["--data", str(tmp_path / "data")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloudbackup.cli.main", *in_place],
         stdout=subprocess.PIPE,
@@ -135,15 +129,10 @@ def test_a_restore_stopped_midway_exits_130_leaving_the_target_and_no_staging(
     db_settings, make_database, tmp_path, signum
 ):
     # Given a backup with a bigger table, and a live database that moved on since
-    source = make_database("rs")
-    make_shop(db_settings, source, rows=300_000)
-    entry = back_up(db_settings, source, tmp_path)
-    change_live_data(db_settings, source)
-    before = snapshot(db_settings, source)
+    source, in_place, before = moved_on_since_backup(db_settings, make_database, tmp_path)
     # When an in-place restore is stopped (Ctrl-C, or a stop from systemd) while it loads the big table
-    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place", "--yes"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudbackup.cli.main", *in_place, "--data", str(tmp_path / "data")],
+        [sys.executable, "-m", "cloudbackup.cli.main", *in_place],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -159,6 +148,17 @@ def test_a_restore_stopped_midway_exits_130_leaving_the_target_and_no_staging(
     # And the target is exactly as it was, and its staging database is gone with the rest
     assert_snapshots_equal(before, snapshot(db_settings, source))
     assert schemas_like(db_settings, source) == [source]
+
+
+def moved_on_since_backup(db_settings, make_database, tmp_path) -> tuple[str, list[str], object]:
+    """A database with a bigger table, backed up and changed since: its name, the arguments of an
+    in-place restore of that backup, and the database's snapshot now."""
+    source = make_database("rk")
+    make_shop(db_settings, source, rows=300_000)
+    entry = back_up(db_settings, source, tmp_path)
+    change_live_data(db_settings, source)
+    in_place = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--in-place", "--yes"]
+    return source, [*in_place, "--data", str(tmp_path / "data")], snapshot(db_settings, source)
 
 
 def wait_for_rows_in_staging(settings, source: str, proc: subprocess.Popen[bytes]) -> str:
