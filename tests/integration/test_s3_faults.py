@@ -1,6 +1,7 @@
 """Injected S3 faults through a proxy on loopback: transient ones are retried, fatal ones leave nothing."""
 
 import hashlib
+import threading
 import time
 
 import pytest
@@ -110,4 +111,31 @@ def test_persistent_503_gives_up_and_aborts(s3_bucket, faulty_proxy, aws_client)
     with pytest.raises(OperationError, match="SlowDown"):
         upload_and_commit(store, 2 * MIN_PART_SIZE)
     assert len(faulty_proxy.applied("503")) == 3
+    assert nothing_left(aws_client, s3_bucket)
+
+
+def test_an_abort_while_the_upload_is_being_created_leaves_no_upload(s3_bucket, faulty_proxy, aws_client):
+    # Given the creation of the multipart upload held up at S3 for a moment (one attempt hangs)
+    faulty_proxy.add(Fault("hang", pattern=r"uploads", method="POST", count=1, hang_seconds=2))
+    store = store_via(faulty_proxy, s3_bucket)
+    writer = store.open_writer(KEY)
+    failed: list[OperationError] = []
+
+    def first_part() -> None:
+        try:
+            writer.write(bytes(MIN_PART_SIZE))
+        except OperationError as exc:
+            failed.append(exc)
+
+    # When the backup's writing thread starts its first part, and the backup is aborted meanwhile
+    writing = threading.Thread(target=first_part)
+    writing.start()
+    deadline = time.monotonic() + 30
+    while not faulty_proxy.applied("hang") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.abort()
+    writing.join(timeout=60)
+    # Then the writing thread fails, and S3 holds neither an upload nor an object
+    assert not writing.is_alive()
+    assert len(failed) == 1
     assert nothing_left(aws_client, s3_bucket)

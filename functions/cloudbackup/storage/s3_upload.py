@@ -125,11 +125,13 @@ class MultipartWriter:
         if self._closed:
             return
         self._closed = True
-        self._stopping.set()
+        with self._changed:  # with _start: exactly one of the two aborts an upload being created now
+            self._stopping.set()
+            upload_id = self._upload_id
         self._buffer = bytearray()
         self._drain_queue()
         self._stop_workers()
-        if self._upload_id is None:
+        if upload_id is None:
             return
         self._abort_upload()
         # A part travelling during the abort may still land (S3 documents the race): abort once more
@@ -185,7 +187,12 @@ class MultipartWriter:
         created = self._client.create_multipart_upload(
             Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256", **self._put_args
         )
-        self._upload_id = created["UploadId"]
+        with self._changed:
+            self._upload_id = created["UploadId"]
+            aborted = self._stopping.is_set()
+        if aborted:  # abort() came from another thread while S3 created it, and saw no upload
+            self._abort_upload()
+            raise OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
         for n in range(self._concurrency):
             worker = threading.Thread(target=self._work, name=f"s3-part-{n}", daemon=True)
             worker.start()
