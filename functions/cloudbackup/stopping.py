@@ -25,6 +25,8 @@ STEP_SECONDS = 0.1  # the steps of an interruptible wait
 
 T = TypeVar("T")
 
+_waiting = False  # an interrupt came inside thread synchronisation and waits for a safe place
+
 
 def stop_on_signals() -> threading.Event:
     """An event set by the next SIGINT or SIGTERM (call from the main thread: Python's rule for handlers)."""
@@ -82,14 +84,18 @@ def wait_for(condition: threading.Condition, predicate: Callable[[], bool]) -> N
         condition.wait(STEP_SECONDS)
 
 
+def join_thread(thread: threading.Thread) -> None:
+    """thread.join(), waiting the same way."""
+    while thread.is_alive():
+        interruption_point()
+        thread.join(STEP_SECONDS)
+
+
 def cancel_pending_interrupt() -> None:
     """Drop an interrupt still waiting for a safe place (the run is over, or it is raised now)."""
     global _waiting
     _waiting = False
     signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-_waiting = False
 
 
 def _raise_where_safe(frame: FrameType | None) -> None:

@@ -151,7 +151,8 @@ def test_a_backup_writer_stopped_while_its_queue_is_full_raises_in_the_dump_thre
 
 
 class StuckWork:
-    """A queue no thread takes from, a task never done, a condition never met: a loader whose
+    """A queue no thread takes from, a task never done, a condition never met, a thread that does not
+    end: a loader or a writer whose
     workers wait on a server's lock. `release()` ends all three (the test's own way out)."""
 
     def __init__(self) -> None:
@@ -159,8 +160,12 @@ class StuckWork:
         self.full.put("taken by no one")
         self.condition = threading.Condition()
         self.released = False
+        self.gate = threading.Event()
+        self.worker = threading.Thread(target=self.gate.wait, daemon=True)
+        self.worker.start()
 
     def release(self) -> None:
+        self.gate.set()
         self.full.get_nowait()
         self.full.task_done()
         with self.condition:
@@ -177,8 +182,11 @@ class StuckWork:
         with self.condition:
             stopping.wait_for(self.condition, lambda: self.released)
 
+    def join_thread(self) -> None:
+        stopping.join_thread(self.worker)
 
-@pytest.mark.parametrize("wait", ["put", "join", "wait_for"])
+
+@pytest.mark.parametrize("wait", ["put", "join", "wait_for", "join_thread"])
 def test_an_interruptible_wait_on_stuck_work_is_interrupted_within_a_step(said, wait):
     # Given the main thread waiting on work that does not move
     stuck = StuckWork()

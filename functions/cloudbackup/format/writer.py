@@ -13,15 +13,14 @@ import threading
 from dataclasses import dataclass
 from typing import Final
 
+from cloudbackup import stopping
 from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.format.digest import SectionDigest
 from cloudbackup.format.frames import FrameCompressor, new_frame_compressor
 from cloudbackup.format.manifest import Compression, Frame, FrameKind
-from cloudbackup.stopping import interruption_point
 from cloudbackup.storage.base import ObjectWriter, WrittenObject
 
 QUEUE_DEPTH = 8
-STOP_POLL_SECONDS = 0.1
 _CLOSE: Final = object()
 
 
@@ -116,7 +115,7 @@ class FrameWriter:
             raise OperationError("frame writer already closed")
         while True:
             self._raise_error()
-            interruption_point()
+            stopping.interruption_point()
             try:
                 self._queue.put(item, timeout=0.5)
                 return
@@ -125,9 +124,7 @@ class FrameWriter:
 
     def _finish(self) -> None:
         self._put(_CLOSE)
-        while self._thread.is_alive():  # the last frames' compression and upload: a stop may come
-            interruption_point()
-            self._thread.join(STOP_POLL_SECONDS)
+        stopping.join_thread(self._thread)  # the last frames' compression and upload: a stop may come
         self._done = True
         self._raise_error()
 
