@@ -152,8 +152,8 @@ def test_a_backup_writer_stopped_while_its_queue_is_full_raises_in_the_dump_thre
 
 class StuckWork:
     """A queue no thread takes from, a task never done, a condition never met, a thread that does not
-    end: a loader or a writer whose
-    workers wait on a server's lock. `release()` ends all three (the test's own way out)."""
+    end: a loader or a writer whose workers wait on a server's lock or on S3. `release()` ends them
+    all (the test's own way out)."""
 
     def __init__(self) -> None:
         self.full: queue.Queue[str] = queue.Queue(maxsize=1)
