@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Final, TypeVar
 
-from cloudbackup.stopping import interruption_point
+from cloudbackup import stopping
 
 HANDOVER_DEPTH = 4
 STOP_POLL_SECONDS = 0.1
@@ -45,11 +45,7 @@ def merge(readers: list[Iterator[T]], interrupt: Callable[[], None]) -> Generato
     running, finished = len(threads), False
     try:
         while running:
-            interruption_point()
-            try:
-                ready = handover.get(timeout=STOP_POLL_SECONDS)
-            except queue.Empty:
-                continue
+            ready = stopping.get(handover)
             if ready is _DONE:
                 running -= 1
             else:

@@ -71,6 +71,16 @@ def put(into: queue.Queue[T], item: T) -> None:
             continue
 
 
+def get(source: queue.Queue[T]) -> T:
+    """source.get(), waiting for an item the same way."""
+    while True:
+        interruption_point()
+        try:
+            return source.get(timeout=STEP_SECONDS)
+        except queue.Empty:
+            continue
+
+
 def join(tasks: queue.Queue[Any]) -> None:
     """tasks.join() (every item put is done), waiting the same way."""
     with tasks.all_tasks_done:

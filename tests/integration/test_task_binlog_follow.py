@@ -22,6 +22,7 @@ from handlers import constants as c
 from tests.fixtures.fargate_task import FargateTask
 from tests.fixtures.lambda_runtime import Deployment, emitted_metrics
 from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.processes import stop as stop_process
 from tests.integration.pitr_helpers import (
     archived_positions,
     create_shop,
@@ -69,12 +70,8 @@ def wait_until_archived_to_the_end(
 
 
 def stop(follower: subprocess.Popen[str], signum: int) -> tuple[str, str]:
-    follower.send_signal(signum)
-    try:
-        return follower.communicate(timeout=60)
-    finally:
-        if follower.poll() is None:
-            follower.kill()
+    _, out, err = stop_process(follower, signum, timeout=60)
+    return out, err
 
 
 def test_the_follower_archives_as_the_server_writes_and_stops_cleanly(

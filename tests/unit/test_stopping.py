@@ -151,13 +151,14 @@ def test_a_backup_writer_stopped_while_its_queue_is_full_raises_in_the_dump_thre
 
 
 class StuckWork:
-    """A queue no thread takes from, a task never done, a condition never met, a thread that does not
-    end: a loader or a writer whose workers wait on a server's lock or on S3. `release()` ends them
-    all (the test's own way out)."""
+    """A queue no thread takes from, one no thread fills, a task never done, a condition never met,
+    a thread that does not end: a loader or a writer whose workers wait on a server's lock or on S3.
+    `release()` ends them all (the test's own way out)."""
 
     def __init__(self) -> None:
         self.full: queue.Queue[str] = queue.Queue(maxsize=1)
         self.full.put("taken by no one")
+        self.empty: queue.Queue[str] = queue.Queue()
         self.condition = threading.Condition()
         self.released = False
         self.gate = threading.Event()
@@ -166,6 +167,7 @@ class StuckWork:
 
     def release(self) -> None:
         self.gate.set()
+        self.empty.put("late")
         self.full.get_nowait()
         self.full.task_done()
         with self.condition:
@@ -174,6 +176,9 @@ class StuckWork:
 
     def put(self) -> None:
         stopping.put(self.full, "next")
+
+    def get(self) -> None:
+        stopping.get(self.empty)
 
     def join(self) -> None:
         stopping.join(self.full)
@@ -186,7 +191,7 @@ class StuckWork:
         stopping.join_thread(self.worker)
 
 
-@pytest.mark.parametrize("wait", ["put", "join", "wait_for", "join_thread"])
+@pytest.mark.parametrize("wait", ["put", "get", "join", "wait_for", "join_thread"])
 def test_an_interruptible_wait_on_stuck_work_is_interrupted_within_a_step(said, wait):
     # Given the main thread waiting on work that does not move
     stuck = StuckWork()

@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cloudbackup import stopping
 from cloudbackup.errors import CloudBackupError, OperationError
-from cloudbackup.stopping import interruption_point
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
 
 if TYPE_CHECKING:
@@ -173,8 +173,8 @@ class MultipartWriter:
         while True:
             self._raise_if_failed()
             if self._stopping.is_set():  # abort() from another thread (an interrupted backup)
-                raise OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
-            interruption_point()
+                raise self._aborted()
+            stopping.interruption_point()
             try:
                 self._queue.put((number, part), timeout=_POLL)
                 break
@@ -192,7 +192,7 @@ class MultipartWriter:
             aborted = self._stopping.is_set()
         if aborted:  # abort() came from another thread while S3 created it, and saw no upload
             self._abort_upload()
-            raise OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
+            raise self._aborted()
         for n in range(self._concurrency):
             worker = threading.Thread(target=self._work, name=f"s3-part-{n}", daemon=True)
             worker.start()
@@ -215,9 +215,9 @@ class MultipartWriter:
             self._submit(bytes(self._buffer))
             self._buffer = bytearray()
         with self._changed:
-            while self._finished < self._submitted and self._error is None:
-                interruption_point()
-                self._changed.wait(_POLL)
+            stopping.wait_for(
+                self._changed, lambda: self._finished >= self._submitted or self._error is not None
+            )
         self._raise_if_failed()
         self._stop_workers()
         parts = [self._parts[n] for n in sorted(self._parts)]
@@ -244,6 +244,9 @@ class MultipartWriter:
                 self._queue.put_nowait(None)
             except queue.Full:
                 break  # stopping is set: the workers exit on their next item anyway
+
+    def _aborted(self) -> OperationError:
+        return OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
 
     def _abort_upload(self) -> None:
         assert self._upload_id is not None
