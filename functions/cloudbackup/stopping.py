@@ -59,10 +59,13 @@ def interruption_point() -> None:
         raise KeyboardInterrupt
 
 
-def put(into: queue.Queue[T], item: T) -> None:
+def put(into: queue.Queue[T], item: T, check: Callable[[], None] | None = None) -> None:
     """into.put(item), waiting for room in short steps with an interruption point between them: a
-    stop still comes while the threads that take the items are stuck (on a server's lock)."""
+    stop still comes while the threads that take the items are stuck (on a server's lock). `check`
+    runs at every step too, to raise what the taking side reported (it failed, or was aborted)."""
     while True:
+        if check is not None:
+            check()
         interruption_point()
         try:
             into.put(item, timeout=STEP_SECONDS)

@@ -205,3 +205,25 @@ def test_an_interruptible_wait_on_stuck_work_is_interrupted_within_a_step(said, 
     # Then the wait ended within a few of its steps, at an interruption point, not inside a lock
     assert time.monotonic() - said[0] < 1
     assert not inside_synchronisation(files_of(caught)), files_of(caught)
+
+
+def test_a_put_waiting_for_room_raises_what_its_check_reports_within_a_step():
+    # Given a put waiting on a full queue, whose taking side fails 0.2 s later
+    stuck = StuckWork()
+    failed: list[Exception] = []
+    way_out = threading.Timer(10, stuck.release)
+    way_out.start()
+    threading.Timer(0.2, failed.append, args=(OSError("the part upload failed"),)).start()
+
+    def check() -> None:
+        if failed:
+            raise failed[0]
+
+    # When the put runs with that check
+    started = time.monotonic()
+    with pytest.raises(OSError, match="the part upload failed"):
+        stopping.put(stuck.full, "next", check=check)
+    way_out.cancel()
+    # Then the failure ends the wait within a step, and the item was never put
+    assert time.monotonic() - started < 0.2 + 3 * stopping.STEP_SECONDS
+    assert stuck.full.get_nowait() == "taken by no one"

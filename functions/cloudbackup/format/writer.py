@@ -113,14 +113,7 @@ class FrameWriter:
     def _put(self, item: object) -> None:
         if self._done:
             raise OperationError("frame writer already closed")
-        while True:
-            self._raise_error()
-            stopping.interruption_point()
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+        stopping.put(self._queue, item, check=self._raise_error)
 
     def _finish(self) -> None:
         self._put(_CLOSE)

@@ -40,7 +40,6 @@ MIN_PART_SIZE = 8 * 1024 * 1024
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
 PARTS_PER_SIZE_STEP = 1000
 ABORT_GRACE_SECONDS = 5.0  # how long abort() waits for travelling parts before aborting again
-_POLL = 0.2
 
 # Turns a botocore exception into the one-line error naming bucket, region and credentials.
 FailureMapper = Callable[[Exception, str], CloudBackupError]
@@ -165,21 +164,19 @@ class MultipartWriter:
         if error is not None:
             raise error
 
+    def _raise_if_stopped(self) -> None:
+        """What a part waiting for room must give way to: a failed part, or abort() from another
+        thread (an interrupted backup)."""
+        self._raise_if_failed()
+        if self._stopping.is_set():
+            raise self._aborted()
+
     def _submit(self, part: bytes) -> None:
         if self._upload_id is None:
             self._start()
         number = self._submitted + 1
         # Blocks while the queue is full: this bounds memory, whatever the dump's pace.
-        while True:
-            self._raise_if_failed()
-            if self._stopping.is_set():  # abort() from another thread (an interrupted backup)
-                raise self._aborted()
-            stopping.interruption_point()
-            try:
-                self._queue.put((number, part), timeout=_POLL)
-                break
-            except queue.Full:
-                continue
+        stopping.put(self._queue, (number, part), check=self._raise_if_stopped)
         with self._changed:
             self._submitted = number
 
