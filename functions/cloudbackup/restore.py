@@ -38,6 +38,7 @@ from cloudbackup.format.manifest import Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
+from cloudbackup.mysql.identifiers import database_name_problem
 from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
 from cloudbackup.mysql.swap import SwapPlan, publish
@@ -274,7 +275,12 @@ def choose_target(db: DbSettings, source: str, target_database: str | None, in_p
     return target
 
 
-def refuse_system_target(target: str) -> None:
+def refuse_unusable_target(target: str) -> None:
+    """Refuse, before anything is read or loaded, a target the server would not take as a database
+    name (found at the final swap otherwise, after the whole load), and the server's own databases."""
+    problem = database_name_problem(target)
+    if problem is not None:
+        raise UsageError(f"target database {target!r} {problem}")
     if target.lower() in SYSTEM_DATABASES:
         raise UsageError(f"{target} is a system database of the server: a restore never writes into it")
 
@@ -283,7 +289,7 @@ def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
     """A new target must not exist or be empty; restoring over data is what --in-place is for.
     The server's own databases are never a target. Returns what the target holds now (what an
     in-place restore replaces)."""
-    refuse_system_target(target)
+    refuse_unusable_target(target)
     with connect(db, database="") as conn, conn.cursor() as cur:
         contents = schema_contents(cur, target) if schema_exists(cur, target) else []
     if contents and not in_place:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -19,10 +20,23 @@ from pydantic import (
     model_validator,
 )
 
+from cloudbackup.mysql.identifiers import database_name_problem
+
 # MySQL/MariaDB identifiers are at most 64 characters; the engine quotes them, so any other
 # character is allowed.
 Identifier = Annotated[str, Field(min_length=1, max_length=64)]
 DatabaseName = Identifier
+
+
+def _usable_database_name(name: str) -> str:
+    problem = database_name_problem(name)
+    if problem is not None:
+        raise ValueError(f"{name!r} {problem}")
+    return name
+
+
+# A database a restore creates: also a name the server takes (no trailing space, no emoji, …).
+NewDatabaseName = Annotated[Identifier, AfterValidator(_usable_database_name)]
 TableName = Identifier
 SourceName = Annotated[str, Field(min_length=1, max_length=128)]
 BackupRef = Annotated[str, Field(pattern=r"^(latest|[0-9a-z]{6,40})$")]
@@ -80,7 +94,7 @@ class RestoreEvent(_Event):
     source: SourceName
     database: DatabaseName
     backup: BackupRef
-    target_database: DatabaseName | None = None
+    target_database: NewDatabaseName | None = None
     in_place: StrictBool = False
     tables: Annotated[list[TableName], Field(min_length=1)] | None = None
     dry_run: StrictBool = False

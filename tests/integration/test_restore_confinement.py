@@ -319,6 +319,52 @@ def test_restoring_into_a_system_schema_is_refused(db_settings, tmp_path, system
         assert cur.fetchone()[0] == 0
 
 
+# Names both servers refuse for a database: found only at the final swap, after the whole load, or as a
+# driver error, before the check.
+UNUSABLE_NAMES = {
+    "65 characters": "cbt_" + "n" * 61,
+    "a trailing space": "cbt_space ",
+    "an emoji": "cbt_\U0001f600",
+    "bytes that are not UTF-8": "cbt_\udcff",  # how Python hands over such a command-line argument
+}
+
+
+def all_schemas(settings) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT schema_name FROM information_schema.schemata ORDER BY 1")
+        return [row[0] for row in cur.fetchall()]
+
+
+@pytest.mark.parametrize("name", UNUSABLE_NAMES.values(), ids=UNUSABLE_NAMES.keys())
+def test_a_target_name_the_server_refuses_is_refused_before_anything_is_loaded(
+    db_settings, make_database, tmp_path, name
+):
+    # Given a backup
+    source = make_database("unusable")
+    make_shop(db_settings, source, rows=50)
+    entry = back_up(db_settings, source, tmp_path)
+    before = all_schemas(db_settings)
+    # When it is restored into a name the server would not take
+    with pytest.raises(UsageError, match=r"^target database ") as refused:
+        restore_backup(db_settings, entry, target_database=name)
+    # Then one line says why, and no database was created meanwhile
+    assert "\n" not in str(refused.value)
+    assert all_schemas(db_settings) == before
+
+
+def test_the_cli_refuses_an_unusable_target_name_with_exit_2(db_settings, tmp_path):
+    path = tmp_path / "t.sql"
+    path.write_text("CREATE TABLE cbt_never (a int);\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "cloudbackup.cli.main", "restore", "--db-url", db_url(db_settings, "mysql"),
+         "--backup", str(path), "--target-database", UNUSABLE_NAMES["65 characters"]],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "is 65 characters long, and the server allows 64" in done.stderr
+
+
 def test_the_cli_refuses_a_system_target_with_exit_2(db_settings, tmp_path):
     path = tmp_path / "t.sql"
     path.write_text("CREATE TABLE cbt_never (a int);\n")

@@ -132,6 +132,10 @@ def restore_function(
             "dry_run: Input should be a valid boolean",
         ),
         (
+            {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_restored "},
+            "target_database: 'shop_restored ' ends with a space, which the server does not allow",
+        ),
+        (
             {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "production"},
             "target_database: restoring into 'production' is not allowed for source 'orders-db' "
             "(its restore allow-list: shop_restored*, shop)",

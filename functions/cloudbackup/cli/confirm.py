@@ -12,14 +12,14 @@ from typing import TextIO
 
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.staging import before_name
-from cloudbackup.restore import refuse_system_target
+from cloudbackup.restore import refuse_unusable_target
 
 
 def confirm_in_place(
     target: str, what: str, *, stdin: TextIO | None = None, stderr: TextIO | None = None
 ) -> None:
     """Ask before `what` (e.g. `backup 3fa2c1 (s3 s3://...)`) replaces `target`; raise unless confirmed."""
-    refuse_system_target(target)  # refused whatever the answer: never asked
+    refuse_unusable_target(target)  # refused whatever the answer: never asked
     stdin = stdin or sys.stdin  # None when started without one (a daemon): never asked either
     stderr = stderr or sys.stderr
     keep = before_name(target, datetime.now(UTC))

@@ -11,6 +11,32 @@ from cloudbackup.errors import OperationError
 _SETTING_VALUE = re.compile(r"[A-Za-z0-9_,+\-:/. ]*")
 
 
+MAX_NAME_CHARACTERS = 64  # both servers' limit on a database name
+
+
+def database_name_problem(name: str) -> str | None:
+    """Why a restore cannot make a database named `name`, or None. Both servers take any character of
+    Unicode's Basic Multilingual Plane but NUL, up to 64 of them, and no trailing space. A character
+    past that plane MariaDB refuses, and MySQL takes but then cannot compare in information_schema,
+    whose name columns are utf8mb3."""
+    if not name:
+        return "is empty"
+    if len(name) > MAX_NAME_CHARACTERS:
+        return f"is {len(name)} characters long, and the server allows {MAX_NAME_CHARACTERS}"
+    if name.endswith(" "):
+        return "ends with a space, which the server does not allow"
+    if "\0" in name:
+        return "holds a NUL character"
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return "holds bytes that are not UTF-8"
+    if any(ord(c) > 0xFFFF for c in name):
+        return (
+            "holds a character outside Unicode's Basic Multilingual Plane (an emoji?), "
+            "which the servers' catalogs (utf8mb3) cannot name"
+        )
+    return None
+
+
 def quote_identifier(name: str) -> str:
     """`name` with backticks doubled: valid under every sql_mode, ANSI_QUOTES included."""
     return "`" + name.replace("`", "``") + "`"
