@@ -175,7 +175,8 @@ def find_backup(
 
 
 def describe_stores(stores: Sequence[Storage]) -> str:
-    return " or ".join(s.describe() for s in stores) or "no store"
+    """The stores searched, for a message saying nothing was found in them."""
+    return " or ".join(s.describe() + s.absence() for s in stores) or "no store"
 
 
 def latest_per_database(entries: Iterable[CatalogEntry]) -> list[CatalogEntry]:

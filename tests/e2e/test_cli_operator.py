@@ -409,6 +409,25 @@ def test_show_prints_one_backup_for_a_person_and_as_json(db_settings, small_db, 
 # --- 6. help ------------------------------------------------------------------------------------------
 
 
+def test_a_mistyped_data_directory_is_said_to_be_missing_and_is_not_made(db_settings, tmp_path):
+    # Given a --data directory that does not exist (a typo at 3 a.m.)
+    typo = tmp_path / "backpus"
+    # When the operator lists it, restores from it, or prunes it
+    listed = cloudbackup("list", "--data", str(typo))
+    restored = cloudbackup(
+        "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", "shop",
+        "--target-database", "shop_copy", "--data", str(typo),
+    )  # fmt: skip
+    # Then each says where it looked and that it is not there, and nothing creates it
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == f"no complete backups in local store {typo} (no such directory)\n"
+    assert restored.returncode == 2
+    assert restored.stderr == (
+        f"cloudbackup: no complete backup of database 'shop' in local store {typo} (no such directory)\n"
+    )
+    assert not typo.exists()
+
+
 def test_help_ends_with_examples_and_list_refuses_an_option_that_does_nothing(tmp_path):
     helped = ok(cloudbackup("restore", "--help"))
     assert helped.rstrip().rsplit("\n\n", 1)[-1].startswith("examples:\n  cloudbackup restore ")

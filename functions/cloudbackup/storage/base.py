@@ -62,6 +62,11 @@ class Storage(Protocol):
         """One line naming the store for messages (never a secret)."""
         ...
 
+    def absence(self) -> str:
+        """Why the store holds nothing, where that is plain without asking it (a local directory
+        that does not exist: a mistyped --data); else empty. Said beside "no backups found"."""
+        ...
+
 
 class Sha256Counter:
     """Size and SHA-256 of a stream, computed as it is written."""

@@ -180,6 +180,9 @@ class LocalStorage:
     def describe(self) -> str:
         return f"local store {self.root}"
 
+    def absence(self) -> str:
+        return "" if self.root.is_dir() else " (no such directory)"
+
 
 def _publish(partial: Path, final: Path) -> None:
     """Give the finished file its key, failing with FileExistsError if the key exists."""

@@ -170,6 +170,9 @@ class S3Storage:
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         return f"{where} ({self.region})"
 
+    def absence(self) -> str:
+        return ""  # a missing bucket is an error of its own when listed (s3_errors)
+
     # -- S3 specifics -------------------------------------------------------------------------------
 
     def check_bucket(self) -> None:
