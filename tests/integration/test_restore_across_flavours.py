@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 from cloudbackup.dburl import parse_db_url
-from cloudbackup.errors import OperationError
+from cloudbackup.drill.run import run_drill
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.restore import restore_backup
 from tests.fixtures.every_type import drop_database, load_every_type
 from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, load_sakila
@@ -162,3 +163,27 @@ def contents(settings, database):
         )
         found["triggers"] = sorted(r[0] for r in cur.fetchall())
     return found
+
+
+@pytest.mark.parametrize("direction", ["mariadb into mysql", "mysql into mariadb"])
+def test_a_drill_on_the_other_flavour_is_refused_before_anything_is_created(
+    mariadb, mysql, tmp_path, databases, direction
+):
+    # Given a backup of a small database taken on one flavour
+    source_server, drill_server = (mariadb, mysql) if direction == "mariadb into mysql" else (mysql, mariadb)
+    source = databases(source_server, "drilled")
+    with admin_connect(source_server) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{source}`")
+        cur.execute(f"CREATE TABLE `{source}`.t (id int primary key, v varchar(20))")
+        cur.execute(f"INSERT INTO `{source}`.t VALUES (1, 'a'), (2, 'b')")
+    entry = back_up(source_server, source, tmp_path)
+    # When it is drilled on a server of the other flavour (where every table's text differs, so the
+    # proof would call the backup damaged)
+    with pytest.raises(UsageError) as refused:
+        run_drill(drill_server, entry)
+    # Then one line says why and what to do instead, and no scratch database was made there
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"the backup is of {entry.manifest.server.flavour} " in message
+    assert "`cloudbackup restore` tries the crossing" in message
+    assert schemas_like(drill_server, source) == []

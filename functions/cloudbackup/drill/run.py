@@ -23,10 +23,12 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.drill.proof import DrillFailed, prove_content, prove_objects, prove_tables
 from cloudbackup.drill.redump import redump
-from cloudbackup.errors import OperationError
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.routines import list_events
+from cloudbackup.mysql.server_text import text
+from cloudbackup.mysql.snapshot import server_info
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.progress import Progress
 from cloudbackup.restore import restore_backup
@@ -55,6 +57,7 @@ def run_drill(
     started = time.monotonic()
     manifest = entry.manifest
     where = f"drill of backup {manifest.id} of {manifest.database!r}"
+    _refuse_other_flavour(db, entry, where)
     try:
         scratch = StagingDatabase(
             db, manifest.database, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
@@ -84,6 +87,25 @@ def run_drill(
         tables_proven_by_digest=by_digest,
         stale_dropped=scratch.stale_dropped,
     )
+
+
+def _refuse_other_flavour(db: DbSettings, entry: CatalogEntry, where: str) -> None:
+    """A drill proves each table by its text as the server writes it (SHOW CREATE TABLE, row
+    literals), which MariaDB and MySQL write differently: across them every table would fail to
+    match, a false alarm. So that is refused before anything is created."""
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            server = server_info(text(cur.fetchone()[0]))
+    except pymysql.err.MySQLError as exc:
+        raise DrillFailed(f"{where} failed reading the server's version: {exc}") from None
+    source = entry.manifest.server
+    if server.flavour != source.flavour:
+        raise UsageError(
+            f"{where}: the backup is of {source.flavour} {source.version} and this server is "
+            f"{server.flavour} {server.version}; a drill compares each table as its own kind of server "
+            f"writes it, so drill it on {source.flavour} (`cloudbackup restore` tries the crossing)"
+        )
 
 
 def _prove(db: DbSettings, entry: CatalogEntry, scratch: str, where: str) -> int:
