@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudbackup.confine.check import _VALUES, Confinement, Refused
-from cloudbackup.errors import UsageError
+from cloudbackup.errors import CloudBackupError, UsageError
 from cloudbackup.mysql.splitter import Statement, split_statements
 
 OTHER = "prod"
@@ -319,3 +319,44 @@ def test_the_check_reads_quotes_as_the_dumps_sql_mode_says():
 def test_a_sql_mode_known_only_at_run_time_is_refused():
     with pytest.raises(Refused, match=r"statement 2 .*sql_mode"):
         follow(b"SET @m = CONCAT('NO_BACK', 'SLASH_ESCAPES');\nSET sql_mode = @m;\n")
+
+
+# Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.
+FRAGMENTS = [
+    b"CREATE TABLE ", b"INSERT INTO t VALUES ", b"INSERT INTO ", b"SET ", b"SET NAMES ", b"DROP ",
+    b"CREATE DEFINER=", b"TRIGGER ", b"VIEW ", b"USE ", b"LOCK TABLES ", b" WRITE", b"DELIMITER ;;\n",
+    b"`", b"'", b'"', b"/*!40101 ", b"/*M!100600 ", b"*/", b"/*", b";\n", b";;\n", b"(", b")", b",",
+    b"-- ", b"#", b"\n", b"\\", b"@", b"@@", b"=", b".", b"t", b"src", b"prod", b"1", b"0x", b"X'",
+    b"\xef\xbb\xbf", b"\xef\xbb", b"\xe9", b"\xff", b"\x00",
+]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(parts=st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.binary(max_size=6)), max_size=30))
+def test_any_bytes_get_a_verdict_never_a_crash(parts):
+    # Whatever a file holds, the check accepts it or refuses it in one line: an error of its own kind,
+    # never an exception from deeper down (which the command line reports as an internal error).
+    sql = b"".join(parts)
+    said = ""
+    try:
+        check(sql)
+    except CloudBackupError as exc:
+        said = str(exc)
+    assert "\n" not in said
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"USE `other\ndb\x1b[2J`;\n",  # a second database, its name holding a newline and a terminal escape
+        b"SET `x\ny\x1b[2J` = 1;\n",  # a refused variable, the same
+        b"\x80\xff CREATE TABLE t (a int);\n",  # bytes that are not UTF-8 where a statement starts
+    ],
+    ids=["other database", "refused variable", "not UTF-8"],
+)
+def test_a_refusal_is_one_plain_line_whatever_the_dump_holds(sql):
+    with pytest.raises(CloudBackupError) as refused:
+        check(sql)
+    said = str(refused.value)
+    assert "\n" not in said
+    assert "\x1b" not in said

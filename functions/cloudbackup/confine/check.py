@@ -28,6 +28,15 @@ from cloudbackup.mysql.splitter import QuoteModes, Statement
 Verdict = Literal["run", "database", "skip"]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Text from the dump as a message shows it: control characters (a newline inside a quoted name,
+    a terminal's escape sequence) written as escapes, so the error stays one plain line."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
+
+
 class Refused(OperationError):
     """A statement a restore must not run: one line naming it and why (and its number, to tell which
     of two refusals comes first)."""
@@ -185,15 +194,13 @@ class Confinement:
             return self._check(stmt.sql)
         except _OtherDatabase as other:
             raise UsageError(
-                f"{self.where} holds more than one database ({self.source}, {other}, …) at statement "
-                f"{stmt.number} (line {stmt.line}); restore one database per file"
+                f"{self.where} holds more than one database ({self.source}, {_one_line(str(other))}, …) at "
+                f"statement {stmt.number} (line {stmt.line}); restore one database per file"
             ) from None
         except (_No, LexError) as why:
-            excerpt = " ".join(stmt.sql[:80].decode("utf-8", "replace").split())
-            raise Refused(
-                f"{self.where}: statement {stmt.number} (line {stmt.line}) refused, it {why}: {excerpt}",
-                number=stmt.number,
-            ) from None
+            excerpt = _one_line(" ".join(stmt.sql[:80].decode("utf-8", "replace").split()))
+            said = f"statement {stmt.number} (line {stmt.line}) refused, it {_one_line(str(why))}"
+            raise Refused(f"{self.where}: {said}: {excerpt}", number=stmt.number) from None
 
     # --- the statement kinds ----------------------------------------------------------------------
 
@@ -208,7 +215,7 @@ class Confinement:
             return "run"  # an empty conditional comment: nothing runs
         if toks[0].kind != "word":
             raise _No("is not a statement a dump contains")
-        head = toks[0].text.decode()
+        head = toks[0].word
         second = toks[1].text if len(toks) > 1 else b""
         if head == "SET":
             return self._set(toks)
@@ -360,10 +367,8 @@ class Confinement:
         for i, t in enumerate(value):
             following = value[i + 1] if i + 1 < len(value) else None
             called = following is not None and following.kind == "op" and following.text == b"("
-            if t.kind == "word" and (
-                (called and t.text.decode() not in allowed.SET_FUNCTIONS) or t.text == b"SELECT"
-            ):
-                raise _No(f"sets a value computed by {t.text.decode()}, which a dump does not do")
+            if t.kind == "word" and ((called and t.word not in allowed.SET_FUNCTIONS) or t.text == b"SELECT"):
+                raise _No(f"sets a value computed by {t.word}, which a dump does not do")
             if t.kind == "var" and t.text.startswith((b"@@global.", b"@@persist")):
                 raise _No("reads a server-wide variable")
 
@@ -394,7 +399,7 @@ class Confinement:
 
     def _locks(self, toks: list[Token]) -> None:
         if len(toks) < 2 or toks[1].text not in (b"TABLES", b"TABLE"):
-            raise _No(f"is {toks[0].text.decode()} {toks[1].text.decode() if len(toks) > 1 else ''}".strip())
+            raise _No(f"is {toks[0].word} {toks[1].word if len(toks) > 1 else ''}".strip())
         if toks[0].text == b"UNLOCK" and len(toks) != 2:
             raise _No("is not a plain UNLOCK TABLES")
         self._scan(toks, every_chain=True)
@@ -405,13 +410,13 @@ class Confinement:
         i = 1
         while i < len(toks):
             t = toks[i]
-            if t.kind == "word" and t.text.decode() in allowed.OBJECT_KINDS:
-                kind = t.text.decode()
+            if t.kind == "word" and t.word in allowed.OBJECT_KINDS:
+                kind = t.word
                 break
             if t.kind == "word" and t.text == b"DEFINER" and i + 1 < len(toks) and toks[i + 1].text == b"=":
                 i = _after_user(toks, i + 2)
                 continue
-            if t.kind == "word" and t.text.decode() in allowed.OBJECT_PREFIX_WORDS:
+            if t.kind == "word" and t.word in allowed.OBJECT_PREFIX_WORDS:
                 i += 1
                 continue
             if t.kind in ("name", "string", "var") or (t.kind == "op" and t.text in (b"=", b"@", b"(", b")")):
@@ -434,7 +439,7 @@ class Confinement:
             if t.text == b"ENGINE":
                 after = [x for x in rest[j + 1 : j + 3] if not (x.kind == "op" and x.text == b"=")]
                 if after and after[0].text.upper().decode("utf-8", "replace") in allowed.FOREIGN_ENGINES:
-                    raise _No(f"uses the {after[0].text.decode()} engine, which reaches outside the database")
+                    raise _No(f"uses the {after[0].word} engine, which reaches outside the database")
 
     def _setval(self, toks: list[Token]) -> None:
         """SELECT SETVAL(`seq`, n, …): mariadb-dump's way to restore a sequence's next value."""
@@ -522,7 +527,7 @@ class Confinement:
             every_chain
             or len(parts) > 2
             or qualifier in self.databases
-            or (prev is not None and prev.kind == "word" and prev.text.decode() in _POSITIONS)
+            or (prev is not None and prev.kind == "word" and prev.word in _POSITIONS)
             or (
                 prev is not None
                 and prev.text == b"ON"

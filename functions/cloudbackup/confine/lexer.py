@@ -21,6 +21,13 @@ class Token(NamedTuple):
     hidden: bool  # inside a conditional comment
     raw: bytes = b""  # a word as written (names of databases keep their case)
 
+    @property
+    def word(self) -> str:
+        """`text` as a string, for comparing with keywords and for messages. A word may hold any
+        byte from 0x80 up, UTF-8 or not (a latin1 file, a crafted one): such bytes read as U+FFFD,
+        which no keyword holds."""
+        return self.text.decode("utf-8", "replace")
+
 
 class LexError(OperationError):
     """The statement cannot be read as the server would (unterminated text or comment)."""
