@@ -34,7 +34,7 @@ from cloudbackup.confine.lanes import check_before_loading
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.format.frames import detect_compression
-from cloudbackup.format.manifest import Frame, Manifest
+from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
@@ -47,6 +47,7 @@ from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
 READ_CHUNK = 1 << 20
+UTF8_BOM = b"\xef\xbb\xbf"
 _SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
 
 
@@ -193,7 +194,7 @@ def restore_dump_file(
     try:
         first = check_before_loading(
             lambda: _confinement(db, where, target, None, before_loading=True),
-            lambda check: check(decode(compression, _read_file(path))),
+            lambda check: check(_dump_sql(compression, path)),
             sql_bytes,
         )
     except OperationError as exc:
@@ -207,7 +208,7 @@ def restore_dump_file(
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             confinement = _loading_confinement(db, where, target, first.source, staging.name, loader, first)
             run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
-            run.load(decode(compression, _read_file(path)), "")
+            run.load(_dump_sql(compression, path), "")
             run.finish()
             _count(result, loader)
         if run.source_database:
@@ -420,6 +421,26 @@ def _read_file(path: str) -> Iterator[bytes]:
     with open(path, "rb") as f:
         while chunk := f.read(READ_CHUNK):
             yield chunk
+
+
+def _dump_sql(compression: Compression, path: str) -> Iterator[bytes]:
+    """The SQL of a dump file, decompressed, without the UTF-8 byte order mark an editor on Windows
+    puts at its start: the stock mysql clients (MariaDB's and MySQL's) skip it there too."""
+    return without_byte_order_mark(decode(compression, _read_file(path)))
+
+
+def without_byte_order_mark(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(UTF8_BOM):
+            break
+    else:  # a stream shorter than the mark (an empty file)
+        if head != UTF8_BOM:
+            yield head
+        return
+    yield head.removeprefix(UTF8_BOM)
+    yield from chunks
 
 
 def _defaults(db: DbSettings, target: str) -> tuple[str, str]:

@@ -110,3 +110,24 @@ def test_a_bad_statement_names_its_number_and_line_and_leaves_the_target(
         assert [r[0] for r in cur.fetchall()] == [target]  # no staging left behind
         cur.execute(f"SHOW TABLES FROM `{target}`")
         assert cur.fetchall() == ()
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_a_dump_saved_with_a_byte_order_mark_loads_as_with_the_mysql_client(
+    db_settings, make_database, tmp_path, compression
+):
+    # Given a dump an editor saved with a UTF-8 byte order mark in front (Windows' Notepad does)
+    sql = "\ufeffCREATE TABLE t (id int primary key, s varchar(10));\nINSERT INTO t VALUES (1,'é'),(2,'b');\n"
+    plain = tmp_path / "edited.sql"
+    plain.write_bytes(sql.encode())
+    path = plain if compression == "none" else tmp_path / "edited.sql.gz"
+    if compression == "gzip":
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    # When our restore loads it, and the stock client (which skips the mark) loads it elsewhere
+    ours = make_database("rbom")
+    result = restore_dump_file(db_settings, str(path), target_database=ours)
+    reference = make_database("rbomref")
+    load_sql_file(db_settings, reference, plain)
+    # Then both hold the same table and rows
+    assert result.rows == 2
+    assert_databases_equal(db_settings, reference, ours)
