@@ -406,6 +406,32 @@ def test_show_prints_one_backup_for_a_person_and_as_json(db_settings, small_db, 
     assert shown["seconds"] >= 0
 
 
+def test_show_writes_a_table_name_holding_a_newline_and_an_escape_as_text(
+    db_settings, make_database, tmp_path
+):
+    # Given a table whose quoted name holds a line break and a terminal's escape sequence (both servers
+    # take any character but NUL in a quoted name; a crafted manifest could say anything)
+    database = make_database("names")
+    name = "line\nbreak\x1b[31mred"
+    with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE `{name}` (id int primary key)")
+        cur.execute(f"INSERT INTO `{name}` VALUES (1)")
+    flags = ["--data", str(tmp_path / "store")]
+    ok(cloudbackup("backup", "--db-url", db_url(db_settings, database), *flags))
+    # When the backup is shown, and listed
+    shown = ok(cloudbackup("show", "--backup", "latest", "--database", database, *flags))
+    listed = ok(cloudbackup("list", *flags))
+    # Then the name is one row of text, its control characters written as escapes
+    assert "\x1b" not in shown + listed
+    rows = [line.split() for line in shown.splitlines() if line.startswith("  ")]
+    assert rows[1][:2] == ["line\\nbreak\\x1b[31mred", "1"]
+    # and the JSON keeps the name exactly
+    document = json.loads(
+        ok(cloudbackup("show", "--backup", "latest", "--database", database, "--json", *flags))
+    )
+    assert [t["name"] for t in document["table_details"]] == [name]
+
+
 # --- 6. help ------------------------------------------------------------------------------------------
 
 

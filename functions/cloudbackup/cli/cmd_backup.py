@@ -16,6 +16,7 @@ from cloudbackup.errors import UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.format.manifest import Manifest
 from cloudbackup.mysql.parallel import JOBS
+from cloudbackup.printable import one_line
 from cloudbackup.progress import for_terminal
 
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         summary = CatalogEntry(manifest=manifest, store=stores.write, manifest_key=key).summary()
         summaries.append(summary)
         if not args.json:
-            print(result_line(summary, manifest, width=max(len(d) for d in databases)), flush=True)
+            print(one_line(result_line(summary, manifest, width=max(len(d) for d in databases))), flush=True)
     if args.json:
         json.dump(summaries, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -11,6 +11,7 @@ from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import DrillResult, run_drill
+from cloudbackup.printable import one_line
 from cloudbackup.progress import for_terminal
 
 
@@ -27,9 +28,9 @@ def run(args: argparse.Namespace) -> int:
                     {"backup_id": entry.id, "database": args.database, "verified": False, "error": str(exc)}
                 )
             )
-        print(f"cloudbackup: {exc}", file=sys.stderr)
+        print(f"cloudbackup: {one_line(str(exc))}", file=sys.stderr)
         return 1
-    print(result.model_dump_json(indent=2) if args.json else summary(result))
+    print(result.model_dump_json(indent=2) if args.json else one_line(summary(result)))
     return 0
 
 

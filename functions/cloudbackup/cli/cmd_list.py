@@ -9,6 +9,7 @@ import sys
 from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, scan_backups
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
+from cloudbackup.printable import one_line
 
 COLUMNS = ("CREATED (UTC)", "STORE", "SOURCE", "DATABASE", "ID", "SIZE", "TABLES", "LOCATION")
 
@@ -49,10 +50,11 @@ def render_table(entries: list[CatalogEntry]) -> str:
                 s["location"],
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    shown = [[one_line(cell) for cell in row] for row in rows]  # names from the manifests, as text
+    widths = [max(len(row[i]) for row in shown) for i in range(len(COLUMNS) - 1)]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        for row in rows
+        for row in shown
     ]
     lines.append("* newest of its source and database (what `--backup latest` picks for them)")
     if any(e.manifest.partial for e in entries):

@@ -14,6 +14,7 @@ from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
+from cloudbackup.printable import one_line
 from cloudbackup.progress import for_terminal
 from cloudbackup.restore import RestoreResult, restore_backup, restore_dump_file
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(result, origin), indent=2))
     else:
-        print(dry_run_summary(result, origin) if result.dry_run else summary(result, origin))
+        print(one_line(dry_run_summary(result, origin) if result.dry_run else summary(result, origin)))
     return 0
 
 
@@ -113,8 +114,10 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
         print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
     else:
         print(
-            f"{summary(result)}; then {result.binlog_transactions:,} transactions "
-            f"({result.binlog_events:,} binlog events) up to {result.to_time}"
+            one_line(
+                f"{summary(result)}; then {result.binlog_transactions:,} transactions "
+                f"({result.binlog_events:,} binlog events) up to {result.to_time}"
+            )
         )
     return 0
 

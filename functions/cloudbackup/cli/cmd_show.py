@@ -10,6 +10,7 @@ from typing import Any
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
+from cloudbackup.printable import one_line
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,9 +76,10 @@ def render(d: dict[str, Any]) -> str:
             if p
         )
         fields.append(("partial", part + " (`latest` never picks it)"))
-    lines = [f"{name:<9} {value}" for name, value in fields]
+    # Every value read from the manifest is shown as text (a name may hold a newline or an escape).
+    lines = [f"{name:<9} {one_line(value)}" for name, value in fields]
     rows = [("TABLE", "ROWS", "SIZE", "SQL")] + [
-        (t["name"], f"{t['rows']:,}", human_size(t["size"]), human_size(t["sql_bytes"]))
+        (one_line(t["name"]), f"{t['rows']:,}", human_size(t["size"]), human_size(t["sql_bytes"]))
         for t in d["table_details"]
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]

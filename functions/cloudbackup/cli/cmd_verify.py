@@ -9,6 +9,7 @@ import sys
 from cloudbackup.catalog import JSON_FORMAT, find_backup
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import IntegrityError
+from cloudbackup.printable import one_line
 from cloudbackup.verify import verify_backup
 
 
@@ -23,15 +24,17 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({**head, "database": entry.manifest.database, "ok": False, "error": str(exc)}))
         else:
-            print(f"FAILED {entry.id} {entry.manifest.database} ({store} {location}): {exc}")
-        print(f"cloudbackup: verify failed: {exc}", file=sys.stderr)
+            print(one_line(f"FAILED {entry.id} {entry.manifest.database} ({store} {location}): {exc}"))
+        print(f"cloudbackup: verify failed: {one_line(str(exc))}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({**head, **result.model_dump(mode="json"), "store": store}, indent=2))
     else:
         print(
-            f"OK {result.id} {result.database} ({store} {location}): "
-            f"{result.size:,} bytes, sha256 {result.sha256}, "
-            f"{result.frames} frames decode ({result.tables} tables, {result.raw_bytes:,} bytes of SQL)"
+            one_line(
+                f"OK {result.id} {result.database} ({store} {location}): "
+                f"{result.size:,} bytes, sha256 {result.sha256}, "
+                f"{result.frames} frames decode ({result.tables} tables, {result.raw_bytes:,} bytes of SQL)"
+            )
         )
     return 0

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from cloudbackup.cli import stdout
 from cloudbackup.errors import CloudBackupError
+from cloudbackup.printable import one_line
 from cloudbackup.stopping import cancel_pending_interrupt, interrupt_on_signals
 
 # Each subcommand's implementation lives in its own module, imported only when it runs.
@@ -397,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except stdout.OutputFailed as exc:
         return exc.exit_status(output)
     except CloudBackupError as exc:
-        print(f"cloudbackup: {exc}", file=sys.stderr)
+        print(f"cloudbackup: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cloudbackup: interrupted; nothing half-written was kept", file=sys.stderr)
@@ -406,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"cloudbackup: internal error: {type(exc).__name__}: {exc} (set CLOUDBACKUP_DEBUG=1 for details)",
+            f"cloudbackup: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+            "(set CLOUDBACKUP_DEBUG=1 for details)",
             file=sys.stderr,
         )
         return 1

@@ -23,18 +23,10 @@ from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.literals import Kinds, proven_kinds
 from cloudbackup.mysql.splitter import QuoteModes, Statement
+from cloudbackup.printable import one_line
 
 # run it; a USE/CREATE DATABASE of the source (the target is ours); or skip it (allowed.SKIPPED_VARIABLES)
 Verdict = Literal["run", "database", "skip"]
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _one_line(text: str) -> str:
-    """Text from the dump as a message shows it: control characters (a newline inside a quoted name,
-    a terminal's escape sequence) written as escapes, so the error stays one plain line."""
-    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 class Refused(OperationError):
@@ -194,12 +186,12 @@ class Confinement:
             return self._check(stmt.sql)
         except _OtherDatabase as other:
             raise UsageError(
-                f"{self.where} holds more than one database ({self.source}, {_one_line(str(other))}, …) at "
+                f"{self.where} holds more than one database ({self.source}, {one_line(str(other))}, …) at "
                 f"statement {stmt.number} (line {stmt.line}); restore one database per file"
             ) from None
         except (_No, LexError) as why:
-            excerpt = _one_line(" ".join(stmt.sql[:80].decode("utf-8", "replace").split()))
-            said = f"statement {stmt.number} (line {stmt.line}) refused, it {_one_line(str(why))}"
+            excerpt = one_line(" ".join(stmt.sql[:80].decode("utf-8", "replace").split()))
+            said = f"statement {stmt.number} (line {stmt.line}) refused, it {one_line(str(why))}"
             raise Refused(f"{self.where}: {said}: {excerpt}", number=stmt.number) from None
 
     # --- the statement kinds ----------------------------------------------------------------------
