@@ -12,6 +12,7 @@ from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.status import binlog_status, describe
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.printable import one_line
 from cloudbackup.stopping import stop_on_signals
 
 
@@ -49,5 +50,5 @@ def _status(args: argparse.Namespace) -> int:
         print("no archived binary log")
     else:
         for window in windows:
-            print(describe(window))
+            print(one_line(describe(window)))
     return 0

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from cloudbackup.catalog import CatalogEntry, prune
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import OperationError
+from cloudbackup.printable import one_line
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,4 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _line(entry: CatalogEntry) -> str:
     s = entry.summary()
-    return f"{s['id']} {s['source']}/{s['database']} {s['created_at']} [{s['store']}] {s['location']}"
+    return one_line(
+        f"{s['id']} {s['source']}/{s['database']} {s['created_at']} [{s['store']}] {s['location']}"
+    )
