@@ -20,6 +20,7 @@ from cloudbackup.format.keys import backup_stem, data_key, manifest_key, new_bac
 from cloudbackup.format.manifest import Compression, DataObject, Manifest
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
+from cloudbackup.mysql.connection_slots import spare_connections
 from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
@@ -104,7 +105,7 @@ def backup_database(
 
     conn = connect(db, database=database)
     split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
-    helpers = _helper_connections(db, database, jobs - 1) if split_tables else []
+    helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
     writer: FrameWriter | None = None
     try:
         # Even alone: on MySQL this is what proves the binary log position is the snapshot's
@@ -194,6 +195,19 @@ def _big_tables(conn: pymysql.connections.Connection, database: str, min_bytes: 
     except pymysql.err.MySQLError as exc:
         log.info("reading with one connection: could not list the big tables (%s)", exc)
         return set()
+
+
+def _spare(conn: pymysql.connections.Connection, wanted: int) -> int:
+    """`wanted` helper connections, or fewer where the server has few slots to spare (connection_slots)."""
+    with conn.cursor() as cur:
+        spare = spare_connections(cur, wanted)
+    if spare < wanted:
+        log.warning(
+            "reading with %d connection(s) of the %d asked for: the server's last slots stay free for others",
+            spare + 1,
+            wanted + 1,
+        )
+    return spare
 
 
 def _helper_connections(db: DbSettings, database: str, count: int) -> list[pymysql.connections.Connection]:

@@ -8,6 +8,7 @@ not at all.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -211,6 +212,36 @@ def test_a_table_read_on_several_connections_restores(db_settings, bank, make_da
     target = make_database("par_back")
     restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
     # Then every row and object is back
+    assert_databases_equal(db_settings, bank, target)
+
+
+def server_slots(settings) -> tuple[int, int]:
+    """(max_connections, connections it has refused so far for being full)."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_connections")
+        (limit,) = cur.fetchone()
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'")
+        return int(limit), int(cur.fetchone()[1])
+
+
+def test_jobs_past_the_servers_spare_slots_leave_its_last_connections_free(
+    db_settings, bank, make_database, tmp_path, caplog
+):
+    # Given an operator asking for as many connections as the server has slots (`--jobs 150` for 15)
+    limit, refused_before = server_slots(db_settings)
+    store = LocalStorage(tmp_path)
+    # When a backup cuts its big table over them, and a restore loads the backup with as many
+    with caplog.at_level(logging.DEBUG):
+        manifest = backup_database(
+            db_settings, bank, store, source="t", split_min_bytes=SPLIT_ANY_TABLE, jobs=limit
+        )
+        target = make_database("slots")
+        restore_backup(db_settings, find_backup([store], manifest.id), target_database=target, jobs=limit)
+    # Then both took fewer and said so, the server refused nobody a connection, and the copy is whole
+    said = "connection(s) of the {} asked for: the server's last slots stay free"
+    assert re.search(r"reading with \d+ " + re.escape(said.format(limit)), caplog.text)
+    assert re.search(r"loading on \d+ " + re.escape(said.format(limit)), caplog.text)
+    assert server_slots(db_settings)[1] == refused_before
     assert_databases_equal(db_settings, bank, target)
 
 

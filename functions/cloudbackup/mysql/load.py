@@ -31,6 +31,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql import literals, load_data, sql_modes
 from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.connection_slots import spare_connections
 from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_error_hint
 from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.rows import is_generated
@@ -196,10 +197,12 @@ class Loader:
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
         try:
-            for index in range(self.jobs + 1):  # the first runs DDL and session statements, the rest rows
-                conn = connect(self.db, database=self.database, local_files=self.rows_as_data and index > 0)
-                self._conns.append(conn)
-                conn.query(SESSION_SETUP)
+            self._open(
+                0
+            )  # DDL and session statements; then the row connections, as many as there is room for
+            self._leave_slots_free(self._conns[0])
+            for index in range(1, self.jobs + 1):
+                self._open(index)
         except BaseException:
             self.close()
             raise
@@ -215,6 +218,24 @@ class Loader:
             thread = threading.Thread(target=self._work, args=(index,), name=f"load-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _open(self, index: int) -> None:
+        conn = connect(self.db, database=self.database, local_files=self.rows_as_data and index > 0)
+        self._conns.append(conn)
+        conn.query(SESSION_SETUP)
+
+    def _leave_slots_free(self, conn: Any) -> None:
+        """Fewer row connections than asked where the server has few slots to spare (connection_slots);
+        one at least, which the restore needs."""
+        with conn.cursor() as cur:
+            spare = spare_connections(cur, self.jobs)
+        if spare < self.jobs:
+            log.warning(
+                "loading on %d connection(s) of the %d asked for: the server's last slots stay free",
+                max(1, spare),
+                self.jobs,
+            )
+            self.jobs = max(1, spare)
 
     # --- the caller's side ------------------------------------------------------------------------
 
