@@ -5,7 +5,6 @@ A bad event is rejected before anything happens, with one line naming the offend
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -21,6 +20,7 @@ from pydantic import (
 )
 
 from cloudbackup.mysql.identifiers import database_name_problem
+from cloudbackup.validation import describe_errors
 
 # MySQL/MariaDB identifiers are at most 64 characters; the engine quotes them, so any other
 # character is allowed.
@@ -42,8 +42,6 @@ SourceName = Annotated[str, Field(min_length=1, max_length=128)]
 BackupRef = Annotated[str, Field(pattern=r"^(latest|[0-9a-z]{6,40})$")]
 
 Model = TypeVar("Model", bound=BaseModel)
-# How pydantic names the alternatives of a union in an error location, e.g. `literal['*']`.
-_UNION_TAG = re.compile(r"^[a-z-]+\[.*\]$")
 
 
 class InvalidEvent(ValueError):
@@ -145,26 +143,6 @@ def parse_event(model: type[Model], event: Any) -> Model:
         return model.model_validate(dict(event))
     except ValidationError as exc:
         raise InvalidEvent(f"invalid event: {describe_errors(exc)}") from None
-
-
-def describe_errors(exc: ValidationError, rename: Mapping[str, str] | None = None) -> str:
-    """`field: message; other.field: message`, without echoing input values (they may be secrets).
-
-    `rename` maps a top-level field to the name the operator knows (an environment variable). The
-    alternatives of a union (`list[...]`, `literal[...]`) are merged into one entry per field.
-    """
-    messages: dict[str, list[str]] = {}
-    for error in exc.errors(include_url=False, include_input=False):
-        loc = [str(part) for part in error["loc"] if not _UNION_TAG.match(str(part))]
-        if loc and rename:
-            loc[0] = rename.get(loc[0], loc[0])
-        found = messages.setdefault(".".join(loc), [])
-        message = error["msg"].removeprefix("Value error, ")
-        if message not in found:
-            found.append(message)
-    return "; ".join(
-        f"{where}: {' or '.join(found)}" if where else " or ".join(found) for where, found in messages.items()
-    )
 
 
 BackupStatus = Literal["succeeded", "failed", "stopped", "not_started"]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from cloudbackup.dburl import SslMode  # light: the URL parser, no driver
-from handlers.models import describe_errors
+from cloudbackup.validation import describe_errors
 
 if TYPE_CHECKING:
     from cloudbackup.dburl import DbSettings

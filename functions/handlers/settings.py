@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cloudbackup.validation import describe_errors
 from handlers import constants as c
-from handlers.models import DatabaseName, describe_errors
+from handlers.models import DatabaseName
 from handlers.secrets import SslModeField, asset_path
 
 if TYPE_CHECKING:

@@ -432,6 +432,33 @@ def test_show_writes_a_table_name_holding_a_newline_and_an_escape_as_text(
     assert [t["name"] for t in document["table_details"]] == [name]
 
 
+def test_a_damaged_manifest_is_skipped_with_one_line_naming_its_fields(db_settings, small_db, tmp_path):
+    # Given a backup whose manifest was edited: a field gone, another holding a terminal escape
+    flags = ["--data", str(tmp_path / "store")]
+    made = backup_id(db_settings, small_db, flags)
+    (manifest,) = (tmp_path / "store").rglob("*.manifest.json")
+    document = json.loads(manifest.read_text())
+    del document["frames"]
+    document["compression"] = "\x1b[31mred"
+    manifest.write_text(json.dumps(document))
+    # When the operator lists the store and shows that backup
+    listed = cloudbackup("list", *flags)
+    shown = cloudbackup("show", "--backup", made, *flags)
+    # Then the manifest is skipped with one warning naming what is wrong, echoing none of it
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("no complete backups in ")
+    (warning,) = listed.stderr.splitlines()
+    assert warning.startswith(f"cloudbackup: WARNING: skipping unreadable manifest {manifest}: ")
+    assert "compression: Input should be 'zstd', 'gzip' or 'none'" in warning
+    assert "frames: Field required" in warning
+    assert "\x1b" not in listed.stderr + shown.stderr
+    assert shown.returncode == 2
+    store = tmp_path / "store"
+    assert shown.stderr.splitlines()[1:] == [
+        f"cloudbackup: no complete backup with id '{made}' in local store {store}"
+    ]
+
+
 # --- 6. help ------------------------------------------------------------------------------------------
 
 

@@ -129,8 +129,15 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Manifest:
-        """The manifest in `data`; ValueError (pydantic's ValidationError is one) if it is not one."""
-        return _adapter().validate_json(data)
+        """The manifest in `data`; ValueError naming its bad fields in one line if it is not one."""
+        from pydantic import ValidationError
+
+        from cloudbackup.validation import describe_errors
+
+        try:
+            return _adapter().validate_json(data)
+        except ValidationError as exc:  # (its own text spans lines and echoes what the file holds)
+            raise ValueError(describe_errors(exc)) from None
 
 
 def _utc(value: datetime) -> datetime:
