@@ -63,7 +63,8 @@ class CatalogEntry:
 
 @dataclass(frozen=True)
 class RefusedManifest:
-    """A manifest that parses but is not at its own key, or points at another key's data object."""
+    """A manifest that parses but is not at its own key, points at another key's data object, or
+    whose data object is gone or cut short."""
 
     manifest: Manifest
     store: Storage
@@ -89,12 +90,15 @@ def scan_backups(
         prefix = safe_segment(source) + "/"
         if database is not None:
             prefix += safe_segment(database) + "/"
-    candidates = [
-        (store, info.key)
-        for store in stores
-        for info in store.list(prefix)
-        if is_manifest_key(info.key) and (database is None or f"/{safe_segment(database)}/" in f"/{info.key}")
-    ]
+    candidates: list[tuple[Storage, str]] = []
+    sizes: dict[tuple[int, str], int] = {}  # every object listed, by (store, key): what a data object holds
+    for store in stores:
+        for info in store.list(prefix):
+            sizes[(id(store), info.key)] = info.size
+            if is_manifest_key(info.key) and (
+                database is None or f"/{safe_segment(database)}/" in f"/{info.key}"
+            ):
+                candidates.append((store, info.key))
     # Manifests are small; fetching them a few at a time keeps `list` quick on a bucket with many.
     with ThreadPoolExecutor(MANIFEST_FETCHERS) as pool:
         manifests = list(pool.map(lambda c: _read_manifest(*c), candidates))
@@ -102,7 +106,10 @@ def scan_backups(
     for (store, key), manifest in zip(candidates, manifests, strict=True):
         if manifest is None:
             continue
-        if (reason := key_mismatch(key, manifest)) != "":
+        reason = key_mismatch(key, manifest) or _data_mismatch(
+            manifest, sizes.get((id(store), manifest.data.key))
+        )
+        if reason:
             catalog.refused.append(RefusedManifest(manifest, store, key, reason))
         elif (database is None or manifest.database == database) and (
             source is None or manifest.source == source
@@ -110,6 +117,16 @@ def scan_backups(
             catalog.entries.append(CatalogEntry(manifest=manifest, store=store, manifest_key=key))
     catalog.entries.sort(key=_order, reverse=True)
     return catalog
+
+
+def _data_mismatch(manifest: Manifest, size: int | None) -> str:
+    """Why the data object beside a manifest cannot be its backup ("" when its size is right): gone, or
+    cut short. Seen in the listing alone, so `latest` never picks a backup that cannot restore."""
+    if size is None:
+        return "its data object is missing"
+    if size != manifest.data.size:
+        return f"its data object has {size:,} bytes, the manifest says {manifest.data.size:,}"
+    return ""
 
 
 def list_backups(

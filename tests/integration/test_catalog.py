@@ -14,6 +14,7 @@ from cloudbackup.catalog import (
     list_backups,
     plan_prune,
     prune,
+    scan_backups,
 )
 from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError, UsageError
@@ -222,3 +223,33 @@ def test_a_manifest_deleted_after_the_listing_is_skipped(local_store):
     entries = list_backups([local_store])  # listed two manifests, one vanished before it was read
     assert len(entries) == 1
     assert entries[0].id != newest.id
+
+
+@pytest.mark.parametrize("damage", ["gone", "cut short"])
+@pytest.mark.parametrize("store_kind", ["local", "s3"])
+def test_a_backup_whose_data_object_is_gone_or_cut_short_is_refused_and_latest_picks_the_one_before(
+    local_store, s3_store, store_kind, damage
+):
+    # Given two backups of a database, the newer one's data object deleted or cut short
+    store = local_store if store_kind == "local" else s3_store
+    older = put_backup(store, "shop", NOW - timedelta(days=1))
+    newer = put_backup(store, "shop", NOW)
+    if damage == "gone":
+        store.delete(newer.data.key)
+    else:
+        store.delete(newer.data.key)
+        store.put_bytes(newer.data.key, b"\x28\xb5\x2f\xfd")  # a zstd frame's magic, and nothing after it
+    # When the store is scanned, and `latest` is asked for
+    catalog = scan_backups([store], database="shop")
+    latest = find_backup([store], "latest", database="shop")
+    # Then the newer one is refused, saying why, and `latest` is the one that can restore
+    assert [e.id for e in catalog.entries] == [older.id]
+    (refused,) = catalog.refused
+    assert refused.manifest.id == newer.id
+    expected = (
+        "its data object is missing"
+        if damage == "gone"
+        else f"its data object has 4 bytes, the manifest says {newer.data.size:,}"
+    )
+    assert refused.line().endswith(f": {expected}")
+    assert latest.id == older.id
