@@ -19,7 +19,7 @@ import pytest
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
-from cloudbackup.format.keys import backup_stem, data_key
+from cloudbackup.format.keys import backup_stem, data_key, manifest_key
 from cloudbackup.format.manifest import DataObject, Frame, Manifest, ServerInfo
 from cloudbackup.storage.local import LocalStorage
 from handlers import constants as c
@@ -51,6 +51,13 @@ def manifest_for(database: str, backup_id: str, rows: int = 7) -> Manifest:
         ),
         frames=[Frame(kind="table", name="t", offset=0, length=1234, rows=rows)],
     )
+
+
+def store_backup(store: LocalStorage, manifest: Manifest) -> None:
+    """`manifest` and a data object of the size it records: the catalog lists a backup only with both."""
+    store.put_bytes(manifest.data.key, bytes(manifest.data.size))
+    stem = backup_stem(manifest.source, manifest.database, manifest.started_at, manifest.id)
+    store.put_bytes(manifest_key(stem), manifest.to_json())
 
 
 @dataclass

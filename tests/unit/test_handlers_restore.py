@@ -13,13 +13,12 @@ import pytest
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
-from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
 from handlers.models import InvalidEvent
 from handlers.restore_run import RestoreFailed
 from tests.fixtures.lambda_runtime import SOURCE, settings_env
-from tests.unit.test_handlers_backup import DB, manifest_for
+from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -53,9 +52,7 @@ def restore_function(
 ) -> Callable[[], tuple[ModuleType, StandInRestore]]:
     store = LocalStorage(tmp_path)
     for backup_id in ("older0001", "newer0002"):
-        manifest = manifest_for("shop", backup_id)
-        stem = backup_stem(SOURCE, "shop", manifest.started_at, backup_id)
-        store.put_bytes(manifest_key(stem), manifest.to_json())
+        store_backup(store, manifest_for("shop", backup_id))
 
     def make() -> tuple[ModuleType, StandInRestore]:
         module = load_handler("restore", settings_env(sources=SOURCES))

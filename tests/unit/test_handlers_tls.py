@@ -11,13 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from cloudbackup.catalog import find_backup
-from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
 from handlers.secrets import ASSET_ROOT, RdsSecret
 from handlers.settings import SourceConfig
 from tests.fixtures.lambda_runtime import SOURCE, settings_env
-from tests.unit.test_handlers_backup import DB, manifest_for
+from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 from tests.unit.test_handlers_restore import StandInRestore
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -71,10 +70,7 @@ def test_the_restore_function_reads_its_own_secret_when_configured(
     tmp_path: Path,
 ) -> None:
     store = LocalStorage(tmp_path)
-    manifest = manifest_for("shop", "newer0002")
-    store.put_bytes(
-        manifest_key(backup_stem(SOURCE, "shop", manifest.started_at, "newer0002")), manifest.to_json()
-    )
+    store_backup(store, manifest_for("shop", "newer0002"))
     module = load_handler("restore", settings_env(sources={SOURCE: {**config, "restore_allow": ["shop_r"]}}))
     arns: list[str] = []
 
