@@ -197,9 +197,8 @@ class Loader:
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
         try:
-            self._open(
-                0
-            )  # DDL and session statements; then the row connections, as many as there is room for
+            # The first runs DDL and session statements; then the row connections, as many as fit.
+            self._open(0)
             self._leave_slots_free(self._conns[0])
             for index in range(1, self.jobs + 1):
                 self._open(index)
