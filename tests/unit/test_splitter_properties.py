@@ -107,3 +107,13 @@ def test_statements_the_caller_knows_split_back_the_same(script, cuts):
     got = [s.sql for s in split_statements(chunks, known=lambda sql: bytes(sql) in known)]
     # Then the statements are the same as when it reads them all
     assert got == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b";", b"\n", b";\n", b"a", b"'"]), max_size=30).map(b"".join), st.data())
+def test_the_end_of_a_known_statement_is_found_where_bytes_find_puts_it(data, draw):
+    # Given bytes with semicolons and newlines anywhere, and a start anywhere in them
+    start = draw.draw(st.integers(0, len(data)))
+    # When the splitter looks for the next `;` and newline its own way (newline first, then back)
+    # Then it finds the same place as bytes.find, or none where that finds none
+    assert splitter._semicolon_newline(bytearray(data), start) == data.find(b";\n", start)

@@ -237,13 +237,27 @@ def split_statements(
 def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) -> tuple[int, int]:
     """Read on to the next `;\n` (within _KNOWN_MAX bytes) and ask `known` about the statement up to
     it: where the statement now starts in the buffer, and where it ends when known (else -1)."""
-    while (end := s.buf.find(b";\n", pos)) == -1 and not s.eof and len(s.buf) - pos < _KNOWN_MAX:
-        pos -= s.more(pos)
+    searched = pos  # where the search resumes: the bytes before it hold no `;\n`
+    while (end := _semicolon_newline(s.buf, searched)) == -1 and not s.eof and len(s.buf) - pos < _KNOWN_MAX:
+        # (not from `pos` again: a statement arrives in many chunks, and that would read it
+        # once per chunk; one byte back, for a `;` whose newline comes with the next one)
+        searched = max(pos, len(s.buf) - 1)
+        dropped = s.more(pos)
+        pos, searched = pos - dropped, searched - dropped
     if end != -1:
         with memoryview(s.buf)[pos:end] as sql:
             if known(sql):
                 return pos, end
     return pos, -1
+
+
+def _semicolon_newline(buf: bytearray, start: int) -> int:
+    """Where the first `;\n` at or after `start` is, or -1. A dump's lines are whole statements, so
+    newlines are few: finding each (a memchr) and looking back reads ~10x faster than finding the pair."""
+    at = buf.find(b"\n", start + 1)
+    while at != -1 and buf[at - 1] != 0x3B:  # `;`
+        at = buf.find(b"\n", at + 1)
+    return at if at == -1 else at - 1
 
 
 def _advance(s: _Scanner, pos: int) -> int:
