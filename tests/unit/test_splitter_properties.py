@@ -117,3 +117,14 @@ def test_the_end_of_a_known_statement_is_found_where_bytes_find_puts_it(data, dr
     # When the splitter looks for the next `;` and newline its own way (newline first, then back)
     # Then it finds the same place as bytes.find, or none where that finds none
     assert splitter._semicolon_newline(bytearray(data), start) == data.find(b";\n", start)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"\n", b"a", b"\n\n\n"]), max_size=40).map(b"".join), st.data())
+def test_lines_are_counted_as_bytes_count_counts_them(data, draw):
+    # Given a run of bytes with any number of newlines, and any range of it
+    start = draw.draw(st.integers(0, len(data)))
+    end = draw.draw(st.integers(start, len(data)))
+    # When the splitter counts the newlines in that range (one by one, then the rest in one pass)
+    # Then it counts as many as bytes.count does
+    assert splitter._newlines(bytearray(data), start, end) == data.count(b"\n", start, end)

@@ -31,6 +31,7 @@ _DELIMITER_CMD = re.compile(rb"(?i)delimiter[ \t]")
 _SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not SQL
 _LOOKAHEAD = 12  # bytes needed to decide what starts at a position (`delimiter `, `/*M!`, `-- `)
 _CAREFUL_WINDOW = 4096
+_FEW_NEWLINES = 8  # newlines counted one by one before the rest are counted in one pass
 _KNOWN_MAX = 16 << 20  # a known statement is at most this long (a dump's are ~1 MiB)
 _STRING_TOKEN = re.compile(rb"(?s)'[^'\\]*+(?:\\.[^'\\]*+)*+'")
 _PLAIN_STRING_TOKEN = re.compile(rb"'[^']*+'")  # NO_BACKSLASH_ESCAPES: only '' inside
@@ -137,7 +138,7 @@ class _Scanner:
     def more(self, keep_from: int) -> int:
         """Drop bytes before keep_from, append the next chunk; returns how many bytes were dropped."""
         if keep_from > self.counted:
-            self.lines_before += self.buf.count(b"\n", self.counted, keep_from)
+            self.lines_before += _newlines(self.buf, self.counted, keep_from)
         self.counted = max(self.counted, keep_from) - keep_from
         self.careful_until -= keep_from
         del self.buf[:keep_from]
@@ -151,7 +152,7 @@ class _Scanner:
         return keep_from
 
     def line_at(self, pos: int) -> int:
-        self.lines_before += self.buf.count(b"\n", self.counted, pos)
+        self.lines_before += _newlines(self.buf, self.counted, pos)
         self.counted = pos
         return self.lines_before + 1
 
@@ -249,6 +250,19 @@ def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) ->
             if known(sql):
                 return pos, end
     return pos, -1
+
+
+def _newlines(buf: bytearray, start: int, end: int) -> int:
+    """How many newlines buf[start:end] holds. A dump's row statement is one line of ~1 MiB: finding
+    its few newlines (a memchr each) reads ~10x faster than bytes.count, which a run of many short
+    lines still gets after the first few."""
+    count, at = 0, buf.find(b"\n", start, end)
+    while at != -1:
+        count += 1
+        if count == _FEW_NEWLINES:
+            return count + buf.count(b"\n", at + 1, end)
+        at = buf.find(b"\n", at + 1, end)
+    return count
 
 
 def _semicolon_newline(buf: bytearray, start: int) -> int:
