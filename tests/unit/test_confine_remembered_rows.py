@@ -104,3 +104,46 @@ def test_a_statement_is_not_known_under_other_quote_modes():
     )
     assert not loading.knows(memoryview(big_insert()))
     assert Confinement(where="backup b", accepted_rows=before.accepted_rows).knows(memoryview(big_insert()))
+
+
+def digests_taken(monkeypatch) -> list[int]:
+    import cloudbackup.confine.check as check_module
+
+    taken: list[int] = []
+    real = check_module.hashlib.sha256
+
+    class Counting:
+        @staticmethod
+        def sha256(data=b""):
+            taken.append(len(data))
+            return real(data)
+
+    monkeypatch.setattr(check_module, "hashlib", Counting)
+    return taken
+
+
+def test_a_statement_the_splitter_knew_is_hashed_once_while_loading(monkeypatch):
+    # Given the check before loading accepted a big row statement
+    before = Confinement(where="backup b")
+    before.check(Statement(1, 1, big_insert()))
+    loading = Confinement(where="backup b", accepted_rows=before.accepted_rows)
+    taken = digests_taken(monkeypatch)
+    # When the load splits it (asking `knows`) and checks it as it is sent
+    (stmt,) = split_statements([big_insert() + b";\n"], known=loading.knows)
+    loading.check(stmt)
+    # Then its bytes were hashed once, not once per question
+    assert taken == [len(big_insert())]
+
+
+def test_other_bytes_after_a_known_statement_are_hashed_and_refused(monkeypatch):
+    # Given the splitter was told a big statement is known
+    before = Confinement(where="backup b")
+    before.check(Statement(1, 1, big_insert()))
+    loading = Confinement(where="backup b", accepted_rows=before.accepted_rows)
+    assert loading.knows(memoryview(big_insert()))
+    # When the statement then checked is another one of the same length (a call where a literal was)
+    other = big_insert(b"(2,now(),X'',NULL)")
+    assert len(other) == len(big_insert())
+    # Then it is not taken for the known one: it is read, and refused
+    with pytest.raises(Refused, match="literals"):
+        loading.check(Statement(2, 1, other))

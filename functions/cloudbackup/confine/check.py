@@ -140,6 +140,9 @@ class Confinement:
     learn_row_kinds: bool = False
     row_kinds: dict[bytes, Kinds] = field(default_factory=dict)
     last_row_kinds: Kinds | None = None
+    # The bytes `knows` last found accepted, and their digest: the check that follows (`_rows`) gets
+    # the same statement, and an equal comparison (a memcmp) costs far less than hashing it again.
+    _known: tuple[bytes, bytes] | None = field(default=None, repr=False)
     _user_vars: dict[bytes, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -274,12 +277,22 @@ class Confinement:
         the splitter may take the `;` after it as its end without reading it (split_statements)."""
         if len(sql) < REMEMBERED_ROWS_BYTES or not self.accepted_rows:
             return False
-        return self._remembered(sql, 0) in self.accepted_rows
+        digest = hashlib.sha256(sql).digest()
+        if self._key(digest, 0) not in self.accepted_rows:
+            return False
+        self._known = (bytes(sql), digest)
+        return True
 
     def _remembered(self, sql: bytes | memoryview, start: int) -> bytes:
         """How a big row statement is remembered in accepted_rows: its digest and the quote modes."""
+        known, self._known = self._known, None
+        if known is not None and known[0] == sql:  # the very bytes `knows` hashed: same digest
+            return self._key(known[1], start)
+        return self._key(hashlib.sha256(sql).digest(), start)
+
+    def _key(self, digest: bytes, start: int) -> bytes:
         modes = b"%d,%d,%d" % (self.modes.backslash_escapes, self.modes.ansi_quotes, start)
-        return hashlib.sha256(sql).digest() + modes
+        return digest + modes
 
     def _read_rows(self, sql: bytes, start: int) -> None:
         head = _ROWS_HEAD.match(sql, start)
