@@ -123,8 +123,15 @@ def _query_options(query: str, shown: str) -> dict[str, str]:
 
 
 def _redact(url: str) -> str:
+    """The URL as an error may show it: never its password, even in a URL too malformed to parse
+    (`root:pw@host`, `mysql//root:pw@host`): there everything from the first `:` of what may be the
+    user's part to the last `@` is hidden."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None and parts.scheme in ("mysql", "mariadb"):
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+    at = url.rfind("@")
+    scheme_end = url.find("://")
+    begin = scheme_end + 3 if 0 <= scheme_end < at else 0
+    colon = url.find(":", begin, at) if at != -1 else -1
+    return url if colon == -1 else f"{url[: colon + 1]}***{url[at:]}"
