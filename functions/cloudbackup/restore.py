@@ -67,6 +67,8 @@ class RestoreResult(BaseModel):
     replaces: list[str] = Field(default_factory=list)
     schema_only: bool = False
     restored_tables: list[str] = Field(default_factory=list)
+    # Some tables only (--table / --exclude-table): in place, only those are replaced.
+    some_tables: bool = False
 
 
 def restore_backup(
@@ -101,6 +103,7 @@ def restore_backup(
         tables=sum(f.kind == "table" for f in frames),
         dry_run=dry_run,
         restored_tables=[f.name for f in frames if f.kind == "table"],
+        some_tables=tables is not None,
         schema_only=schema_only,
     )
     result.replaces = check_target(db, target, in_place)

@@ -186,7 +186,16 @@ def test_dry_run_verifies_says_what_would_change_and_changes_nothing(db_settings
     assert f"would replace database {small_db} (2 tables/views)" in out
     assert f"{small_db}_before_" in out
     assert "with 2 tables: t, u" in out
+    assert len(out.splitlines()) == 3 and "\\n" not in out  # lines, not escapes of line breaks
     assert (tables_of(db_settings, small_db), schemas_named(db_settings, small_db)) == before
+    # When only one table would be restored in place, the dry run says only it is replaced
+    out = ok(
+        cloudbackup(
+            "restore", "--db-url", url, "--backup", made, "--in-place", "--table", "u", "--dry-run", *flags
+        )
+    )
+    assert f"would replace only these tables of database {small_db}" in out
+    assert "with 1 tables: u" in out
     # When a restore into a new database is dry-run, the database is not created
     new = small_db + "_new"
     out = ok(
@@ -205,6 +214,30 @@ def test_dry_run_verifies_says_what_would_change_and_changes_nothing(db_settings
     )
     assert json.loads(out)["dry_run"] is True
     assert schemas_named(db_settings, new) == []
+
+
+def test_a_db_url_naming_another_database_than_the_restore_would_write_is_refused(
+    db_settings, small_db, make_database, tmp_path
+):
+    # Given a backup of one database, and another database the operator's URL happens to name
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    other = make_database("op_other")
+    with admin_connect(db_settings, other) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE keep (id INT PRIMARY KEY)")
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM t")
+    before = (tables_of(db_settings, small_db), tables_of(db_settings, other))
+    url = db_url(db_settings, other)
+    for extra in (["--in-place", "--yes"], ["--target-database", small_db + "_copy"]):
+        # When the restore would write a database other than the one --db-url names
+        done = cloudbackup("restore", "--db-url", url, "--backup", made, *extra, *flags)
+        # Then it is refused in one line naming both, and nothing changed
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert repr(other) in done.stderr
+        assert (tables_of(db_settings, small_db), tables_of(db_settings, other)) == before
+        assert schemas_named(db_settings, small_db + "_copy") == []
 
 
 def test_dry_run_of_a_damaged_backup_fails_before_anything(db_settings, small_db, tmp_path):

@@ -36,11 +36,12 @@ def run(args: argparse.Namespace) -> int:
         "progress": for_terminal(),
     }
     ask = args.in_place and not (args.yes or args.dry_run)
+    target_named = named_target(args, db)
     if os.path.isfile(args.backup) or os.sep in args.backup or args.backup.endswith((".sql", ".gz", ".zst")):
         if args.table or args.exclude_table:
             flag = "--table" if args.table else "--exclude-table"
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
-        target = args.target_database or (db.database if not args.in_place else None) or db.database
+        target = target_named
         if ask and target:
             confirm_in_place(target, f"the dump file {args.backup}")
         result = restore_dump_file(db, args.backup, target_database=target, **common)
@@ -48,13 +49,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         stores = stores_from_args(args)
         entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+        if args.in_place:
+            same_database_in_place(db, entry.manifest.database)
         if ask:
             store, location = where(entry)
             confirm_in_place(entry.manifest.database, f"backup {entry.id} ({store} {location})")
         result = restore_backup(
             db,
             entry,
-            target_database=args.target_database,
+            target_database=args.target_database if args.in_place else target_named,
             tables=args.table,
             exclude_tables=args.exclude_table,
             **common,
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(as_json(result, origin), indent=2))
     else:
-        print(one_line(dry_run_summary(result, origin) if result.dry_run else summary(result, origin)))
+        print(dry_run_summary(result, origin) if result.dry_run else one_line(summary(result, origin)))
     return 0
 
 
@@ -95,6 +98,9 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
         raise UsageError("--to-time needs --database NAME (the backed-up database)")
     if not args.target_database and not args.in_place:
         raise UsageError("--to-time needs --target-database NEW or --in-place")
+    target_named = named_target(args, db)
+    if args.in_place:
+        same_database_in_place(db, args.database)
     when = parse_time(args.to_time)
     if args.in_place and not args.yes:
         confirm_in_place(args.database, f"its newest backup before {args.to_time} and the binlog up to then")
@@ -103,7 +109,7 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
         stores_from_args(args).read,
         args.database,
         when,
-        target_database=args.target_database,
+        target_database=args.target_database if args.in_place else target_named,
         in_place=args.in_place,
         source=args.source,
         definer=args.definer,
@@ -120,6 +126,26 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
             )
         )
     return 0
+
+
+def named_target(args: argparse.Namespace, db: DbSettings) -> str | None:
+    """--target-database, or else the database --db-url names. When both name one, they must agree:
+    which of two names a restore writes into is not a thing to guess."""
+    if args.target_database and db.database and args.target_database != db.database:
+        raise UsageError(
+            f"--db-url names database {db.database!r} and --target-database {args.target_database!r}: "
+            "name the target once"
+        )
+    return args.target_database or db.database
+
+
+def same_database_in_place(db: DbSettings, replaced: str) -> None:
+    """--in-place replaces the backed-up database: a --db-url naming another one is a mistake."""
+    if db.database and db.database != replaced:
+        raise UsageError(
+            f"--in-place replaces database {replaced!r} (the backup's), but --db-url names {db.database!r}: "
+            "drop the database from --db-url, or use --target-database"
+        )
 
 
 def parse_time(text: str) -> datetime:
@@ -161,13 +187,19 @@ def dry_run_summary(result: RestoreResult, origin: tuple[str, str]) -> str:
     what = f"backup {result.backup_id}" if result.backup_id else result.source_database
     checked = "verified" if result.backup_id else "found"
     lines = [f"dry run: {what} {checked} ({store} {location}); nothing was changed"]
-    if result.replaces:
+    kept = f"{result.target_database}_before_<time of the swap>"
+    if result.replaces and result.some_tables:
+        lines.append(
+            f"would replace only these tables of database {result.target_database} "
+            f"({', '.join(result.replaces)} now), keeping the ones it replaces in {kept}"
+        )
+    elif result.replaces:
         lines.append(
             f"would replace database {result.target_database} ({', '.join(result.replaces)}), "
-            f"keeping its current tables in {result.target_database}_before_<time of the swap>"
+            f"keeping its current tables in {kept}"
         )
     else:
         lines.append(f"would create database {result.target_database}")
     if result.restored_tables:
         lines.append(f"with {result.tables} tables: {', '.join(result.restored_tables)}")
-    return "\n".join(lines)
+    return "\n".join(one_line(line) for line in lines)  # (names escaped line by line)
