@@ -186,7 +186,8 @@ def test_dry_run_verifies_says_what_would_change_and_changes_nothing(db_settings
     assert f"would replace database {small_db} (2 tables/views)" in out
     assert f"{small_db}_before_" in out
     assert "with 2 tables: t, u" in out
-    assert len(out.splitlines()) == 3 and "\\n" not in out  # lines, not escapes of line breaks
+    assert len(out.splitlines()) == 3  # lines, not escapes of line breaks
+    assert "\\n" not in out
     assert (tables_of(db_settings, small_db), schemas_named(db_settings, small_db)) == before
     # When only one table would be restored in place, the dry run says only it is replaced
     out = ok(
@@ -238,6 +239,33 @@ def test_a_db_url_naming_another_database_than_the_restore_would_write_is_refuse
         assert repr(other) in done.stderr
         assert (tables_of(db_settings, small_db), tables_of(db_settings, other)) == before
         assert schemas_named(db_settings, small_db + "_copy") == []
+
+
+def test_flags_are_spelt_whole_given_once_and_never_empty(db_settings, small_db, tmp_path):
+    # Given two backups in the default store (~/.cloudbackup of this HOME)
+    home = {"HOME": str(tmp_path / "home")}
+    for _ in range(2):
+        ok(cloudbackup("backup", "--db-url", db_url(db_settings, small_db), env=home))
+    listed = ok(cloudbackup("list", "--json", env=home))
+    url = db_url(db_settings)
+    mistakes = [
+        # a cron line whose variable is unset: never the default store instead of the one named
+        ["prune", "--keep-last", "1", "--data", ""],
+        ["prune", "--keep-last", "1", "--backup-bucket", " "],
+        # of two values, which one a script meant is a guess
+        ["prune", "--keep-last", "5", "--keep-last", "1"],
+        ["restore", "--db-url", url, "--backup", "latest", "--database", small_db, "--backup", "x"],
+        # an abbreviation: --in is not --in-place
+        ["restore", "--db-url", url, "--backup", "latest", "--database", small_db, "--in", "--yes"],
+    ]
+    for args in mistakes:
+        # When the command is run so
+        done = cloudbackup(*args, env=home)
+        # Then it is refused in one line, and nothing was pruned or restored
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert ok(cloudbackup("list", "--json", env=home)) == listed
+    assert len(json.loads(listed)) == 2
 
 
 def test_dry_run_of_a_damaged_backup_fails_before_anything(db_settings, small_db, tmp_path):
@@ -408,6 +436,7 @@ def test_a_unique_prefix_of_4_or_more_names_a_backup_and_an_ambiguous_one_lists_
     short = cloudbackup("verify", "--backup", made[:3], "--data", str(data))
     assert short.returncode == 2
     assert "no complete backup with id" in short.stderr
+    assert "an id prefix needs 4 or more characters" in short.stderr  # (3 of them match this backup)
 
 
 # --- 5. show ------------------------------------------------------------------------------------------

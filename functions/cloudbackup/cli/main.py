@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cloudbackup.cli import stdout
 from cloudbackup.errors import CloudBackupError
@@ -29,8 +29,33 @@ COMMANDS = {
 }
 
 
+class GivenOnce(argparse._StoreAction):
+    """A flag that takes one value may be given once: of `--backup A --backup B` or `--data X --data Y`
+    in a script, which one was meant is a guess (argparse would take the last without a word)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given: set[str] = namespace.__dict__.setdefault("_flags_given", set())
+        if self.dest in given:
+            parser.error(f"{'/'.join(self.option_strings)} given twice: give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """Usage errors are one line on stderr and exit code 2."""
+    """Usage errors are one line on stderr and exit code 2. A long flag is spelt out whole (`--in` is
+    not `--in-place`), and a flag that takes one value is given once (GivenOnce)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+        self.register("action", None, GivenOnce)
+        self.register("action", "store", GivenOnce)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -50,12 +50,21 @@ class StoreSet:
 
 
 def data_dir(args: argparse.Namespace) -> str:
-    return str(getattr(args, "data", None) or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+    given = getattr(args, "data", None)
+    if given is not None and not given.strip():
+        # `--data "$BACKUP_DIR"` with the variable unset: falling back to ~/.cloudbackup would make
+        # a prune or a restore act on another store than the one the script names
+        raise UsageError("--data is empty (an unset variable?): name the backup directory")
+    return str(given or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
 
 
 def setting(args: argparse.Namespace, attr: str) -> str | None:
     """A storage setting: its flag, else its environment variable, else None."""
     value = getattr(args, attr, None)
+    if value is not None and not str(value).strip():  # as for --data: never another store than named
+        raise UsageError(
+            f"--{attr.replace('_', '-')} is empty (an unset variable?): give its value or leave it out"
+        )
     if value:
         return str(value)
     env = ENV_SETTINGS.get(attr)
