@@ -69,6 +69,7 @@ class RestoreResult(BaseModel):
     restored_tables: list[str] = Field(default_factory=list)
     # Some tables only (--table / --exclude-table): in place, only those are replaced.
     some_tables: bool = False
+    dump_file: str | None = None  # the file's name, when a dump file was restored
 
 
 def restore_backup(
@@ -186,6 +187,7 @@ def restore_dump_file(
         compression = detect_compression(f.read(4), os.path.basename(path))
     result = RestoreResult(
         source_database=os.path.basename(path),
+        dump_file=os.path.basename(path),
         target_database=target,
         dry_run=dry_run,
         schema_only=schema_only,
@@ -202,6 +204,10 @@ def restore_dump_file(
         )
     except OperationError as exc:
         raise _failed(exc, target) from None
+    if first.next_number == 1:  # not one statement: restoring it would only make an empty database
+        raise UsageError(
+            f"--backup {path}: holds no SQL statement (empty, or only comments); nothing was changed"
+        )
     if dry_run:
         return result
     # Tables the file creates without a character set get what the stock client would give them: the

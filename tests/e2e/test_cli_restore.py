@@ -74,13 +74,14 @@ def test_restore_and_verify_succeed_with_exit_0(db_settings, shop_backup):
 
 def test_usage_errors_exit_2_with_one_line(db_settings, shop_backup):
     source, entry, data = shop_backup
-    base = ["restore", "--db-url", db_url(db_settings), "--backup", entry.id, "--data", data]
+    restore = ["restore", "--db-url", db_url(db_settings)]
+    base = [*restore, "--backup", entry.id, "--data", data]
     for args, message in [
         ([*base, "--target-database", source + "_x", "--table", "nope"], "--table nope"),
         ([*base, "--target-database", source], "use --in-place"),
         (base, "--target-database NEW"),
-        ([*base[:-2], "--backup", "/no/such/file.sql", "--target-database", "x"], "no such file"),
-        ([*base[:-2], "--backup", data, "--target-database", "x"], f"{data}: a directory, not a dump file"),
+        ([*restore, "--backup", "/no/such/file.sql", "--target-database", "x"], "no such file"),
+        ([*restore, "--backup", data, "--target-database", "x"], f"{data}: a directory, not a dump file"),
     ]:
         done = cli(*args)
         assert done.returncode == 2, (args, done.stderr)
@@ -197,3 +198,41 @@ def test_restore_of_a_mysqldump_file_through_the_cli(db_settings, make_database,
     # Then its tables equal the source's (parent's NEXTVAL default names the source database in a
     # mysqldump file, for the stock client too: that one is left out)
     assert_databases_equal(db_settings, source, target, tables=["child", "audit"])
+
+
+def test_a_dump_file_without_a_statement_is_refused_and_a_named_database_is_said(
+    db_settings, make_database, tmp_path
+):
+    # Given an empty file, and one holding only comments
+    empty, comments = tmp_path / "empty.sql", tmp_path / "comments.sql.gz"
+    empty.write_bytes(b"")
+    comments.write_bytes(gzip.compress(b"-- MariaDB dump 10.19\n/* nothing else */\n\n"))
+    target = make_database("re") + "_new"
+    for path in (empty, comments):
+        # When either is restored into a new database
+        done = cli(
+            "restore", "--db-url", db_url(db_settings), "--backup", str(path), "--target-database", target
+        )
+        # Then it is refused in one line, and no database was made
+        assert done.returncode == 2, done.stdout
+        assert "holds no SQL statement" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert schemas_like(db_settings, target) == []
+    # Given a dump that names its database (mysqldump --databases)
+    source = make_database("rn")
+    make_shop(db_settings, source)
+    dump = subprocess.run(
+        ["mysqldump", f"--host={db_settings.host}", f"--port={db_settings.port}",
+         f"--user={db_settings.user}", "--databases", source],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "named.sql").write_bytes(dump)
+    # When it is restored, the line names the file first, then the database it holds
+    done = cli(
+        "restore", "--db-url", db_url(db_settings), "--backup", str(tmp_path / "named.sql"),
+        "--target-database", target,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"restored the file named.sql (database {source}) into {target}:"), (
+        done.stdout
+    )

@@ -178,7 +178,9 @@ def restored_what(result: RestoreResult) -> str:
     """A backup by its id and database; a dump file by its name (a file names no database)."""
     if result.backup_id:
         return f"backup {result.backup_id} of {result.source_database}"
-    return f"the file {result.source_database}"
+    named = result.dump_file or result.source_database
+    of = f" (database {result.source_database})" if result.source_database != named else ""
+    return f"the file {named}{of}"
 
 
 def dry_run_summary(result: RestoreResult, origin: tuple[str, str]) -> str:
