@@ -175,7 +175,9 @@ def find_backup(
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
         if not entries:
-            what = f"database {database!r}" if database else "any database"
+            what = (f"database {database!r}" if database else "any database") + (
+                f" from source {source!r}" if source else ""
+            )
             hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
             raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}{hint}")
         return entries[0]
@@ -187,7 +189,13 @@ def find_backup(
             shown = ", ".join(f"{e.id} ({e.manifest.database}, {e.summary()['created_at']})" for e in matches)
             raise UsageError(f"backup id {ref!r} is ambiguous: {len(ids)} backups start with it: {shown}")
     if not matches:
-        raise UsageError(f"no complete backup with id {ref!r} in {describe_stores(stores)}")
+        short = (
+            f" (an id prefix needs {MIN_ID_PREFIX} or more characters)" if len(ref) < MIN_ID_PREFIX else ""
+        )
+        of = (f" of database {database!r}" if database else "") + (
+            f" from source {source!r}" if source else ""
+        )
+        raise UsageError(f"no complete backup{of} with id {ref!r} in {describe_stores(stores)}{short}")
     return matches[0]
 
 

@@ -92,6 +92,23 @@ def test_a_time_before_every_backup_is_a_usage_error(log_server, archived):
     assert done.returncode == 2
     assert "is before every backup" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+    # and a database with no backup at all is said to have none, not that the time is too early
+    done = cli(
+        "restore",
+        "--db-url",
+        db_url(log_server),
+        "--database",
+        "no_such_db",
+        "--to-time",
+        "2001-01-01T00:00:00Z",
+        "--target-database",
+        db + "_x",
+        "--data",
+        data,
+    )
+    assert done.returncode == 2
+    assert "no complete backup of database 'no_such_db'" in done.stderr
+    assert "before every backup" not in done.stderr
 
 
 def test_a_time_after_the_archive_fails_naming_the_window_and_creates_nothing(log_server, archived):

@@ -226,7 +226,10 @@ def test_an_unknown_backup_id_fails_with_one_line(
 ) -> None:
     module, engine = restore_function()
     event = {"source": SOURCE, "database": "shop", "backup": "abcdef123", "target_database": "shop_restored"}
-    with pytest.raises(RestoreFailed, match="no complete backup with id 'abcdef123'"):
+    with pytest.raises(
+        RestoreFailed,
+        match="no complete backup of database 'shop' from source 'orders-db' with id 'abcdef123'",
+    ):
         module.handler(event, lambda_context())
     assert engine.calls == []
 

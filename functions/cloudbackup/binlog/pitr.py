@@ -16,7 +16,7 @@ from datetime import datetime
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events
 from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes
-from cloudbackup.catalog import CatalogEntry, list_backups
+from cloudbackup.catalog import CatalogEntry, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.definer import DefinerPolicy
@@ -48,13 +48,12 @@ def plan_replay(
 ) -> ReplayPlan:
     entries = list_backups(stores, database=database, source=source)
     before = [e for e in entries if e.manifest.started_at < to_time]
+    if not entries:
+        of = f"{database!r}" + (f" from source {source!r}" if source else "")
+        raise UsageError(f"no complete backup of database {of} in {describe_stores(stores)}")
     if not before:
-        oldest = (
-            f" (the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ})"
-            if entries
-            else ""
-        )
-        raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database}{oldest}")
+        oldest = f"the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
+        raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database} ({oldest})")
     with_position = [e for e in before if e.manifest.snapshot.binlog_file and e.manifest.snapshot.binlog_pos]
     if not with_position:
         raise OperationError(
