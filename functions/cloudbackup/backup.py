@@ -23,12 +23,15 @@ from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.connection_slots import spare_connections
 from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
+from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.table_lock import TableLock
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
+# Views of the server's state, with no data of their own (a dump of them would restore nothing).
+STATE_SCHEMAS = frozenset({"information_schema", "performance_schema"})
 
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
@@ -54,6 +57,11 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
         existing = [str(name) for (name,) in cur.fetchall()]
     if names is None:
         return [name for name in existing if name.lower() not in SYSTEM_DATABASES]
+    views = [name for name in names if name.lower() in STATE_SCHEMAS]
+    if views:
+        raise UsageError(
+            f"{views[0]} shows the server's state and holds no data of its own: it is not backed up"
+        )
     unknown = [name for name in names if name not in existing]
     if unknown:
         raise UsageError(f"unknown database {unknown[0]!r} on {db.host}:{db.port}")
@@ -67,13 +75,21 @@ def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[st
     marks = ", ".join(["%s"] * len(databases))
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute(
-            f"SELECT DISTINCT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
+            f"SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
             databases,
         )
-        known = {str(name) for (name,) in cur.fetchall()}
+        by_database: dict[str, set[str]] = {}
+        for schema, name in cur.fetchall():
+            by_database.setdefault(text(schema), set()).add(text(name))
+    known = set().union(*by_database.values())
     unknown = [t for t in tables if t not in known]
     if unknown:
         raise UsageError(f"--exclude-table {unknown[0]}: no such table in {', '.join(databases)}")
+    emptied = [name for name, held in by_database.items() if held <= set(tables)]
+    if emptied:
+        raise UsageError(
+            f"--exclude-table names every table of {emptied[0]}: nothing of it would be backed up"
+        )
 
 
 def backup_database(

@@ -133,6 +133,23 @@ def test_unknown_database_among_several_is_rejected_before_anything_is_written(
     assert list(tmp_path.rglob("*.sql*")) == []
 
 
+def test_a_backup_that_would_hold_nothing_is_refused_before_anything_is_written(
+    db_settings, small_db, tmp_path
+):
+    for args, message in [
+        # every table of the database left out (its only one)
+        (["--database", small_db, "--exclude-table", "t"], f"names every table of {small_db}"),
+        # a schema that only shows the server's state
+        (["--database", "information_schema"], "holds no data of its own"),
+        (["--database", "PERFORMANCE_SCHEMA"], "holds no data of its own"),
+    ]:
+        result = cloudbackup("backup", "--db-url", db_url(db_settings), *args, "--data", str(tmp_path))
+        assert result.returncode == 2, result.stdout
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert list(tmp_path.rglob("*.sql*")) == []
+
+
 def test_all_databases_means_every_non_system_database(db_settings, small_db):
     names = resolve_databases(db_settings, None)
     assert small_db in names
