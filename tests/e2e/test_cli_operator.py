@@ -268,6 +268,25 @@ def test_flags_are_spelt_whole_given_once_and_never_empty(db_settings, small_db,
     assert len(json.loads(listed)) == 2
 
 
+def test_a_prune_that_matches_no_backup_says_so(db_settings, small_db, tmp_path):
+    # Given a backup of one database
+    flags = ["--data", str(tmp_path / "data")]
+    backup_id(db_settings, small_db, flags)
+    # When a prune names a database (or source) with no backup: a typo in a cron line
+    for narrowed in (["--database", small_db + "_typo"], ["--source", "no-such-host"]):
+        done = cloudbackup("prune", "--keep-last", "1", *narrowed, *flags)
+        # Then it prunes nothing, and a warning line says nothing matched
+        assert done.returncode == 0, done.stderr
+        (warning,) = done.stderr.splitlines()
+        assert warning.startswith("cloudbackup: warning: no backup of ")
+        assert narrowed[1] in warning
+    # and a prune that matches says nothing of the kind
+    done = cloudbackup("prune", "--keep-last", "1", "--database", small_db, *flags)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert len(json.loads(ok(cloudbackup("list", "--json", *flags)))) == 1
+
+
 def test_dry_run_of_a_damaged_backup_fails_before_anything(db_settings, small_db, tmp_path):
     flags = ["--data", str(tmp_path / "data")]
     made = backup_id(db_settings, small_db, flags)

@@ -49,6 +49,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verb} {len(result.deleted)} backup(s), kept {len(result.kept)} in {stores.write.describe()}")
         for note in result.notes:
             print(f"note: {note}")
+    if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
+        # a typo in a cron line would otherwise prune nothing, every night, without a word
+        named = " and ".join(
+            f"{what} {value!r}"
+            for what, value in (("database", args.database), ("source", args.source))
+            if value
+        )
+        print(
+            one_line(
+                f"cloudbackup: warning: no backup of {named} in {stores.write.describe()}: nothing to prune"
+            ),
+            file=sys.stderr,
+        )
     for entry, error in result.failed:
         print(f"cloudbackup: could not delete {_line(entry)}: {error}", file=sys.stderr)
     if result.failed:
