@@ -4,7 +4,7 @@ import pytest
 
 from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import UsageError
-from cloudbackup.mysql.connection import tls_arguments
+from cloudbackup.mysql.connection import connect, tls_arguments, warn_if_unverified
 
 
 def test_full_url_is_parsed_and_percent_decoded():
@@ -101,11 +101,23 @@ def test_an_explicit_mode_wins_over_the_default():
 def test_required_by_default_warns_once_that_the_identity_is_unchecked(caplog):
     settings = DbSettings(host="warn-once.example.com", port=3306, user="u")
     with caplog.at_level(logging.WARNING):
-        tls_arguments(settings)
-        tls_arguments(settings)
+        tls_arguments(settings)  # (the arguments alone say nothing: no connection was made yet)
+        warn_if_unverified(settings)
+        warn_if_unverified(settings)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "identity is unchecked" in warnings[0]
+
+
+def test_an_unreachable_server_gets_one_line_and_no_tls_warning(caplog):
+    # Given a server by a name that is not loopback (TLS by default), which cannot be reached
+    settings = DbSettings(host="unreachable.invalid", port=3306, user="u")
+    assert settings.tls_mode() == "REQUIRED"
+    # When a connection is tried
+    with caplog.at_level(logging.WARNING), pytest.raises(UsageError, match="cannot reach"):
+        connect(settings)
+    # Then the error is all that is said: nothing of a TLS connection that was never made
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_repr_hides_the_password():

@@ -104,16 +104,25 @@ def tls_arguments(settings: DbSettings) -> dict[str, Any]:
     if mode == "PREFERRED":
         return {}  # TLS when offered, unverified (the cached context above)
     if mode == "REQUIRED":
-        if settings.ssl_mode is None and (settings.host, settings.port) not in _warned:
-            _warned.add((settings.host, settings.port))
-            log.warning(
-                "TLS to %s:%s is encrypted but the server's identity is unchecked; "
-                "give ssl-ca=FILE (or ssl-mode=VERIFY_IDENTITY) to verify it",
-                settings.host,
-                settings.port,
-            )
         return {"ssl": _unverified_tls()}  # a context is "required": plaintext is refused
     return {"ssl": _verifying_tls(mode, settings.ssl_ca)}
+
+
+def warn_if_unverified(settings: DbSettings) -> None:
+    """Once per server, after a connection is made: TLS by default encrypts, but checks no identity.
+    (Before it, the warning would stand above a "cannot reach" error, about a connection never made.)"""
+    if (
+        settings.ssl_mode is None
+        and settings.tls_mode() == "REQUIRED"
+        and (settings.host, settings.port) not in _warned
+    ):
+        _warned.add((settings.host, settings.port))
+        log.warning(
+            "TLS to %s:%s is encrypted but the server's identity is unchecked; "
+            "give ssl-ca=FILE (or ssl-mode=VERIFY_IDENTITY) to verify it",
+            settings.host,
+            settings.port,
+        )
 
 
 def connect(
@@ -156,6 +165,7 @@ def connect(
         conn.connect()
     except pymysql.err.OperationalError as exc:
         raise connection_error(exc, settings, database or settings.database) from None
+    warn_if_unverified(settings)
     return conn
 
 
