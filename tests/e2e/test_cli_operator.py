@@ -560,6 +560,21 @@ def test_a_mistyped_data_directory_is_said_to_be_missing_and_is_not_made(db_sett
         f"cloudbackup: no complete backup of database 'shop' in local store {typo} (no such directory)\n"
     )
     assert not typo.exists()
+    # and a --data naming a file is said not to be a directory
+    a_file = tmp_path / "backups.tar"
+    a_file.write_bytes(b"")
+    listed = cloudbackup("list", "--data", str(a_file))
+    assert listed.stdout == f"no complete backups in local store {a_file} (not a directory)\n"
+
+
+def test_a_flag_before_the_command_is_said_to_belong_after_it(tmp_path):
+    done = cloudbackup("--data", str(tmp_path), "list")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "cloudbackup: error: --data comes before the command; flags go after it "
+        "(cloudbackup COMMAND --data …; see cloudbackup --help)\n"
+    )
+    assert ok(cloudbackup("--version")).startswith("cloudbackup ")
 
 
 def test_help_ends_with_examples_and_list_refuses_an_option_that_does_nothing(tmp_path):

@@ -405,7 +405,18 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0].startswith("-") and given[0] not in ("-h", "--help", "--version"):
+        # argparse would call the flag's value an invalid command
+        print(
+            one_line(
+                f"cloudbackup: error: {given[0]} comes before the command; flags go after it "
+                f"(cloudbackup COMMAND {given[0]} …; see cloudbackup --help)"
+            ),
+            file=sys.stderr,
+        )
+        return 2
+    args = build_parser().parse_args(given)
     # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
     # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
     interrupt_on_signals(_say_stopping)

@@ -181,7 +181,9 @@ class LocalStorage:
         return f"local store {self.root}"
 
     def absence(self) -> str:
-        return "" if self.root.is_dir() else " (no such directory)"
+        if self.root.is_dir():
+            return ""
+        return " (not a directory)" if self.root.exists() else " (no such directory)"
 
 
 def _publish(partial: Path, final: Path) -> None:
