@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import is_manifest_key, key_mismatch, safe_segment
 from cloudbackup.format.manifest import Manifest
-from cloudbackup.storage.base import Storage
+from cloudbackup.storage.base import ObjectInfo, Storage
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,8 @@ class PruneResult:
     failed: list[tuple[CatalogEntry, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # Files of writes a killed process never finished (or, on a dry run, that would be removed).
+    abandoned: list[ObjectInfo] = field(default_factory=list)
 
 
 def plan_prune(
@@ -312,7 +314,31 @@ def prune(
         result.deleted.append(entry)
     note = _deletion_note(store, dry_run) if result.deleted else ""
     result.notes = [note] if note else []
+    result.abandoned = _sweep_abandoned(store, now, database=database, source=source, dry_run=dry_run)
     return result
+
+
+# A write not written to for this long is a dead process's: a live one appends as it reads.
+ABANDONED_AFTER = timedelta(hours=24)
+
+
+def _sweep_abandoned(
+    store: Storage, now: datetime, *, database: str | None, source: str | None, dry_run: bool
+) -> list[ObjectInfo]:
+    """Remove what killed backups left half-written (never listed as backups, but never freed either),
+    within the --database / --source a prune is narrowed to."""
+    wanted = [safe_segment(source) if source else None, safe_segment(database) if database else None]
+    swept = []
+    for info in store.abandoned_writes(now - ABANDONED_AFTER):
+        segments = info.key.split("/")
+        if any(
+            want is not None and (len(segments) <= i or segments[i] != want) for i, want in enumerate(wanted)
+        ):
+            continue
+        if not dry_run:
+            store.drop_abandoned(info.key)
+        swept.append(info)
+    return swept
 
 
 def _deletion_note(store: Storage, dry_run: bool) -> str:

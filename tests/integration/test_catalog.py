@@ -2,7 +2,9 @@
 
 import dataclasses
 import json
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -253,3 +255,39 @@ def test_a_backup_whose_data_object_is_gone_or_cut_short_is_refused_and_latest_p
     )
     assert refused.line().endswith(f": {expected}")
     assert latest.id == older.id
+
+
+def test_prune_removes_what_killed_backups_left_and_nothing_a_live_one_writes(local_store):
+    # Given a backup, the half-written files of two backups killed two days ago (of two databases),
+    # and the file of a backup being written now
+    put_backup(local_store, "shop", NOW)
+    source = list_backups([local_store])[0].manifest.source
+    now = datetime.now(UTC)
+    keys = {
+        "dead": f"{source}/shop/2026/12/04/20261204T000000Z-dead00000001.sql.zst",
+        "dead_other": f"{source}/other/2026/12/04/20261204T000000Z-dead00000002.sql.zst",
+        "live": f"{source}/shop/2026/12/06/20261206T000000Z-live00000001.sql.zst",
+    }
+    for name, key in keys.items():
+        local_store.open_writer(key).write(b"x" * 1000)  # never committed nor aborted: killed
+        if name != "live":
+            two_days_ago = (now - timedelta(days=2)).timestamp()
+            os.utime(partial_file(local_store, key), (two_days_ago, two_days_ago))
+    # When a prune of one database is dry-run, then run
+    seen = prune(local_store, keep_last=1, keep_days=None, now=now, database="shop", dry_run=True)
+    assert [a.key for a in seen.abandoned] == [keys["dead"]]
+    assert partial_file(local_store, keys["dead"]).exists()
+    done = prune(local_store, keep_last=1, keep_days=None, now=now, database="shop")
+    # Then only that database's dead file is gone: the live write and the backup stay
+    assert [(a.key, a.size) for a in done.abandoned] == [(keys["dead"], 1000)]
+    assert not partial_file(local_store, keys["dead"]).exists()
+    assert partial_file(local_store, keys["live"]).exists()
+    assert partial_file(local_store, keys["dead_other"]).exists()
+    assert len(list_backups([local_store])) == 1
+    # and a prune of the whole store takes the other one too
+    everything = prune(local_store, keep_last=1, keep_days=None, now=now)
+    assert [a.key for a in everything.abandoned] == [keys["dead_other"]]
+
+
+def partial_file(store: LocalStorage, key: str) -> Path:
+    return Path(store.location(key) + ".partial")

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
                     "kept": [e.summary() for e in result.kept],
                     "failed": [{**e.summary(), "error": error} for e, error in result.failed],
                     "notes": result.notes,
+                    "abandoned": [{"key": a.key, "size": a.size} for a in result.abandoned],
                 },
                 indent=2,
             )
@@ -49,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{verb} {len(result.deleted)} backup(s), kept {len(result.kept)} in {stores.write.describe()}")
         for note in result.notes:
             print(f"note: {note}")
+        if result.abandoned:
+            size = sum(a.size for a in result.abandoned) / (1 << 20)
+            verb = "would remove" if result.dry_run else "removed"
+            print(
+                f"{verb} {len(result.abandoned)} file(s) of backups killed before they finished "
+                f"({size:.1f} MiB, untouched for a day or more)"
+            )
     if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
         # a typo in a cron line would otherwise prune nothing, every night, without a word
         named = " and ".join(

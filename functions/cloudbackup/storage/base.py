@@ -67,6 +67,15 @@ class Storage(Protocol):
         that does not exist: a mistyped --data); else empty. Said beside "no backups found"."""
         ...
 
+    def abandoned_writes(self, untouched_since: datetime) -> tuple[ObjectInfo, ...]:
+        """Writes never finished (their process was killed) and not written to since the time given:
+        what `prune` removes. Their keys are the keys they would have had."""
+        ...
+
+    def drop_abandoned(self, key: str) -> None:
+        """Remove the unfinished write of `key` (one of abandoned_writes)."""
+        ...
+
 
 class Sha256Counter:
     """Size and SHA-256 of a stream, computed as it is written."""

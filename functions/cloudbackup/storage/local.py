@@ -174,6 +174,26 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def abandoned_writes(self, untouched_since: datetime) -> tuple[ObjectInfo, ...]:
+        # A live write appends as it goes: a partial file not written to for a long while is a
+        # killed process's (SIGKILL, a crash, a lost machine), which no abort() removed.
+        found = []
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                if not name.endswith(PARTIAL_SUFFIX):
+                    continue
+                path = Path(folder, name)
+                stat = path.stat()
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                if modified < untouched_since:
+                    key = path.relative_to(self.root).as_posix().removesuffix(PARTIAL_SUFFIX)
+                    found.append(ObjectInfo(key=key, size=stat.st_size, last_modified=modified))
+        return tuple(sorted(found, key=lambda o: o.key))
+
+    def drop_abandoned(self, key: str) -> None:
+        path = self._path(key)
+        path.with_name(path.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+
     def location(self, key: str) -> str:
         return str(self._path(key))
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
@@ -169,6 +170,14 @@ class S3Storage:
     def describe(self) -> str:
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         return f"{where} ({self.region})"
+
+    def abandoned_writes(self, untouched_since: datetime) -> tuple[ObjectInfo, ...]:
+        # An unfinished write is a multipart upload nobody completed or aborted: the stack's bucket
+        # aborts those after a day (infra/bucket.py), and nothing of one is ever listed as an object.
+        return ()
+
+    def drop_abandoned(self, key: str) -> None:
+        return None
 
     def absence(self) -> str:
         return ""  # a missing bucket is an error of its own when listed (s3_errors)
