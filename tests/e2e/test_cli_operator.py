@@ -529,7 +529,7 @@ def test_a_damaged_manifest_is_skipped_with_one_line_naming_its_fields(db_settin
     assert listed.returncode == 0
     assert listed.stdout.startswith("no complete backups in ")
     (warning,) = listed.stderr.splitlines()
-    assert warning.startswith(f"cloudbackup: WARNING: skipping unreadable manifest {manifest}: ")
+    assert warning.startswith(f"cloudbackup: warning: skipping unreadable manifest {manifest}: ")
     assert "compression: Input should be 'zstd', 'gzip' or 'none'" in warning
     assert "frames: Field required" in warning
     assert "\x1b" not in listed.stderr + shown.stderr

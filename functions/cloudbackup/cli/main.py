@@ -47,6 +47,16 @@ class GivenOnce(argparse._StoreAction):
         super().__call__(parser, namespace, values, option_string)
 
 
+class LowerCaseLevel(logging.Formatter):
+    """`cloudbackup: warning: …`, as the lines the commands print themselves (the record's own level
+    name stays as it is, for any other handler)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(
+            logging.makeLogRecord({**record.__dict__, "levelname": record.levelname.lower()})
+        )
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors are one line on stderr and exit code 2. A long flag is spelt out whole (`--in` is
     not `--in-place`), and a flag that takes one value is given once (GivenOnce)."""
@@ -421,9 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
     interrupt_on_signals(_say_stopping)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="cloudbackup: %(levelname)s: %(message)s"
-    )
+    said = logging.StreamHandler()
+    said.setFormatter(LowerCaseLevel("cloudbackup: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[said])
     output = sys.stdout
     sys.stdout = stdout.GuardedOutput(output)
     try:
