@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from cloudbackup.binlog.replica import check_server
 from cloudbackup.binlog.segments import read_indexes
 from cloudbackup.binlog.status import binlog_status
 from cloudbackup.dburl import DbSettings, parse_db_url
-from cloudbackup.errors import OperationError
+from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
@@ -256,3 +257,84 @@ def test_a_time_after_the_database_was_dropped_is_refused_in_one_line(
     with pytest.raises(OperationError, match=r"was dropped at .*restore to a time before it"):
         restore_to_time(log_server, [store], db, to_time, target_database=db + "_t")
     assert not schema_exists(log_server, db + "_t")
+
+
+def test_a_damaged_segment_is_refused_before_anything_when_the_time_falls_inside_it(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then changes on both sides of T archived in one segment
+    db, other = make_log_database("damaged"), make_log_database("damaged_o")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    backup_database(log_server, db, store, source="src")
+    first_changes(log_server, db, other)
+    to_time = next_second()
+    second_changes(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    # and that segment damaged in the middle (a changed byte, the length kept)
+    segment = read_indexes(store, "src")[-1]
+    path = Path(store.location(segment.key))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    # When the database is restored to T (which the replay reaches before the damaged byte's end)
+    target = db + "_t"
+    with pytest.raises(IntegrityError, match="does not match its index"):
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then nothing was created: the segment was checked before anything was restored
+    assert not schema_exists(log_server, target)
+
+
+def test_an_xa_transaction_before_the_time_is_refused_not_dropped(log_server, make_log_database, tmp_path):
+    # Given a backup, then a row written by an XA transaction (prepared, then committed)
+    db = make_log_database("xa")
+    run(log_server, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY) ENGINE=InnoDB")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "XA START 'cbt_xa'",
+        f"INSERT INTO `{db}`.t VALUES (11)",
+        "XA END 'cbt_xa'",
+        "XA PREPARE 'cbt_xa'",
+        "XA COMMIT 'cbt_xa'",
+    )
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.t VALUES (12)")  # (the archive reaches past T)
+    archive_binlog(log_server, store, "src")
+    # When the database is restored to a time after it
+    target = db + "_t"
+    with pytest.raises(OperationError, match=r"XA transaction .* restore to a time before it"):
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is refused in one line, and nothing is left (the row was never silently left out)
+    assert not schema_exists(log_server, target)
+
+
+def test_ddl_from_a_session_without_a_database_and_text_naming_it_replay_as_written(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then DDL naming the database from a session with no default database, whose
+    # comment, default and view text name the database too
+    db, ref = make_log_database("names"), make_log_database("names_r")
+    run(log_server, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY) ENGINE=InnoDB COMMENT 'first'")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        f"ALTER TABLE `{db}`.t COMMENT 'mirror of {db}.t', "
+        f"ADD COLUMN note VARCHAR(50) DEFAULT 'see {db}.site'",
+        f"INSERT INTO `{db}`.t (id) VALUES (5)",
+        f"CREATE TABLE `{db}`.u (id INT PRIMARY KEY, s VARCHAR(20) DEFAULT '{db}.x') ENGINE=InnoDB",
+        f"INSERT INTO `{db}`.u (id) VALUES (1)",
+    )
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T under a new name
+    target = make_log_database("names_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it equals the database as it was, the text naming the database as it was written
+    assert_databases_equal(log_server, ref, target)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT note FROM `{target}`.t WHERE id = 5")
+        assert cur.fetchone() == (f"see {db}.site",)

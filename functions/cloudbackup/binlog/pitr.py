@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cloudbackup.binlog import events as ev
-from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events
+from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events, verify_segment
 from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes
 from cloudbackup.catalog import CatalogEntry, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
@@ -87,6 +87,8 @@ def plan_replay(
             f"--to-time {to_time.isoformat()} is after the archived binlog of {entry.manifest.source} "
             f"({window}); archive again (cloudbackup binlog archive) or choose an earlier time"
         )
+    for segment in chain:  # verify before use: every byte replayed is the archived one
+        verify_segment(store, segment)
     return ReplayPlan(entry=entry, store=store, segments=chain, start_file=start_file, start_pos=start_pos)
 
 

@@ -12,6 +12,7 @@ that commits at or after the stop time is rolled back and ends the replay.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -30,7 +31,11 @@ from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.storage.base import Storage
 
-_TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback", b"XA END": "skip"}
+_TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback"}
+# XA START / END / PREPARE / COMMIT / ROLLBACK: a prepared transaction commits in a later one.
+_XA = re.compile(rb"\s*XA\s", re.I)
+# The NO_BACKSLASH_ESCAPES bit of a Query event's sql_mode (the same on MySQL and MariaDB).
+_NO_BACKSLASH_ESCAPES = 1 << 21
 
 
 @dataclass
@@ -52,6 +57,21 @@ def segment_events(store: Storage, segment: SegmentIndex) -> Iterator[ev.Event]:
     if rest or digest.hexdigest() != segment.sha256:
         raise IntegrityError(
             f"binlog segment {store.location(segment.key)} does not match its index (SHA-256 or length)"
+        )
+
+
+def verify_segment(store: Storage, segment: SegmentIndex) -> None:
+    """Read a whole segment and check it against its index, before any of it is replayed: a replay
+    stops inside the segment holding its stop time, so segment_events' own check at the end would
+    never run there, and damaged events would be applied (a changed value, a cut length)."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in store.iter_range(segment.key):
+        digest.update(chunk)
+        size += len(chunk)
+    if size != segment.size or digest.hexdigest() != segment.sha256:
+        raise IntegrityError(
+            f"binlog segment {store.location(segment.key)} does not match its index (SHA-256 or length): "
+            "nothing was replayed"
         )
 
 
@@ -145,6 +165,8 @@ class Replayer:
     def _query(self, event: ev.Event, fde: ev.FormatDescription) -> bool:
         q = ev.query(event, fde)
         text = q.text.strip().rstrip(b";").strip()
+        if _XA.match(text):
+            return self._xa(event)
         control = _TRANSACTION_CONTROL.get(text.upper())
         if control == "commit":
             return self._end_transaction(event)
@@ -163,12 +185,26 @@ class Replayer:
                 f"{self.source} was dropped at {self.where} ({event.time:%Y-%m-%dT%H:%M:%SZ}): "
                 "restore to a time before it"
             )
-        if q.database == self.source:
+        if q.database == self.source or (not q.database and self._names_source(q)):
+            # (from a session with no default database every name is qualified: `shop`.t is ours)
             self._run_ddl(event, q)
-        elif self._names_source(q.text):
+        elif self._names_source(q):
             raise OperationError(
                 f"a statement at {self.where} changes {self.source} from another database "
                 f"({q.text[:80].decode(errors='replace')}): restore to a time before it"
+            )
+        return True
+
+    def _xa(self, event: ev.Event) -> bool:
+        """An XA statement. Its rows are prepared in one transaction and committed by a later `XA COMMIT`
+        (or not at all): replaying that is not done, so an XA transaction that changes the database
+        before the stop time is refused, never dropped without a word."""
+        if event.timestamp >= self.stop_ts:
+            return False
+        if self.open:  # rows of the database are in it (any other transaction has ended by now)
+            raise OperationError(
+                f"an XA transaction at {self.where} changes {self.source}: point-in-time restore cannot "
+                "replay XA transactions (prepared, then committed apart); restore to a time before it"
             )
         return True
 
@@ -208,7 +244,7 @@ class Replayer:
         if self.open:  # DDL commits implicitly on the server: say so ourselves
             self._run("COMMIT")
             self.open = False
-        text = self._renamed(q.text)
+        text = self._renamed(q)
         settings = [f"TIMESTAMP = {event.timestamp}"]
         if q.sql_mode is not None:
             settings.append(f"SESSION sql_mode = {q.sql_mode}")
@@ -226,19 +262,20 @@ class Replayer:
             self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
         self.stats.events += 1
 
-    def _renamed(self, text: bytes) -> bytes:
-        """The statement with names qualified by the source pointing at the target; others refused."""
+    def _renamed(self, q: ev.Query) -> bytes:
+        """The statement with names qualified by the source pointing at the target; others refused.
+        Only names are read: text in strings and comments stays as written (`COMMENT 'copy of shop.t'`)."""
+        escapes = _escapes(q)
         for other in self.other_databases:
-            if _qualifier(other).search(text):
+            if _names(_qualifier(other, escapes), q.text):
                 raise OperationError(
                     f"a statement at {self.where} names another database ({other}): "
-                    f"{text[:80].decode(errors='replace')}; restore to a time before it"
+                    f"{q.text[:80].decode(errors='replace')}; restore to a time before it"
                 )
-        target = quote_identifier(self.target).encode()
-        return _qualifier(self.source).sub(lambda m: target + b".", text)
+        return renamed_qualifiers(q.text, self.source, self.target, escapes)
 
-    def _names_source(self, text: bytes) -> bool:
-        return bool(_qualifier(self.source).search(text))
+    def _names_source(self, q: ev.Query) -> bool:
+        return _names(_qualifier(self.source, _escapes(q)), q.text)
 
     def _run(self, statement: str | bytes) -> Any:
         try:
@@ -251,8 +288,34 @@ class Replayer:
             ) from None
 
 
-def _qualifier(database: str) -> re.Pattern[bytes]:
-    """`db`. or db. as a name qualifier (backquoted, or bare between word boundaries)."""
+def _escapes(q: ev.Query) -> bool:
+    return q.sql_mode is None or not int(q.sql_mode) & _NO_BACKSLASH_ESCAPES
+
+
+@functools.lru_cache(maxsize=64)
+def _qualifier(database: str, escapes: bool = True) -> re.Pattern[bytes]:
+    """`db`. or db. as a name qualifier (backquoted, or bare between word boundaries), in group
+    `name`; or else a string, another backquoted name or a comment, matched whole so that nothing
+    inside one is taken for a qualifier. (Conditional comments `/*!…*/` are code: read inside.)"""
     quoted = re.escape(quote_identifier(database).encode())
     bare = re.escape(database.encode())
-    return re.compile(rb"(?:" + quoted + rb"|(?<![\w`$])" + bare + rb")\s*\.(?=\s*[`\w$])")
+    name = rb"(?P<name>(?:" + quoted + rb"|(?<![\w`$])" + bare + rb")\s*\.(?=\s*[`\w$]))"
+    if escapes:
+        strings = rb"'(?:[^'\\]|\\[\s\S]|'')*'|\"(?:[^\"\\]|\\[\s\S]|\"\")*\""
+    else:
+        strings = rb"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\""
+    other = rb"`(?:[^`]|``)*`|/\*(?![!M]).*?\*/|(?:--[ \t]|#)[^\n]*"
+    return re.compile(name + rb"|" + strings + rb"|" + other, re.S)
+
+
+def renamed_qualifiers(text: bytes, source: str, target: str, escapes: bool = True) -> bytes:
+    """`text` with every name qualified by `source` qualified by `target` instead; strings and
+    comments as they were."""
+    renamed = quote_identifier(target).encode() + b"."
+    return _qualifier(source, escapes).sub(
+        lambda m: renamed if m.group("name") is not None else m.group(0), text
+    )
+
+
+def _names(qualifier: re.Pattern[bytes], text: bytes) -> bool:
+    return any(m.group("name") is not None for m in qualifier.finditer(text))

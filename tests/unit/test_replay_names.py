@@ -1,0 +1,52 @@
+"""Replayed DDL points names qualified by the restored database at the target, and nothing else:
+text inside strings and comments is the data and the documentation of the schema, kept as written."""
+
+import pytest
+
+from cloudbackup.binlog.replay import renamed_qualifiers
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            b"ALTER TABLE shop.t COMMENT 'mirror of shop.t on the replica'",
+            b"ALTER TABLE `shop_r`.t COMMENT 'mirror of shop.t on the replica'",
+        ),
+        (
+            b"CREATE VIEW `shop`.v AS SELECT 'shop.x' AS s, \"shop.y\" AS d FROM `shop`.`t` /* shop.t */",
+            b"CREATE VIEW `shop_r`.v AS SELECT 'shop.x' AS s, \"shop.y\" AS d FROM `shop_r`.`t` /* shop.t */",
+        ),
+        (
+            b"ALTER TABLE t ADD COLUMN note VARCHAR(50) DEFAULT 'see shop.site'",
+            b"ALTER TABLE t ADD COLUMN note VARCHAR(50) DEFAULT 'see shop.site'",
+        ),
+        # an escaped quote does not end a string; a doubled one neither
+        (
+            b"INSERT INTO shop.t VALUES ('it\\'s shop.t', 'x''shop.u'), (shop.f(1))",
+            b"INSERT INTO `shop_r`.t VALUES ('it\\'s shop.t', 'x''shop.u'), (`shop_r`.f(1))",
+        ),
+        # a backquoted name holding a quote, and line comments
+        (
+            b"CREATE TABLE shop.`it's` (a INT) -- shop.t\n# shop.u\n",
+            b"CREATE TABLE `shop_r`.`it's` (a INT) -- shop.t\n# shop.u\n",
+        ),
+        # a conditional comment is code: its names are read
+        (
+            b"CREATE /*!50001 VIEW shop.v AS SELECT 1 */",
+            b"CREATE /*!50001 VIEW `shop_r`.v AS SELECT 1 */",
+        ),
+        # another database whose name ends like it, and a column named like it
+        (b"UPDATE myshop.t SET shop = 1", b"UPDATE myshop.t SET shop = 1"),
+    ],
+)
+def test_only_names_qualified_by_the_database_are_renamed(statement, expected):
+    assert renamed_qualifiers(statement, "shop", "shop_r") == expected
+
+
+def test_without_backslash_escapes_a_backslash_ends_no_string_early():
+    # Under NO_BACKSLASH_ESCAPES, 'a\' is a whole string: what follows is code again
+    statement = b"ALTER TABLE shop.t COMMENT 'a\\', ENGINE = InnoDB, RENAME TO shop.u"
+    assert renamed_qualifiers(statement, "shop", "shop_r", escapes=False) == (
+        b"ALTER TABLE `shop_r`.t COMMENT 'a\\', ENGINE = InnoDB, RENAME TO `shop_r`.u"
+    )
