@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql.staging import before_name, free_before_name
 from cloudbackup.restore import restore_backup
 from tests.fixtures.compare import assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import admin_connect, flavour
@@ -168,3 +170,22 @@ def test_live_tables_keep_referencing_a_restored_parent(db_settings, make_databa
         f"WHERE constraint_schema = '{source}' AND constraint_name = 'fk_child_parent'",
     )
     assert fk == ((source,),)
+
+
+def test_a_second_in_place_restore_within_the_same_second_keeps_its_tables_beside_the_first(
+    db_settings, make_database
+):
+    # Given the tables an in-place restore kept a moment ago, in `{db}_before_{this second}`
+    name = make_database("bn")
+    now = datetime.now(UTC)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        first = free_before_name(cur, name, now)
+        cur.execute(f"CREATE DATABASE `{first}`")
+        try:
+            # When another in-place restore of the database swaps within the same second
+            second = free_before_name(cur, name, now)
+        finally:
+            cur.execute(f"DROP DATABASE `{first}`")
+    # Then it keeps its tables in a name of its own, not failing on the first one's (error 1007)
+    assert first == before_name(name, now)
+    assert second == first + "_2"

@@ -37,10 +37,19 @@ def _ours(name: str, prefix: str) -> bool:
     return re.fullmatch(rf"[0-9a-f]{{{_ID_LENGTH}}}(?:{MARK}[0-9a-f]{{{_ID_LENGTH}}})?", rest) is not None
 
 
-def before_name(target: str, now: datetime) -> str:
-    """Where in-place restores keep the previous tables: `{db}_before_{YYYYMMDDTHHMMSS}`."""
-    suffix = f"_before_{now:%Y%m%dT%H%M%S}"
+def before_name(target: str, now: datetime, attempt: int = 1) -> str:
+    """Where in-place restores keep the previous tables: `{db}_before_{YYYYMMDDTHHMMSS}`, and `_2`, `_3`…
+    after it for a second restore of the same database within that second."""
+    suffix = f"_before_{now:%Y%m%dT%H%M%S}" + (f"_{attempt}" if attempt > 1 else "")
     return target[: MAX_NAME - len(suffix)] + suffix
+
+
+def free_before_name(cur: Any, target: str, now: datetime) -> str:
+    """before_name, not taken yet on the server."""
+    attempt = 1
+    while schema_exists(cur, name := before_name(target, now, attempt)):
+        attempt += 1
+    return name
 
 
 def _lock_name(staging: str) -> str:

@@ -34,7 +34,7 @@ from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.load import Loader
 from cloudbackup.mysql.routines import events_section, list_events, list_routines, routines_section
 from cloudbackup.mysql.splitter import split_statements
-from cloudbackup.mysql.staging import before_name, schema_exists
+from cloudbackup.mysql.staging import free_before_name, schema_exists
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
 from cloudbackup.mysql.views import views_section
 
@@ -144,7 +144,7 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
         if plan.whole:
             old_objects = _objects_section(cur, target)
         cur.execute(f"USE {q(staging)}")
-        keep = before_name(target, datetime.now(UTC))
+        keep = free_before_name(cur, target, datetime.now(UTC))
         cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")
     else:
         created_target = not schema_exists(cur, target)
