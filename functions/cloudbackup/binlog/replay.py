@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -79,6 +80,10 @@ class Replayer:
     def __init__(self, db: DbSettings, source: str, target: str, stop_at: datetime) -> None:
         self.source, self.target = source, target
         self.stop_ts = stop_at.timestamp()
+        # A whole-second time (MariaDB's) says only that its event is within that second: one in the
+        # stop time's own second may be after it, so it stops there (never a change after TIME).
+        self.stop_second = math.floor(self.stop_ts)
+        self.commit_at: float | None = None  # the transaction's commit time, where the binlog has it
         self.conn = connect(db, database=target)
         self.cur = self.conn.cursor()
         self.other_databases = self._databases() - {source, target}
@@ -119,10 +124,21 @@ class Replayer:
 
     # --- one event ---------------------------------------------------------------------------------
 
+    def _reached(self, event: ev.Event) -> bool:
+        """Whether the transaction `event` ends (or the DDL it is) comes at or after the stop time:
+        by its commit time to the microsecond where the binlog has one (MySQL), else by the second
+        its statement started (so a statement running across the stop time is left out only on MySQL)."""
+        if self.commit_at is not None:
+            return self.commit_at >= self.stop_ts
+        return event.timestamp >= self.stop_second
+
     def _one(self, event: ev.Event) -> bool:
         kind = event.type
         if kind == ev.FORMAT_DESCRIPTION:
             self.fde = ev.format_description(event)
+            return True
+        if kind in (ev.GTID_MYSQL, ev.ANONYMOUS_GTID_MYSQL, ev.GTID_MARIADB):
+            self.commit_at = ev.commit_time(event)  # a transaction begins
             return True
         fde = self._fde()
         if kind == ev.TABLE_MAP:
@@ -154,7 +170,7 @@ class Replayer:
         return self.fde
 
     def _end_transaction(self, event: ev.Event) -> bool:
-        if event.timestamp >= self.stop_ts:
+        if self._reached(event):
             return False
         if self.open:
             self._run("COMMIT")
@@ -178,7 +194,7 @@ class Replayer:
         kind = statement_kind(text, q.database, self.source)
         if control is not None or kind == "skip":
             return True
-        if event.timestamp >= self.stop_ts:
+        if self._reached(event):
             return False
         if kind == "drops-source":
             raise OperationError(
@@ -199,7 +215,7 @@ class Replayer:
         """An XA statement. Its rows are prepared in one transaction and committed by a later `XA COMMIT`
         (or not at all): replaying that is not done, so an XA transaction that changes the database
         before the stop time is refused, never dropped without a word."""
-        if event.timestamp >= self.stop_ts:
+        if self._reached(event):
             return False
         if self.open:  # rows of the database are in it (any other transaction has ended by now)
             raise OperationError(
