@@ -204,3 +204,24 @@ def test_a_follower_stopped_with_sigterm_keeps_what_it_read_and_exits_0(
     archived = archived_positions(LocalStorage(tmp_path / "data"), "src")[newest]
     assert archived == server_positions(log_server, newest)[-len(archived) :]  # up to the file's end
     assert b"archived" in out
+
+
+def test_an_archive_run_that_meets_a_gap_exits_1_after_archiving_what_is_there(log_server, archived):
+    # Given an archive, then a binlog file the server purged before it was archived
+    db, data, _ = archived
+    run(log_server, "FLUSH BINARY LOGS", f"INSERT INTO `{db}`.item (id, name) VALUES (1001, 'lost')")
+    run(log_server, "FLUSH BINARY LOGS", f"INSERT INTO `{db}`.item (id, name) VALUES (1002, 'kept')")
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        newest = [str(row[0]) for row in cur.fetchall()][-1]
+        cur.execute(f"PURGE BINARY LOGS TO '{newest}'")
+    # When the archive runs (from cron)
+    url = db_url(log_server)
+    done = cli("binlog", "archive", "--db-url", url, "--source", "src", "--data", data)
+    # Then it says so in one line, archives what is there, and exits 1 so the scheduler alerts
+    assert done.returncode == 1, done.stderr
+    (said,) = done.stderr.splitlines()
+    assert said.startswith("cloudbackup: binlog gap on src: ")
+    assert done.stdout.startswith("archived ")
+    # and the next run, with nothing new lost, exits 0
+    assert cli("binlog", "archive", "--db-url", url, "--source", "src", "--data", data).returncode == 0

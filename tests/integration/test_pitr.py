@@ -14,7 +14,7 @@ from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.binlog.replica import check_server
-from cloudbackup.binlog.segments import read_indexes
+from cloudbackup.binlog.segments import index_key, read_indexes
 from cloudbackup.binlog.status import binlog_status
 from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import IntegrityError, OperationError
@@ -385,3 +385,28 @@ def test_the_stop_time_holds_to_the_microsecond_on_mysql_and_to_the_second_on_ma
 
 def sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.time()))
+
+
+def test_status_ends_the_window_where_an_index_is_missing_as_the_replay_does(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then changes archived in three passes, and the middle pass's index lost
+    db, other = make_log_database("lost"), make_log_database("lost_o")
+    create_shop(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    next_second()  # the changes are later than the backup, to the second
+    for changes in (first_changes, second_changes, lambda s, d, o: run(s, f"DELETE FROM `{d}`.item")):
+        changes(log_server, db, other)
+        archive_binlog(log_server, store, "src")
+        next_second()
+    indexes = read_indexes(store, "src")
+    middle = indexes[len(indexes) // 2]
+    store.delete(index_key("src", middle.seq))
+    # When the window is asked for
+    (window,) = [w for w in binlog_status([store]) if w.database == db]
+    # Then no backup reaches the newest event across the hole, as a restore there is refused too
+    assert window.recoverable_from is None
+    assert window.gaps
+    with pytest.raises(OperationError, match="has a gap after"):
+        restore_to_time(log_server, [store], db, indexes[-1].last_time, target_database=db + "_t")

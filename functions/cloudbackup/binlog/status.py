@@ -59,8 +59,12 @@ def _window(
     source: str, database: str, backups: list[CatalogEntry], indexes: list[SegmentIndex], gaps: list[Gap]
 ) -> Window:
     window = Window(source=source, database=database, gaps=gaps)
-    # Only a backup after the last gap reaches the newest event.
-    last_gap = max((i for i, s in enumerate(indexes) if s.gap_before), default=0)
+    # Only a backup after the last gap reaches the newest event: a recorded gap, or a segment that does
+    # not follow the one before (an index lost or deleted), which the replay refuses to cross as well.
+    last_gap = max(
+        (i for i, s in enumerate(indexes) if s.gap_before or (i > 0 and not follows(indexes[i - 1], s))),
+        default=0,
+    )
     for entry in sorted(backups, key=lambda e: e.manifest.started_at):  # oldest first
         snap = entry.manifest.snapshot
         held = any(
@@ -69,7 +73,9 @@ def _window(
         )
         if held:
             window.recoverable_from = entry.manifest.started_at.isoformat()
-            window.recoverable_to = indexes[-1].last_event_time
+            # (the newest event's whole second may come before a backup started within it)
+            newest = indexes[-1].last_time
+            window.recoverable_to = max(newest, entry.manifest.started_at).isoformat()
             window.backup_id = entry.id
             return window
     window.note = "no backup whose binlog position is archived after the last gap: take a backup"

@@ -39,7 +39,9 @@ def _archive(args: argparse.Namespace) -> int:
             f"({result.bytes:,} bytes); archive ends at {result.position or 'nothing yet'}"
             + (f", newest event {result.newest_event_time}" if result.newest_event_time else "")
         )
-    return 0
+    # A gap ends the recoverable window until the next backup: exit 1, so a scheduler's alert fires
+    # (what was there was archived all the same, and the next run goes on after the gap).
+    return 1 if result.gap else 0
 
 
 def _status(args: argparse.Namespace) -> int:
