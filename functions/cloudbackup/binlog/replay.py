@@ -33,6 +33,8 @@ from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.storage.base import Storage
 
 _TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback"}
+# MySQL's atomic CREATE TABLE … SELECT: the statement opens the transaction its rows come in.
+_ATOMIC_CREATE_SELECT = re.compile(rb"\bSTART\s+TRANSACTION\s*$", re.I)
 # XA START / END / PREPARE / COMMIT / ROLLBACK: a prepared transaction commits in a later one.
 _XA = re.compile(rb"\s*XA\s", re.I)
 # The NO_BACKSLASH_ESCAPES bit of a Query event's sql_mode (the same on MySQL and MariaDB).
@@ -84,6 +86,7 @@ class Replayer:
         # stop time's own second may be after it, so it stops there (never a change after TIME).
         self.stop_second = math.floor(self.stop_ts)
         self.commit_at: float | None = None  # the transaction's commit time, where the binlog has it
+        self.reset_at_end = False  # session settings of a CREATE … SELECT stay until its commit
         self.conn = connect(db, database=target)
         self.cur = self.conn.cursor()
         self.other_databases = self._databases() - {source, target}
@@ -176,6 +179,8 @@ class Replayer:
             self._run("COMMIT")
             self.open = False
             self.stats.transactions += 1
+        if self.reset_at_end:
+            self._reset_session()
         return True
 
     def _query(self, event: ev.Event, fde: ev.FormatDescription) -> bool:
@@ -261,22 +266,34 @@ class Replayer:
             self._run("COMMIT")
             self.open = False
         text = self._renamed(q)
-        settings = [f"TIMESTAMP = {event.timestamp}"]
-        if q.sql_mode is not None:
-            settings.append(f"SESSION sql_mode = {q.sql_mode}")
-        if q.charset is not None:
-            client, connection, server = q.charset
-            settings.append(
-                f"@@session.character_set_client = {client}, @@session.collation_connection = {connection}, "
-                f"@@session.collation_server = {server}"
-            )
-        self._run("SET " + ", ".join(settings))
+        if _ATOMIC_CREATE_SELECT.search(text):
+            self._open_create_select(event, q, text)
+            return
+        self._run(_session_settings(event, q))
         try:
             self._run(text)
         finally:
-            self._run("SET NAMES utf8mb4")
-            self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
+            self._reset_session()
         self.stats.events += 1
+
+    def _open_create_select(self, event: ev.Event, q: ev.Query, text: bytes) -> None:
+        """MySQL logs CREATE TABLE … SELECT as `CREATE TABLE … START TRANSACTION`, its rows, then a
+        commit: in between, the server takes only BINLOG statements and the COMMIT (error 3977). So the
+        format description goes first, and the session settings stay until the transaction ends."""
+        self._send_fde()
+        self._run(_session_settings(event, q))
+        try:
+            self._run(text)
+        except OperationError:
+            self._reset_session()
+            raise
+        self.open, self.reset_at_end = True, True
+        self.stats.events += 1
+
+    def _reset_session(self) -> None:
+        self._run("SET NAMES utf8mb4")
+        self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
+        self.reset_at_end = False
 
     def _renamed(self, q: ev.Query) -> bytes:
         """The statement with names qualified by the source pointing at the target; others refused.
@@ -302,6 +319,20 @@ class Replayer:
             raise OperationError(
                 f"replaying the binlog event at {self.where} failed: {code} {message}"
             ) from None
+
+
+def _session_settings(event: ev.Event, q: ev.Query) -> str:
+    """The SET that gives the replaying session what the logged statement ran under."""
+    settings = [f"TIMESTAMP = {event.timestamp}"]
+    if q.sql_mode is not None:
+        settings.append(f"SESSION sql_mode = {q.sql_mode}")
+    if q.charset is not None:
+        client, connection, server = q.charset
+        settings.append(
+            f"@@session.character_set_client = {client}, @@session.collation_connection = {connection}, "
+            f"@@session.collation_server = {server}"
+        )
+    return "SET " + ", ".join(settings)
 
 
 def _escapes(q: ev.Query) -> bool:
