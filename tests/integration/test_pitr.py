@@ -16,8 +16,10 @@ from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.binlog.replica import check_server
 from cloudbackup.binlog.segments import index_key, read_indexes
 from cloudbackup.binlog.status import binlog_status
+from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import IntegrityError, OperationError
+from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
@@ -433,3 +435,26 @@ def test_a_table_created_from_a_select_replays(log_server, make_log_database, tm
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the table and its rows are there, as they were at T
     assert_databases_equal(log_server, ref, target)
+
+
+def test_a_time_after_an_in_place_restore_asks_for_a_backup_taken_after_it(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then the database restored in place from it (its swap is in the binlog)
+    db, other = make_log_database("swapped"), make_log_database("swapped_o")
+    create_shop(log_server, db, other)
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    next_second()
+    (entry,) = list_backups([store], database=db)
+    kept = restore_backup(log_server, entry, in_place=True).previous_tables_kept_in
+    first_changes(log_server, db, other)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.item")
+    archive_binlog(log_server, store, "src")
+    # When a time after the restore is asked for, from the backup before it
+    with pytest.raises(OperationError, match=r"was restored in place at .* needs a backup taken after"):
+        restore_to_time(log_server, [store], db, to_time, target_database=db + "_t")
+    # Then it says what to do, and nothing was created
+    assert not schema_exists(log_server, db + "_t")
+    run(log_server, f"DROP DATABASE IF EXISTS `{kept}`")

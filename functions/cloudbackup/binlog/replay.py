@@ -30,6 +30,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.base import Storage
 
 _TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback"}
@@ -210,6 +211,7 @@ class Replayer:
             # (from a session with no default database every name is qualified: `shop`.t is ours)
             self._run_ddl(event, q)
         elif self._names_source(q):
+            self._refuse_an_in_place_restore(event, q.database)  # (our own swap runs from staging)
             raise OperationError(
                 f"a statement at {self.where} changes {self.source} from another database "
                 f"({q.text[:80].decode(errors='replace')}): restore to a time before it"
@@ -265,7 +267,7 @@ class Replayer:
         if self.open:  # DDL commits implicitly on the server: say so ourselves
             self._run("COMMIT")
             self.open = False
-        text = self._renamed(q)
+        text = self._renamed(event, q)
         if _ATOMIC_CREATE_SELECT.search(text):
             self._open_create_select(event, q, text)
             return
@@ -295,12 +297,22 @@ class Replayer:
         self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
         self.reset_at_end = False
 
-    def _renamed(self, q: ev.Query) -> bytes:
+    def _refuse_an_in_place_restore(self, event: ev.Event, other: str) -> None:
+        """A statement naming `{db}_before_…` or a staging database of it is an in-place restore's
+        swap: the database after it holds what that restore loaded, which no binlog of it replays."""
+        if other.startswith((f"{self.source}_before_", f"{self.source}{MARK}")):
+            raise OperationError(
+                f"{self.source} was restored in place at {self.where} ({event.time:%Y-%m-%dT%H:%M:%SZ}): "
+                "a time after that needs a backup taken after the restore"
+            )
+
+    def _renamed(self, event: ev.Event, q: ev.Query) -> bytes:
         """The statement with names qualified by the source pointing at the target; others refused.
         Only names are read: text in strings and comments stays as written (`COMMENT 'copy of shop.t'`)."""
         escapes = _escapes(q)
         for other in self.other_databases:
             if _names(_qualifier(other, escapes), q.text):
+                self._refuse_an_in_place_restore(event, other)
                 raise OperationError(
                     f"a statement at {self.where} names another database ({other}): "
                     f"{q.text[:80].decode(errors='replace')}; restore to a time before it"
