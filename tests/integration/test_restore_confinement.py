@@ -356,7 +356,7 @@ def test_the_cli_refuses_an_unusable_target_name_with_exit_2(db_settings, tmp_pa
     path = tmp_path / "t.sql"
     path.write_text("CREATE TABLE cbt_never (a int);\n")
     done = subprocess.run(
-        [sys.executable, "-m", "cloudbackup.cli.main", "restore", "--db-url", db_url(db_settings, "mysql"),
+        [sys.executable, "-m", "cloudbackup.cli.main", "restore", "--db-url", db_url(db_settings),
          "--backup", str(path), "--target-database", UNUSABLE_NAMES["65 characters"]],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
