@@ -175,11 +175,9 @@ def find_backup(
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
         if not entries:
-            what = (f"database {database!r}" if database else "any database") + (
-                f" from source {source!r}" if source else ""
-            )
+            what = backups_of(database, source) or "of any database"
             hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
-            raise UsageError(f"no complete backup of {what} in {describe_stores(stores)}{hint}")
+            raise UsageError(f"no complete backup {what} in {describe_stores(stores)}{hint}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
     if not matches and len(ref) >= MIN_ID_PREFIX:
@@ -192,11 +190,21 @@ def find_backup(
         short = (
             f" (an id prefix needs {MIN_ID_PREFIX} or more characters)" if len(ref) < MIN_ID_PREFIX else ""
         )
-        of = (f" of database {database!r}" if database else "") + (
-            f" from source {source!r}" if source else ""
+        of = backups_of(database, source)
+        raise UsageError(
+            f"no complete backup{' ' + of if of else ''} with id {ref!r} in {describe_stores(stores)}{short}"
         )
-        raise UsageError(f"no complete backup{of} with id {ref!r} in {describe_stores(stores)}{short}")
     return matches[0]
+
+
+def backups_of(database: str | None, source: str | None) -> str:
+    """How a message names the backups a command was narrowed to: `of database 'shop' from source
+    'db1'`, `of database 'shop'`, `of source 'db1'`; empty when it was not narrowed."""
+    if database and source:
+        return f"of database {database!r} from source {source!r}"
+    if database:
+        return f"of database {database!r}"
+    return f"of source {source!r}" if source else ""
 
 
 def describe_stores(stores: Sequence[Storage]) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events, verify_segment
 from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes
-from cloudbackup.catalog import CatalogEntry, describe_stores, list_backups
+from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.definer import DefinerPolicy
@@ -49,8 +49,7 @@ def plan_replay(
     entries = list_backups(stores, database=database, source=source)
     before = [e for e in entries if e.manifest.started_at < to_time]
     if not entries:
-        of = f"{database!r}" + (f" from source {source!r}" if source else "")
-        raise UsageError(f"no complete backup of database {of} in {describe_stores(stores)}")
+        raise UsageError(f"no complete backup {backups_of(database, source)} in {describe_stores(stores)}")
     if not before:
         oldest = f"the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
         raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database} ({oldest})")

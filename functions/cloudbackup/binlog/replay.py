@@ -31,7 +31,7 @@ from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.staging import MARK
-from cloudbackup.storage.base import Storage
+from cloudbackup.storage.base import Sha256Counter, Storage
 
 _TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "rollback"}
 # MySQL's atomic CREATE TABLE … SELECT: the statement opens the transaction its rows come in.
@@ -68,11 +68,10 @@ def verify_segment(store: Storage, segment: SegmentIndex) -> None:
     """Read a whole segment and check it against its index, before any of it is replayed: a replay
     stops inside the segment holding its stop time, so segment_events' own check at the end would
     never run there, and damaged events would be applied (a changed value, a cut length)."""
-    digest, size = hashlib.sha256(), 0
+    read = Sha256Counter()
     for chunk in store.iter_range(segment.key):
-        digest.update(chunk)
-        size += len(chunk)
-    if size != segment.size or digest.hexdigest() != segment.sha256:
+        read.update(chunk)
+    if read.size != segment.size or read.hexdigest() != segment.sha256:
         raise IntegrityError(
             f"binlog segment {store.location(segment.key)} does not match its index (SHA-256 or length): "
             "nothing was replayed"

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from cloudbackup.catalog import CatalogEntry, prune
+from cloudbackup.catalog import CatalogEntry, backups_of, prune
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import OperationError
 from cloudbackup.printable import one_line
@@ -59,14 +59,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
         # a typo in a cron line would otherwise prune nothing, every night, without a word
-        named = " and ".join(
-            f"{what} {value!r}"
-            for what, value in (("database", args.database), ("source", args.source))
-            if value
-        )
+        named = backups_of(args.database, args.source)
         print(
             one_line(
-                f"cloudbackup: warning: no backup of {named} in {stores.write.describe()}: nothing to prune"
+                f"cloudbackup: warning: no backup {named} in {stores.write.describe()}: nothing to prune"
             ),
             file=sys.stderr,
         )
