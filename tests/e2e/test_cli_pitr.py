@@ -76,36 +76,19 @@ def test_restore_to_time_from_the_command_line(log_server, archived, make_log_da
 
 def test_a_time_before_every_backup_is_a_usage_error(log_server, archived):
     db, data, _ = archived
-    done = cli(
-        "restore",
-        "--db-url",
-        db_url(log_server),
-        "--database",
-        db,
-        "--to-time",
-        "2001-01-01T00:00:00Z",
-        "--target-database",
-        db + "_x",
-        "--data",
-        data,
-    )
+
+    def restore_in_2001(database: str) -> subprocess.CompletedProcess[str]:
+        return cli(
+            "restore", "--db-url", db_url(log_server), "--database", database,
+            "--to-time", "2001-01-01T00:00:00Z", "--target-database", db + "_x", "--data", data,
+        )  # fmt: skip
+
+    done = restore_in_2001(db)
     assert done.returncode == 2
     assert "is before every backup" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     # and a database with no backup at all is said to have none, not that the time is too early
-    done = cli(
-        "restore",
-        "--db-url",
-        db_url(log_server),
-        "--database",
-        "no_such_db",
-        "--to-time",
-        "2001-01-01T00:00:00Z",
-        "--target-database",
-        db + "_x",
-        "--data",
-        data,
-    )
+    done = restore_in_2001("no_such_db")
     assert done.returncode == 2
     assert "no complete backup of database 'no_such_db'" in done.stderr
     assert "before every backup" not in done.stderr

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudbackup.backup import backup_database
 from cloudbackup.binlog.replay import segment_events
 from cloudbackup.binlog.segments import read_indexes
 from cloudbackup.dburl import DbSettings
@@ -41,6 +42,14 @@ def create_shop(settings: DbSettings, db: str, other: str) -> None:
         "INSERT INTO audit (what) VALUES (CONCAT('update ', NEW.id))",
         database=db,
     )
+
+
+def shop_backed_up(settings: DbSettings, make_database: Any, store: Storage, stem: str) -> tuple[str, str]:
+    """A shop database and another one (create_shop), the shop backed up into `store` as source "src"."""
+    db, other = make_database(stem), make_database(stem + "_other")
+    create_shop(settings, db, other)
+    backup_database(settings, db, store, source="src")
+    return db, other
 
 
 def first_changes(settings: DbSettings, db: str, other: str) -> None:

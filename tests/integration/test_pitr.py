@@ -36,6 +36,7 @@ from tests.integration.pitr_helpers import (
     schema_exists,
     second_changes,
     server_positions,
+    shop_backed_up,
 )
 
 pytestmark = pytest.mark.integration
@@ -108,10 +109,8 @@ def test_a_killed_archiver_leaves_no_duplicate_and_no_missing_event(log_server, 
 
 def test_a_purged_binlog_is_reported_as_a_gap_that_ends_the_window(log_server, make_log_database, tmp_path):
     # Given a backup and an archive up to it
-    db, other = make_log_database("gap"), make_log_database("gap_other")
-    create_shop(log_server, db, other)
     store = LocalStorage(tmp_path / "store")
-    backup_database(log_server, db, store, source="src")
+    db, other = shop_backed_up(log_server, make_log_database, store, "gap")
     archive_binlog(log_server, store, "src")
     next_second()  # events after the gap are later than the backup, to the second
     # When the server purges a binlog file that was never archived
@@ -248,10 +247,8 @@ def test_a_time_after_the_database_was_dropped_is_refused_in_one_line(
     log_server, make_log_database, tmp_path
 ):
     # Given a backup, then the database dropped (and made again) before T
-    db, other = make_log_database("dropped"), make_log_database("dropped_o")
     store = LocalStorage(tmp_path / "store")
-    create_shop(log_server, db, other)
-    backup_database(log_server, db, store, source="src")
+    db, _ = shop_backed_up(log_server, make_log_database, store, "dropped")
     run(log_server, f"DROP DATABASE `{db}`", f"CREATE DATABASE `{db}`")
     to_time = next_second()
     run(log_server, f"CREATE TABLE `{db}`.later (id INT PRIMARY KEY)")
@@ -266,10 +263,8 @@ def test_a_damaged_segment_is_refused_before_anything_when_the_time_falls_inside
     log_server, make_log_database, tmp_path
 ):
     # Given a backup, then changes on both sides of T archived in one segment
-    db, other = make_log_database("damaged"), make_log_database("damaged_o")
     store = LocalStorage(tmp_path / "store")
-    create_shop(log_server, db, other)
-    backup_database(log_server, db, store, source="src")
+    db, other = shop_backed_up(log_server, make_log_database, store, "damaged")
     first_changes(log_server, db, other)
     to_time = next_second()
     second_changes(log_server, db, other)
@@ -393,10 +388,8 @@ def test_status_ends_the_window_where_an_index_is_missing_as_the_replay_does(
     log_server, make_log_database, tmp_path
 ):
     # Given a backup, then changes archived in three passes, and the middle pass's index lost
-    db, other = make_log_database("lost"), make_log_database("lost_o")
-    create_shop(log_server, db, other)
     store = LocalStorage(tmp_path / "store")
-    backup_database(log_server, db, store, source="src")
+    db, other = shop_backed_up(log_server, make_log_database, store, "lost")
     next_second()  # the changes are later than the backup, to the second
     for changes in (first_changes, second_changes, lambda s, d, o: run(s, f"DELETE FROM `{d}`.item")):
         changes(log_server, db, other)
@@ -441,10 +434,8 @@ def test_a_time_after_an_in_place_restore_asks_for_a_backup_taken_after_it(
     log_server, make_log_database, tmp_path
 ):
     # Given a backup, then the database restored in place from it (its swap is in the binlog)
-    db, other = make_log_database("swapped"), make_log_database("swapped_o")
-    create_shop(log_server, db, other)
     store = LocalStorage(tmp_path / "store")
-    backup_database(log_server, db, store, source="src")
+    db, other = shop_backed_up(log_server, make_log_database, store, "swapped")
     next_second()
     (entry,) = list_backups([store], database=db)
     kept = restore_backup(log_server, entry, in_place=True).previous_tables_kept_in
