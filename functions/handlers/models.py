@@ -100,10 +100,8 @@ class RestoreEvent(_Event):
 
     @model_validator(mode="after")
     def _one_target(self) -> RestoreEvent:
-        if self.to_time is not None and (self.backup != "latest" or self.tables or self.dry_run):
-            raise ValueError(
-                'to_time picks the newest backup before it: give "backup": "latest", no tables, no dry_run'
-            )
+        if self.to_time is not None and (self.backup != "latest" or self.tables):
+            raise ValueError('to_time picks the newest backup before it: give "backup": "latest", no tables')
         if self.in_place and self.target_database is not None:
             raise ValueError("give either target_database or in_place: true, not both")
         if not self.in_place and self.target_database is None:
@@ -223,7 +221,8 @@ class RestoreSummary(BaseModel):
     verified: bool = False  # the data object matched its manifest (SHA-256, size, frames)
     message: str = ""
     to_time: str | None = None  # a point-in-time restore: up to this time
-    binlog_transactions: int | None = None  # replayed after the backup
+    binlog_transactions: int | None = None  # replayed after the backup (none in a dry run)
+    binlog_from: str | None = None  # a point-in-time restore replays from this binlog file:offset
 
 
 class DrillSummary(BaseModel):

@@ -154,12 +154,21 @@ class RestoreRun:
                 target_database=None if request.in_place else request.target_database,
                 in_place=request.in_place,
                 source=request.source,
+                dry_run=request.dry_run,
             )
-        message = (
-            f"restored {request.database!r} as it was at {result.to_time} into {request.target!r}: backup "
-            f"{result.backup_id} ({result.backup_started_at}) and {result.binlog_transactions} transactions "
-            "from the archived binlog" + (" in place" if request.in_place else "")
-        )
+        if result.dry_run:
+            message = (
+                f"would restore {request.database!r} as it was at {result.to_time} into {request.target!r}: "
+                f"backup {result.backup_id} ({result.backup_started_at}) verified, then the archived binlog "
+                f"from {result.binlog_from} ({result.binlog_segments} segments, verified)"
+            )
+        else:
+            message = (
+                f"restored {request.database!r} as it was at {result.to_time} into {request.target!r}: "
+                f"backup {result.backup_id} ({result.backup_started_at}) and "
+                f"{result.binlog_transactions} transactions from the archived binlog"
+            )
+        message += " in place" if request.in_place else ""
         if result.previous_tables_kept_in:
             message += f"; the previous tables are kept in {result.previous_tables_kept_in!r}"
         return RestoreSummary(
@@ -169,7 +178,7 @@ class RestoreRun:
             backup_created_at=result.backup_started_at,
             target_database=request.target,
             in_place=request.in_place,
-            dry_run=False,
+            dry_run=result.dry_run,
             tables=[],
             rows=result.rows,
             bytes=result.bytes,
@@ -178,5 +187,6 @@ class RestoreRun:
             verified=True,
             message=message,
             to_time=result.to_time,
-            binlog_transactions=result.binlog_transactions,
+            binlog_transactions=None if result.dry_run else result.binlog_transactions,
+            binlog_from=result.binlog_from,
         )

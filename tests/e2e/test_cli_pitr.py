@@ -117,6 +117,51 @@ def test_a_time_after_the_archive_fails_naming_the_window_and_creates_nothing(lo
     assert not schema_exists(log_server, db + "_x")
 
 
+def test_a_dry_run_to_a_time_verifies_and_says_what_it_would_do_changing_nothing(log_server, archived):
+    # Given a backed-up database whose binlog is archived past a time
+    db, data, to_time = archived
+    target = db + "_dry"
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM `{db}`.item")
+        (rows_before,) = cur.fetchone()
+
+    def dry_run(*target_flags: str) -> subprocess.CompletedProcess[str]:
+        return cli(
+            "restore", "--db-url", db_url(log_server), "--database", db, "--data", data,
+            "--to-time", to_time.strftime("%Y-%m-%dT%H:%M:%SZ"), *target_flags, "--dry-run",
+        )  # fmt: skip
+
+    # When the operator asks first what a restore to that time would do, into a new database and in place
+    new, in_place, as_json = (
+        dry_run("--target-database", target),
+        dry_run("--in-place"),
+        dry_run("--target-database", target, "--json"),
+    )
+    # Then each says it in a few lines, naming the backup, the target and the replay's start
+    assert new.returncode == 0, new.stderr
+    assert new.stdout.startswith("dry run: backup ")
+    assert "nothing was changed" in new.stdout
+    assert f"would create database {target}" in new.stdout
+    assert "then would replay the archived binlog from " in new.stdout
+    assert in_place.returncode == 0, in_place.stderr
+    assert f"would replace database {db} " in in_place.stdout
+    assert as_json.returncode == 0, as_json.stderr
+    summary = json.loads(as_json.stdout)
+    assert summary["dry_run"] is True
+    assert summary["binlog_from"]
+    assert summary["binlog_segments"] >= 1
+    assert summary["location"].endswith(".sql.zst")
+    # and nothing changed: no target, no kept copy, the database as it was
+    assert not schema_exists(log_server, target)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s", (db + "_before%",)
+        )
+        assert cur.fetchone()[0] == 0
+        cur.execute(f"SELECT COUNT(*) FROM `{db}`.item")
+        assert cur.fetchone()[0] == rows_before
+
+
 @pytest.mark.parametrize("text", ["yesterday", "2026-12-03T14:02:00"])
 def test_a_time_without_zone_or_not_iso_is_a_usage_error(text, tmp_path):
     done = cli(

@@ -54,17 +54,25 @@ def test_scheduled_archives_then_a_to_time_restore_from_the_console(
     reference_copy(log_server, db, ref)
     disaster(log_server, db, other)
     second = archive(deployment)
-    # When the restore function gets a to_time event
+    # When the restore function gets a to_time event, first as a dry run
     target = make_log_database("hpitr_t")
-    summary = deployment.restore(
-        {
-            "source": deployment.source,
-            "database": db,
-            "backup": "latest",
-            "target_database": target,
-            "to_time": to_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-    )
+    event = {
+        "source": deployment.source,
+        "database": db,
+        "backup": "latest",
+        "target_database": target,
+        "to_time": to_time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    dry = deployment.restore({**event, "dry_run": True})
+    # Then the dry run names the backup and where the replay starts, and loads nothing
+    assert dry["dry_run"] is True
+    assert dry["message"].startswith(f"would restore {db!r} as it was at ")
+    assert dry["binlog_from"]
+    assert dry["binlog_transactions"] is None
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s", (target,))
+        assert cur.fetchone()[0] == 0
+    summary = deployment.restore(event)
     # Then the archive runs read to the server's end, under _binlog/ in the bucket,
     assert first["reached_end"] is True
     assert second["events"] > 0
@@ -72,6 +80,8 @@ def test_scheduled_archives_then_a_to_time_restore_from_the_console(
     # and the target is the database as it was at that time
     assert summary["to_time"].startswith(to_time.strftime("%Y-%m-%dT%H:%M:%S"))
     assert summary["binlog_transactions"] > 0
+    assert summary["dry_run"] is False
+    assert summary["binlog_from"] == dry["binlog_from"]
     assert_databases_equal(log_server, ref, target)
 
 

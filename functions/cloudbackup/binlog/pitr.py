@@ -32,6 +32,10 @@ class PointInTimeResult(RestoreResult):
     binlog_statements: int = 0
     binlog_transactions: int = 0
     binlog_segments: int = 0
+    # Where the replay starts (the backup's binlog file:offset), and where the backup's data object is
+    binlog_from: str = ""
+    store: str = ""
+    location: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,11 @@ def restore_to_time(
     source: str | None = None,
     definer: DefinerPolicy = "keep",
     jobs: int = 2,
+    dry_run: bool = False,
     progress: Progress | None = None,
 ) -> PointInTimeResult:
+    """`dry_run`: every check a real run makes before it changes anything (the backup and every
+    segment verified, the target checked), then what it would do; nothing is changed."""
     plan = plan_replay(stores, database, to_time, source)
     stats = ReplayStats()
 
@@ -124,6 +131,7 @@ def restore_to_time(
         in_place=in_place,
         definer=definer,
         jobs=jobs,
+        dry_run=dry_run,
         progress=progress,
         before_publish=replay,
     )
@@ -135,6 +143,9 @@ def restore_to_time(
         binlog_statements=stats.statements,
         binlog_transactions=stats.transactions,
         binlog_segments=len(plan.segments),
+        binlog_from=f"{plan.start_file}:{plan.start_pos}",
+        store=plan.entry.store.kind,
+        location=plan.entry.store.location(plan.entry.manifest.data.key),
     )
 
 

@@ -88,7 +88,6 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
             "--to-time picks its backup itself and restores whole databases: drop --backup/--table"
         )
     for flag, given in (
-        ("--dry-run", args.dry_run),
         ("--exclude-table", args.exclude_table),
         ("--schema-only", args.schema_only),
     ):
@@ -102,7 +101,7 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
     if args.in_place:
         same_database_in_place(db, args.database)
     when = parse_time(args.to_time)
-    if args.in_place and not args.yes:
+    if args.in_place and not (args.yes or args.dry_run):
         confirm_in_place(args.database, f"its newest backup before {args.to_time} and the binlog up to then")
     result = restore_to_time(
         db,
@@ -114,10 +113,17 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
         source=args.source,
         definer=args.definer,
         jobs=args.jobs,
+        dry_run=args.dry_run,
         progress=for_terminal(),
     )
     if args.json:
         print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
+    elif result.dry_run:
+        replay = (
+            f"then would replay the archived binlog from {result.binlog_from} up to {result.to_time} "
+            f"({result.binlog_segments} segments, verified)"
+        )
+        print(dry_run_summary(result, (result.store, result.location)) + "\n" + one_line(replay))
     else:
         print(
             one_line(
