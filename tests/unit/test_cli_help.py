@@ -7,7 +7,7 @@ import argparse
 
 import pytest
 
-from cloudbackup.cli.main import build_parser
+from cloudbackup.cli.main import build_parser, main
 
 # Options that mean something only for some commands (what they are for, in the comment).
 ONLY_FOR = {
@@ -65,3 +65,23 @@ def test_options_are_offered_only_where_they_do_something(option, commands):
         if any(option in a.option_strings for a in options(parser))
     }
     assert offering == commands
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["verify", "-b", "3fa2"], "unrecognized arguments: -b"),  # a short flag the command does not have
+        (["show", "--bakcup=3fa2"], "unrecognized arguments: --bakcup=3fa2"),
+        (["verify"], "the following arguments are required: --backup"),  # nothing unknown: the missing one
+    ],
+)
+def test_an_unknown_flag_is_named_before_the_required_one_it_was_meant_for(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When a command is given a flag it does not know, in place of one it requires
+    with pytest.raises(SystemExit) as stopped:
+        main([*argv, "--data", "/nonexistent"])
+    # Then the one-line error names the unknown flag, the operator's actual mistake
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert named in line

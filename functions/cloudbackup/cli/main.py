@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -57,6 +58,10 @@ class LowerCaseLevel(logging.Formatter):
         )
 
 
+# A flag as typed (`-b`, `--backpu=x`), not a value that starts with a minus (`-1`, `-0.5`).
+_FLAG_LIKE = re.compile(r"--?[A-Za-z]")
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Usage errors are one line on stderr and exit code 2. A long flag is spelt out whole (`--in` is
     not `--in-place`), and a flag that takes one value is given once (GivenOnce)."""
@@ -67,7 +72,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.register("action", None, GivenOnce)
         self.register("action", "store", GivenOnce)
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
+        # argparse names a missing required flag before an unknown one; the unknown one (`-b` for
+        # `--backup`) is usually why the other is missing, so it is named first.
+        unknown = [
+            arg
+            for arg in getattr(self, "_given", [])
+            if _FLAG_LIKE.match(arg) and arg.split("=", 1)[0] not in self._option_string_actions
+        ]
+        if unknown and message.startswith("the following arguments are required"):
+            message = f"unrecognized arguments: {' '.join(unknown)}"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
