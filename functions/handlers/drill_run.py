@@ -78,7 +78,10 @@ class DrillRun:
 
     def _drill(self, request: DrillEvent, source: SourceConfig, summary: DrillSummary) -> None:
         with self.segment("find backup", source=request.source, database=request.database):
-            db = self.engine.read_secret(source.drill_secret_arn or source.secret_arn, True)
+            if source.drill_secret_arn is None:  # the source's own server: its TLS options, as every run
+                db = source.with_tls(self.engine.read_secret(source.secret_arn, True))
+            else:  # a server of its own, whose secret says its own TLS options (ssl_mode, ssl_ca)
+                db = self.engine.read_secret(source.drill_secret_arn, True)
             entry = self.engine.find_backup(
                 [self.engine.open_store()], request.backup, database=request.database, source=request.source
             )

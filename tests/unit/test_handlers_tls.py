@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from cloudbackup.catalog import find_backup
+from cloudbackup.errors import UsageError
 from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
 from handlers.secrets import ASSET_ROOT, RdsSecret
@@ -88,3 +89,43 @@ def test_the_restore_function_reads_its_own_secret_when_configured(
     module.handler(event, lambda_context())
     assert arns == [read]
     assert len(engine.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "ssl_mode"),
+    [
+        # drilled on the source's own server: with the source's TLS options, as its backups are
+        ({"secret_arn": "arn:backup", "ssl_mode": "VERIFY_IDENTITY"}, "VERIFY_IDENTITY"),
+        # on a drill server of its own: that server's secret says its TLS options
+        ({"secret_arn": "arn:backup", "ssl_mode": "VERIFY_IDENTITY", "drill_secret_arn": "arn:drill"}, None),
+    ],
+)
+def test_a_drill_connects_with_the_tls_options_of_the_server_it_drills_on(
+    config: dict[str, str],
+    ssl_mode: str | None,
+    load_handler: Callable[..., ModuleType],
+    lambda_context: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Given a source whose deployment config asks for a verified TLS connection, and a backup of it
+    store = LocalStorage(tmp_path)
+    store_backup(store, manifest_for("shop", "newer0002"))
+    module = load_handler("restore", settings_env(sources={SOURCE: {**config, "drill": True}}))
+    drilled_with: list[Any] = []
+
+    def drill(db: Any, entry: Any, **kwargs: Any) -> Any:
+        drilled_with.append(db)
+        raise UsageError("stand-in: stop after connecting")
+
+    engine = Engine(
+        lambda arn, fresh: DB, lambda: store, lambda *a: [], lambda *a, **k: None, StandInRestore().restore,
+        find_backup, run_drill=drill,
+    )  # fmt: skip
+    monkeypatch.setattr(module, "engine", engine)
+    # When the restore function runs a drill of it
+    with pytest.raises(RuntimeError, match="stand-in"):
+        module.handler({"source": SOURCE, "database": "shop", "drill": True}, lambda_context())
+    # Then the drill's connection carries the TLS options of the server it drills on
+    (db,) = drilled_with
+    assert db.ssl_mode == ssl_mode
