@@ -5,6 +5,7 @@ A bad event is rejected before anything happens, with one line naming the offend
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -39,7 +41,33 @@ def _usable_database_name(name: str) -> str:
 NewDatabaseName = Annotated[Identifier, AfterValidator(_usable_database_name)]
 TableName = Identifier
 SourceName = Annotated[str, Field(min_length=1, max_length=128)]
-BackupRef = Annotated[str, Field(pattern=r"^(latest|[0-9a-z]{6,40})$")]
+_BACKUP_ID_PREFIX = re.compile(r"[0-9a-z]{4,40}")  # as the CLI: a unique prefix of 4+ characters
+
+
+def _backup_ref(ref: str) -> str:
+    if ref != "latest" and not _BACKUP_ID_PREFIX.fullmatch(ref):
+        raise ValueError('"latest", or a backup id (its first 4 or more characters)')
+    return ref
+
+
+BackupRef = Annotated[str, AfterValidator(_backup_ref)]
+_NUMBER = re.compile(r"\s*[-+]?[0-9]+(?:\.[0-9]*)?\s*")
+
+
+def _iso_text(value: Any) -> Any:
+    """A time as text, as the CLI's --to-time takes it: pydantic would also read a bare number as Unix
+    seconds (or milliseconds, by its size), which a time pasted from a log may be either of."""
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        raise ValueError("an ISO 8601 time with its zone, such as 2026-12-03T14:02:00Z")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+def _each_once(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))  # `["orders", "orders"]` is one table, restored (and counted) once
+
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -87,16 +115,20 @@ class BinlogFollowEvent(_Event):
 
 class RestoreEvent(_Event):
     """On-demand input: a new `target_database`, or `"in_place": true`; optional `tables`, `dry_run`,
-    or `to_time` (ISO 8601 with a zone: the newest backup before it, then its archived binlog)."""
+    `definer`, or `to_time` (ISO 8601 with a zone: the newest backup before it, then its archived
+    binlog)."""
 
     source: SourceName
     database: DatabaseName
     backup: BackupRef
     target_database: NewDatabaseName | None = None
     in_place: StrictBool = False
-    tables: Annotated[list[TableName], Field(min_length=1)] | None = None
+    tables: Annotated[list[TableName], Field(min_length=1), AfterValidator(_each_once)] | None = None
     dry_run: StrictBool = False
-    to_time: AwareDatetime | None = None
+    to_time: IsoTime | None = None
+    # "current": views, routines, triggers and events owned by another account are created as the
+    # restoring user (RDS grants no SUPER or SET_ANY_DEFINER), as the CLI's --definer current.
+    definer: Literal["keep", "current"] = "keep"
 
     @model_validator(mode="after")
     def _one_target(self) -> RestoreEvent:

@@ -37,6 +37,7 @@ _FLAG_AS_FIELD = {
     "--backup": "backup",
     "--database": "database",
     "--to-time": "to_time",
+    "--definer current": '"definer": "current"',
 }
 _FLAG = re.compile(
     "|".join(re.escape(flag) for flag in sorted(_FLAG_AS_FIELD, key=len, reverse=True)) + r"\b"
@@ -108,6 +109,7 @@ class RestoreRun:
                 in_place=request.in_place,
                 tables=request.tables,
                 dry_run=request.dry_run,
+                definer=request.definer,
             )
         manifest = entry.manifest
         # The tables in scope; a dry run loads nothing, so its rows and bytes are what the backup holds.
@@ -155,6 +157,7 @@ class RestoreRun:
                 in_place=request.in_place,
                 source=request.source,
                 dry_run=request.dry_run,
+                definer=request.definer,
             )
         if result.dry_run:
             message = (

@@ -16,7 +16,7 @@ from cloudbackup.errors import UsageError
 from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
 from handlers.models import InvalidEvent
-from handlers.restore_run import RestoreFailed
+from handlers.restore_run import RestoreFailed, in_event_terms
 from tests.fixtures.lambda_runtime import SOURCE, settings_env
 from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 
@@ -106,7 +106,35 @@ def restore_function(
         ),
         (
             {"source": SOURCE, "database": "shop", "backup": "2026-11-25", "target_database": "shop_r"},
-            "backup: String should match pattern",
+            'backup: "latest", or a backup id (its first 4 or more characters)',
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "backup": "Latest", "target_database": "shop_r"},
+            'backup: "latest", or a backup id',
+        ),
+        # a bare number is no time: Unix seconds or milliseconds? (the CLI's --to-time refuses it too)
+        *(
+            (
+                {
+                    "source": SOURCE,
+                    "database": "shop",
+                    "backup": "latest",
+                    "target_database": "shop_r",
+                    "to_time": number,
+                },
+                "to_time: an ISO 8601 time with its zone",
+            )
+            for number in (1796585821, "1796585821", 1796585821000.0)
+        ),
+        (
+            {
+                "source": SOURCE,
+                "database": "shop",
+                "backup": "latest",
+                "target_database": "shop_r",
+                "definer": "root",
+            },
+            "definer: Input should be 'keep' or 'current'",
         ),
         (
             {
@@ -185,6 +213,7 @@ def test_restore_of_latest_into_a_new_database_returns_the_summary(
             "in_place": False,
             "tables": None,
             "dry_run": False,
+            "definer": "keep",
         }
     ]
     assert summary["backup_id"] == "newer0002"
@@ -213,6 +242,7 @@ def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
         "in_place": True,
         "tables": ["t"],
         "dry_run": True,
+        "definer": "keep",
     }
     assert summary["dry_run"] is True
     # Nothing was loaded: the rows are what the backup holds for the table
@@ -248,3 +278,28 @@ def test_engine_messages_name_event_fields_not_command_line_flags(
     }
     with pytest.raises(RestoreFailed, match=r"^tables orders: backup newer0002 of shop has no such table$"):
         module.handler(event, lambda_context())
+
+
+def test_a_short_id_prefix_repeated_tables_and_the_definer_choice_reach_the_engine_as_meant(
+    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function()
+    # When a console event names the backup by 4 characters (as the CLI takes), a table twice, and
+    # asks for objects owned by other accounts to be created as the restoring user
+    event = {
+        "source": SOURCE, "database": "shop", "backup": "newe", "target_database": "shop_restored",
+        "tables": ["t", "t"], "definer": "current",
+    }  # fmt: skip
+    summary = module.handler(event, lambda_context())
+    # Then that backup is restored, the table once, with the definer choice passed on
+    (call,) = engine.calls
+    assert (call["backup"], call["tables"], call["definer"]) == ("newer0002", ["t"], "current")
+    assert summary["tables"] == ["t"]
+    assert summary["message"].startswith("restored 1 table ")
+
+
+def test_the_definer_advice_names_the_events_field() -> None:
+    advice = "view v has DEFINER pa_other@%: rerun with --definer current to create it as the restoring user"
+    assert in_event_terms(advice) == (
+        'view v has DEFINER pa_other@%: rerun with "definer": "current" to create it as the restoring user'
+    )
