@@ -65,6 +65,13 @@ def _iso_text(value: Any) -> Any:
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
+def _no_wildcard(names: list[str]) -> list[str]:
+    # A schedule written `["*"]` meant every database: backing up one named `*` would fail every run.
+    if "*" in names:
+        raise ValueError('every database is "*" itself, not a list holding it')
+    return names
+
+
 def _each_once(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))  # `["orders", "orders"]` is one table, restored (and counted) once
 
@@ -92,7 +99,7 @@ class BackupEvent(_Event):
     """Schedule input: `{"source": "orders-db", "databases": ["shop"]}` or `"databases": "*"`."""
 
     source: SourceName
-    databases: Annotated[list[DatabaseName], Field(min_length=1)] | Literal["*"]
+    databases: Annotated[list[DatabaseName], Field(min_length=1), AfterValidator(_no_wildcard)] | Literal["*"]
 
     def names(self) -> list[str] | None:
         """The requested databases in order without repeats; None means every configured database."""

@@ -141,6 +141,8 @@ def backup_function(
         ({"source": SOURCE, "databases": []}, "databases"),
         ({"source": SOURCE, "databases": "shop"}, "databases"),
         ({"source": SOURCE, "databases": [""]}, "databases.0"),
+        # every database is "*", not ["*"]: a database named `*` would fail on every run
+        ({"source": SOURCE, "databases": ["shop", "*"]}, 'databases: every database is "*" itself'),
         ({"source": SOURCE, "database": ["shop"]}, "database: Extra inputs are not permitted"),
         ({"source": "", "databases": "*"}, "source"),
         ({"source": "billing-db", "databases": "*"}, "source: 'billing-db' is not configured"),
