@@ -11,7 +11,8 @@ import logging
 import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ STEP_SECONDS = 0.1  # the steps of an interruptible wait
 T = TypeVar("T")
 
 _waiting = False  # an interrupt came inside thread synchronisation and waits for a safe place
+_deferring: str | None = None  # inside interrupts_deferred: why the run goes on, said at a signal
 
 
 def stop_on_signals() -> threading.Event:
@@ -36,12 +38,17 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-def interrupt_on_signals(say: Callable[[], None]) -> None:
+def interrupt_on_signals(say: Callable[[], None], say_going_on: Callable[[str], None] | None = None) -> None:
     """SIGINT and SIGTERM call `say` at once, then raise KeyboardInterrupt in the main thread where
     it is safe: at once in plain code; inside thread synchronisation, at the next interruption point
-    or, for a passing wait, as soon as the main thread is out of it."""
+    or, for a passing wait, as soon as the main thread is out of it. Inside `interrupts_deferred`
+    they call `say_going_on(why)` instead, and the run goes on."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        if _deferring is not None:
+            if say_going_on is not None:
+                say_going_on(_deferring)
+            return
         say()
         _raise_where_safe(frame)
 
@@ -50,11 +57,26 @@ def interrupt_on_signals(say: Callable[[], None]) -> None:
     signal.signal(signal.SIGALRM, lambda signum, frame: _raise_where_safe(frame))
 
 
+@contextmanager
+def interrupts_deferred(why: str) -> Iterator[None]:
+    """A step that cannot stop halfway: inside it SIGINT and SIGTERM do not interrupt the run, which
+    goes on to the end; `why` is said instead (see interrupt_on_signals). For what comes after a
+    change that has no way back, where stopping would leave less than finishing (SIGKILL still
+    stops it: the step must leave nothing worse than an interrupt would)."""
+    global _deferring
+    previous, _deferring = _deferring, why
+    cancel_pending_interrupt()  # one that came before and still waits would fire inside
+    try:
+        yield
+    finally:
+        _deferring = previous
+
+
 def interruption_point() -> None:
     """Raise a waiting interrupt here. A loop that waits on a queue or a thread in short steps calls
     this at every step: its waits are where the main thread spends its time, so the timer's look
     would seldom find it outside them."""
-    if _waiting and threading.current_thread() is threading.main_thread():
+    if _waiting and _deferring is None and threading.current_thread() is threading.main_thread():
         cancel_pending_interrupt()
         raise KeyboardInterrupt
 
@@ -113,6 +135,9 @@ def cancel_pending_interrupt() -> None:
 
 def _raise_where_safe(frame: FrameType | None) -> None:
     global _waiting
+    if _deferring is not None:
+        cancel_pending_interrupt()
+        return
     if _inside_synchronisation(frame):
         # Look again shortly; the timer's signal also wakes a wait, which Python then resumes.
         _waiting = True

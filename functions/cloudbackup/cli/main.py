@@ -449,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(given)
     # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
     # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
-    interrupt_on_signals(_say_stopping)
+    interrupt_on_signals(_say_stopping, _say_going_on)
     debug = bool(os.environ.get("CLOUDBACKUP_DEBUG"))
     said = logging.StreamHandler()
     said.setFormatter(LowerCaseLevel("cloudbackup: %(levelname)s: %(message)s"))
@@ -486,6 +486,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _say_stopping() -> None:
     # os.write: async-signal-safe, and never interleaved inside a buffered progress line's write.
     os.write(sys.stderr.fileno(), "\ncloudbackup: stopping…\n".encode())
+
+
+def _say_going_on(why: str) -> None:
+    os.write(sys.stderr.fileno(), ("\n" + one_line(f"cloudbackup: not stopping: {why}") + "\n").encode())
 
 
 def _version() -> str:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 
@@ -54,6 +55,16 @@ def free_before_name(cur: Any, target: str, now: datetime) -> str:
 
 def _lock_name(staging: str) -> str:
     return "cbrestore:" + hashlib.sha256(staging.encode()).hexdigest()[:48]
+
+
+def _target_lock_name(target: str) -> str:
+    return "cbtarget:" + hashlib.sha256(target.encode()).hexdigest()[:48]
+
+
+def _locked(cur: Any, name: str) -> bool:
+    """Whether this session now holds the named lock (taken without waiting)."""
+    cur.execute("SELECT GET_LOCK(%s, 0)", (name,))
+    return bool(cur.fetchone()[0] == 1)
 
 
 def _like_prefix(prefix: str) -> str:
@@ -113,6 +124,14 @@ class StagingDatabase:
         self.name = ""
         try:
             with self.conn.cursor() as cur:
+                # One restore into a target at a time: two swaps that each read the target's tables
+                # before the other's RENAME would leave a mix of both backups (both saying done).
+                # (A drill's scratch copy is named after the source, which it never changes.)
+                if mark == MARK and not _locked(cur, _target_lock_name(target)):
+                    raise OperationError(
+                        f"another restore into {target} is running; nothing was changed: "
+                        "let it finish (or stop it), then restore again"
+                    )
                 self.stale_dropped = clean_stale(cur, target, mark)
                 self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
                 cur.execute("SELECT GET_LOCK(%s, 0)", (_lock_name(self.name),))

@@ -5,28 +5,39 @@ wrong schema"), RENAME is not allowed under LOCK TABLES, and views, routines and
 between databases at all. So the swap is:
 
 1. read every definition needed (new triggers, routines, views from staging; old triggers from the
-   target) while nothing has changed yet;
-2. drop the triggers in staging (private) and on the target's old tables      <- atomicity ends here:
-   until step 4, writers to the target's tables run without their triggers;
-3. ONE `RENAME TABLE` moving the old tables to `{db}_before_{ts}` and the new ones into the target
-   (readers and writers see either all old tables or all new ones; the RENAME waits for open
-   transactions, at most lock_wait_timeout);
-4. recreate the new triggers in the target (and the old ones on the kept tables).
-A failure in 2-4 puts the old tables and triggers back (reverse RENAME). After that, routines, views
-and events are replaced (full restores only); a failure there is reported with where the old ones are.
+   target) while nothing has changed yet, and drop the triggers in staging (private);
+2. ONE `RENAME TABLE` moving the new tables into the target and the old ones to `{db}_before_{ts}`
+   (readers and writers see either all old tables or all new ones; it waits for open transactions,
+   at most lock_wait_timeout). An old table with triggers cannot go to another database, so it steps
+   aside within the target (`__cbaside_…`), where its triggers stay: writers that run while the RENAME
+   waits still fire them, and a restore killed meanwhile has changed nothing. Only a table that also
+   has FOREIGN KEY or CHECK constraints cannot (their names are unique per database, and the new
+   table brings the same ones): its triggers are dropped just before the RENAME, as the only way;
+3. drop the aside tables' triggers (trigger names are per database, and nothing uses those tables
+   now), create the new ones, and move the aside tables to `{db}_before_{ts}`.
+A failure in 2-3 puts the old tables and triggers back (reverse RENAME), on a connection of its own
+(an interrupted statement leaves its own unusable). Past the RENAME an interrupt (Ctrl-C, SIGTERM)
+no longer stops the restore: undoing a swap that went through would change the live tables a second
+time. Routines, views and events are then replaced (full restores only); a failure there is reported
+with where the old ones are. One restore publishes into a target at a time (mysql/staging.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import secrets
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pymysql
 
+from cloudbackup import stopping
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
@@ -41,6 +52,10 @@ from cloudbackup.mysql.views import views_section
 log = logging.getLogger(__name__)
 
 ER_LOCK_WAIT_TIMEOUT = 1205
+ASIDE = "__cbaside_"  # the old tables' names in the target between the RENAME and their move
+ATTEMPT_SECONDS = 2  # one try of the swap's RENAME waits at most this long (see _rename_when_free)
+ATTEMPT_PAUSE_SECONDS = 0.2
+GONE_SECONDS = 10  # how long an undo waits for an interrupted swap's statement to end on the server
 TABLE_TYPES = ("BASE TABLE", "SYSTEM VERSIONED", "SEQUENCE")
 _IDENT = r"`(?:[^`]|``)+`"
 _FOREIGN_KEY = re.compile(
@@ -103,7 +118,7 @@ def publish(db: DbSettings, plan: SwapPlan) -> str | None:
             cur.execute(
                 f"SET SESSION lock_wait_timeout = {int(plan.lock_wait_timeout)}, foreign_key_checks = 0"
             )
-            return _publish(db, cur, plan)
+            return _publish(db, conn, cur, plan)
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())
@@ -117,10 +132,31 @@ def publish(db: DbSettings, plan: SwapPlan) -> str | None:
             f"swapping the restored tables into {plan.target}: error {code}: {message}{hint}"
         ) from None
     finally:
-        conn.close()
+        if conn.open:  # (an undo closes it itself)
+            conn.close()
 
 
-def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
+@dataclass
+class _Swap:
+    """What the swap has done so far, for an undo."""
+
+    target: str
+    moving: list[str]
+    old: list[str]
+    aside: dict[str, str]  # old table -> its name in the target between the RENAME and its move
+    keep: str | None
+    old_triggers: dict[str, bytes]  # old table -> its CREATE TRIGGERs (tables with triggers only)
+    created_target: bool
+    triggers_dropped: list[str] = field(default_factory=list)  # old tables whose triggers are gone
+    moved_aside: bool = False
+
+    def where_old(self, table: str) -> str:
+        """Where an old table is right after the RENAME (qualified)."""
+        aside = self.aside.get(table)
+        return f"{q(self.keep or '')}.{q(table)}" if aside is None else f"{q(self.target)}.{q(aside)}"
+
+
+def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
     staging, target = plan.staging, plan.target
     moving = tables_of(cur, staging)
     if plan.tables is not None:
@@ -134,13 +170,15 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
         )
     keep: str | None = None
     old: list[str] = []
-    old_triggers = b""
+    old_triggers: dict[str, bytes] = {}
     old_objects = b""
     created_target = False
+    constrained: set[str] = set()
     if plan.in_place and schema_exists(cur, target):
         cur.execute(f"USE {q(target)}")
         old = [t for t in tables_of(cur, target) if plan.whole or t in moving]
-        old_triggers = b"".join(table_triggers(cur, t, database=target) for t in old)
+        old_triggers = {t: sql for t in old if (sql := table_triggers(cur, t, database=target))}
+        constrained = _with_named_constraints(cur, target)
         if plan.whole:
             old_objects = _objects_section(cur, target)
         cur.execute(f"USE {q(staging)}")
@@ -155,48 +193,113 @@ def _publish(db: DbSettings, cur: Any, plan: SwapPlan) -> str | None:
     _drop_triggers(cur, staging, moving)
     if plan.tables is not None:
         _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
-    dropped_old: list[str] = []
-    renamed = False
-    try:
-        # 2. From here until the new triggers exist, the target's tables are without triggers.
-        dropped_old = _drop_triggers(cur, target, old) if old else []
-        # 3. The one atomic step.
-        pairs = [(f"{q(target)}.{q(t)}", f"{q(keep or '')}.{q(t)}") for t in old]
-        pairs += [(f"{q(staging)}.{q(t)}", f"{q(target)}.{q(t)}") for t in moving]
-        if pairs:
-            cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs))
-        renamed = True
-        if not created_target and not plan.in_place:
-            # An existing empty target takes the source's defaults, as a new one is created with them.
-            cur.execute(
-                f"ALTER DATABASE {q(target)} "
-                f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
+    token = secrets.token_hex(4)
+    swap = _Swap(
+        target=target,
+        moving=moving,
+        old=old,
+        aside={t: f"{ASIDE}{token}_{n}" for n, t in enumerate(old_triggers) if t not in constrained},
+        keep=keep,
+        old_triggers=old_triggers,
+        created_target=created_target,
+    )
+    with ExitStack() as past_the_swap:
+        try:
+            # The triggers of tables that cannot step aside: from here until the new ones exist,
+            # writers to those tables run without them.
+            bare = [t for t in old_triggers if t not in swap.aside]
+            swap.triggers_dropped = _drop_triggers(cur, target, bare)
+            # 2. The one atomic step; the tables aside keep their triggers while it waits.
+            pairs = [(f"{q(target)}.{q(t)}", swap.where_old(t)) for t in old]
+            pairs += [(f"{q(staging)}.{q(t)}", f"{q(target)}.{q(t)}") for t in moving]
+            if pairs:
+                _rename_when_free(cur, "RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs), plan)
+            past_the_swap.enter_context(
+                stopping.interrupts_deferred(
+                    f"the restored tables are live in {target}; finishing the restore, "
+                    "which cannot stop halfway now"
+                )
             )
-        # 4. Triggers and sequence defaults of the new tables.
-        run_script(db, target, new_triggers, f"triggers of {target}")
-        _repoint_sequences(cur, target, staging, moving)
-    except BaseException:
-        _undo(db, cur, plan, moving, old, keep, old_triggers if dropped_old else b"", renamed, created_target)
-        raise
-    # Past the swap: the new tables are live. A failure below cannot bring the old ones back atomically.
-    try:
-        if keep is not None:
-            if plan.tables is not None:
-                # The kept copy must not name the live tables, and the live tables that stayed must
-                # not follow their old parents into the copy (InnoDB moves references with a RENAME).
-                _repoint_foreign_keys(cur, keep, old, away_from=target, to=keep)
-                stayed = [t for t in tables_of(cur, target) if t not in moving]
-                _repoint_foreign_keys(cur, target, stayed, away_from=keep, to=target)
-            run_script(db, keep, old_triggers + old_objects, f"previous objects kept in {keep}")
-            _repoint_sequences(cur, keep, target, old)
-        if plan.whole:
-            if plan.in_place:
-                _drop_objects(cur, target)
-            run_script(db, target, new_objects + plan.events_sql, f"routines, views and events of {target}")
-    except OperationError as exc:
-        kept = f"; the previous tables are in {keep}" if keep else ""
-        raise OperationError(f"tables restored into {target}, but then {exc}{kept}") from None
+            if not created_target and not plan.in_place:
+                # An existing empty target takes the source's defaults, as a new one is created with them.
+                cur.execute(
+                    f"ALTER DATABASE {q(target)} "
+                    f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
+                )
+            # 3. The old triggers go (their names are the new ones'), the new ones come, and the old
+            # tables move to their kept copy.
+            aside_names = {name: t for t, name in swap.aside.items()}
+            swap.triggers_dropped += [
+                aside_names[name] for name in _drop_triggers(cur, target, list(aside_names))
+            ]
+            run_script(db, target, new_triggers, f"triggers of {target}")
+            _repoint_sequences(cur, target, staging, moving)
+            if swap.aside:
+                pairs = [
+                    (f"{q(target)}.{q(name)}", f"{q(keep or '')}.{q(t)}") for t, name in swap.aside.items()
+                ]
+                cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs))
+            swap.moved_aside = True
+        except BaseException:
+            _undo(db, conn, plan, swap)
+            raise
+        # Past the swap: the new tables are live. A failure below cannot bring the old ones back atomically.
+        try:
+            if keep is not None:
+                if plan.tables is not None:
+                    # The kept copy must not name the live tables, and the live tables that stayed must
+                    # not follow their old parents into the copy (InnoDB moves references with a RENAME).
+                    _repoint_foreign_keys(cur, keep, old, away_from=target, to=keep)
+                    stayed = [t for t in tables_of(cur, target) if t not in moving]
+                    _repoint_foreign_keys(cur, target, stayed, away_from=keep, to=target)
+                run_script(
+                    db,
+                    keep,
+                    b"".join(old_triggers.values()) + old_objects,
+                    f"previous objects kept in {keep}",
+                )
+                _repoint_sequences(cur, keep, target, old)
+            if plan.whole:
+                if plan.in_place:
+                    _drop_objects(cur, target)
+                run_script(
+                    db, target, new_objects + plan.events_sql, f"routines, views and events of {target}"
+                )
+        except (OperationError, pymysql.err.MySQLError) as exc:
+            kept = f"; the previous tables are in {keep}" if keep else ""
+            raise OperationError(f"tables restored into {target}, but then {exc}{kept}") from None
     return keep
+
+
+def _rename_when_free(cur: Any, rename: str, plan: SwapPlan) -> None:
+    """Run the swap's RENAME, waiting at most plan.lock_wait_timeout in all for the transactions on
+    the target's tables, but in tries of ATTEMPT_SECONDS. A RENAME waits on the server whatever
+    becomes of its client: MySQL runs one whose client was killed as soon as the tables are free,
+    and publishes tables the dead restore never gave their triggers. Short tries bound how long
+    such a statement can outlive its restore."""
+    deadline = time.monotonic() + plan.lock_wait_timeout
+    while True:
+        wait = max(1, min(ATTEMPT_SECONDS, int(deadline - time.monotonic() + 0.999)))
+        cur.execute(f"SET SESSION lock_wait_timeout = {wait}")
+        try:
+            cur.execute(rename)
+            break
+        except pymysql.err.MySQLError as exc:
+            if not exc.args or exc.args[0] != ER_LOCK_WAIT_TIMEOUT or time.monotonic() >= deadline:
+                raise
+        time.sleep(ATTEMPT_PAUSE_SECONDS)  # the application's writers go on meanwhile
+    cur.execute(f"SET SESSION lock_wait_timeout = {int(plan.lock_wait_timeout)}")
+
+
+def _with_named_constraints(cur: Any, database: str) -> set[str]:
+    """Tables of `database` with FOREIGN KEY or CHECK constraints, whose names the server keeps unique
+    per database (InnoDB's foreign keys; MySQL's checks)."""
+    cur.execute(
+        "SELECT DISTINCT table_name FROM information_schema.table_constraints "
+        "WHERE constraint_schema = %s AND constraint_type IN ('FOREIGN KEY', 'CHECK')",
+        (database,),
+    )
+    return {str(name) for (name,) in cur.fetchall()}
 
 
 def _objects_section(cur: Any, database: str) -> bytes:
@@ -286,39 +389,76 @@ def _repoint_sequences(cur: Any, database: str, old_db: str, tables: Sequence[st
             cur.execute(f"ALTER TABLE {q(database)}.{q(table)} ALTER COLUMN {q(column)} SET DEFAULT {fixed}")
 
 
-def _undo(
-    db: DbSettings,
-    cur: Any,
-    plan: SwapPlan,
-    moving: list[str],
-    old: list[str],
-    keep: str | None,
-    old_triggers: bytes,
-    renamed: bool,
-    created_target: bool,
-) -> None:
-    """Put the target back as it was after a failure in the swap (best effort, each step logged)."""
-    target, staging = plan.target, plan.staging
-    steps: list[tuple[str, Any]] = []
-    if renamed:
-        pairs = [(f"{q(target)}.{q(t)}", f"{q(staging)}.{q(t)}") for t in moving]
-        pairs += [(f"{q(keep or '')}.{q(t)}", f"{q(target)}.{q(t)}") for t in old]
-        steps.append(("drop new triggers", lambda: _drop_triggers(cur, target, moving)))
-        if pairs:
-            steps.append(
-                (
-                    "rename back",
-                    lambda: cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs)),
+def _undo(db: DbSettings, conn: Any, plan: SwapPlan, swap: _Swap) -> None:
+    """Put the target back as it was after a failure or an interrupt in the swap (best effort, each
+    step logged). It works on a connection of its own: an interrupted RENAME leaves the swap's
+    unusable, and may still be waiting on the server, so that statement is ended first and what
+    the server did is read back rather than assumed."""
+    target, staging, keep = plan.target, plan.staging, swap.keep
+    try:
+        fresh = connect(db, database="")
+    except Exception as exc:
+        log.error("undoing the swap into %s: could not connect: %s", target, exc)
+        return
+    with fresh, fresh.cursor() as cur:
+        _end_session(cur, conn)
+        renamed = _went_through(cur, plan, swap)
+        steps: list[tuple[str, Any]] = []
+        if renamed and not swap.moved_aside:
+            pairs = [(f"{q(target)}.{q(t)}", f"{q(staging)}.{q(t)}") for t in swap.moving]
+            pairs += [(swap.where_old(t), f"{q(target)}.{q(t)}") for t in swap.old]
+            steps.append(("drop new triggers", lambda: _drop_triggers(cur, target, swap.moving)))
+            if pairs:
+                steps.append(
+                    (
+                        "rename back",
+                        lambda: cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs)),
+                    )
                 )
-            )
-    if old_triggers:
-        steps.append(("recreate old triggers", lambda: run_script(db, target, old_triggers, "undo")))
-    if keep is not None:
-        steps.append(("drop the unused copy", lambda: cur.execute(f"DROP DATABASE IF EXISTS {q(keep)}")))
-    if created_target:
-        steps.append(("drop the new target", lambda: cur.execute(f"DROP DATABASE IF EXISTS {q(target)}")))
-    for what, step in steps:
-        try:
-            step()
-        except Exception as exc:
-            log.error("undoing the swap into %s: could not %s: %s", target, what, exc)
+        if swap.triggers_dropped and not swap.moved_aside:
+            again = b"".join(swap.old_triggers[t] for t in swap.triggers_dropped)
+            steps.append(("recreate old triggers", lambda: run_script(db, target, again, "undo")))
+        if keep is not None:
+            steps.append(("drop the unused copy", lambda: cur.execute(f"DROP DATABASE IF EXISTS {q(keep)}")))
+        if swap.created_target:
+            steps.append(("drop the new target", lambda: cur.execute(f"DROP DATABASE IF EXISTS {q(target)}")))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                log.error("undoing the swap into %s: could not %s: %s", target, what, exc)
+
+
+def _went_through(cur: Any, plan: SwapPlan, swap: _Swap) -> bool:
+    """Whether the swap's RENAME happened, read from where the first table it moves is now."""
+    if swap.old:
+        first = swap.old[0]
+        if first in swap.aside:
+            return swap.aside[first] in _tables_if_any(cur, plan.target)
+        return first in _tables_if_any(cur, swap.keep or "")
+    return bool(swap.moving) and swap.moving[0] in _tables_if_any(cur, plan.target)
+
+
+def _tables_if_any(cur: Any, database: str) -> list[str]:
+    return tables_of(cur, database) if database and schema_exists(cur, database) else []
+
+
+def _end_session(cur: Any, conn: Any) -> None:
+    """End the swap's own session and wait until the server has: a RENAME it was waiting on must not
+    go through after the undo has looked."""
+    try:
+        thread_id = int(conn.thread_id())
+        conn.close()
+    except Exception:  # (already closed: its id is still what the server knew)
+        thread_id = int(getattr(conn, "server_thread_id", [0])[0] or 0)
+    if not thread_id:
+        return
+    with contextlib.suppress(pymysql.err.MySQLError):  # (it ended already)
+        cur.execute(f"KILL CONNECTION {thread_id}")
+    deadline = time.monotonic() + GONE_SECONDS
+    while time.monotonic() < deadline:
+        cur.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE id = %s", (thread_id,))
+        if cur.fetchone()[0] == 0:
+            return
+        time.sleep(0.05)
+    log.error("undoing the swap: its session %d has not ended", thread_id)

@@ -1,0 +1,209 @@
+"""In-place restores meeting an application's open transaction, a second operator, Ctrl-C and SIGKILL.
+
+The swap's RENAME waits for the application's transactions on the target's tables. Whatever happens
+to the restore meanwhile (killed, interrupted, or a second restore of the same database started),
+the live database keeps its rows and its triggers; and once the RENAME went through, an interrupt no
+longer stops the restore halfway.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudbackup import stopping
+from cloudbackup.catalog import find_backup
+from cloudbackup.mysql import swap
+from cloudbackup.restore import restore_backup
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.mariadb import admin_connect, db_url
+from tests.fixtures.processes import communicate_or_kill, stop
+
+pytestmark = pytest.mark.e2e
+
+CLI = [sys.executable, "-m", "cloudbackup.cli.main"]
+APP = [
+    "CREATE TABLE orders (id INT PRIMARY KEY, note VARCHAR(20))",
+    "CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, order_id INT)",
+    "CREATE TABLE stock (id INT PRIMARY KEY, qty INT)",
+    "CREATE TRIGGER orders_ai AFTER INSERT ON orders FOR EACH ROW "
+    "INSERT INTO audit (order_id) VALUES (NEW.id)",
+    "CREATE VIEW order_notes AS SELECT id, note FROM orders",
+    "INSERT INTO orders VALUES (1, 'at backup'), (2, 'at backup')",
+    "INSERT INTO stock VALUES (1, 10)",
+]
+
+
+def run(settings: Any, database: str, *statements: str) -> None:
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+        conn.commit()
+
+
+def one(settings: Any, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()[0]
+
+
+def state(settings: Any, database: str) -> tuple[Any, ...]:
+    """What an application sees of the database: its rows and its triggers."""
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute("SELECT GROUP_CONCAT(id, ':', note ORDER BY id) FROM orders")
+        orders = cur.fetchone()[0]
+        cur.execute(
+            "SELECT GROUP_CONCAT(trigger_name) FROM information_schema.triggers "
+            "WHERE event_object_schema = %s",
+            (database,),
+        )
+        return orders, cur.fetchone()[0]
+
+
+@pytest.fixture
+def app(db_settings, make_database, tmp_path) -> tuple[str, str, tuple[Any, ...]]:
+    """A database backed up, then changed: (database, data directory, what the application sees now)."""
+    database = make_database("swapsafe")
+    run(db_settings, database, *APP)
+    data = str(tmp_path / "data")
+    made = subprocess.run(
+        [*CLI, "backup", "--db-url", db_url(db_settings, database), "--data", data, "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    run(db_settings, database, "UPDATE orders SET note = 'live'", "INSERT INTO orders VALUES (3, 'live')")
+    return database, data, state(db_settings, database)
+
+
+@contextmanager
+def open_transaction_on(settings: Any, database: str, table: str) -> Iterator[Any]:
+    """An application's transaction holding `table` (its metadata lock) until the block ends."""
+    conn = admin_connect(settings, database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("START TRANSACTION")
+            cur.execute(f"SELECT COUNT(*) FROM {table}")
+        yield conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def restore_in_place(settings: Any, database: str, data: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, "restore", "--db-url", db_url(settings), "--backup", "latest", "--database", database,
+         "--in-place", "--yes", "--data", data],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for_the_swap_to_wait(settings: Any, restore: subprocess.Popen[str]) -> None:
+    """Until the restore's RENAME waits for the application's transaction."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert restore.poll() is None, restore.communicate()
+        waiting = one(
+            settings,
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'RENAME TABLE%%' "
+            "AND state LIKE '%%metadata lock%%'",
+        )
+        if waiting:
+            return
+        time.sleep(0.05)
+    pytest.fail("the restore's RENAME never waited")
+
+
+def test_a_restore_killed_while_its_swap_waits_leaves_the_live_tables_and_triggers(db_settings, app):
+    # Given an application transaction holding one table of the live database
+    database, data, live = app
+    with open_transaction_on(db_settings, database, "stock"):
+        # When an in-place restore waits for it at its swap, and is killed there (SIGKILL, a timeout)
+        restore = restore_in_place(db_settings, database, data)
+        wait_for_the_swap_to_wait(db_settings, restore)
+        # Then meanwhile the live database still has its triggers
+        assert state(db_settings, database) == live
+        restore.kill()
+        communicate_or_kill(restore, 30)
+    # and after it, too: rows and triggers as they were, and an insert still runs its trigger
+    assert state(db_settings, database) == live
+    run(db_settings, database, "INSERT INTO orders VALUES (4, 'after')")
+    assert one(db_settings, f"SELECT COUNT(*) FROM `{database}`.audit WHERE order_id = 4") == 1
+
+
+def test_ctrl_c_while_the_swap_waits_changes_nothing_and_leaves_no_copy(db_settings, app):
+    database, data, live = app
+    with open_transaction_on(db_settings, database, "stock"):
+        # When an in-place restore is interrupted while its swap waits for the application
+        restore = restore_in_place(db_settings, database, data)
+        wait_for_the_swap_to_wait(db_settings, restore)
+        _, _, err = stop(restore, signal.SIGINT, 60)
+    # Then it stops (130), nothing changed, no empty `_before_` copy is left, and no undo step failed
+    assert restore.returncode == 130, err
+    assert "could not" not in err
+    assert state(db_settings, database) == live
+    assert one(db_settings, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+               (f"{database}\\_before\\_%",)) == 0  # fmt: skip
+
+
+def test_a_second_restore_of_the_same_database_is_refused_while_the_first_runs(db_settings, app):
+    database, data, _ = app
+    with open_transaction_on(db_settings, database, "stock") as application:
+        first = restore_in_place(db_settings, database, data)
+        wait_for_the_swap_to_wait(db_settings, first)
+        # When a second operator restores the same database meanwhile
+        second = subprocess.run(
+            [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
+             "--in-place", "--yes", "--data", data, "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        application.rollback()  # the application's transaction ends: the first swap goes through
+        _, err = communicate_or_kill(first, 120)
+    # Then the second is refused in one line before it changes anything, and the first completes
+    assert second.returncode == 1, second.stderr
+    assert f"another restore into {database} is running" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert first.returncode == 0, err
+    assert state(db_settings, database) == ("1:at backup,2:at backup", "orders_ai")
+    kept = one(db_settings, "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+               (f"{database}\\_before\\_%",))  # fmt: skip
+    assert kept == 1
+
+
+def test_an_interrupt_after_the_swap_finishes_the_restore(db_settings, app, monkeypatch):
+    # Given a restore whose tables are already swapped, as it recreates the views
+    database, data, _ = app
+    entry = find_backup([LocalStorage(Path(data))], "latest", database=database)
+    run_script = swap.run_script
+
+    def interrupted(db: Any, into: str, sql: bytes, where: str) -> None:
+        if where.startswith("routines, views and events"):
+            signal.raise_signal(signal.SIGINT)  # When Ctrl-C comes then
+        run_script(db, into, sql, where)
+
+    monkeypatch.setattr(swap, "run_script", interrupted)
+    said: list[str] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    stopping.interrupt_on_signals(lambda: said.append("stopping"), said.append)
+    try:
+        result = restore_backup(db_settings, entry, in_place=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    # Then the restore goes on to the end (the swap cannot stop halfway), saying why
+    assert result.previous_tables_kept_in
+    assert said == [
+        f"the restored tables are live in {database}; finishing the restore, which cannot stop halfway now"
+    ]
+    assert state(db_settings, database) == ("1:at backup,2:at backup", "orders_ai")
+    assert (
+        one(db_settings, "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = %s", (database,))
+        == 1
+    )
