@@ -21,3 +21,8 @@ class OperationError(CloudBackupError):
 
 class IntegrityError(OperationError):
     """A backup object does not match its manifest (checksum, size, truncation)."""
+
+
+class Stopped(OperationError):
+    """The caller's should_stop() asked a run to stop, and it did at a safe point: nothing of it was
+    kept and nothing it was to replace was touched. Its message says what was left as it was."""

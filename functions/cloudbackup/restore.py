@@ -9,7 +9,9 @@ Nothing is ever loaded into the target directly. Every restore:
 3. publishes with one atomic RENAME TABLE (mysql/swap.py), then recreates the other objects;
 4. drops the staging database in a `finally`; a killed process leaves it behind for the next
    restore of the same target to drop.
-So a corrupt object, a bad statement or a lost connection leaves the target as it was.
+So a corrupt object, a bad statement or a lost connection leaves the target as it was. So does a
+caller's `should_stop()` (a time budget running out): it is asked between statements, never inside
+one, and last just before publishing; once the publishing RENAME has begun the restore finishes.
 
 Before any of this, every statement is checked (confine/check.py): a dump may only create, fill and
 drop objects of the database it restores, so one refused statement stops the restore before anything
@@ -22,8 +24,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -32,7 +35,7 @@ from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
 from cloudbackup.confine.lanes import check_before_loading
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import IntegrityError, OperationError, UsageError
+from cloudbackup.errors import IntegrityError, OperationError, Stopped, UsageError
 from cloudbackup.format.frames import detect_compression
 from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.mysql.connection import connect
@@ -48,6 +51,7 @@ from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
 READ_CHUNK = 1 << 20
 UTF8_BOM = b"\xef\xbb\xbf"
+T = TypeVar("T")
 _SEQUENCE_CALL = re.compile(r"(?i)nextval\(`(?:[^`]|``)+`\.`((?:[^`]|``)+)`\)")
 
 
@@ -87,13 +91,16 @@ def restore_backup(
     progress: Progress | None = None,
     lock_wait_timeout: int = 60,
     before_publish: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
     reading only their frames; `schema_only` creates every object but loads no rows.
-    `before_publish(staging)` may change the loaded staging database (point-in-time replay)."""
+    `before_publish(staging)` may change the loaded staging database (point-in-time replay).
+    `should_stop()` true stops the restore at the next safe point with Stopped (module's doc)."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
+    stop = stop_check(should_stop, target)
     if exclude_tables:
         tables = tables_except(manifest, tables, exclude_tables)
     frames = frames_to_load(manifest, tables)
@@ -114,7 +121,7 @@ def restore_backup(
     try:
         first = check_before_loading(
             lambda: _confinement(db, where, target, manifest.database, before_loading=True),
-            lambda check: verify_backup(entry, statements=lambda _frame, sql: check(sql)),
+            lambda check: verify_backup(entry, statements=lambda _frame, sql: check(checked(sql, stop))),
             sum(f.raw_length for f in manifest.frames),
         )
     except OperationError as exc:
@@ -132,7 +139,7 @@ def restore_backup(
             confinement = _loading_confinement(
                 db, where, target, manifest.database, staging.name, loader, first
             )
-            run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only)
+            run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only, check=stop)
             if tables is None:
                 _load_whole_object(entry, run)
             else:
@@ -142,8 +149,11 @@ def restore_backup(
                         run.load(sql, frame_label(frame))
                 run.finish()
             _count(result, loader)
+        stop()
         if before_publish is not None:
             before_publish(staging.name)
+            stop()
+        # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         result.previous_tables_kept_in = publish(
             db,
@@ -261,9 +271,26 @@ def _count(result: RestoreResult, loader: Loader) -> None:
     result.definers_rewritten = loader.definers_rewritten
 
 
+def stop_check(should_stop: Callable[[], bool] | None, target: str) -> Callable[[], None]:
+    """A check to call at each safe point: raises Stopped once `should_stop()` says so."""
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise Stopped(f"restore into {target} stopped before publishing; {target} was left as it was")
+
+    return check
+
+
+def checked(items: Iterable[T], check: Callable[[], None]) -> Iterator[T]:
+    """`items`, calling `check` before each: a stop during a long read (the pass before loading, a replay)."""
+    for item in items:
+        check()
+        yield item
+
+
 def _failed(exc: OperationError, target: str) -> OperationError:
     """One line: what failed, and that the target is as it was (unless the swap said otherwise)."""
-    if isinstance(exc, UsageError) or str(exc).startswith("tables restored into"):
+    if isinstance(exc, UsageError | Stopped) or str(exc).startswith("tables restored into"):
         return exc
     kind = IntegrityError if isinstance(exc, IntegrityError) else OperationError
     return kind(f"restore into {target} failed, {target} was left as it was: {exc}")

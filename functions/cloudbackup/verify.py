@@ -14,7 +14,7 @@ import zstandard
 from pydantic import BaseModel
 
 from cloudbackup.catalog import CatalogEntry
-from cloudbackup.errors import CloudBackupError, IntegrityError
+from cloudbackup.errors import CloudBackupError, IntegrityError, Stopped
 from cloudbackup.format.frames import decompress_stream
 from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.handover import read_ahead
@@ -155,6 +155,8 @@ def verify_backup(
                     f"the manifest says {frame.raw_length}"
                 )
             raw += length
+    except Stopped:
+        raise  # asked to stop: reading the rest of the object for a clearer report would only delay it
     except CloudBackupError:
         # A damaged object often shows as a bad statement first: a checksum mismatch is the clearer
         # report, when there is one.

@@ -2,12 +2,15 @@
 
 Every outcome is reported: a `Restore Drill Succeeded`/`Failed` event and the drill metrics (the
 alarms watch `DrillFailures` and the absence of `DrillSucceeded`). A failed drill fails the invocation.
+A drill keeps the invocation's time budget as a restore does (handlers/budget.py): it does not start, or
+stops at a safe point, with less than the safety margin left; its scratch database is dropped either way.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Metrics
@@ -15,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
+from handlers.budget import TimeBudget
 from handlers.engine import Engine
 from handlers.events import EventPublisher
 from handlers.models import DrillEvent, DrillSummary, InvalidEvent
@@ -36,6 +40,7 @@ class DrillRun:
     publisher: EventPublisher
     metrics: Metrics
     segment: Segment
+    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
 
     def run(self, request: DrillEvent) -> DrillSummary:
         source = self._check(request)
@@ -45,13 +50,15 @@ class DrillRun:
             database=request.database,
             target="drill" if source.drill_secret_arn else "source",
         )
+        budget = TimeBudget(self.remaining_ms, self.settings.safety_margin_seconds)
         started = time.monotonic()
         try:
-            self._drill(request, source, summary)
+            budget.start(f"restore drill of {request.database!r}")
+            self._drill(request, source, summary, budget.should_stop)
         except (CloudBackupError, SecretError) as exc:
-            summary.error = str(exc)
+            summary.error = budget.explain(exc) or str(exc)
             summary.seconds = round(time.monotonic() - started, 3)
-            summary.message = f"restore drill of {request.database!r} failed: {exc}"
+            summary.message = f"restore drill of {request.database!r} failed: {summary.error}"
             self.metrics.add_metric(name=c.METRIC_DRILL_FAILURES, unit=MetricUnit.Count, value=1)
             log.error(summary.message, extra={"result": summary.model_dump(mode="json")})
             self.publisher.drill_outcome(summary)
@@ -76,7 +83,13 @@ class DrillRun:
             )
         return source
 
-    def _drill(self, request: DrillEvent, source: SourceConfig, summary: DrillSummary) -> None:
+    def _drill(
+        self,
+        request: DrillEvent,
+        source: SourceConfig,
+        summary: DrillSummary,
+        should_stop: Callable[[], bool],
+    ) -> None:
         with self.segment("find backup", source=request.source, database=request.database):
             if source.drill_secret_arn is None:  # the source's own server: its TLS options, as every run
                 db = source.with_tls(self.engine.read_secret(source.secret_arn, True))
@@ -89,7 +102,7 @@ class DrillRun:
         summary.backup_id = manifest.id
         summary.backup_created_at = manifest.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         with self.segment("drill", source=request.source, database=request.database):
-            result = self.engine.run_drill(db, entry)
+            result = self.engine.run_drill(db, entry, should_stop=should_stop)
         summary.tables, summary.rows = result.tables, result.rows
         summary.seconds, summary.restore_seconds = result.seconds, result.restore_seconds
         summary.verified = result.verified

@@ -32,5 +32,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         publisher=publisher,
         metrics=observability.metrics,
         segment=observability.segment,
+        remaining_ms=context.get_remaining_time_in_millis,
     )
     return summary.model_dump(mode="json")

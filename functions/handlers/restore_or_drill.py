@@ -3,6 +3,8 @@ when it carries `drill`, a restore otherwise, each handed to its run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Metrics
 from pydantic import BaseModel
 
@@ -22,13 +24,21 @@ def run_restore_or_drill(
     publisher: EventPublisher,
     metrics: Metrics,
     segment: Segment,
+    remaining_ms: Callable[[], int],
 ) -> BaseModel:
     """The event's run and its summary; a bad event raises InvalidEvent with one line."""
     request = parse_restore_event(event)
     if isinstance(request, DrillEvent):
         drill = DrillRun(
-            settings=settings, engine=engine, publisher=publisher, metrics=metrics, segment=segment
+            settings=settings,
+            engine=engine,
+            publisher=publisher,
+            metrics=metrics,
+            segment=segment,
+            remaining_ms=remaining_ms,
         )
         return drill.run(request)
-    run = RestoreRun(settings=settings, engine=engine, metrics=metrics, segment=segment)
+    run = RestoreRun(
+        settings=settings, engine=engine, metrics=metrics, segment=segment, remaining_ms=remaining_ms
+    )
     return run.run(request)

@@ -1,7 +1,9 @@
 """A restore run: check the event against the source's allow-list, find the backup, call the engine.
 
 Everything that can be refused is refused before the database is touched: an unknown source, a target
-outside the allow-list, an in-place restore without `in_place: true` (see RestoreEvent).
+outside the allow-list, an in-place restore without `in_place: true` (see RestoreEvent). A restore runs
+within the invocation's time budget (handlers/budget.py): with less than the safety margin left it does not
+start, and when the time left falls under it the engine stops before publishing, the target as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
+from handlers.budget import TimeBudget
 from handlers.engine import Engine
 from handlers.models import InvalidEvent, RestoreEvent, RestoreSummary
 from handlers.secrets import SecretError
@@ -59,17 +62,21 @@ class RestoreRun:
     engine: Engine
     metrics: Metrics
     segment: Segment
+    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
 
     def run(self, request: RestoreEvent) -> RestoreSummary:
         source = self._check(request)
         self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
+        budget = TimeBudget(self.remaining_ms, self.settings.safety_margin_seconds)
         started = time.monotonic()
         try:
-            summary = self._restore(request, source)
+            budget.start(f"restore of {request.database!r} into {request.target!r}")
+            summary = self._restore(request, source, budget.should_stop)
         except (CloudBackupError, SecretError) as exc:
             self.metrics.add_metric(name=c.METRIC_RESTORE_FAILURES, unit=MetricUnit.Count, value=1)
-            log.error("restore of %s into %s failed: %s", request.database, request.target, exc)
-            raise RestoreFailed(in_event_terms(str(exc))) from None
+            message = budget.explain(exc) or in_event_terms(str(exc))
+            log.error("restore of %s into %s failed: %s", request.database, request.target, message)
+            raise RestoreFailed(message) from None
         if not request.dry_run:
             self.metrics.add_metric(name=c.METRIC_RESTORE_SUCCEEDED, unit=MetricUnit.Count, value=1)
             self.metrics.add_metric(
@@ -92,9 +99,11 @@ class RestoreRun:
             )
         return source
 
-    def _restore(self, request: RestoreEvent, source: SourceConfig) -> RestoreSummary:
+    def _restore(
+        self, request: RestoreEvent, source: SourceConfig, should_stop: Callable[[], bool]
+    ) -> RestoreSummary:
         if request.to_time is not None:
-            return self._restore_to_time(request, source, request.to_time)
+            return self._restore_to_time(request, source, request.to_time, should_stop)
         with self.segment("find backup", source=request.source, database=request.database):
             # Restores are rare and on demand: always the current secret, never a cached one.
             db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
@@ -110,6 +119,7 @@ class RestoreRun:
                 tables=request.tables,
                 dry_run=request.dry_run,
                 definer=request.definer,
+                should_stop=should_stop,
             )
         manifest = entry.manifest
         # The tables in scope; a dry run loads nothing, so its rows and bytes are what the backup holds.
@@ -144,7 +154,7 @@ class RestoreRun:
         )
 
     def _restore_to_time(
-        self, request: RestoreEvent, source: SourceConfig, to_time: datetime
+        self, request: RestoreEvent, source: SourceConfig, to_time: datetime, should_stop: Callable[[], bool]
     ) -> RestoreSummary:
         with self.segment("restore to time", source=request.source, database=request.database):
             db = source.with_tls(self.engine.read_secret(source.restore_secret, True))
@@ -158,6 +168,7 @@ class RestoreRun:
                 source=request.source,
                 dry_run=request.dry_run,
                 definer=request.definer,
+                should_stop=should_stop,
             )
         if result.dry_run:
             message = (

@@ -22,7 +22,7 @@ from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.models import InvalidEvent
 
-NO_BUDGET_MS = 10**12  # a task runs until it is done; the backup run's time budget never applies
+NO_BUDGET_MS = 10**12  # a task runs until it is done; the runs' time budget never applies
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:
@@ -113,7 +113,9 @@ def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, An
     """A restore, or a restore drill (`"drill": true`), as the restore function runs them."""
     from handlers.restore_or_drill import run_restore_or_drill
 
-    summary = run_restore_or_drill(event, **_publishing(settings, engine, observability))
+    summary = run_restore_or_drill(
+        event, **_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS
+    )
     return summary.model_dump(mode="json")
 
 

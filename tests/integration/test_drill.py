@@ -12,6 +12,7 @@ from cloudbackup.catalog import find_backup
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.redump import redump
 from cloudbackup.drill.run import DRILL_MARK, run_drill
+from cloudbackup.errors import Stopped
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect, flavour, run_sql
@@ -188,3 +189,39 @@ def test_the_copys_events_are_disabled_before_it_is_proven(db_settings, store_ba
     monkeypatch.setattr("cloudbackup.drill.run.redump", watching)
     assert run_drill(db_settings, entry).verified
     assert seen == ["DISABLED"]
+
+
+def schemas_with_tables(settings, prefix: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT table_schema FROM information_schema.tables WHERE table_schema LIKE %s",
+            (prefix + "%",),
+        )
+        return [name for (name,) in cur.fetchall()]
+
+
+@pytest.mark.parametrize(
+    ("step", "ready"),
+    [
+        # Tables are loading into the restore's staging database (named after the scratch one)
+        ("restore", lambda names: any("__cbrestore_" in n for n in names)),
+        # The copy is published into the scratch database: the proof's re-dump reads it next
+        ("proof", lambda names: any("__cbrestore_" not in n for n in names)),
+    ],
+)
+def test_a_drill_asked_to_stop_stops_at_its_step_and_leaves_nothing(db_settings, store_backup, step, ready):
+    # Given a caller whose stop hook says stop once the drill has reached a step
+    source, entry = store_backup
+
+    def should_stop() -> bool:
+        return ready(schemas_with_tables(db_settings, source + DRILL_MARK))
+
+    # When the drill runs with it
+    with pytest.raises(Stopped) as raised:
+        run_drill(db_settings, entry, should_stop=should_stop)
+    # Then it stopped there, not as a failed drill, and neither scratch nor staging database is left
+    assert not isinstance(raised.value, DrillFailed)
+    assert str(raised.value) == (
+        f"drill of backup {entry.id} of {source!r} stopped during its {step}, its scratch database dropped"
+    )
+    assert schemas_like(db_settings, source) == [source]

@@ -3,16 +3,19 @@ endpoint, restoring backups the backup function made."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pymysql
 import pytest
 
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings
 from handlers.models import InvalidEvent
 from handlers.restore_run import RestoreFailed
-from tests.fixtures.lambda_runtime import Deployment, fill_table
+from tests.fixtures.lambda_runtime import Deployment, FakeLambdaContext, fill_table, table_fingerprint
 from tests.fixtures.mariadb import admin_connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore:No application metrics")]
@@ -175,3 +178,78 @@ def test_a_subset_of_tables_restores_only_those(
     with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         assert [row[0] for row in cur.fetchall()] == ["customers"]
+
+
+def staging_databases(db: DbSettings, target: str) -> list[str]:
+    with admin_connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+        return [str(n) for (n,) in cur.fetchall() if str(n).startswith(f"{target}__cbrestore_")]
+
+
+@contextmanager
+def time_runs_out_mid_load(db: DbSettings, target: str, context: FakeLambdaContext) -> Iterator[list[int]]:
+    """Watches the restore's staging database; once rows are arriving in it, the invocation's time left
+    drops to nothing, as if the load had taken the whole budget. Yields the rows seen in staging then."""
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            for staging in staging_databases(db, target):
+                try:
+                    with admin_connect(db, staging) as conn, conn.cursor() as cur:
+                        cur.execute("SELECT COUNT(*) FROM orders")
+                        rows = int(cur.fetchone()[0])
+                except pymysql.err.MySQLError:  # the table is not created yet, or staging already dropped
+                    rows = 0
+                if rows:
+                    seen.append(rows)
+                    context.budget_ms = 0
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_restore_whose_time_runs_out_mid_load_stops_drops_its_staging_and_leaves_the_target(
+    deployment: Deployment, make_database: Callable[[str], str], db_settings: DbSettings, in_place: bool
+) -> None:
+    # Given a backup of a table big enough that its load takes many statements (and seconds)
+    name = make_database("hbudget")
+    fill_table(db_settings, name, "orders", 400_000, payload=100)
+    deployment.backup({"source": deployment.source, "databases": [name]})
+    target = name if in_place else f"{name}_copy"
+    before = table_fingerprint(db_settings, name)
+    event = {"source": deployment.source, "database": name, "backup": "latest"}
+    event |= {"in_place": True} if in_place else {"target_database": target}
+    # When the invocation's time left falls under the safety margin while the rows are loading
+    context = FakeLambdaContext()
+    with time_runs_out_mid_load(db_settings, target, context) as seen, pytest.raises(RestoreFailed) as raised:
+        deployment.restore(event, context, CLOUDBACKUP_SAFETY_MARGIN_SECONDS="5")
+    assert seen, "the restore ended before its rows began to load"
+    assert seen[0] < before[0]
+    # Then the failure is one line: the time budget stopped it, the target is as it was, where to run it
+    message = str(raised.value)
+    assert message == (
+        f"time budget: less than 5 s of the invocation left; restore into {target} stopped before "
+        f"publishing; {target} was left as it was; run it as a Fargate restore task or with the "
+        "cloudbackup CLI, which have no time limit"
+    )
+    # And its staging database is gone, and the target is as it was: not created, or unchanged
+    assert staging_databases(db_settings, target) == []
+    if in_place:
+        assert table_fingerprint(db_settings, name) == before
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                (f"{name}_before%",),
+            )
+            assert cur.fetchone()[0] == 0
+    else:
+        assert not database_exists(db_settings, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import UsageError
+from cloudbackup.errors import Stopped, UsageError
 from cloudbackup.storage.local import LocalStorage
+from handlers.drill_run import DrillFailed
 from handlers.engine import Engine
 from handlers.models import InvalidEvent
 from handlers.restore_run import RestoreFailed, in_event_terms
@@ -22,18 +24,35 @@ from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
-SOURCES = {SOURCE: {"secret_arn": "arn:secret", "restore_allow": ["shop_restored*", "shop"]}}
+SOURCES = {SOURCE: {"secret_arn": "arn:secret", "restore_allow": ["shop_restored*", "shop"], "drill": True}}
+EVENT = {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_restored"}
 
 
 @dataclass
 class StandInRestore:
     calls: list[dict[str, Any]] = field(default_factory=list)
     error: Exception | None = None
+    # Loading as the engine does: `should_stop` asked between statements (one every 10 ms), Stopped
+    # when it says so. None: a restore that takes no time.
+    statements: int | None = None
+    asked: int = 0
+
+    def load(self, should_stop: Any, stopped: str) -> None:
+        for _ in range(self.statements or 0):
+            self.asked += 1
+            if should_stop():
+                raise Stopped(stopped)
+            time.sleep(0.01)
 
     def restore(self, db: DbSettings, entry: CatalogEntry, **kwargs: Any) -> Any:
+        should_stop = kwargs.pop("should_stop", lambda: False)
         self.calls.append({"backup": entry.id, **kwargs})
         if self.error:
             raise self.error
+        target = kwargs["target_database"] or entry.manifest.database
+        self.load(
+            should_stop, f"restore into {target} stopped before publishing; {target} was left as it was"
+        )
         in_place = kwargs["in_place"]
         return SimpleNamespace(
             tables=1,
@@ -45,18 +64,36 @@ class StandInRestore:
             else None,
         )
 
+    def restore_to_time(self, db: DbSettings, stores: Any, database: str, to_time: Any, **kwargs: Any) -> Any:
+        should_stop = kwargs.pop("should_stop", lambda: False)
+        self.calls.append({"to_time": to_time, **kwargs})
+        target = kwargs["target_database"]
+        self.load(
+            should_stop, f"restore into {target} stopped before publishing; {target} was left as it was"
+        )
+        pytest.fail("the stand-in's point-in-time restore always runs out of time")
+
+    def drill(self, db: DbSettings, entry: CatalogEntry, **kwargs: Any) -> Any:
+        should_stop = kwargs.pop("should_stop", lambda: False)
+        self.calls.append({"drill": entry.id, **kwargs})
+        where = f"drill of backup {entry.id} of 'shop'"
+        self.load(should_stop, f"{where} stopped during its restore, its scratch database dropped")
+        return SimpleNamespace(tables=1, rows=7, seconds=0.5, restore_seconds=0.25, verified=True)
+
 
 @pytest.fixture
 def restore_function(
     load_handler: Callable[..., ModuleType], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Callable[[], tuple[ModuleType, StandInRestore]]:
+) -> Callable[..., tuple[ModuleType, StandInRestore]]:
     store = LocalStorage(tmp_path)
     for backup_id in ("older0001", "newer0002"):
         store_backup(store, manifest_for("shop", backup_id))
 
-    def make() -> tuple[ModuleType, StandInRestore]:
-        module = load_handler("restore", settings_env(sources=SOURCES))
+    def make(**env: str) -> tuple[ModuleType, StandInRestore]:
+        module = load_handler("restore", settings_env(sources=SOURCES, **env))
         engine = StandInRestore()
+        # The drill's outcome event: not the test's subject, and no event bus here.
+        monkeypatch.setattr(module, "publisher", SimpleNamespace(drill_outcome=lambda summary: True))
         monkeypatch.setattr(
             module,
             "engine",
@@ -67,6 +104,8 @@ def restore_function(
                 backup_database=lambda *a, **k: pytest.fail("a restore never backs up"),
                 restore_backup=engine.restore,
                 find_backup=find_backup,
+                restore_to_time=engine.restore_to_time,
+                run_drill=engine.drill,
             ),
         )
         return module, engine
@@ -177,7 +216,7 @@ def restore_function(
     ],
 )
 def test_a_refused_restore_names_the_field_and_touches_nothing(
-    restore_function: Callable[[], tuple[ModuleType, StandInRestore]],
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]],
     lambda_context: Callable[..., Any],
     event: dict[str, Any],
     named: str,
@@ -201,7 +240,7 @@ def test_in_place_is_refused_when_the_database_itself_is_not_allowed(
 
 
 def test_restore_of_latest_into_a_new_database_returns_the_summary(
-    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
 ) -> None:
     module, engine = restore_function()
     event = {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_restored"}
@@ -224,7 +263,7 @@ def test_restore_of_latest_into_a_new_database_returns_the_summary(
 
 
 def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
-    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
 ) -> None:
     module, engine = restore_function()
     event = {
@@ -252,7 +291,7 @@ def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
 
 
 def test_an_unknown_backup_id_fails_with_one_line(
-    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
 ) -> None:
     module, engine = restore_function()
     event = {"source": SOURCE, "database": "shop", "backup": "abcdef123", "target_database": "shop_restored"}
@@ -265,7 +304,7 @@ def test_an_unknown_backup_id_fails_with_one_line(
 
 
 def test_engine_messages_name_event_fields_not_command_line_flags(
-    restore_function: Callable[[], tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
 ) -> None:
     module, engine = restore_function()
     engine.error = UsageError("--table orders: backup newer0002 of shop has no such table")
@@ -303,3 +342,75 @@ def test_the_definer_advice_names_the_events_field() -> None:
     assert in_event_terms(advice) == (
         'view v has DEFINER pa_other@%: rerun with "definer": "current" to create it as the restoring user'
     )
+
+
+ELSEWHERE = "run it as a Fargate restore task or with the cloudbackup CLI, which have no time limit"
+
+
+@pytest.mark.parametrize(
+    ("event", "what"),
+    [
+        (EVENT, "restore of 'shop' into 'shop_restored' not started"),
+        ({**EVENT, "to_time": "2026-11-26T10:15:00Z"}, "restore of 'shop' into 'shop_restored' not started"),
+        ({"source": SOURCE, "database": "shop", "drill": True}, "restore drill of 'shop' not started"),
+    ],
+)
+def test_with_less_than_the_safety_margin_left_nothing_is_started(
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]],
+    lambda_context: Callable[..., Any],
+    event: dict[str, Any],
+    what: str,
+) -> None:
+    # Given an invocation with 50 s left and the default safety margin of 60 s
+    module, engine = restore_function()
+    # When a restore, a point-in-time restore or a drill is asked for
+    with pytest.raises((RestoreFailed, DrillFailed)) as raised:
+        module.handler(event, lambda_context(50_000))
+    # Then it is refused with one line saying why and where to run it, and the engine was never called
+    message = str(raised.value)
+    assert f"time budget: less than 60 s of the invocation left; {what}; {ELSEWHERE}" in message
+    assert "\n" not in message
+    assert engine.calls == []
+
+
+@pytest.mark.parametrize(
+    ("event", "stopped"),
+    [
+        (EVENT, "restore into shop_restored stopped before publishing; shop_restored was left as it was"),
+        (
+            {**EVENT, "to_time": "2026-11-26T10:15:00Z"},
+            "restore into shop_restored stopped before publishing; shop_restored was left as it was",
+        ),
+        (
+            {"source": SOURCE, "database": "shop", "drill": True},
+            "drill of backup newer0002 of 'shop' stopped during its restore, its scratch database dropped",
+        ),
+    ],
+)
+def test_when_the_time_left_falls_under_the_margin_the_engine_is_stopped_and_the_failure_says_so(
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]],
+    lambda_context: Callable[..., Any],
+    event: dict[str, Any],
+    stopped: str,
+) -> None:
+    # Given a run of 200 statements (2 s) with 1.3 s left of the invocation, 1 s of it the safety margin
+    module, engine = restore_function(CLOUDBACKUP_SAFETY_MARGIN_SECONDS="1")
+    engine.statements = 200
+    # When it runs
+    with pytest.raises((RestoreFailed, DrillFailed)) as raised:
+        module.handler(event, lambda_context(1300))
+    # Then the engine was asked to stop part way, and the one-line failure says it was the time budget
+    assert 10 < engine.asked < 200
+    message = str(raised.value)
+    assert f"time budget: less than 1 s of the invocation left; {stopped}; {ELSEWHERE}" in message
+    assert "\n" not in message
+
+
+def test_a_run_with_time_to_spare_is_never_stopped(
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]], lambda_context: Callable[..., Any]
+) -> None:
+    module, engine = restore_function(CLOUDBACKUP_SAFETY_MARGIN_SECONDS="1")
+    engine.statements = 20
+    summary = module.handler(EVENT, lambda_context(5000))
+    assert engine.asked == 20
+    assert summary["rows"] == 12

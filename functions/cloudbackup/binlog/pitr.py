@@ -9,7 +9,7 @@ replay into staging, and only when all of it succeeded is the staging database p
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +21,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.progress import Progress
-from cloudbackup.restore import RestoreResult, restore_backup
+from cloudbackup.restore import RestoreResult, checked, choose_target, restore_backup, stop_check
 from cloudbackup.storage.base import Storage
 
 
@@ -108,17 +108,20 @@ def restore_to_time(
     jobs: int = 2,
     dry_run: bool = False,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> PointInTimeResult:
     """`dry_run`: every check a real run makes before it changes anything (the backup and every
-    segment verified, the target checked), then what it would do; nothing is changed."""
+    segment verified, the target checked), then what it would do; nothing is changed.
+    `should_stop()` is asked as restore_backup asks it, and between the replayed events (all in staging)."""
     plan = plan_replay(stores, database, to_time, source)
     stats = ReplayStats()
 
     def replay(staging: str) -> None:
         replayer = Replayer(db, database, staging, to_time)
+        stop = stop_check(should_stop, choose_target(db, database, target_database, in_place))
         try:
             replayer.start_with(base64.b64decode(plan.segments[0].format_description))
-            replayer.apply(_events_from(plan))
+            replayer.apply(checked(_events_from(plan), stop))
         finally:
             replayer.close()
         nonlocal stats
@@ -134,6 +137,7 @@ def restore_to_time(
         dry_run=dry_run,
         progress=progress,
         before_publish=replay,
+        should_stop=should_stop,
     )
     return PointInTimeResult(
         **result.model_dump(),

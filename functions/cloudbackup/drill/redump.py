@@ -8,7 +8,7 @@ file) when the backup has tables without a recorded digest, which are compared s
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -78,7 +78,9 @@ class Redump:
         self._sink.close()
 
 
-def redump(db: DbSettings, database: str, *, keep_sections: bool) -> Redump:
+def redump(
+    db: DbSettings, database: str, *, keep_sections: bool, check: Callable[[], None] | None = None
+) -> Redump:
     sink = _Sink(keep_sections)
     try:
         conn = connect(db, database=database)
@@ -86,7 +88,9 @@ def redump(db: DbSettings, database: str, *, keep_sections: bool) -> Redump:
             snapshot = open_snapshot(conn)
             writer = FrameWriter(sink, "none")
             try:
-                result = dump_database(conn, database, writer, snapshot, tool_version=__version__)
+                result = dump_database(
+                    conn, database, writer, snapshot, tool_version=__version__, check=check
+                )
                 frames, _ = writer.commit()
             except BaseException:
                 writer.abort()

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pymysql
 from pydantic import BaseModel, Field
@@ -23,7 +24,7 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.drill.proof import DrillFailed, prove_content, prove_objects, prove_tables
 from cloudbackup.drill.redump import redump
-from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.errors import OperationError, Stopped, UsageError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.routines import list_events
@@ -50,10 +51,16 @@ class DrillResult(BaseModel):
 
 
 def run_drill(
-    db: DbSettings, entry: CatalogEntry, *, jobs: int = 2, progress: Progress | None = None
+    db: DbSettings,
+    entry: CatalogEntry,
+    *,
+    jobs: int = 2,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> DrillResult:
     """Restore `entry` on `db`'s server and prove it; DrillFailed (one line, naming the table or step)
-    if it does not restore or does not match. Nothing is left on the server either way."""
+    if it does not restore or does not match. Nothing is left on the server either way.
+    `should_stop()` is asked as the restore asks it, then through the proof's re-dump: Stopped then."""
     started = time.monotonic()
     manifest = entry.manifest
     where = f"drill of backup {manifest.id} of {manifest.database!r}"
@@ -66,14 +73,18 @@ def run_drill(
         raise DrillFailed(f"{where} failed creating the scratch database: {exc}") from None
     try:
         try:
-            restored = restore_backup(db, entry, target_database=scratch.name, jobs=jobs, progress=progress)
+            restored = restore_backup(
+                db, entry, target_database=scratch.name, jobs=jobs, progress=progress, should_stop=should_stop
+            )
+        except Stopped:  # not a failed drill: its caller stopped it (the scratch database goes below)
+            raise Stopped(f"{where} stopped during its restore, its scratch database dropped") from None
         except OperationError as exc:
             raise DrillFailed(f"{where} failed at the restore: {exc}") from None
         try:
             _disable_events(db, scratch.name)
         except pymysql.err.MySQLError as exc:
             raise DrillFailed(f"{where} failed disabling the restored events: {exc}") from None
-        by_digest = _prove(db, entry, scratch.name, where)
+        by_digest = _prove(db, entry, scratch.name, where, _stop_check(should_stop, where))
     finally:
         scratch.drop()
     return DrillResult(
@@ -108,16 +119,27 @@ def _refuse_other_flavour(db: DbSettings, entry: CatalogEntry, where: str) -> No
         )
 
 
-def _prove(db: DbSettings, entry: CatalogEntry, scratch: str, where: str) -> int:
+def _stop_check(should_stop: Callable[[], bool] | None, where: str) -> Callable[[], None]:
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise Stopped(f"{where} stopped during its proof, its scratch database dropped")
+
+    return check
+
+
+def _prove(db: DbSettings, entry: CatalogEntry, scratch: str, where: str, check: Callable[[], None]) -> int:
     needs_sections = any(f.kind == "table" and f.sha256 is None for f in entry.manifest.frames)
+    check()
     try:
-        copy = redump(db, scratch, keep_sections=needs_sections)
+        copy = redump(db, scratch, keep_sections=needs_sections, check=check)
         try:
             prove_tables(entry, copy)
             prove_objects(entry, copy)
             return prove_content(entry, copy)
         finally:
             copy.close()
+    except Stopped:
+        raise
     except OperationError as exc:
         raise DrillFailed(f"{where} failed: {exc}") from None
 

@@ -9,7 +9,7 @@ CREATE DATABASE / DROP DATABASE of the source, noting its name and character set
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from cloudbackup.confine.check import Confinement
 from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
@@ -44,8 +44,12 @@ class StatementFeed:
         progress: Progress,
         schema_only: bool = False,
         defer_indexes: bool = True,
+        check: Callable[[], None] | None = None,
     ) -> None:
         self.loader = loader
+        # Called before each statement is sent and before each deferred index is built: it may raise
+        # to stop the load there (a caller's stop), between statements and never inside one.
+        self.check = check or (lambda: None)
         self.confinement = confinement
         self.schema_only = schema_only  # rows (INSERT … VALUES) are skipped: definitions only
         self.where = confinement.where
@@ -76,6 +80,7 @@ class StatementFeed:
             self.loader.wait()  # sequences before tables, all tables before routines and views
             self.kind = kind
         for stmt in self._numbered(statements):
+            self.check()
             self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
         if kind == "table":
             self._show(tables=1)
@@ -119,6 +124,7 @@ class StatementFeed:
         ):
             for table, sql in zip(tables, statements, strict=True):
                 if sql is not None:
+                    self.check()
                     self.loader.run_parallel(
                         Statement(0, 0, sql), f"{self.where}, indexes of table {_name(table)}"
                     )
