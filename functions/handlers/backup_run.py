@@ -22,6 +22,7 @@ from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.engine import Engine
 from handlers.events import EventPublisher
+from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import BackupEvent, BackupRunResult, DatabaseOutcome, InvalidEvent
 from handlers.secrets import SecretError
 from handlers.settings import Settings, SourceConfig, UnknownSource
@@ -35,12 +36,19 @@ log = logging.getLogger(__name__)
 Segment = Callable[..., AbstractContextManager[None]]
 
 
-class BackupRunFailed(RuntimeError):
+class BackupRunFailed(RunFailed):
     """Some databases were not backed up; the message says which were done and which were not."""
 
     def __init__(self, result: BackupRunResult) -> None:
         super().__init__(result.describe())
         self.result = result
+
+
+class BackupRunRefused(BackupRunFailed):
+    """Every database not backed up was refused for bad usage (an unknown database, a wrong password…):
+    what the CLI exits 2 for. A failed operation among them makes it a BackupRunFailed."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -65,7 +73,8 @@ class BackupRun:
                 store = self.engine.open_store()
         except (SecretError, CloudBackupError) as exc:
             failed = [
-                DatabaseOutcome(database=n, status="failed", error=str(exc)) for n in requested or ["*"]
+                DatabaseOutcome(database=n, status="failed", error=str(exc), bad_usage=is_bad_usage(exc))
+                for n in requested or ["*"]
             ]
             return self._finish(request.source, failed)
         names = available if requested is None else requested
@@ -113,7 +122,9 @@ class BackupRun:
                 # Not in the list of user databases: let the engine say whether it exists at all.
                 self.engine.resolve_databases(db, [name])
             except CloudBackupError as exc:
-                return DatabaseOutcome(database=name, status="failed", error=str(exc))
+                return DatabaseOutcome(
+                    database=name, status="failed", error=str(exc), bad_usage=is_bad_usage(exc)
+                )
         if self.remaining_ms() <= self._margin_ms:
             return DatabaseOutcome(
                 database=name, status="not_started", error=self._budget_message("not started")
@@ -149,7 +160,13 @@ class BackupRun:
                 log.exception("backup of %s failed unexpectedly", name)
             message = str(exc) if isinstance(exc, CloudBackupError) else f"{type(exc).__name__}: {exc}"
             message = message.splitlines()[0] if message else type(exc).__name__
-            return DatabaseOutcome(database=name, status="failed", duration_seconds=seconds, error=message)
+            return DatabaseOutcome(
+                database=name,
+                status="failed",
+                duration_seconds=seconds,
+                error=message,
+                bad_usage=is_bad_usage(exc),
+            )
         return DatabaseOutcome(
             database=name,
             status="succeeded",
@@ -174,7 +191,7 @@ class BackupRun:
                 self.publisher.backup_outcome(source, outcome)
         if not result.complete:
             log.error(result.describe(), extra={"result": result.model_dump(mode="json")})
-            raise BackupRunFailed(result)
+            raise (BackupRunRefused if result.bad_usage else BackupRunFailed)(result)
         log.info(result.describe(), extra={"result": result.model_dump(mode="json")})
         return result
 

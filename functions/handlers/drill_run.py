@@ -21,6 +21,7 @@ from handlers import constants as c
 from handlers.budget import TimeBudget
 from handlers.engine import Engine
 from handlers.events import EventPublisher
+from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import DrillEvent, DrillSummary, InvalidEvent
 from handlers.restore_run import Segment
 from handlers.secrets import SecretError
@@ -29,8 +30,15 @@ from handlers.settings import Settings, SourceConfig, UnknownSource
 log = logging.getLogger(__name__)
 
 
-class DrillFailed(RuntimeError):
+class DrillFailed(RunFailed):
     """The backup did not restore, or the restored copy did not match it; nothing was left behind."""
+
+
+class DrillRefused(DrillFailed):
+    """The drill was refused for bad usage (an unknown backup, a wrong password, a server of the other
+    flavour…): what the CLI exits 2 for. Nothing was made."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -62,7 +70,7 @@ class DrillRun:
             self.metrics.add_metric(name=c.METRIC_DRILL_FAILURES, unit=MetricUnit.Count, value=1)
             log.error(summary.message, extra={"result": summary.model_dump(mode="json")})
             self.publisher.drill_outcome(summary)
-            raise DrillFailed(summary.message) from None
+            raise (DrillRefused if is_bad_usage(exc) else DrillFailed)(summary.message) from None
         self.metrics.add_metric(name=c.METRIC_DRILL_SUCCEEDED, unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(name=c.METRIC_DRILL_DURATION, unit=MetricUnit.Seconds, value=summary.seconds)
         self.metrics.add_metric(

@@ -199,6 +199,9 @@ class DatabaseOutcome(BaseModel):
     rows: int | None = None
     duration_seconds: float = 0.0
     error: str | None = None
+    # The engine called the failure bad usage (an unknown database, a wrong password): the task's exit
+    # code 2. Not part of the result or its event.
+    bad_usage: bool = Field(default=False, exclude=True)
 
 
 class BackupRunResult(BaseModel):
@@ -212,6 +215,12 @@ class BackupRunResult(BaseModel):
     @property
     def complete(self) -> bool:
         return all(o.status == "succeeded" for o in self.databases)
+
+    @property
+    def bad_usage(self) -> bool:
+        """Not complete, and only for bad usage: every database not backed up was refused as such."""
+        not_done = [o for o in self.databases if o.status != "succeeded"]
+        return bool(not_done) and all(o.bad_usage for o in not_done)
 
     def describe(self) -> str:
         """One line: which databases were done and which were not, and why."""

@@ -23,6 +23,7 @@ from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.budget import TimeBudget
 from handlers.engine import Engine
+from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import InvalidEvent, RestoreEvent, RestoreSummary
 from handlers.secrets import SecretError
 from handlers.settings import Settings, SourceConfig, UnknownSource
@@ -52,8 +53,15 @@ def in_event_terms(message: str) -> str:
     return _FLAG.sub(lambda m: _FLAG_AS_FIELD[m.group(0)], message)
 
 
-class RestoreFailed(RuntimeError):
+class RestoreFailed(RunFailed):
     """The restore did not happen or did not complete; the engine left the target as it was."""
+
+
+class RestoreRefused(RestoreFailed):
+    """The restore was refused for bad usage (a non-empty target, an unknown table, a time before every
+    backup, a wrong password…): what the CLI exits 2 for. Nothing was changed."""
+
+    exit_code = 2
 
 
 @dataclass
@@ -76,7 +84,7 @@ class RestoreRun:
             self.metrics.add_metric(name=c.METRIC_RESTORE_FAILURES, unit=MetricUnit.Count, value=1)
             message = budget.explain(exc) or in_event_terms(str(exc))
             log.error("restore of %s into %s failed: %s", request.database, request.target, message)
-            raise RestoreFailed(message) from None
+            raise (RestoreRefused if is_bad_usage(exc) else RestoreFailed)(message) from None
         if not request.dry_run:
             self.metrics.add_metric(name=c.METRIC_RESTORE_SUCCEEDED, unit=MetricUnit.Count, value=1)
             self.metrics.add_metric(

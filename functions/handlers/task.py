@@ -6,7 +6,8 @@ event is the one the function would get, from CLOUDBACKUP_EVENT: a backup event 
 restore event or a drill event (`"drill": true`); or, for the binlog follower a pitr source runs as an
 ECS service, `{"source": ..., "binlog": "follow"}`. It is parsed into the same models and handed to the
 same runs (handlers.backup_run, restore_run, drill_run, binlog_run); the result is printed as one JSON
-line, and the exit code is 0 only if it succeeded.
+line, and the exit code is the CLI's: 0 done, 1 failed, 2 bad usage (a bad event or setting, or what the
+engine calls bad usage: a non-empty target, an unknown database or table, a wrong password…).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
+from handlers.failures import RunFailed
 from handlers.models import InvalidEvent
 
 NO_BUDGET_MS = 10**12  # a task runs until it is done; the runs' time budget never applies
@@ -47,7 +49,12 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except InvalidEvent as exc:
         print(f"cloudbackup task: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:  # BackupRunFailed, RestoreFailed: the message says what was not done
+    except (
+        RunFailed
+    ) as exc:  # BackupRunFailed, RestoreFailed, DrillFailed: the message says what was not done
+        print(f"cloudbackup task: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except RuntimeError as exc:
         print(f"cloudbackup task: {exc}", file=sys.stderr)
         return 1
     except CloudBackupError as exc:  # the follower's engine failing: one line; the service starts another

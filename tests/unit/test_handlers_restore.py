@@ -13,12 +13,12 @@ import pytest
 
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import Stopped, UsageError
+from cloudbackup.errors import OperationError, Stopped, UsageError
 from cloudbackup.storage.local import LocalStorage
 from handlers.drill_run import DrillFailed
 from handlers.engine import Engine
 from handlers.models import InvalidEvent
-from handlers.restore_run import RestoreFailed, in_event_terms
+from handlers.restore_run import RestoreFailed, RestoreRefused, in_event_terms
 from tests.fixtures.lambda_runtime import SOURCE, settings_env
 from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 
@@ -414,3 +414,27 @@ def test_a_run_with_time_to_spare_is_never_stopped(
     summary = module.handler(EVENT, lambda_context(5000))
     assert engine.asked == 20
     assert summary["rows"] == 12
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (UsageError("target database shop_restored exists and is not empty (1 tables/views)"), True),
+        (OperationError("restore into shop_restored failed, shop_restored was left as it was: lost"), False),
+    ],
+)
+def test_bad_usage_raises_the_refusal_class_a_failed_operation_the_failure_class(
+    restore_function: Callable[..., tuple[ModuleType, StandInRestore]],
+    lambda_context: Callable[..., Any],
+    error: Exception,
+    refused: bool,
+) -> None:
+    # Given an engine that reports bad usage, or a failed operation
+    module, engine = restore_function()
+    engine.error = error
+    # When the function runs the restore
+    with pytest.raises(RestoreFailed) as raised:  # what callers already catch, either way
+        module.handler(EVENT, lambda_context())
+    # Then bad usage is told apart by its class and exit code (the task's), as the CLI tells it
+    assert isinstance(raised.value, RestoreRefused) is refused
+    assert raised.value.exit_code == (2 if refused else 1)
