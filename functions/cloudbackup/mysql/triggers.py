@@ -19,12 +19,15 @@ def triggers_by_table(cur: Any, database: str, table: str | None = None) -> dict
     """Triggers per table (or of one table) in creation order: recreating them in this order restores
     ACTION_ORDER. The server drops FOLLOWS/PRECEDES from the text it keeps, so the order is all there is.
     """
+    # EVENT_OBJECT_SCHEMA, not TRIGGER_SCHEMA (the same value: a trigger lives in its table's schema):
+    # MariaDB narrows the scan by the former only, and otherwise opens every table of every database,
+    # waiting behind any RENAME pending anywhere on the server.
     one_table = " AND event_object_table = %s" if table is not None else ""
     with raw_results(cur):
         rows = query(
             cur,
             "SELECT event_object_table AS tbl, trigger_name AS name FROM information_schema.triggers "
-            f"WHERE trigger_schema = %s{one_table} "
+            f"WHERE event_object_schema = %s{one_table} "
             "ORDER BY event_object_table, action_timing, event_manipulation, action_order",
             (database,) if table is None else (database, table),
         )
