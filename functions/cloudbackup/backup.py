@@ -25,6 +25,7 @@ from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
+from cloudbackup.mysql.staging import working_copy
 from cloudbackup.mysql.table_lock import TableLock
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.storage.base import Storage
@@ -56,7 +57,9 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
         existing = [str(name) for (name,) in cur.fetchall()]
     if names is None:
-        return [name for name in existing if name.lower() not in SYSTEM_DATABASES]
+        # Staging and scratch databases come and go with a restore or a drill (one vanishing mid-run
+        # failed the backup); `{db}_before_{ts}` copies stay in: they hold the operator's old tables.
+        return [n for n in existing if n.lower() not in SYSTEM_DATABASES and not working_copy(n)]
     views = [name for name in names if name.lower() in STATE_SCHEMAS]
     if views:
         raise UsageError(

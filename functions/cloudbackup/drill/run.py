@@ -30,11 +30,9 @@ from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.routines import list_events
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import server_info
-from cloudbackup.mysql.staging import StagingDatabase
+from cloudbackup.mysql.staging import DRILL_MARK, StagingDatabase
 from cloudbackup.progress import Progress
 from cloudbackup.restore import restore_backup
-
-DRILL_MARK = "__cbdrill_"
 
 
 class DrillResult(BaseModel):

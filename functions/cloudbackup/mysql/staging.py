@@ -23,6 +23,7 @@ from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 log = logging.getLogger(__name__)
 
 MARK = "__cbrestore_"
+DRILL_MARK = "__cbdrill_"
 MAX_NAME = 64  # the server's limit on database names
 _ID_LENGTH = 8
 
@@ -36,6 +37,15 @@ def _ours(name: str, prefix: str) -> bool:
     (a drill's scratch database is restored through a staging database of its own)."""
     rest = name[len(prefix) :]
     return re.fullmatch(rf"[0-9a-f]{{{_ID_LENGTH}}}(?:{MARK}[0-9a-f]{{{_ID_LENGTH}}})?", rest) is not None
+
+
+def working_copy(name: str) -> bool:
+    """A restore's staging database or a drill's scratch database: ours, there only while that runs.
+
+    Not a `{db}_before_{ts}` copy: that holds the tables an in-place restore replaced, the operator's.
+    """
+    marks = f"{re.escape(MARK)}|{re.escape(DRILL_MARK)}"
+    return re.search(rf"(?:{marks})[0-9a-f]{{{_ID_LENGTH}}}$", name) is not None
 
 
 def before_name(target: str, now: datetime, attempt: int = 1) -> str:
