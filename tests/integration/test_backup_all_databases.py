@@ -1,4 +1,4 @@
-"""`backup --all-databases` backs up the operator's databases, not a restore's or a drill's.
+"""`backup --all-databases` backs up the operator's databases, and one vanishing does not stop the rest.
 
 The shared test server holds every other test's databases, coming and going: each test here lists
 through a user granted only its own databases, so `--all-databases` sees exactly those.
@@ -6,12 +6,15 @@ through a user granted only its own databases, so `--all-databases` sees exactly
 
 from __future__ import annotations
 
+import logging
 import secrets
 import subprocess
 import sys
 
 import pytest
 
+from cloudbackup.cli import cmd_backup
+from cloudbackup.cli.main import main
 from tests.fixtures.mariadb import admin_connect
 
 pytestmark = pytest.mark.integration
@@ -75,3 +78,32 @@ def test_staging_and_drill_databases_are_left_out_but_before_copies_kept(db_sett
     # Then the staging and scratch databases were not; the operator's database and copy were
     assert done.returncode == 0, done.stderr
     assert backed_up(done.stdout) == sorted([source, kept])
+
+
+def test_a_database_dropped_before_its_turn_does_not_stop_the_others(
+    db_settings, scoped, tmp_path, monkeypatch, capsys, caplog
+):
+    # Given three databases listed, the second dropped while the first is backed up
+    make, url = scoped
+    first, dropped, last = sorted(make() for _ in range(3))
+    real_backup = cmd_backup.backup_database
+
+    def backup_then_drop(settings, database, *args, **kwargs):
+        if database == first:
+            with admin_connect(db_settings) as conn, conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE `{dropped}`")
+        return real_backup(settings, database, *args, **kwargs)
+
+    monkeypatch.setattr(cmd_backup, "backup_database", backup_then_drop)
+
+    # When every database is backed up
+    with caplog.at_level(logging.WARNING):
+        code = main(["backup", "--db-url", url, "--all-databases", "--data", str(tmp_path)])
+
+    # Then the others were backed up, one line said which was not, and the run failed (not bad usage)
+    assert backed_up(capsys.readouterr().out) == [first, last]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert dropped in warnings[0]
+    assert "\n" not in warnings[0]
+    assert code == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Any
 
@@ -12,12 +13,18 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
-from cloudbackup.errors import UsageError
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import CloudBackupError, UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.format.manifest import Manifest
+from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.parallel import JOBS
+from cloudbackup.mysql.staging import schema_exists
 from cloudbackup.printable import one_line
-from cloudbackup.progress import for_terminal
+from cloudbackup.progress import Progress, for_terminal
+from cloudbackup.storage.base import Storage
+
+log = logging.getLogger(__name__)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,18 +44,12 @@ def run(args: argparse.Namespace) -> int:
     source = args.source or default_source(db)
     progress = for_terminal()
     summaries: list[dict[str, Any]] = []
+    failed = 0
     for database in databases:
-        manifest = backup_database(
-            db.with_database(database),
-            database,
-            stores.write,
-            source=source,
-            compression=args.compression,
-            progress=progress,
-            jobs=jobs,
-            exclude_tables=args.exclude_table or (),
-            schema_only=args.schema_only,
-        )
+        manifest = _back_up(args, db, database, stores.write, source=source, progress=progress, jobs=jobs)
+        if manifest is None:
+            failed += 1
+            continue
         key = manifest_key(backup_stem(source, database, manifest.started_at, manifest.id))
         summary = CatalogEntry(manifest=manifest, store=stores.write, manifest_key=key).summary()
         summaries.append(summary)
@@ -57,7 +58,49 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         json.dump(summaries, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    return 0
+    return 1 if failed else 0
+
+
+def _back_up(
+    args: argparse.Namespace,
+    db: DbSettings,
+    database: str,
+    store: Storage,
+    *,
+    source: str,
+    progress: Progress,
+    jobs: int,
+) -> Manifest | None:
+    """One database's backup, or None (said in one warning line) when it failed on its own."""
+    try:
+        return backup_database(
+            db.with_database(database),
+            database,
+            store,
+            source=source,
+            compression=args.compression,
+            progress=progress,
+            jobs=jobs,
+            exclude_tables=args.exclude_table or (),
+            schema_only=args.schema_only,
+        )
+    except CloudBackupError as exc:
+        gone = not _exists(db, database)
+        if isinstance(exc, UsageError) and not gone:
+            raise  # a store's or the credentials' fault: every database would fail alike (exit 2)
+        # As the Lambda's run does: one database failing keeps no other from its backup (exit 1).
+        reason = "dropped since the databases were listed" if gone else str(exc)
+        log.warning("%s", one_line(f"{database}: not backed up: {reason}"))
+        return None
+
+
+def _exists(db: DbSettings, database: str) -> bool:
+    """Whether `database` is on the server; True when that cannot be asked (never claim it dropped)."""
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            return schema_exists(cur, database)
+    except CloudBackupError:
+        return True
 
 
 def result_line(summary: dict[str, Any], manifest: Manifest, *, width: int) -> str:
