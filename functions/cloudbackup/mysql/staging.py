@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 MARK = "__cbrestore_"
 DRILL_MARK = "__cbdrill_"
 MAX_NAME = 64  # the server's limit on database names
+# A year: the most MySQL and MariaDB take (on Linux). The lock's connection idles through the whole load,
+# and a server closing it for that would free the lock while the staging database is still in use.
+IDLE_SECONDS = 31536000
 _ID_LENGTH = 8
 
 
@@ -129,11 +132,13 @@ class StagingDatabase:
     def __init__(
         self, db: DbSettings, target: str, *, charset: str, collation: str, mark: str = MARK
     ) -> None:
+        self.db = db
         self.conn = connect(db, database="")
         self.stale_dropped: list[str] = []
         self.name = ""
         try:
             with self.conn.cursor() as cur:
+                cur.execute(f"SET SESSION wait_timeout = {IDLE_SECONDS}")
                 # One restore into a target at a time: two swaps that each read the target's tables
                 # before the other's RENAME would leave a mix of both backups (both saying done).
                 # (A drill's scratch copy is named after the source, which it never changes.)
@@ -158,10 +163,18 @@ class StagingDatabase:
             with self.conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(self.name)}")
                 cur.execute("SELECT RELEASE_LOCK(%s)", (_lock_name(self.name),))
-        except Exception as exc:  # the connection is gone: the lock went with it, a later run cleans up
-            log.warning("could not drop staging database %s: %s", self.name, exc)
+        except Exception as exc:  # its connection is gone (and the lock with it): drop it on a new one
+            log.debug("staging connection lost (%s); dropping %s on a new one", exc, self.name)
+            self._drop_elsewhere()
         finally:
             try:
                 self.conn.close()
             except Exception as exc:
                 log.debug("closing the staging connection: %s", exc)
+
+    def _drop_elsewhere(self) -> None:
+        try:
+            with connect(self.db, database="") as conn, conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(self.name)}")
+        except Exception as exc:  # the server is out of reach: a later restore of the target cleans up
+            log.warning("could not drop staging database %s: %s", self.name, exc)
