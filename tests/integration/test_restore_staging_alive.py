@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from cloudbackup.errors import OperationError
 from cloudbackup.mysql import staging
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.restore import restore_backup
@@ -49,11 +50,17 @@ def test_staging_outlives_a_short_wait_timeout(db_settings, make_database, tmp_p
     entry = back_up(db_settings, source, tmp_path)
     target = source + "_copy"
     dropped_by_second = []
+    refused = []
 
     def second_restore_starts() -> None:
-        # Idle past the timeout, then do what a second restore of the same target does first
+        # Idle past the timeout, then do what a second restore of the same target does first: it is
+        # refused while the first one's connection (and so its locks) lives
         time.sleep(SHORT_WAIT_TIMEOUT + 1.5)
-        second = StagingDatabase(db_settings, target, charset="utf8mb4", collation="utf8mb4_general_ci")
+        try:
+            second = StagingDatabase(db_settings, target, charset="utf8mb4", collation="utf8mb4_general_ci")
+        except OperationError as exc:
+            refused.append(str(exc))
+            return
         dropped_by_second.extend(second.stale_dropped)
         second.drop()
 
@@ -64,6 +71,10 @@ def test_staging_outlives_a_short_wait_timeout(db_settings, make_database, tmp_p
 
     # Then the second restore left its staging database alone, and the first dropped it at the end
     assert dropped_by_second == []
+    assert refused == [
+        f"another restore into {target} is running; nothing was changed: "
+        "let it finish (or stop it), then restore again"
+    ]
     assert schemas_like(db_settings, target) == [target]
 
 
