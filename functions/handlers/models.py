@@ -268,6 +268,11 @@ class RestoreSummary(BaseModel):
     previous_tables_kept_in: str | None = None
     verified: bool = False  # the data object matched its manifest (SHA-256, size, frames)
     message: str = ""
+    # As `restore --json` says them: what an in-place target held before (a dry run: what it would
+    # replace), the DEFINERs set to the restoring user, and stale staging databases dropped on the way.
+    replaces: list[str] = Field(default_factory=list)
+    definers_rewritten: list[str] = Field(default_factory=list)
+    stale_staging_dropped: list[str] = Field(default_factory=list)
     to_time: str | None = None  # a point-in-time restore: up to this time
     binlog_transactions: int | None = None  # replayed after the backup (none in a dry run)
     binlog_from: str | None = None  # a point-in-time restore replays from this binlog file:offset

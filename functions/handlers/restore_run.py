@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +28,9 @@ from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import InvalidEvent, RestoreEvent, RestoreSummary
 from handlers.secrets import SecretError
 from handlers.settings import Settings, SourceConfig, UnknownSource
+
+if TYPE_CHECKING:  # (the engine's modules load at the first restore, not at cold start)
+    from cloudbackup.restore import RestoreResult
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +148,10 @@ class RestoreRun:
         )
         if result.previous_tables_kept_in:
             message += f"; the previous tables are kept in {result.previous_tables_kept_in!r}"
+        if request.dry_run and result.replaces:
+            message += f"; it would replace what {request.target!r} holds now: {', '.join(result.replaces)}"
         return RestoreSummary(
+            **_as_the_cli_says(result),
             source=request.source,
             database=request.database,
             backup_id=manifest.id,
@@ -194,6 +201,7 @@ class RestoreRun:
         if result.previous_tables_kept_in:
             message += f"; the previous tables are kept in {result.previous_tables_kept_in!r}"
         return RestoreSummary(
+            **_as_the_cli_says(result),
             source=request.source,
             database=request.database,
             backup_id=str(result.backup_id),
@@ -212,3 +220,12 @@ class RestoreRun:
             binlog_transactions=None if result.dry_run else result.binlog_transactions,
             binlog_from=result.binlog_from,
         )
+
+
+def _as_the_cli_says(result: RestoreResult) -> dict[str, list[str]]:
+    """The fields a restore's summary shares with `restore --json`, by the same names."""
+    return {
+        "replaces": list(result.replaces),
+        "definers_rewritten": list(result.definers_rewritten),
+        "stale_staging_dropped": list(result.stale_staging_dropped),
+    }

@@ -62,6 +62,9 @@ class StandInRestore:
             previous_tables_kept_in="shop_before_20261126T101500Z"
             if in_place and not kwargs["dry_run"]
             else None,
+            replaces=["2 tables/views"] if in_place else [],
+            definers_rewritten=[],
+            stale_staging_dropped=[],
         )
 
     def restore_to_time(self, db: DbSettings, stores: Any, database: str, to_time: Any, **kwargs: Any) -> Any:
@@ -287,7 +290,11 @@ def test_in_place_dry_run_of_a_named_backup_says_what_it_would_do(
     # Nothing was loaded: the rows are what the backup holds for the table
     assert (summary["tables"], summary["rows"]) == (["t"], 7)
     assert summary["message"].startswith("would restore 1 table (7 rows) of 'shop' from backup older0001")
-    assert summary["message"].endswith("into 'shop' in place")
+    # and it says what the target holds now, which a real run would replace, as restore --json does
+    assert (
+        "into 'shop' in place; it would replace what 'shop' holds now: 2 tables/views" in summary["message"]
+    )
+    assert summary["replaces"] == ["2 tables/views"]
 
 
 def test_an_unknown_backup_id_fails_with_one_line(
