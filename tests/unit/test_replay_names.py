@@ -3,7 +3,7 @@ text inside strings and comments is the data and the documentation of the schema
 
 import pytest
 
-from cloudbackup.binlog.replay import renamed_qualifiers
+from cloudbackup.mysql.qualifiers import renamed_qualifiers
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,11 @@ from cloudbackup.binlog.replay import renamed_qualifiers
         ),
         # another database whose name ends like it, and a column named like it
         (b"UPDATE myshop.t SET shop = 1", b"UPDATE myshop.t SET shop = 1"),
+        # a user variable whose name holds a dot, and a database whose name ends in it after UTF-8
+        (b"SET @shop.t = 1", b"SET @shop.t = 1"),
+        ("UPDATE caféshop.t SET a = 1".encode(), "UPDATE caféshop.t SET a = 1".encode()),
+        # a `--` before a carriage return starts a comment too
+        (b"DROP TABLE t --\rshop.t\n", b"DROP TABLE t --\rshop.t\n"),
     ],
 )
 def test_only_names_qualified_by_the_database_are_renamed(statement, expected):

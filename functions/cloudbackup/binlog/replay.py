@@ -12,7 +12,6 @@ that commits at or after the stop time is rolled back and ends the replay.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import math
 import re
@@ -29,7 +28,7 @@ from cloudbackup.binlog.statements import statement_kind
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
 from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.base import Sha256Counter, Storage
 
@@ -310,7 +309,7 @@ class Replayer:
         Only names are read: text in strings and comments stays as written (`COMMENT 'copy of shop.t'`)."""
         escapes = _escapes(q)
         for other in self.other_databases:
-            if _names(_qualifier(other, escapes), q.text):
+            if names_database(q.text, other, escapes):
                 self._refuse_an_in_place_restore(event, other)
                 raise OperationError(
                     f"a statement at {self.where} names another database ({other}): "
@@ -319,7 +318,7 @@ class Replayer:
         return renamed_qualifiers(q.text, self.source, self.target, escapes)
 
     def _names_source(self, q: ev.Query) -> bool:
-        return _names(_qualifier(self.source, _escapes(q)), q.text)
+        return names_database(q.text, self.source, _escapes(q))
 
     def _run(self, statement: str | bytes) -> Any:
         try:
@@ -348,32 +347,3 @@ def _session_settings(event: ev.Event, q: ev.Query) -> str:
 
 def _escapes(q: ev.Query) -> bool:
     return q.sql_mode is None or not int(q.sql_mode) & _NO_BACKSLASH_ESCAPES
-
-
-@functools.lru_cache(maxsize=64)
-def _qualifier(database: str, escapes: bool = True) -> re.Pattern[bytes]:
-    """`db`. or db. as a name qualifier (backquoted, or bare between word boundaries), in group
-    `name`; or else a string, another backquoted name or a comment, matched whole so that nothing
-    inside one is taken for a qualifier. (Conditional comments `/*!…*/` are code: read inside.)"""
-    quoted = re.escape(quote_identifier(database).encode())
-    bare = re.escape(database.encode())
-    name = rb"(?P<name>(?:" + quoted + rb"|(?<![\w`$])" + bare + rb")\s*\.(?=\s*[`\w$]))"
-    if escapes:
-        strings = rb"'(?:[^'\\]|\\[\s\S]|'')*'|\"(?:[^\"\\]|\\[\s\S]|\"\")*\""
-    else:
-        strings = rb"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\""
-    other = rb"`(?:[^`]|``)*`|/\*(?![!M]).*?\*/|(?:--[ \t]|#)[^\n]*"
-    return re.compile(name + rb"|" + strings + rb"|" + other, re.S)
-
-
-def renamed_qualifiers(text: bytes, source: str, target: str, escapes: bool = True) -> bytes:
-    """`text` with every name qualified by `source` qualified by `target` instead; strings and
-    comments as they were."""
-    renamed = quote_identifier(target).encode() + b"."
-    return _qualifier(source, escapes).sub(
-        lambda m: renamed if m.group("name") is not None else m.group(0), text
-    )
-
-
-def _names(qualifier: re.Pattern[bytes], text: bytes) -> bool:
-    return any(m.group("name") is not None for m in qualifier.finditer(text))
