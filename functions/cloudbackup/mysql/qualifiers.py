@@ -1,7 +1,8 @@
 """Names qualified with one database, found in SQL text without touching its strings and comments.
 
-Point-in-time replay points a logged statement's names at the restore's target (renamed_qualifiers).
-Only names are read: `COMMENT 'copy of shop.t'` stays as written.
+Point-in-time replay points a logged statement's names at the restore's target (renamed_qualifiers);
+a backup writes stored programs without their own database's qualifier (unqualified_names), so they
+restore under any name. Both read only names: `COMMENT 'copy of shop.t'` stays as written.
 """
 
 from __future__ import annotations
@@ -46,3 +47,41 @@ def renamed_qualifiers(text: bytes, source: str, target: str, escapes: bool = Tr
 def names_database(text: bytes, database: str, escapes: bool = True) -> bool:
     """Whether `text` holds a name qualified with `database` (outside strings and comments)."""
     return any(m.group("name") is not None for m in qualifier_pattern(database, escapes).finditer(text))
+
+
+# Words after which `db.x(` is a table with its column list, or a procedure called: not a function.
+_NOT_A_FUNCTION = re.compile(
+    rb"(?i)(?<!" + _BEFORE_NAME + rb")"
+    rb"(?:CALL|INTO|INSERT|REPLACE|IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY|TABLE)\s*\Z"
+)
+_FOLLOWING = re.compile(rb"\s*(?:`((?:[^`]|``)*)`|(" + _NAME_BYTE + rb"+))\s*(\(|\.)?")
+
+
+def unqualified_names(text: bytes, database: str, escapes: bool = True) -> bytes:
+    """`text` (a trigger, routine or event) with `database`'s qualifier dropped from the names it
+    qualifies, where the name means the same without it; strings and comments as they were.
+
+    A stored program runs with its own database as the default one, so in its body `db.log` and `log`
+    name the same table (or view, procedure, sequence). Two names keep their qualifier: a function
+    call, `db.f(…)`, since unqualified a native function or a UDF of that name would win over the
+    stored function; and `db.NEW.x`/`db.OLD.x`, a table named new or old, which in a trigger would
+    read as the row. A name kept qualified is refused by a restore (backup warns of it)."""
+
+    def one(m: re.Match[bytes]) -> bytes:
+        if m.group("name") is None or _keeps_qualifier(text, m.start(), m.end()):
+            return m.group(0)
+        return b""
+
+    return qualifier_pattern(database, escapes).sub(one, text)
+
+
+def _keeps_qualifier(text: bytes, start: int, at: int) -> bool:
+    """Whether the name at `at`, qualified from `start`, must stay qualified (see unqualified_names)."""
+    following = _FOLLOWING.match(text, at)
+    if following is None:
+        return True  # not a name we can read: leave it as written
+    name = following.group(1) if following.group(1) is not None else following.group(2)
+    after = following.group(3)
+    if after == b"(":
+        return _NOT_A_FUNCTION.search(text[max(0, start - 200) : start]) is None
+    return after == b"." and name.lower() in (b"new", b"old")

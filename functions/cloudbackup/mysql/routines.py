@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudbackup.mysql.identifiers import setting_name
+from cloudbackup.mysql.qualifiers import unqualified_names
 from cloudbackup.mysql.server_text import (
     Row,
+    current_database,
     database_collation,
     prepares_any_statement,
     query,
@@ -16,7 +18,12 @@ from cloudbackup.mysql.server_text import (
     show_create,
     text,
 )
-from cloudbackup.mysql.session_text import object_settings, stored_program, with_session
+from cloudbackup.mysql.session_text import (
+    BACKSLASH_UNSAFE_CHARSETS,
+    object_settings,
+    stored_program,
+    with_session,
+)
 
 # A package's specification before its body; the rest by name.
 ROUTINE_KINDS = ("FUNCTION", "PROCEDURE", "PACKAGE", "PACKAGE BODY")
@@ -61,11 +68,14 @@ class ProgramContext:
 
     db_collation: str
     prepares_any_statement: bool  # so a program with comments can travel through EXECUTE IMMEDIATE
+    database: str = ""  # the database dumped (the session's current one); "" leaves bodies as they are
 
 
 def program_context(cur: Any) -> ProgramContext:
     return ProgramContext(
-        db_collation=database_collation(cur), prepares_any_statement=prepares_any_statement(cur)
+        db_collation=database_collation(cur),
+        prepares_any_statement=prepares_any_statement(cur),
+        database=current_database(cur),
     )
 
 
@@ -97,8 +107,9 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
     applies to the current database, so this works under any target name).
     """
     settings = object_settings(row)
+    statement = own_names(row["statement"], context.database, settings)
     body = stored_program(
-        row["statement"],
+        statement,
         sql_mode=settings["sql_mode"],
         charset=settings["character_set_client"],
         execute_immediate=context.prepares_any_statement,
@@ -114,3 +125,15 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
             + f"ALTER DATABASE COLLATE {setting_name(context.db_collation)};\n".encode()
         )
     return with_session(settings, body)
+
+
+def own_names(statement: bytes, database: str, settings: dict[str, str]) -> bytes:
+    """The CREATE of a trigger, routine or event with names of its own `database` unqualified, so it
+    restores into any target (a restore refuses qualified names). Its body runs with its own database
+    as the default one, so `db.log` and `log` are the same table there (see unqualified_names). Text in
+    a character set where a quote or backslash byte can end a multibyte character is left as it is:
+    its strings cannot be told apart from its names byte by byte."""
+    if not database or settings["character_set_client"] in BACKSLASH_UNSAFE_CHARSETS:
+        return statement
+    escapes = "NO_BACKSLASH_ESCAPES" not in settings["sql_mode"].split(",")
+    return unqualified_names(statement, database, escapes)

@@ -15,7 +15,7 @@ from cloudbackup.mysql.identifiers import setting_literal, setting_name
 _QUOTED = {"sql_mode", "time_zone"}
 STORED_PROGRAM_DELIMITER = b";;"
 # Multi-byte character sets whose second byte can be 0x5C or 0x27: escaping byte by byte would break them.
-_BACKSLASH_UNSAFE_CHARSETS = {"big5", "cp932", "gbk", "gb18030", "sjis"}
+BACKSLASH_UNSAFE_CHARSETS = {"big5", "cp932", "gbk", "gb18030", "sjis"}
 
 
 def _value(variable: str, value: str) -> str:
@@ -51,7 +51,7 @@ def stored_program(
     through EXECUTE IMMEDIATE, which the client passes untouched.
     The newline before the delimiter keeps it out of a trailing `-- comment` in the body.
     """
-    if execute_immediate and _has_comment_marker(statement) and charset not in _BACKSLASH_UNSAFE_CHARSETS:
+    if execute_immediate and _has_comment_marker(statement) and charset not in BACKSLASH_UNSAFE_CHARSETS:
         return b"EXECUTE IMMEDIATE " + string_literal(statement, sql_mode=sql_mode) + b";\n"
     d = STORED_PROGRAM_DELIMITER
     return b"DELIMITER " + d + b"\n" + statement + b"\n" + d + b"\nDELIMITER ;\n"

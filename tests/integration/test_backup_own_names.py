@@ -1,0 +1,107 @@
+"""Triggers, routines and events whose bodies name their own database (`db.log`) restore into any
+target: the backup writes those names unqualified, and the restored objects act on the target's
+tables. A body naming another database is still refused by every restore."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cloudbackup.restore import restore_backup
+from tests.fixtures.mariadb import admin_connect, run_sql
+from tests.integration.restore_helpers import back_up
+
+pytestmark = pytest.mark.integration
+
+
+def probe(source: str) -> list[str]:
+    """The probe's database: a trigger on t1 writing into log, all names qualified with `source`."""
+    return [
+        f"CREATE TABLE `{source}`.t1 (id int auto_increment primary key)",
+        f"CREATE TABLE `{source}`.log (id int auto_increment primary key, t1id int, note varchar(40))",
+        f"CREATE TRIGGER `{source}`.t1_ai AFTER INSERT ON `{source}`.t1 FOR EACH ROW "
+        f"INSERT INTO {source}.log(t1id, note) VALUES (NEW.id, 'ins {source}.log') /* {source}.log */",
+    ]
+
+
+def fetch(settings, sql: str, args=None) -> tuple:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+def new_target(settings, make_database) -> str:
+    target = make_database("ont")
+    run_sql(settings, target, f"DROP DATABASE `{target}`")
+    return target
+
+
+def test_a_trigger_naming_its_own_database_restores_into_the_target(
+    db_settings, make_database, tmp_path, caplog
+):
+    # Given the probe's database, backed up without a warning
+    source = make_database("ons")
+    run_sql(db_settings, source, *probe(source))
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(db_settings, source, tmp_path)
+    assert caplog.records == []
+    # When it is restored into another database
+    target = new_target(db_settings, make_database)
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the restored trigger writes into the target's log, never the source's
+    run_sql(db_settings, target, "INSERT INTO t1 VALUES ()")
+    assert fetch(db_settings, f"SELECT t1id, note FROM `{target}`.log") == ((1, f"ins {source}.log"),)
+    assert fetch(db_settings, f"SELECT COUNT(*) FROM `{source}`.log") == ((0,),)
+    # and the text in its string and its comment is kept byte for byte
+    (statement,) = fetch(
+        db_settings,
+        "SELECT action_statement FROM information_schema.triggers WHERE trigger_schema = %s",
+        (target,),
+    )[0]
+    assert statement == f"INSERT INTO log(t1id, note) VALUES (NEW.id, 'ins {source}.log') /* {source}.log */"
+
+
+def test_an_in_place_restore_of_such_a_trigger_succeeds(db_settings, make_database, tmp_path):
+    # Given a backup of the probe's database, and rows written after it
+    source = make_database("oni")
+    run_sql(db_settings, source, *probe(source))
+    entry = back_up(db_settings, source, tmp_path)
+    run_sql(db_settings, source, "INSERT INTO t1 VALUES ()")
+    # When it is restored in place; Then the database is as backed up, and its trigger works
+    restore_backup(db_settings, entry, in_place=True)
+    assert fetch(db_settings, f"SELECT COUNT(*) FROM `{source}`.log") == ((0,),)
+    run_sql(db_settings, source, "INSERT INTO t1 VALUES ()")
+    assert fetch(db_settings, f"SELECT t1id FROM `{source}`.log") == ((1,),)
+
+
+def test_a_routine_and_an_event_naming_their_own_database_restore_into_the_target(
+    db_settings, make_database, tmp_path, caplog
+):
+    # Given a procedure and an event that name their own database's table
+    source = make_database("onr")
+    run_sql(
+        db_settings,
+        source,
+        *probe(source)[:2],
+        f"CREATE PROCEDURE `{source}`.add_log(n int) "
+        f"BEGIN INSERT INTO `{source}`.`log`(t1id) VALUES (n); END",
+        f"CREATE EVENT `{source}`.purge ON SCHEDULE EVERY 1 DAY DISABLE "
+        f"DO DELETE FROM {source}.log WHERE note = '{source}.log'",
+    )
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(db_settings, source, tmp_path)
+    assert caplog.records == []
+    # When the backup is restored into another database
+    target = new_target(db_settings, make_database)
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the procedure writes into the target's log
+    run_sql(db_settings, target, "CALL add_log(7)")
+    assert fetch(db_settings, f"SELECT t1id FROM `{target}`.log") == ((7,),)
+    assert fetch(db_settings, f"SELECT COUNT(*) FROM `{source}`.log") == ((0,),)
+    # and the event acts on the target's table, its string as written
+    assert fetch(
+        db_settings,
+        "SELECT event_definition FROM information_schema.events WHERE event_schema = %s",
+        (target,),
+    ) == ((f"DELETE FROM log WHERE note = '{source}.log'",),)
