@@ -1,16 +1,19 @@
 """Triggers, routines and events whose bodies name their own database (`db.log`) restore into any
 target: the backup writes those names unqualified, and the restored objects act on the target's
-tables. A body naming another database is still refused by every restore."""
+tables. A body naming another database is still refused by every restore, and the backup says so."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
 
+from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
+from tests.fixtures.compare import snapshot
 from tests.fixtures.mariadb import admin_connect, run_sql
-from tests.integration.restore_helpers import back_up
+from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +108,44 @@ def test_a_routine_and_an_event_naming_their_own_database_restore_into_the_targe
         "SELECT event_definition FROM information_schema.events WHERE event_schema = %s",
         (target,),
     ) == ((f"DELETE FROM log WHERE note = '{source}.log'",),)
+
+
+def test_a_body_naming_another_database_is_warned_of_and_still_refused(
+    db_settings, make_database, tmp_path, caplog
+):
+    # Given a trigger writing into another database
+    source, other = make_database("ono"), make_database("ooth")
+    run_sql(db_settings, other, "CREATE TABLE log (t1id int)")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t1 (id int auto_increment primary key)",
+        f"CREATE TRIGGER t1_ai AFTER INSERT ON t1 FOR EACH ROW INSERT INTO {other}.log VALUES (NEW.id)",
+    )
+    # When it is backed up; Then one line says which object every restore will refuse, and why
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(db_settings, source, tmp_path)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in warning
+    assert f"trigger `t1_ai` of {source} names {other}.log, qualified with a database" in warning
+    assert "every restore of this backup will refuse it" in warning
+    # When it is restored; Then it is refused before anything changed
+    run_sql(db_settings, other, "INSERT INTO log VALUES (0)")
+    before = snapshot(db_settings, other)
+    target = f"cbt_ont_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(OperationError, match=rf"refused, it names {other}\.log, qualified with a database"):
+        restore_backup(db_settings, entry, target_database=target)
+    assert schemas_like(db_settings, target) == []
+    assert snapshot(db_settings, other) == before
+
+
+def test_a_view_reading_another_database_is_warned_of(db_settings, make_database, tmp_path, caplog):
+    # Given a view reading a table of another database
+    source, other = make_database("onv"), make_database("ovth")
+    run_sql(db_settings, other, "CREATE TABLE log (t1id int)")
+    run_sql(db_settings, source, f"CREATE VIEW v AS SELECT t1id FROM `{other}`.log")
+    # When it is backed up; Then one line names the view and the other database
+    with caplog.at_level(logging.WARNING):
+        back_up(db_settings, source, tmp_path)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"view `v` of {source} names {other}.log" in warning

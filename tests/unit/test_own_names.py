@@ -4,6 +4,7 @@ strings and comments is the program's data and documentation: kept byte for byte
 
 import pytest
 
+from cloudbackup.confine.check import refusal
 from cloudbackup.mysql.qualifiers import unqualified_names
 from cloudbackup.mysql.routines import own_names
 
@@ -68,3 +69,11 @@ def test_an_objects_own_sql_mode_decides_how_its_strings_read():
 def test_text_in_a_charset_whose_multibyte_characters_hold_quotes_is_left_as_is():
     statement = b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO pb_q.log VALUES ('\x95\\')"
     assert own_names(statement, "pb_q", {"sql_mode": "", "character_set_client": "sjis"}) == statement
+
+
+def test_what_a_restore_refuses_is_said_at_backup():
+    create = b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO pb_o.log VALUES (NEW.id)"
+    assert refusal(create, "pb_q", {"pb_q", "pb_o"}, "") == (
+        "names pb_o.log, qualified with a database; a restore only changes its target"
+    )
+    assert refusal(unqualified_names(create.replace(b"pb_o", b"pb_q"), "pb_q"), "pb_q", {"pb_q"}, "") is None

@@ -640,3 +640,16 @@ def _split(toks: list[Token], separator: bytes) -> list[list[Token]]:
             continue
         parts[-1].append(t)
     return parts
+
+
+def refusal(sql: bytes, source: str, databases: Iterable[str], sql_mode: str) -> str | None:
+    """Why a restore would refuse `sql`, one statement of a dump of `source` loaded under `sql_mode`,
+    or None. `databases` are the names a qualifier must not use (the source server's, at backup)."""
+    confinement = Confinement(
+        where="", source=source, databases=frozenset(databases), follow_sql_mode=True, sql_mode=sql_mode
+    )
+    try:
+        confinement._check(sql)
+    except (_No, LexError) as why:
+        return one_line(str(why))
+    return None

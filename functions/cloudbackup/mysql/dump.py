@@ -115,7 +115,7 @@ def dump_database(
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
             found = _without(objects.list_objects(cur, database), exclude_tables)
-            context = objects.program_context(cur)
+            context = objects.program_context(cur, warn=True)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
@@ -145,7 +145,7 @@ def dump_database(
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
-            writer.frame("views", objects.views_section(cur, found.views, database=database))
+            writer.frame("views", objects.views_section(cur, found.views, database=database, warn=True))
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())

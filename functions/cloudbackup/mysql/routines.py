@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cloudbackup.mysql.identifiers import setting_name
+from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.qualifiers import unqualified_names
+from cloudbackup.mysql.restorable import server_databases, warn_if_refused
 from cloudbackup.mysql.server_text import (
     Row,
     current_database,
@@ -24,6 +25,7 @@ from cloudbackup.mysql.session_text import (
     stored_program,
     with_session,
 )
+from cloudbackup.printable import one_line
 
 # A package's specification before its body; the rest by name.
 ROUTINE_KINDS = ("FUNCTION", "PROCEDURE", "PACKAGE", "PACKAGE BODY")
@@ -69,13 +71,17 @@ class ProgramContext:
     db_collation: str
     prepares_any_statement: bool  # so a program with comments can travel through EXECUTE IMMEDIATE
     database: str = ""  # the database dumped (the session's current one); "" leaves bodies as they are
+    # A backup's: the server's databases, for a warning of each object a restore would refuse (None:
+    # no warnings, as when an in-place restore copies the live objects it replaces)
+    databases: frozenset[str] | None = None
 
 
-def program_context(cur: Any) -> ProgramContext:
+def program_context(cur: Any, *, warn: bool = False) -> ProgramContext:
     return ProgramContext(
         db_collation=database_collation(cur),
         prepares_any_statement=prepares_any_statement(cur),
         database=current_database(cur),
+        databases=server_databases(cur) if warn else None,
     )
 
 
@@ -108,6 +114,16 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
     """
     settings = object_settings(row)
     statement = own_names(row["statement"], context.database, settings)
+    name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name
+    if context.databases is not None:
+        warn_if_refused(
+            next(iter(row)),
+            one_line(quote_identifier(name.decode("utf-8", "replace"))),
+            statement,
+            database=context.database,
+            databases=context.databases,
+            sql_mode=settings["sql_mode"],
+        )
     body = stored_program(
         statement,
         sql_mode=settings["sql_mode"],
@@ -115,7 +131,6 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
         execute_immediate=context.prepares_any_statement,
     )
     if drop:
-        name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name
         body = drop.encode() + b" `" + name.replace(b"`", b"``") + b"`;\n" + body
     created_under = text(row.get("Database Collation", b"")) or context.db_collation
     if created_under != context.db_collation:
