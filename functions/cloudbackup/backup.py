@@ -178,6 +178,7 @@ def backup_database(
         tool_version=__version__,
         schema_only=schema_only,
         excluded_tables=sorted(exclude_tables),
+        unrestorable=result.unrestorable,
     )
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())

@@ -58,6 +58,7 @@ class CatalogEntry:
             "server_version": m.server.version,
             "schema_only": m.schema_only,
             "excluded_tables": list(m.excluded_tables),
+            "unrestorable": list(m.unrestorable),
         }
 
 

@@ -31,6 +31,7 @@ class VerifyResult(BaseModel):
     tables: int
     raw_bytes: int
     ok: bool = True
+    unrestorable: list[str] = []  # objects the backup found every restore will refuse (manifest)
 
 
 def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -172,4 +173,5 @@ def verify_backup(
         frames=len(stream.frames),
         tables=len(manifest.tables),
         raw_bytes=raw,
+        unrestorable=manifest.unrestorable,
     )

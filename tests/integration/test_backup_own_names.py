@@ -5,12 +5,15 @@ tables. A body naming another database is still refused by every restore, and th
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import uuid
 
 import pytest
 
 from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
+from cloudbackup.verify import verify_backup
 from tests.fixtures.compare import snapshot
 from tests.fixtures.mariadb import admin_connect, run_sql
 from tests.integration.restore_helpers import back_up, schemas_like
@@ -26,6 +29,12 @@ def probe(source: str) -> list[str]:
         f"CREATE TRIGGER `{source}`.t1_ai AFTER INSERT ON `{source}`.t1 FOR EACH ROW "
         f"INSERT INTO {source}.log(t1id, note) VALUES (NEW.id, 'ins {source}.log') /* {source}.log */",
     ]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cloudbackup.cli.main", *args], capture_output=True, text=True, check=False
+    )
 
 
 def fetch(settings, sql: str, args=None) -> tuple:
@@ -129,6 +138,13 @@ def test_a_body_naming_another_database_is_warned_of_and_still_refused(
     assert "\n" not in warning
     assert f"trigger `t1_ai` of {source} names {other}.log, qualified with a database" in warning
     assert "every restore of this backup will refuse it" in warning
+    # and verify and show say it too (the backup itself is intact: exit 0)
+    said = warning.removesuffix(": every restore of this backup will refuse it as it is")
+    assert verify_backup(entry).unrestorable == [said]
+    for command in ("verify", "show"):
+        done = cli(command, "--backup", entry.id, "--database", source, "--data", str(tmp_path / "data"))
+        assert done.returncode == 0, done.stderr
+        assert said in done.stdout + done.stderr
     # When it is restored; Then it is refused before anything changed
     run_sql(db_settings, other, "INSERT INTO log VALUES (0)")
     before = snapshot(db_settings, other)

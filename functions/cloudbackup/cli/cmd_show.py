@@ -76,6 +76,8 @@ def render(d: dict[str, Any]) -> str:
             if p
         )
         fields.append(("partial", part + " (`latest` never picks it)"))
+    for refused in d["unrestorable"]:  # intact, but no restore of it gets past this object
+        fields.append(("refused", f"{refused}: every restore of this backup will refuse it as it is"))
     # Every value read from the manifest is shown as text (a name may hold a newline or an escape).
     lines = [f"{name:<9} {one_line(value)}" for name, value in fields]
     rows = [("TABLE", "ROWS", "SIZE", "SQL")] + [

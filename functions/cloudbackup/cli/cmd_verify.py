@@ -37,4 +37,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{result.frames} frames decode ({result.tables} tables, {result.raw_bytes:,} bytes of SQL)"
             )
         )
+    for line in result.unrestorable:  # intact, but a restore refuses it: said, not a failure
+        print(
+            f"cloudbackup: warning: {one_line(line)}: every restore of this backup will refuse it as it is",
+            file=sys.stderr,
+        )
     return 0

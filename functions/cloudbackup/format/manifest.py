@@ -103,6 +103,9 @@ class Manifest:
     # A partial backup (tables left out, or no rows): never what `latest` picks for a restore.
     schema_only: bool = False
     excluded_tables: list[str] = field(default_factory=list)
+    # Objects every restore will refuse as they are (another database named in a body, …): one line
+    # each, as the backup warned of them, so verify says so too. Older backups do not list them.
+    unrestorable: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pymysql
@@ -25,6 +25,7 @@ from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
+from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import Snapshot
@@ -69,6 +70,7 @@ class DumpResult:
     charset: str
     collation: str
     counts: ObjectCounts
+    unrestorable: list[str] = field(default_factory=list)  # objects a restore would refuse (restorable.py)
 
 
 def header(database: str, snapshot: Snapshot, tool_version: str, charset: str, collation: str) -> bytes:
@@ -115,7 +117,8 @@ def dump_database(
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
             found = _without(objects.list_objects(cur, database), exclude_tables)
-            context = objects.program_context(cur, warn=True)
+            refusals = Refusals(server_databases(cur))
+            context = objects.program_context(cur, refusals)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
@@ -145,10 +148,14 @@ def dump_database(
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
-            writer.frame("views", objects.views_section(cur, found.views, database=database, warn=True))
+            writer.frame(
+                "views", objects.views_section(cur, found.views, database=database, refusals=refusals)
+            )
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
-    return DumpResult(charset=found.charset, collation=found.collation, counts=found.counts())
+    return DumpResult(
+        charset=found.charset, collation=found.collation, counts=found.counts(), unrestorable=refusals.lines
+    )
 
 
 def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:

@@ -2,12 +2,14 @@
 
 A restore refuses any name qualified with a database (confine/check.py): a trigger writing into
 another database would otherwise let a copy change the live source. The backup keeps such an object
-as it is, and says so in one line, so the operator learns it now rather than on the day of a restore.
+as it is, says so in one line, and lists it in the manifest (`unrestorable`, which verify shows), so
+the operator learns it now rather than on the day of a restore.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloudbackup.confine.check import refusal
@@ -23,16 +25,18 @@ def server_databases(cur: Any) -> frozenset[str]:
     return frozenset(text(r["name"]) for r in rows)
 
 
-def warn_if_refused(
-    kind: str, name: str, statement: bytes, *, database: str, databases: frozenset[str], sql_mode: str
-) -> None:
-    """One warning line if a restore would refuse `statement`, the CREATE of `kind` `name`."""
-    why = refusal(statement, database, databases, sql_mode)
-    if why is not None:
-        log.warning(
-            "%s %s of %s %s: every restore of this backup will refuse it as it is",
-            kind.lower(),
-            name,
-            database,
-            why,
-        )
+@dataclass
+class Refusals:
+    """The objects of one backup that a restore would refuse, one line each, as they are written."""
+
+    databases: frozenset[str]  # names a qualifier must not use (the source server's)
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, kind: str, name: str, statement: bytes, *, database: str, sql_mode: str) -> None:
+        """Warn in one line if a restore would refuse `statement`, the CREATE of `kind` `name`."""
+        why = refusal(statement, database, self.databases, sql_mode)
+        if why is None:
+            return
+        line = f"{kind.lower()} {name} of {database} {why}"
+        self.lines.append(line)
+        log.warning("%s: every restore of this backup will refuse it as it is", line)

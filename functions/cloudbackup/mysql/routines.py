@@ -8,7 +8,7 @@ from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.qualifiers import unqualified_names
-from cloudbackup.mysql.restorable import server_databases, warn_if_refused
+from cloudbackup.mysql.restorable import Refusals
 from cloudbackup.mysql.server_text import (
     Row,
     current_database,
@@ -71,17 +71,17 @@ class ProgramContext:
     db_collation: str
     prepares_any_statement: bool  # so a program with comments can travel through EXECUTE IMMEDIATE
     database: str = ""  # the database dumped (the session's current one); "" leaves bodies as they are
-    # A backup's: the server's databases, for a warning of each object a restore would refuse (None:
-    # no warnings, as when an in-place restore copies the live objects it replaces)
-    databases: frozenset[str] | None = None
+    # A backup's: where each object a restore would refuse is told (None: not told, as when an
+    # in-place restore copies the live objects it replaces)
+    refusals: Refusals | None = None
 
 
-def program_context(cur: Any, *, warn: bool = False) -> ProgramContext:
+def program_context(cur: Any, refusals: Refusals | None = None) -> ProgramContext:
     return ProgramContext(
         db_collation=database_collation(cur),
         prepares_any_statement=prepares_any_statement(cur),
         database=current_database(cur),
-        databases=server_databases(cur) if warn else None,
+        refusals=refusals,
     )
 
 
@@ -115,13 +115,12 @@ def stored_object(row: Row, context: ProgramContext, *, drop: str = "") -> bytes
     settings = object_settings(row)
     statement = own_names(row["statement"], context.database, settings)
     name = bytes(next(iter(row.values())))  # SHOW CREATE's first column is the object's name
-    if context.databases is not None:
-        warn_if_refused(
+    if context.refusals is not None:
+        context.refusals.check(
             next(iter(row)),
             one_line(quote_identifier(name.decode("utf-8", "replace"))),
             statement,
             database=context.database,
-            databases=context.databases,
             sql_mode=settings["sql_mode"],
         )
     body = stored_program(

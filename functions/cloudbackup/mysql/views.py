@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier, unqualify_sequence_calls
-from cloudbackup.mysql.restorable import server_databases, warn_if_refused
+from cloudbackup.mysql.restorable import Refusals
 from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create, text
 from cloudbackup.mysql.session_text import object_settings, with_session
 from cloudbackup.printable import one_line
@@ -84,11 +84,11 @@ def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str
 
 
 def views_section(
-    cur: Any, views: Iterable[str], *, database: str | None = None, warn: bool = False
+    cur: Any, views: Iterable[str], *, database: str | None = None, refusals: Refusals | None = None
 ) -> bytes:
     """Drop the views (and create stand-ins for cycles) in utf8mb4, then each real definition in order,
-    under its own client character set and connection collation. With `warn` (a backup), one warning
-    line for each view a restore would refuse."""
+    under its own client character set and connection collation. `refusals` (a backup's) is told of
+    each view a restore would refuse."""
     db = database if database is not None else current_database(cur)
     order, cyclic = order_views(view_dependencies(cur, db, views))
     if not order:
@@ -96,13 +96,12 @@ def views_section(
     prepare = [f"DROP VIEW IF EXISTS {quote_identifier(view)};\n".encode() for view in order]
     prepare += [stand_in(cur, db, view) for view in order if view in cyclic]
     parts = [with_session(NAMES_SESSION, b"".join(prepare))]
-    databases = server_databases(cur) if warn else None
     for view in order:
         row = show_create(cur, "VIEW", view)
         statement = unqualify_sequence_calls(row["statement"], db)
-        if databases is not None:  # (shown from its own database, a view names its tables unqualified)
+        if refusals is not None:  # (shown from its own database, a view names its tables unqualified)
             name = one_line(quote_identifier(view))
-            warn_if_refused("view", name, statement, database=db, databases=databases, sql_mode=VIEW_SQL_MODE)
+            refusals.check("view", name, statement, database=db, sql_mode=VIEW_SQL_MODE)
         if view in cyclic:  # replaces its stand-in
             statement = re.sub(rb"^CREATE ", b"CREATE OR REPLACE ", statement)
         parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), statement + b";\n"))
