@@ -41,6 +41,7 @@ from cloudbackup.mysql.routines import own_names
         ),
         # a stored function called: unqualified, a native function or a UDF of its name would win
         (b"SET NEW.n = pb_q.format(NEW.n)", b"SET NEW.n = pb_q.format(NEW.n)"),
+        (b"SET NEW.n = pb_q.pkg.f(NEW.n)", b"SET NEW.n = pb_q.pkg.f(NEW.n)"),
         # a table named new or old: unqualified, a trigger would read it as its row
         (b"SET NEW.n = (SELECT pb_q.new.n FROM pb_q.new)", b"SET NEW.n = (SELECT pb_q.new.n FROM new)"),
     ],

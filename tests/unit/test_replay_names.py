@@ -41,6 +41,8 @@ from cloudbackup.mysql.qualifiers import renamed_qualifiers
         # a user variable whose name holds a dot, and a database whose name ends in it after UTF-8
         (b"SET @shop.t = 1", b"SET @shop.t = 1"),
         ("UPDATE caféshop.t SET a = 1".encode(), "UPDATE caféshop.t SET a = 1".encode()),
+        # a name after a dot is a table's or a column's
+        (b"SELECT other.shop.t FROM other.shop", b"SELECT other.shop.t FROM other.shop"),
         # a `--` before a carriage return starts a comment too
         (b"DROP TABLE t --\rshop.t\n", b"DROP TABLE t --\rshop.t\n"),
     ],
@@ -55,3 +57,16 @@ def test_without_backslash_escapes_a_backslash_ends_no_string_early():
     assert renamed_qualifiers(statement, "shop", "shop_r", escapes=False) == (
         b"ALTER TABLE `shop_r`.t COMMENT 'a\\', ENGINE = InnoDB, RENAME TO `shop_r`.u"
     )
+
+
+@pytest.mark.parametrize(
+    ("database", "statement"),
+    [
+        ("2024", b"SELECT 2024.5, 2024.e1 FROM t"),  # a name all digits is a number when bare
+        ("my.db", b"SELECT my.db.t FROM my.db"),  # database my, table db
+    ],
+)
+def test_a_database_name_that_cannot_be_written_bare_is_only_found_quoted(database, statement):
+    quoted = f"`{database}`".encode()
+    assert renamed_qualifiers(statement, database, "x") == statement
+    assert renamed_qualifiers(quoted + b".t", database, "x") == b"`x`.t"

@@ -15,6 +15,8 @@ from cloudbackup.mysql.identifiers import quote_identifier
 # A bare name's bytes (UTF-8 names included), and what may come before one: `@a.b` is a user variable.
 _NAME_BYTE = rb"[\w$\x80-\xff]"
 _BEFORE_NAME = rb"[\w`$@\x80-\xff]"
+# A database name that can be written bare: not starting with a digit, so `2024.5` is a number.
+_BARE = re.compile(rb"[A-Za-z_$\x80-\xff][\w$\x80-\xff]*")
 
 
 @functools.lru_cache(maxsize=64)
@@ -23,8 +25,11 @@ def qualifier_pattern(database: str, escapes: bool = True) -> re.Pattern[bytes]:
     `name`; or else a string, another backquoted name or a comment, matched whole so that nothing
     inside one is taken for a qualifier. (Conditional comments `/*!…*/` are code: read inside.)"""
     quoted = re.escape(quote_identifier(database).encode())
-    bare = re.escape(database.encode())
-    qualifier = rb"(?:" + quoted + rb"|(?<!" + _BEFORE_NAME + rb")" + bare + rb")"
+    qualifier = quoted
+    if _BARE.fullmatch(database.encode()):
+        qualifier = rb"(?:" + quoted + rb"|(?<!" + _BEFORE_NAME + rb")" + re.escape(database.encode()) + rb")"
+    # After a dot, a name is a table's or a column's, never a database's.
+    qualifier = rb"(?<!\.)" + qualifier
     name = rb"(?P<name>" + qualifier + rb"\s*\.(?=\s*(?:`|" + _NAME_BYTE + rb")))"
     if escapes:
         strings = rb"'(?:[^'\\]|\\[\s\S]|'')*'|\"(?:[^\"\\]|\\[\s\S]|\"\")*\""
@@ -54,7 +59,11 @@ _NOT_A_FUNCTION = re.compile(
     rb"(?i)(?<!" + _BEFORE_NAME + rb")"
     rb"(?:CALL|INTO|INSERT|REPLACE|IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY|TABLE)\s*\Z"
 )
-_FOLLOWING = re.compile(rb"\s*(?:`((?:[^`]|``)*)`|(" + _NAME_BYTE + rb"+))\s*(\(|\.)?")
+_ONE_NAME = rb"(?:`(?:[^`]|``)*`|" + _NAME_BYTE + rb"+)"
+# The name after a qualifier, then the rest of its chain (`.pkg.f`), then a `(` if it is called.
+_FOLLOWING = re.compile(
+    rb"\s*(?P<first>" + _ONE_NAME + rb")(?P<rest>(?:\s*\.\s*" + _ONE_NAME + rb")*)\s*(?P<call>\()?"
+)
 
 
 def unqualified_names(text: bytes, database: str, escapes: bool = True) -> bytes:
@@ -63,9 +72,10 @@ def unqualified_names(text: bytes, database: str, escapes: bool = True) -> bytes
 
     A stored program runs with its own database as the default one, so in its body `db.log` and `log`
     name the same table (or view, procedure, sequence). Two names keep their qualifier: a function
-    call, `db.f(…)`, since unqualified a native function or a UDF of that name would win over the
-    stored function; and `db.NEW.x`/`db.OLD.x`, a table named new or old, which in a trigger would
-    read as the row. A name kept qualified is refused by a restore (backup warns of it)."""
+    call, `db.f(…)` or `db.pkg.f(…)`, since unqualified a native function or a UDF of that name (or a
+    database named like the package) would win over the stored function; and `db.NEW.x`/`db.OLD.x`,
+    a table named new or old, which in a trigger would read as the row. A name kept qualified is
+    refused by a restore (the backup warns of it)."""
 
     def one(m: re.Match[bytes]) -> bytes:
         if m.group("name") is None or _keeps_qualifier(text, m.start(), m.end()):
@@ -80,8 +90,7 @@ def _keeps_qualifier(text: bytes, start: int, at: int) -> bool:
     following = _FOLLOWING.match(text, at)
     if following is None:
         return True  # not a name we can read: leave it as written
-    name = following.group(1) if following.group(1) is not None else following.group(2)
-    after = following.group(3)
-    if after == b"(":
+    if following.group("call"):  # (a MariaDB package's routine, `db.pkg.f(`, is a call too)
         return _NOT_A_FUNCTION.search(text[max(0, start - 200) : start]) is None
-    return after == b"." and name.lower() in (b"new", b"old")
+    first = following.group("first").strip(b"`").lower()
+    return bool(following.group("rest")) and first in (b"new", b"old")
