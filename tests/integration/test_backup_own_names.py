@@ -165,3 +165,28 @@ def test_a_view_reading_another_database_is_warned_of(db_settings, make_database
         back_up(db_settings, source, tmp_path)
     (warning,) = [r.getMessage() for r in caplog.records]
     assert f"view `v` of {source} names {other}.log" in warning
+
+
+def test_a_procedure_calling_another_restores_and_calls_the_targets_own(
+    db_settings, make_database, tmp_path, caplog
+):
+    # Given a procedure that calls another of its database (by name, and qualified with it)
+    source = make_database("onc")
+    run_sql(
+        db_settings,
+        source,
+        *probe(source)[:2],
+        f"CREATE PROCEDURE `{source}`.add_log(n int) BEGIN INSERT INTO log(t1id) VALUES (n); END",
+        f"CREATE PROCEDURE `{source}`.add_two(n int) "
+        f"BEGIN CALL add_log(n); CALL `{source}`.add_log(n + 1); END",
+    )
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(db_settings, source, tmp_path)
+    assert caplog.records == []  # nothing a restore would refuse
+    # When the backup is restored into another database
+    target = new_target(db_settings, make_database)
+    restore_backup(db_settings, entry, target_database=target)
+    # Then calling it there calls the target's own procedure, which writes the target's log
+    run_sql(db_settings, target, "CALL add_two(7)")
+    assert fetch(db_settings, f"SELECT t1id FROM `{target}`.log ORDER BY t1id") == ((7,), (8,))
+    assert fetch(db_settings, f"SELECT COUNT(*) FROM `{source}`.log") == ((0,),)

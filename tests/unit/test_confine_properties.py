@@ -97,6 +97,9 @@ NAME_PLACES = [
     "CREATE TRIGGER tr AFTER DELETE ON t FOR EACH ROW DELETE FROM {} WHERE a = OLD.a",
     "CREATE TRIGGER tr AFTER UPDATE ON t FOR EACH ROW UPDATE {} SET a = NEW.a",
     "CREATE PROCEDURE {}() SELECT 1",
+    "CREATE PROCEDURE p() BEGIN CALL {}(1); END",
+    "CREATE PROCEDURE p() BEGIN CALL {}; END",
+    "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO CALL {}",
     "CREATE FUNCTION f() RETURNS int RETURN (SELECT COUNT(*) FROM {})",
     "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM {}",
     "CREATE SEQUENCE {}",
@@ -289,6 +292,10 @@ def test_a_values_list_with_double_quotes_gets_the_careful_patterns_verdict(part
         b"ALTER DATABASE COLLATE utf8mb4_bin",
         b"CREATE TABLE `t` (`a` int DEFAULT nextval(`src`.`seq`))",  # SHOW CREATE qualifies its own
         b"DROP PACKAGE IF EXISTS `pkg`",
+        # programs calling the database's own procedures (the CALL runs later, in the target)
+        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN CALL q(1); CALL `r`; END;;\nDELIMITER ",
+        b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW CALL log_row(NEW.a)",
+        b"CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO CALL cleanup()",
         # the database frame of backups made before the data object named no database
         b"SET NAMES utf8mb4;\n"
         b"CREATE DATABASE IF NOT EXISTS `src` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;\nUSE `src`",
