@@ -149,7 +149,7 @@ class StagingDatabase:
                     )
                 self.stale_dropped = clean_stale(cur, target, mark)
                 self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
-                cur.execute("SELECT GET_LOCK(%s, 0)", (_lock_name(self.name),))
+                _locked(cur, _lock_name(self.name))  # (a new random name: always free)
                 cur.execute(
                     f"CREATE DATABASE {quote_identifier(self.name)} "
                     f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"

@@ -213,7 +213,7 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
             pairs = [(f"{q(target)}.{q(t)}", swap.where_old(t)) for t in old]
             pairs += [(f"{q(staging)}.{q(t)}", f"{q(target)}.{q(t)}") for t in moving]
             if pairs:
-                _rename_when_free(cur, "RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs), plan)
+                _rename_when_free(cur, _rename(pairs), plan)
             past_the_swap.enter_context(
                 stopping.interrupts_deferred(
                     f"the restored tables are live in {target}; finishing the restore, "
@@ -238,7 +238,7 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
                 pairs = [
                     (f"{q(target)}.{q(name)}", f"{q(keep or '')}.{q(t)}") for t, name in swap.aside.items()
                 ]
-                cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs))
+                cur.execute(_rename(pairs))
             swap.moved_aside = True
         except BaseException:
             _undo(db, conn, plan, swap)
@@ -269,6 +269,11 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
             kept = f"; the previous tables are in {keep}" if keep else ""
             raise OperationError(f"tables restored into {target}, but then {exc}{kept}") from None
     return keep
+
+
+def _rename(pairs: Sequence[tuple[str, str]]) -> str:
+    """One RENAME TABLE of every (from, to) pair of qualified names: all of them move, or none."""
+    return "RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs)
 
 
 def _rename_when_free(cur: Any, rename: str, plan: SwapPlan) -> None:
@@ -412,7 +417,7 @@ def _undo(db: DbSettings, conn: Any, plan: SwapPlan, swap: _Swap) -> None:
                 steps.append(
                     (
                         "rename back",
-                        lambda: cur.execute("RENAME TABLE " + ", ".join(f"{a} TO {b}" for a, b in pairs)),
+                        lambda: cur.execute(_rename(pairs)),
                     )
                 )
         if swap.triggers_dropped and not swap.moved_aside:
@@ -446,13 +451,9 @@ def _tables_if_any(cur: Any, database: str) -> list[str]:
 def _end_session(cur: Any, conn: Any) -> None:
     """End the swap's own session and wait until the server has: a RENAME it was waiting on must not
     go through after the undo has looked."""
-    try:
-        thread_id = int(conn.thread_id())
+    thread_id = int(conn.thread_id())  # (known since it connected, whatever its socket's state)
+    with contextlib.suppress(Exception):  # an interrupted or closed connection may not close cleanly
         conn.close()
-    except Exception:  # (already closed: its id is still what the server knew)
-        thread_id = int(getattr(conn, "server_thread_id", [0])[0] or 0)
-    if not thread_id:
-        return
     with contextlib.suppress(pymysql.err.MySQLError):  # (it ended already)
         cur.execute(f"KILL CONNECTION {thread_id}")
     deadline = time.monotonic() + GONE_SECONDS
