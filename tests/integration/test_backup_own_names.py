@@ -49,18 +49,24 @@ def new_target(settings, make_database) -> str:
     return target
 
 
+def restored_elsewhere(settings, make_database, source: str, tmp_path, caplog) -> str:
+    """Back `source` up, seeing no warning, and restore it into a new database: that database."""
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(settings, source, tmp_path)
+    assert caplog.records == []
+    target = new_target(settings, make_database)
+    restore_backup(settings, entry, target_database=target)
+    return target
+
+
 def test_a_trigger_naming_its_own_database_restores_into_the_target(
     db_settings, make_database, tmp_path, caplog
 ):
-    # Given the probe's database, backed up without a warning
+    # Given the probe's database
     source = make_database("ons")
     run_sql(db_settings, source, *probe(source))
-    with caplog.at_level(logging.WARNING):
-        entry = back_up(db_settings, source, tmp_path)
-    assert caplog.records == []
-    # When it is restored into another database
-    target = new_target(db_settings, make_database)
-    restore_backup(db_settings, entry, target_database=target)
+    # When it is backed up (without a warning: nothing a restore would refuse) and restored elsewhere
+    target = restored_elsewhere(db_settings, make_database, source, tmp_path, caplog)
     # Then the restored trigger writes into the target's log, never the source's
     run_sql(db_settings, target, "INSERT INTO t1 VALUES ()")
     assert fetch(db_settings, f"SELECT t1id, note FROM `{target}`.log") == ((1, f"ins {source}.log"),)
@@ -101,12 +107,8 @@ def test_a_routine_and_an_event_naming_their_own_database_restore_into_the_targe
         f"CREATE EVENT `{source}`.purge ON SCHEDULE EVERY 1 DAY DISABLE "
         f"DO DELETE FROM {source}.log WHERE note = '{source}.log'",
     )
-    with caplog.at_level(logging.WARNING):
-        entry = back_up(db_settings, source, tmp_path)
-    assert caplog.records == []
-    # When the backup is restored into another database
-    target = new_target(db_settings, make_database)
-    restore_backup(db_settings, entry, target_database=target)
+    # When it is backed up (without a warning: nothing a restore would refuse) and restored elsewhere
+    target = restored_elsewhere(db_settings, make_database, source, tmp_path, caplog)
     # Then the procedure writes into the target's log
     run_sql(db_settings, target, "CALL add_log(7)")
     assert fetch(db_settings, f"SELECT t1id FROM `{target}`.log") == ((7,),)
@@ -180,12 +182,8 @@ def test_a_procedure_calling_another_restores_and_calls_the_targets_own(
         f"CREATE PROCEDURE `{source}`.add_two(n int) "
         f"BEGIN CALL add_log(n); CALL `{source}`.add_log(n + 1); END",
     )
-    with caplog.at_level(logging.WARNING):
-        entry = back_up(db_settings, source, tmp_path)
-    assert caplog.records == []  # nothing a restore would refuse
-    # When the backup is restored into another database
-    target = new_target(db_settings, make_database)
-    restore_backup(db_settings, entry, target_database=target)
+    # When it is backed up (without a warning: nothing a restore would refuse) and restored elsewhere
+    target = restored_elsewhere(db_settings, make_database, source, tmp_path, caplog)
     # Then calling it there calls the target's own procedure, which writes the target's log
     run_sql(db_settings, target, "CALL add_two(7)")
     assert fetch(db_settings, f"SELECT t1id FROM `{target}`.log ORDER BY t1id") == ((7,), (8,))

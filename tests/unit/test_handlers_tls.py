@@ -55,6 +55,30 @@ def test_the_sources_tls_options_override_the_secrets() -> None:
     assert SourceConfig(secret_arn="arn:s").with_tls(from_secret) == from_secret
 
 
+def restore_function_over_a_backup(
+    load_handler: Callable[..., ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    config: dict[str, Any],
+    **engine_parts: Any,
+) -> ModuleType:
+    """The restore function of a source configured so, over a local store holding one backup of shop,
+    with a stand-in engine (`engine_parts` replace its parts)."""
+    store = LocalStorage(tmp_path)
+    store_backup(store, manifest_for("shop", "newer0002"))
+    module = load_handler("restore", settings_env(sources={SOURCE: config}))
+    parts: dict[str, Any] = {
+        "read_secret": lambda arn, fresh: DB,
+        "open_store": lambda: store,
+        "resolve_databases": lambda *a: [],
+        "backup_database": lambda *a, **k: None,
+        "restore_backup": StandInRestore().restore,
+        "find_backup": find_backup,
+    }
+    monkeypatch.setattr(module, "engine", Engine(**(parts | engine_parts)))
+    return module
+
+
 @pytest.mark.parametrize(
     ("config", "read"),
     [
@@ -70,9 +94,6 @@ def test_the_restore_function_reads_its_own_secret_when_configured(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    store = LocalStorage(tmp_path)
-    store_backup(store, manifest_for("shop", "newer0002"))
-    module = load_handler("restore", settings_env(sources={SOURCE: {**config, "restore_allow": ["shop_r"]}}))
     arns: list[str] = []
 
     def read_secret(arn: str, fresh: bool) -> Any:
@@ -80,11 +101,10 @@ def test_the_restore_function_reads_its_own_secret_when_configured(
         return DB
 
     engine = StandInRestore()
-    monkeypatch.setattr(
-        module,
-        "engine",
-        Engine(read_secret, lambda: store, lambda *a: [], lambda *a, **k: None, engine.restore, find_backup),
-    )
+    module = restore_function_over_a_backup(
+        load_handler, monkeypatch, tmp_path, {**config, "restore_allow": ["shop_r"]},
+        read_secret=read_secret, restore_backup=engine.restore,
+    )  # fmt: skip
     event = {"source": SOURCE, "database": "shop", "backup": "latest", "target_database": "shop_r"}
     module.handler(event, lambda_context())
     assert arns == [read]
@@ -109,20 +129,15 @@ def test_a_drill_connects_with_the_tls_options_of_the_server_it_drills_on(
     tmp_path: Path,
 ) -> None:
     # Given a source whose deployment config asks for a verified TLS connection, and a backup of it
-    store = LocalStorage(tmp_path)
-    store_backup(store, manifest_for("shop", "newer0002"))
-    module = load_handler("restore", settings_env(sources={SOURCE: {**config, "drill": True}}))
     drilled_with: list[Any] = []
 
     def drill(db: Any, entry: Any, **kwargs: Any) -> Any:
         drilled_with.append(db)
         raise UsageError("stand-in: stop after connecting")
 
-    engine = Engine(
-        lambda arn, fresh: DB, lambda: store, lambda *a: [], lambda *a, **k: None, StandInRestore().restore,
-        find_backup, run_drill=drill,
-    )  # fmt: skip
-    monkeypatch.setattr(module, "engine", engine)
+    module = restore_function_over_a_backup(
+        load_handler, monkeypatch, tmp_path, {**config, "drill": True}, run_drill=drill
+    )
     # When the restore function runs a drill of it
     with pytest.raises(RuntimeError, match="stand-in"):
         module.handler({"source": SOURCE, "database": "shop", "drill": True}, lambda_context())
