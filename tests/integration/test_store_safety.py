@@ -1,9 +1,14 @@
 """Nothing lost by a prune or a planted manifest: prune works in one store, and a manifest is trusted only
 at its own key with its own data object beside it."""
 
+import contextlib
 import json
+import os
+import subprocess
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +251,46 @@ def test_a_multipart_object_and_a_manifest_write_into_an_object_locked_bucket(lo
     # S3 applies it to every new version)
     head = aws_client("s3").head_object(Bucket=locked_store.bucket, Key="orders-db/shop/big.manifest.json")
     assert head["ObjectLockMode"] == "GOVERNANCE"
+
+
+# -- a delete that fails half-way ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def undeletable(path: Path) -> Iterator[None]:
+    """`path` cannot be deleted inside: its folder read-only, or (root ignores that) the file immutable."""
+    if os.geteuid() != 0:
+        path.parent.chmod(0o500)
+        try:
+            yield
+        finally:
+            path.parent.chmod(0o700)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("running as root on a filesystem without immutable files: nothing refuses a delete")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_local_file_prune_cannot_delete_is_one_line_and_the_rest_is_reported(local_store, capsys):
+    # Given three local backups, the oldest one's manifest in a place that refuses deletes
+    oldest = put_backup(local_store, "shop", NOW - timedelta(days=3))
+    middle = put_backup(local_store, "shop", NOW - timedelta(days=2))
+    newest = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    stem = backup_stem(oldest.source, oldest.database, oldest.started_at, oldest.id)
+    # When prune keeps the last 1
+    with undeletable(Path(local_store.location(manifest_key(stem)))):
+        code = main(["prune", "--keep-last", "1", "--data", str(local_store.root)])
+    out, err = capsys.readouterr()
+    # Then it says what it deleted, and in one line (exit 1) what it could not: that backup stays whole
+    assert code == 1
+    assert f"deleted {middle.id} " in out
+    assert "deleted 1 backup(s), kept 1" in out
+    assert "internal error" not in err
+    refused = [line for line in err.splitlines() if "could not delete" in line]
+    assert len(refused) == 1
+    assert oldest.id in refused[0]
+    assert "cannot delete" in refused[0]
+    assert [e.id for e in list_backups([local_store])] == [newest.id, oldest.id]

@@ -172,7 +172,11 @@ class LocalStorage:
                 )
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # a read-only folder, an immutable file: one line, and prune goes on
+            raise OperationError(f"cannot delete {path}: {exc.strerror}") from None
 
     def abandoned_writes(self, untouched_since: datetime) -> tuple[ObjectInfo, ...]:
         # A live write appends as it goes: a partial file not written to for a long while is a
