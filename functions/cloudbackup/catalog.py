@@ -293,7 +293,13 @@ def delete_backup(entry: CatalogEntry) -> None:
     if reason := key_mismatch(entry.manifest_key, entry.manifest):
         raise OperationError(f"not deleting {entry.store.location(entry.manifest_key)}: {reason}")
     entry.store.delete(entry.manifest_key)
-    entry.store.delete(entry.manifest.data.key)
+    try:
+        entry.store.delete(entry.manifest.data.key)
+    except CloudBackupError as exc:
+        # The backup is gone as a backup (no longer listed or restorable); say so, and where its data is.
+        raise OperationError(
+            f"its manifest is deleted (no longer listed) but its data object is left: {exc}"
+        ) from None
 
 
 def prune(

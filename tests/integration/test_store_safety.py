@@ -19,6 +19,7 @@ from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from cloudbackup.storage.s3_upload import MIN_PART_SIZE
+from tests.fixtures.faulty_proxy import Fault
 from tests.fixtures.mariadb import admin_connect, db_url
 from tests.fixtures.stores import NOW, make_manifest, put_backup, storage_flags
 
@@ -294,3 +295,46 @@ def test_a_local_file_prune_cannot_delete_is_one_line_and_the_rest_is_reported(l
     assert oldest.id in refused[0]
     assert "cannot delete" in refused[0]
     assert [e.id for e in list_backups([local_store])] == [newest.id, oldest.id]
+
+
+def test_a_backup_whose_data_object_cannot_be_deleted_is_reported_as_half_deleted(local_store, capsys):
+    # Given two local backups, the older one's data object in a place that refuses deletes
+    older = put_backup(local_store, "shop", NOW - timedelta(days=2))
+    newest = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    data = local_store.location(older.data.key)
+    # When prune keeps the last 1 (in JSON, as a script reads it)
+    with undeletable(Path(data)):
+        code = main(["prune", "--keep-last", "1", "--json", "--data", str(local_store.root)])
+    out, err = capsys.readouterr()
+    # Then the report says the truth: the manifest went (the backup is no longer listed), the data stayed
+    assert code == 1
+    failed = json.loads(out)["failed"]
+    assert [f["id"] for f in failed] == [older.id]
+    assert "its manifest is deleted" in failed[0]["error"]
+    assert data in failed[0]["error"]
+    assert "its manifest is deleted" in err
+    assert [e.id for e in list_backups([local_store])] == [newest.id]
+
+
+def test_a_half_deleted_s3_backup_is_reported_as_such(
+    faulty_proxy, s3_bucket, local_store, capsys, monkeypatch
+):
+    # Given two backups in a bucket that answers every DELETE of the older data object with an error
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
+    store = S3Storage(s3_bucket, "p", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    older = put_backup(store, "shop", NOW - timedelta(days=2))
+    newest = put_backup(store, "shop", NOW - timedelta(days=1))
+    faulty_proxy.add(Fault("500", pattern=rf"{older.id}\.sql\.zst", method="DELETE", count=100))
+    monkeypatch.setattr(cli_stores, "s3_store_from_args", lambda args: store)
+    flags = ["--data", str(local_store.root), "--backup-bucket", f"s3://{s3_bucket}/p"]
+    flags += ["--backup-region", "us-east-1", "--backup-endpoint", faulty_proxy.url]
+    # When prune keeps the last 1
+    code = main(["prune", "--keep-last", "1", *flags])
+    err = capsys.readouterr().err
+    # Then one line says its manifest is deleted and where its data object is left; it is not listed
+    assert code == 1
+    refused = [line for line in err.splitlines() if "could not delete" in line]
+    assert len(refused) == 1
+    assert "its manifest is deleted" in refused[0]
+    assert store.location(older.data.key) in refused[0]
+    assert [e.id for e in list_backups([store])] == [newest.id]
