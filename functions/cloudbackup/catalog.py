@@ -6,12 +6,13 @@ Listing, `latest` per database, and retention (prune by count and age per source
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from cloudbackup.binlog.segments import SegmentIndex, after_last_gap, holds_position, read_indexes
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import is_manifest_key, key_mismatch, safe_segment
 from cloudbackup.format.manifest import Manifest
@@ -254,14 +255,19 @@ class PruneResult:
 
 
 def plan_prune(
-    entries: Iterable[CatalogEntry], *, keep_last: int | None, keep_days: int | None, now: datetime
+    entries: Iterable[CatalogEntry],
+    *,
+    keep_last: int | None,
+    keep_days: int | None,
+    now: datetime,
+    needed: Collection[str] = frozenset(),
 ) -> tuple[list[CatalogEntry], list[CatalogEntry]]:
     """(delete, keep) per source + database: a backup goes when no rule keeps it.
 
-    Rules: among the newest `keep_last`, or younger than `keep_days` days. The newest backup of a
-    database is always kept, so retention never leaves a database without a backup. Full and partial
-    backups (--schema-only, --exclude-table) are counted apart: partial ones never push the full
-    backups, the ones a restore of `latest` needs, out of the newest `keep_last`.
+    Rules: among the newest `keep_last`, or younger than `keep_days` days, or its id in `needed`. The
+    newest backup of a database is always kept, so retention never leaves a database without a backup.
+    Full and partial backups (--schema-only, --exclude-table) are counted apart: partial ones never
+    push the full backups, the ones a restore of `latest` needs, out of the newest `keep_last`.
     """
     if keep_last is None and keep_days is None:
         raise UsageError("prune needs --keep-last N and/or --keep-days D")
@@ -282,6 +288,7 @@ def plan_prune(
                 rank == 0
                 or (keep_last is not None and rank < keep_last)
                 or (cutoff is not None and entry.manifest.started_at >= cutoff)
+                or entry.id in needed
             )
             (keep if kept else delete).append(entry)
     return delete, keep
@@ -315,8 +322,12 @@ def prune(
     """Retention in one store: the backups of the other store never count, so the newest backup of
     each source + database in `store` is always kept, whatever the other store holds."""
     entries = list_backups([store], database=database, source=source)
-    delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
+    anchors = point_in_time_anchors(store, entries)
+    delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now, needed=anchors)
     result = PruneResult(kept=keep, dry_run=dry_run)
+    # Say why a backup the rules alone would delete is kept: an operator counting `kept` would wonder.
+    by_rules, _ = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
+    notes = [_anchor_note(e) for e in by_rules if e.id in anchors]
     for entry in delete:
         if dry_run:
             result.deleted.append(entry)
@@ -328,9 +339,34 @@ def prune(
             continue
         result.deleted.append(entry)
     note = _deletion_note(store, dry_run) if result.deleted else ""
-    result.notes = [note] if note else []
+    result.notes = notes + ([note] if note else [])
     result.abandoned = _sweep_abandoned(store, now, database=database, source=source, dry_run=dry_run)
     return result
+
+
+def point_in_time_anchors(store: Storage, entries: Iterable[CatalogEntry]) -> set[str]:
+    """Ids of the newest whole backup of each source + database whose binlog position the store's archive
+    holds after its last gap: a point-in-time restore to the newest archived event starts from it. Newer
+    backups may record no position (no privilege to read it) or one the archive has not reached yet."""
+    archives: dict[str, list[SegmentIndex]] = {}
+    anchors: dict[tuple[str, str], str] = {}
+    for entry in sorted(entries, key=_order, reverse=True):
+        m = entry.manifest
+        if m.partial or (m.source, m.database) in anchors or not m.snapshot.binlog_file:
+            continue
+        if m.source not in archives:
+            archives[m.source] = after_last_gap(read_indexes(store, m.source))
+        if holds_position(archives[m.source], m.snapshot):
+            anchors[(m.source, m.database)] = m.id
+    return set(anchors.values())
+
+
+def _anchor_note(entry: CatalogEntry) -> str:
+    m = entry.manifest
+    return (
+        f"kept {m.id} ({m.source}/{m.database}): the newest backup whose binlog position is archived; "
+        "a point-in-time restore to the newest archived event starts from it"
+    )
 
 
 # A write not written to for this long is a dead process's: a live one appends as it reads.

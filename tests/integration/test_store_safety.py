@@ -2,6 +2,7 @@
 at its own key with its own data object beside it."""
 
 import contextlib
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from cloudbackup.binlog.segments import SegmentIndex, index_key
+from cloudbackup.binlog.status import binlog_status
 from cloudbackup.catalog import CatalogEntry, delete_backup, find_backup, list_backups, prune
 from cloudbackup.cli import stores as cli_stores
 from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.format.manifest import SnapshotPosition
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from cloudbackup.storage.s3_upload import MIN_PART_SIZE
 from tests.fixtures.faulty_proxy import Fault
@@ -338,3 +342,81 @@ def test_a_half_deleted_s3_backup_is_reported_as_such(
     assert "its manifest is deleted" in refused[0]
     assert store.location(older.data.key) in refused[0]
     assert [e.id for e in list_backups([store])] == [newest.id]
+
+
+# -- the backup a point-in-time restore starts from ----------------------------------------------------
+
+
+def put_backup_at(store, started_at, snapshot):
+    """A backup (put_backup) whose manifest records the binlog position `snapshot`."""
+    written = put_backup(store, "shop", started_at, manifest=False)
+    m = dataclasses.replace(written, snapshot=snapshot)
+    store.put_bytes(manifest_key(backup_stem(m.source, m.database, m.started_at, m.id)), m.to_json())
+    return m
+
+
+def put_archived_segment(store, first_pos, end_pos, first_event, last_event):
+    """The index of one archived binlog segment of source orders-db, binlog.000001 [first_pos, end_pos]."""
+    index = SegmentIndex(
+        seq=0,
+        source="orders-db",
+        flavour="mysql",
+        server_id=1,
+        binlog_file="binlog.000001",
+        first_pos=first_pos,
+        end_pos=end_pos,
+        rotated_to=None,
+        first_event_time=first_event.isoformat(),
+        last_event_time=last_event.isoformat(),
+        first_gtid=None,
+        last_gtid=None,
+        events=100,
+        key="orders-db/_binlog/0000000000-feed.binlog",
+        size=end_pos - first_pos,
+        sha256="0" * 64,
+        format_description="",
+        archived_at=last_event.isoformat(),
+    )
+    store.put_bytes(index_key("orders-db", 0), index.to_json())
+
+
+@pytest.mark.parametrize(
+    "newer_snapshot",
+    [
+        SnapshotPosition(gtid="3e11fa47-71ca-11e1-9e33-c80aa9429562:1-90"),  # no right to read the file
+        SnapshotPosition(binlog_file="binlog.000001", binlog_pos=2_000_000),  # the archiver lags behind
+    ],
+    ids=["no-position", "not-archived-yet"],
+)
+@pytest.mark.parametrize("store_kind", ["local", "s3"])
+def test_prune_keeps_the_backup_the_point_in_time_window_starts_from(
+    store_kind, newer_snapshot, request, local_store, moto_endpoint, capsys
+):
+    # Given a backup whose binlog position the archive holds, and a newer one whose position it does not
+    store = request.getfixturevalue(f"{store_kind}_store")
+    held = put_backup_at(
+        store, NOW - timedelta(days=2), SnapshotPosition(binlog_file="binlog.000001", binlog_pos=1000)
+    )
+    newer = put_backup_at(store, NOW - timedelta(days=1), newer_snapshot)
+    put_archived_segment(store, 4, 900_000, NOW - timedelta(days=3), NOW - timedelta(minutes=5))
+    (before,) = binlog_status([store])
+    assert before.backup_id == held.id
+    flags = (
+        storage_flags(local_store, store, moto_endpoint)
+        if store_kind == "s3"
+        else ["--data", str(local_store.root)]
+    )
+    # When prune keeps the last 1, dry-run first (in JSON), then for real
+    assert main(["prune", "--keep-last", "1", "--dry-run", "--json", *flags]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    out = capsys.readouterr().out
+    # Then both stay: the newer as the newest, the older as the one a restore --to-time now starts from
+    assert planned["deleted"] == []
+    assert sorted(b["id"] for b in planned["kept"]) == sorted([held.id, newer.id])
+    assert any(held.id in note and "binlog position is archived" in note for note in planned["notes"])
+    assert "deleted 0 backup(s), kept 2" in out
+    assert f"note: kept {held.id} " in out
+    assert [e.id for e in list_backups([store])] == [newer.id, held.id]
+    (after,) = binlog_status([store])
+    assert (after.backup_id, after.recoverable_from) == (held.id, before.recoverable_from)

@@ -15,6 +15,7 @@ from typing import Any
 
 from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import safe_segment
+from cloudbackup.format.manifest import SnapshotPosition
 from cloudbackup.storage.base import Storage
 
 BINLOG_DIR = "_binlog"
@@ -109,3 +110,21 @@ def archived_sources(store: Storage) -> list[str]:
 def follows(previous: SegmentIndex, segment: SegmentIndex) -> bool:
     """`segment` starts exactly where `previous` ended: no event between them is missing."""
     return segment.gap_before is None and (segment.binlog_file, segment.first_pos) == previous.next_position
+
+
+def after_last_gap(indexes: list[SegmentIndex]) -> list[SegmentIndex]:
+    """The segments from the last gap on: a recorded gap, or a segment that does not follow the one before
+    (an index lost or deleted), which a replay refuses to cross. Only these reach the newest event."""
+    last_gap = max(
+        (i for i, s in enumerate(indexes) if s.gap_before or (i > 0 and not follows(indexes[i - 1], s))),
+        default=0,
+    )
+    return indexes[last_gap:]
+
+
+def holds_position(indexes: list[SegmentIndex], snapshot: SnapshotPosition) -> bool:
+    """One of `indexes` holds the backup's binlog position: a replay can start from that backup."""
+    return any(
+        s.binlog_file == snapshot.binlog_file and s.first_pos <= (snapshot.binlog_pos or 0) <= s.end_pos
+        for s in indexes
+    )

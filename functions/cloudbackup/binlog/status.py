@@ -7,7 +7,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from cloudbackup.binlog.segments import SegmentIndex, archived_sources, follows, read_indexes
+from cloudbackup.binlog.segments import (
+    SegmentIndex,
+    after_last_gap,
+    archived_sources,
+    follows,
+    holds_position,
+    read_indexes,
+)
 from cloudbackup.catalog import CatalogEntry, list_backups
 from cloudbackup.storage.base import Storage
 
@@ -59,19 +66,10 @@ def _window(
     source: str, database: str, backups: list[CatalogEntry], indexes: list[SegmentIndex], gaps: list[Gap]
 ) -> Window:
     window = Window(source=source, database=database, gaps=gaps)
-    # Only a backup after the last gap reaches the newest event: a recorded gap, or a segment that does
-    # not follow the one before (an index lost or deleted), which the replay refuses to cross as well.
-    last_gap = max(
-        (i for i, s in enumerate(indexes) if s.gap_before or (i > 0 and not follows(indexes[i - 1], s))),
-        default=0,
-    )
+    # Only a backup after the last gap reaches the newest event (the replay refuses to cross a gap).
+    reachable = after_last_gap(indexes)
     for entry in sorted(backups, key=lambda e: e.manifest.started_at):  # oldest first
-        snap = entry.manifest.snapshot
-        held = any(
-            s.binlog_file == snap.binlog_file and s.first_pos <= (snap.binlog_pos or 0) <= s.end_pos
-            for s in indexes[last_gap:]
-        )
-        if held:
+        if holds_position(reachable, entry.manifest.snapshot):
             window.recoverable_from = entry.manifest.started_at.isoformat()
             # (the newest event's whole second may come before a backup started within it)
             newest = indexes[-1].last_time
