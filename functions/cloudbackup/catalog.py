@@ -387,7 +387,12 @@ def _sweep_abandoned(
         ):
             continue
         if not dry_run:
-            store.drop_abandoned(info.key)
+            try:
+                store.drop_abandoned(info.key)
+            except CloudBackupError as exc:
+                # Leftovers of a dead write, not a backup: the prune's deletions stand, and are reported.
+                log.warning("could not remove the unfinished write of %s: %s", store.location(info.key), exc)
+                continue
         swept.append(info)
     return swept
 

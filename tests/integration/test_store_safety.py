@@ -420,3 +420,28 @@ def test_prune_keeps_the_backup_the_point_in_time_window_starts_from(
     assert [e.id for e in list_backups([store])] == [newer.id, held.id]
     (after,) = binlog_status([store])
     assert (after.backup_id, after.recoverable_from) == (held.id, before.recoverable_from)
+
+
+def test_a_dead_write_prune_cannot_remove_is_a_warning_and_the_deletions_are_reported(
+    local_store, capsys, caplog
+):
+    # Given two local backups, and the half-written file of a backup killed days ago, which refuses deletes
+    older = put_backup(local_store, "shop", NOW - timedelta(days=2))
+    put_backup(local_store, "shop", NOW - timedelta(days=1))
+    key = f"{older.source}/shop/2026/06/10/20260610T000000Z-dead00000001.sql.zst"
+    local_store.open_writer(key).write(b"x" * 1000)  # never committed nor aborted: killed
+    dead = Path(local_store.location(key) + ".partial")
+    os.utime(dead, (0, 0))
+    # When prune keeps the last 1
+    with undeletable(dead):
+        code = main(["prune", "--keep-last", "1", "--data", str(local_store.root)])
+    out, err = capsys.readouterr()
+    # Then the deleted backup is reported, and one warning line names the file it could not remove
+    assert code == 0
+    assert f"deleted {older.id} " in out
+    assert "removed" not in out
+    assert "internal error" not in err
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert str(dead) in warned[0]
+    assert dead.exists()

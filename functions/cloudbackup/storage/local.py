@@ -196,7 +196,11 @@ class LocalStorage:
 
     def drop_abandoned(self, key: str) -> None:
         path = self._path(key)
-        path.with_name(path.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+        partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        try:
+            partial.unlink(missing_ok=True)
+        except OSError as exc:
+            raise OperationError(f"cannot delete {partial}: {exc.strerror}") from None
 
     def location(self, key: str) -> str:
         return str(self._path(key))
