@@ -265,7 +265,8 @@ def plan_prune(
     """(delete, keep) per source + database: a backup goes when no rule keeps it.
 
     Rules: among the newest `keep_last`, or younger than `keep_days` days, or its id in `needed`. The
-    newest backup of a database is always kept, so retention never leaves a database without a backup.
+    newest backup of a database is always kept, so retention never leaves a database without a backup,
+    and so is the newest that started before `now`, whatever a backup dated in the future claims.
     Full and partial backups (--schema-only, --exclude-table) are counted apart: partial ones never
     push the full backups, the ones a restore of `latest` needs, out of the newest `keep_last`.
     """
@@ -283,9 +284,13 @@ def plan_prune(
     delete: list[CatalogEntry] = []
     keep: list[CatalogEntry] = []
     for group in groups.values():
+        # A backup stamped after `now` (a clock set wrong) ranks first; the newest one before `now` is
+        # still the one an operator knows as the newest, and must never go for it.
+        newest_so_far = next((e for e in group if e.manifest.started_at <= now), None)
         for rank, entry in enumerate(group):
             kept = (
                 rank == 0
+                or entry is newest_so_far
                 or (keep_last is not None and rank < keep_last)
                 or (cutoff is not None and entry.manifest.started_at >= cutoff)
                 or entry.id in needed

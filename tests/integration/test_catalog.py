@@ -130,6 +130,20 @@ def test_partial_backups_never_push_the_full_ones_out_of_keep_last():
     assert [e.id for e in delete] == ["x000300"]
 
 
+@pytest.mark.parametrize("rules", [{"keep_last": 1, "keep_days": None}, {"keep_last": None, "keep_days": 0}])
+def test_a_backup_dated_in_the_future_never_pushes_out_the_newest_real_one(local_store, rules):
+    # Given the newest backup of an hour ago, an older one, and one whose clock said a year from now
+    newest = put_backup(local_store, "shop", NOW - timedelta(hours=1))
+    older = put_backup(local_store, "shop", NOW - timedelta(days=3))
+    future = put_backup(local_store, "shop", NOW + timedelta(days=365))
+    # When prune keeps only the newest (by count, or by an age of 0 days)
+    seen = prune(local_store, now=NOW, dry_run=True, **rules)
+    done = prune(local_store, now=NOW, **rules)
+    # Then only the older one goes: the newest of an hour ago stays, and so does the future-dated one
+    assert [e.id for e in seen.deleted] == [e.id for e in done.deleted] == [older.id]
+    assert [e.id for e in list_backups([local_store])] == [future.id, newest.id]
+
+
 def test_prune_deletes_the_manifest_before_the_data_object(local_store):
     put_backup(local_store, "shop", NOW - timedelta(days=2))
     entry = list_backups([local_store])[0]
