@@ -4,12 +4,16 @@ the client could alter inside a string is escaped."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
+import uuid
 
 import pytest
 
 from cloudbackup.backup import backup_database
 from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect, mysql_client_args, run_sql
 
 pytestmark = pytest.mark.integration
@@ -70,3 +74,23 @@ def test_a_hand_restore_into_a_copy_is_exact_and_leaves_the_source(db_settings, 
         assert cur.fetchone()[0] == 1
         cur.execute(f"SELECT COUNT(*) FROM `{copy}`.vv")
         assert cur.fetchone()[0] == len(AWKWARD)
+
+
+def test_the_headers_own_command_restores_sakila_into_an_identical_copy(db_settings, sakila_db, tmp_path):
+    # Given a backup of sakila (views, routines, triggers, spatial and FULLTEXT indexes)
+    _manifest, path = backed_up(db_settings, sakila_db, tmp_path)
+    head = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout[:2048].decode()
+    (said,) = [line for line in head.splitlines() if "CREATE DATABASE copy" in line]
+    # When the operator runs the header's command as written (the client pointed at the server, F named)
+    copy = f"cbt_handcopy_{uuid.uuid4().hex[:8]}"
+    client = shlex.join(mysql_client_args(db_settings))
+    command = said.removeprefix("--").strip()
+    command = re.sub(r"\bmysql\b", lambda _: client, command)
+    command = re.sub(r"\bcopy\b", copy, command).replace(" F ", f" {shlex.quote(path)} ")
+    try:
+        done = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        # Then the copy is sakila, object for object and row for row
+        assert_databases_equal(db_settings, sakila_db, copy)
+    finally:
+        run_sql(db_settings, sakila_db, f"DROP DATABASE IF EXISTS `{copy}`")
