@@ -327,11 +327,14 @@ def prune(
     """Retention in one store: the backups of the other store never count, so the newest backup of
     each source + database in `store` is always kept, whatever the other store holds."""
     entries = list_backups([store], database=database, source=source)
-    anchors = point_in_time_anchors(store, entries)
+    by_rules, _ = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
+    # The archive (an index per segment, many thousands of them for a busy server) is read only for the
+    # databases whose rules would delete a backup a point-in-time restore could start from.
+    at_risk = {_database_of(e) for e in by_rules if _may_start_a_replay(e)}
+    anchors = point_in_time_anchors(store, [e for e in entries if _database_of(e) in at_risk])
     delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now, needed=anchors)
     result = PruneResult(kept=keep, dry_run=dry_run)
     # Say why a backup the rules alone would delete is kept: an operator counting `kept` would wonder.
-    by_rules, _ = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
     notes = [_anchor_note(e) for e in by_rules if e.id in anchors]
     for entry in delete:
         if dry_run:
@@ -357,13 +360,22 @@ def point_in_time_anchors(store: Storage, entries: Iterable[CatalogEntry]) -> se
     anchors: dict[tuple[str, str], str] = {}
     for entry in sorted(entries, key=_order, reverse=True):
         m = entry.manifest
-        if m.partial or (m.source, m.database) in anchors or not m.snapshot.binlog_file:
+        if not _may_start_a_replay(entry) or _database_of(entry) in anchors:
             continue
         if m.source not in archives:
             archives[m.source] = after_last_gap(read_indexes(store, m.source))
         if holds_position(archives[m.source], m.snapshot):
-            anchors[(m.source, m.database)] = m.id
+            anchors[_database_of(entry)] = m.id
     return set(anchors.values())
+
+
+def _may_start_a_replay(entry: CatalogEntry) -> bool:
+    """A whole backup that recorded its binlog position."""
+    return not entry.manifest.partial and bool(entry.manifest.snapshot.binlog_file)
+
+
+def _database_of(entry: CatalogEntry) -> tuple[str, str]:
+    return entry.manifest.source, entry.manifest.database
 
 
 def _anchor_note(entry: CatalogEntry) -> str:

@@ -422,6 +422,32 @@ def test_prune_keeps_the_backup_the_point_in_time_window_starts_from(
     assert (after.backup_id, after.recoverable_from) == (held.id, before.recoverable_from)
 
 
+def test_prune_reads_the_archive_only_when_it_would_delete_a_backup_a_replay_could_start_from(local_store):
+    # Given an archive with a damaged index, and two backups of which only the older one records no
+    # binlog position (so no rule could delete a backup a point-in-time restore might start from)
+    store = local_store
+    older = put_backup_at(
+        store, NOW - timedelta(days=2), SnapshotPosition(gtid="3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9")
+    )
+    newer = put_backup_at(
+        store, NOW - timedelta(days=1), SnapshotPosition(binlog_file="binlog.000001", binlog_pos=1000)
+    )
+    store.put_bytes(index_key("orders-db", 0), b"{ not an index")
+    # When prune keeps the last 1
+    result = prune(store, keep_last=1, keep_days=None, now=NOW)
+    # Then the older backup goes without the archive being read (it could not have kept it)
+    assert [e.id for e in result.deleted] == [older.id]
+    assert [e.id for e in result.kept] == [newer.id]
+    # And when the older backup is one a replay could start from, the damaged archive stops the prune
+    # before anything is deleted, rather than deleting what a point-in-time restore may need
+    oldest = put_backup_at(
+        store, NOW - timedelta(days=3), SnapshotPosition(binlog_file="binlog.000001", binlog_pos=10)
+    )
+    with pytest.raises(OperationError, match="is not a binlog segment index"):
+        prune(store, keep_last=1, keep_days=None, now=NOW)
+    assert sorted(e.id for e in list_backups([store])) == sorted([newer.id, oldest.id])
+
+
 def test_a_dead_write_prune_cannot_remove_is_a_warning_and_the_deletions_are_reported(
     local_store, capsys, caplog
 ):
