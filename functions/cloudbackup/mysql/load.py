@@ -47,6 +47,12 @@ SESSION_SETUP = (
     "SET SESSION foreign_key_checks = 0, unique_checks = 0, "
     "net_read_timeout = 3600, net_write_timeout = 3600, wait_timeout = 86400"
 )
+# The session a table must be created in to come out as its dump's DDL says, whatever the server's
+# defaults: no invisible `my_row_id` primary key added to a table without one (MySQL's
+# sql_generate_invisible_primary_key, ON by default on Azure), and TIMESTAMP columns with only the
+# defaults their DDL names (explicit_defaults_for_timestamp OFF adds DEFAULT CURRENT_TIMESTAMP ON UPDATE …).
+TABLE_SHAPE = {"sql_generate_invisible_primary_key": "OFF", "explicit_defaults_for_timestamp": "ON"}
+ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_LOCK_DEADLOCK = 1213
 ER_LOCK_WAIT_TIMEOUT = 1205
 RETRIES = 3
@@ -222,6 +228,7 @@ class Loader:
         conn = connect(self.db, database=self.database, local_files=self.rows_as_data and index > 0)
         self._conns.append(conn)
         conn.query(SESSION_SETUP)
+        keep_table_shape(conn)
 
     def _leave_slots_free(self, conn: Any) -> None:
         """Fewer row connections than asked where the server has few slots to spare (connection_slots);
@@ -450,6 +457,30 @@ class Loader:
             cur.execute("SELECT CURRENT_USER(), VERSION()")
             user, version = cur.fetchone()
         return str(user), str(version)
+
+
+def keep_table_shape(conn: Any) -> None:
+    """Set the session's TABLE_SHAPE where the server's defaults differ. An account that may not set
+    them (MySQL: SESSION_VARIABLES_ADMIN) is refused before anything is loaded: its tables would come
+    back with another shape than the backup's."""
+    names = ", ".join(f"'{name}'" for name in TABLE_SHAPE)
+    with conn.cursor() as cur:
+        cur.execute(f"SHOW SESSION VARIABLES WHERE Variable_name IN ({names})")
+        current = [(text(name), text(value)) for name, value in cur.fetchall()]
+        for name, value in current:
+            wanted = TABLE_SHAPE[name]
+            if value.upper() == wanted:
+                continue
+            try:
+                cur.execute(f"SET SESSION {name} = {wanted}")
+            except pymysql.err.OperationalError as exc:
+                if not exc.args or exc.args[0] != ER_SPECIFIC_ACCESS_DENIED:
+                    raise
+                raise LoadError(
+                    f"the server's {name} is {value} and this account may not set it to {wanted} for its "
+                    f"session (it needs SESSION_VARIABLES_ADMIN): tables would not come back as backed up; "
+                    f"grant that, or set {name} = {wanted} on the server, then restore again"
+                ) from None
 
 
 @dataclass(frozen=True)

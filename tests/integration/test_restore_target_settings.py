@@ -1,0 +1,123 @@
+"""Restores into a server configured unlike the source (managed defaults, hardened servers): the
+tables come back exactly as backed up, or the restore refuses in one line and changes nothing.
+
+Each test that changes a GLOBAL variable puts it back in a `finally` (other tests share the servers)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError
+from cloudbackup.restore import restore_backup
+from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import admin_connect, flavour, run_sql
+from tests.integration.restore_helpers import back_up, schemas_like
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "target-Set-7!"
+
+
+@contextmanager
+def server_global(settings: DbSettings, name: str, value: str) -> Iterator[None]:
+    """The server's GLOBAL `name` set to `value` for the block (new sessions start with it), then back."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT @@GLOBAL.{name}")
+        (previous,) = cur.fetchone()
+        cur.execute(f"SET GLOBAL {name} = {value}")
+    try:
+        yield
+    finally:
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL {name} = %s", (previous,))
+
+
+@contextmanager
+def restore_account(settings: DbSettings, target: str) -> Iterator[DbSettings]:
+    """An account with every privilege on the target (and its staging databases) and nothing else:
+    no SESSION_VARIABLES_ADMIN, SUPER or READ_ONLY ADMIN."""
+    user = f"cb_ts_{secrets.token_hex(3)}"
+    pattern = target.replace("_", "\\_") + "%"
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'")
+        cur.execute(f"GRANT ALL ON `{pattern}`.* TO '{user}'@'%'")
+    try:
+        yield DbSettings(settings.host, settings.port, user, PASSWORD)
+    finally:
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def show_create(settings: DbSettings, database: str, table: str) -> str:
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW CREATE TABLE `{table}`")
+        return str(cur.fetchone()[1])
+
+
+def test_a_table_without_primary_key_keeps_its_shape_where_the_server_would_add_one(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("sql_generate_invisible_primary_key is MySQL's (8.0.30+); MariaDB never adds a key")
+    # Given a backup of a table without a primary key
+    source = make_database("gipk")
+    run_sql(db_settings, source, "CREATE TABLE log (a INT, b VARCHAR(20))", "INSERT INTO log VALUES (1, 'x')")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server that gives such tables an invisible primary key (Azure's default)
+    with server_global(db_settings, "sql_generate_invisible_primary_key", "ON"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the table comes back as it was: no `my_row_id` column, rows and all
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_timestamp_columns_keep_their_defaults_where_the_server_would_add_them(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of TIMESTAMP columns declared NOT NULL without a default
+    source = make_database("edft")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE seen (id INT PRIMARY KEY, t TIMESTAMP NOT NULL, u TIMESTAMP NOT NULL)",
+        "INSERT INTO seen VALUES (1, '2020-01-01 00:00:00', '2021-01-01 00:00:00')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server with explicit_defaults_for_timestamp OFF (which would add
+    # DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP to the first, a zero default to the second)
+    with server_global(db_settings, "explicit_defaults_for_timestamp", "OFF"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the columns come back as they were
+    assert show_create(db_settings, target, "seen") == show_create(db_settings, source, "seen")
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_an_account_that_may_not_keep_the_shape_is_refused_and_nothing_changes(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("sql_generate_invisible_primary_key is MySQL's (8.0.30+); MariaDB never adds a key")
+    # Given a backup of a table without a primary key, and an account without SESSION_VARIABLES_ADMIN
+    source = make_database("gipk")
+    run_sql(db_settings, source, "CREATE TABLE log (a INT)", "INSERT INTO log VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it restores into a server that gives such tables an invisible primary key
+    with (
+        restore_account(db_settings, target) as account,
+        server_global(db_settings, "sql_generate_invisible_primary_key", "ON"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(account, entry, target_database=target)
+    # Then it is refused in one line that names the setting, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "sql_generate_invisible_primary_key" in message
+    assert "SESSION_VARIABLES_ADMIN" in message
+    assert schemas_like(db_settings, target) == []
