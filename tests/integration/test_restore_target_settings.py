@@ -121,3 +121,24 @@ def test_an_account_that_may_not_keep_the_shape_is_refused_and_nothing_changes(
     assert "sql_generate_invisible_primary_key" in message
     assert "SESSION_VARIABLES_ADMIN" in message
     assert schemas_like(db_settings, target) == []
+
+
+def test_a_read_only_server_is_refused_in_one_line_and_nothing_changes(db_settings, make_database, tmp_path):
+    # Given a backup, and an account without the privilege to write past read_only
+    source = make_database("ro")
+    run_sql(db_settings, source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it restores into a read-only server (a replica, a server being failed over)
+    with (
+        restore_account(db_settings, target) as account,
+        server_global(db_settings, "read_only", "ON"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(account, entry, target_database=target)
+    # Then it is refused in one line that says the server is read-only, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "read-only" in message
+    assert "nothing was changed" in message
+    assert schemas_like(db_settings, target) == []

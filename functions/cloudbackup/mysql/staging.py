@@ -12,8 +12,12 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
+
+import pymysql
 
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
@@ -29,6 +33,8 @@ MAX_NAME = 64  # the server's limit on database names
 # and a server closing it for that would free the lock while the staging database is still in use.
 IDLE_SECONDS = 31536000
 _ID_LENGTH = 8
+# What a read-only server answers a write with (read_only, super_read_only; MySQL and MariaDB alike).
+ER_OPTION_PREVENTS_STATEMENT = 1290
 
 
 def staging_prefix(target: str, mark: str = MARK) -> str:
@@ -123,6 +129,20 @@ def clean_stale(cur: Any, target: str, mark: str = MARK) -> list[str]:
     return dropped
 
 
+@contextmanager
+def _read_only_refused(target: str) -> Iterator[None]:
+    """A server that takes no write from this account, said in one line (not the driver's error)."""
+    try:
+        yield
+    except pymysql.err.OperationalError as exc:
+        if not exc.args or exc.args[0] != ER_OPTION_PREVENTS_STATEMENT:
+            raise
+        raise OperationError(
+            "the server is read-only for this account (read_only or super_read_only is ON); "
+            f"nothing was changed: restore into {target} on a writable server (the primary)"
+        ) from None
+
+
 class StagingDatabase:
     """A fresh staging database for `target`; `drop()` removes it (call it in a finally).
 
@@ -147,13 +167,14 @@ class StagingDatabase:
                         f"another restore into {target} is running; nothing was changed: "
                         "let it finish (or stop it), then restore again"
                     )
-                self.stale_dropped = clean_stale(cur, target, mark)
-                self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
-                _locked(cur, _lock_name(self.name))  # (a new random name: always free)
-                cur.execute(
-                    f"CREATE DATABASE {quote_identifier(self.name)} "
-                    f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
-                )
+                with _read_only_refused(target):  # the restore's first writes
+                    self.stale_dropped = clean_stale(cur, target, mark)
+                    self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
+                    _locked(cur, _lock_name(self.name))  # (a new random name: always free)
+                    cur.execute(
+                        f"CREATE DATABASE {quote_identifier(self.name)} "
+                        f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
+                    )
         except BaseException:
             self.conn.close()
             raise
