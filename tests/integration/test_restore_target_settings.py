@@ -142,3 +142,31 @@ def test_a_read_only_server_is_refused_in_one_line_and_nothing_changes(db_settin
     assert "read-only" in message
     assert "nothing was changed" in message
     assert schemas_like(db_settings, target) == []
+
+
+def test_a_statement_over_the_servers_packet_limit_is_refused_in_one_line_that_says_so(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup whose rows of one table go in one statement of about 1.8 MB
+    source = make_database("pk")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE doc (id INT PRIMARY KEY, body LONGBLOB)",
+        *(f"INSERT INTO doc VALUES ({n}, REPEAT('z', 600000))" for n in (1, 2, 3)),
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server taking 1 MiB packets, without LOAD DATA LOCAL (which streams)
+    with (
+        server_global(db_settings, "local_infile", "OFF"),
+        server_global(db_settings, "max_allowed_packet", "1048576"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then it is refused in one line naming the limit and the size it needs, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "more than the server's max_allowed_packet (1,048,576 bytes)" in message
+    assert "was left as it was" in message
+    assert schemas_like(db_settings, target) == []

@@ -199,6 +199,7 @@ class Loader:
     _plans: dict[bytes, load_data.DataPlan | None] = field(default_factory=dict)  # by statement head
     _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
     _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
+    _max_packet: int = 0  # the server's max_allowed_packet for these sessions
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
@@ -217,6 +218,7 @@ class Loader:
         settings = data_settings(self._conns[0])
         self.rows_as_data = self.rows_as_data and settings.local_infile
         self._serial_auto_increment = self.jobs > 1 and not settings.loads_overlap
+        self._max_packet = settings.max_allowed_packet
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -386,6 +388,8 @@ class Loader:
         for attempt in range(RETRIES + 1):
             try:
                 sent = self._send_as_data(conn, stmt, where, data) if data else None
+                if sent is None:
+                    self._refuse_oversized(stmt, where)
                 affected: int = conn.query(stmt.sql) if sent is None else sent
                 counters.as_data += sent is not None
                 break
@@ -441,6 +445,17 @@ class Loader:
                 )
         return affected
 
+    def _refuse_oversized(self, stmt: Statement, where: str) -> None:
+        """A statement the server would not take: said here, where MySQL would only drop the connection
+        ("server has gone away"). The dump sized its statements under the source's limit, not this one."""
+        size = len(stmt.sql) + 1  # the command packet: one byte, then the statement
+        if self._max_packet and size > self._max_packet:
+            raise LoadError(
+                f"{_place(stmt, where)} is {size:,} bytes, more than the server's max_allowed_packet "
+                f"({self._max_packet:,} bytes): raise max_allowed_packet to at least {size:,} "
+                "(RDS: in the DB parameter group), then restore again"
+            )
+
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
@@ -489,6 +504,7 @@ class DataSettings:
 
     local_infile: bool  # the server takes LOAD DATA LOCAL
     autoinc_lock_mode: int
+    max_allowed_packet: int = 0  # the largest statement the session takes (0: not known)
 
     @property
     def loads_overlap(self) -> bool:
@@ -501,9 +517,11 @@ class DataSettings:
 
 def data_settings(conn: Any) -> DataSettings:
     with conn.cursor() as cur:
-        cur.execute("SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode")
-        local_infile, lock_mode = cur.fetchone()
-    return DataSettings(str(local_infile) in ("1", "ON"), int(lock_mode))
+        cur.execute(
+            "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet"
+        )
+        local_infile, lock_mode, max_packet = cur.fetchone()
+    return DataSettings(str(local_infile) in ("1", "ON"), int(lock_mode), int(max_packet))
 
 
 def _place(stmt: Statement, where: str) -> str:
