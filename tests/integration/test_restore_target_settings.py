@@ -170,3 +170,30 @@ def test_a_statement_over_the_servers_packet_limit_is_refused_in_one_line_that_s
     assert "more than the server's max_allowed_packet (1,048,576 bytes)" in message
     assert "was left as it was" in message
     assert schemas_like(db_settings, target) == []
+
+
+def test_a_table_without_primary_key_is_refused_before_any_change_where_the_server_requires_one(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of a loaded table, then a table without a primary key
+    source = make_database("rpk")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE a_keyed (id INT PRIMARY KEY)",
+        "INSERT INTO a_keyed VALUES (1)",
+        "CREATE TABLE b_log (a INT)",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server that requires a primary key on every table (DigitalOcean's default)
+    required = "sql_require_primary_key" if flavour(db_settings) == "mysql" else "innodb_force_primary_key"
+    with server_global(db_settings, required, "ON"), pytest.raises(OperationError) as refused:
+        restore_backup(db_settings, entry, target_database=target)
+    # Then it is refused in one line, before anything is created, naming the table and the setting
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert required in message
+    assert "b_log" in message
+    assert schemas_like(db_settings, target) == []

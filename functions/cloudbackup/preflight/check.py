@@ -7,7 +7,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
 from cloudbackup.preflight.contents import read_contents
-from cloudbackup.preflight.rules import crossing_problems, stored_program_problem
+from cloudbackup.preflight.rules import crossing_problems, primary_key_problem, stored_program_problem
 from cloudbackup.preflight.target import inspect_target
 
 
@@ -16,14 +16,15 @@ def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], t
 
     A backup from the other server flavour (MariaDB into MySQL, or back) has its table definitions
     scanned for what only its own flavour has; a server logging binary logs is checked for the rules
-    it puts on creating stored functions and triggers.
+    it puts on creating stored functions and triggers; a server requiring a primary key on every table,
+    for tables without one.
     """
     manifest = entry.manifest
     target = inspect_target(db)
     crossing = manifest.server.flavour != target.flavour
-    if not crossing and not target.checks_stored_programs:
+    if not crossing and not target.checks_stored_programs and not target.requires_primary_key:
         return
-    contents = read_contents(entry, frames, with_tables=crossing)
+    contents = read_contents(entry, frames, with_tables=crossing or bool(target.requires_primary_key))
     refused = f"restore of backup {manifest.id} into {target_database} refused before any change: "
     if crossing:
         problems = crossing_problems(contents, target, charset=manifest.charset, collation=manifest.collation)
@@ -34,6 +35,6 @@ def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], t
                 + f"this {source} backup holds what {target.flavour} {target.version} cannot create: "
                 + "; ".join(problems)
             )
-    problem = stored_program_problem(contents, target)
-    if problem:
-        raise OperationError(refused + problem)
+    for problem in (primary_key_problem(contents, target), stored_program_problem(contents, target)):
+        if problem:
+            raise OperationError(refused + problem)

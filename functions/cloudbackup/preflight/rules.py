@@ -41,6 +41,8 @@ _COLLATION = re.compile(rb"\bCOLLATE[= ](\w+)")
 _CHARSET = re.compile(rb"\b(?:CHARSET=|CHARACTER SET )(\w+)")
 _SESSION_COLLATION = re.compile(rb"\bcollation_connection = (\w+)")
 _ENGINE = re.compile(rb"^\) ENGINE=(\w+)", re.M)
+_PRIMARY_KEY = b"\n  PRIMARY KEY ("
+_ENGINE_INNODB = re.compile(rb"^\) ENGINE=InnoDB\b", re.M)
 _PACKAGE = re.compile(rb"CREATE\s+(?:DEFINER\s*=\s*\S+\s+)?PACKAGE\b", re.IGNORECASE)
 
 
@@ -69,6 +71,25 @@ def stored_program_problem(contents: BackupContents, target: TargetServer) -> st
             f"NO SQL nor READS SQL DATA: {fix}"
         )
     return None
+
+
+def primary_key_problem(contents: BackupContents, target: TargetServer) -> str | None:
+    """Why a server that requires a primary key on every table refuses the backup's tables, with what
+    to do. (MariaDB's innodb_force_primary_key is InnoDB's own; MySQL's holds for every engine.)"""
+    setting = target.requires_primary_key
+    if not setting:
+        return None
+    keyless = [
+        table
+        for table, ddl in contents.tables.items()
+        if _PRIMARY_KEY not in ddl and (target.flavour == "mysql" or _ENGINE_INNODB.search(ddl))
+    ]
+    if not keyless:
+        return None
+    return (
+        f"the server requires a primary key on every table ({setting} is ON) and table(s) {_names(keyless)} "
+        f"have none: turn {setting} off on the server for the restore, then restore again"
+    )
 
 
 def crossing_problems(

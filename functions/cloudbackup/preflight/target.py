@@ -20,6 +20,9 @@ class TargetServer:
     collations: frozenset[str]
     charsets: frozenset[str]
     engines: frozenset[str]
+    # The setting that refuses a table without a primary key, where it is ON for this session (MySQL's
+    # sql_require_primary_key, DigitalOcean's default; MariaDB's innodb_force_primary_key), else "".
+    requires_primary_key: str = ""
 
 
 def inspect_target(db: DbSettings) -> TargetServer:
@@ -42,7 +45,15 @@ def inspect_target(db: DbSettings) -> TargetServer:
             engines=_names(
                 cur, "SELECT engine FROM information_schema.engines WHERE support IN ('YES', 'DEFAULT')"
             ),
+            requires_primary_key=_primary_key_required(cur),
         )
+
+
+def _primary_key_required(cur: Any) -> str:
+    """The name of the setting (either flavour's) that makes this session refuse a keyless table."""
+    names = "'sql_require_primary_key', 'innodb_force_primary_key'"
+    cur.execute(f"SHOW SESSION VARIABLES WHERE Variable_name IN ({names})")
+    return next((str(name) for name, value in cur.fetchall() if str(value).upper() in ("ON", "1")), "")
 
 
 def _has_super(cur: Any, user: str) -> bool:
