@@ -123,6 +123,31 @@ def test_an_account_that_may_not_keep_the_shape_is_refused_and_nothing_changes(
     assert schemas_like(db_settings, target) == []
 
 
+def test_an_account_that_may_not_keep_the_shape_restores_tables_the_setting_leaves_alone(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("sql_generate_invisible_primary_key is MySQL's (8.0.30+); MariaDB never adds a key")
+    # Given a backup whose every table has a primary key, and an account without SESSION_VARIABLES_ADMIN
+    source = make_database("gipk")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE item (id INT PRIMARY KEY, name TEXT)",
+        "INSERT INTO item VALUES (1, 'a')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it restores into a server that would give a keyless table an invisible primary key
+    with (
+        restore_account(db_settings, target) as account,
+        server_global(db_settings, "sql_generate_invisible_primary_key", "ON"),
+    ):
+        restore_backup(account, entry, target_database=target)
+    # Then the restore goes through (the setting changes none of its tables), identical to the source
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
 def test_a_read_only_server_is_refused_in_one_line_and_nothing_changes(db_settings, make_database, tmp_path):
     # Given a backup, and an account without the privilege to write past read_only
     source = make_database("ro")

@@ -81,6 +81,17 @@ _DDL_TABLE = re.compile(
 _NAME_PARTS = re.compile(rb"`(?:[^`]|``)+`|[\w$]+")
 _CLIENT_CHARSET = re.compile(rb"NAMES|CHARACTER|CHARSET", re.IGNORECASE)
 _DDL_WORDS = (b"CREATE", b"ALTER", b"DROP", b"TRUNCATE", b"RENAME", b"OPTIMIZE", b"ANALYZE")
+_CREATE_TABLE = re.compile(rb"(?:\s|/\*M?!\d*)*+CREATE\s+TABLE\b", re.IGNORECASE)
+_PRIMARY_KEY = re.compile(rb"\bPRIMARY\s+KEY\b", re.IGNORECASE)
+_TIMESTAMP_COLUMN = re.compile(rb"\stimestamp\b", re.IGNORECASE)  # (a column named `timestamp` is quoted)
+
+
+def _shape_changed_by(name: str, create_table: bytes) -> bool:
+    """Whether TABLE_SHAPE setting `name`, left at the server's value, changes this CREATE TABLE: one
+    without a primary key gains `my_row_id`, a TIMESTAMP column gains defaults."""
+    if name == "sql_generate_invisible_primary_key":
+        return _PRIMARY_KEY.search(create_table) is None
+    return _TIMESTAMP_COLUMN.search(create_table) is not None
 
 
 def table_of(sql: bytes, kind: Kind) -> bytes | None:
@@ -200,6 +211,8 @@ class Loader:
     _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
     _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
     _max_packet: int = 0  # the server's max_allowed_packet for these sessions
+    # TABLE_SHAPE settings this account could not set for its session: {name: the server's value}
+    _unkept_shape: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.jobs = max(1, self.jobs)
@@ -230,7 +243,9 @@ class Loader:
         conn = connect(self.db, database=self.database, local_files=self.rows_as_data and index > 0)
         self._conns.append(conn)
         conn.query(SESSION_SETUP)
-        keep_table_shape(conn)
+        unkept = keep_table_shape(conn)
+        if index == 0:  # the connection every CREATE TABLE runs on
+            self._unkept_shape = unkept
 
     def _leave_slots_free(self, conn: Any) -> None:
         """Fewer row connections than asked where the server has few slots to spare (connection_slots);
@@ -281,6 +296,8 @@ class Loader:
         else:
             self._all.wait_idle()
         self._raise_failure()
+        if self._unkept_shape:
+            self._refuse_unkept_shape(stmt, where)
         self._run_main(stmt, where)
 
     def run_parallel(self, stmt: Statement, where: str) -> None:
@@ -456,6 +473,21 @@ class Loader:
                 "(RDS: in the DB parameter group), then restore again"
             )
 
+    def _refuse_unkept_shape(self, stmt: Statement, where: str) -> None:
+        """A CREATE TABLE the server would give another shape than the dump's, where this account could
+        not set the session back (keep_table_shape): refused before it runs, target untouched."""
+        if not _CREATE_TABLE.match(stmt.sql):
+            return
+        changed = [name for name in self._unkept_shape if _shape_changed_by(name, stmt.sql)]
+        if changed:
+            name = changed[0]
+            raise LoadError(
+                f"{_place(stmt, where)}: the server's {name} is {self._unkept_shape[name]} and this account "
+                f"may not set it to {TABLE_SHAPE[name]} for its session (it needs SESSION_VARIABLES_ADMIN): "
+                f"the table would not come back as backed up; grant that, or set {name} = "
+                f"{TABLE_SHAPE[name]} on the server, then restore again"
+            )
+
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
@@ -474,11 +506,12 @@ class Loader:
         return str(user), str(version)
 
 
-def keep_table_shape(conn: Any) -> None:
-    """Set the session's TABLE_SHAPE where the server's defaults differ. An account that may not set
-    them (MySQL: SESSION_VARIABLES_ADMIN) is refused before anything is loaded: its tables would come
-    back with another shape than the backup's."""
+def keep_table_shape(conn: Any) -> dict[str, str]:
+    """Set the session's TABLE_SHAPE where the server's defaults differ; returns those this account may
+    not set (MySQL: SESSION_VARIABLES_ADMIN), with the server's value. Only a table they would change
+    is then refused (Loader._refuse_unkept_shape): most backups have none."""
     names = ", ".join(f"'{name}'" for name in TABLE_SHAPE)
+    unkept: dict[str, str] = {}
     with conn.cursor() as cur:
         cur.execute(f"SHOW SESSION VARIABLES WHERE Variable_name IN ({names})")
         current = [(text(name), text(value)) for name, value in cur.fetchall()]
@@ -491,11 +524,8 @@ def keep_table_shape(conn: Any) -> None:
             except pymysql.err.OperationalError as exc:
                 if not exc.args or exc.args[0] != ER_SPECIFIC_ACCESS_DENIED:
                     raise
-                raise LoadError(
-                    f"the server's {name} is {value} and this account may not set it to {wanted} for its "
-                    f"session (it needs SESSION_VARIABLES_ADMIN): tables would not come back as backed up; "
-                    f"grant that, or set {name} = {wanted} on the server, then restore again"
-                ) from None
+                unkept[name] = value
+    return unkept
 
 
 @dataclass(frozen=True)
