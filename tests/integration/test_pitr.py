@@ -18,7 +18,7 @@ from cloudbackup.binlog.segments import index_key, read_indexes
 from cloudbackup.binlog.status import binlog_status
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings, parse_db_url
-from cloudbackup.errors import IntegrityError, OperationError
+from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
@@ -69,6 +69,66 @@ def test_restore_to_a_time_equals_the_database_as_it_was_then(log_server, make_l
     assert_databases_equal(log_server, ref, target)
     # and the other database was not touched
     assert_snapshots_equal(other_before, snapshot(log_server, other))
+
+
+@pytest.mark.parametrize(
+    "partial", [{"schema_only": True}, {"exclude_tables": ["audit"]}], ids=["schema-only", "a-table-left-out"]
+)
+def test_a_partial_backup_is_never_where_a_restore_to_a_time_starts(
+    log_server, make_log_database, tmp_path, partial
+):
+    # Given a whole backup, then a partial one taken after it (an operator's, before a migration)
+    db, other, ref = make_log_database("pitr"), make_log_database("pitr_other"), make_log_database("pitr_ref")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    whole = backup_database(log_server, db, store, source="src")
+    first_changes(log_server, db, other)
+    backup_database(log_server, db, store, source="src", **partial)
+    second_changes(log_server, db, other)
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    disaster(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    # When the database is restored to T, and the archive's window is asked for
+    target = make_log_database("pitr_target")
+    result = restore_to_time(log_server, [store], db, to_time, target_database=target)
+    (window,) = binlog_status([store])
+    # Then both start from the whole backup, and every row of every table comes back as it was at T
+    assert result.backup_id == whole.id
+    assert window.backup_id == whole.id
+    assert_databases_equal(log_server, ref, target)
+
+
+def test_only_partial_backups_before_the_time_are_refused_in_one_line(
+    log_server, make_log_database, tmp_path
+):
+    # Given only a schema-only backup of a database, its binary log archived past it
+    db, other = make_log_database("pitr"), make_log_database("pitr_other")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    archive_binlog(log_server, store, "src")
+    partial = backup_database(log_server, db, store, source="src", schema_only=True)
+    first_changes(log_server, db, other)
+    to_time = next_second()
+    archive_binlog(log_server, store, "src")
+    # When a restore to a later time is asked for, and the archive's window
+    target = make_log_database("pitr_target")
+    with pytest.raises(UsageError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    (window,) = binlog_status([store])
+    # Then it is refused in one line naming the partial backup, the target untouched, and no window opens
+    assert "\n" not in str(refused.value)
+    assert f"partial (schema only or tables left out, as backup {partial.id})" in str(refused.value)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s", (target,))
+        assert cur.fetchone()[0] == 0
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+            (target + "\\_\\_%",),
+        )
+        assert cur.fetchone()[0] == 0
+    assert window.recoverable_from is None
 
 
 def start_a_fresh_binary_log(server: DbSettings) -> None:

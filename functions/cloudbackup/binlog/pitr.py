@@ -57,6 +57,14 @@ def plan_replay(
     if not before:
         oldest = f"the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
         raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database} ({oldest})")
+    # A partial backup (schema only, tables left out) lacks rows the replay would need: never a base.
+    whole = [e for e in before if not e.manifest.partial]
+    if not whole:
+        raise UsageError(
+            f"every backup of {database} before {to_time.isoformat()} is partial (schema only or tables left "
+            f"out, as backup {before[0].id}): a point-in-time restore starts from a whole backup"
+        )
+    before = whole
     with_position = [e for e in before if e.manifest.snapshot.binlog_file and e.manifest.snapshot.binlog_pos]
     if not with_position:
         raise OperationError(
