@@ -305,3 +305,26 @@ def test_prune_removes_what_killed_backups_left_and_nothing_a_live_one_writes(lo
 
 def partial_file(store: LocalStorage, key: str) -> Path:
     return Path(store.location(key) + ".partial")
+
+
+def test_a_live_backup_finishing_while_prune_looks_for_dead_writes_is_not_counted(local_store, monkeypatch):
+    # Given a backup being written now, which finishes (its partial file renamed) right after prune has
+    # listed the folder and before it looks at the file
+    put_backup(local_store, "shop", NOW)
+    source = list_backups([local_store])[0].manifest.source
+    live = local_store.open_writer(f"{source}/shop/2026/12/06/20261206T000000Z-live00000002.sql.zst")
+    live.write(b"x" * 1000)
+    real_walk = os.walk
+
+    def walk_then_finish(top, *args, **kwargs):
+        for folder, dirs, names in real_walk(top, *args, **kwargs):
+            if any(name.endswith(".partial") for name in names):
+                live.commit()
+            yield folder, dirs, names
+
+    monkeypatch.setattr(os, "walk", walk_then_finish)
+    # When a prune runs
+    done = prune(local_store, keep_last=1, keep_days=None, now=datetime.now(UTC))
+    # Then it goes through: the vanished file is simply not a dead write
+    assert done.abandoned == []
+    assert len(list_backups([local_store])) == 1

@@ -187,7 +187,10 @@ class LocalStorage:
                 if not name.endswith(PARTIAL_SUFFIX):
                     continue
                 path = Path(folder, name)
-                stat = path.stat()
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # renamed since the listing: a live write that just finished (or aborted)
                 modified = datetime.fromtimestamp(stat.st_mtime, UTC)
                 if modified < untouched_since:
                     key = path.relative_to(self.root).as_posix().removesuffix(PARTIAL_SUFFIX)
