@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cloudbackup.backup import backup_database
@@ -63,3 +66,36 @@ def change_live_data(settings: DbSettings, database: str) -> None:
         cur.execute(
             "CREATE TRIGGER parent_bu BEFORE UPDATE ON parent FOR EACH ROW SET NEW.name = UPPER(NEW.name)"
         )
+
+
+PASSWORD = "target-Set-7!"
+
+
+@contextmanager
+def server_global(settings: DbSettings, name: str, value: str) -> Iterator[None]:
+    """The server's GLOBAL `name` set to `value` for the block (new sessions start with it), then back."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT @@GLOBAL.{name}")
+        (previous,) = cur.fetchone()
+        cur.execute(f"SET GLOBAL {name} = {value}")
+    try:
+        yield
+    finally:
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL {name} = %s", (previous,))
+
+
+@contextmanager
+def restore_account(settings: DbSettings, target: str) -> Iterator[DbSettings]:
+    """An account with every privilege on the target (and its staging databases) and nothing else:
+    no SESSION_VARIABLES_ADMIN, SUPER or READ_ONLY ADMIN."""
+    user = f"cb_ts_{secrets.token_hex(3)}"
+    pattern = target.replace("_", "\\_") + "%"
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'")
+        cur.execute(f"GRANT ALL ON `{pattern}`.* TO '{user}'@'%'")
+    try:
+        yield DbSettings(settings.host, settings.port, user, PASSWORD)
+    finally:
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")

@@ -5,10 +5,6 @@ Each test that changes a GLOBAL variable puts it back in a `finally` (other test
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from cloudbackup.dburl import DbSettings
@@ -16,41 +12,9 @@ from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
 from tests.fixtures.compare import assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import admin_connect, flavour, run_sql
-from tests.integration.restore_helpers import back_up, schemas_like
+from tests.integration.restore_helpers import back_up, restore_account, schemas_like, server_global
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "target-Set-7!"
-
-
-@contextmanager
-def server_global(settings: DbSettings, name: str, value: str) -> Iterator[None]:
-    """The server's GLOBAL `name` set to `value` for the block (new sessions start with it), then back."""
-    with admin_connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(f"SELECT @@GLOBAL.{name}")
-        (previous,) = cur.fetchone()
-        cur.execute(f"SET GLOBAL {name} = {value}")
-    try:
-        yield
-    finally:
-        with admin_connect(settings) as conn, conn.cursor() as cur:
-            cur.execute(f"SET GLOBAL {name} = %s", (previous,))
-
-
-@contextmanager
-def restore_account(settings: DbSettings, target: str) -> Iterator[DbSettings]:
-    """An account with every privilege on the target (and its staging databases) and nothing else:
-    no SESSION_VARIABLES_ADMIN, SUPER or READ_ONLY ADMIN."""
-    user = f"cb_ts_{secrets.token_hex(3)}"
-    pattern = target.replace("_", "\\_") + "%"
-    with admin_connect(settings) as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{PASSWORD}'")
-        cur.execute(f"GRANT ALL ON `{pattern}`.* TO '{user}'@'%'")
-    try:
-        yield DbSettings(settings.host, settings.port, user, PASSWORD)
-    finally:
-        with admin_connect(settings) as conn, conn.cursor() as cur:
-            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
 
 
 def show_create(settings: DbSettings, database: str, table: str) -> str:

@@ -5,8 +5,9 @@ first, then each statement's Table_map and rows events): the server applies them
 so values stay bit-exact and triggers do not fire again (the rows already hold what they did). Each
 Table_map names the target instead of the source; events of other databases are left out (and the
 statement end moved onto the last kept rows event). DDL whose default database is the source runs
-in the target with the session settings it was logged with. Transactions are applied whole: one
-that commits at or after the stop time is rolled back and ends the replay.
+in the target with the session settings it was logged with, and with the loader's table shape
+(load.keep_table_shape: no invisible primary key added, no TIMESTAMP defaults added). Transactions
+are applied whole: one that commits at or after the stop time is rolled back and ends the replay.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cloudbackup.binlog.statements import statement_kind
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
 from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.base import Sha256Counter, Storage
@@ -87,6 +89,9 @@ class Replayer:
         self.commit_at: float | None = None  # the transaction's commit time, where the binlog has it
         self.reset_at_end = False  # session settings of a CREATE … SELECT stay until its commit
         self.conn = connect(db, database=target)
+        # Tables the binlog creates come back as they were, whatever the server's defaults (as the
+        # loader's): TABLE_SHAPE settings this account may not set refuse only a CREATE they would change.
+        self.unkept_shape = keep_table_shape(self.conn)
         self.cur = self.conn.cursor()
         self.other_databases = self._databases() - {source, target}
         self.cur.execute("SELECT VERSION()")
@@ -266,6 +271,7 @@ class Replayer:
             self._run("COMMIT")
             self.open = False
         text = self._renamed(event, q)
+        self._refuse_unkept_shape(text)
         if _ATOMIC_CREATE_SELECT.search(text):
             self._open_create_select(event, q, text)
             return
@@ -289,6 +295,14 @@ class Replayer:
             raise
         self.open, self.reset_at_end = True, True
         self.stats.events += 1
+
+    def _refuse_unkept_shape(self, text: bytes) -> None:
+        """A CREATE TABLE the server would give another shape than it had, where this account could not
+        set the session back: refused before it runs (in staging, so nothing is published)."""
+        reason = unkept_shape_change(self.unkept_shape, text, "as it was at the time")
+        if reason:
+            statement = " ".join(text[:80].decode(errors="replace").split())
+            raise OperationError(f"replaying the binlog event at {self.where} ({statement}): {reason}")
 
     def _reset_session(self) -> None:
         self._run("SET NAMES utf8mb4")

@@ -476,17 +476,9 @@ class Loader:
     def _refuse_unkept_shape(self, stmt: Statement, where: str) -> None:
         """A CREATE TABLE the server would give another shape than the dump's, where this account could
         not set the session back (keep_table_shape): refused before it runs, target untouched."""
-        if not _CREATE_TABLE.match(stmt.sql):
-            return
-        changed = [name for name in self._unkept_shape if _shape_changed_by(name, stmt.sql)]
-        if changed:
-            name = changed[0]
-            raise LoadError(
-                f"{_place(stmt, where)}: the server's {name} is {self._unkept_shape[name]} and this account "
-                f"may not set it to {TABLE_SHAPE[name]} for its session (it needs SESSION_VARIABLES_ADMIN): "
-                f"the table would not come back as backed up; grant that, or set {name} = "
-                f"{TABLE_SHAPE[name]} on the server, then restore again"
-            )
+        reason = unkept_shape_change(self._unkept_shape, stmt.sql, "as backed up")
+        if reason:
+            raise LoadError(f"{_place(stmt, where)}: {reason}")
 
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
@@ -504,6 +496,23 @@ class Loader:
             cur.execute("SELECT CURRENT_USER(), VERSION()")
             user, version = cur.fetchone()
         return str(user), str(version)
+
+
+def unkept_shape_change(unkept: dict[str, str], sql: bytes, was: str) -> str:
+    """Why this statement would not create its table as written, in one line ("" when it would): a
+    CREATE TABLE that a TABLE_SHAPE setting this account could not set for its session
+    (keep_table_shape) would change. `was`: how the table should come back ("as backed up")."""
+    if not unkept or not _CREATE_TABLE.match(sql):
+        return ""
+    for name, value in unkept.items():
+        if _shape_changed_by(name, sql):
+            wanted = TABLE_SHAPE[name]
+            return (
+                f"the server's {name} is {value} and this account may not set it to {wanted} for its "
+                f"session (it needs SESSION_VARIABLES_ADMIN): the table would not come back {was}; "
+                f"grant that, or set {name} = {wanted} on the server, then restore again"
+            )
+    return ""
 
 
 def keep_table_shape(conn: Any) -> dict[str, str]:
