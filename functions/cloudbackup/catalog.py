@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from cloudbackup.binlog.segments import SegmentIndex, after_last_gap, holds_position, read_indexes
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import is_manifest_key, key_mismatch, safe_segment
-from cloudbackup.format.manifest import Manifest
+from cloudbackup.format.manifest import Manifest, NewerFormat
 from cloudbackup.storage.base import ObjectInfo, Storage
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,9 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
     Any other failure is raised: skipping it could make `latest` silently pick an older backup."""
     try:
         return Manifest.from_json(store.get_bytes(key))
+    except NewerFormat as exc:  # not damaged: this cloudbackup is older than the backup
+        log.warning("skipping %s: %s", store.location(key), exc)
+        return None
     except ValueError as exc:  # pydantic's ValidationError included
         log.warning("skipping unreadable manifest %s: %s", store.location(key), exc)
         return None

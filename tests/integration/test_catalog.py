@@ -328,3 +328,23 @@ def test_a_live_backup_finishing_while_prune_looks_for_dead_writes_is_not_counte
     # Then it goes through: the vanished file is simply not a dead write
     assert done.abandoned == []
     assert len(list_backups([local_store])) == 1
+
+
+def test_a_manifest_of_a_newer_format_is_skipped_in_one_line_saying_a_newer_cloudbackup_wrote_it(
+    local_store, caplog
+):
+    # Given a backup whose manifest a newer cloudbackup wrote (format 2, with a field this one lacks)
+    put_backup(local_store, "shop", NOW)
+    (path,) = local_store.root.rglob("*.manifest.json")
+    document = json.loads(path.read_text())
+    document["format_version"] = 2
+    document["something_new"] = {"kind": "later"}
+    path.write_text(json.dumps(document))
+    # When the store is listed
+    assert main(["list", "--data", str(local_store.root)]) == 0
+    # Then it is skipped with one warning saying a newer cloudbackup wrote it, and which format it has
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "\n" not in warning
+    assert warning.startswith(f"skipping {path}: ")
+    assert "written by a newer cloudbackup (backup format 2; this one reads format 1)" in warning
+    assert "Input should be" not in warning

@@ -140,7 +140,31 @@ class Manifest:
         try:
             return _adapter().validate_json(data)
         except ValidationError as exc:  # (its own text spans lines and echoes what the file holds)
+            version = _format_version(data)
+            if version is not None and version > FORMAT_VERSION:
+                raise NewerFormat(version) from None
             raise ValueError(describe_errors(exc)) from None
+
+
+class NewerFormat(ValueError):
+    """A manifest of a format this cloudbackup does not know: a newer version of it wrote the backup."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"written by a newer cloudbackup (backup format {version}; this one reads format "
+            f"{FORMAT_VERSION}): upgrade cloudbackup to list, restore or prune it"
+        )
+        self.version = version
+
+
+def _format_version(data: bytes | str) -> int | None:
+    """The document's format_version, where it is a JSON object holding a whole number there."""
+    try:
+        document = json.loads(data)
+    except ValueError:
+        return None
+    version = document.get("format_version") if isinstance(document, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 def _utc(value: datetime) -> datetime:
