@@ -6,15 +6,16 @@ Listing, `latest` per database, and retention (prune by count and age per source
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from cloudbackup.binlog.segments import SegmentIndex, after_last_gap, holds_position, read_indexes
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
-from cloudbackup.format.keys import is_manifest_key, key_mismatch, safe_segment
+from cloudbackup.format.keys import is_manifest_key, key_mismatch, manifest_key, safe_segment
 from cloudbackup.format.manifest import Manifest, NewerFormat
 from cloudbackup.storage.base import ObjectInfo, Storage
 
@@ -255,6 +256,9 @@ class PruneResult:
     dry_run: bool = False
     # Files of writes a killed process never finished (or, on a dry run, that would be removed).
     abandoned: list[ObjectInfo] = field(default_factory=list)
+    # Data objects whose manifest is gone, a day old or more (or, on a dry run, that would be deleted):
+    # what a prune whose data delete failed left behind.
+    orphaned: list[ObjectInfo] = field(default_factory=list)
 
 
 def plan_prune(
@@ -352,6 +356,11 @@ def prune(
     note = _deletion_note(store, dry_run) if result.deleted else ""
     result.notes = notes + ([note] if note else [])
     result.abandoned = _sweep_abandoned(store, now, database=database, source=source, dry_run=dry_run)
+    # (a data object this run just failed to delete is reported there, not tried again)
+    failed = {e.manifest.data.key for e, _ in result.failed}
+    result.orphaned = _sweep_orphaned(
+        store, now, database=database, source=source, dry_run=dry_run, skip=failed
+    )
     return result
 
 
@@ -412,6 +421,69 @@ def _sweep_abandoned(
             except CloudBackupError as exc:
                 # Leftovers of a dead write, not a backup: the prune's deletions stand, and are reported.
                 log.warning("could not remove the unfinished write of %s: %s", store.location(info.key), exc)
+                continue
+        swept.append(info)
+    return swept
+
+
+# A data object's key, exactly as backup_stem and data_key make it: nothing else in a store is ever swept.
+_DATA_KEY = re.compile(
+    r"(?P<stem>(?P<source>[A-Za-z0-9._$-]+)/(?P<database>[A-Za-z0-9._$-]+)/"
+    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<when>\d{8}T\d{6}Z)-[0-9a-z]{6,40})"
+    r"(?:\.sql\.zst|\.sql\.gz|\.sql)"
+)
+
+
+def _orphan_stem(key: str, older_than: datetime) -> str | None:
+    """The backup stem of `key` when it is a data object's key, of a backup started before `older_than`."""
+    m = _DATA_KEY.fullmatch(key)
+    if m is None or {m["source"], m["database"]} & {".", ".."}:
+        return None
+    try:
+        started = datetime.strptime(m["when"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if f"{started:%Y%m%d}" != m["y"] + m["m"] + m["d"] or started >= older_than:
+        return None
+    return m["stem"]
+
+
+def _sweep_orphaned(
+    store: Storage,
+    now: datetime,
+    *,
+    database: str | None,
+    source: str | None,
+    dry_run: bool,
+    skip: Collection[str],
+) -> list[ObjectInfo]:
+    """Delete the data objects that have no manifest beside them (any manifest, even one this version
+    cannot read), last written ABANDONED_AFTER ago or more: a backup being written has no manifest yet,
+    but it is never that old. A prune whose data delete failed (delete_backup) leaves such an object:
+    no longer a backup, never listed, and otherwise never freed. Within --database / --source."""
+    prefix = safe_segment(source) + "/" if source else ""
+    listed = list(store.list(prefix))
+    manifests = {info.key for info in listed if is_manifest_key(info.key)}
+    cutoff = now - ABANDONED_AFTER
+    swept = []
+    for info in listed:
+        stem = _orphan_stem(info.key, cutoff)
+        if stem is None or info.key in skip or manifest_key(stem) in manifests:
+            continue
+        if database is not None and stem.split("/")[1] != safe_segment(database):
+            continue
+        if info.last_modified is None or info.last_modified >= cutoff:
+            continue
+        if not dry_run:
+            # Looked at again right before the delete: a manifest written since the listing makes it a backup.
+            if any(o.key == manifest_key(stem) for o in store.list(manifest_key(stem))):
+                continue
+            try:
+                store.delete(info.key)
+            except CloudBackupError as exc:
+                log.warning(
+                    "could not delete %s, a data object without a manifest: %s", store.location(info.key), exc
+                )
                 continue
         swept.append(info)
     return swept

@@ -8,7 +8,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -342,6 +342,75 @@ def test_a_half_deleted_s3_backup_is_reported_as_such(
     assert "its manifest is deleted" in refused[0]
     assert store.location(older.data.key) in refused[0]
     assert [e.id for e in list_backups([store])] == [newest.id]
+
+
+def test_a_later_prune_deletes_the_data_object_a_half_deleted_backup_left_and_nothing_else(
+    local_store, capsys
+):
+    # Given two backups, and a prune that could delete the older one's manifest but not its data object
+    older = put_backup(local_store, "shop", NOW - timedelta(days=3))
+    put_backup(local_store, "shop", NOW - timedelta(days=2))
+    flags = ["--data", str(local_store.root)]
+    orphan = Path(local_store.location(older.data.key))
+    with undeletable(orphan):
+        assert main(["prune", "--keep-last", "1", *flags]) == 1
+    capsys.readouterr()
+    # a day later; beside it a backup finishing now (no manifest yet), a backup this version cannot read,
+    # and files that are not data objects
+    finishing = put_backup(local_store, "shop", NOW - timedelta(days=1), manifest=False)
+    newer_format = put_backup(local_store, "shop", NOW - timedelta(hours=36))
+    (newer_manifest,) = [p for p in local_store.root.rglob("*.manifest.json") if newer_format.id in p.name]
+    newer_manifest.write_text(json.dumps({**json.loads(newer_manifest.read_text()), "format_version": 2}))
+    strays = [
+        local_store.root / "orders-db/shop/2026/06/10/notes.sql.zst.txt",
+        local_store.root / "orders-db/shop/old-dump.sql",
+        local_store.root / "orders-db/shop/2026/06/10/20260611T000000Z-abcdef.sql",  # date is not its folder
+    ]
+    for stray in strays:
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(b"x")
+    for path in [orphan, *strays, Path(local_store.location(newer_format.data.key)), newer_manifest]:
+        os.utime(path, (0, 0))
+    # When a dry run, then a real prune runs
+    assert main(["prune", "--keep-last", "1", "--dry-run", "--json", *flags]) == 0
+    seen = json.loads(capsys.readouterr().out)["orphaned"]
+    assert orphan.exists()
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    out = capsys.readouterr().out
+    # Then both name the data object left without a manifest, and only the real run deletes it
+    assert [(o["key"], o["location"]) for o in seen] == [(older.data.key, str(orphan))]
+    assert f"deleted {orphan}: a data object without a manifest" in out
+    assert not orphan.exists()
+    # and nothing else is touched: the finishing backup, the unreadable one's data, the other files
+    assert Path(local_store.location(finishing.data.key)).exists()
+    assert Path(local_store.location(newer_format.data.key)).exists()
+    assert all(stray.exists() for stray in strays)
+
+
+def test_a_later_prune_deletes_the_data_object_a_half_deleted_s3_backup_left(faulty_proxy, s3_bucket):
+    # Given two backups in a bucket, and a prune whose DELETE of the older data object failed
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
+    store = S3Storage(s3_bucket, "p", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    older = put_backup(store, "shop", NOW - timedelta(days=3))
+    put_backup(store, "shop", NOW - timedelta(days=2))
+    store.put_bytes("orders-db/shop/readme.sql", b"not a backup")
+    faulty_proxy.add(Fault("500", pattern=rf"{older.id}\.sql\.zst", method="DELETE", count=100))
+    now = datetime.now(UTC)
+    assert len(prune(store, keep_last=1, keep_days=None, now=now).failed) == 1
+    faulty_proxy.clear()
+    # When a day has passed, a dry run and then a real prune run
+    later = now + timedelta(days=2)
+    seen = prune(store, keep_last=1, keep_days=None, now=later, dry_run=True)
+    after_dry_run = {o.key for o in store.list()}
+    done = prune(store, keep_last=1, keep_days=None, now=later)
+    # Then both report the data object left without a manifest, and only the real run deletes it
+    assert [o.key for o in seen.orphaned] == [older.data.key]
+    assert older.data.key in after_dry_run
+    assert [o.key for o in done.orphaned] == [older.data.key]
+    keys = {o.key for o in store.list()}
+    assert older.data.key not in keys
+    assert "orders-db/shop/readme.sql" in keys
+    assert len(list_backups([store])) == 1
 
 
 # -- the backup a point-in-time restore starts from ----------------------------------------------------

@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
                     "failed": [{**e.summary(), "error": error} for e, error in result.failed],
                     "notes": result.notes,
                     "abandoned": [{"key": a.key, "size": a.size} for a in result.abandoned],
+                    "orphaned": [
+                        {"key": o.key, "size": o.size, "location": stores.write.location(o.key)}
+                        for o in result.orphaned
+                    ],
                 },
                 indent=2,
             )
@@ -56,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{verb} {len(result.abandoned)} file(s) of backups killed before they finished "
                 f"({size:.1f} MiB, untouched for a day or more)"
+            )
+        verb = "would delete" if result.dry_run else "deleted"
+        for orphan in result.orphaned:
+            print(
+                one_line(
+                    f"{verb} {stores.write.location(orphan.key)}: a data object without a manifest "
+                    f"({orphan.size / (1 << 20):.1f} MiB, a day old or more: a half-deleted backup's)"
+                )
             )
     if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
         # a typo in a cron line would otherwise prune nothing, every night, without a word
