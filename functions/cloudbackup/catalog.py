@@ -426,6 +426,11 @@ def _sweep_abandoned(
     return swept
 
 
+# A data object without a manifest this old is no backup being written. Longer than ABANDONED_AFTER: a big
+# database's backup (the Fargate task) may upload for more than a day, and S3 dates a multipart object from
+# the start of its upload, so a day-old data object may be a backup about to write its manifest.
+ORPHANED_AFTER = timedelta(days=7)
+
 # A data object's key, exactly as backup_stem and data_key make it: nothing else in a store is ever swept.
 _DATA_KEY = re.compile(
     r"(?P<stem>(?P<source>[A-Za-z0-9._$-]+)/(?P<database>[A-Za-z0-9._$-]+)/"
@@ -458,13 +463,13 @@ def _sweep_orphaned(
     skip: Collection[str],
 ) -> list[ObjectInfo]:
     """Delete the data objects that have no manifest beside them (any manifest, even one this version
-    cannot read), last written ABANDONED_AFTER ago or more: a backup being written has no manifest yet,
+    cannot read), last written ORPHANED_AFTER ago or more: a backup being written has no manifest yet,
     but it is never that old. A prune whose data delete failed (delete_backup) leaves such an object:
     no longer a backup, never listed, and otherwise never freed. Within --database / --source."""
     prefix = safe_segment(source) + "/" if source else ""
     listed = list(store.list(prefix))
     manifests = {info.key for info in listed if is_manifest_key(info.key)}
-    cutoff = now - ABANDONED_AFTER
+    cutoff = now - ORPHANED_AFTER
     swept = []
     for info in listed:
         stem = _orphan_stem(info.key, cutoff)

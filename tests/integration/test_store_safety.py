@@ -387,6 +387,23 @@ def test_a_later_prune_deletes_the_data_object_a_half_deleted_backup_left_and_no
     assert all(stray.exists() for stray in strays)
 
 
+def test_a_data_object_without_a_manifest_is_left_alone_for_a_week(local_store):
+    # Given a data object without a manifest, written two days ago: a big backup may upload for longer
+    # than a day before it writes its manifest (and S3 dates a multipart object from the upload's start)
+    started = datetime.now(UTC) - timedelta(days=2)
+    uploading = put_backup(local_store, "shop", started, manifest=False)
+    data = Path(local_store.location(uploading.data.key))
+    os.utime(data, (started.timestamp(), started.timestamp()))
+    # When prune runs now, and again a week later
+    now_result = prune(local_store, keep_last=1, keep_days=None, now=datetime.now(UTC))
+    assert data.exists()
+    later_result = prune(local_store, keep_last=1, keep_days=None, now=started + timedelta(days=8))
+    # Then only the second takes it for the leftover of a half-deleted backup
+    assert now_result.orphaned == []
+    assert [o.key for o in later_result.orphaned] == [uploading.data.key]
+    assert not data.exists()
+
+
 def test_a_later_prune_deletes_the_data_object_a_half_deleted_s3_backup_left(faulty_proxy, s3_bucket):
     # Given two backups in a bucket, and a prune whose DELETE of the older data object failed
     client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
@@ -398,8 +415,8 @@ def test_a_later_prune_deletes_the_data_object_a_half_deleted_s3_backup_left(fau
     now = datetime.now(UTC)
     assert len(prune(store, keep_last=1, keep_days=None, now=now).failed) == 1
     faulty_proxy.clear()
-    # When a day has passed, a dry run and then a real prune run
-    later = now + timedelta(days=2)
+    # When a week has passed, a dry run and then a real prune run
+    later = now + timedelta(days=8)
     seen = prune(store, keep_last=1, keep_days=None, now=later, dry_run=True)
     after_dry_run = {o.key for o in store.list()}
     done = prune(store, keep_last=1, keep_days=None, now=later)
