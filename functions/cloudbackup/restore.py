@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import pymysql
 from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
@@ -432,7 +433,36 @@ def _confinement(
         follow_sql_mode=before_loading,
         learn_row_kinds=before_loading,
         sql_mode=sql_mode,
+        runs=ConditionalComments(db) if before_loading else None,
     )
+
+
+class ConditionalComments:
+    """Whether the server runs the code of a conditional comment that opens so (`/*!40101`,
+    `/*M!100616`), asked of the server itself: MySQL skips `/*M!` comments, MariaDB skips some 5-digit
+    versions below its own, and how many digits a version has differs between them. None: the server
+    does not read the opener (a syntax error). At most MAX_OPENERS different openers are asked about."""
+
+    MAX_OPENERS = 64
+
+    def __init__(self, db: DbSettings) -> None:
+        self.db = db
+        self.known: dict[bytes, bool | None] = {}
+
+    def __call__(self, opener: bytes) -> bool | None:
+        if opener not in self.known:
+            if len(self.known) >= self.MAX_OPENERS or not _OPENER.fullmatch(opener):
+                return None
+            try:
+                with connect(self.db, database="") as conn, conn.cursor() as cur:
+                    cur.execute(b"SELECT 0 " + opener + b" +1 */")
+                    self.known[opener] = bool(cur.fetchone()[0])
+            except pymysql.err.ProgrammingError:
+                self.known[opener] = None
+        return self.known[opener]
+
+
+_OPENER = re.compile(rb"/\*M?![0-9]*")
 
 
 def _loading_confinement(

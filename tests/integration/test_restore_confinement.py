@@ -429,3 +429,44 @@ def test_an_old_backup_whose_object_uses_its_database_restores_into_the_target(
         assert cur.fetchall() == ((1,), (2,))
         cur.execute(f"SELECT a FROM `{source}`.t ORDER BY a")
         assert cur.fetchall() == ((1,), (2,), (3,))
+
+
+# A trigger hiding code in a string as the check reads it, and a row that fires it: (how the dump makes
+# the server read quotes otherwise than the check, the dump's text).
+DESYNCED = [
+    (
+        # gbk: 0xBF 0x5C is one character, so the server ends the string at the quote after it
+        "client character set gbk",
+        b"SET NAMES gbk;\nCREATE TABLE t (a int primary key, b varchar(100));\nDELIMITER ;;\n"
+        b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.b = '\xbf\\'; "
+        b"INSERT INTO `{other}`.t VALUES (NEW.a + 100); END -- '; END ;;\nDELIMITER ;\n"
+        b"INSERT INTO t VALUES (5, 'y');\n",
+    ),
+    (
+        # ANSI_QUOTES taken back in a comment the server skips: "{other}" is a name there
+        "sql_mode in a skipped comment",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'ANSI_QUOTES' /*!999999 , sql_mode = '' */;\n"
+        b"CREATE TABLE t (a int primary key, b varchar(100));\n"
+        b'CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW INSERT INTO "{other}".t VALUES (NEW.a + 100);\n'
+        b"INSERT INTO t VALUES (5, 'y');\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "text"), DESYNCED, ids=[c for c, _ in DESYNCED])
+def test_a_dump_that_makes_the_server_read_quotes_otherwise_is_refused_before_anything_changes(
+    db_settings, victim, tmp_path, case, text
+):
+    # Given a dump that makes the server read its quotes otherwise than the check would, so that a
+    # trigger writing into another database looks like text to the check
+    path = tmp_path / "desynced.sql"
+    path.write_bytes(text.replace(b"{other}", victim.encode()))
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    before = snapshot(db_settings, victim)
+    # When it is restored into a new target
+    with pytest.raises(OperationError, match=r"statement \d+ \(line \d+\) refused") as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it is refused in one line before anything is loaded, and the victim is as it was
+    assert "\n" not in str(refused.value)
+    assert schemas_like(db_settings, target) == []
+    assert snapshot(db_settings, victim) == before

@@ -328,6 +328,60 @@ def test_a_sql_mode_known_only_at_run_time_is_refused():
         follow(b"SET @m = CONCAT('NO_BACK', 'SLASH_ESCAPES');\nSET sql_mode = @m;\n")
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"SET NAMES gbk;\n",
+        b"/*!40101 SET NAMES sjis */;\n",
+        b"SET CHARACTER SET big5;\n",
+        b"SET @@session.character_set_client = 'cp932';\n",
+        b"SET @cs = 'gb18030';\nSET character_set_client = @cs;\n",
+        b"SET @cs = CONCAT('g', 'bk');\nSET character_set_client = @cs;\n",
+        b"SET character_set_client = 28;\n",
+    ],
+)
+def test_a_client_character_set_where_a_backslash_ends_a_character_is_refused(sql):
+    # Given a dump that switches the client to a character set where a backslash byte can be the second
+    # byte of a character (the server then ends 'X\' where the check reads on: code hides in a string)
+    # When it is checked before loading; Then it is refused, at the statement that sets it
+    with pytest.raises(Refused, match=r"client character set"):
+        follow(sql + b"CREATE TABLE t (a int);\n")
+
+
+def test_the_client_character_set_saved_and_put_back_by_dumps_is_accepted():
+    sql = (
+        b"/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n/*!40101 SET NAMES utf8mb4 */;\n"
+        b"SET @saved_cs_client = @@character_set_client;\n/*!50503 SET character_set_client = latin1 */;\n"
+        b"SET character_set_client = @saved_cs_client;\n"
+        b"SET @cb_saved_character_set_client = @@character_set_client, @cb_saved_sql_mode = @@sql_mode;\n"
+        b"SET character_set_client = utf8mb3, sql_mode = '';\n"
+        b"SET character_set_client = @cb_saved_character_set_client, sql_mode = @cb_saved_sql_mode;\n"
+        b"/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n"
+    )
+    assert follow(sql) == 9
+
+
+def test_a_sql_mode_set_in_a_conditional_comment_is_followed_as_the_server_runs_it():
+    # Given a dump that sets ANSI_QUOTES, then takes it back in a comment the server skips
+    sql = (
+        b"SET sql_mode = 'ANSI_QUOTES' /*!999999 , sql_mode = '' */;\n"
+        b'CREATE VIEW v AS SELECT a FROM "prod".t;\n'
+    )
+    # When it is checked for a server that skips that comment; Then "prod" is read as a name: refused
+    skips = Confinement(where="f.sql", source="src", follow_sql_mode=True, runs=lambda opener: False)
+    with pytest.raises(Refused, match=r"statement 2 .*prod\.t, qualified"):
+        skips.check_all(split_statements([sql], modes=skips.modes))
+    # and for a server that runs it, as a string, as the server will
+    ran = Confinement(where="f.sql", source="src", follow_sql_mode=True, runs=lambda opener: True)
+    assert ran.check_all(split_statements([sql], modes=ran.modes)) == 2
+
+
+def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
+    checker = Confinement(where="f.sql", source="src", follow_sql_mode=True, runs=lambda opener: None)
+    with pytest.raises(Refused, match=r"statement 1 .*conditional comment"):
+        checker.check_all(split_statements([b"SET sql_mode = '' /*!1234567 , sql_mode = 'ANSI' */;\n"]))
+
+
 # Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.
 FRAGMENTS = [
     b"CREATE TABLE ", b"INSERT INTO t VALUES ", b"INSERT INTO ", b"SET ", b"SET NAMES ", b"DROP ",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +22,7 @@ from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.literals import Kinds, proven_kinds
+from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 from cloudbackup.printable import one_line
 
@@ -130,6 +131,10 @@ class Confinement:
     modes: QuoteModes = field(default_factory=QuoteModes)
     follow_sql_mode: bool = False
     sql_mode: str = ""
+    # Whether the server runs the code of a conditional comment opening so (`/*!40101`, `/*M!100616`;
+    # None: it would not read it). With it, the pass before loading follows a SET's effects as that
+    # server runs it: which comments run differs between servers (MySQL skips `/*M!` ones) and versions.
+    runs: Callable[[bytes], bool | None] | None = None
     next_number: int = 1
     # SHA-256 (and quote modes) of the big row statements this check, or the one it was made from,
     # accepted: see `_rows`.
@@ -144,6 +149,10 @@ class Confinement:
     # the same statement, and an equal comparison (a memcmp) costs far less than hashing it again.
     _known: tuple[bytes, bytes] | None = field(default=None, repr=False)
     _user_vars: dict[bytes, str] = field(default_factory=dict)
+    # The client character set in force (the pass before loading follows it, from the loader's own), and
+    # the user variables known to hold a character set's name (mysqldump saves and restores it in them).
+    client_charset: str = "utf8mb4"
+    _charset_vars: dict[bytes, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -316,6 +325,29 @@ class Confinement:
             raise _No("holds values other than literals")
 
     def _set(self, toks: list[Token]) -> Verdict:
+        if not (self.follow_sql_mode and self.runs is not None and any(t.hidden for t in toks)):
+            return self._set_tokens(toks)
+        # Accepted as written (whatever runs), then followed as the server runs it: a SET of sql_mode or
+        # the character set in a comment the server skips must not change how this check reads on.
+        self.follow_sql_mode = False
+        try:
+            verdict = self._set_tokens(toks)
+        finally:
+            self.follow_sql_mode = True
+        ran = []
+        for t in toks:
+            runs = self.runs(t.hidden) if t.hidden else True
+            if runs is None:
+                raise _No(f"holds a conditional comment {t.hidden.decode()} the server would not read")
+            if runs:
+                ran.append(t)
+        if ran and verdict != "skip":
+            if ran[0].text != b"SET":
+                raise _No("holds part of a SET in a conditional comment")
+            self._set_tokens(ran)
+        return verdict
+
+    def _set_tokens(self, toks: list[Token]) -> Verdict:
         assignments = _split(toks[1:], b",")
         skipped = [_skipped_variable(a) for a in assignments]
         if all(skipped):
@@ -337,6 +369,8 @@ class Confinement:
         if first.kind == "word" and first.text in (b"NAMES", b"CHARSET", b"CHARACTER"):
             if any(t.kind not in ("word", "string", "name") for t in a):
                 raise _No("sets the character set to something other than a name")
+            named = a[2:3] if first.text == b"CHARACTER" else a[1:2]
+            self._set_client_charset(named)
             return
         if first.kind == "var" and not first.text.startswith(b"@@"):
             name, rest = None, a[1:]
@@ -365,8 +399,51 @@ class Confinement:
             raise _No("is not a SET of a session variable")
         value = rest[1:]
         self._set_value(value)
+        if name == "character_set_client":
+            self._set_client_charset(value)
         if self.follow_sql_mode:
             self._follow(name, target, value)
+            if target is not None:
+                self._follow_charset_var(target, value)
+
+    def _set_client_charset(self, value: list[Token]) -> None:
+        """A SET of the client character set: refused for one where a backslash or backquote byte can
+        be the second byte of a character (BACKSLASH_UNSAFE_CHARSETS): the server would then end a
+        quoted text where this check (and the splitter) read on, and run what the check read as text.
+        The pass before loading follows the value through the user variables that save it; one it
+        cannot name is refused."""
+        charset = self._charset_named(value)
+        if charset is None and self.follow_sql_mode:
+            raise _No("sets the client character set to a value known only when it runs")
+        if charset is not None and charset in BACKSLASH_UNSAFE_CHARSETS:
+            raise _No(
+                f"sets the client character set to {charset}, where a backslash can end a character: "
+                "the server would read its quoted text otherwise than this check"
+            )
+        if charset is not None:
+            self.client_charset = charset
+
+    def _charset_named(self, value: list[Token]) -> str | None:
+        """The character set `value` names (lower case), or None when it cannot be told before it runs."""
+        v = value[0] if len(value) == 1 else None
+        if v is None:
+            return None
+        if v.kind in ("word", "name", "string") and v.text != b"DEFAULT":
+            text = _unescape(v.text, self.modes.backslash_escapes) if v.kind == "string" else v.text
+            return text.decode("utf-8", "replace").lower()
+        if v.kind == "var" and v.text.startswith(b"@@"):
+            same = v.text.removeprefix(b"@@").removeprefix(b"session.") == b"character_set_client"
+            return self.client_charset if same else None
+        if v.kind == "var":
+            return self._charset_vars.get(v.text)
+        return None
+
+    def _follow_charset_var(self, target: bytes, value: list[Token]) -> None:
+        charset = self._charset_named(value)
+        if charset is None:
+            self._charset_vars.pop(target, None)
+        else:
+            self._charset_vars[target] = charset
 
     def _set_value(self, value: list[Token]) -> None:
         for i, t in enumerate(value):

@@ -18,7 +18,7 @@ from cloudbackup.errors import OperationError
 class Token(NamedTuple):
     kind: str  # word, name (quoted identifier), string, number, var, op
     text: bytes  # words upper-cased; quoted names and strings without their quotes (raw)
-    hidden: bool  # inside a conditional comment
+    hidden: bytes  # inside a conditional comment: its opener (`/*!40101`, `/*M!100616`); b"" when not
     raw: bytes = b""  # a word as written (names of databases keep their case)
 
     @property
@@ -63,6 +63,7 @@ def tokens(sql: bytes, *, escapes: bool = True, ansi_quotes: bool = False) -> li
     out: list[Token] = []
     pos, end = 0, len(sql)
     hidden_until = -1  # where the open conditional comment ends (its first `*/`), -1 when none
+    opener = b""  # that comment's opener
     single, double = _STRINGS[(escapes, b"'")], _STRINGS[(escapes, b'"')]
     while pos < end:
         m = _WS.match(sql, pos)
@@ -70,14 +71,14 @@ def tokens(sql: bytes, *, escapes: bool = True, ansi_quotes: bool = False) -> li
             pos = m.end()
             continue
         c = sql[pos]
-        hidden = hidden_until >= 0
+        hidden = opener if hidden_until >= 0 else b""
         if c == 0x2F and sql.startswith(b"/*", pos):  # `/`
             cond = _CONDITIONAL.match(sql, pos)
             if cond and not hidden:
                 close = sql.find(b"*/", cond.end())
                 if close == -1:
                     raise LexError("a conditional comment is not closed")
-                hidden_until, pos = close, cond.end()
+                hidden_until, pos, opener = close, cond.end(), cond.group(0)
                 continue
             close = sql.find(b"*/", pos + 2)
             if close == -1:

@@ -36,6 +36,7 @@ from cloudbackup.mysql.definer import DefinerPolicy, DefinerRewriter, definer_er
 from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.rows import is_generated
 from cloudbackup.mysql.server_text import text
+from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,11 @@ class Loader:
             self._run_main(stmt, where)
             if _CLIENT_CHARSET.search(stmt.sql):
                 self._charset = self.session_values(("character_set_client",))["character_set_client"]
+                if self._charset in BACKSLASH_UNSAFE_CHARSETS:  # (the check refuses it before loading)
+                    raise LoadError(
+                        f"{_place(stmt, where)} set the client character set to {self._charset}, where a "
+                        "backslash can end a character: the check read its statements otherwise; stopped"
+                    )
             for q in self._queues:
                 stopping.put(q, (stmt, where, None, None))
             return
