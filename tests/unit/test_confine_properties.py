@@ -382,6 +382,27 @@ def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
         checker.check_all(split_statements([b"SET sql_mode = '' /*!1234567 , sql_mode = 'ANSI' */;\n"]))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "INSERT later.t VALUES (1)",
+        "INSERT IGNORE later.t VALUES (1)",
+        "REPLACE later.t VALUES (1)",
+        "UPDATE LOW_PRIORITY later.t SET a = 1",
+        "DELETE QUICK later.t FROM later.t",
+        "ALTER TABLE t RENAME later.t",
+        "ALTER TABLE t RENAME AS later.t",
+    ],
+)
+def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
+    # Given a routine whose body writes into a database that does not exist yet (it runs later, with its
+    # definer's rights, when one of that name may exist)
+    sql = f"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN {body}; END;;\nDELIMITER ;\n".encode()
+    # When it is checked; Then it is refused, naming the qualified name
+    with pytest.raises(Refused, match=r"later\.t, qualified with a database"):
+        follow(sql)
+
+
 # Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.
 FRAGMENTS = [
     b"CREATE TABLE ", b"INSERT INTO t VALUES ", b"INSERT INTO ", b"SET ", b"SET NAMES ", b"DROP ",

@@ -661,7 +661,12 @@ class Confinement:
 
 _DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
 _DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
-_POSITIONS = allowed.NAME_POSITIONS | {"FOLLOWS", "PRECEDES"}
+# (INSERT/REPLACE without INTO, their and UPDATE's/DELETE's options, ALTER TABLE … RENAME [AS]: a table,
+# never a column, follows)
+_POSITIONS = allowed.NAME_POSITIONS | {
+    *("FOLLOWS", "PRECEDES", "INSERT", "REPLACE", "RENAME", "AS"),
+    *("IGNORE", "LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED", "QUICK"),
+}
 _TRIGGER_EVENTS = {b"INSERT", b"UPDATE", b"DELETE"}
 
 
