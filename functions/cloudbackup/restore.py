@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pymysql
 from pydantic import BaseModel, Field
@@ -120,11 +120,12 @@ def restore_backup(
     where = f"backup {manifest.id}"
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
     try:
-        first = check_before_loading(
-            lambda: _confinement(db, where, target, manifest.database, before_loading=True),
-            lambda check: verify_backup(entry, statements=lambda _frame, sql: check(checked(sql, stop))),
-            sum(f.raw_length for f in manifest.frames),
-        )
+        with ConditionalComments(db) as runs:
+            first = check_before_loading(
+                lambda: _confinement(db, where, target, manifest.database, runs=runs),
+                lambda check: verify_backup(entry, statements=lambda _frame, sql: check(checked(sql, stop))),
+                sum(f.raw_length for f in manifest.frames),
+            )
     except OperationError as exc:
         raise _failed(exc, target) from None
     if dry_run:
@@ -208,11 +209,12 @@ def restore_dump_file(
     # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
     sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
     try:
-        first = check_before_loading(
-            lambda: _confinement(db, where, target, None, before_loading=True),
-            lambda check: check(_dump_sql(compression, path)),
-            sql_bytes,
-        )
+        with ConditionalComments(db) as runs:
+            first = check_before_loading(
+                lambda: _confinement(db, where, target, None, runs=runs),
+                lambda check: check(_dump_sql(compression, path)),
+                sql_bytes,
+            )
     except OperationError as exc:
         raise _failed(exc, target) from None
     if first.next_number == 1:  # not one statement: restoring it would only make an empty database
@@ -417,10 +419,12 @@ def _confinement(
     source: str | None,
     *,
     staging: str = "",
-    before_loading: bool = False,
+    runs: ConditionalComments | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
-    Before loading, the check follows the dump's sql_mode itself, from the server's default."""
+    Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
+    server's default."""
+    before_loading = runs is not None
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -433,7 +437,7 @@ def _confinement(
         follow_sql_mode=before_loading,
         learn_row_kinds=before_loading,
         sql_mode=sql_mode,
-        runs=ConditionalComments(db) if before_loading else None,
+        runs=runs,
     )
 
 
@@ -441,20 +445,32 @@ class ConditionalComments:
     """Whether the server runs the code of a conditional comment that opens so (`/*!40101`,
     `/*M!100616`), asked of the server itself: MySQL skips `/*M!` comments, MariaDB skips some 5-digit
     versions below its own, and how many digits a version has differs between them. None: the server
-    does not read the opener (a syntax error). At most MAX_OPENERS different openers are asked about."""
+    does not read the opener (a syntax error). At most MAX_OPENERS different openers are asked about,
+    on one connection (opened at the first, closed on leaving the block): a dump has a handful."""
 
     MAX_OPENERS = 64
 
     def __init__(self, db: DbSettings) -> None:
         self.db = db
         self.known: dict[bytes, bool | None] = {}
+        self._conn: Any = None
+
+    def __enter__(self) -> ConditionalComments:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __call__(self, opener: bytes) -> bool | None:
         if opener not in self.known:
             if len(self.known) >= self.MAX_OPENERS or not _OPENER.fullmatch(opener):
                 return None
+            if self._conn is None:
+                self._conn = connect(self.db, database="")
             try:
-                with connect(self.db, database="") as conn, conn.cursor() as cur:
+                with self._conn.cursor() as cur:
                     cur.execute(b"SELECT 0 " + opener + b" +1 */")
                     self.known[opener] = bool(cur.fetchone()[0])
             except pymysql.err.ProgrammingError:
