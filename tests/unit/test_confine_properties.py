@@ -392,6 +392,12 @@ def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
         "DELETE QUICK later.t FROM later.t",
         "ALTER TABLE t RENAME later.t",
         "ALTER TABLE t RENAME AS later.t",
+        "SELECT COUNT(*) INTO @n FROM t, later.t",
+        "UPDATE t, later.t x SET t.a = x.a",
+        "DELETE x FROM t x, later.t y WHERE x.a = y.a",
+        "DELETE FROM x USING t x, later.t y WHERE x.a = y.a",
+        "SELECT 1 FROM t JOIN u ON t.a = u.a, later.t",
+        "DROP TABLE t, later.t",
     ],
 )
 def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
@@ -401,6 +407,23 @@ def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
     # When it is checked; Then it is refused, naming the qualified name
     with pytest.raises(Refused, match=r"later\.t, qualified with a database"):
         follow(sql)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "SELECT t.a, u.b INTO @a, @b FROM t JOIN u ON t.a = u.a",
+        "UPDATE t, u SET t.a = u.a, t.b = u.b WHERE t.id = u.id",
+        "SELECT t.a FROM t GROUP BY t.a, t.b ORDER BY t.a, t.b",
+        "INSERT INTO t (a, b) SELECT x.a, x.b FROM t AS x",
+        "SELECT IF(t.a, t.b, t.c) FROM t",
+    ],
+)
+def test_columns_named_with_their_table_after_a_comma_are_accepted(body):
+    # Given a routine naming columns with their table in comma lists (select lists, SET, GROUP BY …)
+    sql = f"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN {body}; END;;\nDELIMITER ;\n".encode()
+    # When it is checked; Then it is accepted: only a table list's comma is followed by a table
+    assert follow(sql) == 1
 
 
 # Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.

@@ -623,6 +623,7 @@ class Confinement:
                 and before.text.decode("utf-8", "replace") in allowed.SEQUENCE_FUNCTIONS
             )
             or (nxt is not None and nxt.kind == "op" and nxt.text == b"(")
+            or (prev is not None and prev.kind == "op" and prev.text == b"," and _in_table_list(toks, i - 1))
         )
         if qualified:
             raise _No(f"names {shown}, qualified with a database; a restore only changes its target")
@@ -668,6 +669,34 @@ _POSITIONS = allowed.NAME_POSITIONS | {
     *("IGNORE", "LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED", "QUICK"),
 }
 _TRIGGER_EVENTS = {b"INSERT", b"UPDATE", b"DELETE"}
+# A comma after these (at the same depth, past join conditions) separates tables; after the clause words,
+# columns or values. (`FROM t, db.t`, `UPDATE t, db.t SET`, `DELETE x FROM t x, db.t y`, `DROP TABLE t, db.t`)
+_TABLE_LISTS = {b"FROM", b"UPDATE", b"JOIN", b"STRAIGHT_JOIN", b"TABLE", b"TABLES", b"USING"}
+_CLAUSES = {
+    *(b"SELECT", b"WHERE", b"SET", b"GROUP", b"ORDER", b"BY", b"HAVING", b"LIMIT", b"VALUES", b"VALUE"),
+    *(b"INTO", b"RETURN", b"RETURNS", b"DECLARE", b"THEN", b"ELSE", b"WHEN", b"DO", b"BEGIN", b"END"),
+    *(b"UNION", b"WINDOW", b"PARTITION", b"WITH", b"CALL", b"IF", b"WHILE", b"REPEAT", b"UNTIL"),
+}
+
+
+def _in_table_list(toks: list[Token], comma: int) -> bool:
+    """Whether the comma at toks[comma] separates tables: reading back at its depth, a word opening a
+    table list comes before any clause word, `(`, or the start of the statement."""
+    depth = 0
+    for t in reversed(toks[:comma]):
+        if t.kind == "op" and t.text == b")":
+            depth += 1
+        elif t.kind == "op" and t.text == b"(":
+            if depth == 0:
+                return False
+            depth -= 1
+        elif depth == 0 and t.kind == "op" and t.text == b";":
+            return False
+        elif depth == 0 and t.kind == "word" and t.text in _TABLE_LISTS:
+            return True
+        elif depth == 0 and t.kind == "word" and t.text in _CLAUSES:
+            return False
+    return False
 
 
 _ESCAPES = {b"0": b"\0", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"Z": b"\x1a"}
