@@ -330,6 +330,31 @@ def test_a_live_backup_finishing_while_prune_looks_for_dead_writes_is_not_counte
     assert len(list_backups([local_store])) == 1
 
 
+def test_a_backup_pruned_elsewhere_while_list_reads_its_folder_is_not_a_crash(local_store, monkeypatch):
+    # Given two backups, the older one deleted by another process's prune right after `list` has read
+    # its folder and before it looks at the files
+    older = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    newer = put_backup(local_store, "shop", NOW)
+    older_files = [Path(local_store.location(older.data.key))]
+    older_files += [
+        p for p in older_files[0].parent.iterdir() if p.name.endswith(".manifest.json") and older.id in p.name
+    ]
+    real_scandir = os.scandir
+
+    def scandir_then_prune(path):
+        entries = list(real_scandir(path))
+        if any(entry.path == str(older_files[0]) for entry in entries):
+            for file in older_files:  # as delete_backup does: the manifest and the data object
+                file.unlink(missing_ok=True)
+        return iter(entries)
+
+    monkeypatch.setattr(os, "scandir", scandir_then_prune)
+    # When the backups are listed
+    listed = list_backups([local_store])
+    # Then the list goes through, without the deleted backup
+    assert [e.id for e in listed] == [newer.id]
+
+
 def test_a_manifest_of_a_newer_format_is_skipped_in_one_line_saying_a_newer_cloudbackup_wrote_it(
     local_store, caplog
 ):

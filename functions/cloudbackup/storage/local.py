@@ -166,7 +166,10 @@ class LocalStorage:
                 if not entry.is_symlink() and (inner.startswith(prefix) or prefix.startswith(inner)):
                     yield from self._list_folder(Path(entry.path), inner, prefix)
             elif key.startswith(prefix) and not entry.name.endswith(PARTIAL_SUFFIX):
-                stat = entry.stat()
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue  # deleted since the folder was read (a prune in another process)
                 yield ObjectInfo(
                     key=key, size=stat.st_size, last_modified=datetime.fromtimestamp(stat.st_mtime, UTC)
                 )
