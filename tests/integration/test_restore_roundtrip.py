@@ -68,3 +68,19 @@ def test_an_unknown_table_is_a_usage_error_naming_it(db_settings, sakila_db, tmp
             db_settings, entry, target_database="cbt_never_created", tables=["actor", "no_such_table"]
         )
     assert schemas_like(db_settings, "cbt_never_created") == []
+
+
+def test_a_merge_table_is_restored_without_writing_its_rows_twice(db_settings, make_database, tmp_path):
+    # Given a MyISAM table with 2 rows and a MERGE table over it that inserts into it
+    source = make_database("merge")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE base (a int) ENGINE=MyISAM")
+        cur.execute("INSERT INTO base VALUES (9), (10)")
+        cur.execute("CREATE TABLE zmerged (a int) ENGINE=MRG_MyISAM UNION=(base) INSERT_METHOD=LAST")
+    entry = back_up(db_settings, source, tmp_path)
+    target = make_database("mergecopy")
+    # When it is restored
+    restore_backup(db_settings, entry, target_database=target)
+    # Then each row is there once: the MERGE table's rows are the base table's, restored with it
+    assert_databases_equal(db_settings, source, target)
+    assert {t.name: t.rows for t in entry.manifest.tables} == {"base": 2, "zmerged": 0}

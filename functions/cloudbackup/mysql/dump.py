@@ -211,7 +211,7 @@ def _table_frame(
     rows = 0
     statements = (
         _table_statements(conn, cur, database, table, layout, limit=limit, check=check, helpers=helpers)
-        if not schema_only
+        if not schema_only and layout.own_rows
         else ()
     )
     for statement, count in statements:

@@ -72,6 +72,13 @@ class TableLayout:
 
     columns: list[Column]  # the columns an INSERT must name, in order
     primary_key: tuple[str, ...]  # its columns in key order; empty without one, or if not a B-tree
+    own_rows: bool = True  # False where the rows it shows are kept elsewhere (ROWS_ELSEWHERE)
+
+
+# Engines whose rows belong to other tables: a MERGE table's to the tables it unites (restored with
+# them; inserting them again would write each row twice), FEDERATED's and SPIDER's to other servers.
+# Only the definition is backed up, as mysqldump and mariadb-dump do for MERGE and FEDERATED.
+ROWS_ELSEWHERE = frozenset({"mrg_myisam", "federated", "spider"})
 
 
 def table_layouts(cur: Any, database: str) -> dict[str, TableLayout]:
@@ -103,7 +110,16 @@ def table_layouts(cur: Any, database: str) -> dict[str, TableLayout]:
     keys: dict[str, list[str]] = {}
     for table, name in cur.fetchall():
         keys.setdefault(text(table), []).append(text(name))
-    return {table: TableLayout(cols, tuple(keys.get(table, ()))) for table, cols in columns.items()}
+    cur.execute(
+        "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"
+        " AND TABLE_TYPE = 'BASE TABLE'",
+        (database,),
+    )
+    elsewhere = {text(table) for table, engine in cur.fetchall() if text(engine).lower() in ROWS_ELSEWHERE}
+    return {
+        table: TableLayout(cols, tuple(keys.get(table, ())), own_rows=table not in elsewhere)
+        for table, cols in columns.items()
+    }
 
 
 def is_generated(extra: str) -> bool:
