@@ -123,3 +123,25 @@ def test_a_full_disk_fails_and_keeps_nothing(db_settings, busy_db, tiny_disk):
         backup_database(db_settings, busy_db, store, source="t", compression="none")
     # Then it fails with the reason, and the partial file is gone
     assert_nothing_kept(store, tiny_disk)
+
+
+def test_a_view_replaced_while_the_tables_are_dumped(db_settings, busy_db, tmp_path):
+    # Given a view of z_small, replaced by another session once the snapshot is open with one reading
+    # a table the snapshot does not hold
+    store = LocalStorage(tmp_path)
+    with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE VIEW v AS SELECT id FROM z_small")
+
+    def replace_view() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION lock_wait_timeout = 10")
+            cur.execute("CREATE TABLE z_new (a int)")
+            cur.execute("CREATE OR REPLACE VIEW v AS SELECT a FROM z_new")
+
+    # When the backup goes on (a restore of what it read would fail: z_new is not in it)
+    with pytest.raises(OperationError, match="changed definition") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=replace_view))
+    # Then it fails in one line, says to retry, and keeps nothing
+    assert "run the backup again" in str(failure.value)
+    assert "\n" not in str(failure.value)
+    assert_nothing_kept(store, tmp_path)

@@ -17,6 +17,7 @@ from typing import Any
 import pymysql
 from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
 
+from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.handover import merge
@@ -120,6 +121,8 @@ def dump_database(
             refusals = Refusals(server_databases(cur))
             context = objects.program_context(cur, refusals)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
+            # Views are not in the snapshot: read now, beside it, and again at the end (check_views)
+            views = objects.views_section(cur, found.views, database=database, refusals=refusals)
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
         shown.estimate_rows(_estimated_rows(cur, database, found.tables))
@@ -148,14 +151,26 @@ def dump_database(
                 )
         with objects.raw_results(cur):
             writer.frame("routines", objects.routines_section(cur, found.routines, context))
-            writer.frame(
-                "views", objects.views_section(cur, found.views, database=database, refusals=refusals)
-            )
+            writer.frame("views", _views_unchanged(cur, database, found.views, views))
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(
         charset=found.charset, collation=found.collation, counts=found.counts(), unrestorable=refusals.lines
     )
+
+
+def _views_unchanged(cur: Any, database: str, names: Sequence[str], first: bytes) -> bytes:
+    """The views' section, as read when the snapshot opened, if they are still the same now.
+
+    A view replaced while the tables were dumped could read a table or column the snapshot does not
+    hold (its restore would fail): the backup fails and is run again instead.
+    """
+    if objects.views_section(cur, names, database=database) != first:
+        raise OperationError(
+            f"backup of {database!r} failed: a view changed definition (DDL) while the tables were "
+            "dumped; nothing was kept, run the backup again"
+        )
+    return first
 
 
 def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:
