@@ -36,6 +36,10 @@ STATE_SCHEMAS = frozenset({"information_schema", "performance_schema"})
 
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
+# A routine, trigger or event listed when the snapshot opened, dropped before it was read
+ER_SP_DOES_NOT_EXIST = 1305
+ER_TRG_DOES_NOT_EXIST = 1360
+ER_EVENT_DOES_NOT_EXIST = 1539
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
 ER_CONNECTION_KILLED = 1927
@@ -194,6 +198,11 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
     if code in (ER_TABLE_DEF_CHANGED, ER_NO_SUCH_TABLE):
         return OperationError(
             f"backup of {database!r} failed: a table changed definition or was dropped (DDL) while it was "
+            f"dumped ({code}); nothing was kept, run the backup again"
+        )
+    if code in (ER_SP_DOES_NOT_EXIST, ER_TRG_DOES_NOT_EXIST, ER_EVENT_DOES_NOT_EXIST):
+        return OperationError(
+            f"backup of {database!r} failed: a routine, trigger or event was dropped (DDL) while it was "
             f"dumped ({code}); nothing was kept, run the backup again"
         )
     if code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):

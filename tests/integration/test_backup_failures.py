@@ -145,3 +145,21 @@ def test_a_view_replaced_while_the_tables_are_dumped(db_settings, busy_db, tmp_p
     assert "run the backup again" in str(failure.value)
     assert "\n" not in str(failure.value)
     assert_nothing_kept(store, tmp_path)
+
+
+def test_a_procedure_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
+    # Given a procedure, dropped by another session once the snapshot is open
+    store = LocalStorage(tmp_path)
+    with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE PROCEDURE p() SELECT 1")
+
+    def drop() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("DROP PROCEDURE p")
+
+    # When the backup reaches the routines
+    with pytest.raises(OperationError, match="was dropped") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=drop))
+    # Then it says the database changed under it, to retry, and keeps nothing
+    assert "run the backup again" in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
