@@ -35,8 +35,11 @@ class Refusals:
     def check(self, kind: str, name: str, statement: bytes, *, database: str, sql_mode: str) -> None:
         """Warn in one line if a restore would refuse `statement`, the CREATE of `kind` `name`."""
         why = refusal(statement, database, self.databases, sql_mode)
-        if why is None:
-            return
+        if why is not None:
+            self.add(kind, name, why, database=database)
+
+    def add(self, kind: str, name: str, why: str, *, database: str) -> None:
+        """Warn in one line that every restore will refuse `kind` `name`, and why."""
         line = f"{kind.lower()} {name} of {database} {why}"
         self.lines.append(line)
         log.warning("%s: every restore of this backup will refuse it as it is", line)

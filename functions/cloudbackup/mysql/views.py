@@ -24,6 +24,11 @@ from cloudbackup.printable import one_line
 VIEW_SQL_MODE = ""
 # The names in DROP VIEW and stand-ins are written in UTF-8, whatever the loading session's charset.
 NAMES_SESSION = {"sql_mode": VIEW_SQL_MODE, "character_set_client": "utf8mb4"}
+ER_VIEW_INVALID = 1356
+INVALID_VIEW = (
+    "reads a table, column or function that does not exist (or that its definer may not read; "
+    "error 1356), so it cannot be created again"
+)
 _QUALIFIED_NAME = re.compile(r"`((?:[^`]|``)*)`\.`((?:[^`]|``)*)`")
 
 
@@ -101,11 +106,23 @@ def views_section(
         statement = unqualify_sequence_calls(row["statement"], db)
         if refusals is not None:  # (shown from its own database, a view names its tables unqualified)
             name = one_line(quote_identifier(view))
-            refusals.check("view", name, statement, database=db, sql_mode=VIEW_SQL_MODE)
+            if is_invalid(cur, view):
+                refusals.add("view", name, INVALID_VIEW, database=db)
+            else:
+                refusals.check("view", name, statement, database=db, sql_mode=VIEW_SQL_MODE)
         if view in cyclic:  # replaces its stand-in
             statement = re.sub(rb"^CREATE ", b"CREATE OR REPLACE ", statement)
         parts.append(with_session(object_settings(row, sql_mode=VIEW_SQL_MODE), statement + b";\n"))
     return b"".join(parts)
+
+
+def is_invalid(cur: Any, view: str) -> bool:
+    """Whether the server finds `view` invalid (warning 1356): it reads a table, column or function
+    that is gone (or that its definer may not read). Creating it again fails on MySQL and MariaDB."""
+    cur.execute(f"SHOW CREATE VIEW {quote_identifier(view)}")
+    cur.fetchall()
+    cur.execute("SHOW WARNINGS")
+    return any(int(code) == ER_VIEW_INVALID for _level, code, _message in cur.fetchall())
 
 
 def stand_in(cur: Any, database: str, view: str) -> bytes:
