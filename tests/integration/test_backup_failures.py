@@ -163,3 +163,21 @@ def test_a_procedure_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
     # Then it says the database changed under it, to retry, and keeps nothing
     assert "run the backup again" in str(failure.value)
     assert_nothing_kept(store, tmp_path)
+
+
+def test_a_column_added_before_the_table_definition_is_read(db_settings, busy_db, tmp_path):
+    # Given a backup whose snapshot is open, and a column added to z_small by another session before
+    # its definition is read (in place on MariaDB: the snapshot still reads the rows without it)
+    store = LocalStorage(tmp_path)
+
+    def add_column() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION lock_wait_timeout = 10")
+            cur.execute("ALTER TABLE z_small ADD COLUMN w int DEFAULT 5")
+
+    # When the backup goes on (the new definition with the snapshot's rows is a table that never was)
+    with pytest.raises(OperationError, match="changed definition") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=add_column))
+    # Then it fails, says to retry, and keeps nothing
+    assert "run the backup again" in str(failure.value)
+    assert_nothing_kept(store, tmp_path)

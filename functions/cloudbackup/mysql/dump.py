@@ -16,6 +16,7 @@ from typing import Any
 
 import pymysql
 from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
+from pymysql.constants.ER import TABLE_DEF_CHANGED as ER_TABLE_DEF_CHANGED
 
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
@@ -27,7 +28,7 @@ from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
 from cloudbackup.mysql.restorable import Refusals, server_databases
-from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_layouts
+from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.progress import NoProgress, Progress
@@ -133,6 +134,7 @@ def dump_database(
             batch = found.tables[start : start + SCHEMA_BATCH]
             with objects.raw_results(cur):
                 texts = [_table_texts(cur, database, table, found, context) for table in batch]
+            _same_columns(cur, database, batch, layouts)
             for table, (ddl, triggers) in zip(batch, texts, strict=True):
                 _table_frame(
                     conn,
@@ -273,6 +275,18 @@ def _table_statements(
             interrupt(reader)
 
     return merge([read_ranges(reader, left, read) for reader in readers], interrupt_all)
+
+
+def _same_columns(cur: Any, database: str, tables: Sequence[str], layouts: dict[str, TableLayout]) -> None:
+    """Fail as the server does (1412) if a table's columns changed since the dump listed them.
+
+    Its definition, just read, must describe the rows the snapshot holds: a column added or dropped in
+    place (MariaDB) before then would otherwise give a definition that never had those rows.
+    """
+    now = table_columns(cur, database, tables)
+    for table in tables:
+        if table in layouts and table in now and now[table] != layouts[table].columns:
+            raise pymysql.err.OperationalError(ER_TABLE_DEF_CHANGED, f"Table {table!r} changed its columns")
 
 
 def _layout(layouts: dict[str, TableLayout], table: str) -> TableLayout:
