@@ -36,6 +36,7 @@ STATE_SCHEMAS = frozenset({"information_schema", "performance_schema"})
 
 ER_TABLE_DEF_CHANGED = 1412
 ER_NO_SUCH_TABLE = 1146  # listed in the snapshot, dropped before it was read
+ER_BAD_FIELD = 1054  # a column listed when the dump began, dropped or renamed before its rows were read
 # A routine, trigger or event listed when the snapshot opened, dropped before it was read
 ER_SP_DOES_NOT_EXIST = 1305
 ER_TRG_DOES_NOT_EXIST = 1360
@@ -195,7 +196,7 @@ def backup_database(
 def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> CloudBackupError:
     """One line saying what went wrong with the dump, and what to do about it."""
     code = exc.args[0] if exc.args else 0
-    if code in (ER_TABLE_DEF_CHANGED, ER_NO_SUCH_TABLE):
+    if code in (ER_TABLE_DEF_CHANGED, ER_NO_SUCH_TABLE, ER_BAD_FIELD):
         return OperationError(
             f"backup of {database!r} failed: a table changed definition or was dropped (DDL) while it was "
             f"dumped ({code}); nothing was kept, run the backup again"

@@ -181,3 +181,20 @@ def test_a_column_added_before_the_table_definition_is_read(db_settings, busy_db
     # Then it fails, says to retry, and keeps nothing
     assert "run the backup again" in str(failure.value)
     assert_nothing_kept(store, tmp_path)
+
+
+def test_a_column_renamed_after_the_table_definition_is_read(db_settings, busy_db, tmp_path):
+    # Given a backup reading a_big, and z_small's column renamed by another session meanwhile
+    store = LocalStorage(tmp_path)
+
+    def rename_column() -> None:
+        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+            cur.execute("SET SESSION lock_wait_timeout = 10")
+            cur.execute("ALTER TABLE z_small RENAME COLUMN id TO id2")
+
+    # When the backup reaches z_small (its rows are read by the column names listed at the start)
+    with pytest.raises(OperationError, match="changed definition") as failure:
+        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_rows=rename_column))
+    # Then it says the table changed under it, to retry, and keeps nothing
+    assert "run the backup again" in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
