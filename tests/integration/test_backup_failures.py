@@ -46,33 +46,34 @@ def test_the_dump_connection_killed_midway(db_settings, busy_db, tmp_path):
     assert_nothing_kept(store, tmp_path)
 
 
-def test_concurrent_ddl_on_a_table_not_yet_dumped(db_settings, busy_db, tmp_path):
-    # Given a backup whose snapshot is open, and a table rebuilt by another session before it is read
+def failed_by_ddl_meanwhile(db_settings, database, tmp_path, *ddl: str, when: str = "on_begin", match: str):
+    """Back up `database` while another session runs `ddl` (at the hook `when`): the backup fails with
+    an OperationError matching `match` and keeps nothing; returns its message."""
     store = LocalStorage(tmp_path)
 
-    def alter() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+    def run_ddl() -> None:
+        with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
             cur.execute("SET SESSION lock_wait_timeout = 10")
-            cur.execute("ALTER TABLE z_small FORCE")
+            for statement in ddl:
+                cur.execute(statement)
 
-    # When the backup reaches that table
-    with pytest.raises(OperationError, match="changed definition") as failure:
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=alter))
-    # Then it fails (error 1412), says to retry, and keeps nothing
-    assert "run the backup again" in str(failure.value)
+    with pytest.raises(OperationError, match=match) as failure:
+        backup_database(db_settings, database, store, source="t", progress=Hook(**{when: run_ddl}))
     assert_nothing_kept(store, tmp_path)
+    return str(failure.value)
+
+
+def test_concurrent_ddl_on_a_table_not_yet_dumped(db_settings, busy_db, tmp_path):
+    # Given a backup whose snapshot is open, and a table rebuilt by another session before it is read;
+    # When the backup reaches that table; Then it fails (error 1412), says to retry, and keeps nothing
+    said = failed_by_ddl_meanwhile(
+        db_settings, busy_db, tmp_path, "ALTER TABLE z_small FORCE", match="changed definition"
+    )
+    assert "run the backup again" in said
 
 
 def test_a_table_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
-    store = LocalStorage(tmp_path)
-
-    def drop() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("DROP TABLE z_small")
-
-    with pytest.raises(OperationError, match="was dropped"):
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=drop))
-    assert_nothing_kept(store, tmp_path)
+    failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, "DROP TABLE z_small", match="was dropped")
 
 
 def test_should_stop_cancels_and_keeps_nothing(db_settings, busy_db, tmp_path):
@@ -128,73 +129,42 @@ def test_a_full_disk_fails_and_keeps_nothing(db_settings, busy_db, tiny_disk):
 def test_a_view_replaced_while_the_tables_are_dumped(db_settings, busy_db, tmp_path):
     # Given a view of z_small, replaced by another session once the snapshot is open with one reading
     # a table the snapshot does not hold
-    store = LocalStorage(tmp_path)
     with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
         cur.execute("CREATE VIEW v AS SELECT id FROM z_small")
-
-    def replace_view() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("SET SESSION lock_wait_timeout = 10")
-            cur.execute("CREATE TABLE z_new (a int)")
-            cur.execute("CREATE OR REPLACE VIEW v AS SELECT a FROM z_new")
-
+    replace = ("CREATE TABLE z_new (a int)", "CREATE OR REPLACE VIEW v AS SELECT a FROM z_new")
     # When the backup goes on (a restore of what it read would fail: z_new is not in it)
-    with pytest.raises(OperationError, match="changed definition") as failure:
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=replace_view))
+    said = failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, *replace, match="changed definition")
     # Then it fails in one line, says to retry, and keeps nothing
-    assert "run the backup again" in str(failure.value)
-    assert "\n" not in str(failure.value)
-    assert_nothing_kept(store, tmp_path)
+    assert "run the backup again" in said
+    assert "\n" not in said
 
 
 def test_a_procedure_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
     # Given a procedure, dropped by another session once the snapshot is open
-    store = LocalStorage(tmp_path)
     with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
         cur.execute("CREATE PROCEDURE p() SELECT 1")
-
-    def drop() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("DROP PROCEDURE p")
-
     # When the backup reaches the routines
-    with pytest.raises(OperationError, match="was dropped") as failure:
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=drop))
+    said = failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, "DROP PROCEDURE p", match="was dropped")
     # Then it says the database changed under it, to retry, and keeps nothing
-    assert "run the backup again" in str(failure.value)
-    assert_nothing_kept(store, tmp_path)
+    assert "run the backup again" in said
 
 
 def test_a_column_added_before_the_table_definition_is_read(db_settings, busy_db, tmp_path):
     # Given a backup whose snapshot is open, and a column added to z_small by another session before
     # its definition is read (in place on MariaDB: the snapshot still reads the rows without it)
-    store = LocalStorage(tmp_path)
-
-    def add_column() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("SET SESSION lock_wait_timeout = 10")
-            cur.execute("ALTER TABLE z_small ADD COLUMN w int DEFAULT 5")
-
+    add = "ALTER TABLE z_small ADD COLUMN w int DEFAULT 5"
     # When the backup goes on (the new definition with the snapshot's rows is a table that never was)
-    with pytest.raises(OperationError, match="changed definition") as failure:
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_begin=add_column))
+    said = failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, add, match="changed definition")
     # Then it fails, says to retry, and keeps nothing
-    assert "run the backup again" in str(failure.value)
-    assert_nothing_kept(store, tmp_path)
+    assert "run the backup again" in said
 
 
 def test_a_column_renamed_after_the_table_definition_is_read(db_settings, busy_db, tmp_path):
     # Given a backup reading a_big, and z_small's column renamed by another session meanwhile
-    store = LocalStorage(tmp_path)
-
-    def rename_column() -> None:
-        with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
-            cur.execute("SET SESSION lock_wait_timeout = 10")
-            cur.execute("ALTER TABLE z_small RENAME COLUMN id TO id2")
-
+    rename = "ALTER TABLE z_small RENAME COLUMN id TO id2"
     # When the backup reaches z_small (its rows are read by the column names listed at the start)
-    with pytest.raises(OperationError, match="changed definition") as failure:
-        backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_rows=rename_column))
+    said = failed_by_ddl_meanwhile(
+        db_settings, busy_db, tmp_path, rename, when="on_rows", match="changed definition"
+    )
     # Then it says the table changed under it, to retry, and keeps nothing
-    assert "run the backup again" in str(failure.value)
-    assert_nothing_kept(store, tmp_path)
+    assert "run the backup again" in said
