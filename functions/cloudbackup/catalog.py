@@ -256,8 +256,8 @@ class PruneResult:
     dry_run: bool = False
     # Files of writes a killed process never finished (or, on a dry run, that would be removed).
     abandoned: list[ObjectInfo] = field(default_factory=list)
-    # Data objects whose manifest is gone, a day old or more (or, on a dry run, that would be deleted):
-    # what a prune whose data delete failed left behind.
+    # Data objects whose manifest is gone, ORPHANED_AFTER old or more (or, on a dry run, that would be
+    # deleted): what a prune whose data delete failed left behind.
     orphaned: list[ObjectInfo] = field(default_factory=list)
 
 

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from cloudbackup.catalog import CatalogEntry, backups_of, prune
+from cloudbackup.catalog import ORPHANED_AFTER, CatalogEntry, backups_of, prune
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import OperationError
 from cloudbackup.printable import one_line
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             print(
                 one_line(
                     f"{verb} {stores.write.location(orphan.key)}: a data object without a manifest "
-                    f"({orphan.size / (1 << 20):.1f} MiB, a day old or more: a half-deleted backup's)"
+                    f"({orphan.size / (1 << 20):.1f} MiB, {ORPHANED_AFTER.days} days old or more: "
+                    "a half-deleted backup's)"
                 )
             )
     if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
