@@ -6,16 +6,15 @@ Listing, `latest` per database, and retention (prune by count and age per source
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from cloudbackup.binlog.segments import SegmentIndex, after_last_gap, holds_position, read_indexes
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
-from cloudbackup.format.keys import is_manifest_key, key_mismatch, manifest_key, safe_segment
+from cloudbackup.format.keys import data_key_stem, is_manifest_key, key_mismatch, manifest_key, safe_segment
 from cloudbackup.format.manifest import Manifest, NewerFormat
 from cloudbackup.storage.base import ObjectInfo, Storage
 
@@ -431,26 +430,11 @@ def _sweep_abandoned(
 # the start of its upload, so a day-old data object may be a backup about to write its manifest.
 ORPHANED_AFTER = timedelta(days=7)
 
-# A data object's key, exactly as backup_stem and data_key make it: nothing else in a store is ever swept.
-_DATA_KEY = re.compile(
-    r"(?P<stem>(?P<source>[A-Za-z0-9._$-]+)/(?P<database>[A-Za-z0-9._$-]+)/"
-    r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<when>\d{8}T\d{6}Z)-[0-9a-z]{6,40})"
-    r"(?:\.sql\.zst|\.sql\.gz|\.sql)"
-)
-
 
 def _orphan_stem(key: str, older_than: datetime) -> str | None:
     """The backup stem of `key` when it is a data object's key, of a backup started before `older_than`."""
-    m = _DATA_KEY.fullmatch(key)
-    if m is None or {m["source"], m["database"]} & {".", ".."}:
-        return None
-    try:
-        started = datetime.strptime(m["when"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    if f"{started:%Y%m%d}" != m["y"] + m["m"] + m["d"] or started >= older_than:
-        return None
-    return m["stem"]
+    parsed = data_key_stem(key)
+    return parsed[0] if parsed is not None and parsed[1] < older_than else None
 
 
 def _sweep_orphaned(

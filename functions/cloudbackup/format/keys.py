@@ -35,6 +35,28 @@ def data_key(stem: str, compression: Compression) -> str:
     return stem + DATA_SUFFIXES[compression]
 
 
+# A data object's key, read loosely; data_key_stem keeps only what backup_stem and data_key would write.
+_DATA_KEY = re.compile(
+    r"([^/]+)/([^/]+)/\d{4}/\d{2}/\d{2}/(\d{8}T\d{6}Z)-([0-9a-z]{6,40})("
+    + "|".join(map(re.escape, DATA_SUFFIXES.values()))
+    + ")"
+)
+
+
+def data_key_stem(key: str) -> tuple[str, datetime] | None:
+    """(backup stem, start time) of `key` when it is a data object's key exactly as backup_stem and
+    data_key make it (written back from its parts, it is the same key); None for any other key."""
+    m = _DATA_KEY.fullmatch(key)
+    if m is None:
+        return None
+    try:
+        started = datetime.strptime(m[3], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    stem = backup_stem(m[1], m[2], started, m[4])
+    return (stem, started) if key == stem + m[5] else None
+
+
 def manifest_key(stem: str) -> str:
     return stem + MANIFEST_SUFFIX
 
