@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from cloudbackup.binlog.segments import SegmentIndex, after_last_gap, holds_position, read_indexes
+from cloudbackup.binlog.segments import (
+    SegmentIndex,
+    after_last_gap,
+    holds_position,
+    read_indexes,
+    starts_a_replay,
+)
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.format.keys import data_key_stem, is_manifest_key, key_mismatch, manifest_key, safe_segment
 from cloudbackup.format.manifest import Manifest, NewerFormat
@@ -336,7 +342,7 @@ def prune(
     by_rules, _ = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now)
     # The archive (an index per segment, many thousands of them for a busy server) is read only for the
     # databases whose rules would delete a backup a point-in-time restore could start from.
-    at_risk = {_database_of(e) for e in by_rules if _may_start_a_replay(e)}
+    at_risk = {_database_of(e) for e in by_rules if starts_a_replay(e.manifest)}
     anchors = point_in_time_anchors(store, [e for e in entries if _database_of(e) in at_risk])
     delete, keep = plan_prune(entries, keep_last=keep_last, keep_days=keep_days, now=now, needed=anchors)
     result = PruneResult(kept=keep, dry_run=dry_run)
@@ -371,18 +377,13 @@ def point_in_time_anchors(store: Storage, entries: Iterable[CatalogEntry]) -> se
     anchors: dict[tuple[str, str], str] = {}
     for entry in sorted(entries, key=_order, reverse=True):
         m = entry.manifest
-        if not _may_start_a_replay(entry) or _database_of(entry) in anchors:
+        if not starts_a_replay(m) or _database_of(entry) in anchors:
             continue
         if m.source not in archives:
             archives[m.source] = after_last_gap(read_indexes(store, m.source))
         if holds_position(archives[m.source], m.snapshot):
             anchors[_database_of(entry)] = m.id
     return set(anchors.values())
-
-
-def _may_start_a_replay(entry: CatalogEntry) -> bool:
-    """A whole backup that recorded its binlog position."""
-    return not entry.manifest.partial and bool(entry.manifest.snapshot.binlog_file)
 
 
 def _database_of(entry: CatalogEntry) -> tuple[str, str]:

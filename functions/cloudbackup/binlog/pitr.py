@@ -15,7 +15,7 @@ from datetime import datetime
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events, verify_segment
-from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes
+from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes, segment_holding, starts_a_replay
 from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
@@ -65,7 +65,7 @@ def plan_replay(
             f"out, as backup {before[0].id}): a point-in-time restore starts from a whole backup"
         )
     before = whole
-    with_position = [e for e in before if e.manifest.snapshot.binlog_file and e.manifest.snapshot.binlog_pos]
+    with_position = [e for e in before if starts_a_replay(e.manifest)]
     if not with_position:
         raise OperationError(
             f"backup {before[0].id} of {database} records no binlog position (was the binary log on?): "
@@ -76,7 +76,7 @@ def plan_replay(
     start_file, start_pos = str(snapshot.binlog_file), int(snapshot.binlog_pos or 0)
     store, indexes = _archive_of(stores, entry)
     window = describe_window(indexes)
-    first = _segment_holding(indexes, start_file, start_pos)
+    first = segment_holding(indexes, start_file, start_pos)
     if first is None:
         raise OperationError(
             f"the backup {entry.id}'s binlog position {start_file}:{start_pos} is not in the archive of "
@@ -182,14 +182,6 @@ def _archive_of(stores: Sequence[Storage], entry: CatalogEntry) -> tuple[Storage
     raise OperationError(
         f"no archived binlog for {entry.manifest.source}: run cloudbackup binlog archive on it first"
     )
-
-
-def _segment_holding(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> int | None:
-    found = None
-    for i, segment in enumerate(indexes):
-        if segment.binlog_file == binlog_file and segment.first_pos <= pos <= segment.end_pos:
-            found = i  # the newest: a reset server may reuse a file name
-    return found
 
 
 def describe_window(indexes: list[SegmentIndex]) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import safe_segment
-from cloudbackup.format.manifest import SnapshotPosition
+from cloudbackup.format.manifest import Manifest, SnapshotPosition
 from cloudbackup.storage.base import Storage
 
 BINLOG_DIR = "_binlog"
@@ -127,9 +127,22 @@ def after_last_gap(indexes: list[SegmentIndex]) -> list[SegmentIndex]:
     return indexes[last_gap:]
 
 
+def segment_holding(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> int | None:
+    """Where in `indexes` the segment holding `binlog_file`:`pos` is (the newest, a reset server may
+    reuse a file name), or None."""
+    found = None
+    for i, segment in enumerate(indexes):
+        if segment.binlog_file == binlog_file and segment.first_pos <= pos <= segment.end_pos:
+            found = i
+    return found
+
+
+def starts_a_replay(manifest: Manifest) -> bool:
+    """A backup a point-in-time restore may start from: a whole one (a partial one lacks rows the replay
+    needs) that recorded its binlog position."""
+    return not manifest.partial and bool(manifest.snapshot.binlog_file and manifest.snapshot.binlog_pos)
+
+
 def holds_position(indexes: list[SegmentIndex], snapshot: SnapshotPosition) -> bool:
     """One of `indexes` holds the backup's binlog position: a replay can start from that backup."""
-    return any(
-        s.binlog_file == snapshot.binlog_file and s.first_pos <= (snapshot.binlog_pos or 0) <= s.end_pos
-        for s in indexes
-    )
+    return segment_holding(indexes, snapshot.binlog_file or "", snapshot.binlog_pos or 0) is not None

@@ -14,6 +14,7 @@ from cloudbackup.binlog.segments import (
     follows,
     holds_position,
     read_indexes,
+    starts_a_replay,
 )
 from cloudbackup.catalog import CatalogEntry, list_backups
 from cloudbackup.storage.base import Storage
@@ -69,8 +70,7 @@ def _window(
     # Only a backup after the last gap reaches the newest event (the replay refuses to cross a gap).
     reachable = after_last_gap(indexes)
     for entry in sorted(backups, key=lambda e: e.manifest.started_at):  # oldest first
-        # (a partial backup lacks rows a replay needs: the restore never starts from one)
-        if not entry.manifest.partial and holds_position(reachable, entry.manifest.snapshot):
+        if starts_a_replay(entry.manifest) and holds_position(reachable, entry.manifest.snapshot):
             window.recoverable_from = entry.manifest.started_at.isoformat()
             # (the newest event's whole second may come before a backup started within it)
             newest = indexes[-1].last_time
