@@ -10,30 +10,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
-from handlers.engine import Engine
-from handlers.events import EventPublisher
 from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import BackupEvent, BackupRunResult, DatabaseOutcome, InvalidEvent
+from handlers.runtime import Run
 from handlers.secrets import SecretError
-from handlers.settings import Settings, SourceConfig, UnknownSource
+from handlers.settings import SourceConfig
 
 if TYPE_CHECKING:  # types only: the modules load with the engine, on first use
     from cloudbackup.dburl import DbSettings
     from cloudbackup.storage.base import Storage
 
 log = logging.getLogger(__name__)
-
-Segment = Callable[..., AbstractContextManager[None]]
 
 
 class BackupRunFailed(RunFailed):
@@ -51,15 +44,7 @@ class BackupRunRefused(BackupRunFailed):
     exit_code = 2
 
 
-@dataclass
-class BackupRun:
-    settings: Settings
-    engine: Engine
-    publisher: EventPublisher
-    metrics: Metrics
-    segment: Segment
-    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
-
+class BackupRun(Run):
     def run(self, request: BackupEvent) -> BackupRunResult:
         """Back up the event's databases; raise BackupRunFailed unless every one succeeded."""
         source = self._check(request)
@@ -101,10 +86,7 @@ class BackupRun:
 
     def _check(self, request: BackupEvent) -> SourceConfig:
         """Refuse an event naming an unknown source or databases outside the source's configuration."""
-        try:
-            source = self.settings.source(request.source)
-        except UnknownSource as exc:
-            raise InvalidEvent(f"invalid event: {exc}") from None
+        source = self.source_of(request.source)
         refused = [n for n in request.names() or [] if not source.allows_backup_of(n)]
         if refused:
             raise InvalidEvent(

@@ -11,40 +11,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import constants as c
-from handlers.engine import Engine
-from handlers.events import EventPublisher
-from handlers.models import BinlogEvent, BinlogFollowEvent, BinlogRunResult, InvalidEvent
-from handlers.settings import Settings, UnknownSource
+from handlers.models import BinlogEvent, BinlogFollowEvent, BinlogRunResult
+from handlers.runtime import Run
 
 if TYPE_CHECKING:
     from cloudbackup.binlog.archive import ArchiveResult
 
 log = logging.getLogger(__name__)
 
-Segment = Callable[..., AbstractContextManager[None]]
 # A follower's metrics go out this often: the lag alarm (one period = binlog_interval_minutes, at least
 # one minute) needs a value in every period, and a missing one counts as archiving having stopped.
 FOLLOW_REPORT_SECONDS = 30.0
 
 
-@dataclass
-class BinlogRun:
-    settings: Settings
-    engine: Engine
-    publisher: EventPublisher
-    metrics: Metrics
-    segment: Segment
-    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
-
+class BinlogRun(Run):
     def run(self, request: BinlogEvent) -> BinlogRunResult:
         """One scheduled run: to the server's end, or until the invocation's budget runs short."""
         # A short invocation (a one-minute interval) keeps three quarters of itself for the archive.
@@ -73,10 +60,7 @@ class BinlogRun:
         return result
 
     def _archive(self, name: str, **options: Any) -> BinlogRunResult:
-        try:
-            source = self.settings.source(name)
-        except UnknownSource as exc:
-            raise InvalidEvent(f"invalid event: {exc}") from None
+        source = self.source_of(name)
         self.metrics.add_dimension(c.DIMENSION_SOURCE, name)
         with self.segment("archive binlog", source=name):
             db = source.with_tls(self.engine.read_secret(source.secret_arn, False))

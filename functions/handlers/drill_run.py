@@ -11,21 +11,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.budget import TimeBudget
-from handlers.engine import Engine
-from handlers.events import EventPublisher
 from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import DrillEvent, DrillSummary, InvalidEvent
-from handlers.restore_run import Segment
+from handlers.runtime import Run
 from handlers.secrets import SecretError
-from handlers.settings import Settings, SourceConfig, UnknownSource
+from handlers.settings import SourceConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +37,7 @@ class DrillRefused(DrillFailed):
     exit_code = 2
 
 
-@dataclass
-class DrillRun:
-    settings: Settings
-    engine: Engine
-    publisher: EventPublisher
-    metrics: Metrics
-    segment: Segment
-    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
-
+class DrillRun(Run):
     def run(self, request: DrillEvent) -> DrillSummary:
         source = self._check(request)
         self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
@@ -81,10 +69,7 @@ class DrillRun:
         return summary
 
     def _check(self, request: DrillEvent) -> SourceConfig:
-        try:
-            source = self.settings.source(request.source)
-        except UnknownSource as exc:
-            raise InvalidEvent(f"invalid event: {exc}") from None
+        source = self.source_of(request.source)
         if not source.drill:
             raise InvalidEvent(
                 f"invalid event: drill: source {request.source!r} has no restore drill configured"

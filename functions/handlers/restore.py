@@ -10,28 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.engine import engine_for
-from handlers.events import EventPublisher
-from handlers.observability import Observability
 from handlers.restore_or_drill import run_restore_or_drill
-from handlers.settings import load_settings
+from handlers.runtime import Runtime
 
-settings = load_settings()  # at cold start: a deployment mistake stops here with one clear line
-observability = Observability(settings)
-logger = observability.logger
-publisher = EventPublisher(settings.event_bus, settings.region)
-engine = engine_for(settings)
+runtime = Runtime.start()  # at cold start: a deployment mistake stops here with one clear line
+logger = runtime.observability.logger
 
 
-@observability.handler
+@runtime.observability.handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    summary = run_restore_or_drill(
-        event,
-        settings=settings,
-        engine=engine,
-        publisher=publisher,
-        metrics=observability.metrics,
-        segment=observability.segment,
-        remaining_ms=context.get_remaining_time_in_millis,
-    )
+    summary = run_restore_or_drill(event, runtime, context.get_remaining_time_in_millis)
     return summary.model_dump(mode="json")

@@ -12,29 +12,24 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.budget import TimeBudget
-from handlers.engine import Engine
 from handlers.failures import RunFailed, is_bad_usage
 from handlers.models import InvalidEvent, RestoreEvent, RestoreSummary
+from handlers.runtime import Run
 from handlers.secrets import SecretError
-from handlers.settings import Settings, SourceConfig, UnknownSource
+from handlers.settings import SourceConfig
 
 if TYPE_CHECKING:  # (the engine's modules load at the first restore, not at cold start)
     from cloudbackup.restore import RestoreResult
 
 log = logging.getLogger(__name__)
-
-Segment = Callable[..., AbstractContextManager[None]]
 
 
 # The engine speaks the command line's language; the function's caller wrote an event.
@@ -68,14 +63,7 @@ class RestoreRefused(RestoreFailed):
     exit_code = 2
 
 
-@dataclass
-class RestoreRun:
-    settings: Settings
-    engine: Engine
-    metrics: Metrics
-    segment: Segment
-    remaining_ms: Callable[[], int]  # the Lambda context's get_remaining_time_in_millis
-
+class RestoreRun(Run):
     def run(self, request: RestoreEvent) -> RestoreSummary:
         source = self._check(request)
         self.metrics.add_dimension(c.DIMENSION_SOURCE, request.source)
@@ -98,10 +86,7 @@ class RestoreRun:
         return summary
 
     def _check(self, request: RestoreEvent) -> SourceConfig:
-        try:
-            source = self.settings.source(request.source)
-        except UnknownSource as exc:
-            raise InvalidEvent(f"invalid event: {exc}") from None
+        source = self.source_of(request.source)
         if not source.allows_restore_into(request.target):
             field = "in_place" if request.in_place else "target_database"
             allowed = ", ".join(source.restore_allow) or "nothing"

@@ -17,12 +17,15 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudbackup.errors import CloudBackupError
 from handlers import constants as c
 from handlers.failures import RunFailed
 from handlers.models import InvalidEvent
+
+if TYPE_CHECKING:  # (the runs load with the event, after the settings are read)
+    from handlers.runtime import Runtime
 
 NO_BUDGET_MS = 10**12  # a task runs until it is done; the runs' time budget never applies
 
@@ -65,45 +68,34 @@ def main(environ: Mapping[str, str] | None = None) -> int:
 
 
 def _run(settings: Any, event: dict[str, Any]) -> dict[str, Any]:
-    from handlers.engine import engine_for
-    from handlers.observability import Observability
+    from handlers.runtime import Runtime
 
-    observability = Observability(settings)
-    observability.logger.set_correlation_id(str(event.get("correlation_id") or uuid.uuid4()))
-    engine = engine_for(settings)
+    runtime = Runtime.start(settings)
+    runtime.observability.logger.set_correlation_id(str(event.get("correlation_id") or uuid.uuid4()))
     try:
         if "databases" in event:
-            return _backup(settings, engine, observability, event)
+            return _backup(runtime, event)
         if "binlog" in event:
-            return _follow_binlog(settings, engine, observability, event)
-        return _restore(settings, engine, observability, event)
+            return _follow_binlog(runtime, event)
+        return _restore(runtime, event)
     finally:
         # What the Lambda decorator does after each invocation: the metrics go out as EMF log lines.
-        observability.metrics.flush_metrics()
+        runtime.observability.metrics.flush_metrics()
 
 
-def _publishing(settings: Any, engine: Any, observability: Any) -> dict[str, Any]:
-    """What a run that publishes its outcome is made of (backup, drill, binlog), as the functions make it."""
-    from handlers.events import EventPublisher
-
-    return {
-        "settings": settings,
-        "engine": engine,
-        "publisher": EventPublisher(settings.event_bus, settings.region),
-        "metrics": observability.metrics,
-        "segment": observability.segment,
-    }
+def _no_budget() -> int:
+    return NO_BUDGET_MS
 
 
-def _backup(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+def _backup(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     from handlers.backup_run import BackupRun
     from handlers.models import BackupEvent, parse_event
 
-    run = BackupRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
+    run = BackupRun.of(runtime, _no_budget)
     return run.run(parse_event(BackupEvent, event)).model_dump(mode="json")
 
 
-def _follow_binlog(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+def _follow_binlog(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """`binlog archive --follow` as a service's task: until ECS stops it (SIGTERM), then commit and exit 0.
     A follower that dies is replaced by the service; the next resumes after the last committed segment."""
     from cloudbackup.stopping import stop_on_signals
@@ -112,18 +104,14 @@ def _follow_binlog(settings: Any, engine: Any, observability: Any, event: dict[s
 
     request = parse_event(BinlogFollowEvent, event)
     stop = stop_on_signals()
-    run = BinlogRun(**_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS)
-    return run.follow(request, stop.is_set).model_dump(mode="json")
+    return BinlogRun.of(runtime, _no_budget).follow(request, stop.is_set).model_dump(mode="json")
 
 
-def _restore(settings: Any, engine: Any, observability: Any, event: dict[str, Any]) -> dict[str, Any]:
+def _restore(runtime: Runtime, event: dict[str, Any]) -> dict[str, Any]:
     """A restore, or a restore drill (`"drill": true`), as the restore function runs them."""
     from handlers.restore_or_drill import run_restore_or_drill
 
-    summary = run_restore_or_drill(
-        event, **_publishing(settings, engine, observability), remaining_ms=lambda: NO_BUDGET_MS
-    )
-    return summary.model_dump(mode="json")
+    return run_restore_or_drill(event, runtime, _no_budget).model_dump(mode="json")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from handlers.backup_run import BackupRunFailed
 from handlers.engine import Engine
 from handlers.models import DatabaseOutcome, InvalidEvent
 from handlers.secrets import SecretError
-from tests.fixtures.lambda_runtime import SOURCE, captured_logs, emitted_metrics, settings_env
+from tests.fixtures.lambda_runtime import SOURCE, captured_logs, emitted_metrics, settings_env, substitute
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
 
@@ -126,8 +126,7 @@ def backup_function(
     ) -> tuple[ModuleType, StandInEngine, RecordingPublisher]:
         module = load_handler("backup", settings_env(sources=sources, **env))
         publisher = RecordingPublisher()
-        monkeypatch.setattr(module, "engine", engine.engine(tmp_path))
-        monkeypatch.setattr(module, "publisher", publisher)
+        substitute(monkeypatch, module, engine=engine.engine(tmp_path), publisher=publisher)
         return module, engine, publisher
 
     return make

@@ -19,7 +19,7 @@ from handlers.drill_run import DrillFailed
 from handlers.engine import Engine
 from handlers.models import InvalidEvent
 from handlers.restore_run import RestoreFailed, RestoreRefused, in_event_terms
-from tests.fixtures.lambda_runtime import SOURCE, settings_env
+from tests.fixtures.lambda_runtime import SOURCE, settings_env, substitute
 from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics")
@@ -95,12 +95,12 @@ def restore_function(
     def make(**env: str) -> tuple[ModuleType, StandInRestore]:
         module = load_handler("restore", settings_env(sources=SOURCES, **env))
         engine = StandInRestore()
-        # The drill's outcome event: not the test's subject, and no event bus here.
-        monkeypatch.setattr(module, "publisher", SimpleNamespace(drill_outcome=lambda summary: True))
-        monkeypatch.setattr(
+        substitute(
+            monkeypatch,
             module,
-            "engine",
-            Engine(
+            # The drill's outcome event: not the test's subject, and no event bus here.
+            publisher=SimpleNamespace(drill_outcome=lambda summary: True),
+            engine=Engine(
                 read_secret=lambda arn, fresh: DB,
                 open_store=lambda: store,
                 resolve_databases=lambda *a: pytest.fail("a restore never lists databases"),

@@ -16,7 +16,7 @@ from cloudbackup.storage.local import LocalStorage
 from handlers.engine import Engine
 from handlers.secrets import ASSET_ROOT, RdsSecret
 from handlers.settings import SourceConfig
-from tests.fixtures.lambda_runtime import SOURCE, settings_env
+from tests.fixtures.lambda_runtime import SOURCE, settings_env, substitute
 from tests.unit.test_handlers_backup import DB, manifest_for, store_backup
 from tests.unit.test_handlers_restore import StandInRestore
 
@@ -75,7 +75,7 @@ def restore_function_over_a_backup(
         "restore_backup": StandInRestore().restore,
         "find_backup": find_backup,
     }
-    monkeypatch.setattr(module, "engine", Engine(**(parts | engine_parts)))
+    substitute(monkeypatch, module, engine=Engine(**(parts | engine_parts)))
     return module
 
 
