@@ -446,7 +446,8 @@ class ConditionalComments:
     `/*M!100616`), asked of the server itself: MySQL skips `/*M!` comments, MariaDB skips some 5-digit
     versions below its own, and how many digits a version has differs between them. None: the server
     does not read the opener (a syntax error). At most MAX_OPENERS different openers are asked about,
-    on one connection (opened at the first, closed on leaving the block): a dump has a handful."""
+    on one connection (opened at the first, closed on leaving the block): a dump has a handful. After
+    the block, only the answers it got are given (the check while loading reads the same statements)."""
 
     MAX_OPENERS = 64
 
@@ -454,18 +455,20 @@ class ConditionalComments:
         self.db = db
         self.known: dict[bytes, bool | None] = {}
         self._conn: Any = None
+        self._closed = False
 
     def __enter__(self) -> ConditionalComments:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closed = True
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
     def __call__(self, opener: bytes) -> bool | None:
         if opener not in self.known:
-            if len(self.known) >= self.MAX_OPENERS or not _OPENER.fullmatch(opener):
+            if self._closed or len(self.known) >= self.MAX_OPENERS or not _OPENER.fullmatch(opener):
                 return None
             if self._conn is None:
                 self._conn = connect(self.db, database="")
@@ -494,6 +497,9 @@ def _loading_confinement(
     check before loading (`first`) learnt of the big row statements, so their bytes are not read twice."""
     confinement = _confinement(db, where, target, source, staging=staging)
     confinement.modes = loader.modes
+    # (What the server said of the conditional comments it runs: a comment read on to its end before
+    # loading must read the same now.)
+    confinement.runs = first.runs
     confinement.accepted_rows = first.accepted_rows
     confinement.row_kinds = first.row_kinds
     return confinement

@@ -131,3 +131,32 @@ def test_a_dump_saved_with_a_byte_order_mark_loads_as_with_the_mysql_client(
     # Then both hold the same table and rows
     assert result.rows == 2
     assert_databases_equal(db_settings, reference, ours)
+
+
+def test_a_stock_dump_of_programs_with_comments_restores_them(db_settings, make_database, tmp_path):
+    # Given triggers and an event whose bodies hold a comment, a line comment and a `*/` in a string:
+    # the stock dump wraps them in `/*!50003 … */`, which the server reads on through quotes and comments
+    # (MariaDB's stock client cuts such an event short at the comment's `*/`: no reference load here)
+    source = make_database("rcsrc")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id int primary key, a int)")
+        cur.execute("CREATE TABLE log (id int auto_increment primary key, msg varchar(50))")
+        cur.execute(
+            "CREATE TRIGGER t_double BEFORE INSERT ON t FOR EACH ROW BEGIN /* double it */\n"
+            "  SET NEW.a = NEW.a * 2; -- then log it */\n"
+            "  INSERT INTO log (msg) VALUES (CONCAT('doubled ;*/ ', NEW.a));\nEND"
+        )
+        cur.execute(
+            "CREATE EVENT e_note ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 00:00:00' DISABLE"
+            " DO INSERT INTO log (msg) VALUES ('*/ nightly') /* kept */"
+        )
+    path, _ = dump(db_settings, "mysqldump", source, ALL_OBJECTS, tmp_path / "c", "none")
+    # When our restore loads it
+    ours = make_database("rcours")
+    restore_dump_file(db_settings, str(path), target_database=ours)
+    # Then the copy holds the same objects as the source, and the restored trigger runs
+    assert_databases_equal(db_settings, source, ours)
+    with admin_connect(db_settings, ours) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO t VALUES (1, 21)")
+        cur.execute("SELECT msg FROM log")
+        assert cur.fetchall() == (("doubled ;*/ 42",),)

@@ -376,6 +376,27 @@ def test_a_sql_mode_set_in_a_conditional_comment_is_followed_as_the_server_runs_
     assert ran.check_all(split_statements([sql], modes=ran.modes)) == 2
 
 
+def test_a_conditional_comment_is_read_on_past_a_quoted_end_only_where_the_server_runs_it():
+    # Given a stock dump's trigger: its body, in a conditional comment, holds `*/` in a string and a comment
+    sql = (
+        b"/*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW"
+        b" SET NEW.a = '*/ x' /* c */ -- d */\n */;;\n"
+    )
+    # When it is checked for a server that skips such comments (or says nothing); Then it is refused: that
+    # server ends the comment at the first `*/`
+    for runs in (lambda opener: False, None):
+        skips = Confinement(where="f.sql", source="src", runs=runs)
+        with pytest.raises(Refused, match=r"statement 1 .*ends inside quoted text"):
+            skips.check_all(split_statements([b"DELIMITER ;;\n" + sql], modes=skips.modes))
+    # and for one that runs them, it is read as that server reads it, to the `*/` after the comments
+    ran = Confinement(where="f.sql", source="src", runs=lambda opener: True)
+    assert ran.check_all(split_statements([b"DELIMITER ;;\n" + sql], modes=ran.modes)) == 1
+    # where a body naming another database is still refused
+    other = sql.replace(b"SET NEW.a =", f"INSERT INTO {OTHER}.t VALUES".encode())
+    with pytest.raises(Refused, match=r"qualified"):
+        ran.check_all(split_statements([b"DELIMITER ;;\n" + other], modes=ran.modes))
+
+
 def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
     checker = Confinement(where="f.sql", source="src", follow_sql_mode=True, runs=lambda opener: None)
     with pytest.raises(Refused, match=r"statement 1 .*conditional comment"):

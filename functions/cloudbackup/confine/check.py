@@ -134,6 +134,7 @@ class Confinement:
     # Whether the server runs the code of a conditional comment opening so (`/*!40101`, `/*M!100616`;
     # None: it would not read it). With it, the pass before loading follows a SET's effects as that
     # server runs it: which comments run differs between servers (MySQL skips `/*M!` ones) and versions.
+    # The lexer, too, reads on through quotes and comments to the end of a comment the server runs.
     runs: Callable[[bytes], bool | None] | None = None
     next_number: int = 1
     # SHA-256 (and quote modes) of the big row statements this check, or the one it was made from,
@@ -203,7 +204,11 @@ class Confinement:
             ) from None
         except (_No, LexError) as why:
             excerpt = one_line(" ".join(stmt.sql[:80].decode("utf-8", "replace").split()))
-            said = f"statement {stmt.number} (line {stmt.line}) refused, it {one_line(str(why))}"
+            # (A _No says what the statement does: "uses …", "is …"; a LexError what cannot be read.)
+            reason = one_line(str(why))
+            if isinstance(why, LexError):
+                reason = f"cannot be read safely: {reason}"
+            said = f"statement {stmt.number} (line {stmt.line}) refused, it {reason}"
             raise Refused(f"{self.where}: {said}: {excerpt}", number=stmt.number) from None
 
     # --- the statement kinds ----------------------------------------------------------------------
@@ -213,7 +218,9 @@ class Confinement:
         if _ROWS_START.match(sql, start):
             self._rows(sql, start)
             return "run"
-        toks = tokens(sql, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
+        toks = tokens(
+            sql, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes, runs=self.runs
+        )
         words = [t for t in toks if t.kind == "word"]
         if not toks:
             return "run"  # an empty conditional comment: nothing runs

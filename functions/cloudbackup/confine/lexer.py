@@ -2,14 +2,17 @@
 
 Comments are dropped (so `DROP /**/ DATABASE` reads as DROP DATABASE), conditional comments
 (`/*!50003 … */`, `/*M!100600 … */`) are code whose tokens are marked `hidden`: the server skips them
-when its version is lower, so the check looks at the statement both with and without them. A
-conditional comment must end at the first `*/` after it (where the server ends it when it skips it):
-one whose end hides inside a quoted text could show the server other code than the check saw.
+when its version is lower, so the check looks at the statement both with and without them. A server
+that skips one ends it at the first `*/` after it, so one whose end hides inside a quoted text could
+show that server other code than the check saw: refused, unless the server said it runs that comment
+(`runs`). One that runs reads on as code (MySQL and MariaDB alike): quoted texts, comments, and the
+first `*/` outside them ends it, as in the stock dumps' triggers and events whose bodies hold comments.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from cloudbackup.errors import OperationError
@@ -43,6 +46,7 @@ _VAR = re.compile(
 )
 _BACKTICK = re.compile(rb"`((?:[^`]|``)*+)`")
 _CONDITIONAL = re.compile(rb"/\*M?!([0-9]*+)")
+_READ_ON = 1 << 62  # (hidden_until of a conditional comment the server runs: past any position)
 _OPERATORS = (b":=", b"<=>", b">=", b"<=", b"<>", b"!=", b"||", b"&&", b"->>", b"->", b"<<", b">>")
 
 
@@ -58,11 +62,20 @@ def _quoted(quote: bytes, escapes: bool) -> re.Pattern[bytes]:
 _STRINGS = {(escapes, quote): _quoted(quote, escapes) for escapes in (True, False) for quote in (b"'", b'"')}
 
 
-def tokens(sql: bytes, *, escapes: bool = True, ansi_quotes: bool = False) -> list[Token]:
-    """Every token of `sql`; raises LexError on what the server could read otherwise than we do."""
+def tokens(
+    sql: bytes,
+    *,
+    escapes: bool = True,
+    ansi_quotes: bool = False,
+    runs: Callable[[bytes], bool | None] | None = None,
+) -> list[Token]:
+    """Every token of `sql`; raises LexError on what the server could read otherwise than we do.
+    `runs(opener)`: True when the server is known to run the code of a conditional comment so opened."""
     out: list[Token] = []
     pos, end = 0, len(sql)
-    hidden_until = -1  # where the open conditional comment ends (its first `*/`), -1 when none
+    # Where the open conditional comment ends: its first `*/`; _READ_ON when the server runs it, so that
+    # the first `*/` outside quotes and comments ends it; -1 when none is open.
+    hidden_until = -1
     opener = b""  # that comment's opener
     single, double = _STRINGS[(escapes, b"'")], _STRINGS[(escapes, b'"')]
     while pos < end:
@@ -78,15 +91,19 @@ def tokens(sql: bytes, *, escapes: bool = True, ansi_quotes: bool = False) -> li
                 close = sql.find(b"*/", cond.end())
                 if close == -1:
                     raise LexError("a conditional comment is not closed")
-                hidden_until, pos, opener = close, cond.end(), cond.group(0)
+                opener = cond.group(0)
+                hidden_until = _READ_ON if runs is not None and runs(opener) else close
+                pos = cond.end()
                 continue
+            if cond and hidden_until == _READ_ON:  # the server refuses one inside another
+                raise LexError("a conditional comment opens inside another one")
             close = sql.find(b"*/", pos + 2)
             if close == -1:
                 raise LexError("a comment is not closed")
             pos = close + 2
             continue
         if c == 0x2A and hidden and sql.startswith(b"*/", pos):  # `*/` closing the conditional comment
-            if pos != hidden_until:
+            if pos != hidden_until and hidden_until != _READ_ON:
                 raise LexError("a conditional comment ends inside quoted text")
             hidden_until, pos = -1, pos + 2
             continue
