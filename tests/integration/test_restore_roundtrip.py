@@ -84,3 +84,23 @@ def test_a_merge_table_is_restored_without_writing_its_rows_twice(db_settings, m
     # Then each row is there once: the MERGE table's rows are the base table's, restored with it
     assert_databases_equal(db_settings, source, target)
     assert {t.name: t.rows for t in entry.manifest.tables} == {"base": 2, "zmerged": 0}
+
+
+def test_a_table_in_its_own_file_per_table_tablespace_round_trips(db_settings, make_database, tmp_path):
+    # Given a table created with TABLESPACE innodb_file_per_table (its own file, the default): MySQL's
+    # SHOW CREATE TABLE keeps saying so, also of a table moved out of a general tablespace and back
+    source = make_database("fpt")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id int primary key, v varchar(10)) TABLESPACE innodb_file_per_table")
+        cur.execute(
+            "CREATE TABLE p (id int primary key) PARTITION BY HASH (id)"
+            " (PARTITION p0 TABLESPACE = innodb_file_per_table, PARTITION p1)"
+        )
+        cur.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        cur.execute("INSERT INTO p VALUES (1), (2), (3)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = make_database("fptcopy")
+    # When it is restored
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the copy is the same, clause and rows
+    assert_databases_equal(db_settings, source, target)

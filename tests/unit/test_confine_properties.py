@@ -376,6 +376,24 @@ def test_a_sql_mode_set_in_a_conditional_comment_is_followed_as_the_server_runs_
     assert ran.check_all(split_statements([sql], modes=ran.modes)) == 2
 
 
+@pytest.mark.parametrize(
+    ("sql", "is_refused"),
+    [
+        ("CREATE TABLE t (id int) /*!50100 TABLESPACE `innodb_file_per_table` */ ENGINE=InnoDB", False),
+        ("CREATE TABLE t (a int) PARTITION BY KEY (a) (PARTITION b TABLESPACE=innodb_file_per_table)", False),
+        ("CREATE TABLE t (id int) /*!50100 TABLESPACE `ts1` */ ENGINE=InnoDB", True),
+        ("CREATE TABLE t (id int) TABLESPACE innodb_system", True),
+        ("ALTER TABLE t DISCARD TABLESPACE", True),
+        ("ALTER TABLE t TABLESPACE innodb_file_per_table", True),
+        ("CREATE TABLESPACE innodb_file_per_table ADD DATAFILE 'x.ibd'", True),
+    ],
+)
+def test_only_a_tables_own_file_tablespace_is_allowed(sql, is_refused):
+    # Given a CREATE TABLE naming the table's own file as its tablespace, or anything else on tablespaces
+    # When it is checked; Then only the own file is accepted: other tablespaces are the server's
+    assert refused(sql + ";\n") is is_refused
+
+
 def test_a_conditional_comment_is_read_on_past_a_quoted_end_only_where_the_server_runs_it():
     # Given a stock dump's trigger: its body, in a conditional comment, holds `*/` in a string and a comment
     sql = (

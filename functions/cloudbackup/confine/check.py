@@ -517,6 +517,7 @@ class Confinement:
             raise _No(f"is {what}, which a dump does not contain")
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
+            toks = _without_own_file_tablespace(toks)
         self._scan(toks, every_chain=head in ("DROP",))
 
     def _create_table(self, rest: list[Token]) -> None:
@@ -742,6 +743,31 @@ def _after_user(toks: list[Token], i: int) -> int:
     elif i + 1 < len(toks) and toks[i].text == b"(" and toks[i + 1].text == b")":
         i += 2
     return i
+
+
+def _without_own_file_tablespace(toks: list[Token]) -> list[Token]:
+    """A CREATE TABLE's tokens without `TABLESPACE [=] innodb_file_per_table` (of the table or a
+    partition): the table's own file, as without the clause, which MySQL's SHOW CREATE TABLE writes of a
+    table created with it or moved back out of a general tablespace. Any other TABLESPACE stays, and is
+    refused: a general tablespace is the server's, outside the database restored."""
+    out: list[Token] = []
+    i = 0
+    while i < len(toks):
+        if toks[i].kind == "word" and toks[i].text == b"TABLESPACE":
+            j = i + 1
+            if j < len(toks) and toks[j].kind == "op" and toks[j].text == b"=":
+                j += 1
+            name = toks[j] if j < len(toks) else None
+            if name is not None and name.kind in ("word", "name") and name.text.lower() == OWN_FILE:
+                i = j + 1
+                continue
+        out.append(toks[i])
+        i += 1
+    return out
+
+
+# The tablespace that is the table's own .ibd file (MySQL; MariaDB ignores the clause).
+OWN_FILE = b"innodb_file_per_table"
 
 
 def _split(toks: list[Token], separator: bytes) -> list[list[Token]]:
