@@ -140,6 +140,38 @@ def test_a_portable_mysql_database_crosses_into_mariadb(mariadb, mysql, tmp_path
     assert count == 2
 
 
+# Table options and index kinds of one flavour that the other's CREATE TABLE rejects: (the source
+# flavour, the table's definition, what the refusal names).
+ONE_FLAVOUR_TABLES = [
+    ("mariadb", "pc (id int primary key) PAGE_COMPRESSED=1", "InnoDB page compression (pc)"),
+    ("mariadb", "enc (id int primary key) ENCRYPTED=NO", "table encryption options (enc)"),
+    ("mariadb", "ign (id int primary key, v int, KEY iv (v) IGNORED)", "ignored indexes (ign)"),
+    ("mariadb", "lu (id int primary key, b blob, UNIQUE KEY ub (b))", "long UNIQUE keys (USING HASH) (lu)"),
+    ("mysql", "zl (id int primary key) COMPRESSION='zlib'", "InnoDB page compression (zl)"),
+]
+
+
+@pytest.mark.parametrize(("flavour", "table", "named"), ONE_FLAVOUR_TABLES)
+def test_a_table_option_of_one_flavour_is_refused_by_the_other_before_any_change(
+    mariadb, mysql, tmp_path, databases, flavour, table, named
+):
+    # Given a backup holding a table with an option or index only its own flavour creates
+    source_server, target_server = (mariadb, mysql) if flavour == "mariadb" else (mysql, mariadb)
+
+    def loader(settings, database):
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{database}` COLLATE utf8mb4_unicode_ci")
+            cur.execute(f"CREATE TABLE `{database}`.{table}")
+
+    # When it is restored into the other flavour
+    message, target = refusal(source_server, target_server, tmp_path, databases, loader)
+    # Then it is refused up front, in one line naming it, and nothing was created
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert named in message
+    assert schemas_like(target_server, target) == []
+
+
 def contents(settings, database):
     """Every table's rows (sorted), and the names of its views, routines and triggers."""
     with admin_connect(settings, database) as conn, conn.cursor() as cur:

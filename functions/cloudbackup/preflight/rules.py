@@ -27,6 +27,27 @@ _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
     ("system versioning", re.compile(rb"WITH SYSTEM VERSIONING|PERIOD FOR SYSTEM_TIME"), "mariadb"),
     ("INET6/INET4/UUID columns", re.compile(_COLUMN + rb"(?:inet6|inet4|uuid)\b", re.M), "mariadb"),
     ("Aria table options", re.compile(rb"\bPAGE_CHECKSUM=|\bTRANSACTIONAL="), "mariadb"),
+    # (MariaDB writes its own InnoDB table options quoted, on the line closing the definition.)
+    (
+        "InnoDB page compression",
+        re.compile(rb"^\) ENGINE=.*`PAGE_COMPRESS(?:ED|ION_LEVEL)`=", re.M),
+        "mariadb",
+    ),
+    ("table encryption options", re.compile(rb"^\) ENGINE=.*`ENCRYPT(?:ED|ION_KEY_ID)`=", re.M), "mariadb"),
+    (
+        "ignored indexes",
+        re.compile(rb"^  (?:UNIQUE |FULLTEXT |SPATIAL )?KEY `(?:[^`]|``)+` .* IGNORED,?$", re.M),
+        "mariadb",
+    ),
+    # A UNIQUE key MariaDB keeps as a hash (over a whole BLOB or long text, which MySQL rejects); a
+    # MEMORY table's hash keys are its ordinary ones.
+    (
+        "long UNIQUE keys (USING HASH)",
+        re.compile(
+            rb"^  UNIQUE KEY `(?:[^`]|``)+` \(.*\) USING HASH(?=[\s\S]*^\) ENGINE=(?!MEMORY\b))", re.M
+        ),
+        "mariadb",
+    ),
     ("VECTOR columns", re.compile(_COLUMN + rb"vector\(", re.M), "mysql"),
     ("geometry columns bound to an SRID", re.compile(rb"/\*!80003 SRID \d+ \*/"), "mysql"),
     (
@@ -36,6 +57,7 @@ _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
     ),
     ("CHECK constraints NOT ENFORCED", re.compile(rb"/\*!80016 NOT ENFORCED \*/"), "mysql"),
     ("FULLTEXT parsers", re.compile(rb"WITH PARSER `"), "mysql"),
+    ("InnoDB page compression", re.compile(rb"^\) ENGINE=.* COMPRESSION='", re.M), "mysql"),
 )
 _COLLATION = re.compile(rb"\bCOLLATE[= ](\w+)")
 _CHARSET = re.compile(rb"\b(?:CHARSET=|CHARACTER SET )(\w+)")
