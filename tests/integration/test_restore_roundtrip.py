@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from cloudbackup.errors import UsageError
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.restore import restore_backup
+from cloudbackup.verify import verify_backup
 from tests.fixtures.compare import assert_databases_equal
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, flavour
 from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -104,3 +107,34 @@ def test_a_table_in_its_own_file_per_table_tablespace_round_trips(db_settings, m
     restore_backup(db_settings, entry, target_database=target)
     # Then the copy is the same, clause and rows
     assert_databases_equal(db_settings, source, target)
+
+
+def test_a_table_in_a_general_tablespace_is_warned_of_at_backup_and_refused_at_restore(
+    db_settings, make_database, tmp_path, caplog
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("MariaDB has no general tablespaces (it ignores the clause)")
+    # Given a table in a general tablespace: the server's, outside any database
+    source = make_database("gts")
+    space = f"cbt_ts_{source[-8:]}"
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLESPACE `{space}` ADD DATAFILE '{space}.ibd' ENGINE=InnoDB")
+        try:
+            cur.execute(f"CREATE TABLE t (id int primary key) TABLESPACE `{space}`")
+            # When it is backed up
+            with caplog.at_level(logging.WARNING):
+                entry = back_up(db_settings, source, tmp_path)
+        finally:
+            cur.execute("DROP TABLE IF EXISTS t")
+            cur.execute(f"DROP TABLESPACE `{space}`")
+    # Then one line names the table every restore will refuse, and why, as verify does
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in warning
+    assert f"table `t` of {source} uses TABLESPACE" in warning
+    said = warning.removesuffix(": every restore of this backup will refuse it as it is")
+    assert verify_backup(entry).unrestorable == [said]
+    # and a restore refuses it before anything changes
+    target = make_database("gtscopy")
+    with pytest.raises(OperationError, match="uses TABLESPACE"):
+        restore_backup(db_settings, entry, target_database=target)
+    assert schemas_like(db_settings, target) == [target]

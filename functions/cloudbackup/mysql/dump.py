@@ -199,7 +199,7 @@ def _table_texts(
     cur: Any, database: str, table: str, found: objects.DatabaseObjects, context: objects.ProgramContext
 ) -> tuple[bytes, bytes]:
     """A table's DDL and its triggers' text (inside raw_results)."""
-    ddl = objects.table_ddl(cur, table, database=database)
+    ddl = objects.table_ddl(cur, table, database=database, refusals=context.refusals)
     return ddl, objects.triggers_section(cur, found.triggers.get(table, []), context)
 
 

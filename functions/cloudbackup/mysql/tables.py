@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier, unqualify_sequence_calls
+from cloudbackup.mysql.restorable import Refusals
 from cloudbackup.mysql.server_text import current_database, query, raw_results, show_create
 from cloudbackup.mysql.session_text import with_session
+from cloudbackup.printable import one_line
 
 # The session a table's DDL is written in: SHOW CREATE ran under sql_mode '' and utf8mb4, so it reloads
 # under the same; NO_ENGINE_SUBSTITUTION makes a missing engine an error instead of a silent InnoDB
@@ -21,14 +23,21 @@ TABLE_SESSION = {
 SEQUENCE_SESSION = TABLE_SESSION
 
 
-def table_ddl(cur: Any, table: str, *, database: str | None = None) -> bytes:
+def table_ddl(
+    cur: Any, table: str, *, database: str | None = None, refusals: Refusals | None = None
+) -> bytes:
     """DROP TABLE IF EXISTS + the server's CREATE TABLE (AUTO_INCREMENT, partitions, keys, checks kept).
 
     `database` is the current database (`USE`d by the caller); asked from the server if not given.
+    `refusals` (a backup's) is told of a table every restore will refuse (one in a general tablespace).
     """
     create = show_create(cur, "TABLE", table)["statement"]
-    create = unqualify_sequence_calls(create, database if database is not None else current_database(cur))
+    database = database if database is not None else current_database(cur)
+    create = unqualify_sequence_calls(create, database)
     create = inherited_collations(create)
+    if refusals is not None:
+        quoted = one_line(quote_identifier(table))
+        refusals.check("table", quoted, create, database=database, sql_mode=TABLE_SESSION["sql_mode"])
     name = quote_identifier(table).encode()
     body = b"DROP TABLE IF EXISTS " + name + b";\n" + create + b";\n"
     return with_session(TABLE_SESSION, body)
