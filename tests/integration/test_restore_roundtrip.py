@@ -138,3 +138,28 @@ def test_a_table_in_a_general_tablespace_is_warned_of_at_backup_and_refused_at_r
     with pytest.raises(OperationError, match="uses TABLESPACE"):
         restore_backup(db_settings, entry, target_database=target)
     assert schemas_like(db_settings, target) == [target]
+
+
+def test_a_json_duality_view_round_trips(db_settings, make_database, tmp_path, caplog):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("JSON duality views are MySQL's (9.4 and later)")
+    # Given a JSON relational duality view over a table of the database
+    source = make_database("dual")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE cust (id int primary key, name varchar(20))")
+        cur.execute("INSERT INTO cust VALUES (1, 'a'), (2, 'b')")
+        cur.execute(
+            "CREATE JSON RELATIONAL DUALITY VIEW dv AS"
+            " SELECT JSON_DUALITY_OBJECT('_id': id, 'name': name) FROM cust"
+        )
+    # When it is backed up and restored
+    with caplog.at_level(logging.WARNING):
+        entry = back_up(db_settings, source, tmp_path)
+    target = make_database("dualcopy")
+    restore_backup(db_settings, entry, target_database=target)
+    # Then nothing was warned of, and the copy has the same view, which reads the same documents
+    assert [r.getMessage() for r in caplog.records] == []
+    assert_databases_equal(db_settings, source, target)
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT JSON_EXTRACT(data, '$.name') FROM dv ORDER BY JSON_EXTRACT(data, '$._id')")
+        assert cur.fetchall() == (('"a"',), ('"b"',))

@@ -51,7 +51,8 @@ OBJECT_KINDS = frozenset(
 
 # Words that may come between CREATE/ALTER/DROP and the object kind, as SHOW CREATE and the dump tools
 # write them: OR REPLACE, TEMPORARY, ALGORITHM=…, DEFINER=…, SQL SECURITY …, AGGREGATE (MariaDB
-# functions), UNIQUE/FULLTEXT/SPATIAL (indexes), ONLINE/IGNORE (ALTER TABLE).
+# functions), UNIQUE/FULLTEXT/SPATIAL (indexes), ONLINE/IGNORE (ALTER TABLE), JSON RELATIONAL DUALITY
+# (MySQL's views of JSON documents over the database's tables).
 OBJECT_PREFIX_WORDS = frozenset(
     {
         "OR",
@@ -73,6 +74,9 @@ OBJECT_PREFIX_WORDS = frozenset(
         "OFFLINE",
         "IGNORE",
         "CURRENT_USER",
+        "JSON",
+        "RELATIONAL",
+        "DUALITY",
     }
 )
 
