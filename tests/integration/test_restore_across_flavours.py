@@ -172,6 +172,25 @@ def test_a_table_option_of_one_flavour_is_refused_by_the_other_before_any_change
     assert schemas_like(target_server, target) == []
 
 
+def test_a_json_duality_view_is_refused_by_mariadb_before_any_change(mariadb, mysql, tmp_path, databases):
+    # Given a MySQL backup holding a JSON duality view, all else portable
+    def loader(settings, database):
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{database}` COLLATE utf8mb4_unicode_ci")
+            cur.execute(f"CREATE TABLE `{database}`.cust (id int primary key, name varchar(20))")
+            cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci")  # (a session MariaDB has too)
+            cur.execute(
+                f"CREATE JSON RELATIONAL DUALITY VIEW `{database}`.dv AS"
+                f" SELECT JSON_DUALITY_OBJECT('_id': id, 'name': name) FROM `{database}`.cust"
+            )
+
+    # When it is restored into MariaDB; Then it is refused up front, naming the view, and nothing made
+    message, target = refusal(mysql, mariadb, tmp_path, databases, loader)
+    assert "refused before any change" in message
+    assert "JSON duality views (`dv`)" in message
+    assert schemas_like(mariadb, target) == []
+
+
 def contents(settings, database):
     """Every table's rows (sorted), and the names of its views, routines and triggers."""
     with admin_connect(settings, database) as conn, conn.cursor() as cur:

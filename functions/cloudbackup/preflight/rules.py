@@ -65,6 +65,8 @@ _SESSION_COLLATION = re.compile(rb"\bcollation_connection = (\w+)")
 _ENGINE = re.compile(rb"^\) ENGINE=(\w+)", re.M)
 _PRIMARY_KEY = b"\n  PRIMARY KEY ("
 _ENGINE_INNODB = re.compile(rb"^\) ENGINE=InnoDB\b", re.M)
+# (As SHOW CREATE VIEW writes one, which is how the views frame holds it.)
+_DUALITY_VIEW = re.compile(rb"^CREATE .*\bJSON RELATIONAL DUALITY VIEW (`(?:[^`]|``)+`)", re.M)
 _PACKAGE = re.compile(rb"CREATE\s+(?:DEFINER\s*=\s*\S+\s+)?PACKAGE\b", re.IGNORECASE)
 
 
@@ -129,6 +131,9 @@ def crossing_problems(
         found["sequences"] = list(contents.sequences)
     if _PACKAGE.search(contents.routines) and target.flavour != "mariadb":
         note("packages", "in the routines")
+    for name in _DUALITY_VIEW.findall(contents.programs):
+        if target.flavour != "mysql":
+            note("JSON duality views", name.decode("utf-8", "replace"))
     if charset.lower() not in target.charsets:
         note("character sets", charset)
     if collation.lower() not in target.collations:
