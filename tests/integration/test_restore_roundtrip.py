@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +166,28 @@ def test_a_json_duality_view_round_trips(db_settings, make_database, tmp_path, c
     with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
         cur.execute("SELECT JSON_EXTRACT(data, '$.name') FROM dv ORDER BY JSON_EXTRACT(data, '$._id')")
         assert cur.fetchall() == (('"a"',), ('"b"',))
+
+
+def test_a_table_with_its_own_data_directory_is_warned_of_at_backup(db_settings, make_database, caplog):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("MySQL takes DATA DIRECTORY only inside innodb_directories (the test server has none)")
+    # Given an InnoDB table whose file lives in a directory of its own, outside the data directory
+    source = make_database("ddir")
+    outside = Path(tempfile.mkdtemp(prefix="cbt_ddir_"))
+    outside.chmod(0o777)  # (the server writes there as its own user)
+    try:
+        with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE t (id int primary key) DATA DIRECTORY = '{outside}'")
+        # When it is backed up
+        with caplog.at_level(logging.WARNING):
+            entry = back_up(db_settings, source, outside / "store")
+        with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE t")
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+    # Then one line names the table every restore will refuse, and why
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert f"table `t` of {source} uses DIRECTORY, which places files outside the data directory" in warning
+    assert entry.manifest.unrestorable == [
+        warning.removesuffix(": every restore of this backup will refuse it as it is")
+    ]
