@@ -148,6 +148,8 @@ ONE_FLAVOUR_TABLES = [
     ("mariadb", "ign (id int primary key, v int, KEY iv (v) IGNORED)", "ignored indexes (ign)"),
     ("mariadb", "lu (id int primary key, b blob, UNIQUE KEY ub (b))", "long UNIQUE keys (USING HASH) (lu)"),
     ("mysql", "zl (id int primary key) COMPRESSION='zlib'", "InnoDB page compression (zl)"),
+    # (MariaDB skips MySQL's `/*!80023 INVISIBLE */`: the column would show in SELECT * and INSERTs)
+    ("mysql", "inv (id int primary key, secret int INVISIBLE)", "invisible columns (inv)"),
 ]
 
 

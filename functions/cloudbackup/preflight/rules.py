@@ -58,6 +58,8 @@ _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
     ("CHECK constraints NOT ENFORCED", re.compile(rb"/\*!80016 NOT ENFORCED \*/"), "mysql"),
     ("FULLTEXT parsers", re.compile(rb"WITH PARSER `"), "mysql"),
     ("InnoDB page compression", re.compile(rb"^\) ENGINE=.* COMPRESSION='", re.M), "mysql"),
+    # MariaDB skips MySQL's versioned comment, and the column would show in SELECT * and INSERTs.
+    ("invisible columns", re.compile(_COLUMN + rb".*/\*!80023 INVISIBLE \*/", re.M), "mysql"),
 )
 _COLLATION = re.compile(rb"\bCOLLATE[= ](\w+)")
 _CHARSET = re.compile(rb"\b(?:CHARSET=|CHARACTER SET )(\w+)")
