@@ -48,6 +48,13 @@ _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
         ),
         "mariadb",
     ),
+    # MySQL takes no literal default on TEXT/BLOB (JSON is MariaDB's LONGTEXT), and outside strict mode
+    # drops it with only a warning: an INSERT leaving the column out would then fail.
+    (
+        "TEXT/BLOB literal defaults",
+        re.compile(_COLUMN + rb"(?:tiny|medium|long)?(?:text|blob)\b[^\n]* DEFAULT '", re.M),
+        "mariadb",
+    ),
     ("VECTOR columns", re.compile(_COLUMN + rb"vector\(", re.M), "mysql"),
     ("geometry columns bound to an SRID", re.compile(rb"/\*!80003 SRID \d+ \*/"), "mysql"),
     (
