@@ -25,6 +25,8 @@ _COLUMN = rb"^  `(?P<column>(?:[^`]|``)+)` "
 # What only one flavour can create: (label, pattern over table DDL, flavour it needs).
 _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
     ("system versioning", re.compile(rb"WITH SYSTEM VERSIONING|PERIOD FOR SYSTEM_TIME"), "mariadb"),
+    # (SHOW CREATE quotes an application-time period's name; SYSTEM_TIME it writes bare)
+    ("application-time periods", re.compile(rb"^  PERIOD FOR `", re.M), "mariadb"),
     ("INET6/INET4/UUID columns", re.compile(_COLUMN + rb"(?:inet6|inet4|uuid)\b", re.M), "mariadb"),
     ("Aria table options", re.compile(rb"\bPAGE_CHECKSUM=|\bTRANSACTIONAL="), "mariadb"),
     # (MariaDB writes its own InnoDB table options quoted, on the line closing the definition.)
