@@ -150,6 +150,7 @@ ONE_FLAVOUR_TABLES = [
     # (MySQL drops a TEXT column's literal default with only a warning: INSERTs leaving it out would fail)
     ("mariadb", "td (id int primary key, note text NOT NULL DEFAULT '')", "TEXT/BLOB literal defaults (td)"),
     ("mariadb", "bk (r int, s date, e date, PERIOD FOR stay (s, e))", "application-time periods (bk)"),
+    ("mariadb", "ud (id int primary key, u varchar(40) DEFAULT uuid())", "function-call defaults (ud)"),
     ("mysql", "zl (id int primary key) COMPRESSION='zlib'", "InnoDB page compression (zl)"),
     # (MariaDB skips MySQL's `/*!80023 INVISIBLE */`: the column would show in SELECT * and INSERTs)
     ("mysql", "inv (id int primary key, secret int INVISIBLE)", "invisible columns (inv)"),

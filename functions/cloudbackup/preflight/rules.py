@@ -57,6 +57,15 @@ _TABLE_FEATURES: tuple[tuple[str, re.Pattern[bytes], str], ...] = (
         re.compile(_COLUMN + rb"(?:tiny|medium|long)?(?:text|blob)\b[^\n]* DEFAULT '", re.M),
         "mariadb",
     ),
+    # MariaDB writes a default calling a function bare (`DEFAULT uuid()`); MySQL reads only the current
+    # time's functions so, anything else only in parentheses.
+    (
+        "function-call defaults",
+        re.compile(
+            _COLUMN + rb"[^\n]* DEFAULT (?!(?:current_timestamp|now|localtime|localtimestamp)\()\w+\(", re.M
+        ),
+        "mariadb",
+    ),
     ("VECTOR columns", re.compile(_COLUMN + rb"vector\(", re.M), "mysql"),
     ("geometry columns bound to an SRID", re.compile(rb"/\*!80003 SRID \d+ \*/"), "mysql"),
     (
