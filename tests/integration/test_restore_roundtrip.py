@@ -191,3 +191,19 @@ def test_a_table_with_its_own_data_directory_is_warned_of_at_backup(db_settings,
     assert entry.manifest.unrestorable == [
         warning.removesuffix(": every restore of this backup will refuse it as it is")
     ]
+
+
+def test_a_javascript_library_is_named_at_backup_as_not_held(db_settings, make_database, tmp_path, caplog):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("JavaScript libraries are MySQL's (9.2 and later)")
+    # Given a database holding a JavaScript library (created even where no JavaScript engine runs)
+    source = make_database("jslib")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id int primary key)")
+        cur.execute("CREATE LIBRARY lib LANGUAGE JAVASCRIPT AS $$ export function f() { return 1; } $$")
+    # When it is backed up; Then one line names the library the backup does not hold
+    with caplog.at_level(logging.WARNING):
+        back_up(db_settings, source, tmp_path)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in warning
+    assert f"library `lib` of {source} is not in the backup" in warning

@@ -26,6 +26,7 @@ from cloudbackup.mysql import objects
 from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
+from cloudbackup.mysql.libraries import warn_of_libraries
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
 from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
@@ -124,6 +125,7 @@ def dump_database(
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
             # Views are not in the snapshot: read now, beside it, and again at the end (check_views)
             views = objects.views_section(cur, found.views, database=database, refusals=refusals)
+        warn_of_libraries(cur, database)
         layouts = table_layouts(cur, database)
         shown.begin(f"backup {database}", len(found.tables))
         shown.estimate_rows(_estimated_rows(cur, database, found.tables))
