@@ -1,7 +1,8 @@
 """MySQL's JavaScript libraries (`CREATE LIBRARY`, 9.2 and later): objects of a database that a backup
-does not hold (their `$$`-quoted bodies are no SQL the restore reads). A server without a JavaScript
-engine creates them all the same, so a backup names each in one warning line, and the operator learns
-now, not after a restore, that they must be recreated by hand (`SHOW CREATE LIBRARY`)."""
+does not hold. Their JavaScript, which can run SQL of its own, is beyond what the restore's confinement
+check can read (a restore refuses them in a mysqldump file too). A server without a JavaScript engine
+creates them all the same, so a backup names each in one warning line, and the operator learns now,
+not after a restore, that they must be recreated by hand (`SHOW CREATE LIBRARY`)."""
 
 from __future__ import annotations
 
