@@ -207,3 +207,38 @@ def test_a_javascript_library_is_named_at_backup_as_not_held(db_settings, make_d
     (warning,) = [r.getMessage() for r in caplog.records]
     assert "\n" not in warning
     assert f"library `lib` of {source} is not in the backup" in warning
+
+
+# A projected system any MySQL can define (EPSG 3857's definition under an SRID of its own).
+PSEUDO_MERCATOR = (
+    'PROJCS["cbt grid",GEOGCS["WGS 84",DATUM["World Geodetic System 1984",SPHEROID["WGS 84",6378137,'
+    '298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.017453292519943278],AXIS["Lat",NORTH],'
+    'AXIS["Lon",EAST]],PROJECTION["Popular Visualisation Pseudo Mercator"],PARAMETER["Latitude of '
+    'natural origin",0],PARAMETER["Longitude of natural origin",0],PARAMETER["False easting",0],'
+    'PARAMETER["False northing",0],UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]'
+)
+
+
+def test_a_column_bound_to_a_users_spatial_reference_system_is_warned_of_at_backup(
+    db_settings, make_database, tmp_path, caplog
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("spatial reference systems of one's own are MySQL's")
+    # Given a column bound to a spatial reference system defined on this server (not in any database)
+    source = make_database("srs")
+    srid = 40_000_000 + int(source[-6:], 16) % 1_000_000
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE SPATIAL REFERENCE SYSTEM {srid} NAME 'cbt{srid}' DEFINITION '{PSEUDO_MERCATOR}'")
+        try:
+            cur.execute(f"CREATE TABLE places (id int primary key, g geometry NOT NULL SRID {srid})")
+            cur.execute("CREATE TABLE plain (id int primary key, g geometry SRID 4326)")
+            # When it is backed up
+            with caplog.at_level(logging.WARNING):
+                back_up(db_settings, source, tmp_path)
+        finally:
+            cur.execute("DROP TABLE IF EXISTS places")
+            cur.execute(f"DROP SPATIAL REFERENCE SYSTEM IF EXISTS {srid}")
+    # Then one line names the table and the SRID a target server must have first (none for EPSG's)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "\n" not in warning
+    assert f"table `places` of {source} has columns bound to SRID {srid}, a spatial reference" in warning

@@ -28,6 +28,7 @@ from cloudbackup.mysql.connection import interrupt
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.libraries import warn_of_libraries
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
+from cloudbackup.mysql.reference_systems import warn_of_own_reference_systems
 from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
 from cloudbackup.mysql.server_text import text
@@ -202,6 +203,7 @@ def _table_texts(
 ) -> tuple[bytes, bytes]:
     """A table's DDL and its triggers' text (inside raw_results)."""
     ddl = objects.table_ddl(cur, table, database=database, refusals=context.refusals)
+    warn_of_own_reference_systems(table, ddl, database)
     return ddl, objects.triggers_section(cur, found.triggers.get(table, []), context)
 
 
