@@ -76,8 +76,16 @@ class FrameStream:
         self.manifest = manifest
         self.frames = check_frame_index(manifest)
         self.counter = Sha256Counter()
-        self._chunks = iter(chunks)
+        self.read_failed = False  # the store failed to give the bytes: the rest is unread, not missing
+        self._chunks = self._read(chunks)
         self._pending = b""
+
+    def _read(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        except CloudBackupError:
+            self.read_failed = True
+            raise
 
     def __iter__(self) -> Iterator[tuple[Frame, Iterator[bytes]]]:
         for frame in self.frames:
@@ -160,8 +168,10 @@ def verify_backup(
         raise  # asked to stop: reading the rest of the object for a clearer report would only delay it
     except CloudBackupError:
         # A damaged object often shows as a bad statement first: a checksum mismatch is the clearer
-        # report, when there is one.
-        stream.finish()
+        # report, when there is one. Not after a failed read (S3 refused, the network gave out): the
+        # bytes not read would count as missing, and an intact backup be reported as cut short.
+        if not stream.read_failed:
+            stream.finish()
         raise
     stream.finish()
     return VerifyResult(
