@@ -183,6 +183,28 @@ def test_a_multipart_backup_survives_503s_and_resets(
     assert int(head["ETag"].strip('"').rsplit("-", 1)[1]) >= 2  # a multipart object
 
 
+def test_a_small_backup_whose_upload_answer_is_lost_is_written_once_and_listed(
+    db_settings, make_database, s3_bucket, faulty_proxy, aws_client
+):
+    # Given a database whose dump is one PutObject, and the answer to that PutObject lost on the way
+    # back (S3 stored the object; the connection dropped before the client heard so)
+    database = make_database("lost")
+    fill(db_settings, database, rows=50)
+    faulty_proxy.add(Fault("lose_reply", pattern=r"\.sql\.zst$", method="PUT", count=1))
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
+    store = S3Storage(s3_bucket, "prod", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    # When the engine backs it up
+    manifest = backup_database(db_settings.with_database(database), database, store, source="lost")
+    # Then the retry found its own object: the backup is listed, and its data is what the dump wrote
+    assert len(faulty_proxy.applied("lose_reply")) == 1
+    [entry] = list_backups([store])
+    assert entry.id == manifest.id
+    assert hashlib.sha256(store.get_bytes(manifest.data.key)).hexdigest() == manifest.data.sha256
+    # And S3 holds one version of it: nothing was written twice
+    versions = aws_client("s3").list_object_versions(Bucket=s3_bucket, Prefix=f"prod/{manifest.data.key}")
+    assert len(versions["Versions"]) == 1
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_backup_stopped_mid_upload_aborts_it_and_leaves_nothing(
     db_settings, make_database, tmp_path, s3_bucket, faulty_proxy, creds_file, aws_client, signum

@@ -16,7 +16,7 @@ from cloudbackup.errors import CloudBackupError, UsageError
 from cloudbackup.storage.base import ObjectInfo, StoreKind
 from cloudbackup.storage.credentials import DEFAULT_CHAIN
 from cloudbackup.storage.s3_client import s3_client
-from cloudbackup.storage.s3_errors import S3Target, bucket_region_of, s3_failure
+from cloudbackup.storage.s3_errors import S3Target, bucket_region_of, precondition_failed, s3_failure
 from cloudbackup.storage.s3_upload import MIN_PART_SIZE, MultipartWriter, sha256_b64
 from cloudbackup.storage.s3_url import parse_bucket_url
 
@@ -97,7 +97,7 @@ class S3Storage:
                 **self._sse,
             )
         except Exception as exc:
-            if _precondition_failed(exc) and self._holds(key, data):
+            if precondition_failed(exc) and self._holds(key, data):
                 return  # a retry of our own write whose first answer was lost: the object is ours
             raise s3_failure(exc, self.target, "write", self.location(key)) from None
 
@@ -248,10 +248,3 @@ class S3Storage:
 
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
-
-
-def _precondition_failed(exc: Exception) -> bool:
-    return isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get("Code") in (
-        "PreconditionFailed",
-        "412",
-    )

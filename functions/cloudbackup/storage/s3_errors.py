@@ -100,5 +100,13 @@ def s3_failure(exc: Exception, target: S3Target, action: str, location: str = ""
     return OperationError(f"cannot {action} {what}: {type(exc).__name__}: {_one_line(str(exc))} ({ctx})")
 
 
+def precondition_failed(exc: Exception) -> bool:
+    """If-None-Match: * found the key taken; after a retry, possibly by our own first attempt."""
+    return isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "PreconditionFailed",
+        "412",
+    )
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]

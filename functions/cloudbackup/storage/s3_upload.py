@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cloudbackup import stopping
 from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
+from cloudbackup.storage.s3_errors import precondition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -198,15 +199,21 @@ class MultipartWriter:
     def _finish(self) -> None:
         if self._upload_id is None:
             body = bytes(self._buffer)
-            self._client.put_object(
-                Bucket=self._bucket,
-                Key=self._key,
-                Body=body,
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=sha256_b64(body),
-                IfNoneMatch="*",
-                **self._put_args,
-            )
+            try:
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=self._key,
+                    Body=body,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=sha256_b64(body),
+                    IfNoneMatch="*",
+                    **self._put_args,
+                )
+            except Exception as exc:
+                # botocore retried a PutObject whose answer was lost: the key is taken by our own first
+                # attempt when it holds these very bytes (less than a part: cheap to read back).
+                if not (precondition_failed(exc) and self._holds(body)):
+                    raise
             return
         if self._buffer:
             self._submit(bytes(self._buffer))
@@ -227,6 +234,12 @@ class MultipartWriter:
             MultipartUpload={"Parts": parts},
             IfNoneMatch="*",
         )
+
+    def _holds(self, body: bytes) -> bool:
+        try:
+            return self._client.get_object(Bucket=self._bucket, Key=self._key)["Body"].read() == body
+        except Exception:
+            return False
 
     def _drain_queue(self) -> None:
         while True:
