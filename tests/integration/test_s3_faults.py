@@ -139,3 +139,24 @@ def test_an_abort_while_the_upload_is_being_created_leaves_no_upload(s3_bucket, 
     assert not writing.is_alive()
     assert len(failed) == 1
     assert nothing_left(aws_client, s3_bucket)
+
+
+def test_a_download_resumed_after_the_object_changed_says_so(s3_bucket, faulty_proxy, aws_client):
+    # Given an object whose download is cut half-way (beyond what socket buffers hold: the cut comes
+    # only after the reader has taken its first chunk)
+    s3 = aws_client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="p/blob", Body=bytes(32 * MIB))
+    faulty_proxy.add(Fault("cut_body", pattern=r"/p/blob", method="GET", count=1))
+    store = store_via(faulty_proxy, s3_bucket)
+    chunks = store.iter_range("blob")
+    next(chunks)
+    # When the object is replaced by another version before the download resumes
+    s3.put_object(Bucket=s3_bucket, Key="p/blob", Body=bytes(range(256)) * 4096)
+    with pytest.raises(OperationError) as info:
+        for _ in chunks:
+            pass
+    # Then the read fails saying the object changed while it was read, never that it "already exists"
+    message = str(info.value)
+    assert f"cannot read s3://{s3_bucket}/p/blob: it changed while it was being read" in message
+    assert "already exists" not in message
+    assert "\n" not in message

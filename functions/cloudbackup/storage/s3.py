@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.exceptions
 import urllib3.exceptions
 
-from cloudbackup.errors import CloudBackupError, UsageError
+from cloudbackup.errors import CloudBackupError, OperationError, UsageError
 from cloudbackup.storage.base import ObjectInfo, StoreKind
 from cloudbackup.storage.credentials import DEFAULT_CHAIN
 from cloudbackup.storage.s3_client import s3_client
@@ -120,6 +120,11 @@ class S3Storage:
             except botocore.exceptions.ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") == "InvalidRange" and end is None:
                     return  # start is at the end of the object: nothing more to read
+                if etag is not None and precondition_failed(exc):  # If-Match: another version now
+                    raise OperationError(
+                        f"cannot read {self.location(key)}: it changed while it was being read "
+                        f"(another version replaced it after {position:,} bytes) ({self.target.context()})"
+                    ) from None
                 raise s3_failure(exc, self.target, "read", self.location(key)) from None
             except Exception as exc:
                 raise s3_failure(exc, self.target, "read", self.location(key)) from None
