@@ -20,7 +20,14 @@ from cloudbackup.binlog.segments import (
     starts_a_replay,
 )
 from cloudbackup.errors import CloudBackupError, OperationError, UsageError
-from cloudbackup.format.keys import data_key_stem, is_manifest_key, key_mismatch, manifest_key, safe_segment
+from cloudbackup.format.keys import (
+    backup_stem,
+    data_key_stem,
+    is_manifest_key,
+    key_mismatch,
+    manifest_key,
+    safe_segment,
+)
 from cloudbackup.format.manifest import Manifest, NewerFormat
 from cloudbackup.storage.base import ObjectInfo, Storage
 
@@ -87,6 +94,19 @@ class RefusedManifest:
 class Catalog:
     entries: list[CatalogEntry]  # newest first
     refused: list[RefusedManifest]
+    # Backups whole and in place under a deeper prefix (the store given as `s3://bucket` for the backups'
+    # `s3://bucket/prod`): another store's, not refused ones. Location of that store -> how many.
+    elsewhere: dict[str, int] = field(default_factory=dict)
+
+    def warnings(self) -> list[str]:
+        """What a listing tells the operator beside the backups: each refused manifest, and once per
+        other store the backups found under it (a store given without its prefix would else read as
+        thousands of refusals)."""
+        return [r.line() for r in self.refused] + [
+            f"{count} backup(s) under {where} are not listed: another store's "
+            "(give that location as the store to see them)"
+            for where, count in self.elsewhere.items()
+        ]
 
 
 def scan_backups(
@@ -114,6 +134,10 @@ def scan_backups(
     for (store, key), manifest in zip(candidates, manifests, strict=True):
         if manifest is None:
             continue
+        if nested := _nested_prefix(key, manifest):
+            where = store.location(nested)
+            catalog.elsewhere[where] = catalog.elsewhere.get(where, 0) + 1
+            continue
         reason = key_mismatch(key, manifest) or _data_mismatch(
             manifest, sizes.get((id(store), manifest.data.key))
         )
@@ -125,6 +149,12 @@ def scan_backups(
             catalog.entries.append(CatalogEntry(manifest=manifest, store=store, manifest_key=key))
     catalog.entries.sort(key=_order, reverse=True)
     return catalog
+
+
+def _nested_prefix(key: str, manifest: Manifest) -> str:
+    """The prefix (ending in /) before the manifest's own key, when `key` is that key one prefix deeper."""
+    own = manifest_key(backup_stem(manifest.source, manifest.database, manifest.started_at, manifest.id))
+    return key.removesuffix(own) if key.endswith("/" + own) else ""
 
 
 def _data_mismatch(manifest: Manifest, size: int | None) -> str:
@@ -143,8 +173,8 @@ def list_backups(
     """Complete backups, newest first. Objects without a manifest are never listed; refused manifests
     are named in a warning (stderr for the CLI, the log for a function) and never listed either."""
     catalog = scan_backups(stores, database=database, source=source)
-    for refused in catalog.refused:
-        log.warning("%s", refused.line())
+    for line in catalog.warnings():
+        log.warning("%s", line)
     return catalog.entries
 
 
@@ -175,7 +205,8 @@ def find_backup(
     for refused in catalog.refused:
         if refused.manifest.id == ref:  # asked for by id: say why it is refused, not "no such backup"
             raise OperationError(f"backup {ref} is refused: {refused.line()}")
-        log.warning("%s", refused.line())
+    for line in catalog.warnings():
+        log.warning("%s", line)
     entries = catalog.entries
     if ref == "latest":
         # A partial backup (--schema-only, --exclude-table) is restored only when named by its id.

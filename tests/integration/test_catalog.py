@@ -373,3 +373,29 @@ def test_a_manifest_of_a_newer_format_is_skipped_in_one_line_saying_a_newer_clou
     assert warning.startswith(f"skipping {path}: ")
     assert "written by a newer cloudbackup (backup format 2; this one reads format 1)" in warning
     assert "Input should be" not in warning
+
+
+def test_a_store_given_without_its_prefix_names_the_prefix_once_instead_of_refusing_each_backup(
+    local_store, s3_store, moto_endpoint, capsys, caplog
+):
+    # Given three backups in s3://BUCKET/team/backups
+    for days in (3, 2, 1):
+        put_backup(s3_store, "shop", NOW - timedelta(days=days))
+    flags = [
+        "--backup-bucket", f"s3://{s3_store.bucket}", "--backup-region", "us-east-1",
+        "--backup-endpoint", moto_endpoint, "--data", str(local_store.root),
+    ]  # fmt: skip
+    # When the bucket is listed, and pruned, without the prefix
+    assert main(["list", *flags]) == 0
+    listed = capsys.readouterr()
+    caplog.clear()
+    assert main(["prune", "--keep-last", "1", *flags]) == 0
+    # Then none is listed or pruned, and one line names where they are, not three refusals
+    line = (
+        f"3 backup(s) under s3://{s3_store.bucket}/team/backups/ are not listed: another store's "
+        "(give that location as the store to see them)"
+    )
+    assert "no complete backups" in listed.out
+    assert [x for x in listed.err.splitlines() if "warning" in x] == [f"cloudbackup: warning: {line}"]
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [line]
+    assert len(list_backups([s3_store])) == 3

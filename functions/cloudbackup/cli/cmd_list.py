@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
     entries = catalog.entries
     # Refused manifests are not backups (restore, verify and prune refuse them too): named on stderr only,
     # so the listing (and `--json`) holds nothing a script could pick by mistake.
-    for refused in catalog.refused:
-        print(f"cloudbackup: warning: {refused.line()}", file=sys.stderr)
+    for line in catalog.warnings():
+        print(f"cloudbackup: warning: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps([e.summary() for e in entries], indent=2))
         return 0
