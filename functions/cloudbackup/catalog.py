@@ -483,7 +483,12 @@ def _sweep_orphaned(
     but it is never that old. A prune whose data delete failed (delete_backup) leaves such an object:
     no longer a backup, never listed, and otherwise never freed. Within --database / --source."""
     prefix = safe_segment(source) + "/" if source else ""
-    listed = list(store.list(prefix))
+    try:
+        listed = list(store.list(prefix))
+    except CloudBackupError as exc:
+        # Leftovers, not backups: the deletions made stand and are reported; the next prune looks again.
+        log.warning("could not look for data objects without a manifest: %s", exc)
+        return []
     manifests = {info.key for info in listed if is_manifest_key(info.key)}
     cutoff = now - ORPHANED_AFTER
     swept = []
@@ -496,10 +501,11 @@ def _sweep_orphaned(
         if info.last_modified is None or info.last_modified >= cutoff:
             continue
         if not dry_run:
-            # Looked at again right before the delete: a manifest written since the listing makes it a backup.
-            if any(o.key == manifest_key(stem) for o in store.list(manifest_key(stem))):
-                continue
             try:
+                # Looked at again right before the delete: a manifest written since the listing makes it
+                # a backup.
+                if any(o.key == manifest_key(stem) for o in store.list(manifest_key(stem))):
+                    continue
                 store.delete(info.key)
             except CloudBackupError as exc:
                 log.warning(

@@ -557,3 +557,24 @@ def test_a_dead_write_prune_cannot_remove_is_a_warning_and_the_deletions_are_rep
     assert len(warned) == 1
     assert str(dead) in warned[0]
     assert dead.exists()
+
+
+def test_a_prune_whose_look_for_leftovers_fails_still_reports_its_deletions(faulty_proxy, s3_bucket, caplog):
+    # Given two backups in a bucket, and S3 failing every listing after the first (the catalog's)
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url, max_attempts=2)
+    store = S3Storage(s3_bucket, "p", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    older = put_backup(store, "shop", NOW - timedelta(days=3))
+    newer = put_backup(store, "shop", NOW - timedelta(days=2))
+    faulty_proxy.add(Fault("503", pattern=r"list-type=2", method="GET", skip=1, count=1000))
+    # When prune keeps the last 1
+    result = prune(store, keep_last=1, keep_days=None, now=datetime.now(UTC))
+    # Then the deletion it made is in its result (what the CLI reports), and one warning line says
+    # that the look for data objects left without a manifest failed
+    assert [e.id for e in result.deleted] == [older.id]
+    assert result.failed == []
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1
+    assert "SlowDown" in warned[0]
+    assert "\n" not in warned[0]
+    faulty_proxy.clear()
+    assert [e.id for e in list_backups([store])] == [newer.id]
