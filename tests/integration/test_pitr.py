@@ -14,7 +14,7 @@ from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.binlog.replica import check_server
-from cloudbackup.binlog.segments import index_key, read_indexes
+from cloudbackup.binlog.segments import SegmentIndex, index_key, read_indexes
 from cloudbackup.binlog.status import binlog_status
 from cloudbackup.catalog import list_backups
 from cloudbackup.dburl import DbSettings, parse_db_url
@@ -509,3 +509,29 @@ def test_a_time_after_an_in_place_restore_asks_for_a_backup_taken_after_it(
     # Then it says what to do, and nothing was created
     assert not schema_exists(log_server, db + "_t")
     run(log_server, f"DROP DATABASE IF EXISTS `{kept}`")
+
+
+def test_a_source_whose_archive_key_is_another_sources_is_refused_before_anything_is_written(
+    log_server, s3_store
+):
+    # Given the archive of source "db prod" in a bucket (its key segment, as every name's, folds the
+    # space: "db_prod/_binlog/")
+    theirs = SegmentIndex(
+        seq=0, source="db prod", flavour="mariadb", server_id=99, binlog_file="binlog.000001",
+        first_pos=4, end_pos=2000, rotated_to=None, first_event_time="2026-06-15T12:00:00+00:00",
+        last_event_time="2026-06-15T12:00:05+00:00", first_gtid=None, last_gtid=None, events=10,
+        key="db_prod/_binlog/0000000000-feed.binlog", size=1996, sha256="0" * 64, format_description="",
+        archived_at="2026-06-15T12:00:05+00:00",
+    )  # fmt: skip
+    s3_store.put_bytes(index_key("db prod", 0), theirs.to_json())
+    before = sorted(o.key for o in s3_store.list())
+    # When another server is archived as source "db_prod"
+    with pytest.raises(UsageError) as info:
+        archive_binlog(log_server, s3_store, "db_prod")
+    # Then it is refused in one line naming both sources, and the other's archive is left as it was
+    message = str(info.value)
+    assert "'db prod'" in message
+    assert "'db_prod'" in message
+    assert "\n" not in message
+    assert sorted(o.key for o in s3_store.list()) == before
+    assert [i.source for i in read_indexes(s3_store, "db prod")] == ["db prod"]

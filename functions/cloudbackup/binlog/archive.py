@@ -21,9 +21,16 @@ from pydantic import BaseModel
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.replica import ServerLog, check_server, dump_events
-from cloudbackup.binlog.segments import SegmentIndex, index_key, iso, new_segment_key, read_indexes
+from cloudbackup.binlog.segments import (
+    SegmentIndex,
+    binlog_prefix,
+    index_key,
+    iso,
+    new_segment_key,
+    read_indexes,
+)
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import OperationError
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.storage.base import ObjectWriter, Storage
 
 log = logging.getLogger(__name__)
@@ -90,6 +97,7 @@ def archive_binlog(
     returns, so this is how it can report its lag while it runs."""
     server = check_server(db)
     indexes = read_indexes(store, source)
+    _refuse_anothers_archive(store, source, indexes)
     last = indexes[-1] if indexes else None
     result = ArchiveResult(source=source)
     if last is not None:
@@ -105,6 +113,18 @@ def archive_binlog(
         gap = f"binlog {start[0]} was recreated after {start[1]} was archived: the binary log was reset"
         run.read((server.files[0][0], 4), gap, None, follow=follow, should_stop=should_stop)
     return result
+
+
+def _refuse_anothers_archive(store: Storage, source: str, indexes: list[SegmentIndex]) -> None:
+    """Names that differ only where a key cannot hold a character ("db prod", "db_prod") share one
+    archive folder: resuming from another server's segments would record a false reset and mix its
+    events into that source's archive."""
+    others = sorted({index.source for index in indexes} - {source})
+    if others:
+        raise UsageError(
+            f"{store.location(binlog_prefix(source))} holds the binlog archive of source {others[0]!r}, "
+            f"which is stored under the same name as {source!r}: give this server another --source"
+        )
 
 
 def _start(server: ServerLog, last: SegmentIndex | None) -> tuple[tuple[str, int], str | None]:
