@@ -7,7 +7,7 @@ import time
 import pytest
 
 from cloudbackup.errors import OperationError
-from cloudbackup.storage.s3 import S3Storage, s3_client
+from cloudbackup.storage.s3 import READ_RESUMES, S3Storage, s3_client
 from cloudbackup.storage.s3_upload import MIN_PART_SIZE
 from tests.fixtures.faulty_proxy import Fault
 
@@ -160,3 +160,20 @@ def test_a_download_resumed_after_the_object_changed_says_so(s3_bucket, faulty_p
     assert f"cannot read s3://{s3_bucket}/p/blob: it changed while it was being read" in message
     assert "already exists" not in message
     assert "\n" not in message
+
+
+def test_a_long_download_cut_more_often_than_the_resume_limit_completes_while_each_resume_progresses(
+    s3_bucket, faulty_proxy, aws_client
+):
+    # Given an object whose download is cut half-way on each of its first 7 requests (a bad network
+    # over a long restore: big enough that each resumed request still brings bytes, whatever socket
+    # buffers the reset throws away)
+    data = bytes(range(256)) * (256 * 1024)  # 64 MiB
+    aws_client("s3").put_object(Bucket=s3_bucket, Key="p/blob", Body=data)
+    faulty_proxy.add(Fault("cut_body", pattern=r"/p/blob", method="GET", count=READ_RESUMES + 2))
+    store = store_via(faulty_proxy, s3_bucket)
+    # When it is read
+    read = b"".join(store.iter_range("blob"))
+    # Then every byte arrives: the limit counts cuts in a row without progress, not cuts in all
+    assert read == data
+    assert len(faulty_proxy.applied("cut_body")) == READ_RESUMES + 2

@@ -28,7 +28,8 @@ __all__ = ["S3Storage", "parse_bucket_url", "s3_client"]
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 20
-# A download cut mid-stream (reset, timeout) resumes from the last byte received, this many times.
+# A download cut mid-stream (reset, timeout) resumes from the last byte received, this many times in a
+# row without a byte received between: a long restore over a bad network may be cut any number of times.
 READ_RESUMES = 5
 _STREAM_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
 
@@ -129,13 +130,14 @@ class S3Storage:
             except Exception as exc:
                 raise s3_failure(exc, self.target, "read", self.location(key)) from None
             etag = response.get("ETag")
+            requested_at = position
             try:
                 for chunk in response["Body"].iter_chunks(READ_CHUNK):
                     position += len(chunk)
                     yield chunk
                 return
             except _STREAM_ERRORS as exc:
-                resumes += 1
+                resumes = 1 if position > requested_at else resumes + 1
                 if resumes > READ_RESUMES:
                     raise s3_failure(exc, self.target, "read", self.location(key)) from None
                 log.info("download of %s cut at byte %d (%s); resuming", self.location(key), position, exc)
