@@ -535,3 +535,45 @@ def test_a_source_whose_archive_key_is_another_sources_is_refused_before_anythin
     assert "\n" not in message
     assert sorted(o.key for o in s3_store.list()) == before
     assert [i.source for i in read_indexes(s3_store, "db prod")] == ["db prod"]
+
+
+def test_a_change_after_the_time_to_a_table_without_transactions_is_not_replayed(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup of a database with a MyISAM table, rows written to it before T
+    db = make_log_database("myisam")
+    run(log_server, f"CREATE TABLE `{db}`.m (id INT PRIMARY KEY, v INT) ENGINE=MyISAM")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO `{db}`.m VALUES (1, 1), (2, 2)")
+    at_time = snapshot(log_server, db)  # read only: no event of its own after T
+    to_time = next_second()
+    # and its rows deleted after T (a change no ROLLBACK can take back)
+    run(log_server, f"DELETE FROM `{db}`.m")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("myisam_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then its rows are the ones it held at T: nothing after T was applied
+    assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_a_transaction_after_the_time_leaves_the_auto_increment_as_it_was_then(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then rows given AUTO_INCREMENT ids before T
+    db = make_log_database("autoinc")
+    run(log_server, f"CREATE TABLE `{db}`.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO `{db}`.t (v) VALUES (1), (2)")
+    at_time = snapshot(log_server, db)  # read only: no event of its own after T
+    to_time = next_second()
+    # and more rows inserted after T
+    run(log_server, f"INSERT INTO `{db}`.t (v) VALUES (3), (4), (5)")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("autoinc_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the next id it gives is the one it would have given at T (AUTO_INCREMENT is compared)
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -7,7 +7,8 @@ Table_map names the target instead of the source; events of other databases are 
 statement end moved onto the last kept rows event). DDL whose default database is the source runs
 in the target with the session settings it was logged with, and with the loader's table shape
 (load.keep_table_shape: no invisible primary key added, no TIMESTAMP defaults added). Transactions
-are applied whole: one that commits at or after the stop time is rolled back and ends the replay.
+are applied whole: one that commits at or after the stop time ends the replay, before any of it is sent
+where its GTID event says when it commits (else it is rolled back at its end).
 """
 
 from __future__ import annotations
@@ -139,6 +140,15 @@ class Replayer:
             return self.commit_at >= self.stop_ts
         return event.timestamp >= self.stop_second
 
+    def _ends_at_or_after_stop(self, event: ev.Event) -> bool:
+        """Whether the transaction this GTID event begins is known, before any of it is sent, to end at
+        or after the stop time: MySQL's GTID event holds the commit time, MariaDB's the commit statement's
+        second (the one its XID or COMMIT has). Sending it and rolling it back at its end would keep
+        what no rollback undoes: a MyISAM table's rows, AUTO_INCREMENT counters moved on."""
+        if self.commit_at is None and event.type != ev.GTID_MARIADB:
+            return False  # a MySQL without commit times: decided at the transaction's end
+        return self._reached(event)
+
     def _one(self, event: ev.Event) -> bool:
         kind = event.type
         if kind == ev.FORMAT_DESCRIPTION:
@@ -146,7 +156,7 @@ class Replayer:
             return True
         if kind in (ev.GTID_MYSQL, ev.ANONYMOUS_GTID_MYSQL, ev.GTID_MARIADB):
             self.commit_at = ev.commit_time(event)  # a transaction begins
-            return True
+            return not self._ends_at_or_after_stop(event)
         fde = self._fde()
         if kind == ev.TABLE_MAP:
             table = ev.table_map(event, fde)
