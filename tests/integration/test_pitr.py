@@ -577,3 +577,30 @@ def test_a_transaction_after_the_time_leaves_the_auto_increment_as_it_was_then(
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the next id it gives is the one it would have given at T (AUTO_INCREMENT is compared)
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_a_table_or_view_created_in_another_database_from_this_one_is_left_out_of_the_replay(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then tables and a view made in another database from this one's (an operator
+    # setting a table aside before a change), from a session without a default database and from one
+    # using the other database, and a row written after them
+    store = LocalStorage(tmp_path / "store")
+    db, other = shop_backed_up(log_server, make_log_database, store, "aside")
+    run(
+        log_server,
+        f"CREATE TABLE `{other}`.item_copy LIKE `{db}`.item",
+        f"INSERT INTO `{other}`.item_copy SELECT * FROM `{db}`.item",
+        f"CREATE VIEW `{other}`.names AS SELECT name FROM `{db}`.item",
+    )
+    run(log_server, f"CREATE TABLE audit_copy LIKE `{db}`.audit", database=other)
+    run(log_server, f"INSERT INTO `{db}`.item (id, name) VALUES (100, 'after the copy')")
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.item")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("aside_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is as it was at T: the statements changed only the other database
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -25,7 +25,23 @@ from cloudbackup.binlog.statements import statement_kind
         (b"ALTER DATABASE shop CHARACTER SET latin1", "skip"),
         (b"DROP DATABASE shop", "drops-source"),
         (b"drop schema if exists `shop`", "drops-source"),
+        # A table or view made in another database changes only that one, whatever it reads
+        (b"CREATE TABLE `other`.item_copy LIKE `shop`.item", "skip"),
+        (b"CREATE TABLE IF NOT EXISTS other . `t` AS SELECT * FROM item", "skip"),
+        (
+            b"CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `other`.`v` AS "
+            b"SELECT 1",
+            "skip",
+        ),
+        (b"CREATE TABLE `shop`.copy LIKE item", "run"),
+        (b"CREATE OR REPLACE VIEW v AS SELECT * FROM other.t", "run"),
     ],
 )
 def test_statement_kinds(text: bytes, kind: str) -> None:
     assert statement_kind(text, "shop", "shop") == kind
+
+
+def test_a_table_created_unqualified_belongs_to_the_default_database() -> None:
+    assert statement_kind(b"CREATE TABLE copy LIKE shop.item", "other", "shop") == "skip"
+    assert statement_kind(b"CREATE TABLE copy LIKE other.item", "shop", "shop") == "run"
+    assert statement_kind(b"CREATE TABLE copy (id INT)", "", "shop") == "run"

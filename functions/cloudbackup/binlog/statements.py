@@ -3,7 +3,9 @@
 Row events carry the data; Query events carry DDL, transaction control, and statements about the
 server rather than the database (accounts, plugins, maintenance), which a restore must never run.
 A statement that creates, alters or drops a database touches no table of the target: it is skipped,
-except DROP DATABASE of the database being restored, which no replay can go past.
+except DROP DATABASE of the database being restored, which no replay can go past. So is a CREATE
+TABLE or VIEW of another database (`CREATE TABLE other.t_copy LIKE shop.t`, a table set aside): it
+may read the database, but changes only the other one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ _DATABASE_STATEMENT = re.compile(
     rb"(CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\b(?:\s+IF\s+(?:NOT\s+)?EXISTS)?\s*(`(?:[^`]|``)+`|[\w$]+)?",
     re.I,
 )
+_NAME = rb"(`(?:[^`]|``)+`|[\w$\x80-\xff]+)"
+# CREATE TABLE / VIEW and the name it creates (`db`.name or name), past the clauses a view may have.
+_CREATE_TABLE_OR_VIEW = re.compile(
+    rb"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:ALGORITHM\s*=\s*\w+|DEFINER\s*=\s*\S+|SQL\s+SECURITY\s+\w+)\s+)*"
+    rb"(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    + _NAME
+    + rb"(?:\s*\.\s*"
+    + _NAME
+    + rb")?",
+    re.I,
+)
 # ALTER DATABASE without a name changes the session's default database.
 _DATABASE_OPTIONS = {
     b"CHARACTER",
@@ -42,16 +55,26 @@ def statement_kind(text: bytes, default_database: str, source: str) -> Statement
     body = _LEADING_COMMENTS.sub(b"", text, count=1)
     if _SERVER_STATEMENT.match(body):
         return "skip"
+    if _creates_in_another_database(body, default_database, source):
+        return "skip"
     database = _DATABASE_STATEMENT.match(body)
     if database is None:
         return "run"
     name = database.group(2) or b""
-    if not name or name.upper() in _DATABASE_OPTIONS:
-        named = default_database
-    else:
-        named = name.decode("utf-8", "surrogateescape")
-        if named.startswith("`"):
-            named = named[1:-1].replace("``", "`")
+    named = default_database if not name or name.upper() in _DATABASE_OPTIONS else _unquoted(name)
     if database.group(1).upper() == b"DROP" and named == source:
         return "drops-source"
     return "skip"
+
+
+def _creates_in_another_database(body: bytes, default_database: str, source: str) -> bool:
+    created = _CREATE_TABLE_OR_VIEW.match(body)
+    if created is None:
+        return False
+    database = _unquoted(created.group(1)) if created.group(2) else default_database
+    return bool(database) and database != source
+
+
+def _unquoted(name: bytes) -> str:
+    text = name.decode("utf-8", "surrogateescape")
+    return text[1:-1].replace("``", "`") if text.startswith("`") else text
