@@ -604,3 +604,29 @@ def test_a_table_or_view_created_in_another_database_from_this_one_is_left_out_o
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then it is as it was at T: the statements changed only the other database
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_ddl_run_in_another_time_zone_replays_in_that_time_zone(log_server, make_log_database, tmp_path):
+    # Given a backup, then a TIMESTAMP column with a written default added to a table with rows, and a
+    # table made with one, both from a session in another time zone than the server's
+    db = make_log_database("tz")
+    run(log_server, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.t VALUES (1), (2)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "SET time_zone = '+05:00'",
+        "ALTER TABLE t ADD COLUMN ts TIMESTAMP NOT NULL DEFAULT '2020-01-01 00:00:00'",
+        "CREATE TABLE u (id INT PRIMARY KEY, d TIMESTAMP NULL DEFAULT '2021-06-01 12:00:00')",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.t")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("tz_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the rows the ALTER filled and both defaults are the same instants as at T (CHECKSUM TABLE
+    # and SHOW CREATE TABLE compared)
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

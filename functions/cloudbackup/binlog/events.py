@@ -245,6 +245,7 @@ def with_stmt_end(event: Event, fde: FormatDescription) -> Event:
 
 Q_SQL_MODE = 1
 Q_CHARSET = 4
+Q_TIME_ZONE = 5  # the session's time zone, logged when the statement used it
 # Status variables before the ones we read, and their lengths (codes every server writes first).
 _FIXED_STATUS = {0: 4, 1: 8, 3: 4, 4: 6, 7: 2, 8: 2, 9: 8, 10: 4, 13: 3}
 _COUNTED_STATUS = {2: 2, 5: 1, 6: 1}  # length byte (catalog: plus a NUL), then that many bytes
@@ -256,6 +257,7 @@ class Query:
     text: bytes
     sql_mode: int | None
     charset: tuple[int, int, int] | None  # character_set_client, collation_connection, collation_server
+    time_zone: str | None = None  # e.g. '+05:00' or 'Europe/Paris': where a TIMESTAMP literal was read
 
 
 def query(event: Event, fde: FormatDescription) -> Query:
@@ -267,13 +269,13 @@ def query(event: Event, fde: FormatDescription) -> Query:
     at = post + status_len
     database = body[at : at + db_len].decode("utf-8", "surrogateescape")
     text = body[at + db_len + 1 :]
-    sql_mode, charset = _status_settings(status)
-    return Query(database, text, sql_mode, charset)
+    return Query(database, text, *_status_settings(status))
 
 
-def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | None]:
-    """sql_mode and the character sets from the status variables (read in order up to an unknown one)."""
-    sql_mode = charset = None
+def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | None, str | None]:
+    """sql_mode, the character sets and the time zone from the status variables (read in order up to an
+    unknown one)."""
+    sql_mode = charset = time_zone = None
     at = 0
     while at < len(status):
         code = status[at]
@@ -282,10 +284,12 @@ def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | 
             sql_mode = struct.unpack_from("<Q", status, at)[0]
         elif code == Q_CHARSET:
             charset = struct.unpack_from("<HHH", status, at)
+        elif code == Q_TIME_ZONE:
+            time_zone = status[at + 1 : at + 1 + status[at]].decode("ascii", "replace")
         if code in _FIXED_STATUS:
             at += _FIXED_STATUS[code]
         elif code in _COUNTED_STATUS:
             at += 1 + status[at] + (1 if code == 2 else 0)
         else:
             break  # a flavour's own variable: what we need was written before it
-    return sql_mode, charset
+    return sql_mode, charset, time_zone

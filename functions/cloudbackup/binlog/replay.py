@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import pymysql
+from pymysql.converters import escape_string
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.segments import SegmentIndex
@@ -316,7 +317,7 @@ class Replayer:
 
     def _reset_session(self) -> None:
         self._run("SET NAMES utf8mb4")
-        self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT")
+        self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT")
         self.reset_at_end = False
 
     def _refuse_an_in_place_restore(self, event: ev.Event, other: str) -> None:
@@ -366,6 +367,8 @@ def _session_settings(event: ev.Event, q: ev.Query) -> str:
             f"@@session.character_set_client = {client}, @@session.collation_connection = {connection}, "
             f"@@session.collation_server = {server}"
         )
+    if q.time_zone is not None:  # TIMESTAMP literals (a default, the rows an ALTER fills) are read in it
+        settings.append(f"SESSION time_zone = '{escape_string(q.time_zone)}'")
     return "SET " + ", ".join(settings)
 
 
