@@ -91,12 +91,13 @@ def restore_backup(
     dry_run: bool = False,
     progress: Progress | None = None,
     lock_wait_timeout: int = 60,
-    before_publish: Callable[[str], None] | None = None,
+    before_publish: Callable[[str], bytes] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
     reading only their frames; `schema_only` creates every object but loads no rows.
-    `before_publish(staging)` may change the loaded staging database (point-in-time replay).
+    `before_publish(staging)` may change the loaded staging database (point-in-time replay); what it
+    returns runs in the target after the backup's events, when they are created there (event DDL).
     `should_stop()` true stops the restore at the next safe point with Stopped (module's doc)."""
     started = time.monotonic()
     manifest = entry.manifest
@@ -152,8 +153,9 @@ def restore_backup(
                 run.finish()
             _count(result, loader)
         stop()
+        events_sql = run.events_sql
         if before_publish is not None:
-            before_publish(staging.name)
+            events_sql += before_publish(staging.name)
             stop()
         # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
@@ -166,7 +168,7 @@ def restore_backup(
                 collation=manifest.collation,
                 in_place=in_place,
                 tables=wanted,
-                events_sql=run.events_sql,
+                events_sql=events_sql,
                 lock_wait_timeout=lock_wait_timeout,
             ),
         )

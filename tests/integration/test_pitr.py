@@ -630,3 +630,39 @@ def test_ddl_run_in_another_time_zone_replays_in_that_time_zone(log_server, make
     # Then the rows the ALTER filled and both defaults are the same instants as at T (CHECKSUM TABLE
     # and SHOW CREATE TABLE compared)
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_events_created_changed_and_dropped_after_the_backup_replay_where_the_restore_publishes(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup of a database with two events (not due for years)
+    db = make_log_database("events")
+    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6))")
+    for name in ("kept", "dropped"):
+        run(
+            log_server,
+            f"CREATE EVENT {name} ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01 00:00:00' "
+            "DO INSERT INTO log (at) VALUES (NOW(6))",
+            database=db,
+        )
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    # then one of them changed, the other dropped, and a new one made in another time zone
+    run(
+        log_server,
+        "ALTER EVENT kept COMMENT 'changed after the backup'",
+        "DROP EVENT dropped",
+        "SET time_zone = '+05:00'",
+        "CREATE EVENT later ON SCHEDULE EVERY 1 HOUR STARTS '2036-01-01 00:00:00' DO DELETE FROM log",
+        f"INSERT INTO `{db}`.log (at) VALUES ('2001-01-01')",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.log")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("events_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then its events (held back from staging, where they would fire) and rows are as at T
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

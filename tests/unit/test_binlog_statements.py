@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudbackup.binlog.statements import statement_kind
+from cloudbackup.binlog.statements import event_change, statement_kind
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,10 @@ from cloudbackup.binlog.statements import statement_kind
         ),
         (b"CREATE TABLE `shop`.copy LIKE item", "run"),
         (b"CREATE OR REPLACE VIEW v AS SELECT * FROM other.t", "run"),
+        # Event DDL is held back from staging, where the event would fire
+        (b"CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM log", "event"),
+        (b"ALTER DEFINER=`root`@`localhost` EVENT e DISABLE", "event"),
+        (b"DROP EVENT IF EXISTS `e`", "event"),
     ],
 )
 def test_statement_kinds(text: bytes, kind: str) -> None:
@@ -45,3 +49,12 @@ def test_a_table_created_unqualified_belongs_to_the_default_database() -> None:
     assert statement_kind(b"CREATE TABLE copy LIKE shop.item", "other", "shop") == "skip"
     assert statement_kind(b"CREATE TABLE copy LIKE other.item", "shop", "shop") == "run"
     assert statement_kind(b"CREATE TABLE copy (id INT)", "", "shop") == "run"
+
+
+def test_an_event_statement_names_its_event() -> None:
+    assert event_change(b"CREATE DEFINER=`root`@`%` EVENT IF NOT EXISTS `shop`.`Tick` ON SCHEDULE") == (
+        "CREATE",
+        "tick",
+    )
+    assert event_change(b"DROP EVENT IF EXISTS tick") == ("DROP", "tick")
+    assert event_change(b"ALTER TABLE tick ADD c INT") is None

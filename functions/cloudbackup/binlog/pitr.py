@@ -124,9 +124,10 @@ def restore_to_time(
     plan = plan_replay(stores, database, to_time, source)
     stats = ReplayStats()
 
-    def replay(staging: str) -> None:
-        replayer = Replayer(db, database, staging, to_time)
-        stop = stop_check(should_stop, choose_target(db, database, target_database, in_place))
+    def replay(staging: str) -> bytes:
+        target = choose_target(db, database, target_database, in_place)
+        replayer = Replayer(db, database, staging, to_time, published_as=target)
+        stop = stop_check(should_stop, target)
         try:
             replayer.start_with(base64.b64decode(plan.segments[0].format_description))
             replayer.apply(checked(_events_from(plan), stop))
@@ -134,6 +135,7 @@ def restore_to_time(
             replayer.close()
         nonlocal stats
         stats = replayer.stats
+        return replayer.held_events
 
     result = restore_backup(
         db,

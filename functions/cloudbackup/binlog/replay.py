@@ -6,7 +6,8 @@ so values stay bit-exact and triggers do not fire again (the rows already hold w
 Table_map names the target instead of the source; events of other databases are left out (and the
 statement end moved onto the last kept rows event). DDL whose default database is the source runs
 in the target with the session settings it was logged with, and with the loader's table shape
-(load.keep_table_shape: no invisible primary key added, no TIMESTAMP defaults added). Transactions
+(load.keep_table_shape: no invisible primary key added, no TIMESTAMP defaults added); event DDL is
+held back (held_events) to run where the restore publishes, as the backup's events are. Transactions
 are applied whole: one that commits at or after the stop time ends the replay, before any of it is sent
 where its GTID event says when it commits (else it is rolled back at its end).
 """
@@ -27,12 +28,13 @@ from pymysql.converters import escape_string
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.segments import SegmentIndex
-from cloudbackup.binlog.statements import statement_kind
+from cloudbackup.binlog.statements import event_change, statement_kind
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
+from cloudbackup.mysql.session_text import stored_program, with_session
 from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.base import Sha256Counter, Storage
 
@@ -82,8 +84,14 @@ def verify_segment(store: Storage, segment: SegmentIndex) -> None:
 
 
 class Replayer:
-    def __init__(self, db: DbSettings, source: str, target: str, stop_at: datetime) -> None:
+    def __init__(
+        self, db: DbSettings, source: str, target: str, stop_at: datetime, published_as: str | None = None
+    ) -> None:
         self.source, self.target = source, target
+        self.published_as = published_as or target  # where held-back event DDL will run
+        # CREATE/ALTER/DROP EVENT, as a script for the published database: an event created in
+        # staging would fire there while the replay runs, and the backup's events are not in staging.
+        self.held: list[tuple[str, str, bytes]] = []  # (event name, CREATE|ALTER|DROP, its script)
         self.stop_ts = stop_at.timestamp()
         # A whole-second time (MariaDB's) says only that its event is within that second: one in the
         # stop time's own second may be after it, so it stops there (never a change after TIME).
@@ -223,7 +231,10 @@ class Replayer:
             )
         if q.database == self.source or (not q.database and self._names_source(q)):
             # (from a session with no default database every name is qualified: `shop`.t is ours)
-            self._run_ddl(event, q)
+            if kind == "event":
+                self._hold_event(event, q)
+            else:
+                self._run_ddl(event, q)
         elif self._names_source(q):
             self._refuse_an_in_place_restore(event, q.database)  # (our own swap runs from staging)
             raise OperationError(
@@ -292,6 +303,45 @@ class Replayer:
         finally:
             self._reset_session()
         self.stats.events += 1
+
+    def _hold_event(self, event: ev.Event, q: ev.Query) -> None:
+        """Keep an event's DDL for the published database, under the session it was logged with (read
+        back from the server as names) and at its time (an EVERY without STARTS starts then)."""
+        if self.open:
+            self._run("COMMIT")
+            self.open = False
+        self._renamed(event, q)  # refuses a statement naming another database
+        text = renamed_qualifiers(q.text, self.source, self.published_as, _escapes(q))
+        self._run(_session_settings(event, q))
+        try:
+            self._run("SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone")
+            sql_mode, charset, collation, time_zone = (str(v) for v in self.cur.fetchone())
+        finally:
+            self._reset_session()
+        settings = {
+            "sql_mode": sql_mode,
+            "character_set_client": charset,
+            "character_set_results": charset,
+            "collation_connection": collation,
+            "time_zone": time_zone,
+        }
+        script = (
+            f"SET TIMESTAMP = {event.timestamp};\n".encode()
+            + with_session(settings, stored_program(text, sql_mode=sql_mode, charset=charset))
+            + b"SET TIMESTAMP = DEFAULT;\n"
+        )
+        self.stats.events += 1
+        verb, name = event_change(q.text) or ("", "")
+        mine = [held for held in self.held if held[0] == name]
+        if verb == "DROP" and mine and mine[0][1] == "CREATE":
+            # Made and dropped within the replay: not made at all (due, it would fire once when published)
+            self.held = [held for held in self.held if held[0] != name]
+            return
+        self.held.append((name, verb, script))
+
+    @property
+    def held_events(self) -> bytes:
+        return b"".join(script for _, _, script in self.held)
 
     def _open_create_select(self, event: ev.Event, q: ev.Query, text: bytes) -> None:
         """MySQL logs CREATE TABLE … SELECT as `CREATE TABLE … START TRANSACTION`, its rows, then a

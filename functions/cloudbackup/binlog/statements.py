@@ -5,7 +5,8 @@ server rather than the database (accounts, plugins, maintenance), which a restor
 A statement that creates, alters or drops a database touches no table of the target: it is skipped,
 except DROP DATABASE of the database being restored, which no replay can go past. So is a CREATE
 TABLE or VIEW of another database (`CREATE TABLE other.t_copy LIKE shop.t`, a table set aside): it
-may read the database, but changes only the other one.
+may read the database, but changes only the other one. CREATE, ALTER and DROP EVENT are "event":
+an event made in staging would fire there while the replay runs, so the replay holds them back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-StatementKind = Literal["run", "skip", "drops-source"]
+StatementKind = Literal["run", "skip", "drops-source", "event"]
 
 _LEADING_COMMENTS = re.compile(rb"^\s*(?:/\*(?!!).*?\*/\s*)*", re.S)
 # Statements about the server or its accounts, and ones that change no data: never run in a restore.
@@ -32,6 +33,15 @@ _NAME = rb"(`(?:[^`]|``)+`|[\w$\x80-\xff]+)"
 _CREATE_TABLE_OR_VIEW = re.compile(
     rb"CREATE\s+(?:OR\s+REPLACE\s+)?(?:(?:ALGORITHM\s*=\s*\w+|DEFINER\s*=\s*\S+|SQL\s+SECURITY\s+\w+)\s+)*"
     rb"(?:TEMPORARY\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    + _NAME
+    + rb"(?:\s*\.\s*"
+    + _NAME
+    + rb")?",
+    re.I,
+)
+# CREATE/ALTER/DROP EVENT and the event's name (`db`.name or name)
+_EVENT_STATEMENT = re.compile(
+    rb"(CREATE|ALTER|DROP)\s+(?:DEFINER\s*=\s*\S+\s+)?EVENT\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
     + _NAME
     + rb"(?:\s*\.\s*"
     + _NAME
@@ -57,6 +67,8 @@ def statement_kind(text: bytes, default_database: str, source: str) -> Statement
         return "skip"
     if _creates_in_another_database(body, default_database, source):
         return "skip"
+    if _EVENT_STATEMENT.match(body):
+        return "event"
     database = _DATABASE_STATEMENT.match(body)
     if database is None:
         return "run"
@@ -65,6 +77,14 @@ def statement_kind(text: bytes, default_database: str, source: str) -> Statement
     if database.group(1).upper() == b"DROP" and named == source:
         return "drops-source"
     return "skip"
+
+
+def event_change(text: bytes) -> tuple[str, str] | None:
+    """("CREATE"|"ALTER"|"DROP", the event's name in lower case) of an event statement, else None."""
+    found = _EVENT_STATEMENT.match(_LEADING_COMMENTS.sub(b"", text, count=1))
+    if found is None:
+        return None
+    return found.group(1).decode().upper(), _unquoted(found.group(3) or found.group(2)).lower()
 
 
 def _creates_in_another_database(body: bytes, default_database: str, source: str) -> bool:
