@@ -666,3 +666,33 @@ def test_events_created_changed_and_dropped_after_the_backup_replay_where_the_re
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then its events (held back from staging, where they would fire) and rows are as at T
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_ddl_run_without_foreign_key_checks_replays_without_them(log_server, make_log_database, tmp_path):
+    # Given a backup, then tables made and dropped with foreign_key_checks off, as migration tools do
+    # (a child before its parent; a parent dropped and made again under its child)
+    db = make_log_database("fkc")
+    run(log_server, f"CREATE TABLE `{db}`.p (id INT PRIMARY KEY)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "SET foreign_key_checks = 0",
+        "CREATE TABLE c (id INT PRIMARY KEY, qid INT, FOREIGN KEY (qid) REFERENCES q (id))",
+        "CREATE TABLE q (id INT PRIMARY KEY)",
+        "INSERT INTO q VALUES (5)",
+        "INSERT INTO c VALUES (1, 5)",
+        "DROP TABLE q",
+        "CREATE TABLE q (id INT PRIMARY KEY)",
+        "INSERT INTO q VALUES (5)",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.c")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("fkc_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is as it was at T
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -87,15 +87,23 @@ def test_a_query_event_gives_its_database_text_sql_mode_and_character_sets():
     assert (q.database, q.text) == ("shop", b"ALTER TABLE item ADD c INT")
     assert q.sql_mode == 1411383296
     assert q.charset == (45, 45, 224)
-    assert q.time_zone is None
+    assert (q.time_zone, q.flags2) == (None, 0)
 
 
-def test_a_query_event_gives_the_time_zone_it_was_logged_with():
+def test_a_query_event_gives_the_time_zone_and_foreign_key_checks_it_was_logged_with():
     fd = fde()
-    status = b"\x04" + struct.pack("<HHH", 45, 45, 224) + b"\x05\x06+05:00" + b"\x08" + struct.pack("<H", 8)
+    status = (
+        b"\x00"
+        + struct.pack("<I", ev.OPTION_NO_FOREIGN_KEY_CHECKS)
+        + b"\x04"
+        + struct.pack("<HHH", 45, 45, 224)
+        + b"\x05\x06+05:00"
+        + b"\x08"
+        + struct.pack("<H", 8)
+    )
     body = struct.pack("<IIBHH", 9, 0, 4, 0, len(status)) + status + b"shop\0CREATE TABLE u (d TIMESTAMP)"
     q = ev.query(ev.parse_event(event(ev.QUERY, body)), fd)
-    assert (q.charset, q.time_zone) == ((45, 45, 224), "+05:00")
+    assert (q.charset, q.time_zone, q.flags2) == ((45, 45, 224), "+05:00", ev.OPTION_NO_FOREIGN_KEY_CHECKS)
 
 
 def test_split_events_keeps_an_unfinished_event_for_the_next_chunk():

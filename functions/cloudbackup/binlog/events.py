@@ -243,9 +243,11 @@ def with_stmt_end(event: Event, fde: FormatDescription) -> Event:
 
 # --- Query ---------------------------------------------------------------------------------------------
 
+Q_FLAGS2 = 0  # session options, among them foreign_key_checks
 Q_SQL_MODE = 1
 Q_CHARSET = 4
 Q_TIME_ZONE = 5  # the session's time zone, logged when the statement used it
+OPTION_NO_FOREIGN_KEY_CHECKS = 1 << 26  # a flags2 bit: foreign_key_checks = 0
 # Status variables before the ones we read, and their lengths (codes every server writes first).
 _FIXED_STATUS = {0: 4, 1: 8, 3: 4, 4: 6, 7: 2, 8: 2, 9: 8, 10: 4, 13: 3}
 _COUNTED_STATUS = {2: 2, 5: 1, 6: 1}  # length byte (catalog: plus a NUL), then that many bytes
@@ -258,6 +260,7 @@ class Query:
     sql_mode: int | None
     charset: tuple[int, int, int] | None  # character_set_client, collation_connection, collation_server
     time_zone: str | None = None  # e.g. '+05:00' or 'Europe/Paris': where a TIMESTAMP literal was read
+    flags2: int | None = None  # the session options (OPTION_NO_FOREIGN_KEY_CHECKS, ...)
 
 
 def query(event: Event, fde: FormatDescription) -> Query:
@@ -272,15 +275,19 @@ def query(event: Event, fde: FormatDescription) -> Query:
     return Query(database, text, *_status_settings(status))
 
 
-def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | None, str | None]:
-    """sql_mode, the character sets and the time zone from the status variables (read in order up to an
-    unknown one)."""
-    sql_mode = charset = time_zone = None
+def _status_settings(
+    status: bytes,
+) -> tuple[int | None, tuple[int, int, int] | None, str | None, int | None]:
+    """sql_mode, the character sets, the time zone and flags2 from the status variables (read in order
+    up to an unknown one)."""
+    sql_mode = charset = time_zone = flags2 = None
     at = 0
     while at < len(status):
         code = status[at]
         at += 1
-        if code == Q_SQL_MODE:
+        if code == Q_FLAGS2:
+            flags2 = struct.unpack_from("<I", status, at)[0]
+        elif code == Q_SQL_MODE:
             sql_mode = struct.unpack_from("<Q", status, at)[0]
         elif code == Q_CHARSET:
             charset = struct.unpack_from("<HHH", status, at)
@@ -292,4 +299,4 @@ def _status_settings(status: bytes) -> tuple[int | None, tuple[int, int, int] | 
             at += 1 + status[at] + (1 if code == 2 else 0)
         else:
             break  # a flavour's own variable: what we need was written before it
-    return sql_mode, charset, time_zone
+    return sql_mode, charset, time_zone, flags2

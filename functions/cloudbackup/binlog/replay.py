@@ -367,7 +367,10 @@ class Replayer:
 
     def _reset_session(self) -> None:
         self._run("SET NAMES utf8mb4")
-        self._run("SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT")
+        self._run(
+            "SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT, "
+            "SESSION foreign_key_checks = DEFAULT"
+        )
         self.reset_at_end = False
 
     def _refuse_an_in_place_restore(self, event: ev.Event, other: str) -> None:
@@ -419,6 +422,9 @@ def _session_settings(event: ev.Event, q: ev.Query) -> str:
         )
     if q.time_zone is not None:  # TIMESTAMP literals (a default, the rows an ALTER fills) are read in it
         settings.append(f"SESSION time_zone = '{escape_string(q.time_zone)}'")
+    if q.flags2 is not None:  # a child made before its parent, a parent dropped under its child
+        checks = 0 if q.flags2 & ev.OPTION_NO_FOREIGN_KEY_CHECKS else 1
+        settings.append(f"SESSION foreign_key_checks = {checks}")
     return "SET " + ", ".join(settings)
 
 
