@@ -153,9 +153,10 @@ def restore_backup(
                 run.finish()
             _count(result, loader)
         stop()
-        events_sql = run.events_sql
+        events_sql, charset, collation = run.events_sql, manifest.charset, manifest.collation
         if before_publish is not None:
             events_sql += before_publish(staging.name)
+            charset, collation = _defaults(db, staging.name)  # as the replay left them (ALTER DATABASE)
             stop()
         # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
@@ -164,8 +165,8 @@ def restore_backup(
             SwapPlan(
                 staging=staging.name,
                 target=target,
-                charset=manifest.charset,
-                collation=manifest.collation,
+                charset=charset,
+                collation=collation,
                 in_place=in_place,
                 tables=wanted,
                 events_sql=events_sql,

@@ -696,3 +696,33 @@ def test_ddl_run_without_foreign_key_checks_replays_without_them(log_server, mak
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then it is as it was at T
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_the_database_character_set_changed_after_the_backup_replays(log_server, make_log_database, tmp_path):
+    # Given a backup of a utf8mb4 database, then its default character set changed (by name, and as the
+    # session's database) and a table made without one, with a row
+    db = make_log_database("dbcs")
+    run(
+        log_server,
+        f"ALTER DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        f"CREATE TABLE `{db}`.a (id INT PRIMARY KEY, s VARCHAR(10))",
+    )
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"ALTER DATABASE `{db}` CHARACTER SET latin1")
+    run(
+        log_server,
+        "ALTER DATABASE DEFAULT CHARACTER SET = latin1 COLLATE latin1_bin",
+        "CREATE TABLE b (id INT PRIMARY KEY, s VARCHAR(10))",
+        "INSERT INTO b VALUES (1, 'é')",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.b")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("dbcs_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the table has the character set it was made with, its row, and the database its default
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

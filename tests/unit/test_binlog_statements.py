@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudbackup.binlog.statements import event_change, statement_kind
+from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,29 @@ def test_an_event_statement_names_its_event() -> None:
     )
     assert event_change(b"DROP EVENT IF EXISTS tick") == ("DROP", "tick")
     assert event_change(b"ALTER TABLE tick ADD c INT") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "replayed"),
+    [
+        (b"ALTER DATABASE `shop` CHARACTER SET latin1", "", b"ALTER DATABASE CHARACTER SET latin1"),
+        (
+            b"alter schema shop default charset = utf8mb4 collate utf8mb4_bin",
+            "x",
+            b"ALTER DATABASE default charset = utf8mb4 collate utf8mb4_bin",
+        ),
+        (
+            b"ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_bin",
+            "shop",
+            b"ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_bin",
+        ),
+        (b"ALTER DATABASE CHARACTER SET latin1", "other", None),
+        (b"ALTER DATABASE other CHARACTER SET latin1", "shop", None),
+        (b"ALTER SCHEMA shop READ ONLY = 1", "shop", None),
+        (b"CREATE DATABASE shop CHARACTER SET latin1", "", None),
+    ],
+)
+def test_only_a_change_of_the_databases_own_defaults_is_replayed(
+    text: bytes, default: str, replayed: bytes | None
+) -> None:
+    assert source_defaults_change(text, default, "shop") == replayed

@@ -28,7 +28,7 @@ from pymysql.converters import escape_string
 
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.segments import SegmentIndex
-from cloudbackup.binlog.statements import event_change, statement_kind
+from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
@@ -220,10 +220,16 @@ class Replayer:
                 self.open = False
             return True
         kind = statement_kind(text, q.database, self.source)
-        if control is not None or kind == "skip":
+        defaults = source_defaults_change(text, q.database, self.source)
+        if control is not None or (kind == "skip" and defaults is None):
             return True
         if self._reached(event):
             return False
+        if defaults is not None:  # the target's own defaults, for the tables made after it
+            self._run_ddl(
+                event, ev.Query(self.target, defaults, q.sql_mode, q.charset, q.time_zone, q.flags2)
+            )
+            return True
         if kind == "drops-source":
             raise OperationError(
                 f"{self.source} was dropped at {self.where} ({event.time:%Y-%m-%dT%H:%M:%SZ}): "

@@ -7,6 +7,8 @@ except DROP DATABASE of the database being restored, which no replay can go past
 TABLE or VIEW of another database (`CREATE TABLE other.t_copy LIKE shop.t`, a table set aside): it
 may read the database, but changes only the other one. CREATE, ALTER and DROP EVENT are "event":
 an event made in staging would fire there while the replay runs, so the replay holds them back.
+ALTER DATABASE of the database being restored that sets only its character set and collation is
+run on the target (source_defaults_change): the tables made after it take those defaults.
 """
 
 from __future__ import annotations
@@ -77,6 +79,29 @@ def statement_kind(text: bytes, default_database: str, source: str) -> Statement
     if database.group(1).upper() == b"DROP" and named == source:
         return "drops-source"
     return "skip"
+
+
+# Only a character set and a collation, each maybe DEFAULT and `=`: what a CREATE TABLE after it takes.
+_CHARSET_OPTIONS = re.compile(
+    rb"(?:\s*(?:DEFAULT\s+)?(?:CHARACTER\s+SET|CHARSET|COLLATE)\s*=?\s*(?:'[^']*'|`[^`]*`|[\w$]+))+\s*", re.I
+)
+
+
+def source_defaults_change(text: bytes, default_database: str, source: str) -> bytes | None:
+    """`ALTER DATABASE <options>` (no name: the session's database) for an ALTER DATABASE of `source`
+    that changes only its default character set and collation; None for any other statement."""
+    body = _LEADING_COMMENTS.sub(b"", text, count=1)
+    database = _DATABASE_STATEMENT.match(body)
+    if database is None or database.group(1).upper() != b"ALTER":
+        return None
+    name = database.group(2) or b""
+    if not name or name.upper() in _DATABASE_OPTIONS:
+        named, options = default_database, body[database.start(2) if name else database.end() :]
+    else:
+        named, options = _unquoted(name), body[database.end() :]
+    if named != source or not _CHARSET_OPTIONS.fullmatch(options):
+        return None
+    return b"ALTER DATABASE " + options.strip()
 
 
 def event_change(text: bytes) -> tuple[str, str] | None:
