@@ -726,3 +726,32 @@ def test_the_database_character_set_changed_after_the_backup_replays(log_server,
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the table has the character set it was made with, its row, and the database its default
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_tables_of_another_database_dropped_or_truncated_from_this_one_are_left_out_of_the_replay(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then tables of another database truncated and dropped from a session using this one
+    store = LocalStorage(tmp_path / "store")
+    db, other = shop_backed_up(log_server, make_log_database, store, "dropx")
+    run(
+        log_server,
+        f"CREATE TABLE `{other}`.x (id INT PRIMARY KEY)",
+        f"CREATE TABLE `{other}`.y (id INT PRIMARY KEY)",
+    )
+    run(
+        log_server,
+        f"TRUNCATE TABLE `{other}`.o",
+        f"DROP TABLE `{other}`.x, `{other}`.y",
+        "INSERT INTO item (id, name) VALUES (100, 'after the drop')",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"DELETE FROM `{db}`.item")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("dropx_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is as it was at T: the statements changed only the other database
+    assert_snapshots_equal(at_time, snapshot(log_server, target))
