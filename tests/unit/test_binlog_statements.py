@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
+from cloudbackup.confine.check import Confinement
 
 
 @pytest.mark.parametrize(
@@ -43,6 +44,17 @@ from cloudbackup.binlog.statements import event_change, source_defaults_change, 
         (b"CREATE DEFINER=`root`@`localhost` EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM log", "event"),
         (b"ALTER DEFINER=`root`@`localhost` EVENT e DISABLE", "event"),
         (b"DROP EVENT IF EXISTS `e`", "event"),
+        # The server's own objects, whatever database the session used
+        (b"CREATE OR REPLACE USER 'app'@'%' IDENTIFIED BY PASSWORD '*AB'", "skip"),
+        (b"CREATE OR REPLACE ROLE r", "skip"),
+        (b"CREATE SPATIAL REFERENCE SYSTEM 4000000 NAME 'x' DEFINITION 'GEOGCS[]'", "skip"),
+        (b"DROP SPATIAL REFERENCE SYSTEM IF EXISTS 4000000", "skip"),
+        (b"CREATE FUNCTION udf RETURNS STRING SONAME 'udf.so'", "skip"),
+        (b"CREATE AGGREGATE FUNCTION IF NOT EXISTS agg RETURNS REAL SONAME 'a.so'", "skip"),
+        (b"CREATE DEFINER=`root`@`%` FUNCTION f(a INT) RETURNS INT DETERMINISTIC RETURN a", "run"),
+        (b"ALTER INSTANCE ROTATE INNODB MASTER KEY", "skip"),
+        (b"CREATE UNDO TABLESPACE u ADD DATAFILE 'u.ibu'", "skip"),
+        (b"CREATE LIBRARY lib LANGUAGE JAVASCRIPT AS $$ export function f() {} $$", "skip"),
     ],
 )
 def test_statement_kinds(text: bytes, kind: str) -> None:
@@ -88,3 +100,29 @@ def test_only_a_change_of_the_databases_own_defaults_is_replayed(
     text: bytes, default: str, replayed: bytes | None
 ) -> None:
     assert source_defaults_change(text, default, "shop") == replayed
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        (b"RENAME TABLE `restored`.a TO b, c TO `restored`.d", False),
+        (b"TRUNCATE TABLE a", False),
+        (b"CREATE TABLE c AS SELECT * FROM `restored`.a", False),
+        (b"ALTER TABLE restored.a ADD COLUMN x INT", False),
+        (b"RENAME TABLE a TO later.a", True),
+        (b"CREATE TABLE c AS SELECT * FROM later.a", True),
+        (b"CREATE TRIGGER tr AFTER INSERT ON a FOR EACH ROW INSERT INTO later.log VALUES (NEW.id)", True),
+        (b"SET GLOBAL max_connections = 1", True),
+        (b"CREATE TABLE d (a INT) DATA DIRECTORY = '/tmp'", True),
+        (b"SHUTDOWN", True),
+    ],
+)
+def test_the_replay_checks_a_logged_statement_as_a_restore_checks_a_dump(text: bytes, refused: bool) -> None:
+    # A replay's names are the source's, qualified with the database restored into; RENAME TABLE,
+    # TRUNCATE and CREATE TABLE … SELECT are a database's own DDL there
+    check = Confinement(where="binlog", own_database="restored", binlog_ddl=True)
+    assert (check.refusal(text) is not None) is refused
+
+
+def test_a_dump_still_holds_no_rename_or_truncate() -> None:
+    assert Confinement(where="dump").refusal(b"TRUNCATE TABLE a") is not None

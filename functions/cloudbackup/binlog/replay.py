@@ -29,12 +29,14 @@ from pymysql.converters import escape_string
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.segments import SegmentIndex
 from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
+from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
-from cloudbackup.mysql.session_text import stored_program, with_session
+from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS, stored_program, with_session
+from cloudbackup.mysql.splitter import QuoteModes
 from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.base import Sha256Counter, Storage
 
@@ -305,6 +307,7 @@ class Replayer:
             return
         self._run(_session_settings(event, q))
         try:
+            self._confine(text, self.target)
             self._run(text)
         finally:
             self._reset_session()
@@ -320,6 +323,7 @@ class Replayer:
         text = renamed_qualifiers(q.text, self.source, self.published_as, _escapes(q))
         self._run(_session_settings(event, q))
         try:
+            self._confine(text, self.published_as)
             self._run("SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone")
             sql_mode, charset, collation, time_zone = (str(v) for v in self.cur.fetchone())
         finally:
@@ -356,12 +360,37 @@ class Replayer:
         self._send_fde()
         self._run(_session_settings(event, q))
         try:
+            self._confine(text, self.target)
             self._run(text)
         except OperationError:
             self._reset_session()
             raise
         self.open, self.reset_at_end = True, True
         self.stats.events += 1
+
+    def _confine(self, text: bytes, own: str) -> None:
+        """Refuse, before it runs, a logged statement the restore of a dump would refuse (confine/): the
+        archive is input from the bucket, as a backup is, and the replay runs it with the restoring
+        account's rights. Read under the session it was logged with, which is in force now; its names
+        qualified with `own`, the database it runs in, are its own."""
+        self._run("SELECT @@character_set_client, @@sql_mode")
+        charset, sql_mode = (str(value) for value in self.cur.fetchone())
+        statement = " ".join(text[:80].decode(errors="replace").split())
+        if charset.lower() in BACKSLASH_UNSAFE_CHARSETS:
+            reason = f"was logged under the client character set {charset}, which the check cannot read"
+        else:
+            escapes, ansi = "NO_BACKSLASH_ESCAPES" not in sql_mode, "ANSI_QUOTES" in sql_mode
+            modes = QuoteModes(backslash_escapes=escapes, ansi_quotes=ansi)
+            check = Confinement(
+                where="binlog", databases=frozenset(self.other_databases), modes=modes, own_database=own,
+                binlog_ddl=True,
+            )  # fmt: skip
+            reason = check.refusal(text) or ""
+        if reason:
+            raise OperationError(
+                f"the binlog event at {self.where} is refused, it {reason}: {statement}; a restore to a time "
+                "before it does not replay it"
+            )
 
     def _refuse_unkept_shape(self, text: bytes) -> None:
         """A CREATE TABLE the server would give another shape than it had, where this account could not

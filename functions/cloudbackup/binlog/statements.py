@@ -20,9 +20,15 @@ StatementKind = Literal["run", "skip", "drops-source", "event"]
 
 _LEADING_COMMENTS = re.compile(rb"^\s*(?:/\*(?!!).*?\*/\s*)*", re.S)
 # Statements about the server or its accounts, and ones that change no data: never run in a restore.
+# (Also the server's own objects a database's DDL may use: spatial reference systems, loadable
+# functions (`CREATE FUNCTION f RETURNS … SONAME`), and MySQL's JavaScript libraries, which backups do
+# not hold either.) Any other statement runs only if the restore's confinement check accepts it.
 _SERVER_STATEMENT = re.compile(
     rb"(?:SAVEPOINT|ROLLBACK\s+TO|RELEASE\s+SAVEPOINT|XA\s|GRANT|REVOKE"
-    rb"|(?:CREATE|DROP|ALTER|RENAME)\s+(?:USER|ROLE|SERVER|TABLESPACE|LOGFILE|RESOURCE\s+GROUP)\b"
+    rb"|(?:CREATE(?:\s+OR\s+REPLACE)?|DROP|ALTER|RENAME)\s+(?:USER|ROLE|SERVER|(?:UNDO\s+)?TABLESPACE|LOGFILE"
+    rb"|RESOURCE\s+GROUP|SPATIAL\s+REFERENCE\s+SYSTEM|LIBRARY|INSTANCE)\b"
+    rb"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:AGGREGATE\s+)?FUNCTION\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rb"(?:`(?:[^`]|``)+`|[\w$]+)\s+RETURNS\s+\w+\s+SONAME"
     rb"|SET\s+(?:PASSWORD|DEFAULT\s+ROLE)|FLUSH|INSTALL|UNINSTALL|ANALYZE|OPTIMIZE|REPAIR|CHECK)\b",
     re.I,
 )

@@ -154,6 +154,12 @@ class Confinement:
     # the user variables known to hold a character set's name (mysqldump saves and restores it in them).
     client_charset: str = "utf8mb4"
     _charset_vars: dict[bytes, str] = field(default_factory=dict)
+    # The replay of an archived binlog (binlog/replay.py) checks each logged DDL with the same rules:
+    # its names are the source's, qualified with the database restored into (`own_database`, which
+    # counts as no qualifier), and a database's own DDL also holds RENAME TABLE, TRUNCATE and CREATE
+    # TABLE … SELECT, which dumps do not (`binlog_ddl`).
+    own_database: str | None = None
+    binlog_ddl: bool = False
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -211,6 +217,18 @@ class Confinement:
             said = f"statement {stmt.number} (line {stmt.line}) refused, it {reason}"
             raise Refused(f"{self.where}: {said}: {excerpt}", number=stmt.number) from None
 
+    def refusal(self, sql: bytes) -> str | None:
+        """Why one statement is refused (what follows "it": "uses …", "is …"), or None: check() for a
+        statement that is not part of a numbered stream."""
+        try:
+            self._check(sql)
+        except _OtherDatabase as other:
+            return f"names another database ({one_line(str(other))})"
+        except (_No, LexError) as why:
+            reason = one_line(str(why))
+            return f"cannot be read safely: {reason}" if isinstance(why, LexError) else reason
+        return None
+
     # --- the statement kinds ----------------------------------------------------------------------
 
     def _check(self, sql: bytes) -> Verdict:
@@ -245,6 +263,9 @@ class Confinement:
             return "run"
         if head in ("CREATE", "ALTER", "DROP"):
             self._object(toks, head)
+            return "run"
+        if self.binlog_ddl and (head == "TRUNCATE" or (head == "RENAME" and second == b"TABLE")):
+            self._scan(toks, every_chain=True)
             return "run"
         if head == "EXECUTE" and second == b"IMMEDIATE" and len(toks) == 3 and toks[2].kind == "string":
             return self._prepared_object(toks[2].text)
@@ -524,7 +545,7 @@ class Confinement:
         for j, t in enumerate(rest):
             if t.kind != "word":
                 continue
-            if t.text == b"SELECT":
+            if t.text == b"SELECT" and not self.binlog_ddl:
                 raise _No("creates a table from a query, which a dump does not do")
             if t.text == b"ENGINE":
                 after = [x for x in rest[j + 1 : j + 3] if not (x.kind == "op" and x.text == b"=")]
@@ -613,6 +634,8 @@ class Confinement:
         before = toks[i - 2] if i > 1 else None
         nxt = toks[j] if j < len(toks) else None
         qualifier = parts[0].text.decode("utf-8", "replace").lower()
+        if len(parts) == 2 and self.own_database is not None and qualifier == self.own_database.lower():
+            return  # the database restored into: as if unqualified
         qualified = (
             every_chain
             or len(parts) > 2
