@@ -921,3 +921,21 @@ def test_every_json_output_carries_its_format_and_the_documented_fields(
     section = readme.split("## JSON output", 1)[1].split("\n## ", 1)[0]
     for field in SHOW_FIELDS | RESTORE_FIELDS | VERIFY_FIELDS:
         assert f"`{field}`" in section, f"README's JSON output section does not name {field}"
+
+
+def test_prune_and_drill_json_carry_their_format_too(db_settings, small_db, tmp_path):
+    # Given a database backed up twice into a local store
+    data = ["--data", str(tmp_path / "data")]
+    for _ in range(2):
+        ok(cloudbackup("backup", "--db-url", db_url(db_settings, small_db), *data))
+    # When a script reads prune's and drill's JSON
+    pruned = json.loads(ok(cloudbackup("prune", "--keep-last", "1", "--dry-run", "--json", *data)))
+    drilled = json.loads(
+        ok(cloudbackup("drill", "--db-url", db_url(db_settings), "--database", small_db, "--json", *data))
+    )
+    # Then each document says its format, as README promises for every --json output
+    assert pruned["format"] == 1
+    assert len(pruned["deleted"]) == 1
+    assert pruned["deleted"][0]["format"] == 1
+    assert drilled["format"] == 1
+    assert drilled["verified"] is True

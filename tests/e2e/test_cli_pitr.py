@@ -74,6 +74,21 @@ def test_restore_to_time_from_the_command_line(log_server, archived, make_log_da
     assert window["gaps"] == []
 
 
+def test_binlog_archive_and_status_json_carry_their_format(log_server, archived):
+    # Given a database backed up and its binlog archived
+    _db, data, _to_time = archived
+    # When a script reads `binlog archive --json` (nothing new) and `binlog status --json`
+    url = db_url(log_server)
+    done = cli("binlog", "archive", "--db-url", url, "--source", "src", "--data", data, "--json")
+    status = cli("binlog", "status", "--json", "--data", data)
+    # Then each object says its format, as README promises for every --json output
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["format"] == 1
+    windows = json.loads(status.stdout)
+    assert windows
+    assert all(w["format"] == 1 for w in windows)
+
+
 def test_a_time_before_every_backup_is_a_usage_error(log_server, archived):
     db, data, _ = archived
 

@@ -10,6 +10,7 @@ import threading
 from cloudbackup.backup import default_source
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.status import binlog_status, describe
+from cloudbackup.catalog import JSON_FORMAT
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.printable import one_line
@@ -32,7 +33,7 @@ def _archive(args: argparse.Namespace) -> int:
     if result.gap:
         print(f"cloudbackup: binlog gap on {source}: {result.gap}", file=sys.stderr)
     if args.json:
-        print(result.model_dump_json(indent=2))
+        print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
     else:
         print(
             f"archived {result.events:,} binlog events of {source} in {result.segments} segments "
@@ -47,7 +48,7 @@ def _archive(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     windows = binlog_status(stores_from_args(args).read)
     if args.json:
-        print(json.dumps([w.model_dump() for w in windows], indent=2))
+        print(json.dumps([{"format": JSON_FORMAT, **w.model_dump()} for w in windows], indent=2))
     elif not windows:
         print("no archived binary log")
     else:

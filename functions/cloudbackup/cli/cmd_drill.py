@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from cloudbackup.catalog import find_backup
+from cloudbackup.catalog import JSON_FORMAT, find_backup
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.drill.proof import DrillFailed
@@ -25,12 +25,21 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(
                 json.dumps(
-                    {"backup_id": entry.id, "database": args.database, "verified": False, "error": str(exc)}
+                    {
+                        "format": JSON_FORMAT,
+                        "backup_id": entry.id,
+                        "database": args.database,
+                        "verified": False,
+                        "error": str(exc),
+                    }
                 )
             )
         print(f"cloudbackup: {one_line(str(exc))}", file=sys.stderr)
         return 1
-    print(result.model_dump_json(indent=2) if args.json else one_line(summary(result)))
+    if args.json:
+        print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
+    else:
+        print(one_line(summary(result)))
     return 0
 
 

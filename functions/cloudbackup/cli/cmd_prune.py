@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from cloudbackup.catalog import ORPHANED_AFTER, CatalogEntry, backups_of, prune
+from cloudbackup.catalog import JSON_FORMAT, ORPHANED_AFTER, CatalogEntry, backups_of, prune
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import OperationError
 from cloudbackup.printable import one_line
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
+                    "format": JSON_FORMAT,
                     "store": stores.write.describe(),
                     "dry_run": result.dry_run,
                     "deleted": [e.summary() for e in result.deleted],
