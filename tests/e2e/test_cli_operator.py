@@ -366,6 +366,24 @@ def test_in_place_on_a_terminal_asks_naming_the_database_and_its_before_copy(db_
     assert len(schemas_named(db_settings, small_db + "_before_")) == 1
 
 
+def test_in_place_question_names_the_server_and_only_yes_replaces(db_settings, small_db, tmp_path):
+    # Given a backup of a database whose rows were deleted since
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM t")
+    args = ["restore", "--db-url", db_url(db_settings), "--backup", made, "--in-place", *flags]
+    for answer in (b"y\n", b"Y\n", b"ye\n"):
+        # When the operator answers the question with less than the "yes" it asks for
+        code, err = in_place_on_a_terminal(args, answer)
+        # Then the question named the server the database is replaced on, and nothing changed
+        assert f"On server {db_settings.host}:{db_settings.port}, " in err
+        assert code == 1, err
+        assert "cancelled" in err
+        assert tables_of(db_settings, small_db)["t"] == 0
+        assert schemas_named(db_settings, small_db + "_before_") == []
+
+
 # --- 3. storage settings from the environment ---------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
         target = target_named
         if ask and target:
-            confirm_in_place(target, f"the dump file {args.backup}")
+            confirm_in_place(target, f"the dump file {args.backup}", server=server_of(db))
         result = restore_dump_file(db, args.backup, target_database=target, **common)
         origin = ("file", os.path.abspath(args.backup))
     else:
@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
             same_database_in_place(db, entry.manifest.database)
         if ask:
             store, location = where(entry)
-            confirm_in_place(entry.manifest.database, f"backup {entry.id} ({store} {location})")
+            confirm_in_place(
+                entry.manifest.database, f"backup {entry.id} ({store} {location})", server=server_of(db)
+            )
         result = restore_backup(
             db,
             entry,
@@ -102,7 +104,11 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
         same_database_in_place(db, args.database)
     when = parse_time(args.to_time)
     if args.in_place and not (args.yes or args.dry_run):
-        confirm_in_place(args.database, f"its newest backup before {args.to_time} and the binlog up to then")
+        confirm_in_place(
+            args.database,
+            f"its newest backup before {args.to_time} and the binlog up to then",
+            server=server_of(db),
+        )
     result = restore_to_time(
         db,
         stores_from_args(args).read,
@@ -132,6 +138,11 @@ def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
             )
         )
     return 0
+
+
+def server_of(db: DbSettings) -> str:
+    """The server as the operator named it in --db-url: the question says where it replaces."""
+    return f"{db.host}:{db.port}"
 
 
 def named_target(args: argparse.Namespace, db: DbSettings) -> str | None:
