@@ -29,6 +29,9 @@ class DbSettings:
     database: str | None = None
     ssl_mode: SslMode | None = None  # None: chosen from ssl_ca and the host (see tls_mode)
     ssl_ca: str | None = None  # PEM file of the CA(s) the server's certificate must chain to
+    # Where the password came from, said when access is denied: with a password in several places the
+    # one used is not the one an operator may think (empty: not the command line's to say, e.g. a secret).
+    password_from: str = field(default="", compare=False)
 
     def with_database(self, database: str | None) -> DbSettings:
         return replace(self, database=database)
@@ -91,6 +94,12 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
     where = f"bad --db-url {_redact(url)!r}"
     mode = check_tls_options(options.get("ssl-mode"), options.get("ssl-ca"), where)
     password = unquote(parts.password) if parts.password is not None else env.get("MYSQL_PWD", "")
+    if parts.password is not None:
+        said = "the password in --db-url" + ("; MYSQL_PWD is ignored" if "MYSQL_PWD" in env else "")
+    else:
+        said = "the password from MYSQL_PWD"
+        if "MYSQL_PWD" not in env:
+            said = "no password given: --db-url, MYSQL_PWD or --db-password-file"
     return DbSettings(
         host=parts.hostname,
         port=port,
@@ -99,6 +108,7 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
         database=unquote(path) or None,
         ssl_mode=mode,
         ssl_ca=options.get("ssl-ca"),
+        password_from=said,
     )
 
 

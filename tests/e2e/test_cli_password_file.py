@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -80,3 +81,35 @@ def test_a_password_in_both_the_url_and_a_file_is_refused(db_settings, tmp_path:
     )  # fmt: skip
     assert result.returncode == 2
     assert "give the password once" in result.stderr
+
+
+def test_access_denied_says_which_password_was_used_and_which_was_ignored(
+    db_settings, password_user, tmp_path: Path
+):
+    # Given the right password in MYSQL_PWD and in a file, and a wrong one in the URL or the file
+    user, database = password_user
+    right, wrong = tmp_path / "right", tmp_path / "wrong"
+    right.write_text(PASSWORD + "\n")
+    wrong.write_text("not-the-password\n")
+    host = f"{db_settings.host}:{db_settings.port}"
+    env = {**os.environ, "MYSQL_PWD": PASSWORD}
+    no_pwd = {k: v for k, v in os.environ.items() if k != "MYSQL_PWD"}
+    cases = [
+        # (URL, extra flags, environment, what stderr must say)
+        (f"mysql://{user}:bad@{host}/{database}", [], env, "the password in --db-url; MYSQL_PWD is ignored"),
+        (url(db_settings, user, database), ["--db-password-file", str(wrong)], env,
+         f"the password from --db-password-file {wrong}; MYSQL_PWD is ignored"),
+        (url(db_settings, user, database), [], no_pwd, "no password given"),
+    ]  # fmt: skip
+    for db_url, flags, environment, said in cases:
+        # When the operator runs a backup with it
+        result = cloudbackup(
+            "backup", "--db-url", db_url, *flags, "--data", str(tmp_path / "store"), env=environment
+        )  # fmt: skip
+        # Then access is denied in one line naming the password used, never the password itself
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "access denied" in result.stderr
+        assert said in result.stderr, result.stderr
+        assert PASSWORD not in result.stderr
+        assert "not-the-password" not in result.stderr

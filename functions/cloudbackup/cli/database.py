@@ -7,6 +7,7 @@ password) and out of the environment (MYSQL_PWD is readable by the same user in 
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -21,7 +22,10 @@ def db_from_args(args: argparse.Namespace) -> DbSettings:
         return db
     if _has_password(args.db_url):
         raise UsageError("--db-password-file and a password in --db-url: give the password once")
-    return replace(db, password=read_password_file(path))
+    said = f"the password from --db-password-file {path}"
+    if "MYSQL_PWD" in os.environ:
+        said += "; MYSQL_PWD is ignored"
+    return replace(db, password=read_password_file(path), password_from=said)
 
 
 def read_password_file(path: str) -> str:

@@ -173,7 +173,8 @@ def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database
     code = exc.args[0] if exc.args else 0
     where = settings.redacted()
     if code in (ER_ACCESS_DENIED, ER_DBACCESS_DENIED, ER_ACCESS_DENIED_NO_PASSWORD):
-        return UsageError(f"access denied for {where}: wrong user or password")
+        said = f" ({settings.password_from})" if settings.password_from else ""
+        return UsageError(f"access denied for {where}: wrong user or password{said}")
     if code == ER_BAD_DB:
         return UsageError(f"unknown database {database!r} on {settings.host}:{settings.port}")
     tls_failure = _tls_failure(exc)
