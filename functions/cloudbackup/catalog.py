@@ -219,6 +219,7 @@ def find_backup(
         if not entries:
             what = backups_of(database, source) or "of any database"
             hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
+            hint = hint or spelt_otherwise(stores, database, source)
             raise UsageError(f"no complete backup {what} in {describe_stores(stores)}{hint}")
         return entries[0]
     matches = [e for e in entries if e.id == ref]
@@ -233,10 +234,22 @@ def find_backup(
             f" (an id prefix needs {MIN_ID_PREFIX} or more characters)" if len(ref) < MIN_ID_PREFIX else ""
         )
         of = backups_of(database, source)
+        short = short or spelt_otherwise(stores, database, source)
         raise UsageError(
             f"no complete backup{' ' + of if of else ''} with id {ref!r} in {describe_stores(stores)}{short}"
         )
     return matches[0]
+
+
+def spelt_otherwise(stores: Sequence[Storage], database: str | None, source: str | None) -> str:
+    """` (there are backups of 'shop')` when `database` matched nothing but differs from a backed-up
+    database only in case: a name typed as `SHOP` is a different database to the server, and an
+    operator told only "no backup" would think the backups gone. Empty otherwise."""
+    if not database:
+        return ""
+    named = {e.manifest.database for e in scan_backups(stores, source=source).entries}
+    alike = sorted(n for n in named if n != database and n.casefold() == database.casefold())
+    return f" (there are backups of {', '.join(map(repr, alike))})" if alike else ""
 
 
 def backups_of(database: str | None, source: str | None) -> str:

@@ -957,3 +957,27 @@ def test_prune_and_drill_json_carry_their_format_too(db_settings, small_db, tmp_
     assert pruned["deleted"][0]["format"] == 1
     assert drilled["format"] == 1
     assert drilled["verified"] is True
+
+
+def test_a_database_named_in_the_wrong_case_is_said_to_have_no_backups_and_the_right_name_given(
+    db_settings, small_db, tmp_path
+):
+    # Given a backup of a database
+    data = ["--data", str(tmp_path / "data")]
+    backup_id(db_settings, small_db, data)
+    typed = small_db.upper()
+    # When the operator lists and restores it under its name in the wrong case
+    listed = cloudbackup("list", "--database", typed, *data)
+    restored = cloudbackup(
+        "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", typed,
+        "--target-database", small_db + "_copy", *data,
+    )  # fmt: skip
+    # Then list says there are none of that database (not none at all) and names the one there is
+    assert listed.returncode == 0, listed.stderr
+    assert f"no complete backups of database {typed!r}" in listed.stdout
+    assert f"there are backups of {small_db!r}" in listed.stdout
+    # and the restore is refused in one line naming it too, creating nothing
+    assert restored.returncode == 2
+    assert restored.stderr.count("\n") == 1
+    assert f"there are backups of {small_db!r}" in restored.stderr
+    assert schemas_named(db_settings, small_db + "_copy") == []

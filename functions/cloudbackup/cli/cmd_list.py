@@ -6,7 +6,14 @@ import argparse
 import json
 import sys
 
-from cloudbackup.catalog import CatalogEntry, describe_stores, latest_per_database, scan_backups
+from cloudbackup.catalog import (
+    CatalogEntry,
+    backups_of,
+    describe_stores,
+    latest_per_database,
+    scan_backups,
+    spelt_otherwise,
+)
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
 from cloudbackup.printable import one_line
@@ -26,7 +33,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([e.summary() for e in entries], indent=2))
         return 0
     if not entries:
-        print(f"no complete backups in {describe_stores(stores.read)}")
+        # Narrowed by --database/--source, "none" must say of what: the store itself may hold many.
+        of = backups_of(args.database, args.source)
+        hint = spelt_otherwise(stores.read, args.database, args.source)
+        print(f"no complete backups{' ' + of if of else ''} in {describe_stores(stores.read)}{hint}")
         return 0
     print(render_table(entries))
     return 0
