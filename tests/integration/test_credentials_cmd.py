@@ -129,3 +129,32 @@ def test_bad_stack_or_secret_is_one_line_and_writes_nothing(
     assert message.format(stack=stack) in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("empty", "flag"), [("stack", "--stack"), ("out", "--out")])
+def test_an_empty_stack_or_out_is_refused_and_writes_nothing(
+    moto_endpoint: str,
+    aws_client: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    empty: str,
+    flag: str,
+) -> None:
+    # Given a deployed stack (an empty --stack would have CloudFormation describe every stack)
+    arn = store_key(
+        aws_client, json.dumps({"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET_KEY})
+    )
+    stack = deploy_stack(aws_client, {OUTPUT_SECRET: arn})
+    out = tmp_path / "credentials"
+    # When the operator's script passes an unset variable as --stack or --out
+    given = {"stack": stack, "out": str(out), empty: ""}
+    code = main(
+        ["credentials", "--stack", given["stack"], "--out", given["out"], "--region", "us-east-1",
+         "--endpoint", moto_endpoint]
+    )  # fmt: skip
+    # Then it is refused in one line naming the empty flag, and no key is written anywhere
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{flag} is empty" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -64,6 +64,8 @@ def stack_outputs(cloudformation: CloudFormationClient, stack: str) -> dict[str,
         if "does not exist" in str(exc):
             raise UsageError(f"stack {stack!r} not found in this account and region (see --region)") from None
         raise OperationError(f"cannot read stack {stack!r}: {exc}") from None
+    if len(stacks) != 1:  # one stack per name; anything else is not the stack asked for
+        raise UsageError(f"stack {stack!r} not found in this account and region (see --region)")
     return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", []) if "OutputKey" in o}
 
 
@@ -87,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
 
+    for flag, value in (("--stack", args.stack), ("--out", args.out)):
+        # `--stack "$STACK"` with the variable unset: CloudFormation describes every stack for an empty
+        # name (this would write the first one's key), and an empty path is the current directory.
+        if not value.strip():
+            raise UsageError(f"{flag} is empty (an unset variable?): give its value")
     out = Path(args.out).expanduser()
     if out.exists() and not args.force:  # before any AWS call: nothing to fetch for a refusal
         raise UsageError(f"{out} exists; pass --force to overwrite it")
