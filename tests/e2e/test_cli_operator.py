@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -980,4 +981,34 @@ def test_a_database_named_in_the_wrong_case_is_said_to_have_no_backups_and_the_r
     assert restored.returncode == 2
     assert restored.stderr.count("\n") == 1
     assert f"there are backups of {small_db!r}" in restored.stderr
+    assert schemas_named(db_settings, small_db + "_copy") == []
+
+
+def test_an_empty_name_from_an_unset_variable_is_refused_not_matched_against_nothing(
+    db_settings, small_db, tmp_path
+):
+    # Given a store with a backup of a database
+    data = ["--data", str(tmp_path / "data")]
+    backup_id(db_settings, small_db, data)
+    url = db_url(db_settings)
+    for args in (
+        ["list", "--database", ""],
+        ["prune", "--keep-last", "1", "--database", "", "--dry-run"],
+        ["prune", "--keep-last", "1", "--source", " "],
+        ["show", "--backup", "latest", "--database", ""],
+        ["restore", "--db-url", url, "--backup", "", "--target-database", small_db + "_copy"],
+        ["restore", "--db-url", url, "--backup", "latest", "--database", small_db,
+         "--target-database", small_db + "_copy", "--table", ""],
+        ["backup", "--db-url", url, "--database", small_db, "--source", ""],
+        ["backup", "--db-url", url, "--database", ""],
+    ):  # fmt: skip
+        # When a script passes an unset variable as a name (`--database "$DB"`)
+        result = cloudbackup(*args, *data)
+        # Then it is refused in one line naming the flag, rather than matching nothing (or the default)
+        flag = next(a for a, value in pairwise(args) if not value.strip())
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.stderr == f"cloudbackup: {flag} is empty (an unset variable?): give its value\n"
+        assert result.stdout == ""
+    # and nothing was made, deleted or restored
+    assert len(json.loads(ok(cloudbackup("list", "--json", *data)))) == 1
     assert schemas_named(db_settings, small_db + "_copy") == []

@@ -447,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     args = build_parser().parse_args(given)
+    empty = empty_name_flag(args)
+    if empty:
+        print(f"cloudbackup: {empty} is empty (an unset variable?): give its value", file=sys.stderr)
+        return 2
     # Ctrl-C says so at once (cleaning up an upload or a staging database can take a moment); a stop
     # from cron, systemd or a container runtime cleans up the same way. Exit code 130 either way.
     interrupt_on_signals(_say_stopping, _say_going_on)
@@ -481,6 +485,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         cancel_pending_interrupt()
         sys.stdout = output
+
+
+# Flags naming a database, table, source or backup. Given empty (`--database "$DB"`, the variable
+# unset) they matched nothing and said so as if the store were empty, or fell back to the default
+# (--source): a prune, list or restore of something other than what the script names.
+_NAME_FLAGS = {
+    "database": "--database",
+    "source": "--source",
+    "table": "--table",
+    "exclude_table": "--exclude-table",
+    "target_database": "--target-database",
+    "backup": "--backup",
+}
+
+
+def empty_name_flag(args: argparse.Namespace) -> str | None:
+    """The first name flag given an empty (or blank) value, else None. No server allows a blank name."""
+    for dest, flag in _NAME_FLAGS.items():
+        value = getattr(args, dest, None)
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None and not one.strip():
+                return flag
+    return None
 
 
 def _say_stopping() -> None:
