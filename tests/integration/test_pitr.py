@@ -21,8 +21,9 @@ from cloudbackup.dburl import DbSettings, parse_db_url
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
+from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, q, snapshot
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
+from tests.fixtures.numbers import numbers
 from tests.integration.backup_helpers import inserting
 from tests.integration.pitr_helpers import (
     FailingIndexWrites,
@@ -755,3 +756,43 @@ def test_tables_of_another_database_dropped_or_truncated_from_this_one_are_left_
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then it is as it was at T: the statements changed only the other database
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+PACKET_FOR_THE_TEST = 4 << 20
+
+
+def test_a_statement_whose_row_events_outgrow_max_allowed_packet_is_replayed_whole(
+    log_server, make_log_database, tmp_path
+):
+    # Given a database backed up, then one INSERT … SELECT whose row events (~7 MiB) are more than
+    # the server's max_allowed_packet (4 MiB here; MariaDB's default is 16 MiB: a bulk load outgrows it)
+    db, target = make_log_database("pitr_bulk"), make_log_database("pitr_bulk_target")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(200))", database=db)
+    archive_binlog(log_server, store, "src")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        f"INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM {numbers(45000)}",
+        database=db,
+    )
+    to_time = next_second()
+    run(log_server, "INSERT INTO t VALUES (0, 'after T')", database=db)  # (the archive reaches past T)
+    archive_binlog(log_server, store, "src")
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+        (packet,) = cur.fetchone()
+        cur.execute(f"SET GLOBAL max_allowed_packet = {PACKET_FOR_THE_TEST}")
+    try:
+        # When the database is restored to a time after that statement
+        result = restore_to_time(log_server, [store], db, to_time, target_database=target)
+    finally:
+        with admin_connect(log_server) as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL max_allowed_packet = {packet}")
+    # Then every row of it is there, bit for bit
+    assert result.binlog_transactions == 1
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(f"DELETE FROM {q(db)}.t WHERE id = 0")
+        cur.execute(f"CHECKSUM TABLE {q(db)}.t, {q(target)}.t")
+        (_, source_sum), (_, restored_sum) = cur.fetchall()
+    assert restored_sum == source_sum

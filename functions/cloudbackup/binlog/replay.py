@@ -106,8 +106,10 @@ class Replayer:
         self.unkept_shape = keep_table_shape(self.conn)
         self.cur = self.conn.cursor()
         self.other_databases = self._databases() - {source, target}
-        self.cur.execute("SELECT VERSION()")
-        self.mysql = "mariadb" not in str(self.cur.fetchone()[0]).lower()
+        self.cur.execute("SELECT VERSION(), @@max_allowed_packet")
+        version, packet = self.cur.fetchone()
+        self.mysql = "mariadb" not in str(version).lower()
+        self.part_bytes = rows_part_bytes(int(packet))
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
         self.pending: list[ev.Event] = []
@@ -273,13 +275,17 @@ class Replayer:
         if last_rows is None:
             return
         fde = self._fde()
-        if not ev.rows_flags(pending[last_rows], fde) & ev.STMT_END_FLAG:
-            pending[last_rows] = ev.with_stmt_end(pending[last_rows], fde)
+        events = pending[: last_rows + 1]
+        maps = [e for e in events if e.type == ev.TABLE_MAP]  # (a statement's maps come before its rows)
         self._send_fde()
         self._begin()
-        self._run(
-            "BINLOG '" + base64.b64encode(b"".join(e.raw for e in pending[: last_rows + 1])).decode() + "'"
-        )
+        # One statement's row events (a bulk INSERT … SELECT: tens of MiB) may outgrow the server's
+        # max_allowed_packet as one BINLOG statement. Sent in parts instead, each ending its part
+        # (STMT_END: the server closes the tables after it) and so each with the table maps again.
+        for part in _parts([e for e in events if e.type in ev.ROWS_EVENTS], self.part_bytes):
+            if not ev.rows_flags(part[-1], fde) & ev.STMT_END_FLAG:
+                part[-1] = ev.with_stmt_end(part[-1], fde)
+            self._run("BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'")
         self.stats.statements += 1
         self.stats.events += last_rows + 1
 
@@ -442,6 +448,26 @@ class Replayer:
             raise OperationError(
                 f"replaying the binlog event at {self.where} failed: {code} {message}"
             ) from None
+
+
+def rows_part_bytes(max_allowed_packet: int) -> int:
+    """Row event bytes per BINLOG statement: base64 makes them 4/3 larger, and the table maps and the
+    statement's text come on top; half the packet leaves room for both."""
+    return max(max_allowed_packet // 2, 1 << 10)
+
+
+def _parts(rows: list[ev.Event], part_bytes: int) -> list[list[ev.Event]]:
+    """`rows` in order, cut into runs of at most `part_bytes` (a larger event goes alone: it cannot
+    be cut, and the server says whether it takes it)."""
+    parts: list[list[ev.Event]] = [[]]
+    size = 0
+    for event in rows:
+        if parts[-1] and size + len(event.raw) > part_bytes:
+            parts.append([])
+            size = 0
+        parts[-1].append(event)
+        size += len(event.raw)
+    return parts
 
 
 def _session_settings(event: ev.Event, q: ev.Query) -> str:
