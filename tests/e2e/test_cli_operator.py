@@ -982,6 +982,11 @@ def test_a_database_named_in_the_wrong_case_is_said_to_have_no_backups_and_the_r
     assert restored.stderr.count("\n") == 1
     assert f"there are backups of {small_db!r}" in restored.stderr
     assert schemas_named(db_settings, small_db + "_copy") == []
+    # and a prune of it (a cron line's typo) warns naming it, deleting nothing
+    pruned = cloudbackup("prune", "--keep-last", "1", "--database", typed, *data)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"there are backups of {small_db!r}" in pruned.stderr
+    assert len(json.loads(ok(cloudbackup("list", "--json", *data)))) == 1
 
 
 def test_an_empty_name_from_an_unset_variable_is_refused_not_matched_against_nothing(

@@ -11,7 +11,14 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from cloudbackup.catalog import JSON_FORMAT, ORPHANED_AFTER, CatalogEntry, backups_of, prune
+from cloudbackup.catalog import (
+    JSON_FORMAT,
+    ORPHANED_AFTER,
+    CatalogEntry,
+    backups_of,
+    prune,
+    spelt_otherwise,
+)
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import OperationError
 from cloudbackup.printable import one_line
@@ -77,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             one_line(
                 f"cloudbackup: warning: no backup {named} in {stores.write.describe()}: nothing to prune"
+                + spelt_otherwise([stores.write], args.database, args.source)
             ),
             file=sys.stderr,
         )
