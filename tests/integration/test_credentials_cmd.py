@@ -158,3 +158,29 @@ def test_an_empty_stack_or_out_is_refused_and_writes_nothing(
     assert f"{flag} is empty" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+def test_a_directory_as_out_is_refused_naming_a_file_to_give(
+    moto_endpoint: str,
+    aws_client: Callable[..., Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    force: list[str],
+) -> None:
+    # Given a deployed stack, and a directory where the operator meant a file (`--out ~/.aws`)
+    arn = store_key(
+        aws_client, json.dumps({"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET_KEY})
+    )
+    stack = deploy_stack(aws_client, {OUTPUT_SECRET: arn})
+    directory = tmp_path / "aws"
+    directory.mkdir()
+    # When it is given as --out (with --force too, as the old message advised)
+    code = run(moto_endpoint, stack, directory, *force)
+    # Then it is refused in one line saying it is a directory, and the directory is left as it was
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"--out {directory} is a directory" in err
+    assert len(err.strip().splitlines()) == 1
+    assert directory.is_dir()
+    assert list(directory.iterdir()) == []

@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         if not value.strip():
             raise UsageError(f"{flag} is empty (an unset variable?): give its value")
     out = Path(args.out).expanduser()
+    if out.is_dir():  # `--out ~/.aws`: --force would not make a directory a file
+        raise UsageError(f"--out {out} is a directory: name the file to write, e.g. {out / 'credentials'}")
     if out.exists() and not args.force:  # before any AWS call: nothing to fetch for a refusal
         raise UsageError(f"{out} exists; pass --force to overwrite it")
     try:
