@@ -76,6 +76,11 @@ def check_tls_options(ssl_mode: str | None, ssl_ca: str | None, where: str) -> S
 
 def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
     env = os.environ if environ is None else environ
+    if _userinfo_cut_short(url):
+        raise UsageError(
+            "bad --db-url: a password holding #, / or ? must be percent-encoded (%23, %2F, %3F), "
+            f"or given with --db-password-file; expected {EXPECTED_FORM}"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port or 3306
@@ -110,6 +115,16 @@ def parse_db_url(url: str, environ: dict[str, str] | None = None) -> DbSettings:
         ssl_ca=options.get("ssl-ca"),
         password_from=said,
     )
+
+
+def _userinfo_cut_short(url: str) -> bool:
+    """Whether a #, / or ? before the `@` ended the URL's host part early: in `u:pa#ss@h` the parser
+    reads `pa` as the port, and its error would show that piece of the password."""
+    _, scheme_end, rest = url.partition("://")
+    if not scheme_end:
+        return False
+    host_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return "@" not in rest[:host_end] and "@" in rest[host_end:]
 
 
 def _query_options(query: str, shown: str) -> dict[str, str]:

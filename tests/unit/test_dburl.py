@@ -125,3 +125,18 @@ def test_repr_hides_the_password():
     assert "hunter2" not in repr(s)
     assert "hunter2" not in str(s)
     assert s.password == "hunter2"
+
+
+@pytest.mark.parametrize("password", ["hunt#er2", "hunt/er2", "hunt?er2", "hunt#er2:x"])
+def test_a_password_holding_a_url_delimiter_is_said_to_need_encoding_and_no_part_of_it_shown(password):
+    # Given a URL whose password holds #, / or ?, which end a URL's host part (`hunt` becomes the port)
+    url = f"mysql://app:{password}@127.0.0.1/shop"
+    # When it is parsed
+    with pytest.raises(UsageError) as info:
+        parse_db_url(url, environ={})
+    # Then the error says how to write it, and shows no part of the password
+    message = str(info.value)
+    assert "percent-encoded" in message
+    assert "--db-password-file" in message
+    assert "hunt" not in message
+    assert "er2" not in message
