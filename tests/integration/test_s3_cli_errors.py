@@ -140,3 +140,23 @@ def test_an_unreachable_endpoint_is_a_failed_operation(tmp_path):
         "http://127.0.0.1:9",
     )
     assert_one_line_error(result, 1, "cannot reach S3", "cbt-any")
+
+
+@pytest.mark.parametrize("variable", ["CLOUDBACKUP_BACKUP_REGION", "AWS_REGION"])
+def test_a_wrong_region_from_the_environment_is_said_to_come_from_it(
+    tmp_path, moto_endpoint, aws_client, variable
+):
+    # Given a bucket in eu-west-1, and a shell whose environment says us-east-1 (no --backup-region typed)
+    bucket = f"cbt-eu-bucket-{variable.lower().replace('_', '-')}"
+    aws_client("s3", region="eu-west-1").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("REGION") and "CLOUDBACKUP_" not in k}
+    # When the operator lists the bucket
+    result = cli(
+        "list", "--data", str(tmp_path), "--backup-bucket", f"s3://{bucket}",
+        "--backup-endpoint", moto_endpoint, env={**env, variable: "us-east-1"},
+    )  # fmt: skip
+    # Then the one line says where the region it used came from, since the operator never typed it
+    assert_one_line_error(result, 2, "not us-east-1", f"region us-east-1 (from ${variable})")
+    aws_client("s3", region="eu-west-1").delete_bucket(Bucket=bucket)

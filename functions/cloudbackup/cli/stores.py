@@ -97,6 +97,14 @@ def region_setting(args: argparse.Namespace) -> str | None:
     return next((os.environ[name] for name in AWS_REGION_ENV if os.environ.get(name)), None)
 
 
+def region_variable(args: argparse.Namespace) -> str | None:
+    """The environment variable region_setting took the region from; None when a flag gave it."""
+    if getattr(args, "backup_region", None):
+        return None
+    names = (ENV_SETTINGS["backup_region"], *AWS_REGION_ENV)
+    return next((name for name in names if os.environ.get(name)), None)
+
+
 def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     from cloudbackup.storage.credentials import CredentialSource
     from cloudbackup.storage.s3 import S3Storage, parse_bucket_url, s3_client
@@ -120,4 +128,5 @@ def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
         kms_key_id=getattr(args, "kms_key_id", None),
         credentials=CredentialSource(credential_file, profile).describe(),
         endpoint_url=endpoint,
+        region_from=region_variable(args),
     )

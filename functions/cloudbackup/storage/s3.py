@@ -50,12 +50,19 @@ class S3Storage:
         endpoint_url: str | None = None,
         part_size: int = MIN_PART_SIZE,
         concurrency: int = 4,
+        region_from: str | None = None,
     ) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.region = region
         self.client = client or s3_client(region, endpoint_url=endpoint_url)
-        self.target = S3Target(bucket=bucket, region=region, credentials=credentials, endpoint=endpoint_url)
+        self.target = S3Target(
+            bucket=bucket,
+            region=region,
+            credentials=credentials,
+            endpoint=endpoint_url,
+            region_from=region_from,
+        )
         self._sse: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id} if kms_key_id else {}
         )

@@ -42,10 +42,14 @@ class S3Target:
     region: str
     credentials: str  # CredentialSource.describe(): a file and profile, or the default chain
     endpoint: str | None = None
+    # The environment variable the region came from, when no flag gave it: an operator who never
+    # typed the region must be told where the wrong one came from.
+    region_from: str | None = None
 
     def context(self) -> str:
         where = f" at {self.endpoint}" if self.endpoint else ""
-        return f"bucket {self.bucket}, region {self.region}{where}, {self.credentials}"
+        origin = f" (from ${self.region_from})" if self.region_from else ""
+        return f"bucket {self.bucket}, region {self.region}{origin}{where}, {self.credentials}"
 
 
 def bucket_region_of(exc: botocore.exceptions.ClientError) -> str | None:
