@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -219,3 +221,48 @@ def test_a_user_without_lock_tables_gets_no_position_on_a_busy_server(
     (table,) = granted.tables
     assert granted.snapshot.gtid is not None
     assert table.rows == 1000 + transactions(granted.snapshot.gtid) - busy - 1  # (the GRANT is one)
+
+
+@contextmanager
+def timed_writes(settings: DbSettings, database: str, table: str) -> Iterator[list[float]]:
+    """A session inserting into `table (v)` of `database` in a loop; yields the list its slowest insert
+    (seconds) is kept in, up to date once the block ends."""
+    slowest = [0.0]
+    stop = threading.Event()
+
+    def write() -> None:
+        with admin_connect(settings, database) as conn, conn.cursor() as cur:
+            while not stop.is_set():
+                began = time.monotonic()
+                cur.execute(f"INSERT INTO {table} (v) VALUES (1)")
+                slowest[0] = max(slowest[0], time.monotonic() - began)
+                time.sleep(0.005)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield slowest
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_a_long_write_transaction_holds_up_the_other_tables_writers_only_briefly(
+    mysql_settings, binlog_db, busy, tmp_path
+):
+    # Given, besides the busy writer of t, a transaction that has written `u` and stays open, and a
+    # writer of `a` (which LOCK TABLES takes before `u`) that times its inserts
+    with admin_connect(mysql_settings, binlog_db) as setup, setup.cursor() as cur:
+        cur.execute("CREATE TABLE u (id INT PRIMARY KEY) ENGINE=InnoDB")
+        cur.execute("CREATE TABLE a (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
+    with admin_connect(mysql_settings, binlog_db) as long, long.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO u VALUES (1)")
+        with timed_writes(mysql_settings, binlog_db, "a") as slowest:
+            # When the database is backed up meanwhile (the lock-free proof fails, the lock is tried)
+            manifest = backup_database(mysql_settings, binlog_db, LocalStorage(tmp_path), source="t")
+        cur.execute("ROLLBACK")
+    # Then it records no position, as before, and the writer of `a` was never held up for long: the
+    # lock is not kept on `a` while it waits for `u`
+    assert manifest.snapshot.binlog_file is None
+    assert slowest[0] < 0.5

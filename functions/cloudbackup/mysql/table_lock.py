@@ -26,16 +26,22 @@ rows event only when its Table_map names that database, and a DDL statement only
 default database), so whatever other databases did before the offset is never needed.
 
 What it costs: writers of these tables wait while it is held, a few milliseconds (the snapshots'
-START TRANSACTION and one position read). While LOCK TABLES waits to be granted, new writers are not
-held back (a pending read lock does not block them in MySQL's metadata locking). A long transaction
-writing one of the tables, or writers that overlap without a gap, keep the lock from being granted;
-after the lock wait the backup goes on as before (no position, one connection). A user without the
-LOCK TABLES privilege skips it the same way. It is no global lock: no other database is touched, and
-a server that pauses between writes never sees it.
+START TRANSACTION and one position read). LOCK TABLES takes the tables one after the other and keeps
+those it has while it waits for the next, held by a writer: the writers of the tables it has wait
+with it, and a transaction that holds the awaited table and then writes one of those is the one
+MySQL's deadlock detection fails (an error in the application). So no try waits longer than
+GRANT_WAIT_SECONDS: its own statement is cut short with KILL QUERY from a second session (the
+shortest lock_wait_timeout is a second), and it is tried again after a pause in which the writers go
+on, for up to LOCK_WAIT_SECONDS. A long transaction writing one of the tables, or writers that
+overlap without a gap, keep the lock from being granted; then the backup goes on as before (no
+position, one connection). A user without the LOCK TABLES privilege skips it the same way. It is no
+global lock: no other database is touched, and a server that pauses between writes never sees it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,8 +53,11 @@ from cloudbackup.errors import CloudBackupError
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.server_text import text
 
-LOCK_WAIT_SECONDS = 2  # longest that writers of the backed-up tables could stall behind it, and the give-up
+LOCK_WAIT_SECONDS = 2  # how long the lock is tried before the backup goes on without it
+GRANT_WAIT_SECONDS = 0.05  # longest one try waits, holding some tables (and their writers) for the rest
+RETRY_PAUSE_SECONDS = 0.1  # between tries, long enough for the writers it held up to finish
 ER_LOCK_WAIT_TIMEOUT = 1205
+ER_QUERY_INTERRUPTED = 1317  # the try was cut short by its GRANT_WAIT_SECONDS
 NOT_GRANTED = frozenset({1044, 1142, 1227})  # LOCK TABLES is not granted on the database or a table
 
 
@@ -67,12 +76,7 @@ class TableLock:
     @contextmanager
     def held(self) -> Iterator[Any]:
         """A cursor on the locking session while every table is locked; LockUnavailable if they cannot be."""
-        try:
-            conn = self.connect()
-        except (CloudBackupError, pymysql.err.MySQLError) as exc:
-            raise LockUnavailable(
-                f"no connection could be opened to lock {self.database}'s tables ({exc})"
-            ) from None
+        conn = self._session()
         try:
             with conn.cursor() as cur:
                 tables = [t for t in base_tables(cur, self.database) if t not in self.exclude]
@@ -84,26 +88,75 @@ class TableLock:
         finally:
             conn.close()  # (after an error too: closing the session releases its locks)
 
-    def _lock(self, cur: Any, tables: list[str]) -> None:
-        db = quote_identifier(self.database)
-        cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}")
+    def _session(self) -> Any:
         try:
-            cur.execute("LOCK TABLES " + ", ".join(f"{db}.{quote_identifier(t)} READ" for t in tables))
-        except pymysql.err.MySQLError as exc:
-            raise LockUnavailable(self._refusal(exc)) from None
+            return self.connect()
+        except (CloudBackupError, pymysql.err.MySQLError) as exc:
+            raise LockUnavailable(
+                f"no connection could be opened to lock {self.database}'s tables ({exc})"
+            ) from None
+
+    def _lock(self, cur: Any, tables: list[str]) -> None:
+        """LOCK TABLES, tried in short waits (see the module's doc) until it is granted or time is up."""
+        db = quote_identifier(self.database)
+        statement = "LOCK TABLES " + ", ".join(f"{db}.{quote_identifier(t)} READ" for t in tables)
+        cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}")
+        stopper = self._session()
+        try:
+            give_up = time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                try:
+                    return run_within(cur, statement, GRANT_WAIT_SECONDS, stopper)
+                except pymysql.err.MySQLError as exc:
+                    if not exc.args or exc.args[0] != ER_QUERY_INTERRUPTED:
+                        raise LockUnavailable(self._refusal(exc)) from None
+                if time.monotonic() + RETRY_PAUSE_SECONDS >= give_up:
+                    raise LockUnavailable(self._waited_in_vain())
+                time.sleep(RETRY_PAUSE_SECONDS)
+        finally:
+            stopper.close()
 
     def _refusal(self, exc: pymysql.err.MySQLError) -> str:
         code = exc.args[0] if exc.args else 0
         if code == ER_LOCK_WAIT_TIMEOUT:
-            return (
-                f"LOCK TABLES on {self.database}'s tables waited {LOCK_WAIT_SECONDS} s in vain "
-                "(a long transaction is writing one of them)"
-            )
+            return self._waited_in_vain()
         if code in NOT_GRANTED:
             return (
                 f"the backup user may not LOCK TABLES on {self.database} (grant LOCK TABLES for a position)"
             )
         return f"LOCK TABLES on {self.database}'s tables failed ({exc})"
+
+    def _waited_in_vain(self) -> str:
+        return (
+            f"LOCK TABLES on {self.database}'s tables waited {LOCK_WAIT_SECONDS} s in vain "
+            "(a long transaction is writing one of them)"
+        )
+
+
+def run_within(cur: Any, statement: str, seconds: float, stopper: Any) -> None:
+    """`statement` on `cur`, cut short (error 1317) by KILL QUERY on `stopper` if it runs `seconds`.
+
+    A KILL that comes just after the statement ended finds the session idle, which the server ignores.
+    """
+    thread_id = cur.connection.thread_id()
+    finished = False
+    turn = threading.Lock()  # the kill is sent whole before the caller goes on, or not at all
+
+    def stop() -> None:
+        with turn:
+            if not finished:
+                with stopper.cursor() as kill:
+                    kill.execute(f"KILL QUERY {int(thread_id)}")
+
+    timer = threading.Timer(seconds, stop)
+    timer.start()
+    try:
+        cur.execute(statement)
+    finally:
+        with turn:
+            finished = True
+        timer.cancel()
+        timer.join()
 
 
 def base_tables(cur: Any, database: str) -> list[str]:
