@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pymysql
@@ -23,6 +24,7 @@ from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.connection_slots import spare_connections
 from cloudbackup.mysql.dump import dump_database
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
+from cloudbackup.mysql.renames import check_not_renamed, creation_times
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
 from cloudbackup.mysql.staging import working_copy
@@ -134,6 +136,8 @@ def backup_database(
     try:
         # Even alone: on MySQL this is what proves the binary log position is the snapshot's
         lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
+        with conn.cursor() as cur:
+            created_before = creation_times(cur, database)  # before the snapshot: see mysql/renames.py
         snapshot, shared = open_shared_snapshot(conn, helpers, lock)
         if helpers and not shared:
             _close_all(helpers)
@@ -154,6 +158,7 @@ def backup_database(
             exclude_tables=exclude_tables,
             schema_only=schema_only,
         )
+        _check_not_renamed(db, database, created_before, exclude_tables)
         check()
         shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
         frames, written = writer.commit()
@@ -191,6 +196,18 @@ def backup_database(
         _delete_quietly(store, written.key)  # never listed without a manifest; just tidy up
         raise
     return manifest
+
+
+def _check_not_renamed(
+    db: DbSettings, database: str, created_before: dict[str, object], exclude_tables: Collection[str]
+) -> None:
+    """Fail the dump if a table it read was swapped by RENAME meanwhile (mysql/renames.py).
+
+    Read on a session of its own: MySQL shows its dictionary to a transaction as of its snapshot.
+    """
+    with closing(connect(db, database=database)) as conn, conn.cursor() as cur:
+        read = set(created_before) - set(exclude_tables)
+        check_not_renamed(created_before, creation_times(cur, database), read)
 
 
 def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> CloudBackupError:

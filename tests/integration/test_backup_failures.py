@@ -7,6 +7,7 @@ Failures are injected at known points through the progress hooks: after the snap
 from __future__ import annotations
 
 import subprocess
+import time
 
 import pytest
 
@@ -74,6 +75,21 @@ def test_concurrent_ddl_on_a_table_not_yet_dumped(db_settings, busy_db, tmp_path
 
 def test_a_table_dropped_before_it_is_read(db_settings, busy_db, tmp_path):
     failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, "DROP TABLE z_small", match="was dropped")
+
+
+def test_two_tables_swapped_by_rename_before_they_are_read(db_settings, busy_db, tmp_path):
+    # Given z_small and a twin of the same columns but other rows, made a second later (MySQL keeps a
+    # table's creation time to the second)
+    time.sleep(1.1)
+    with admin_connect(db_settings, busy_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE z_twin (id INT PRIMARY KEY) ENGINE=InnoDB")
+        cur.execute("INSERT INTO z_twin VALUES (-1)")
+    # When another session swaps their names once the backup's snapshot is open (the snapshot would
+    # give each name the other table's rows)
+    swap = "RENAME TABLE z_small TO z_swap, z_twin TO z_small, z_swap TO z_twin"
+    # Then the backup fails as for any DDL meanwhile, says to retry, and keeps nothing
+    said = failed_by_ddl_meanwhile(db_settings, busy_db, tmp_path, swap, match="changed definition")
+    assert "run the backup again" in said
 
 
 def test_should_stop_cancels_and_keeps_nothing(db_settings, busy_db, tmp_path):
