@@ -17,11 +17,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from cloudbackup.backup import backup_database
+from cloudbackup.binlog.pitr import plan_replay
 from cloudbackup.dburl import DbSettings, parse_db_url
+from cloudbackup.errors import OperationError
 from cloudbackup.mysql.table_lock import LOCK_WAIT_SECONDS
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
@@ -266,3 +269,32 @@ def test_a_long_write_transaction_holds_up_the_other_tables_writers_only_briefly
     # lock is not kept on `a` while it waits for `u`
     assert manifest.snapshot.binlog_file is None
     assert slowest[0] < 0.5
+
+
+@pytest.fixture
+def user_without_lock_tables(mysql_settings) -> Iterator[DbSettings]:
+    """A backup user with the README's grants but the optional LOCK TABLES."""
+    user = f"cbt_nolock_{uuid.uuid4().hex[:6]}"
+    with admin_connect(mysql_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cur.execute(f"GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, REPLICATION CLIENT ON *.* TO '{user}'@'%'")
+    yield replace(mysql_settings, user=user, password="pw")
+    with admin_connect(mysql_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP USER '{user}'@'%'")
+
+
+def test_a_point_in_time_restore_from_a_backup_without_position_says_why_it_has_none(
+    mysql_settings, binlog_db, busy, user_without_lock_tables, tmp_path
+):
+    # Given a backup of a server that never paused writing, by a user who may not LOCK TABLES: it
+    # records no position, though the binary log is on
+    store = LocalStorage(tmp_path)
+    manifest = backup_database(user_without_lock_tables, binlog_db, store, source="t")
+    assert manifest.snapshot.binlog_file is None
+    # When a point-in-time restore is planned from it
+    with pytest.raises(OperationError) as failure:
+        plan_replay([store], binlog_db, datetime.now(UTC))
+    # Then the one line names both causes, not only a binary log that was off
+    said = str(failure.value)
+    assert "\n" not in said
+    assert "LOCK TABLES" in said

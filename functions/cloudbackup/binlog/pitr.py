@@ -68,8 +68,8 @@ def plan_replay(
     with_position = [e for e in before if starts_a_replay(e.manifest)]
     if not with_position:
         raise OperationError(
-            f"backup {before[0].id} of {database} records no binlog position (was the binary log on?): "
-            "it cannot start a point-in-time restore"
+            f"backup {before[0].id} of {database} records no binlog position "
+            f"({_why_no_position(before[0])}): it cannot start a point-in-time restore"
         )
     entry = with_position[0]
     snapshot = entry.manifest.snapshot
@@ -101,6 +101,16 @@ def plan_replay(
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
     return ReplayPlan(entry=entry, store=store, segments=chain, start_file=start_file, start_pos=start_pos)
+
+
+def _why_no_position(entry: CatalogEntry) -> str:
+    """What keeps a backup from recording its position: MySQL has a cause besides the binary log."""
+    if entry.manifest.server.flavour == "mysql":
+        return (
+            "the binary log was off, or the server never paused writing and the backup user may not "
+            "LOCK TABLES; the backup's warning said which"
+        )
+    return "was the binary log on?"
 
 
 def restore_to_time(
