@@ -57,6 +57,7 @@ ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_LOCK_DEADLOCK = 1213
 ER_LOCK_WAIT_TIMEOUT = 1205
 RETRIES = 3
+SERVER_STATUS_IN_TRANS = 0x1
 SERVER_STATUS_NO_BACKSLASH_ESCAPES = 0x200
 SERVER_STATUS_ANSI_QUOTES = 0x8000  # MariaDB
 
@@ -393,6 +394,13 @@ class Loader:
                 try:
                     if self._failure is None:
                         self._execute(conn, stmt, where, counters, data)
+                        if pending is not None and conn.server_status & SERVER_STATUS_IN_TRANS:
+                            # A dump written with autocommit off (--no-autocommit) commits a table's
+                            # rows after its ALTER … ENABLE KEYS, which the first connection runs: rows
+                            # left open here would hold the table's metadata lock against that ALTER
+                            # for ever. Each row statement is its own transaction, as a retry after a
+                            # deadlock needs (it runs the one statement again, not those before it).
+                            conn.commit()
                 finally:
                     if pending is not None:
                         pending.done()
