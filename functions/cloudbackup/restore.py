@@ -36,6 +36,7 @@ from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
 from cloudbackup.confine.lanes import check_before_loading
 from cloudbackup.dburl import DbSettings
+from cloudbackup.dump_ending import DumpEnding
 from cloudbackup.errors import IntegrityError, OperationError, Stopped, UsageError
 from cloudbackup.format.frames import detect_compression
 from cloudbackup.format.manifest import Compression, Frame, Manifest
@@ -211,11 +212,12 @@ def restore_dump_file(
     where = os.path.basename(path)
     # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
     sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
+    ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
     try:
         with ConditionalComments(db) as runs:
             first = check_before_loading(
                 lambda: _confinement(db, where, target, None, runs=runs),
-                lambda check: check(_dump_sql(compression, path)),
+                lambda check: check(ending.watch(_dump_sql(compression, path))),
                 sql_bytes,
             )
     except OperationError as exc:
@@ -224,6 +226,10 @@ def restore_dump_file(
         raise UsageError(
             f"--backup {path}: holds no SQL statement (empty, or only comments); nothing was changed"
         )
+    try:
+        ending.refuse_if_cut_short(where)
+    except OperationError as exc:
+        raise _failed(exc, target) from None
     if dry_run:
         return result
     # Tables the file creates without a character set get what the stock client would give them: the

@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import UsageError
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.restore import restore_dump_file
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect, db_url, load_sql_file, stock_tool_args
@@ -189,3 +189,29 @@ def test_a_dump_written_with_autocommit_off_loads_as_with_the_mysql_client(
     load_sql_file(db_settings, reference, plain)
     assert_databases_equal(db_settings, reference, ours)
     assert_databases_equal(db_settings, sakila_db, ours)
+
+
+@pytest.mark.parametrize(("tool", "compression"), [("mysqldump", "gzip"), ("mariadb-dump", "none")])
+def test_a_stock_dump_cut_short_between_statements_is_refused_before_anything_changes(
+    db_settings, sakila_db, make_database, tmp_path, tool, compression
+):
+    # Given a stock dump cut off after a whole statement, before its `-- Dump completed` line (a full
+    # disk or a dropped connection while it was written): every statement in it is well formed
+    _, plain = dump(db_settings, tool, sakila_db, ALL_OBJECTS, tmp_path / "whole", "none")
+    sql = plain.read_bytes()
+    cut = sql[: sql.index(b"/*!40000 ALTER TABLE `payment` ENABLE KEYS */;")]
+    cut_path = tmp_path / ("cut.sql.gz" if compression == "gzip" else "cut.sql")
+    cut_path.write_bytes(gzip.compress(cut) if compression == "gzip" else cut)
+    target = make_database("rcut")
+    # When it is restored
+    with pytest.raises(OperationError, match=r"cut short.*-- Dump completed") as refused:
+        restore_dump_file(db_settings, str(cut_path), target_database=target)
+    # Then it is refused in one line, and the target is left empty with no staging beside it
+    assert "\n" not in str(refused.value)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (target + "%",)
+        )
+        assert [r[0] for r in cur.fetchall()] == [target]
+        cur.execute(f"SHOW TABLES FROM `{target}`")
+        assert cur.fetchall() == ()
