@@ -504,3 +504,17 @@ def test_a_refusal_is_one_plain_line_whatever_the_dump_holds(sql):
     said = str(refused.value)
     assert "\n" not in said
     assert "\x1b" not in said
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CHANGE REPLICATION SOURCE TO SOURCE_LOG_FILE='binlog.000002', SOURCE_LOG_POS=157",
+        "CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000002', MASTER_LOG_POS=157",
+    ],
+)
+def test_a_dumps_replication_line_is_refused_naming_the_option_that_writes_it_as_a_comment(sql):
+    # mysqldump --source-data=1 (--master-data=1) writes the dumped server's position as a statement
+    with pytest.raises(Refused) as refused:
+        Confinement(where="f.sql").check(Statement(1, 1, sql.encode()))
+    assert "--source-data=2" in str(refused.value)

@@ -272,6 +272,11 @@ class Confinement:
         if head in ("SELECT", "DO") and second == b"SETVAL":
             self._setval(toks)
             return "run"
+        if head == "CHANGE":  # mysqldump --source-data=1 (--master-data=1): the dumped server's position
+            raise _No(
+                "sets up replication (mysqldump --source-data=1 writes it; dump with --source-data=2, which "
+                "writes it as a comment)"
+            )
         raise _No(f"is {head} …, which a dump does not contain")
 
     def _prepared_object(self, literal: bytes) -> Verdict:
