@@ -215,3 +215,19 @@ def test_a_backup_killed_midway_is_never_listed(db_settings, slow_db, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert listed(tmp_path) == []
     assert list(tmp_path.rglob("*.manifest.json")) == []
+
+
+def test_a_database_in_the_url_that_database_flags_leave_out_is_said_not_to_be_backed_up(
+    db_settings, small_db, make_database, tmp_path
+):
+    # Given a database in --db-url and another one named with --database (a cron line edited by half)
+    other = make_database("cli_other")
+    # When the backup runs
+    result = cloudbackup(
+        "backup", "--db-url", db_url(db_settings, small_db), "--database", other, "--data", str(tmp_path)
+    )
+    # Then what --database names is backed up, as before, and one line says the URL's database is not
+    assert result.returncode == 0, result.stderr
+    assert [e["database"] for e in listed(tmp_path)] == [other]
+    (warning,) = result.stderr.splitlines()
+    assert f"--db-url names database {small_db}, which is not backed up" in warning

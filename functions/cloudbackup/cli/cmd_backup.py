@@ -119,6 +119,15 @@ def _requested(args: argparse.Namespace, url_database: str | None) -> list[str] 
     if args.all_databases:
         return None
     if args.database:
+        if url_database and url_database not in args.database:
+            # (not refused: a cron line naming both goes on backing up what --database names)
+            log.warning(
+                "%s",
+                one_line(
+                    f"--db-url names database {url_database}, which is not backed up: --database names "
+                    f"what is ({', '.join(args.database)})"
+                ),
+            )
         return list(args.database)
     if url_database:
         return [url_database]
