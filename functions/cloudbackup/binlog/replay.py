@@ -329,9 +329,9 @@ class Replayer:
         text = renamed_qualifiers(q.text, self.source, self.published_as, _escapes(q))
         self._run(_session_settings(event, q))
         try:
-            self._confine(text, self.published_as)
             self._run("SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone")
             sql_mode, charset, collation, time_zone = (str(v) for v in self.cur.fetchone())
+            self._confine_under(text, self.published_as, charset, sql_mode)
         finally:
             self._reset_session()
         settings = {
@@ -381,6 +381,10 @@ class Replayer:
         qualified with `own`, the database it runs in, are its own."""
         self._run("SELECT @@character_set_client, @@sql_mode")
         charset, sql_mode = (str(value) for value in self.cur.fetchone())
+        self._confine_under(text, own, charset, sql_mode)
+
+    def _confine_under(self, text: bytes, own: str, charset: str, sql_mode: str) -> None:
+        """_confine, given the session's client character set and sql_mode (already read)."""
         statement = " ".join(text[:80].decode(errors="replace").split())
         if charset.lower() in BACKSLASH_UNSAFE_CHARSETS:
             reason = f"was logged under the client character set {charset}, which the check cannot read"
