@@ -111,3 +111,21 @@ def wait_for_rows_in_scratch(settings, source: str, proc: subprocess.Popen[bytes
                 return
             time.sleep(0.05)
     raise AssertionError("the drill never started loading the big table")
+
+
+def test_a_db_url_naming_another_database_than_the_drill_is_refused_in_one_line(db_settings, drill_backup):
+    # Given a backup, and a --db-url that names another database than --database (whose backup is drilled)
+    source, _entry, flags = drill_backup
+    data = flags[2:]  # the store only: the --db-url is this test's
+    other = source + "_other"
+    # When the drill is run so
+    done = cli("drill", "--database", source, "--db-url", db_url(db_settings, other), *data)
+    # Then it is refused in one line naming both, and no scratch database was made
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert repr(other) in done.stderr
+    assert repr(source) in done.stderr
+    assert schemas_like(db_settings, source) == [source]
+    # and a --db-url naming the drilled database itself is no mistake
+    done = cli("drill", "--database", source, "--db-url", db_url(db_settings, source), *data)
+    assert done.returncode == 0, done.stderr

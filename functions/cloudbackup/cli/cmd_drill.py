@@ -11,12 +11,20 @@ from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import DrillResult, run_drill
+from cloudbackup.errors import UsageError
 from cloudbackup.printable import one_line
 from cloudbackup.progress import for_terminal
 
 
 def run(args: argparse.Namespace) -> int:
     db = db_from_args(args)  # --db-password-file too, as backup and restore
+    if db.database and db.database != args.database:
+        # The drill restores --database's backup into a scratch database and never touches the one the
+        # URL names: which of the two the operator meant to prove is a guess, and a refusal loses nothing.
+        raise UsageError(
+            f"--db-url names database {db.database!r} and --database {args.database!r}: the drill proves "
+            "--database's backup in a scratch database; drop the database from --db-url"
+        )
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
     try:
