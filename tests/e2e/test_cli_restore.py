@@ -236,3 +236,28 @@ def test_a_dump_file_without_a_statement_is_refused_and_a_named_database_is_said
     assert done.stdout.startswith(f"restored the file named.sql (database {source}) into {target}:"), (
         done.stdout
     )
+
+
+def test_a_dump_file_with_flags_that_pick_a_backup_is_refused_in_one_line(
+    db_settings, make_database, tmp_path
+):
+    # Given a mysqldump file of a small database
+    source = make_database("rd")
+    make_shop(db_settings, source)
+    dump = subprocess.run(
+        ["mysqldump", f"--host={db_settings.host}", f"--port={db_settings.port}",
+         f"--user={db_settings.user}", source],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    path = tmp_path / "shop.sql"
+    path.write_bytes(dump)
+    target = source + "_new"
+    restore = ["restore", "--db-url", db_url(db_settings), "--backup", str(path), "--target-database", target]
+    for flag in ("--database", "--source"):
+        # When it is restored with a flag that picks a backup from a store (which a file is not)
+        done = cli(*restore, flag, source)
+        # Then it is refused in one line naming the flag, and no database was made
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert f"{flag} {source}" in done.stderr
+        assert schemas_like(db_settings, target) == []

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         if args.table or args.exclude_table:
             flag = "--table" if args.table else "--exclude-table"
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
+        picks_a_backup(args)
         target = target_named
         if ask and target:
             confirm_in_place(target, f"the dump file {args.backup}", server=server_of(db))
@@ -70,6 +71,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(dry_run_summary(result, origin) if result.dry_run else one_line(summary(result, origin)))
     return 0
+
+
+def picks_a_backup(args: argparse.Namespace) -> None:
+    """--database and --source choose a backup in a store; with a dump file they chose nothing and
+    were dropped without a word (an operator meaning `--database` as the target got another one)."""
+    for flag, given in (("--database", args.database), ("--source", args.source)):
+        if given:
+            raise UsageError(
+                f"{flag} {given} picks a backup in a store, but --backup {args.backup} is a dump file, "
+                "restored whole: drop it (the target is --target-database NEW or the database in --db-url)"
+            )
 
 
 def where(entry: CatalogEntry) -> tuple[str, str]:
