@@ -242,6 +242,29 @@ def test_a_db_url_naming_another_database_than_the_restore_would_write_is_refuse
         assert schemas_named(db_settings, small_db + "_copy") == []
 
 
+def test_a_bare_directory_name_as_backup_is_said_to_be_a_directory_and_an_id_still_works(
+    db_settings, small_db, tmp_path
+):
+    # Given a backup, and the operator's working directory holding a directory `exports` and one named
+    # like the backup's id prefix
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    here = tmp_path / "here"
+    (here / "exports").mkdir(parents=True)
+    (here / made[:6]).mkdir()
+    target = ["--db-url", db_url(db_settings), "--target-database", small_db + "_copy", *flags]
+    # When `exports` is given as --backup without ./ (as ./exports is)
+    done = cloudbackup("restore", "--backup", "exports", *target, cwd=here)
+    # Then it is said to be a directory, as ./exports is, in one line, and nothing was made
+    assert done.returncode == 2, done.stdout
+    assert done.stderr == "cloudbackup: --backup exports: a directory, not a dump file\n"
+    assert schemas_named(db_settings, small_db + "_copy") == []
+    # and an id prefix names the backup even where a directory of that name exists
+    done = cloudbackup("restore", "--backup", made[:6], "--dry-run", *target, cwd=here)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"dry run: backup {made} verified")
+
+
 def test_flags_are_spelt_whole_given_once_and_never_empty(db_settings, small_db, tmp_path):
     # Given two backups in the default store (~/.cloudbackup of this HOME)
     home = {"HOME": str(tmp_path / "home")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     }
     ask = args.in_place and not (args.yes or args.dry_run)
     target_named = named_target(args, db)
-    if os.path.isfile(args.backup) or os.sep in args.backup or args.backup.endswith((".sql", ".gz", ".zst")):
+    if names_a_file(args.backup):
         if args.table or args.exclude_table:
             flag = "--table" if args.table else "--exclude-table"
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
@@ -71,6 +72,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(dry_run_summary(result, origin) if result.dry_run else one_line(summary(result, origin)))
     return 0
+
+
+# A backup id is 12 hex digits, given whole or by 4 or more of its first ones.
+_ID_LIKE = re.compile(r"[0-9a-fA-F]{4,}")
+
+
+def names_a_file(backup: str) -> bool:
+    """Whether --backup names a dump file rather than a backup in a store: a path, a dump's name, or
+    anything there by that name (`exports`, a directory, is said to be one, as `./exports` is) that
+    cannot be `latest` or an id."""
+    if os.path.isfile(backup) or os.sep in backup or backup.endswith((".sql", ".gz", ".zst")):
+        return True
+    return os.path.exists(backup) and backup != "latest" and not _ID_LIKE.fullmatch(backup)
 
 
 def picks_a_backup(args: argparse.Namespace) -> None:
