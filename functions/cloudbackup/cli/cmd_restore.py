@@ -199,7 +199,10 @@ def parse_time(text: str) -> datetime:
         raise UsageError(f"--to-time {text}: not an ISO 8601 time such as 2026-12-03T14:02:00Z") from None
     if moment.tzinfo is None:
         raise UsageError(f"--to-time {text}: say the time zone (Z for UTC, or an offset such as +01:00)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-01:00: past the calendar's end in UTC
+        raise UsageError(f"--to-time {text}: out of range once in UTC (years 1 to 9999)") from None
 
 
 def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str:

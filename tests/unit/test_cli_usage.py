@@ -1,0 +1,19 @@
+"""Usage errors found before any server or store is reached: exit code 2 and one line on stderr."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudbackup.cli.main import main
+
+TO_TIME = ["restore", "--db-url", "mysql://root@127.0.0.1", "--database", "shop", "--target-database", "x"]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_to_time_out_of_the_calendar_is_a_usage_error_in_one_line(moment, capsys, tmp_path):
+    # When --to-time is a valid ISO 8601 time that falls outside the calendar once turned to UTC
+    code = main([*TO_TIME, "--to-time", moment, "--data", str(tmp_path)])
+    # Then it is refused as mistyped, in one line, not as an internal error
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err == f"cloudbackup: --to-time {moment}: out of range once in UTC (years 1 to 9999)\n"
