@@ -609,6 +609,21 @@ def test_a_mistyped_data_directory_is_said_to_be_missing_and_is_not_made(db_sett
     assert listed.stdout == f"no complete backups in local store {a_file} (not a directory)\n"
 
 
+def test_a_prune_of_a_mistyped_data_directory_warns_that_it_is_not_there(tmp_path):
+    # Given a --data directory that does not exist (a typo in a cron line), and one naming a file
+    typo, a_file = tmp_path / "backpus", tmp_path / "backups.tar"
+    a_file.write_bytes(b"")
+    for data, why in ((typo, "no such directory"), (a_file, "not a directory")):
+        # When it is pruned
+        done = cloudbackup("prune", "--keep-last", "1", "--data", str(data))
+        # Then a warning line says where it looked and why nothing is there, and nothing is made
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == (
+            f"cloudbackup: warning: local store {data} ({why}): no backup in it, nothing to prune\n"
+        )
+    assert not typo.exists()
+
+
 def test_a_flag_before_the_command_is_said_to_belong_after_it(tmp_path):
     done = cloudbackup("--data", str(tmp_path), "list")
     assert done.returncode == 2

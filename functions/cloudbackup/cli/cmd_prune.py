@@ -78,7 +78,16 @@ def run(args: argparse.Namespace) -> int:
                     "a half-deleted backup's)"
                 )
             )
-    if (args.database or args.source) and not (result.deleted or result.kept or result.failed):
+    absent = stores.write.absence()
+    if absent:
+        # a mistyped --data: as `list` says, but on stderr, where a cron job's mail shows it
+        print(
+            one_line(
+                f"cloudbackup: warning: {stores.write.describe()}{absent}: no backup in it, nothing to prune"
+            ),
+            file=sys.stderr,
+        )
+    elif (args.database or args.source) and not (result.deleted or result.kept or result.failed):
         # a typo in a cron line would otherwise prune nothing, every night, without a word
         named = backups_of(args.database, args.source)
         print(
