@@ -48,6 +48,13 @@ def test_a_missing_file_is_a_usage_error(tmp_path):
         read_credentials_file(str(tmp_path / "nope"))
 
 
+def test_a_directory_is_said_to_be_one_not_to_be_missing(tmp_path):
+    # (`--backup-credential ~/.aws` for `~/.aws/credentials`: "does not exist" sent the operator looking
+    # for a directory that is right there)
+    with pytest.raises(UsageError, match=r"^--backup-credential \S+ is a directory, not a credentials file$"):
+        read_credentials_file(str(tmp_path))
+
+
 def test_a_missing_profile_names_the_profiles_found(creds_file):
     with pytest.raises(UsageError, match=r"no profile \[prod\].*default, half, ops"):
         read_credentials_file(creds_file, "prod")

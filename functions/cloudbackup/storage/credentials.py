@@ -47,6 +47,8 @@ def read_credentials_file(path: str, profile: str | None = None) -> StaticCreden
     """The access key of `profile` (default: `[default]`) in an AWS shared credentials file."""
     profile = profile or DEFAULT_PROFILE
     shown = os.path.expanduser(path)
+    if os.path.isdir(shown):  # botocore would call it missing
+        raise UsageError(f"--backup-credential {shown} is a directory, not a credentials file")
     if os.path.isfile(shown) and not os.access(shown, os.R_OK):
         raise UsageError(f"--backup-credential {shown} is not readable")
     try:
