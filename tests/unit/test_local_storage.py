@@ -5,7 +5,7 @@ import stat
 import pytest
 
 import cloudbackup.storage.local as local
-from cloudbackup.errors import OperationError
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.storage.local import LocalStorage
 
 
@@ -103,3 +103,14 @@ def test_new_directories_are_0700_and_files_0600_whatever_the_umask(tmp_path):
     assert len(dirs) == 6
     assert files == {"data/src/db/2026/01/01/x.sql.zst": 0o600}
     assert partial_mode == 0o600
+
+
+def test_a_data_directory_that_is_a_file_is_said_to_be_one_before_a_backup(tmp_path):
+    # Given --data naming an existing file (a dump, say), and a path under that file
+    a_file = tmp_path / "backups.tar"
+    a_file.write_bytes(b"")
+    for data in (a_file, a_file / "daily"):
+        # When a backup checks it can write there, then it is said not to be a directory
+        with pytest.raises(UsageError, match=r"^--data \S+ is not a directory$"):
+            LocalStorage(data).check_writable()
+    assert a_file.read_bytes() == b""

@@ -103,8 +103,12 @@ class LocalStorage:
     def check_writable(self) -> None:
         try:
             make_private_dirs(self.root)
+        except NotADirectoryError:  # a path under a file (backups.tar/daily)
+            raise UsageError(f"--data {self.root} is not a directory") from None
         except OSError as exc:
             raise UsageError(f"--data {self.root} is not usable: {exc.strerror}") from None
+        if not self.root.is_dir():  # an existing file: "not writable" sent the operator to chmod it
+            raise UsageError(f"--data {self.root} is not a directory")
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise UsageError(f"--data {self.root} is not writable")
 
