@@ -624,6 +624,24 @@ def test_a_prune_of_a_mistyped_data_directory_warns_that_it_is_not_there(tmp_pat
     assert not typo.exists()
 
 
+def test_verify_show_or_drill_of_a_dump_file_says_they_read_backups_in_a_store(tmp_path):
+    # Given a dump file beside the operator (verify before restoring it, at 3 a.m.)
+    (tmp_path / "shop.sql").write_text("CREATE TABLE t (id INT);\n")
+    drill = ["--db-url", "mysql://root@127.0.0.1", "--database", "shop"]  # refused before it connects
+    for command, extra in (("verify", []), ("show", []), ("drill", drill)):
+        for given in ("shop.sql", "./shop.sql"):
+            # When verify, show or drill is given it as --backup
+            done = cloudbackup(
+                command, "--backup", given, *extra, "--data", str(tmp_path / "data"), cwd=tmp_path
+            )
+            # Then one line says it is a path, which the command does not read (not "no backup with id")
+            assert done.returncode == 2, done.stdout
+            assert done.stderr == (
+                f"cloudbackup: --backup {given} is a path, not a backup id: {command} reads a backup "
+                "in a store (an id, or latest); `restore --backup FILE` restores a dump file\n"
+            )
+
+
 def test_a_flag_before_the_command_is_said_to_belong_after_it(tmp_path):
     done = cloudbackup("--data", str(tmp_path), "list")
     assert done.returncode == 2

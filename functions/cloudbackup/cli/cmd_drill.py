@@ -7,6 +7,7 @@ import json
 import sys
 
 from cloudbackup.catalog import JSON_FORMAT, find_backup
+from cloudbackup.cli.backup_ref import backup_in_a_store
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.drill.proof import DrillFailed
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
             f"--db-url names database {db.database!r} and --database {args.database!r}: the drill proves "
             "--database's backup in a scratch database; drop the database from --db-url"
         )
+    backup_in_a_store(args.backup, "drill")
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from cloudbackup.catalog import JSON_FORMAT, CatalogEntry, find_backup
+from cloudbackup.cli.backup_ref import names_a_file
 from cloudbackup.cli.confirm import confirm_in_place
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
@@ -72,19 +72,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(dry_run_summary(result, origin) if result.dry_run else one_line(summary(result, origin)))
     return 0
-
-
-# A backup id is 12 hex digits, given whole or by 4 or more of its first ones.
-_ID_LIKE = re.compile(r"[0-9a-fA-F]{4,}")
-
-
-def names_a_file(backup: str) -> bool:
-    """Whether --backup names a dump file rather than a backup in a store: a path, a dump's name, or
-    anything there by that name (`exports`, a directory, is said to be one, as `./exports` is) that
-    cannot be `latest` or an id."""
-    if os.path.isfile(backup) or os.sep in backup or backup.endswith((".sql", ".gz", ".zst")):
-        return True
-    return os.path.exists(backup) and backup != "latest" and not _ID_LIKE.fullmatch(backup)
 
 
 def picks_a_backup(args: argparse.Namespace) -> None:

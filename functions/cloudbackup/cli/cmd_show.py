@@ -8,12 +8,14 @@ from dataclasses import asdict
 from typing import Any
 
 from cloudbackup.catalog import CatalogEntry, find_backup
+from cloudbackup.cli.backup_ref import backup_in_a_store
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
 from cloudbackup.printable import one_line
 
 
 def run(args: argparse.Namespace) -> int:
+    backup_in_a_store(args.backup, "show")
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
     document = details(entry)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from cloudbackup.catalog import JSON_FORMAT, find_backup
+from cloudbackup.cli.backup_ref import backup_in_a_store
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import IntegrityError
 from cloudbackup.printable import one_line
@@ -14,6 +15,7 @@ from cloudbackup.verify import verify_backup
 
 
 def run(args: argparse.Namespace) -> int:
+    backup_in_a_store(args.backup, "verify")
     stores = stores_from_args(args)
     entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
     store, location = entry.store.kind, entry.store.location(entry.manifest.data.key)
