@@ -196,6 +196,20 @@ def test_a_time_without_zone_or_not_iso_is_a_usage_error(text, tmp_path):
     assert "--to-time" in done.stderr
 
 
+def test_binlog_status_of_a_mistyped_data_directory_says_it_is_not_there(tmp_path):
+    # Given a --data directory that does not exist (a typo), one that is empty, and a file
+    typo, empty, a_file = tmp_path / "backpus", tmp_path / "empty", tmp_path / "backups.tar"
+    empty.mkdir()
+    a_file.write_bytes(b"")
+    for data, absence in ((typo, " (no such directory)"), (empty, ""), (a_file, " (not a directory)")):
+        # When the operator asks for the recoverable window there
+        done = cli("binlog", "status", "--data", str(data))
+        # Then the line says where it looked, and why nothing is there when that is plain
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"no archived binary log in local store {data}{absence}\n"
+    assert not typo.exists()
+
+
 def test_archiving_a_server_without_binary_log_fails_in_one_line(tmp_path):
     done = cli("binlog", "archive", "--db-url", TEST_DB_URL, "--data", str(tmp_path))
     assert done.returncode == 1

@@ -10,7 +10,7 @@ import threading
 from cloudbackup.backup import default_source
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.status import binlog_status, describe
-from cloudbackup.catalog import JSON_FORMAT
+from cloudbackup.catalog import JSON_FORMAT, describe_stores
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.printable import one_line
@@ -46,11 +46,13 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    windows = binlog_status(stores_from_args(args).read)
+    stores = stores_from_args(args).read
+    windows = binlog_status(stores)
     if args.json:
         print(json.dumps([{"format": JSON_FORMAT, **w.model_dump()} for w in windows], indent=2))
     elif not windows:
-        print("no archived binary log")
+        # where it looked, as `list` says: a mistyped --data shows as "(no such directory)"
+        print(one_line(f"no archived binary log in {describe_stores(stores)}"))
     else:
         for window in windows:
             print(one_line(describe(window)))
