@@ -194,6 +194,12 @@ def restore_dump_file(
     started = time.monotonic()
     if os.path.isdir(path):
         raise UsageError(f"--backup {path}: a directory, not a dump file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # (`--backup <(zcat dump.gz)`: the dump is read once to check it and again to load it)
+        raise UsageError(
+            f"--backup {path}: not a regular file (a pipe or a device); a restore reads the dump twice, "
+            "checked and then loaded: give the file itself"
+        )
     if not os.path.isfile(path):
         raise UsageError(f"--backup {path}: no such file")
     target = target_database or db.database

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
-from tests.fixtures.mariadb import admin_connect, db_url, flavour
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, db_url, flavour
 from tests.fixtures.processes import stop
 from tests.integration.restore_helpers import back_up, change_live_data, make_shop, schemas_like
 
@@ -261,3 +261,18 @@ def test_a_dump_file_with_flags_that_pick_a_backup_is_refused_in_one_line(
         assert done.stderr.count("\n") == 1, done.stderr
         assert f"{flag} {source}" in done.stderr
         assert schemas_like(db_settings, target) == []
+
+
+def test_a_pipe_or_device_as_dump_file_is_said_to_be_one_not_to_be_missing(tmp_path):
+    # Given a named pipe (as `--backup <(zcat shop.sql.gz)` gives), and a device
+    fifo = tmp_path / "shop.sql"
+    os.mkfifo(fifo)
+    for path in (str(fifo), os.devnull):
+        # When either is restored as a dump file
+        done = cli("restore", "--db-url", TEST_DB_URL, "--backup", path, "--target-database", "x")
+        # Then one line says it is not a regular file (it exists: "no such file" was wrong)
+        assert done.returncode == 2, done.stdout
+        assert done.stderr == (
+            f"cloudbackup: --backup {path}: not a regular file (a pipe or a device); a restore reads "
+            "the dump twice, checked and then loaded: give the file itself\n"
+        )
