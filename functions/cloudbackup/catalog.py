@@ -6,6 +6,7 @@ Listing, `latest` per database, and retention (prune by count and age per source
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ MANIFEST_FETCHERS = 8
 JSON_FORMAT = 1
 # A backup id may be shortened to a unique prefix of this many characters or more (as git and restic).
 MIN_ID_PREFIX = 4
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,8 @@ def find_backup(
 ) -> CatalogEntry:
     """`ref` is a backup id, a unique prefix of one (MIN_ID_PREFIX+ characters), or `latest` (newest
     complete backup of `database`)."""
+    if _HEX.fullmatch(ref):  # ids are lower-case hex; one read back in capitals is the same id
+        ref = ref.lower()
     catalog = scan_backups(stores, database=database, source=source)
     for refused in catalog.refused:
         if refused.manifest.id == ref:  # asked for by id: say why it is refused, not "no such backup"

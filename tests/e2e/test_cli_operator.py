@@ -500,6 +500,15 @@ def test_a_unique_prefix_of_4_or_more_names_a_backup_and_an_ambiguous_one_lists_
     assert "an id prefix needs 4 or more characters" in short.stderr  # (3 of them match this backup)
 
 
+def test_an_id_read_back_in_capitals_names_its_backup(db_settings, small_db, tmp_path):
+    # Given a backup, its id copied from a ticket or a screen that shows it in capitals
+    flags = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, flags)
+    for given in (made.upper(), made[:6].upper()):
+        # When verify is given it so, then it is that backup (ids are hex: the case says nothing)
+        assert ok(cloudbackup("verify", "--backup", given, *flags)).startswith(f"OK {made} ")
+
+
 # --- 5. show ------------------------------------------------------------------------------------------
 
 
