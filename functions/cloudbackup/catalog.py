@@ -336,7 +336,12 @@ def plan_prune(
         raise UsageError(f"--keep-last {keep_last}: keep at least 1 backup")
     if keep_days is not None and keep_days < 0:
         raise UsageError(f"--keep-days {keep_days}: must be 0 or more")
-    cutoff = now - timedelta(days=keep_days) if keep_days is not None else None
+    cutoff = None
+    if keep_days is not None:
+        try:
+            cutoff = now - timedelta(days=keep_days)
+        except OverflowError:  # more days than back to year 1 ("keep forever" typed as 9s): every backup
+            cutoff = datetime.min.replace(tzinfo=now.tzinfo)
     groups: dict[tuple[str, str, bool], list[CatalogEntry]] = {}
     for entry in sorted(entries, key=_order, reverse=True):
         key = (entry.manifest.source, entry.manifest.database, entry.manifest.partial)

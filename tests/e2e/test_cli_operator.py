@@ -311,6 +311,23 @@ def test_a_prune_that_matches_no_backup_says_so(db_settings, small_db, tmp_path)
     assert len(json.loads(ok(cloudbackup("list", "--json", *flags)))) == 1
 
 
+def test_a_prune_keeping_more_days_than_the_calendar_holds_keeps_every_backup(
+    db_settings, small_db, tmp_path
+):
+    # Given two backups of a database
+    flags = ["--data", str(tmp_path / "data")]
+    for _ in range(2):
+        backup_id(db_settings, small_db, flags)
+    listed = ok(cloudbackup("list", "--json", *flags))
+    # When a prune keeps them for more days than lie between now and year 1 ("keep forever": 9s typed)
+    for days in ("99999999", "1000000000"):
+        done = cloudbackup("prune", "--keep-days", days, "--json", *flags)
+        # Then every backup is younger than that, and kept (it was an internal error, exit 1)
+        assert done.returncode == 0, done.stderr
+        assert (len(json.loads(done.stdout)["kept"]), json.loads(done.stdout)["deleted"]) == (2, [])
+    assert ok(cloudbackup("list", "--json", *flags)) == listed
+
+
 def test_dry_run_of_a_damaged_backup_fails_before_anything(db_settings, small_db, tmp_path):
     flags = ["--data", str(tmp_path / "data")]
     made = backup_id(db_settings, small_db, flags)
