@@ -276,3 +276,17 @@ def test_a_pipe_or_device_as_dump_file_is_said_to_be_one_not_to_be_missing(tmp_p
             f"cloudbackup: --backup {path}: not a regular file (a pipe or a device); a restore reads "
             "the dump twice, checked and then loaded: give the file itself\n"
         )
+
+
+def test_a_dump_file_in_place_without_a_database_says_where_to_name_it(tmp_path):
+    # Given a dump file, and a --db-url naming no database
+    path = tmp_path / "shop.sql"
+    path.write_text("CREATE TABLE t (id INT PRIMARY KEY);\n")
+    # When it is restored --in-place (which --target-database may not go with)
+    done = cli("restore", "--db-url", TEST_DB_URL, "--backup", str(path), "--in-place", "--yes")
+    # Then the one line names the way that works: the database in --db-url, not --target-database
+    assert done.returncode == 2, done.stdout
+    assert done.stderr == (
+        f"cloudbackup: --in-place replaces the database --db-url names, and it names none: "
+        f"add it (mysql://…/NAME) to restore the file {path} in place\n"
+    )

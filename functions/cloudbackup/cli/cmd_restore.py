@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
         picks_a_backup(args)
         target = target_named
+        if args.in_place and not target:  # ("needs --target-database" would send them to a refusal)
+            raise UsageError(
+                "--in-place replaces the database --db-url names, and it names none: "
+                f"add it (mysql://…/NAME) to restore the file {args.backup} in place"
+            )
         if ask and target:
             confirm_in_place(target, f"the dump file {args.backup}", server=server_of(db))
         result = restore_dump_file(db, args.backup, target_database=target, **common)
