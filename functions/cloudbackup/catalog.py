@@ -203,7 +203,7 @@ def find_backup(
 ) -> CatalogEntry:
     """`ref` is a backup id, a unique prefix of one (MIN_ID_PREFIX+ characters), or `latest` (newest
     complete backup of `database`)."""
-    if _HEX.fullmatch(ref):  # ids are lower-case hex; one read back in capitals is the same id
+    if _HEX.fullmatch(ref) or ref.casefold() == "latest":  # ids are lower-case hex: the case says nothing
         ref = ref.lower()
     catalog = scan_backups(stores, database=database, source=source)
     for refused in catalog.refused:
@@ -239,6 +239,8 @@ def find_backup(
         )
         of = backups_of(database, source)
         short = short or spelt_otherwise(stores, database, source)
+        if not short and not _HEX.fullmatch(ref):  # `lates`, `newest`: no id could ever match
+            short = " (a backup id is hex: give an id, a prefix of one, or latest)"
         raise UsageError(
             f"no complete backup{' ' + of if of else ''} with id {ref!r} in {describe_stores(stores)}{short}"
         )

@@ -526,6 +526,23 @@ def test_an_id_read_back_in_capitals_names_its_backup(db_settings, small_db, tmp
         assert ok(cloudbackup("verify", "--backup", given, *flags)).startswith(f"OK {made} ")
 
 
+def test_latest_in_capitals_is_latest_and_a_word_that_is_no_id_says_what_backup_takes(
+    db_settings, small_db, tmp_path
+):
+    # Given a backup
+    flags = ["--data", str(tmp_path / "data"), "--database", small_db]
+    made = backup_id(db_settings, small_db, flags[:2])
+    # When `latest` is typed in capitals, then it is still the newest backup
+    assert ok(cloudbackup("verify", "--backup", "LATEST", *flags)).startswith(f"OK {made} ")
+    # When a word that is neither `latest` nor hex is given, then the one line says what --backup takes
+    for word in ("lates", "newest"):
+        result = cloudbackup("verify", "--backup", word, *flags)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1
+        assert f"with id {word!r}" in result.stderr
+        assert "a backup id is hex: give an id, a prefix of one, or latest" in result.stderr
+
+
 # --- 5. show ------------------------------------------------------------------------------------------
 
 

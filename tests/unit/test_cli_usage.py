@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from cloudbackup.cli.cmd_restore import parse_time
 from cloudbackup.cli.main import main
 
 TO_TIME = ["restore", "--db-url", "mysql://root@127.0.0.1", "--database", "shop", "--target-database", "x"]
@@ -17,3 +20,11 @@ def test_a_to_time_out_of_the_calendar_is_a_usage_error_in_one_line(moment, caps
     err = capsys.readouterr().err
     assert code == 2, err
     assert err == f"cloudbackup: --to-time {moment}: out of range once in UTC (years 1 to 9999)\n"
+
+
+@pytest.mark.parametrize("moment", ["2026-12-07t04:00:00z", "2026-12-07T04:00:00z", " 2026-12-07T04:00Z "])
+def test_a_to_time_in_lower_case_or_with_blanks_is_read_as_rfc_3339_reads_it(moment):
+    # When --to-time is written with a lower-case `t` or `z` (RFC 3339 allows both), or with the blanks a
+    # copy from a log line brings along
+    # Then it is the moment it names, not "not an ISO 8601 time"
+    assert parse_time(moment) == datetime(2026, 12, 7, 4, 0, tzinfo=UTC)

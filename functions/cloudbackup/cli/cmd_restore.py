@@ -184,9 +184,10 @@ def same_database_in_place(db: DbSettings, replaced: str) -> None:
 
 
 def parse_time(text: str) -> datetime:
-    """ISO 8601 with a zone (Z or an offset): a local time would mean different moments on different hosts."""
+    """ISO 8601 with a zone (Z or an offset): a local time would mean different moments on different hosts.
+    RFC 3339's lower-case `t` and `z` are read too, and the blanks a copy from a log line brings along."""
     try:
-        moment = datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text.strip().upper())  # (no other letter is part of such a time)
     except ValueError:
         raise UsageError(f"--to-time {text}: not an ISO 8601 time such as 2026-12-03T14:02:00Z") from None
     if moment.tzinfo is None:
