@@ -207,3 +207,48 @@ def test_an_interrupt_after_the_swap_finishes_the_restore(db_settings, app, monk
         one(db_settings, "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = %s", (database,))
         == 1
     )
+
+
+def before_copies(settings: Any, database: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+            (f"{database}\\_before\\_%",),
+        )
+        return sorted(str(name) for (name,) in cur.fetchall())
+
+
+def wait_for_renames_to_end(settings: Any) -> None:
+    deadline = time.monotonic() + 60
+    while one(
+        settings, "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'RENAME TABLE%%'"
+    ):
+        assert time.monotonic() < deadline, "a RENAME is still running"
+        time.sleep(0.05)
+
+
+def test_the_empty_copy_of_a_restore_killed_before_its_swap_is_dropped_by_the_next(db_settings, app):
+    # Given an in-place restore killed (SIGKILL) while its swap waits for the application: its
+    # `_before_` copy was created, but the RENAME that would fill it never ran
+    database, data, live = app
+    with open_transaction_on(db_settings, database, "stock"):
+        killed = restore_in_place(db_settings, database, data)
+        wait_for_the_swap_to_wait(db_settings, killed)
+        killed.kill()
+        communicate_or_kill(killed, 30)
+        wait_for_renames_to_end(db_settings)  # (its last try, still waiting on the server, times out)
+    assert state(db_settings, database) == live
+    [empty] = before_copies(db_settings, database)
+    # When the operator restores the same database again
+    again = subprocess.run(
+        [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
+         "--in-place", "--yes", "--data", data, "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    # Then it drops the empty copy and says so; the one copy left holds the tables it replaced
+    assert again.returncode == 0, again.stderr
+    assert f"dropped {empty}" in again.stderr
+    [kept] = before_copies(db_settings, database)
+    assert kept != empty
+    assert one(db_settings, f"SELECT GROUP_CONCAT(id, ':', note ORDER BY id) FROM `{kept}`.orders") == live[0]
+    assert state(db_settings, database) == ("1:at backup,2:at backup", "orders_ai")

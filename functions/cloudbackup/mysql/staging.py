@@ -129,6 +129,27 @@ def clean_stale(cur: Any, target: str, mark: str = MARK) -> list[str]:
     return dropped
 
 
+def clean_empty_copies(cur: Any, target: str) -> list[str]:
+    """Drop `{target}_before_…` databases that hold nothing. An in-place restore creates its copy just
+    before the RENAME that fills it: one killed in between (SIGKILL) leaves it empty, which an operator
+    could take for the copy of their tables. Called under the target's lock, so no running restore's."""
+    cur.execute(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+        (_like_prefix(target[: MAX_NAME - 32]),),  # (before_name cuts a long target to fit its suffix)
+    )
+    dropped = []
+    for (name,) in cur.fetchall():
+        suffix = re.search(r"_before_[0-9]{8}T[0-9]{6}(?:_[0-9]+)?$", name)
+        if suffix is None or name != target[: MAX_NAME - len(suffix[0])] + suffix[0]:
+            continue
+        cur.execute("SELECT IS_FREE_LOCK(%s)", (_target_lock_name(name),))  # (not a restore's new target)
+        if cur.fetchone()[0] == 1 and not schema_contents(cur, name):
+            cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
+            log.warning("dropped %s, an empty copy left by an in-place restore that did not finish", name)
+            dropped.append(name)
+    return dropped
+
+
 @contextmanager
 def _read_only_refused(target: str) -> Iterator[None]:
     """A server that takes no write from this account, said in one line (not the driver's error)."""
@@ -169,6 +190,8 @@ class StagingDatabase:
                     )
                 with _read_only_refused(target):  # the restore's first writes
                     self.stale_dropped = clean_stale(cur, target, mark)
+                    if mark == MARK:
+                        self.stale_dropped += clean_empty_copies(cur, target)
                     self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
                     _locked(cur, _lock_name(self.name))  # (a new random name: always free)
                     cur.execute(
