@@ -85,6 +85,7 @@ class S3Storage:
             store_key=key,
             put_args=self._sse,
             fail=lambda exc, action: s3_failure(exc, self.target, action, location),
+            holds=lambda body: self._holds(key, body),
             part_size=self._part_size,
             concurrency=self._concurrency,
         )
@@ -255,6 +256,8 @@ class S3Storage:
         return f"{retention['Mode']}, {f'{days} days' if days else f'{years} years'}"
 
     def _holds(self, key: str, data: bytes) -> bool:
+        """Whether `key` holds exactly `data`: botocore retried a conditional write whose answer was lost,
+        and the key is taken by our own first attempt (put_bytes, and a small streamed object's PutObject)."""
         try:
             return self.get_bytes(key) == data
         except CloudBackupError:

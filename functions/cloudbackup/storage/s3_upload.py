@@ -44,6 +44,8 @@ ABORT_GRACE_SECONDS = 5.0  # how long abort() waits for travelling parts before 
 
 # Turns a botocore exception into the one-line error naming bucket, region and credentials.
 FailureMapper = Callable[[Exception, str], CloudBackupError]
+# Whether the key already holds exactly these bytes (the store's read-back: see S3Storage._holds).
+HoldsCheck = Callable[[bytes], bool]
 _Part = tuple[int, bytes]
 
 
@@ -68,6 +70,7 @@ class MultipartWriter:
         store_key: str,
         put_args: Mapping[str, Any],
         fail: FailureMapper,
+        holds: HoldsCheck,
         part_size: int = MIN_PART_SIZE,
         concurrency: int = 4,
         queue_depth: int = 1,
@@ -80,6 +83,7 @@ class MultipartWriter:
         self._store_key = store_key
         self._put_args = dict(put_args)
         self._fail = fail
+        self._holds = holds
         self._base_part_size = part_size
         self._concurrency = concurrency
         self._queue: queue.Queue[_Part | None] = queue.Queue(maxsize=queue_depth)
@@ -234,12 +238,6 @@ class MultipartWriter:
             MultipartUpload={"Parts": parts},
             IfNoneMatch="*",
         )
-
-    def _holds(self, body: bytes) -> bool:
-        try:
-            return self._client.get_object(Bucket=self._bucket, Key=self._key)["Body"].read() == body
-        except Exception:
-            return False
 
     def _drain_queue(self) -> None:
         while True:
