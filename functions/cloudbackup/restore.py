@@ -45,7 +45,13 @@ from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.identifiers import database_name_problem
 from cloudbackup.mysql.load import Loader, LoadError
-from cloudbackup.mysql.staging import StagingDatabase, schema_contents, schema_exists
+from cloudbackup.mysql.staging import (
+    UNFINISHED,
+    StagingDatabase,
+    marked_unfinished,
+    schema_contents,
+    schema_exists,
+)
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_restorable
 from cloudbackup.progress import NoProgress, Progress
@@ -347,6 +353,13 @@ def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
     refuse_unusable_target(target)
     with connect(db, database="") as conn, conn.cursor() as cur:
         contents = schema_contents(cur, target) if schema_exists(cur, target) else []
+        unfinished = bool(contents) and marked_unfinished(cur, target)
+    if unfinished and not in_place:
+        raise UsageError(
+            f"target database {target} holds what a restore killed before it finished left: its tables, "
+            "maybe without their triggers, views, routines or events (it holds a table "
+            f"{UNFINISHED}); drop it and restore again, or choose a new name"
+        )
     if contents and not in_place:
         raise UsageError(
             f"target database {target} exists and is not empty ({', '.join(contents)}); "

@@ -8,6 +8,7 @@ longer stops the restore halfway.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -252,3 +253,77 @@ def test_the_empty_copy_of_a_restore_killed_before_its_swap_is_dropped_by_the_ne
     assert kept != empty
     assert one(db_settings, f"SELECT GROUP_CONCAT(id, ':', note ORDER BY id) FROM `{kept}`.orders") == live[0]
     assert state(db_settings, database) == ("1:at backup,2:at backup", "orders_ai")
+
+
+# The CLI, killed (SIGKILL: nothing of it runs after) as its swap starts on the new triggers, past the RENAME.
+KILLED_AFTER_THE_RENAME = """
+import os, signal, sys
+from cloudbackup.cli.main import main
+from cloudbackup.mysql import swap
+run_script = swap.run_script
+def killed_there(db, into, sql, where):
+    if where.startswith("triggers of"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_script(db, into, sql, where)
+swap.run_script = killed_there
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def restore_killed_after_the_rename(settings: Any, database: str, data: str, *where: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_THE_RENAME, "restore", "--db-url", db_url(settings),
+         "--backup", "latest", "--database", database, *where, "--yes", "--data", data],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def tables_in(settings: Any, database: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (database,))
+        return sorted(str(name) for (name,) in cur.fetchall())
+
+
+def test_a_new_database_a_restore_was_killed_in_says_so_and_is_not_taken_for_a_restore(db_settings, app):
+    # Given a restore into a new database killed (SIGKILL) right after its RENAME: the tables are in,
+    # their triggers and the view are not
+    database, data, _ = app
+    new = f"{database}_new"
+    try:
+        restore_killed_after_the_rename(db_settings, database, data, "--target-database", new)
+        assert one(db_settings, "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = %s",
+                   (new,)) == 0  # fmt: skip
+        # Then the database itself says it is unfinished
+        assert "__cbrestore_unfinished" in tables_in(db_settings, new)
+        # and a restore into it again is refused, saying why, instead of "not empty"
+        again = subprocess.run(
+            [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
+             "--target-database", new, "--data", data],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert again.returncode == 2, again.stderr
+        assert "a restore killed before it finished" in again.stderr
+    finally:
+        run(db_settings, "", f"DROP DATABASE IF EXISTS `{new}`")
+
+
+def test_the_copy_of_an_in_place_restore_killed_after_its_rename_says_it_is_unfinished(db_settings, app):
+    # Given an in-place restore killed (SIGKILL) right after its RENAME, before the old table with
+    # triggers moved from the target into the `_before_` copy
+    database, data, _ = app
+    restore_killed_after_the_rename(db_settings, database, data, "--in-place")
+    # Then the copy, which lacks that table, says it is unfinished: no operator takes it for the whole
+    [copy] = before_copies(db_settings, database)
+    assert "orders" not in tables_in(db_settings, copy)
+    assert "__cbrestore_unfinished" in tables_in(db_settings, copy)
+    # while a restore that finishes leaves no such mark, in the target or in its copy
+    again = subprocess.run(
+        [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
+         "--in-place", "--yes", "--data", data, "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    kept = json.loads(again.stdout)["previous_tables_kept_in"]
+    assert "__cbrestore_unfinished" not in tables_in(db_settings, database)
+    assert "__cbrestore_unfinished" not in tables_in(db_settings, kept)

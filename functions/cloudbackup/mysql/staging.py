@@ -27,6 +27,7 @@ from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 log = logging.getLogger(__name__)
 
 MARK = "__cbrestore_"
+UNFINISHED = "__cbrestore_unfinished"  # a table marking a publish under way (mysql/swap.py)
 DRILL_MARK = "__cbdrill_"
 MAX_NAME = 64  # the server's limit on database names
 # A year: the most MySQL and MariaDB take (on Linux). The lock's connection idles through the whole load,
@@ -130,9 +131,10 @@ def clean_stale(cur: Any, target: str, mark: str = MARK) -> list[str]:
 
 
 def clean_empty_copies(cur: Any, target: str) -> list[str]:
-    """Drop `{target}_before_…` databases that hold nothing. An in-place restore creates its copy just
-    before the RENAME that fills it: one killed in between (SIGKILL) leaves it empty, which an operator
-    could take for the copy of their tables. Called under the target's lock, so no running restore's."""
+    """Drop `{target}_before_…` databases that hold nothing (but the unfinished mark). An in-place
+    restore creates its copy just before the RENAME that fills it: one killed in between (SIGKILL)
+    leaves it empty, which an operator could take for the copy of their tables. Called under the
+    target's lock, so no running restore's."""
     cur.execute(
         "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
         (_like_prefix(target[: MAX_NAME - 32]),),  # (before_name cuts a long target to fit its suffix)
@@ -143,11 +145,25 @@ def clean_empty_copies(cur: Any, target: str) -> list[str]:
         if suffix is None or name != target[: MAX_NAME - len(suffix[0])] + suffix[0]:
             continue
         cur.execute("SELECT IS_FREE_LOCK(%s)", (_target_lock_name(name),))  # (not a restore's new target)
-        if cur.fetchone()[0] == 1 and not schema_contents(cur, name):
+        if cur.fetchone()[0] == 1 and _holds_nothing_but_the_mark(cur, name):
             cur.execute(f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
             log.warning("dropped %s, an empty copy left by an in-place restore that did not finish", name)
             dropped.append(name)
     return dropped
+
+
+def marked_unfinished(cur: Any, database: str) -> bool:
+    """Whether `database` holds the mark of a publish that never finished (see mysql/swap.py)."""
+    cur.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        (database, UNFINISHED),
+    )
+    return bool(cur.fetchone()[0])
+
+
+def _holds_nothing_but_the_mark(cur: Any, database: str) -> bool:
+    contents = schema_contents(cur, database)
+    return not contents or (contents == ["1 tables/views"] and marked_unfinished(cur, database))
 
 
 @contextmanager

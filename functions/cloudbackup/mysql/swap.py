@@ -15,6 +15,9 @@ between databases at all. So the swap is:
    table brings the same ones): its triggers are dropped just before the RENAME, as the only way;
 3. drop the aside tables' triggers (trigger names are per database, and nothing uses those tables
    now), create the new ones, and move the aside tables to `{db}_before_{ts}`.
+A table `__cbrestore_unfinished` marks what a restore killed past step 2 (SIGKILL: nothing can run
+then) leaves incomplete: the new target (it comes with the RENAME) or the `{db}_before_{ts}` copy
+(made with it). It is dropped last, once the restore is whole.
 A failure in 2-3 puts the old tables and triggers back (reverse RENAME), on a connection of its own
 (an interrupted statement leaves its own unusable). Past the RENAME an interrupt (Ctrl-C, SIGTERM)
 no longer stops the restore: undoing a swap that went through would change the live tables a second
@@ -45,7 +48,7 @@ from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.load import Loader
 from cloudbackup.mysql.routines import events_section, list_events, list_routines, routines_section
 from cloudbackup.mysql.splitter import split_statements
-from cloudbackup.mysql.staging import free_before_name, schema_exists
+from cloudbackup.mysql.staging import UNFINISHED, free_before_name, schema_exists
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
 from cloudbackup.mysql.views import views_section
 
@@ -184,12 +187,15 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         cur.execute(f"USE {q(staging)}")
         keep = free_before_name(cur, target, datetime.now(UTC))
         cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")
+        _mark_unfinished(cur, keep)
     else:
         created_target = not schema_exists(cur, target)
         cur.execute(
             f"CREATE DATABASE IF NOT EXISTS {q(target)} "
             f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
         )
+        _mark_unfinished(cur, staging)
+        moving.append(UNFINISHED)  # (into the new target with its tables, in the same RENAME)
     _drop_triggers(cur, staging, moving)
     if plan.tables is not None:
         _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
@@ -265,10 +271,19 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
                 run_script(
                     db, target, new_objects + plan.events_sql, f"routines, views and events of {target}"
                 )
+            cur.execute(f"DROP TABLE {q(keep or target)}.{q(UNFINISHED)}")  # whole now
         except (OperationError, pymysql.err.MySQLError) as exc:
             kept = f"; the previous tables are in {keep}" if keep else ""
             raise OperationError(f"tables restored into {target}, but then {exc}{kept}") from None
     return keep
+
+
+def _mark_unfinished(cur: Any, database: str) -> None:
+    # (a primary key: a server with sql_require_primary_key=ON refuses a table without one)
+    cur.execute(
+        f"CREATE TABLE {q(database)}.{q(UNFINISHED)} (id INT PRIMARY KEY) "
+        "COMMENT 'left by a restore killed before it finished: this database is incomplete'"
+    )
 
 
 def _rename(pairs: Sequence[tuple[str, str]]) -> str:
