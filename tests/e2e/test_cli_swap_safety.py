@@ -327,3 +327,37 @@ def test_the_copy_of_an_in_place_restore_killed_after_its_rename_says_it_is_unfi
     kept = json.loads(again.stdout)["previous_tables_kept_in"]
     assert "__cbrestore_unfinished" not in tables_in(db_settings, database)
     assert "__cbrestore_unfinished" not in tables_in(db_settings, kept)
+
+
+def test_a_database_holding_a_killed_restores_mark_is_restored_in_place_and_by_its_own_backup(
+    db_settings, app
+):
+    # Given a live database holding the mark a killed restore left in it
+    database, data, _ = app
+    run(db_settings, database, "CREATE TABLE __cbrestore_unfinished (id INT PRIMARY KEY)")
+
+    def restore(*how: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
+             *how, "--yes", "--data", data, "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return dict(json.loads(done.stdout))
+
+    # When it is restored in place, the restore is whole: no mark is left in it or in its copy
+    kept = restore("--in-place")["previous_tables_kept_in"]
+    assert state(db_settings, database) == ("1:at backup,2:at backup", "orders_ai")
+    assert "__cbrestore_unfinished" not in tables_in(db_settings, database)
+    assert "__cbrestore_unfinished" not in tables_in(db_settings, kept)
+    # and a backup taken with the mark in it restores into a new database, whole
+    run(db_settings, database, "CREATE TABLE __cbrestore_unfinished (id INT PRIMARY KEY)")
+    made = subprocess.run([*CLI, "backup", "--db-url", db_url(db_settings, database), "--data", data],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    new = f"{database}_new"
+    try:
+        restore("--target-database", new)
+        assert tables_in(db_settings, new) == ["audit", "order_notes", "orders", "stock"]
+    finally:
+        run(db_settings, "", f"DROP DATABASE IF EXISTS `{new}`")

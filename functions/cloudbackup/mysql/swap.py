@@ -161,7 +161,8 @@ class _Swap:
 
 def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
     staging, target = plan.staging, plan.target
-    moving = tables_of(cur, staging)
+    # (a mark a backup of a half-restored database brought along is not a table of the restore's)
+    moving = [t for t in tables_of(cur, staging) if t != UNFINISHED]
     if plan.tables is not None:
         moving = [t for t in moving if t in plan.tables]
     # 1. Every definition, before anything changes.
@@ -179,7 +180,7 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
     constrained: set[str] = set()
     if plan.in_place and schema_exists(cur, target):
         cur.execute(f"USE {q(target)}")
-        old = [t for t in tables_of(cur, target) if plan.whole or t in moving]
+        old = [t for t in tables_of(cur, target) if (plan.whole or t in moving) and t != UNFINISHED]
         old_triggers = {t: sql for t in old if (sql := table_triggers(cur, t, database=target))}
         constrained = _with_named_constraints(cur, target)
         if plan.whole:
@@ -271,7 +272,9 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
                 run_script(
                     db, target, new_objects + plan.events_sql, f"routines, views and events of {target}"
                 )
-            cur.execute(f"DROP TABLE {q(keep or target)}.{q(UNFINISHED)}")  # whole now
+            # Whole now (the target too, should a killed restore have left its mark there).
+            for database in [target] + ([keep] if keep else []):
+                cur.execute(f"DROP TABLE IF EXISTS {q(database)}.{q(UNFINISHED)}")
         except (OperationError, pymysql.err.MySQLError) as exc:
             kept = f"; the previous tables are in {keep}" if keep else ""
             raise OperationError(f"tables restored into {target}, but then {exc}{kept}") from None
@@ -281,7 +284,7 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
 def _mark_unfinished(cur: Any, database: str) -> None:
     # (a primary key: a server with sql_require_primary_key=ON refuses a table without one)
     cur.execute(
-        f"CREATE TABLE {q(database)}.{q(UNFINISHED)} (id INT PRIMARY KEY) "
+        f"CREATE TABLE IF NOT EXISTS {q(database)}.{q(UNFINISHED)} (id INT PRIMARY KEY) "
         "COMMENT 'left by a restore killed before it finished: this database is incomplete'"
     )
 
