@@ -356,7 +356,7 @@ def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
         unfinished = bool(contents) and marked_unfinished(cur, target)
     if unfinished and not in_place:
         raise UsageError(
-            f"target database {target} holds what a restore killed before it finished left: its tables, "
+            f"target database {target} holds what a restore that did not finish left: its tables, "
             "maybe without their triggers, views, routines or events (it holds a table "
             f"{UNFINISHED}); drop it and restore again, or choose a new name"
         )

@@ -303,7 +303,7 @@ def test_a_new_database_a_restore_was_killed_in_says_so_and_is_not_taken_for_a_r
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert again.returncode == 2, again.stderr
-        assert "a restore killed before it finished" in again.stderr
+        assert "what a restore that did not finish left" in again.stderr
     finally:
         run(db_settings, "", f"DROP DATABASE IF EXISTS `{new}`")
 
