@@ -308,7 +308,9 @@ def test_a_new_database_a_restore_was_killed_in_says_so_and_is_not_taken_for_a_r
         run(db_settings, "", f"DROP DATABASE IF EXISTS `{new}`")
 
 
-def test_the_copy_of_an_in_place_restore_killed_after_its_rename_says_it_is_unfinished(db_settings, app):
+def test_an_in_place_restore_killed_after_its_rename_leaves_its_target_and_copy_marked_unfinished(
+    db_settings, app
+):
     # Given an in-place restore killed (SIGKILL) right after its RENAME, before the old table with
     # triggers moved from the target into the `_before_` copy
     database, data, _ = app
@@ -317,6 +319,10 @@ def test_the_copy_of_an_in_place_restore_killed_after_its_rename_says_it_is_unfi
     [copy] = before_copies(db_settings, database)
     assert "orders" not in tables_in(db_settings, copy)
     assert "__cbrestore_unfinished" in tables_in(db_settings, copy)
+    # and so does the target, whose new tables came without their triggers
+    assert one(db_settings, "SELECT COUNT(*) FROM information_schema.triggers WHERE event_object_schema = %s "
+               "AND event_object_table = 'orders'", (database,)) == 0  # fmt: skip
+    assert "__cbrestore_unfinished" in tables_in(db_settings, database)
     # while a restore that finishes leaves no such mark, in the target or in its copy
     again = subprocess.run(
         [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
@@ -361,3 +367,21 @@ def test_a_database_holding_a_killed_restores_mark_is_restored_in_place_and_by_i
         assert tables_in(db_settings, new) == ["audit", "order_notes", "orders", "stock"]
     finally:
         run(db_settings, "", f"DROP DATABASE IF EXISTS `{new}`")
+
+
+def test_a_rename_that_outlives_its_killed_restore_leaves_the_target_marked_unfinished(db_settings, app):
+    # Given an in-place restore killed (SIGKILL) while its swap waits for the application, whose
+    # transaction then ends at once: the server still runs the dead restore's RENAME (neither server
+    # ends a statement waiting for a lock when its client goes), within that try's 2 s
+    database, data, live = app
+    with open_transaction_on(db_settings, database, "stock"):
+        killed = restore_in_place(db_settings, database, data)
+        wait_for_the_swap_to_wait(db_settings, killed)
+        killed.kill()
+        communicate_or_kill(killed, 30)
+    wait_for_renames_to_end(db_settings)
+    # Then the target is either as it was, or says it is unfinished (its new tables have no triggers)
+    if state(db_settings, database)[0] == live[0]:
+        assert "__cbrestore_unfinished" not in tables_in(db_settings, database)
+    else:
+        assert "__cbrestore_unfinished" in tables_in(db_settings, database)

@@ -16,8 +16,8 @@ between databases at all. So the swap is:
 3. drop the aside tables' triggers (trigger names are per database, and nothing uses those tables
    now), create the new ones, and move the aside tables to `{db}_before_{ts}`.
 A table `__cbrestore_unfinished` marks what a restore killed past step 2 (SIGKILL: nothing can run
-then) leaves incomplete: the new target (it comes with the RENAME) or the `{db}_before_{ts}` copy
-(made with it). It is dropped last, once the restore is whole.
+then) leaves incomplete: the target (it comes with the RENAME, as the aside tables appear there) and
+the `{db}_before_{ts}` copy (made with it). It is dropped last, once the restore is whole.
 A failure in 2-3 puts the old tables and triggers back (reverse RENAME), on a connection of its own
 (an interrupted statement leaves its own unusable). Past the RENAME an interrupt (Ctrl-C, SIGTERM)
 no longer stops the restore: undoing a swap that went through would change the live tables a second
@@ -180,7 +180,8 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
     constrained: set[str] = set()
     if plan.in_place and schema_exists(cur, target):
         cur.execute(f"USE {q(target)}")
-        old = [t for t in tables_of(cur, target) if (plan.whole or t in moving) and t != UNFINISHED]
+        live = tables_of(cur, target)
+        old = [t for t in live if (plan.whole or t in moving) and t != UNFINISHED]
         old_triggers = {t: sql for t in old if (sql := table_triggers(cur, t, database=target))}
         constrained = _with_named_constraints(cur, target)
         if plan.whole:
@@ -189,14 +190,17 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         keep = free_before_name(cur, target, datetime.now(UTC))
         cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")
         _mark_unfinished(cur, keep)
+        marked = UNFINISHED in live  # (by a restore that never finished: this one drops it at its end)
     else:
         created_target = not schema_exists(cur, target)
         cur.execute(
             f"CREATE DATABASE IF NOT EXISTS {q(target)} "
             f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
         )
+        marked = False
+    if not marked:
         _mark_unfinished(cur, staging)
-        moving.append(UNFINISHED)  # (into the new target with its tables, in the same RENAME)
+        moving.append(UNFINISHED)  # (into the target with the new tables, in the same RENAME)
     _drop_triggers(cur, staging, moving)
     if plan.tables is not None:
         _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
