@@ -27,12 +27,14 @@ import pymysql
 from pymysql.converters import escape_string
 
 from cloudbackup.binlog import events as ev
+from cloudbackup.binlog.event_status import read_event_statement
 from cloudbackup.binlog.segments import SegmentIndex
 from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
 from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS, stored_program, with_session
@@ -94,6 +96,8 @@ class Replayer:
         # CREATE/ALTER/DROP EVENT, as a script for the published database: an event created in
         # staging would fire there while the replay runs, and the backup's events are not in staging.
         self.held: list[tuple[str, str, bytes]] = []  # (event name, CREATE|ALTER|DROP, its script)
+        # Per event the held statements leave disabled: the status they gave it, and the session of the last
+        self.final_status: dict[str, tuple[str | None, dict[str, str]]] = {}
         self.stop_ts = stop_at.timestamp()
         # A whole-second time (MariaDB's) says only that its event is within that second: one in the
         # stop time's own second may be after it, so it stops there (never a change after TIME).
@@ -341,13 +345,20 @@ class Replayer:
             "collation_connection": collation,
             "time_zone": time_zone,
         }
+        self.stats.events += 1
+        verb, name = event_change(q.text) or ("", "")
+        if verb != "DROP":  # left disabled: the status it ends with is set after every held statement
+            change = read_event_statement(text, verb, _escapes(q))
+            text = change.disabled
+            before, _ = self.final_status.pop(name, (None, settings))
+            self.final_status[change.renamed_to or name] = (change.status or before, settings)
+        else:
+            self.final_status.pop(name, None)
         script = (
             f"SET TIMESTAMP = {event.timestamp};\n".encode()
             + with_session(settings, stored_program(text, sql_mode=sql_mode, charset=charset))
             + b"SET TIMESTAMP = DEFAULT;\n"
         )
-        self.stats.events += 1
-        verb, name = event_change(q.text) or ("", "")
         mine = [held for held in self.held if held[0] == name]
         if verb == "DROP" and mine and mine[0][1] == "CREATE":
             # Made and dropped within the replay: not made at all (due, it would fire once when published)
@@ -357,7 +368,13 @@ class Replayer:
 
     @property
     def held_events(self) -> bytes:
-        return b"".join(script for _, _, script in self.held)
+        """The held event DDL, then each event they enabled last enabled again, under its last session."""
+        enable = [
+            with_session(settings, f"ALTER EVENT {quote_identifier(name)} ENABLE;\n".encode())
+            for name, (status, settings) in self.final_status.items()
+            if status == "ENABLE"
+        ]
+        return b"".join(script for _, _, script in self.held) + b"".join(enable)
 
     def _open_create_select(self, event: ev.Event, q: ev.Query, text: bytes) -> None:
         """MySQL logs CREATE TABLE … SELECT as `CREATE TABLE … START TRANSACTION`, its rows, then a

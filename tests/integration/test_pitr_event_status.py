@@ -1,0 +1,62 @@
+"""Point-in-time restore of event DDL: the published events are as they were at the time, and none runs
+at publish what the source did not run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.binlog.archive import archive_binlog
+from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.dburl import DbSettings
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from tests.fixtures.mariadb import admin_connect
+from tests.integration.pitr_helpers import next_second, run
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def scheduler(log_server: DbSettings) -> Iterator[None]:
+    """The event scheduler off while the source is written (so the source never runs the event), its
+    setting given back at the end."""
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.event_scheduler")
+        (was,) = cur.fetchone()
+        cur.execute("SET GLOBAL event_scheduler = OFF")
+    yield
+    run(log_server, f"SET GLOBAL event_scheduler = {was}")
+
+
+def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_published(
+    log_server, make_log_database, tmp_path, scheduler
+):
+    # Given a backup, then an event made enabled and due at once (EVERY without STARTS), then disabled,
+    # and another made enabled (not due for years) and renamed
+    db = make_log_database("evdis")
+    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "CREATE EVENT due ON SCHEDULE EVERY 1 HOUR DO INSERT INTO log (what) VALUES ('ran')",
+        "ALTER EVENT due DISABLE",
+        "CREATE EVENT later ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01 00:00:00' DO DELETE FROM log",
+        "ALTER EVENT later RENAME TO renamed COMMENT 'still enabled'",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.log (what) VALUES ('after T')")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T on a server whose event scheduler runs
+    run(log_server, "SET GLOBAL event_scheduler = ON")
+    target = make_log_database("evdis_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    time.sleep(2)  # what the scheduler would run, it has run by now
+    # Then the first event is disabled and never ran (the table is as at T: empty), the other enabled
+    assert_snapshots_equal(at_time, snapshot(log_server, target))
