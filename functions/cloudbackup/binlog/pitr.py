@@ -94,9 +94,13 @@ def plan_replay(
             )
         chain.append(segment)
     if chain[-1].last_time < to_time:
+        # Not the time the archive ran: a transaction begun before it (MariaDB logs statement start
+        # times) may commit after it, so only an archived event's time bounds what the archive holds.
         raise OperationError(
             f"--to-time {to_time.isoformat()} is after the archived binlog of {entry.manifest.source} "
-            f"({window}); archive again (cloudbackup binlog archive) or choose an earlier time"
+            f"({window}): the newest --to-time it reaches is {chain[-1].last_event_time} (before the newest "
+            f"archived event); for a later one, archive again (cloudbackup binlog archive) once the server "
+            f"has written past {to_time.isoformat()} (FLUSH BINARY LOGS writes an event)"
         )
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
