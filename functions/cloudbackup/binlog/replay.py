@@ -47,6 +47,8 @@ _TRANSACTION_CONTROL = {b"BEGIN": "begin", b"COMMIT": "commit", b"ROLLBACK": "ro
 _ATOMIC_CREATE_SELECT = re.compile(rb"\bSTART\s+TRANSACTION\s*$", re.I)
 # XA START / END / PREPARE / COMMIT / ROLLBACK: a prepared transaction commits in a later one.
 _XA = re.compile(rb"\s*XA\s", re.I)
+# What a table the binlog creates without ENGINE is made: both servers' own default_storage_engine.
+REPLAY_ENGINE = "InnoDB"
 # The NO_BACKSLASH_ESCAPES bit of a Query event's sql_mode (the same on MySQL and MariaDB).
 _NO_BACKSLASH_ESCAPES = 1 << 21
 
@@ -109,6 +111,9 @@ class Replayer:
         # loader's): TABLE_SHAPE settings this account may not set refuse only a CREATE they would change.
         self.unkept_shape = keep_table_shape(self.conn)
         self.cur = self.conn.cursor()
+        # The binlog does not record the engine a CREATE TABLE without ENGINE got: the session's default,
+        # InnoDB on a server as shipped. This server's own default may differ (MyISAM, Aria): never taken.
+        self.cur.execute(f"SET SESSION default_storage_engine = {REPLAY_ENGINE}")
         self.other_databases = self._databases() - {source, target}
         self.cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version, packet = self.cur.fetchone()
