@@ -14,7 +14,7 @@ from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.dburl import DbSettings
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_snapshots_equal, snapshot
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, flavour
 from tests.integration.pitr_helpers import next_second, run
 
 pytestmark = pytest.mark.integration
@@ -59,4 +59,35 @@ def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_publis
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     time.sleep(2)  # what the scheduler would run, it has run by now
     # Then the first event is disabled and never ran (the table is as at T: empty), the other enabled
+    assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_an_event_made_with_create_or_replace_is_published_and_never_runs_in_staging(
+    log_server, make_log_database, tmp_path, scheduler
+):
+    if flavour(log_server) != "mariadb":
+        pytest.skip("CREATE OR REPLACE EVENT is MariaDB's")
+    # Given a backup, then an event made with CREATE OR REPLACE (not due for years), and one made, due at
+    # once, then replaced by a disabled one
+    db = make_log_database("evrep")
+    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "CREATE OR REPLACE EVENT later ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01' DO DELETE FROM log",
+        "CREATE EVENT due ON SCHEDULE EVERY 1 HOUR DO INSERT INTO log (what) VALUES ('ran')",
+        "CREATE OR REPLACE EVENT due ON SCHEDULE EVERY 1 HOUR DISABLE DO INSERT INTO log (what) VALUES ('x')",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.log (what) VALUES ('after T')")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T on a server whose event scheduler runs
+    run(log_server, "SET GLOBAL event_scheduler = ON")
+    target = make_log_database("evrep_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    time.sleep(2)
+    # Then both events are as at T, and the due one never ran
     assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -54,9 +54,9 @@ _DROP_OR_TRUNCATE = re.compile(
     re.I | re.S,
 )
 _ONE_TABLE = re.compile(_TABLE_NAME)
-# CREATE/ALTER/DROP EVENT and the event's name (`db`.name or name)
+# CREATE [OR REPLACE] (MariaDB's)/ALTER/DROP EVENT and the event's name (`db`.name or name)
 _EVENT_STATEMENT = re.compile(
-    rb"(CREATE|ALTER|DROP)\s+(?:DEFINER\s*=\s*\S+\s+)?EVENT\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+    rb"(CREATE|ALTER|DROP)\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?EVENT\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
     + _NAME
     + rb"(?:\s*\.\s*"
     + _NAME
