@@ -91,3 +91,34 @@ def test_an_event_made_with_create_or_replace_is_published_and_never_runs_in_sta
     time.sleep(2)
     # Then both events are as at T, and the due one never ran
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_an_event_made_again_if_not_exists_keeps_the_status_it_had(log_server, make_log_database, tmp_path):
+    # Given a backup holding a disabled event, then a migration making it again IF NOT EXISTS (nothing
+    # done: it exists), and a new event made the same way
+    db = make_log_database("evine")
+    made = "ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01' DO DELETE FROM log"
+    run(
+        log_server,
+        "CREATE TABLE log (id INT PRIMARY KEY)",
+        f"CREATE EVENT old {made}",
+        "ALTER EVENT old DISABLE",
+        database=db,
+    )
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        f"CREATE EVENT IF NOT EXISTS old {made}",
+        f"CREATE EVENT IF NOT EXISTS new {made}",
+        database=db,
+    )
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.log VALUES (1)")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("evine_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the old event is still disabled and the new one enabled, as at T
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -37,6 +37,7 @@ class EventStatement:
     status: str | None  # what the statement sets: "ENABLE", "DISABLE", "DISABLE ON SLAVE", or None (kept)
     renamed_to: str | None  # ALTER EVENT … RENAME TO: the event's new name (lower case), without database
     disabled: bytes  # the statement, leaving its event disabled where it would enable it
+    if_not_exists: bool = False  # CREATE EVENT IF NOT EXISTS: does nothing where the event exists
 
 
 def read_event_statement(text: bytes, verb: str, escapes: bool) -> EventStatement:
@@ -44,6 +45,7 @@ def read_event_statement(text: bytes, verb: str, escapes: bool) -> EventStatemen
     tokens = [m for m in _TOKENS[escapes].finditer(text) if m.group("skip") is None]
     words = [(m.group("word") or b"").upper() for m in tokens]
     at = _after_event_name(tokens, words)
+    if_not_exists = verb == "CREATE" and b"IF" in words[:at]
     body = words.index(b"DO", at) if b"DO" in words[at:] else len(tokens)
     status, span, renamed_to = None, None, None
     for i in range(at, body):
@@ -64,7 +66,9 @@ def read_event_statement(text: bytes, verb: str, escapes: bool) -> EventStatemen
         disabled = text[: span[0]] + b"DISABLE" + text[span[1] :]
     else:
         disabled = text
-    return EventStatement(status=status, renamed_to=renamed_to, disabled=disabled)
+    return EventStatement(
+        status=status, renamed_to=renamed_to, disabled=disabled, if_not_exists=if_not_exists
+    )
 
 
 def _after_event_name(tokens: list[re.Match[bytes]], words: list[bytes]) -> int:

@@ -352,13 +352,15 @@ class Replayer:
         }
         self.stats.events += 1
         verb, name = event_change(q.text) or ("", "")
-        if verb != "DROP":  # left disabled: the status it ends with is set after every held statement
-            change = read_event_statement(text, verb, _escapes(q))
+        change = read_event_statement(text, verb, _escapes(q)) if verb != "DROP" else None
+        if change is None:
+            self.final_status.pop(name, None)
+        elif not change.if_not_exists:  # left disabled: the status it ends with is set after them all
             text = change.disabled
             before, _ = self.final_status.pop(name, (None, settings))
             self.final_status[change.renamed_to or name] = (change.status or before, settings)
-        else:
-            self.final_status.pop(name, None)
+        # (IF NOT EXISTS: whether the backup has the event is not known here, so whether the statement
+        # makes it or does nothing is not either: it runs as logged, and its status is left to it)
         script = (
             f"SET TIMESTAMP = {event.timestamp};\n".encode()
             + with_session(settings, stored_program(text, sql_mode=sql_mode, charset=charset))
