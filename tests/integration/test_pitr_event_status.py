@@ -32,8 +32,9 @@ def scheduler(log_server: DbSettings) -> Iterator[None]:
     run(log_server, f"SET GLOBAL event_scheduler = {was}")
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["new-target", "in-place"])
 def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_published(
-    log_server, make_log_database, tmp_path, scheduler
+    log_server, make_log_database, tmp_path, scheduler, in_place
 ):
     # Given a backup, then an event made enabled and due at once (EVERY without STARTS), then disabled,
     # and another made enabled (not due for years) and renamed
@@ -55,8 +56,10 @@ def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_publis
     archive_binlog(log_server, store, "src")
     # When it is restored to T on a server whose event scheduler runs
     run(log_server, "SET GLOBAL event_scheduler = ON")
-    target = make_log_database("evdis_t")
-    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    target = db if in_place else make_log_database("evdis_t")
+    restore_to_time(
+        log_server, [store], db, to_time, target_database=None if in_place else target, in_place=in_place
+    )
     time.sleep(2)  # what the scheduler would run, it has run by now
     # Then the first event is disabled and never ran (the table is as at T: empty), the other enabled
     assert_snapshots_equal(at_time, snapshot(log_server, target))
