@@ -53,3 +53,35 @@ def test_a_time_after_the_newest_archived_event_is_refused_naming_the_newest_it_
     later = make_log_database("newest_l")
     restore_to_time(log_server, [store], db, to_time, target_database=later)
     assert_snapshots_equal(at_time, snapshot(log_server, later))
+
+
+@pytest.mark.parametrize("written_between", [False, True], ids=["at-the-end", "past-the-end"])
+def test_a_backup_newer_than_the_archive_asks_for_an_archive_run_then_restores(
+    log_server, make_log_database, tmp_path, written_between
+):
+    # Given an archive run, then a backup (its position where the archive ends, or past it after a
+    # write), then writes: the archive has not run since the backup
+    db = make_log_database("behind")
+    run(log_server, f"CREATE TABLE `{db}`.t (id INT PRIMARY KEY)")
+    store = LocalStorage(tmp_path / "store")
+    archive_binlog(log_server, store, "src")
+    next_second()
+    if written_between:
+        run(log_server, f"INSERT INTO `{db}`.t VALUES (0)")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO `{db}`.t VALUES (1)")
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.t VALUES (2)")
+    # When the database is restored to a time after the backup
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=db + "_x")
+    # Then the refusal says the archive ends before the backup's position and to archive again
+    message = str(refused.value)
+    assert "ends before" in message, message
+    assert "cloudbackup binlog archive" in message
+    # and once it has, the time is reached
+    archive_binlog(log_server, store, "src")
+    target = make_log_database("behind_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

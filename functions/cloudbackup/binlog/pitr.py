@@ -78,6 +78,8 @@ def plan_replay(
     window = describe_window(indexes)
     first = segment_holding(indexes, start_file, start_pos)
     if first is None:
+        if _past_the_end(indexes, start_file, start_pos):
+            raise OperationError(_ends_before_the_backup(entry, to_time, window))
         raise OperationError(
             f"the backup {entry.id}'s binlog position {start_file}:{start_pos} is not in the archive of "
             f"{entry.manifest.source} ({window}): nothing to replay from"
@@ -93,6 +95,8 @@ def plan_replay(
                 f"cannot be reached from backup {entry.id}"
             )
         chain.append(segment)
+    if chain[-1].last_time < to_time and chain[-1].last_time < entry.manifest.started_at:
+        raise OperationError(_ends_before_the_backup(entry, to_time, window))
     if chain[-1].last_time < to_time:
         # Not the time the archive ran: a transaction begun before it (MariaDB logs statement start
         # times) may commit after it, so only an archived event's time bounds what the archive holds.
@@ -105,6 +109,27 @@ def plan_replay(
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
     return ReplayPlan(entry=entry, store=store, segments=chain, start_file=start_file, start_pos=start_pos)
+
+
+def _ends_before_the_backup(entry: CatalogEntry, to_time: datetime, window: str) -> str:
+    """The archive has not run since the backup: no time after the backup is reachable before it does."""
+    started = f"{entry.manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
+    return (
+        f"--to-time {to_time.isoformat()} is after the archived binlog of {entry.manifest.source} "
+        f"({window}), which ends before backup {entry.id} started ({started}): "
+        f"archive again (cloudbackup binlog archive) once the server has written past {to_time.isoformat()} "
+        "(FLUSH BINARY LOGS writes an event), then restore"
+    )
+
+
+def _past_the_end(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> bool:
+    """Whether `binlog_file`:`pos` comes after the newest archived event (same binlog base name)."""
+    next_file, next_pos = indexes[-1].next_position
+    if binlog_file == next_file:
+        return pos >= next_pos
+    base, _, number = binlog_file.rpartition(".")
+    next_base, _, next_number = next_file.rpartition(".")
+    return base == next_base and number.isdigit() and next_number.isdigit() and int(number) > int(next_number)
 
 
 def _why_no_position(entry: CatalogEntry) -> str:
