@@ -125,3 +125,26 @@ def test_an_event_made_again_if_not_exists_keeps_the_status_it_had(log_server, m
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the old event is still disabled and the new one enabled, as at T
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_an_event_that_ran_on_the_source_when_made_does_not_run_again_when_published(
+    log_server, make_log_database, tmp_path, scheduler
+):
+    # Given a backup, then, with the scheduler on, an hourly event made (it runs at once: one row)
+    db = make_log_database("evran")
+    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, "SET GLOBAL event_scheduler = ON")
+    run(log_server, "CREATE EVENT hourly ON SCHEDULE EVERY 1 HOUR DO INSERT INTO log VALUES ()", database=db)
+    time.sleep(2)
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.log VALUES ()")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T, the scheduler still on
+    target = make_log_database("evran_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    time.sleep(2)
+    # Then the event is enabled and its one run is there (replayed), not a second one at publish
+    assert_snapshots_equal(at_time, snapshot(log_server, target))
