@@ -62,6 +62,26 @@ CRAFTED = [
     ("flush", "FLUSH TABLES;"),
     ("set password", "SET PASSWORD FOR 'cbt_evil_{uid}'@'localhost' = 'x';"),
     ("rows read from another database", "INSERT INTO t SELECT a + 10 FROM {other}.t;"),
+    # (the server reads `@@global . name` as @@global.name: a trigger setting it changes the server)
+    (
+        "global set by a trigger, spaced",
+        "DELIMITER ;;\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+        "SET @@global . max_connections = 1234;;\nDELIMITER ;",
+    ),
+    (
+        "global set by an event, behind a comment",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET @@GLOBAL/**/.max_connections = 1234;",
+    ),
+    # (MySQL's spatial reference systems are the server's: a restored event must not create or drop one)
+    (
+        "spatial reference system in an event",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DROP SPATIAL REFERENCE SYSTEM IF EXISTS 4000123;",
+    ),
+    (
+        "spatial reference system in a routine",
+        "CREATE PROCEDURE p() CREATE OR REPLACE SPATIAL REFERENCE SYSTEM 4000123 NAME 'cbt_evil_{uid}' "
+        "DEFINITION 'x';",
+    ),
 ]
 
 

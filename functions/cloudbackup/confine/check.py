@@ -484,7 +484,7 @@ class Confinement:
             called = following is not None and following.kind == "op" and following.text == b"("
             if t.kind == "word" and ((called and t.word not in allowed.SET_FUNCTIONS) or t.text == b"SELECT"):
                 raise _No(f"sets a value computed by {t.word}, which a dump does not do")
-            if t.kind == "var" and t.text.startswith((b"@@global.", b"@@persist")):
+            if t.kind == "var" and _server_wide(t.text):
                 raise _No("reads a server-wide variable")
 
     def _database(self, toks: list[Token]) -> Verdict:
@@ -588,7 +588,7 @@ class Confinement:
         for i, t in enumerate(toks):
             prev = toks[i - 1] if i else None
             after_dot = prev is not None and prev.kind == "op" and prev.text == b"."
-            if t.kind == "var" and t.text.startswith((b"@@global.", b"@@persist")):
+            if t.kind == "var" and _server_wide(t.text):
                 raise _No("uses a server-wide variable")
             if t.kind != "word" or after_dot:
                 if t.kind in ("word", "name") and not after_dot:
@@ -617,6 +617,8 @@ class Confinement:
                 "STATEMENT",
             ):
                 raise _No(f"uses SET {following}, which a dump does not do")
+            if word == "SPATIAL" and following == "REFERENCE":  # (MySQL's, in a routine or event body)
+                raise _No("uses SPATIAL REFERENCE SYSTEM, which changes more than the database restored")
             if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
                 raise _No(f"uses {word} {following}, which changes replication")
 
@@ -750,6 +752,12 @@ def _unescape(literal: bytes, escapes: bool) -> bytes:
         return b"\\" + c if c in (b"%", b"_") else _ESCAPES.get(c, c)
 
     return (_ESCAPE if escapes else _PLAIN_ESCAPE).sub(one, literal)
+
+
+def _server_wide(var: bytes) -> bool:
+    """A variable token naming the whole server's value: `@@global.x`, `@@persist…`, and `@@global`
+    alone, which the server joins to a `.x` after a space or comment (`@@global . x`)."""
+    return var == b"@@global" or var.startswith((b"@@global.", b"@@persist"))
 
 
 def _skipped_variable(assignment: list[Token]) -> bool:
