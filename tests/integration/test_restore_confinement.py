@@ -82,6 +82,14 @@ CRAFTED = [
         "CREATE PROCEDURE p() CREATE OR REPLACE SPATIAL REFERENCE SYSTEM 4000123 NAME 'cbt_evil_{uid}' "
         "DEFINITION 'x';",
     ),
+    # (MySQL's IMPORT TABLE creates tables named in .sdi files on the server, in any database)
+    ("import table in a routine", "CREATE PROCEDURE p() IMPORT TABLE FROM '/tmp/cbt_evil_{uid}.sdi';"),
+    ("restart in an event", "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO RESTART;"),
+    (
+        "restart after a sequence's",
+        "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN ALTER SEQUENCE s RESTART WITH 5; RESTART; END;;\n"
+        "DELIMITER ;",
+    ),
 ]
 
 

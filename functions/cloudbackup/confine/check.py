@@ -617,6 +617,10 @@ class Confinement:
                 "STATEMENT",
             ):
                 raise _No(f"uses SET {following}, which a dump does not do")
+            if word == "IMPORT" and following == "TABLE":  # (MySQL's: tables of any database, from files)
+                raise _No("uses IMPORT TABLE, which creates tables from files on the server")
+            if word == "RESTART" and not _in_alter_sequence(toks, i):  # (MySQL's RESTART statement)
+                raise _No("uses RESTART, which restarts the server")
             if word == "SPATIAL" and following == "REFERENCE":  # (MySQL's, in a routine or event body)
                 raise _No("uses SPATIAL REFERENCE SYSTEM, which changes more than the database restored")
             if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
@@ -752,6 +756,22 @@ def _unescape(literal: bytes, escapes: bool) -> bytes:
         return b"\\" + c if c in (b"%", b"_") else _ESCAPES.get(c, c)
 
     return (_ESCAPE if escapes else _PLAIN_ESCAPE).sub(one, literal)
+
+
+# Words a statement of a routine, trigger or event body follows (besides `;`).
+_BODY_STATEMENT_STARTS = {b"BEGIN", b"THEN", b"ELSE", b"DO", b"REPEAT", b"LOOP"}
+
+
+def _in_alter_sequence(toks: list[Token], i: int) -> bool:
+    """Whether toks[i] is part of an ALTER SEQUENCE (MariaDB's `… RESTART [WITH n]`): reading back, it
+    comes before the start of the statement it is in."""
+    for j in range(i - 1, 0, -1):
+        t = toks[j]
+        if t.kind == "word" and t.text == b"SEQUENCE" and toks[j - 1].text == b"ALTER":
+            return True
+        if (t.kind == "op" and t.text == b";") or (t.kind == "word" and t.text in _BODY_STATEMENT_STARTS):
+            return False
+    return False
 
 
 def _server_wide(var: bytes) -> bool:
