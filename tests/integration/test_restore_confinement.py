@@ -139,6 +139,22 @@ def test_a_crafted_dump_is_refused_before_anything_changes(
         run_sql(db_settings, victim, f"SET GLOBAL max_connections = {before['max_connections']}")
 
 
+def test_a_merge_table_over_a_database_made_later_is_refused_before_anything_changes(db_settings, tmp_path):
+    # Given a dump whose MERGE table lists a table of a database the server does not have yet: once one
+    # of that name exists, inserting into the restored table writes into it, selecting reads it
+    uid = uuid.uuid4().hex[:8]
+    later, target = f"cbt_later_{uid}", f"cbt_conf_{uid}"
+    path = tmp_path / "crafted.sql"
+    path.write_text(
+        "CREATE TABLE t (a int) ENGINE=MyISAM;\n"
+        f"CREATE TABLE m (a int) ENGINE=MRG_MyISAM UNION=(t, {later}.t) INSERT_METHOD=LAST;\n"
+    )
+    # When it is restored; Then it is refused in one line, and no target was made
+    with pytest.raises(OperationError, match=rf"statement 2 \(line 2\) refused.*{later}\.t, qualified"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
 def test_the_cli_refuses_with_exit_1_and_one_line(db_settings, victim, tmp_path):
     # Given a crafted dump that drops another database behind a comment
     path = tmp_path / "crafted.sql"

@@ -465,6 +465,33 @@ def test_columns_named_with_their_table_after_a_comma_are_accepted(body):
     assert follow(sql) == 1
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE TABLE m (a int) ENGINE=MRG_MyISAM UNION=(later.t)",
+        "CREATE TABLE m (a int) ENGINE=MRG_MyISAM UNION = ( t , later.t ) INSERT_METHOD=LAST",
+        "CREATE TABLE m (a int) ENGINE=MRG_MyISAM UNION (`t`, `later`.`t`)",
+        "ALTER TABLE m UNION=(t, later.t)",
+    ],
+)
+def test_a_merge_table_over_a_database_the_server_has_not_yet_is_refused(sql):
+    # Given a MERGE table over a table of a database that does not exist yet (once one of that name
+    # does, the table in the target reads its rows and inserts into it)
+    # When it is checked; Then it is refused, naming the qualified name
+    with pytest.raises(Refused, match=r"later\.`?t`?, qualified with a database"):
+        follow(f"{sql};\n".encode())
+
+
+def test_a_merge_table_over_its_own_databases_tables_is_accepted():
+    # Given a MERGE table as SHOW CREATE TABLE writes it, and a query with a UNION of its own tables
+    sql = (
+        b"CREATE TABLE `m` (`a` int) ENGINE=MRG_MyISAM DEFAULT CHARSET=utf8mb4 INSERT_METHOD=LAST "
+        b"UNION=(`t1`,`t2`);\nCREATE VIEW v AS SELECT t1.a FROM t1 UNION (SELECT t2.a FROM t2);\n"
+    )
+    # When it is checked; Then it is accepted
+    assert follow(sql) == 2
+
+
 # Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.
 FRAGMENTS = [
     b"CREATE TABLE ", b"INSERT INTO t VALUES ", b"INSERT INTO ", b"SET ", b"SET NAMES ", b"DROP ",

@@ -666,6 +666,7 @@ class Confinement:
             )
             or (nxt is not None and nxt.kind == "op" and nxt.text == b"(")
             or (prev is not None and prev.kind == "op" and prev.text == b"," and _in_table_list(toks, i - 1))
+            or _in_merge_union(toks, i)
         )
         if qualified:
             raise _No(f"names {shown}, qualified with a database; a restore only changes its target")
@@ -739,6 +740,25 @@ def _in_table_list(toks: list[Token], comma: int) -> bool:
         elif depth == 0 and t.kind == "word" and t.text in _CLAUSES:
             return False
     return False
+
+
+def _in_merge_union(toks: list[Token], i: int) -> bool:
+    """Whether the name at toks[i] is in a MERGE table's `UNION [=] (t1, t2, …)`: tables, which the
+    restored table reads and inserts into, whichever database holds them then."""
+    j = i - 1
+    while j > 0 and toks[j].kind == "op" and toks[j].text == b",":  # back over `name[.name],` before it
+        j -= 1
+        if j > 1 and toks[j - 1].kind == "op" and toks[j - 1].text == b".":
+            j -= 2
+        if toks[j].kind not in ("word", "name"):
+            return False
+        j -= 1
+    if j < 1 or toks[j].kind != "op" or toks[j].text != b"(":
+        return False
+    before = toks[j - 1]
+    if before.kind == "op" and before.text == b"=" and j > 1:
+        before = toks[j - 2]
+    return before.kind == "word" and before.text == b"UNION"
 
 
 _ESCAPES = {b"0": b"\0", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"Z": b"\x1a"}
