@@ -83,6 +83,12 @@ CRAFTED = [
         "DEFINITION 'x';",
     ),
     # (MySQL's IMPORT TABLE creates tables named in .sdi files on the server, in any database)
+    # (the server reads `--` before any control character as a comment: a quote after it hides nothing)
+    (
+        "dash-dash comment ended by a control character",
+        "DELIMITER ;;\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN --\x01 '\n"
+        "SET @@global.max_connections = 1234;\n-- '\nEND;;\nDELIMITER ;",
+    ),
     ("import table in a routine", "CREATE PROCEDURE p() IMPORT TABLE FROM '/tmp/cbt_evil_{uid}.sdi';"),
     ("restart in an event", "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO RESTART;"),
     (

@@ -492,6 +492,27 @@ def test_a_merge_table_over_its_own_databases_tables_is_accepted():
     assert follow(sql) == 2
 
 
+@pytest.mark.parametrize("after", [b"\x01", b"\x08", b"\x1f", b"\x7f"], ids=repr)
+def test_a_dash_dash_before_a_control_character_is_a_comment_as_the_server_reads_it(after):
+    # Given a trigger whose `--` is followed by a control character (a comment to the server, up to the
+    # end of the line) and then a quote, as if a text hid the line that follows
+    sql = (
+        b"DELIMITER ;;\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN --" + after + b" '\n"
+        b"SET @@global.max_connections = 1;\n-- '\nEND;;\nDELIMITER ;\n"
+    )
+    # When it is checked; Then the line the server runs is read, and refused
+    with pytest.raises(Refused, match=r"server-wide variable"):
+        follow(sql)
+
+
+def test_a_dash_dash_before_a_byte_a_character_set_may_call_a_space_is_refused():
+    # Given `--` before 0xA0 (a space in latin1, so a comment there; not in utf8mb4)
+    sql = b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN --\xa0 '\nSELECT 1;\n-- '\nEND;;\nDELIMITER ;\n"
+    # When it is checked; Then it is refused as text that cannot be read safely
+    with pytest.raises(Refused, match=r"cannot be read safely"):
+        follow(sql)
+
+
 # Pieces of dump text, and bytes no dump holds (a stray UTF-8 prefix, latin1, 0xFF), for the property below.
 FRAGMENTS = [
     b"CREATE TABLE ", b"INSERT INTO t VALUES ", b"INSERT INTO ", b"SET ", b"SET NAMES ", b"DROP ",

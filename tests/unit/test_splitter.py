@@ -84,6 +84,14 @@ def test_a_minus_minus_without_space_is_not_a_comment():
     assert split(b"SELECT 1--1;SELECT 2") == [b"SELECT 1--1", b"SELECT 2"]
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_a_minus_minus_before_a_control_character_is_a_comment(chunk):
+    # Given `--` before a control character (a comment to the server) and then a quote: the server's
+    # statement ends at the `;` on the next line, not inside a text
+    dump = b"SELECT 1 --\x01 '\n;SELECT 2 --\x7f'\n;\n"
+    assert split(dump, chunk) == [b"SELECT 1 --\x01 '", b"SELECT 2 --\x7f'"]
+
+
 def test_unterminated_string_at_the_end_is_one_last_statement():
     # The server reports the syntax error with the statement number; the splitter loses nothing.
     assert split(b"SELECT 1; SELECT 'abc;") == [b"SELECT 1", b"SELECT 'abc;"]

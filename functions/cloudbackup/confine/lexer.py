@@ -36,6 +36,9 @@ class LexError(OperationError):
     """The statement cannot be read as the server would (unterminated text or comment)."""
 
 
+# `--` starts a comment before a space or any control character (the server's my_isspace/my_iscntrl);
+# in some character sets, bytes from 0x80 up too (latin1's 0xA0): `--` before one is refused.
+DASH_COMMENT_AFTER = bytes(range(0x21)) + b"\x7f"
 _WS = re.compile(rb"[ \t\r\n\f\v]++")
 _WORD = re.compile(rb"[0-9A-Za-z_$\x80-\xff]++")
 _NUMBER = re.compile(
@@ -109,7 +112,11 @@ def tokens(
             continue
         if hidden and pos > hidden_until:
             raise LexError("a conditional comment ends inside quoted text")
-        if c == 0x23 or (sql.startswith(b"--", pos) and (pos + 2 >= end or sql[pos + 2] in b" \t\r\n\f\v")):
+        if sql.startswith(b"--", pos) and pos + 2 < end and sql[pos + 2] >= 0x80:
+            raise LexError("a `--` comes before a byte a character set may read as a space")
+        if c == 0x23 or (
+            sql.startswith(b"--", pos) and (pos + 2 >= end or sql[pos + 2] in DASH_COMMENT_AFTER)
+        ):
             newline = sql.find(b"\n", pos)
             if hidden and (newline == -1 or newline > hidden_until):
                 raise LexError("a line comment runs past the end of a conditional comment")

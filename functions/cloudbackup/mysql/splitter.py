@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 DEFAULT_DELIMITER = b";"
 _WS = b" \t\r\n\f\v"
+_DASH_COMMENT_AFTER = bytes(range(0x21)) + b"\x7f"
 _SKIP_WS = re.compile(rb"[ \t\r\n\f\v]*+")
 _DELIMITER_CMD = re.compile(rb"(?i)delimiter[ \t]")
 _SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not SQL
@@ -92,7 +93,7 @@ def _code_pattern(delimiter: bytes, escapes: bool = True, ansi: bool = False) ->
         tokens[0x27].pattern.removeprefix(b"(?s)"),
         tokens[0x22].pattern.removeprefix(b"(?s)"),
         tokens[0x60].pattern,
-        (not_delim if first == b"-" else b"") + rb"-(?=[^-]|-[^ \t\r\n\f\v])",  # not `-- `
+        (not_delim if first == b"-" else b"") + rb"-(?=[^-]|-[^\x00-\x20\x7f])",  # not `-- `
         (not_delim if first == b"/" else b"") + rb"/(?=[^*])",  # not a comment opener
     ]
     if first not in b"'\"`#-/" and len(delimiter) > 1:
@@ -438,7 +439,8 @@ def _skip_between(s: _Scanner, pos: int) -> int:
 
 
 def _dash_comment(buf: bytearray, pos: int) -> bool:
-    return buf.startswith(b"--", pos) and (pos + 2 >= len(buf) or buf[pos + 2] in _WS)
+    # (before a space or any control character, as the server reads it: confine/lexer.py)
+    return buf.startswith(b"--", pos) and (pos + 2 >= len(buf) or buf[pos + 2] in _DASH_COMMENT_AFTER)
 
 
 def _end_of_line(s: _Scanner, pos: int) -> int:
