@@ -566,3 +566,29 @@ def test_a_dumps_replication_line_is_refused_naming_the_option_that_writes_it_as
     with pytest.raises(Refused) as refused:
         Confinement(where="f.sql").check(Statement(1, 1, sql.encode()))
     assert "--source-data=2" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "is_refused"),
+    [
+        ("CREATE TABLE t (a int) ENGINE=InnoDB", False),
+        ("CREATE TABLE t (a int) /*!40101 ENGINE=InnoDB */", False),
+        ("CREATE TABLE t (a int) ENGINE=/*!50000 InnoDB */ MyISAM", False),
+        ("ALTER TABLE t ENGINE = InnoDB", False),
+        ("CREATE TABLE t (a int) ENGINE=CONNECT TABLE_TYPE=MYSQL CONNECTION='mysql://u@h/d/t'", True),
+        # a name the server reads as well as the word: quoted, or as text
+        ("CREATE TABLE t (a int) ENGINE=`CONNECT` TABLE_TYPE=MYSQL", True),
+        ("CREATE TABLE t (a int) ENGINE 'FEDERATED' CONNECTION='mysql://u@h/d/t'", True),
+        # behind a conditional comment a server of another version skips, or in one it runs
+        ("CREATE TABLE t (a int) ENGINE=/*!99999 InnoDB */ CONNECT TABLE_TYPE=MYSQL", True),
+        ("CREATE TABLE t (a int) ENGINE=/*!50000 SPIDER */ COMMENT='wrapper \"mysql\"'", True),
+        # and an ALTER TABLE, which may turn a restored table into one as well
+        ("ALTER TABLE t ENGINE=FEDERATED CONNECTION='mysql://u@h/d/t'", True),
+        ("ALTER TABLE t ENGINE = `spider`", True),
+    ],
+)
+def test_an_engine_that_reaches_outside_is_refused_however_it_is_written(sql, is_refused):
+    # Given a table's ENGINE clause, written as the server reads it in any of its forms
+    # When it is checked; Then an engine that reads or writes another server's or database's tables is
+    # refused, whatever a conditional comment before it holds, in CREATE TABLE and ALTER TABLE alike
+    assert refused(sql + ";\n") is is_refused

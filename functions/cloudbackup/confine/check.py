@@ -544,18 +544,14 @@ class Confinement:
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
             toks = _without_own_file_tablespace(toks)
+        if head in ("CREATE", "ALTER") and kind == "TABLE":
+            _refuse_foreign_engine(toks[i + 1 :])
         self._scan(toks, every_chain=head in ("DROP",))
 
     def _create_table(self, rest: list[Token]) -> None:
-        for j, t in enumerate(rest):
-            if t.kind != "word":
-                continue
-            if t.text == b"SELECT" and not self.binlog_ddl:
+        for t in rest:
+            if t.kind == "word" and t.text == b"SELECT" and not self.binlog_ddl:
                 raise _No("creates a table from a query, which a dump does not do")
-            if t.text == b"ENGINE":
-                after = [x for x in rest[j + 1 : j + 3] if not (x.kind == "op" and x.text == b"=")]
-                if after and after[0].text.upper().decode("utf-8", "replace") in allowed.FOREIGN_ENGINES:
-                    raise _No(f"uses the {after[0].word} engine, which reaches outside the database")
 
     def _setval(self, toks: list[Token]) -> None:
         """SELECT SETVAL(`seq`, n, …): mariadb-dump's way to restore a sequence's next value."""
@@ -740,6 +736,23 @@ def _in_table_list(toks: list[Token], comma: int) -> bool:
         elif depth == 0 and t.kind == "word" and t.text in _CLAUSES:
             return False
     return False
+
+
+def _refuse_foreign_engine(rest: list[Token]) -> None:
+    """A table's ENGINE [=] name, as a word, a quoted name or a string: refused for an engine that
+    reaches outside the database. A conditional comment after ENGINE may hold the name for some
+    servers only (`ENGINE=/*!99999 InnoDB */ CONNECT`): every name up to the first one all servers read
+    is taken as the engine."""
+    for j, t in enumerate(rest):
+        if t.kind != "word" or t.text != b"ENGINE":
+            continue
+        for after in rest[j + 1 :]:
+            if after.kind == "op" and after.text == b"=":
+                continue
+            if after.text.upper().decode("utf-8", "replace") in allowed.FOREIGN_ENGINES:
+                raise _No(f"uses the {after.word.upper()} engine, which reaches outside the database")
+            if not after.hidden:
+                break
 
 
 def _in_merge_union(toks: list[Token], i: int) -> bool:
