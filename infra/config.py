@@ -30,8 +30,10 @@ SOURCE_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"  # noqa: S105 (a pattern)
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$"
 # EventBridge Scheduler expressions: cron with six fields or rate with a unit (at() is for one-time jobs).
-_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+# Scheduler refuses at deploy time what these would let through otherwise: a cron that does not leave one
+# of day-of-month and day-of-week `?`, and a rate whose unit disagrees in number with its value.
+_CRON = re.compile(r"^cron\(\S+ \S+ (\S+) \S+ (\S+) \S+\)$")
+_RATE = re.compile(r"^rate\((\d+) (minute|hour|day)(s?)\)$")
 DB_NAME = r"^[^\s/\\.]{1,64}$"
 DB_PATTERN = r"^[^\s/\\.]{1,64}$"  # a restore allow-list entry: a name, `*` globs allowed
 
@@ -55,10 +57,20 @@ class Network(Strict):
 def check_schedule(value: str) -> str:
     rate = _RATE.match(value)
     if rate and int(rate.group(1)) > 0:
-        return value
-    if _CRON.match(value):
-        return value
+        if (int(rate.group(1)) > 1) == bool(rate.group(3)):
+            return value
+        raise ValueError('expected "rate(1 minute|hour|day)" or "rate(N minutes|hours|days)" for N > 1')
+    cron = _CRON.match(value)
+    if cron:
+        if [cron.group(1), cron.group(2)].count("?") == 1:
+            return value
+        raise ValueError('expected "?" in exactly one of DOM and DOW of "cron(MIN HOUR DOM MONTH DOW YEAR)"')
     raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+
+
+def rate_minutes(minutes: int) -> str:
+    """A rate expression Scheduler accepts: the unit agrees in number with the value."""
+    return check_schedule(f"rate({minutes} minute{'s' if minutes > 1 else ''})")
 
 
 class Drill(Strict):

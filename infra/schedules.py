@@ -21,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.config import Source
+from infra.config import Source, rate_minutes
 from infra.nag import acknowledge_dead_letter_queue, acknowledge_scheduler_role
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def binlog_event(source: Source) -> dict[str, Any]:
 
 
 def binlog_schedule_expression(source: Source) -> scheduler.ScheduleExpression:
-    return scheduler.ScheduleExpression.expression(f"rate({source.binlog_interval_minutes} minutes)")
+    return scheduler.ScheduleExpression.expression(rate_minutes(source.binlog_interval_minutes))
 
 
 def drill_events(source: Source) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -9,8 +10,10 @@ import pytest
 
 from handlers import constants as c
 from handlers.models import BinlogEvent, parse_event
+from infra.config import check_schedule, load_config
 from infra.functions import BINLOG_HANDLER
-from tests.infra.conftest import Synth, actions_of, function_of, role_statements
+from infra.schedules import binlog_schedule_expression
+from tests.infra.conftest import Synth, actions_of, example_config, function_of, role_statements
 from tests.infra.test_schedules import schedule_of
 
 pytestmark = pytest.mark.infra
@@ -70,3 +73,15 @@ def test_binlog_runs_one_at_a_time_and_end_before_the_next_is_due(full: Synth) -
     _, function = function_of(full, "billing-db", BINLOG_HANDLER)
     assert function["Properties"]["ReservedConcurrentExecutions"] == 1
     assert function["Properties"]["Timeout"] == 4 * 60  # not the 600 s of the other functions
+
+
+def test_a_one_minute_interval_is_a_rate_scheduler_accepts() -> None:
+    # Given a pitr source archiving every minute (the shortest interval the config allows)
+    raw = copy.deepcopy(example_config())
+    raw["sources"][0].update(pitr=True, binlog_interval_minutes=1)
+    source = load_config(raw).sources[0]
+    # When its binlog schedule's expression is made
+    expression = binlog_schedule_expression(source).expression_string
+    # Then it is one Scheduler takes (a value of 1 takes the singular unit), as the config's own check says
+    assert expression == "rate(1 minute)"
+    assert check_schedule(expression) == expression

@@ -48,6 +48,17 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
         ("sources.0.schedule", "every day", 'config.sources[0].schedule: expected "cron(MIN HOUR'),
         ("sources.0.schedule", "cron(0 3 * * ?)", "config.sources[0].schedule: expected"),
         ("sources.0.schedule", "rate(0 hours)", "config.sources[0].schedule: expected"),
+        # What Scheduler refuses at deploy time: one of day-of-month and day-of-week must be `?`, and a
+        # rate's unit agrees in number with its value
+        ("sources.0.schedule", "cron(0 3 * * * *)", "config.sources[0].schedule: expected"),
+        ("sources.0.schedule", "cron(0 3 ? * ? *)", "config.sources[0].schedule: expected"),
+        ("sources.0.schedule", "rate(1 hours)", "config.sources[0].schedule: expected"),
+        ("sources.0.schedule", "rate(6 hour)", "config.sources[0].schedule: expected"),
+        (
+            "sources.0.drill",
+            {"schedule": "cron(0 4 * * SUN *)"},
+            "config.sources[0].drill.schedule: expected",
+        ),
         (
             "sources.0.time_zone",
             "Mars/Olympus",
