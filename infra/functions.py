@@ -1,9 +1,10 @@
 """The backup and restore functions of one source, each with its own least-privilege role.
 
-Backup may only write its source's backups (no delete, no read, no listing: it never lists); restore
-may read and list them (no write to the bucket). Both read exactly their source's database secret, run
-on arm64 with the bundled asset, trace with X-Ray and log to a log group with a retention. With a drill
-configured, restore also runs drills: it may read the drill server's secret and publish drill results.
+Backup may only write its source's backups and read back its own writes (no delete, no listing: it never
+lists); restore may read and list them (no write to the bucket). Both read exactly their source's
+database secret, run on arm64 with the bundled asset, trace with X-Ray and log to a log group with a
+retention. With a drill configured, restore also runs drills: it may read the drill server's secret and
+publish drill results.
 With `pitr`, a binlog function may list, read and add objects under the source's `_binlog/` only (it
 resumes from its own indexes, never deletes).
 """
@@ -155,7 +156,10 @@ def publish_results_statement(stack: Stack) -> iam.PolicyStatement:
 
 
 def backup_access(shared: Shared, source: Source) -> Access:
-    return Access(prefix=f"{shared.prefix}/{source.name}", write=True)  # new keys each run: never lists
+    """New keys each run: never lists. It reads an object back when botocore retried a write whose answer
+    was lost and S3 says the key is taken (S3Storage._holds): without that read a backup that was stored
+    fails. Reading its own backups gives it nothing its database user cannot already read."""
+    return Access(prefix=f"{shared.prefix}/{source.name}", read=True, write=True)
 
 
 def restore_access(shared: Shared, source: Source) -> Access:

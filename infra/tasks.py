@@ -6,7 +6,7 @@ the same asset the functions deploy, checks its SHA-256 and runs `handlers.task`
 image is built, so synth and deploy need no Docker.
 
 Per stack one cluster; per fargate source a backup and a restore task definition (arm64), each with its
-own task role scoped like the functions' roles (backup cannot read, list or delete; restore cannot
+own task role scoped like the functions' roles (backup cannot list or delete; restore cannot
 write), an execution role that only writes the task's log group, and the source's network placement.
 With `pitr`, a third task definition runs `binlog archive --follow` as an ECS service of one task (its
 role as the binlog function's: list, read and add under `_binlog/`, never delete); ECS replaces the task

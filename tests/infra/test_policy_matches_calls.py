@@ -3,21 +3,24 @@
 Operator: the CLI backs up (twice), lists, verifies, restores and prunes through S3 with SSE-KMS.
 Functions: the backup and restore handlers run in-process against MariaDB and the local endpoint.
 Both also push one object big enough for a multipart upload and abort another, the engine's large-
-backup and failure paths. Every call must be allowed by the synthesized policy, under its scope,
-and the policy must grant nothing the calls did not need.
+backup and failure paths; the backup function also reads back a write whose answer was lost. Every call
+must be allowed by the synthesized policy, under its scope, and the policy must grant nothing the calls
+did not need.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import base as parameters_base
+from botocore.client import BaseClient
 
 from cloudbackup.cli.main import main
 from cloudbackup.dburl import DbSettings
@@ -63,6 +66,25 @@ def large_and_aborted_uploads(store: Storage) -> None:
     writer = store.open_writer("orders-db/policy-check/failed.bin")
     writer.write(payload)
     writer.abort()
+
+
+@contextlib.contextmanager
+def first_answer_lost(operation: str) -> Iterator[None]:
+    """The first `operation` lands in S3 but its answer is lost: botocore sends it again, as its retry
+    does, and the caller gets the second answer (for a conditional write: 412, the key is taken)."""
+    original = BaseClient._make_api_call
+    lost: list[str] = []
+
+    def lose(self: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if operation_name == operation and not lost:
+            lost.append(api_params["Key"])
+            original(self, operation_name, api_params)
+        return original(self, operation_name, api_params)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BaseClient, "_make_api_call", lose)
+        yield
+    assert lost, f"no {operation} was made"
 
 
 def assert_matches(calls: list[Call], statements: list[dict[str, Any]]) -> None:
@@ -134,8 +156,9 @@ def test_function_roles_allow_exactly_the_handlers_calls(
     database = make_database("policy")
     fill_table(db_settings, database, "orders", 200)
     env = {"CLOUDBACKUP_KMS_KEY_ID": kms_key}
-    # When the schedule runs the backup function (and its store takes a large and a failed upload)
-    with recorded_calls() as backup_calls:
+    # When the schedule runs the backup function (and its store takes a large and a failed upload), and
+    # the answer to its first PutObject is lost on the way back (the store reads the key back)
+    with first_answer_lost("PutObject"), recorded_calls() as backup_calls:
         result = deployment.backup({"source": deployment.source, "databases": [database]}, **env)
         assert result["databases"][0]["status"] == "succeeded"
         settings = load_settings({**deployment.environment(**env), "AWS_REGION": "us-east-1"})

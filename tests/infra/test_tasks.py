@@ -155,12 +155,12 @@ def test_task_roles_are_as_narrow_as_the_function_roles(fargate: Synth) -> None:
     restore_role = definitions["restore"]["TaskRoleArn"]["Fn::GetAtt"][0]
     backup = actions_of(role_statements(fargate, backup_role))
     restore = actions_of(role_statements(fargate, restore_role))
-    # Backup writes and publishes; it cannot read, list or delete backups
+    # Backup writes and publishes; it cannot list or delete backups
     assert {"s3:PutObject", "events:PutEvents", "secretsmanager:GetSecretValue", "s3:GetObject"} <= backup
     assert not {a for a in backup if "Delete" in a or a.startswith("s3:List")}
-    # (its only s3:GetObject is the task asset)
+    # (its s3:GetObject: the task asset, and the read-back of its own writes, as the backup function's)
     reads = [s for s in role_statements(fargate, backup_role) if "s3:GetObject" in json.dumps(s["Action"])]
-    assert [s["Sid"] for s in reads] == ["ReadTaskAsset"]
+    assert sorted(s["Sid"] for s in reads) == ["BackupObjects", "ReadTaskAsset"]
     # Restore reads and lists; it cannot write or delete backups
     assert {"s3:GetObject", "s3:ListBucket"} <= restore
     assert not {a for a in restore if a.startswith("s3:Put") or "Delete" in a}
