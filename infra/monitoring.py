@@ -155,7 +155,8 @@ class Monitoring(Construct):
 
     def watch_cluster(self, cluster: ecs.ICluster) -> None:
         """A task that stopped with a non-zero exit (a crash, an out-of-memory kill, a refused asset) may
-        have counted nothing: ECS's own task state events go to the alarm topic."""
+        have counted nothing: ECS's own task state events go to the alarm topic. So does one that never
+        started (its image not pulled, no route out of its subnets), whose container has no exit code."""
         events.Rule(
             self,
             "TaskFailedRule",
@@ -166,7 +167,10 @@ class Monitoring(Construct):
                 detail={
                     "clusterArn": [cluster.cluster_arn],
                     "lastStatus": ["STOPPED"],
-                    "containers": {"exitCode": [{"anything-but": 0}]},
+                    "$or": [
+                        {"containers": {"exitCode": [{"anything-but": 0}]}},
+                        {"stopCode": ["TaskFailedToStart"]},
+                    ],
                 },
             ),
             targets=[events_targets.SnsTopic(self.topic)],

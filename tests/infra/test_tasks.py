@@ -24,6 +24,7 @@ from tests.infra.conftest import (
     role_statements,
     synthesize,
 )
+from tests.infra.event_patterns import matches
 from tests.infra.test_bucket import bucket_policy_statements
 
 pytestmark = pytest.mark.infra
@@ -173,16 +174,46 @@ def test_the_execution_role_only_writes_the_task_logs(fargate: Synth) -> None:
         assert actions_of(role_statements(fargate, role)) == {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
+def stopped_task(cluster: Any, **detail: Any) -> dict[str, Any]:
+    """An `ECS Task State Change` event of a task of `cluster` that stopped (the fields the rule reads)."""
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "detail": {"clusterArn": cluster, "lastStatus": "STOPPED", "desiredStatus": "STOPPED", **detail},
+    }
+
+
 def test_a_task_that_stops_with_an_error_reaches_the_alarm_topic(fargate: Synth) -> None:
     rules = [
         r["Properties"]
         for r in fargate.resources("AWS::Events::Rule").values()
-        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.ecs"]
+        if "aws.ecs" in json.dumps(r["Properties"].get("EventPattern", {}))
     ]
     [rule] = rules
+    [topic] = fargate.resources("AWS::SNS::Topic")
+    assert [t["Arn"] for t in rule["Targets"]] == [{"Ref": topic}]
     pattern = rule["EventPattern"]
-    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
-    assert pattern["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
+    [cluster] = pattern["detail"]["clusterArn"]
+    # A task whose container exited non-zero (a failed run, an out-of-memory kill, a refused asset)
+    failed = stopped_task(cluster, stopCode="EssentialContainerExited", containers=[{"exitCode": 1}])
+    assert matches(pattern, failed)
+    # And one that never started (its image not pulled: no route to public.ecr.aws), whose container
+    # has no exit code at all; else a scheduled backup fails unseen until the missing-backup alarm
+    never_ran = stopped_task(
+        cluster,
+        stopCode="TaskFailedToStart",
+        stoppedReason="CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+        containers=[{"name": CONTAINER, "lastStatus": "STOPPED"}],
+    )
+    assert matches(pattern, never_ran)
+    # But not a task that did its work, nor the follower ECS stops on a deploy (SIGTERM: exit 0)
+    assert not matches(
+        pattern, stopped_task(cluster, stopCode="EssentialContainerExited", containers=[{"exitCode": 0}])
+    )
+    assert not matches(
+        pattern, stopped_task(cluster, stopCode="ServiceSchedulerInitiated", containers=[{"exitCode": 0}])
+    )
+    assert not matches(pattern, stopped_task("another-cluster", containers=[{"exitCode": 1}]))
     # And the failure and missing-backup alarms watch the metrics the task emits
     alarms = [a["Properties"] for a in fargate.resources("AWS::CloudWatch::Alarm").values()]
     watched = {
