@@ -8,6 +8,7 @@ stack deletion: other functions' events may live there).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -48,11 +49,20 @@ _EVENT_SCHEMA: dict[str, Any] = {
 }
 
 
+def _one_character(glob: str) -> str:
+    """A name character `glob` (`?` or a `[...]` set) matches; `*` matches nothing at all."""
+    if glob == "*":
+        return ""
+    candidates = "1a_x0" + ("" if glob == "?" or glob.startswith("[!") else glob[1])
+    return next((ch for ch in candidates if fnmatch.fnmatchcase(ch, glob)), "")
+
+
 def example_target(source: Source, database: str) -> str:
-    """A restore target the source's allow-list accepts (the first pattern made concrete)."""
+    """A restore target the source's allow-list accepts (the first pattern made concrete): the restore
+    function matches the target with fnmatch, so each `?` and `[...]` becomes a character it accepts."""
     for pattern in source.restore_allow:
-        target = _GLOB.sub("", pattern)
-        if target and target != database:
+        target = _GLOB.sub(lambda glob: _one_character(glob.group(0)), pattern)
+        if target and target != database and fnmatch.fnmatchcase(target, pattern):
             return target
     return f"{database}_restored"
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from handlers.models import DrillEvent, RestoreEvent, parse_event, parse_restore_event
 from handlers.settings import SourceConfig
-from infra.console import REGISTRY
+from infra.config import load_config
+from infra.console import REGISTRY, restore_examples
 from infra.functions import RESTORE_HANDLER
-from tests.infra.conftest import Synth, function_of
+from tests.infra.conftest import Synth, example_config, function_of
 
 pytestmark = pytest.mark.infra
 
@@ -80,3 +82,18 @@ def test_a_source_with_a_drill_gets_a_drill_latest_event(full: Synth) -> None:
     assert isinstance(event, DrillEvent)
     assert (event.source, event.backup) == (source.name, "latest")
     assert event.database in source.databases
+
+
+@pytest.mark.parametrize("pattern", ["shop_copy_?", "shop_[0-9]", "shop_[!a-z]_copy", "copy?_*_shop"])
+def test_the_example_target_is_one_the_allow_list_accepts_whatever_its_globs(pattern: str) -> None:
+    # Given a source whose only restore target pattern has `?` or `[...]` in it
+    raw = copy.deepcopy(example_config())
+    raw["sources"][0]["restore_allow"] = [pattern]
+    source = load_config(raw).sources[0]
+    # When its console examples are made
+    examples = restore_examples(source)
+    # Then the ready-made restore goes where the restore function lets it
+    allow = SourceConfig(secret_arn=source.secret_arn, restore_allow=source.restore_allow)
+    for name in ("restore-latest-to-new-database", "dry-run-latest"):
+        target = examples[name]["value"]["target_database"]
+        assert allow.allows_restore_into(target), (pattern, target)
