@@ -57,13 +57,13 @@ def list_scope(statements: list[dict[str, Any]]) -> list[str]:
     return found[0] if found else []
 
 
-def large_and_aborted_uploads(store: Storage) -> None:
-    """The multipart path of a large backup, and the abort of a failed one."""
+def large_and_aborted_uploads(store: Storage, folder: str = "orders-db") -> None:
+    """The multipart path of a large backup, and the abort of a failed one (under `folder`)."""
     payload = os.urandom(BIG)
-    writer = store.open_writer("orders-db/policy-check/large.bin")
+    writer = store.open_writer(f"{folder}/policy-check/large.bin")
     writer.write(payload)
     writer.commit()
-    writer = store.open_writer("orders-db/policy-check/failed.bin")
+    writer = store.open_writer(f"{folder}/policy-check/failed.bin")
     writer.write(payload)
     writer.abort()
 
