@@ -167,19 +167,19 @@ def restore_backup(
             stop()
         # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
-        result.previous_tables_kept_in = publish(
-            db,
-            SwapPlan(
-                staging=staging.name,
-                target=target,
-                charset=charset,
-                collation=collation,
-                in_place=in_place,
-                tables=wanted,
-                events_sql=events_sql,
-                lock_wait_timeout=lock_wait_timeout,
-            ),
+        plan = SwapPlan(
+            staging=staging.name,
+            target=target,
+            charset=charset,
+            collation=collation,
+            in_place=in_place,
+            tables=wanted,
+            events_sql=events_sql,
+            lock_wait_timeout=lock_wait_timeout,
+            definer=definer,
         )
+        result.previous_tables_kept_in = publish(db, plan)
+        result.definers_rewritten += plan.definers_rewritten
     return result
 
 
@@ -260,8 +260,10 @@ def restore_dump_file(
         charset, collation = run.database_charset or (charset, collation)
         plan = SwapPlan(staging.name, target, charset, collation, in_place, events_sql=run.events_sql)
         plan.lock_wait_timeout = lock_wait_timeout
+        plan.definer = definer
         result.tables = _count_tables(db, staging.name)
         result.previous_tables_kept_in = publish(db, plan)
+        result.definers_rewritten += plan.definers_rewritten
     return result
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
-from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.mariadb import admin_connect, flavour
 from tests.integration.restore_helpers import back_up, make_shop, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -64,3 +64,66 @@ def test_keep_fails_with_advice_and_current_rewrites(db_settings, restricted, ma
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def grant_routine_reading(settings, user: str) -> None:
+    """What the README asks of an in-place restore's account: reading the routines it replaces."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        if flavour(settings) == "mysql":
+            cur.execute(f"GRANT SHOW_ROUTINE ON *.* TO '{user}'@'%'")
+        else:
+            cur.execute(f"GRANT SELECT ON mysql.proc TO '{user}'@'%'")
+
+
+def definers_in(settings, database: str) -> dict[str, str]:
+    """Each trigger, view, routine and event of `database` with its definer."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT CONCAT('trigger ', trigger_name), definer FROM information_schema.triggers "
+            "WHERE trigger_schema = %s "
+            "UNION ALL SELECT CONCAT('view ', table_name), definer FROM information_schema.views "
+            "WHERE table_schema = %s "
+            "UNION ALL SELECT CONCAT(LOWER(routine_type), ' ', routine_name), definer "
+            "FROM information_schema.routines WHERE routine_schema = %s "
+            "UNION ALL SELECT CONCAT('event ', event_name), definer FROM information_schema.events "
+            "WHERE event_schema = %s",
+            (database,) * 4,
+        )
+        return {str(name): str(definer) for name, definer in cur.fetchall()}
+
+
+@pytest.fixture
+def owner(db_settings):
+    """The application's account, owning the objects: like every account on RDS, without SYSTEM_USER
+    (MySQL lets only holders of SYSTEM_USER drop what such an account defined)."""
+    user, password = f"cbt_o{uuid.uuid4().hex[:8]}", "owner-pw"
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"GRANT ALL PRIVILEGES ON `cbt\\_%`.* TO '{user}'@'%'")
+    yield dataclasses.replace(db_settings, user=user, password=password)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+def test_in_place_with_current_keeps_the_replaced_objects_as_the_restoring_user(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    # Given a database whose trigger, view, function and event belong to the application's account,
+    # and a backup of it
+    source = make_database("rfi")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    replaced = definers_in(db_settings, source)
+    # And an account that may read the routines it replaces (as the README asks) but set no other definer
+    grant_routine_reading(db_settings, restricted.user)
+    # When it restores the backup in place, rewriting definers to itself
+    result = restore_backup(restricted, entry, in_place=True, definer="current")
+    # Then the database is replaced whole, its objects the restoring user's
+    me = f"{restricted.user}@%"
+    assert definers_in(db_settings, source) == dict.fromkeys(replaced, me)
+    # And the replaced objects are kept beside the previous tables, as the restoring user's too
+    assert result.previous_tables_kept_in is not None
+    assert definers_in(db_settings, result.previous_tables_kept_in) == dict.fromkeys(replaced, me)
+    # And the rewritten copies are named with where they are
+    kept_copies = [name for name in result.definers_rewritten if result.previous_tables_kept_in in name]
+    assert len(kept_copies) == len(replaced), result.definers_rewritten

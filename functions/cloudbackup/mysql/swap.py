@@ -44,6 +44,7 @@ from cloudbackup import stopping
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.load import Loader
 from cloudbackup.mysql.routines import events_section, list_events, list_routines, routines_section
@@ -76,6 +77,11 @@ class SwapPlan:
     tables: list[str] | None = None  # None: every table of staging, and the other objects too
     events_sql: bytes = b""  # CREATE EVENTs held back from staging (they would fire there)
     lock_wait_timeout: int = 60
+    # The restore's --definer: the copies of the replaced objects follow it too, since an account
+    # that may not keep another user's definer (RDS) cannot re-create the live objects as they are.
+    definer: DefinerPolicy = "keep"
+    # Filled by publish: the kept copies whose DEFINER was rewritten, each naming the copy's database.
+    definers_rewritten: list[str] = field(default_factory=list)
 
     @property
     def whole(self) -> bool:
@@ -103,14 +109,18 @@ def views_of(cur: Any, database: str) -> list[str]:
     return [str(name) for (name,) in cur.fetchall()]
 
 
-def run_script(db: DbSettings, database: str, sql: bytes, where: str) -> None:
-    """Run generated SQL (with DELIMITER lines) in `database`, statement by statement."""
+def run_script(
+    db: DbSettings, database: str, sql: bytes, where: str, definer: DefinerPolicy = "keep"
+) -> list[str]:
+    """Run generated SQL (with DELIMITER lines) in `database`, statement by statement. Returns the
+    objects whose DEFINER `definer` rewrote (see mysql/definer.py)."""
     if not sql.strip():
-        return
-    with Loader(db, database, jobs=1) as loader:
+        return []
+    with Loader(db, database, jobs=1, definer=definer) as loader:
         for stmt in split_statements([sql], modes=loader.modes):
             loader.run(stmt, where)
         loader.wait()
+        return loader.definers_rewritten
 
 
 def publish(db: DbSettings, plan: SwapPlan) -> str | None:
@@ -263,12 +273,14 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
                     _repoint_foreign_keys(cur, keep, old, away_from=target, to=keep)
                     stayed = [t for t in tables_of(cur, target) if t not in moving]
                     _repoint_foreign_keys(cur, target, stayed, away_from=keep, to=target)
-                run_script(
+                rewritten = run_script(
                     db,
                     keep,
                     b"".join(old_triggers.values()) + old_objects,
                     f"previous objects kept in {keep}",
+                    plan.definer,
                 )
+                plan.definers_rewritten += [f"{name} in {keep}" for name in rewritten]
                 _repoint_sequences(cur, keep, target, old)
             if plan.whole:
                 if plan.in_place:
