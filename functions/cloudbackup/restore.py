@@ -43,8 +43,9 @@ from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
-from cloudbackup.mysql.identifiers import database_name_problem
+from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier
 from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.routines import hidden_routines
 from cloudbackup.mysql.staging import (
     UNFINISHED,
     StagingDatabase,
@@ -124,6 +125,8 @@ def restore_backup(
         schema_only=schema_only,
     )
     result.replaces = check_target(db, target, in_place)
+    if in_place and tables is None:
+        check_replaced_routines(db, target)
     check_restorable(db, entry, frames, target)
     where = f"backup {manifest.id}"
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
@@ -221,6 +224,8 @@ def restore_dump_file(
         schema_only=schema_only,
     )
     result.replaces = check_target(db, target, in_place)
+    if in_place:
+        check_replaced_routines(db, target)
     where = os.path.basename(path)
     # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
     sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
@@ -368,6 +373,21 @@ def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
             "choose a new name or use --in-place"
         )
     return contents
+
+
+def check_replaced_routines(db: DbSettings, target: str) -> None:
+    """An in-place restore keeps a copy of the routines it replaces, read at the swap: an account the
+    server hides their bodies from is refused now, before the load, not once the load is done."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        hidden = hidden_routines(cur, target) if schema_exists(cur, target) else []
+    if hidden:
+        names = ", ".join(f"{r.kind.lower()} {quote_identifier(r.name)}" for r in hidden)
+        raise OperationError(
+            f"restore into {target} refused before any change: the server hides the definition of "
+            f"{names} from {db.user}, and an in-place restore keeps a copy of the routines it replaces; "
+            f"grant {db.user} SHOW_ROUTINE (MySQL 8.0.20+), SELECT ON mysql.proc (MariaDB before 11.3) "
+            "or SHOW CREATE ROUTINE (MariaDB 11.3+)"
+        )
 
 
 def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:

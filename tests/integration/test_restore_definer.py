@@ -127,3 +127,27 @@ def test_in_place_with_current_keeps_the_replaced_objects_as_the_restoring_user(
     # And the rewritten copies are named with where they are
     kept_copies = [name for name in result.definers_rewritten if result.previous_tables_kept_in in name]
     assert len(kept_copies) == len(replaced), result.definers_rewritten
+
+
+def test_in_place_by_an_account_that_cannot_read_the_replaced_routines_is_refused_before_any_change(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    # Given a database with a function of the application's account, and a backup of it
+    source = make_database("rfh")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    before = definers_in(db_settings, source)
+    # When an account with every privilege on it but none to read others' routine bodies (the README's
+    # restore user, without SHOW_ROUTINE / SELECT on mysql.proc) restores it in place
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, in_place=True, definer="current")
+    # Then it is refused before any change, in one line naming the routine and what to grant whom
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message, message
+    for named in ("f_double", restricted.user, "SHOW_ROUTINE", "mysql.proc"):
+        assert named in message, message
+    assert "backup user" not in message, message
+    # And the database is as it was, with no staging or kept copy left
+    assert definers_in(db_settings, source) == before
+    assert schemas_like(db_settings, source) == [source]

@@ -49,6 +49,19 @@ def list_routines(cur: Any, database: str) -> list[Routine]:
     return sorted(found, key=lambda r: (_kind_rank(r.kind), r.name))
 
 
+def hidden_routines(cur: Any, database: str) -> list[Routine]:
+    """The routines of `database` whose body the server hides from this account: SHOW CREATE gives
+    NULL for it where the account neither defined the routine nor may read every one."""
+    hidden = []
+    for routine in list_routines(cur, database):
+        qualified = f"{quote_identifier(database)}.{quote_identifier(routine.name)}"
+        with raw_results(cur):
+            rows = query(cur, f"SHOW CREATE {routine.kind} {qualified}")
+        if any(row[column] is None for row in rows for column in row if column.startswith("Create ")):
+            hidden.append(routine)
+    return hidden
+
+
 def _kind_rank(kind: str) -> int:
     return ROUTINE_KINDS.index(kind) if kind in ROUTINE_KINDS else len(ROUTINE_KINDS)
 
