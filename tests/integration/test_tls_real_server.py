@@ -15,6 +15,7 @@ from cloudbackup.mysql.connection import connect
 from tests.fixtures.mariadb import admin_connect
 from tests.fixtures.mysql_server import MySQLServer
 from tests.fixtures.tls_server import TlsServer
+from tests.integration.restore_helpers import server_global
 
 CLI = [sys.executable, "-m", "cloudbackup.cli.main"]
 
@@ -106,3 +107,50 @@ def test_verify_ca_on_mysql_with_a_wrong_ca(mysql_server, tls_mariadb):
     )
     with pytest.raises(UsageError, match="certificate does not verify"):
         connect(settings)
+
+
+def test_a_server_requiring_tls_refuses_ssl_mode_disabled_in_one_line_saying_what_to_do(mysql_server):
+    settings = parse_db_url(mysql_server.url, environ={})
+    # Given a server accepting only TLS connections (a parameter group's setting on RDS)
+    with server_global(settings, "require_secure_transport", "ON"):
+        # When a connection is asked for without TLS
+        without_tls = parse_db_url(f"{mysql_server.url}?ssl-mode=DISABLED", environ={})
+        with pytest.raises(UsageError) as refused:
+            connect(without_tls)
+        # Then a usage error (exit 2) says why, in one line naming the setting and the way out
+        message = str(refused.value)
+        assert "\n" not in message
+        for named in ("require_secure_transport", "ssl-mode=DISABLED", "ssl-mode=REQUIRED"):
+            assert named in message, message
+        # And with the default mode the same server is reached, over TLS
+        with connect(settings) as conn, conn.cursor() as cur:
+            cur.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+            assert cur.fetchone()[1]
+
+
+def test_an_account_requiring_tls_is_told_apart_from_a_wrong_password(mysql_server):
+    settings = parse_db_url(mysql_server.url, environ={})
+    user, password = "cb_tls_only", "tls-Only-pw-1"
+    # Given an account of MySQL's default plugin (caching_sha2_password) that must use TLS, with the
+    # server's authentication cache empty (a new account, then FLUSH PRIVILEGES)
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"CREATE USER '{user}'@'%' IDENTIFIED WITH caching_sha2_password BY '{password}' REQUIRE SSL"
+        )
+        cur.execute("FLUSH PRIVILEGES")
+    try:
+        account = parse_db_url(f"mysql://{user}:{password}@127.0.0.1:{mysql_server.port}", environ={})
+        # When it connects without TLS, with the right password
+        with pytest.raises(UsageError) as refused:
+            connect(replace(account, ssl_mode="DISABLED"))
+        # Then the one line says the account may require TLS, not only that the password may be wrong
+        message = str(refused.value)
+        assert "\n" not in message
+        assert "REQUIRE SSL" in message, message
+        # And with the default mode (TLS where the server offers it) it connects, a full authentication
+        with connect(account) as conn, conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_USER()")
+            assert cur.fetchone()[0] == f"{user}@%"
+    finally:
+        with admin_connect(settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")

@@ -24,6 +24,7 @@ ER_BAD_DB = 1049
 CR_CONN_HOST_ERROR = 2003
 CR_UNKNOWN_HOST = 2005
 CR_SSL_CONNECTION_ERROR = 2026
+ER_SECURE_TRANSPORT_REQUIRED = 3159  # require_secure_transport=ON, and no TLS asked for
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,13 @@ def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database
     where = settings.redacted()
     if code in (ER_ACCESS_DENIED, ER_DBACCESS_DENIED, ER_ACCESS_DENIED_NO_PASSWORD):
         said = f" ({settings.password_from})" if settings.password_from else ""
-        return UsageError(f"access denied for {where}: wrong user or password{said}")
+        # MySQL and MariaDB deny an account created REQUIRE SSL without TLS just as a wrong password.
+        tls = (
+            ", or the account requires TLS (REQUIRE SSL) and ssl-mode is DISABLED"
+            if _without_tls(settings)
+            else ""
+        )
+        return UsageError(f"access denied for {where}: wrong user or password{said}{tls}")
     if code == ER_BAD_DB:
         return UsageError(f"unknown database {database!r} on {settings.host}:{settings.port}")
     tls_failure = _tls_failure(exc)
@@ -185,10 +192,20 @@ def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database
             f"the server at {settings.host}:{settings.port} does not offer TLS and "
             f"ssl-mode is {settings.tls_mode()}; refused"
         )
+    if code == ER_SECURE_TRANSPORT_REQUIRED:
+        return UsageError(
+            f"the server at {settings.host}:{settings.port} accepts only TLS connections "
+            "(require_secure_transport=ON) and ssl-mode=DISABLED was given: use ssl-mode=REQUIRED "
+            "or a verifying mode with ssl-ca=FILE"
+        )
     if code in (CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST):
         return UsageError(f"cannot reach MySQL/MariaDB server at {settings.host}:{settings.port}")
     message = exc.args[1] if len(exc.args) > 1 else str(exc)
     return OperationError(f"database error {code} on {where}: {message}")
+
+
+def _without_tls(settings: DbSettings) -> bool:
+    return settings.tls_mode() == "DISABLED"
 
 
 def _tls_failure(exc: pymysql.err.MySQLError) -> str | None:
