@@ -151,3 +151,25 @@ def test_in_place_by_an_account_that_cannot_read_the_replaced_routines_is_refuse
     # And the database is as it was, with no staging or kept copy left
     assert definers_in(db_settings, source) == before
     assert schemas_like(db_settings, source) == [source]
+
+
+def test_in_place_over_objects_of_a_system_user_names_the_object_and_the_privilege(
+    db_settings, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+)")
+    # Given a database whose view, function and event were defined by an account holding SYSTEM_USER
+    # (root), and a backup of it
+    source = make_database("rfs")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    # When an account without SYSTEM_USER, which MySQL lets drop none of them, restores it in place
+    grant_routine_reading(db_settings, restricted.user)
+    with pytest.raises(OperationError) as failed:
+        restore_backup(restricted, entry, in_place=True, definer="current")
+    # Then the one line names the object it could not replace, its definer and the privilege
+    message = str(failed.value)
+    assert "\n" not in message
+    for named in ("view v_child", "definer root@", "SYSTEM_USER", "the previous tables are in"):
+        assert named in message, message
+    assert "(1227," not in message, message

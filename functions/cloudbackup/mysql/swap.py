@@ -374,16 +374,46 @@ def _drop_triggers(cur: Any, database: str, tables: Sequence[str]) -> list[str]:
 def _drop_objects(cur: Any, database: str) -> None:
     """The previous views, routines and events of an in-place target (their copies are kept)."""
     for view in views_of(cur, database):
-        cur.execute(f"DROP VIEW IF EXISTS {q(database)}.{q(view)}")
+        _drop(cur, "VIEW", database, view)
     cur.execute(
         "SELECT routine_type, routine_name FROM information_schema.routines WHERE routine_schema = %s "
         "ORDER BY routine_type = 'PACKAGE'",  # package bodies before their specifications
         (database,),
     )
     for kind, name in cur.fetchall():
-        cur.execute(f"DROP {kind} IF EXISTS {q(database)}.{q(name)}")
+        _drop(cur, str(kind), database, str(name))
     for name in list_events(cur, database):
-        cur.execute(f"DROP EVENT IF EXISTS {q(database)}.{q(name)}")
+        _drop(cur, "EVENT", database, name)
+
+
+def _drop(cur: Any, kind: str, database: str, name: str) -> None:
+    try:
+        cur.execute(f"DROP {kind} IF EXISTS {q(database)}.{q(name)}")
+    except pymysql.err.MySQLError as exc:
+        message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if "SYSTEM_USER" not in message:
+            raise
+        # MySQL's orphan-object protection: an object whose definer holds SYSTEM_USER (root, a DBA)
+        # may be dropped only by an account holding it too, which no account on RDS does.
+        raise OperationError(
+            f"dropping {kind.lower()} {name} (definer {_definer(cur, kind, database, name)}) needs "
+            "SYSTEM_USER, which MySQL requires to replace an object whose definer holds it: restore in "
+            "place as an account with SYSTEM_USER, or into a new database (--target-database)"
+        ) from None
+
+
+def _definer(cur: Any, kind: str, database: str, name: str) -> str:
+    if kind == "VIEW":
+        sql = "SELECT definer FROM information_schema.views WHERE table_schema = %s AND table_name = %s"
+    elif kind == "EVENT":
+        sql = "SELECT definer FROM information_schema.events WHERE event_schema = %s AND event_name = %s"
+    else:
+        sql = (
+            "SELECT definer FROM information_schema.routines WHERE routine_schema = %s AND routine_name = %s"
+        )
+    cur.execute(sql, (database, name))
+    row = cur.fetchone()
+    return str(row[0]) if row else "unknown"
 
 
 def _repoint_foreign_keys(cur: Any, database: str, tables: Sequence[str], *, away_from: str, to: str) -> None:
