@@ -101,3 +101,33 @@ def test_an_account_that_may_not_keep_the_shape_is_refused_before_the_replay_pub
     assert "sql_generate_invisible_primary_key" in message
     assert "SESSION_VARIABLES_ADMIN" in message
     assert schemas_like(log_server, target) == []
+
+
+def test_a_keyless_table_created_after_the_backup_is_named_where_the_server_requires_a_key(
+    log_server, make_log_database, tmp_path
+):
+    if flavour(log_server) != "mysql":
+        pytest.skip("sql_require_primary_key is MySQL's (8.0.13+)")
+    # Given a backup, then a table without a primary key created after it (in the archived binlog)
+    db = make_log_database("psrpk")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.item VALUES (1)")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"CREATE TABLE `{db}`.audit_log (a INT)", f"INSERT INTO `{db}`.audit_log VALUES (1)")
+    to_time = next_second()
+    run(log_server, f"INSERT INTO `{db}`.item VALUES (2)")  # the archive reaches past T
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T on a server requiring a primary key on every table (DigitalOcean's default)
+    target = make_log_database("psrpk_t")
+    with (
+        server_global(log_server, "sql_require_primary_key", "ON"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then one line names the table, the setting and the ways out, and nothing is published
+    message = str(refused.value)
+    assert "\n" not in message
+    for named in ("audit_log", "sql_require_primary_key", "restore to a time before"):
+        assert named in message, message
+    assert schemas_like(log_server, target) == [target]
+    assert schemas_like(log_server, target + "__") == []

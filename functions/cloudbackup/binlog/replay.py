@@ -51,6 +51,7 @@ _XA = re.compile(rb"\s*XA\s", re.I)
 REPLAY_ENGINE = "InnoDB"
 # The NO_BACKSLASH_ESCAPES bit of a Query event's sql_mode (the same on MySQL and MariaDB).
 _NO_BACKSLASH_ESCAPES = 1 << 21
+ER_TABLE_WITHOUT_PK = 3750  # MySQL's sql_require_primary_key refused a CREATE or ALTER TABLE
 
 
 @dataclass
@@ -473,6 +474,15 @@ class Replayer:
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else 0
             message = exc.args[1] if len(exc.args) > 1 else str(exc)
+            if code == ER_TABLE_WITHOUT_PK:  # the server's words name neither the table nor the way out
+                shown = statement if isinstance(statement, str) else statement.decode(errors="replace")
+                raise OperationError(
+                    f"replaying the binlog event at {self.where} ({' '.join(shown[:80].split())}): it "
+                    "makes a table without a primary key, which this server refuses "
+                    "(sql_require_primary_key=ON); restore to a time before it, or set "
+                    "sql_require_primary_key=OFF on the server (RDS: in the DB parameter group) and "
+                    "restore again"
+                ) from None
             raise OperationError(
                 f"replaying the binlog event at {self.where} failed: {code} {message}"
             ) from None
