@@ -92,9 +92,10 @@ def test_an_account_that_may_not_keep_the_shape_is_refused_before_the_replay_pub
     with (
         restore_account(log_server, target) as account,
         server_global(log_server, "sql_generate_invisible_primary_key", "ON"),
-        pytest.raises(OperationError) as refused,
     ):
-        restore_to_time(account, [store], db, to_time, target_database=target)
+        run(log_server, f"GRANT BINLOG_ADMIN ON *.* TO '{account.user}'@'%'")  # every replay needs it
+        with pytest.raises(OperationError) as refused:
+            restore_to_time(account, [store], db, to_time, target_database=target)
     # Then it is refused in one line naming the setting and the privilege, and nothing was published
     message = str(refused.value)
     assert "\n" not in message
@@ -131,3 +132,31 @@ def test_a_keyless_table_created_after_the_backup_is_named_where_the_server_requ
         assert named in message, message
     assert schemas_like(log_server, target) == [target]
     assert schemas_like(log_server, target + "__") == []
+
+
+def test_an_account_that_may_not_replay_the_binlog_is_refused_before_the_load(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then rows written after it (in the archived binlog), and an account with every
+    # privilege on the target but none to run BINLOG statements (the README's restore user)
+    db, other = make_log_database("pbinadm"), make_log_database("pbinadm_o")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.item VALUES (1)")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO `{db}`.item VALUES (2)")
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE `{other}`.later (id INT PRIMARY KEY)")  # the archive reaches T
+    archive_binlog(log_server, store, "src")
+    target = db + "_t"
+    with restore_account(log_server, target) as account:
+        # When it asks for a dry run, and then for the restore to T
+        for dry_run in (True, False):
+            with pytest.raises(OperationError) as refused:
+                restore_to_time(account, [store], db, to_time, target_database=target, dry_run=dry_run)
+            # Then both are refused before any change, in one line naming the privilege to grant
+            message = str(refused.value)
+            assert "\n" not in message
+            for named in ("before any change", account.user, "BINLOG_ADMIN", "BINLOG REPLAY"):
+                assert named in message, message
+            # And nothing was created: no target, no staging database
+            assert schemas_like(log_server, target) == []

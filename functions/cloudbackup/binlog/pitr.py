@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cloudbackup.binlog import events as ev
-from cloudbackup.binlog.replay import Replayer, ReplayStats, segment_events, verify_segment
+from cloudbackup.binlog.replay import (
+    Replayer,
+    ReplayStats,
+    check_binlog_statements_allowed,
+    segment_events,
+    verify_segment,
+)
 from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes, segment_holding, starts_a_replay
 from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
@@ -161,6 +167,8 @@ def restore_to_time(
     segment verified, the target checked), then what it would do; nothing is changed.
     `should_stop()` is asked as restore_backup asks it, and between the replayed events (all in staging)."""
     plan = plan_replay(stores, database, to_time, source)
+    # (found by the replay otherwise, once the whole backup is loaded; a dry run checks it too)
+    check_binlog_statements_allowed(db, base64.b64decode(plan.segments[0].format_description), database)
     stats = ReplayStats()
 
     def replay(staging: str) -> bytes:

@@ -488,6 +488,26 @@ class Replayer:
             ) from None
 
 
+ER_SPECIFIC_ACCESS_DENIED = 1227  # "you need (at least one of) the … BINLOG_ADMIN … privilege(s)"
+
+
+def check_binlog_statements_allowed(db: DbSettings, fde_raw: bytes, database: str) -> None:
+    """Refuse, before anything is loaded, an account the server will not let run BINLOG statements.
+    A Format_description event alone changes nothing but the session's binlog format, and the server
+    checks the privilege before it reads the event."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        try:
+            cur.execute("BINLOG '" + base64.b64encode(fde_raw).decode() + "'")
+        except pymysql.err.MySQLError as exc:
+            if not exc.args or exc.args[0] != ER_SPECIFIC_ACCESS_DENIED:
+                raise
+            raise OperationError(
+                f"point-in-time restore of {database} refused before any change: replaying the binary "
+                f"log runs BINLOG statements, which {db.user} may not: grant it BINLOG_ADMIN or "
+                "REPLICATION_APPLIER (MySQL), BINLOG REPLAY (MariaDB 10.5+) or SUPER"
+            ) from None
+
+
 def rows_part_bytes(max_allowed_packet: int) -> int:
     """Row event bytes per BINLOG statement: base64 makes them 4/3 larger, and the table maps and the
     statement's text come on top; half the packet leaves room for both."""
