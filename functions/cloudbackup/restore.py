@@ -127,7 +127,7 @@ def restore_backup(
     result.replaces = check_target(db, target, in_place)
     if in_place and tables is None:
         check_replaced_routines(db, target)
-    check_restorable(db, entry, frames, target)
+    check_restorable(db, entry, frames, target, definer)
     where = f"backup {manifest.id}"
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
     try:

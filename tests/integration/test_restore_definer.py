@@ -43,7 +43,7 @@ def test_keep_fails_with_advice_and_current_rewrites(db_settings, restricted, ma
     entry = back_up(db_settings, source, tmp_path)
     target = source + "_copy"
     # When the restricted account restores it keeping the definers: it fails, saying what to do
-    with pytest.raises(OperationError, match=r"trigger `?child_ai`? has DEFINER root@.*--definer current"):
+    with pytest.raises(OperationError, match=r"DEFINER root@.*--definer current"):
         restore_backup(restricted, entry, target_database=target)
     assert schemas_like(db_settings, target) == []
     # When it rewrites them to itself instead: it works and names every object that needed it
@@ -173,3 +173,24 @@ def test_in_place_over_objects_of_a_system_user_names_the_object_and_the_privile
     for named in ("view v_child", "definer root@", "SYSTEM_USER", "the previous tables are in"):
         assert named in message, message
     assert "(1227," not in message, message
+
+
+def test_keep_by_an_account_that_may_not_set_the_definers_is_refused_before_any_change(
+    db_settings, restricted, make_database, tmp_path
+):
+    # Given a backup whose view, function and event belong to root
+    source = make_database("rfk")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When an account without SET_ANY_DEFINER / SET USER / SUPER (RDS's) restores it keeping definers
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, target_database=target)
+    # Then it is refused before anything is created or loaded, in one line naming the objects, their
+    # definer and the way out (not once the tables before them are loaded)
+    message = str(refused.value)
+    assert "\n" not in message
+    for named in ("refused before any change", "function f_double", "view v_child", "DEFINER root@"):
+        assert named in message, message
+    assert "--definer current" in message, message
+    assert schemas_like(db_settings, target) == []

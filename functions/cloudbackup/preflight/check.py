@@ -6,12 +6,22 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.definer import DefinerPolicy, foreign_definers
 from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import crossing_problems, primary_key_problem, stored_program_problem
-from cloudbackup.preflight.target import inspect_target
+from cloudbackup.preflight.target import inspect_target, may_set_any_definer
+
+MAX_NAME_LENGTH = 64  # of a database, on both servers
+PROGRAM_FRAMES = ("routines", "views", "events")
 
 
-def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], target_database: str) -> None:
+def check_restorable(
+    db: DbSettings,
+    entry: CatalogEntry,
+    frames: list[Frame],
+    target_database: str,
+    definer: DefinerPolicy = "keep",
+) -> None:
     """Raise one line naming what the target server would refuse, before anything is created.
 
     A backup from the other server flavour (MariaDB into MySQL, or back) has its table definitions
@@ -20,6 +30,8 @@ def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], t
     for tables without one.
     """
     manifest = entry.manifest
+    if definer == "keep":
+        _check_definers(db, entry, frames, target_database)
     target = inspect_target(db)
     crossing = manifest.server.flavour != target.flavour
     if not crossing and not target.checks_stored_programs and not target.requires_primary_key:
@@ -38,3 +50,30 @@ def check_restorable(db: DbSettings, entry: CatalogEntry, frames: list[Frame], t
     for problem in (primary_key_problem(contents, target), stored_program_problem(contents, target)):
         if problem:
             raise OperationError(refused + problem)
+
+
+def _check_definers(db: DbSettings, entry: CatalogEntry, frames: list[Frame], target_database: str) -> None:
+    """An account that may not name another definer (RDS's master user) is refused before the load
+    when the backup's routines, views or events keep one, not at the first of them, after the tables
+    before it are loaded. (Triggers come after their table's rows in the backup: not read here.)"""
+    probe = f"{target_database}__cbprobe"
+    if len(probe) > MAX_NAME_LENGTH:
+        return
+    allowed, user = may_set_any_definer(db, probe)
+    if allowed:
+        return
+    programs = read_contents(
+        entry, [f for f in frames if f.kind in PROGRAM_FRAMES], with_tables=False
+    ).programs
+    foreign = foreign_definers(programs, user)
+    if foreign:
+        by_definer: dict[str, list[str]] = {}
+        for name, account in foreign.items():
+            by_definer.setdefault(account, []).append(name)
+        named = "; ".join(f"DEFINER {account} of {', '.join(names)}" for account, names in by_definer.items())
+        raise OperationError(
+            f"restore of backup {entry.manifest.id} into {target_database} refused before any change: "
+            f"{user} may not keep another account's definer (it needs SET_ANY_DEFINER on MySQL, SET USER "
+            f"on MariaDB, or SUPER): {named}; rerun with --definer current to create them as the "
+            "restoring user"
+        )

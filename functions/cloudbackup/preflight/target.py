@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pymysql
+
 from cloudbackup.dburl import DbSettings
 from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.snapshot import server_info
 
 
@@ -47,6 +50,34 @@ def inspect_target(db: DbSettings) -> TargetServer:
             ),
             requires_primary_key=_primary_key_required(cur),
         )
+
+
+ER_SPECIFIC_ACCESS_DENIED = 1227
+
+
+def may_set_any_definer(db: DbSettings, absent_database: str) -> tuple[bool, str]:
+    """(whether this account may create objects with another account's DEFINER, CURRENT_USER()).
+
+    Asked by creating a procedure with a DEFINER no account has, in a database that does not exist:
+    both servers check SET_ANY_DEFINER / SET USER / SUPER before the database, so the answer is
+    error 1227 (no) or 1049 (yes), and nothing is created. Any other answer is not a no."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        user = str(cur.fetchone()[0])
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (absent_database,)
+        )
+        if cur.fetchone()[0]:
+            return True, user  # not absent after all: the load will tell
+        try:
+            cur.execute(
+                f"CREATE DEFINER = 'cb_no_such_user'@'%' PROCEDURE {quote_identifier(absent_database)}.p() "
+                "SELECT 1"
+            )
+        except pymysql.err.MySQLError as exc:
+            return not (exc.args and exc.args[0] == ER_SPECIFIC_ACCESS_DENIED), user
+        cur.execute(f"DROP PROCEDURE {quote_identifier(absent_database)}.p")  # (it came to exist meanwhile)
+        return True, user
 
 
 def _primary_key_required(cur: Any) -> str:
