@@ -164,6 +164,10 @@ def connect(
         )
         conn._verified = settings.tls_mode() in VERIFYING_MODES
         conn.connect()
+        # pymysql takes autocommit from the server's greeting, which says on whatever the server's
+        # global autocommit (a managed default, init_connect) gives the session: say it ourselves.
+        with conn.cursor() as cur:
+            cur.execute("SET autocommit = 1")
     except pymysql.err.OperationalError as exc:
         raise connection_error(exc, settings, database or settings.database) from None
     warn_if_unverified(settings)
