@@ -57,14 +57,13 @@ def _check_definers(db: DbSettings, entry: CatalogEntry, frames: list[Frame], ta
     when the backup's routines, views or events keep one, not at the first of them, after the tables
     before it are loaded. (Triggers come after their table's rows in the backup: not read here.)"""
     probe = f"{target_database}__cbprobe"
-    if len(probe) > MAX_NAME_LENGTH:
+    program_frames = [f for f in frames if f.kind in PROGRAM_FRAMES and f.raw_length]
+    if len(probe) > MAX_NAME_LENGTH or not program_frames:  # (nothing to ask the server about)
         return
     allowed, user = may_set_any_definer(db, probe)
     if allowed:
         return
-    programs = read_contents(
-        entry, [f for f in frames if f.kind in PROGRAM_FRAMES], with_tables=False
-    ).programs
+    programs = read_contents(entry, program_frames, with_tables=False).programs
     foreign = foreign_definers(programs, user)
     if foreign:
         by_definer: dict[str, list[str]] = {}
