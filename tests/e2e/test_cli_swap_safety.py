@@ -184,10 +184,10 @@ def test_an_interrupt_after_the_swap_finishes_the_restore(db_settings, app, monk
     entry = find_backup([LocalStorage(Path(data))], "latest", database=database)
     run_script = swap.run_script
 
-    def interrupted(db: Any, into: str, sql: bytes, where: str) -> None:
+    def interrupted(db: Any, into: str, sql: bytes, where: str, *rest: Any) -> Any:
         if where.startswith("routines, views and events"):
             signal.raise_signal(signal.SIGINT)  # When Ctrl-C comes then
-        run_script(db, into, sql, where)
+        return run_script(db, into, sql, where, *rest)
 
     monkeypatch.setattr(swap, "run_script", interrupted)
     said: list[str] = []
