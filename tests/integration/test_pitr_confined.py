@@ -140,3 +140,38 @@ def test_the_servers_own_objects_logged_in_the_window_are_not_made_again(
             run(log_server, f"DROP USER IF EXISTS {user}")
         else:
             run(log_server, f"DROP SPATIAL REFERENCE SYSTEM IF EXISTS {SRID}")
+
+
+@pytest.mark.parametrize("forged", ["USE", "sql_log_bin"])
+def test_a_forged_statement_the_check_would_skip_is_refused_not_run(
+    log_server, make_log_database, tmp_path, forged
+):
+    # Given a backup, then two tables created in the window, archived, and another database
+    db, victim = make_log_database("skip"), make_log_database("v")
+    run(log_server, f"CREATE TABLE {q(victim)}.vt (a INT)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    # (named after the database: the archive holds every test's events since the server started)
+    logged, logged_too = (f"CREATE TABLE {c * 12}_{db[-6:]} (a INT)".encode() for c in "zy")
+    run(log_server, logged.decode(), logged_too.decode(), database=db)
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE {q(db)}.later (a INT)")  # (the archive reaches past the time)
+    archive_binlog(log_server, store, "src")
+    # and the first statement replaced by one a dump's check accepts but skips (a USE of another
+    # database, replication bookkeeping), the second by a DROP of an unqualified table
+    first = f"USE {q(victim)}" if forged == "USE" else "SET @@SESSION.sql_log_bin = 0"
+    _forge(store, "src", logged, first.encode().ljust(len(logged)))
+    _forge(store, "src", logged_too, b"DROP TABLE vt".ljust(len(logged_too)))
+    target = db + "_t"
+    # When the database is restored to a time after them
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the first is refused in one line before it ran: the other database keeps its table, and
+    # nothing was published
+    assert "refused" in str(refused.value)
+    assert first in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert _value(
+        log_server, f"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{victim}'"
+    )
+    assert not schema_exists(log_server, target)

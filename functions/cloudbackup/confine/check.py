@@ -219,14 +219,22 @@ class Confinement:
 
     def refusal(self, sql: bytes) -> str | None:
         """Why one statement is refused (what follows "it": "uses …", "is …"), or None: check() for a
-        statement that is not part of a numbered stream."""
+        statement that is not part of a numbered stream, and is run as it is or not at all."""
         try:
-            self._check(sql)
+            verdict = self._check(sql)
         except _OtherDatabase as other:
             return f"names another database ({one_line(str(other))})"
         except (_No, LexError) as why:
             reason = one_line(str(why))
             return f"cannot be read safely: {reason}" if isinstance(why, LexError) else reason
+        # A caller running the statement on its own (the binlog replay) never skips: a USE would move
+        # the session, and the statements after it, into another database (the source's, or one the
+        # check did not know of), and what a loader skips (sql_log_bin, gtid_purged) would change the
+        # server's replication bookkeeping.
+        if verdict == "database":
+            return "names a database, and a statement runs only in the database restored into"
+        if verdict == "skip":
+            return "sets replication bookkeeping, which a restore never runs"
         return None
 
     # --- the statement kinds ----------------------------------------------------------------------
