@@ -101,6 +101,8 @@ class FormatDescription:
 
 def format_description(event: Event) -> FormatDescription:
     body = event.raw[HEADER_LEN:]
+    if len(body) < _FDE_FIXED + 5:
+        raise ValueError(f"a format description event of {event.size} bytes is shorter than its fields")
     # Checksum-aware servers (all we support) end the event with the algorithm byte and a CRC32.
     alg = body[-5]
     checksum = alg == CHECKSUM_CRC32

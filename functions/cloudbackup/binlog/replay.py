@@ -18,6 +18,7 @@ import base64
 import hashlib
 import math
 import re
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,7 +143,7 @@ class Replayer:
         """Apply events in order until the stop time; True when it was reached (an event at or after it)."""
         for where, event in events:
             self.where = where
-            if not self._one(event):
+            if not self._read(event):
                 if self.open:
                     self._run("ROLLBACK")
                     self.open = False
@@ -154,6 +155,17 @@ class Replayer:
         return False
 
     # --- one event ---------------------------------------------------------------------------------
+
+    def _read(self, event: ev.Event) -> bool:
+        """_one, where an event whose fields run past its end (cut short or rewritten in the bucket, its
+        checksums made to match) is refused as the damaged input it is, naming it, before it is sent."""
+        try:
+            return self._one(event)
+        except (IndexError, ValueError, struct.error) as exc:  # (UnicodeDecodeError is a ValueError)
+            raise IntegrityError(
+                f"the binlog event at {self.where} (type {event.type}) cannot be read, its fields run past "
+                f"its {event.size} bytes ({exc}): the archived segment is damaged; nothing was published"
+            ) from None
 
     def _reached(self, event: ev.Event) -> bool:
         """Whether the transaction `event` ends (or the DDL it is) comes at or after the stop time:

@@ -1,0 +1,94 @@
+"""An archived binlog someone rewrote in the bucket (events cut short), the checksums made to match:
+the point-in-time restore refuses it in one line, as an operation error, and creates nothing; it never
+fails inside on what it reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudbackup.backup import backup_database
+from cloudbackup.binlog import events as ev
+from cloudbackup.binlog.archive import archive_binlog
+from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.binlog.segments import index_key, read_indexes
+from cloudbackup.catalog import list_backups
+from cloudbackup.errors import OperationError
+from cloudbackup.storage.local import LocalStorage
+from tests.fixtures.compare import q
+from tests.integration.pitr_helpers import next_second, run, schema_exists
+
+pytestmark = pytest.mark.integration
+
+
+def _archived(log_server: Any, make_log_database: Any, tmp_path: Path) -> tuple[str, LocalStorage, Any]:
+    """A backup, then rows and a table made in the window, archived past the time returned."""
+    db = make_log_database("forged_archive")
+    run(log_server, f"CREATE TABLE {q(db)}.t (id INT PRIMARY KEY, v VARCHAR(20))")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO {q(db)}.t VALUES (1, 'one')", f"CREATE TABLE {q(db)}.made (a INT)")
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE {q(db)}.later (a INT)")  # (the archive reaches past the time)
+    archive_binlog(log_server, store, "src")
+    return db, store, to_time
+
+
+def _cut(store: LocalStorage, db: str, wanted: Any, keep: int) -> None:
+    """Cut the body of the first event after the backup's position that `wanted(event)` picks to `keep`
+    bytes, its size, CRC32, the segment's SHA-256 and size and its index made to match."""
+    snapshot = list_backups([store], database=db)[0].manifest.snapshot
+    for segment in read_indexes(store, "src"):
+        path = Path(store.location(segment.key))
+        events, _ = ev.split_events(path.read_bytes())
+        data, cut = b"", False
+        for event in events:
+            after = segment.binlog_file != snapshot.binlog_file or event.start >= (snapshot.binlog_pos or 0)
+            if cut or not after or not wanted(event):
+                data += event.raw
+                continue
+            header = bytearray(event.raw[: ev.HEADER_LEN])
+            body = event.raw[ev.HEADER_LEN : ev.HEADER_LEN + keep]
+            struct.pack_into("<I", header, 9, ev.HEADER_LEN + len(body) + ev.CHECKSUM_LEN)
+            forged = bytes(header) + body
+            data += forged + zlib.crc32(forged).to_bytes(4, "little")
+            cut = True
+        if cut:
+            path.write_bytes(data)
+            digest = hashlib.sha256(data).hexdigest()
+            forged_index = dataclasses.replace(segment, sha256=digest, size=len(data))
+            Path(store.location(index_key("src", segment.seq))).write_bytes(forged_index.to_json())
+            return
+    raise AssertionError("no such event after the backup's position")
+
+
+CUT_EVENTS = {
+    "table map": (lambda e, db: e.type == ev.TABLE_MAP and db.encode() in e.raw, 9),
+    "rows": (lambda e, db: e.type in ev.ROWS_EVENTS, 3),
+    "query": (lambda e, db: e.type == ev.QUERY and b"made" in e.raw, 10),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CUT_EVENTS))
+def test_an_event_cut_short_in_the_archive_is_refused_in_one_line(
+    log_server, make_log_database, tmp_path, kind
+):
+    # Given an archive whose event after the backup is cut short, with its checksums made to match
+    db, store, to_time = _archived(log_server, make_log_database, tmp_path)
+    wanted, keep = CUT_EVENTS[kind]
+    _cut(store, db, lambda e: wanted(e, db), keep)
+    target = db + "_t"
+    # When the database is restored to a time after it
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the restore says, in one line, which event it cannot read, and nothing was published
+    message = str(refused.value)
+    assert "cannot be read" in message
+    assert "\n" not in message
+    assert not schema_exists(log_server, target)
