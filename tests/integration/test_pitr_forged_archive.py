@@ -1,11 +1,13 @@
-"""An archived binlog someone rewrote in the bucket (events cut short), the checksums made to match:
-the point-in-time restore refuses it in one line, as an operation error, and creates nothing; it never
-fails inside on what it reads."""
+"""An archived binlog someone rewrote in the bucket (events cut short, an index with fields of the wrong
+kind), the checksums made to match: the point-in-time restore refuses it in one line, as an operation
+error, and creates nothing; it never fails inside on what it reads."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -90,5 +92,47 @@ def test_an_event_cut_short_in_the_archive_is_refused_in_one_line(
     # Then the restore says, in one line, which event it cannot read, and nothing was published
     message = str(refused.value)
     assert "cannot be read" in message
+    assert "\n" not in message
+    assert not schema_exists(log_server, target)
+
+
+def _forge_index(store: LocalStorage, field: str, value: object) -> None:
+    """Set one field of every index to `value` (the rest as archived)."""
+    for segment in read_indexes(store, "src"):
+        document = json.loads(segment.to_json())
+        document[field] = value
+        Path(store.location(index_key("src", segment.seq))).write_text(json.dumps(document))
+
+
+INDEX = "is not a binlog segment index"
+NO_FORMAT = "holds no binlog format description"
+# The field forged, its value, what the refusal says
+FORGED_INDEX_FIELDS = {
+    "format description not base64": ("format_description", "!!", NO_FORMAT),
+    "format description cut short": ("format_description", base64.b64encode(b"\0" * 30).decode(), NO_FORMAT),
+    "position as text": ("first_pos", "4", INDEX),
+    "end position as text": ("end_pos", "9999", INDEX),
+    "time not a time": ("last_event_time", "yesterday", INDEX),
+    "time without a zone": ("last_event_time", "2999-01-01T00:00:00", INDEX),
+    "file as a number": ("binlog_file", 7, INDEX),
+}
+
+
+@pytest.mark.parametrize("forged", sorted(FORGED_INDEX_FIELDS))
+def test_an_index_with_a_field_of_the_wrong_kind_is_refused_in_one_line(
+    log_server, make_log_database, tmp_path, forged
+):
+    # Given an archive whose segment indexes hold a field of the wrong kind
+    db, store, to_time = _archived(log_server, make_log_database, tmp_path)
+    field, value, said = FORGED_INDEX_FIELDS[forged]
+    _forge_index(store, field, value)
+    target = db + "_t"
+    # When the database is restored to a time in it
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the restore names the index it cannot use and why, in one line; nothing was published
+    message = str(refused.value)
+    assert said in message
+    assert field in message or said == NO_FORMAT
     assert "\n" not in message
     assert not schema_exists(log_server, target)

@@ -21,10 +21,17 @@ from cloudbackup.binlog.replay import (
     segment_events,
     verify_segment,
 )
-from cloudbackup.binlog.segments import SegmentIndex, follows, read_indexes, segment_holding, starts_a_replay
+from cloudbackup.binlog.segments import (
+    SegmentIndex,
+    follows,
+    index_key,
+    read_indexes,
+    segment_holding,
+    starts_a_replay,
+)
 from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.progress import Progress
 from cloudbackup.restore import RestoreResult, checked, choose_target, restore_backup, stop_check
@@ -51,6 +58,7 @@ class ReplayPlan:
     segments: list[SegmentIndex]  # from the one holding the backup's position to the one reaching the time
     start_file: str
     start_pos: int
+    format_description: bytes  # the first segment's file's, which the replay reads its events by
 
 
 def plan_replay(
@@ -114,7 +122,34 @@ def plan_replay(
         )
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
-    return ReplayPlan(entry=entry, store=store, segments=chain, start_file=start_file, start_pos=start_pos)
+    return ReplayPlan(
+        entry=entry,
+        store=store,
+        segments=chain,
+        start_file=start_file,
+        start_pos=start_pos,
+        format_description=_format_description(store, chain[0]),
+    )
+
+
+def _format_description(store: Storage, segment: SegmentIndex) -> bytes:
+    """The format description the index holds, read before anything changes: an index rewritten in
+    the bucket may hold anything there, and the replay would fail on it only after the backup loaded."""
+    try:
+        raw = base64.b64decode(segment.format_description, validate=True)
+        event = ev.parse_event(raw)
+        ev.format_description(event)
+    except ValueError as exc:  # (binascii.Error is one)
+        raise IntegrityError(
+            f"{store.location(index_key(segment.source, segment.seq))} holds no binlog format description "
+            f"({exc}): nothing to replay from"
+        ) from None
+    if event.type != ev.FORMAT_DESCRIPTION:
+        raise IntegrityError(
+            f"{store.location(index_key(segment.source, segment.seq))} holds a binlog event of type "
+            f"{event.type} as its format description: nothing to replay from"
+        )
+    return raw
 
 
 def _ends_before_the_backup(entry: CatalogEntry, to_time: datetime, window: str) -> str:
@@ -176,7 +211,7 @@ def restore_to_time(
         replayer = Replayer(db, database, staging, to_time, published_as=target)
         stop = stop_check(should_stop, target)
         try:
-            replayer.start_with(base64.b64decode(plan.segments[0].format_description))
+            replayer.start_with(plan.format_description)
             replayer.apply(checked(_events_from(plan), stop))
         finally:
             replayer.close()

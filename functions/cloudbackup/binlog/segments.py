@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,7 +67,30 @@ class SegmentIndex:
     @classmethod
     def from_json(cls, data: bytes) -> SegmentIndex:
         document: dict[str, Any] = json.loads(data)
-        return cls(**document)
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+        index = cls(**document)
+        index._check_fields()
+        return index
+
+    def _check_fields(self) -> None:
+        """Every field of the kind it is read as: an index comes from the bucket, and a position given
+        as text or a time without its zone would fail deep in a restore instead of here, in one line."""
+        for item in fields(self):
+            value = getattr(self, item.name)
+            kinds = tuple(_FIELD_KINDS[name] for name in str(item.type).split(" | "))
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise ValueError(f"{item.name} is {type(value).__name__}, not {item.type}")
+        for name in ("first_event_time", "last_event_time", "archived_at"):
+            try:
+                zone = datetime.fromisoformat(getattr(self, name)).tzinfo
+            except ValueError:
+                zone = None
+            if zone is None:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not a time with its zone")
+
+
+_FIELD_KINDS: dict[str, type] = {"int": int, "str": str, "None": type(None)}
 
 
 def binlog_prefix(source: str) -> str:
