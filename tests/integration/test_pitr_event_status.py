@@ -148,3 +148,26 @@ def test_an_event_that_ran_on_the_source_when_made_does_not_run_again_when_publi
     time.sleep(2)
     # Then the event is enabled and its one run is there (replayed), not a second one at publish
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_an_event_named_in_a_latin1_session_is_published_enabled_under_its_name(
+    log_server, make_log_database, tmp_path, scheduler
+):
+    # Given a backup, then from a latin1 session an event with a name outside ASCII made enabled (not
+    # due for years): its statement is logged in latin1, bytes that are not UTF-8
+    db = make_log_database("evlatin")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    with admin_connect(log_server, db) as conn, conn.cursor() as cur:
+        cur.execute("SET NAMES latin1")
+        made = "CREATE EVENT `\xe9t\xe9` ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01 00:00:00' DO SET @a = 1"
+        cur.execute(made.encode("latin1"))
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE `{db}`.later (a INT)")  # (the archive reaches past the time)
+    archive_binlog(log_server, store, "src")
+    # When it is restored to a time after it
+    target = make_log_database("evlatin_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the event is there under its own name, enabled, as at that time
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

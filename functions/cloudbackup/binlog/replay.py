@@ -389,8 +389,12 @@ class Replayer:
     @property
     def held_events(self) -> bytes:
         """The held event DDL, then each event they enabled last enabled again, under its last session."""
+        # A name is read from the logged bytes as UTF-8, the bytes that are not kept as they are
+        # (surrogateescape): written back the same, they read as the name under the logged character set.
         enable = [
-            with_session(settings, f"ALTER EVENT {quote_identifier(name)} ENABLE;\n".encode())
+            with_session(
+                settings, f"ALTER EVENT {quote_identifier(name)} ENABLE;\n".encode("utf-8", "surrogateescape")
+            )
             for name, (status, settings) in self.final_status.items()
             if status == "ENABLE"
         ]
