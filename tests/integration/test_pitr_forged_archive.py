@@ -96,6 +96,31 @@ def test_an_event_cut_short_in_the_archive_is_refused_in_one_line(
     assert not schema_exists(log_server, target)
 
 
+def test_an_event_claiming_fewer_bytes_than_its_header_is_refused_in_one_line(
+    log_server, make_log_database, tmp_path
+):
+    # Given an archive where the event after the backup's position says it is 5 bytes long
+    db, store, to_time = _archived(log_server, make_log_database, tmp_path)
+    snapshot = list_backups([store], database=db)[0].manifest.snapshot
+    (segment,) = [s for s in read_indexes(store, "src") if s.binlog_file == snapshot.binlog_file]
+    path = Path(store.location(segment.key))
+    data = bytearray(path.read_bytes())
+    at = sum(e.size for e in ev.split_events(bytes(data))[0] if e.start < (snapshot.binlog_pos or 0))
+    struct.pack_into("<I", data, at + 9, 5)
+    path.write_bytes(data)
+    forged_index = dataclasses.replace(segment, sha256=hashlib.sha256(data).hexdigest())
+    Path(store.location(index_key("src", segment.seq))).write_bytes(forged_index.to_json())
+    target = db + "_t"
+    # When the database is restored to a time after it
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the restore says, in one line, that the segment cannot be read; nothing was published
+    message = str(refused.value)
+    assert "cannot be read" in message
+    assert "\n" not in message
+    assert not schema_exists(log_server, target)
+
+
 def _forge_index(store: LocalStorage, field: str, value: object) -> None:
     """Set one field of every index to `value` (the rest as archived)."""
     for segment in read_indexes(store, "src"):

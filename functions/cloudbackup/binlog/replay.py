@@ -67,9 +67,17 @@ def segment_events(store: Storage, segment: SegmentIndex) -> Iterator[ev.Event]:
     """The segment's events; its SHA-256 must match the index (checked when the last byte is read)."""
     digest = hashlib.sha256()
     rest = b""
+    read = 0
     for chunk in store.iter_range(segment.key):
         digest.update(chunk)
-        events, rest = ev.split_events(rest + chunk)
+        try:
+            events, rest = ev.split_events(rest + chunk)
+        except ValueError:  # (the length of a rewritten event: the segment's SHA-256 made to match)
+            raise IntegrityError(
+                f"binlog segment {store.location(segment.key)} cannot be read: the event after its first "
+                f"{read} claims fewer bytes than an event header; nothing was published"
+            ) from None
+        read += len(events)
         yield from events
     if rest or digest.hexdigest() != segment.sha256:
         raise IntegrityError(
