@@ -96,6 +96,18 @@ CRAFTED = [
         "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN ALTER SEQUENCE s RESTART WITH 5; RESTART; END;;\n"
         "DELIMITER ;",
     ),
+    # (a body hiding its writes from replicas and the binlog archive, or logged as another thread's)
+    (
+        "sql_log_bin in a routine",
+        "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SET sql_log_bin = 0; INSERT INTO t VALUES (9); END;;\n"
+        "DELIMITER ;",
+    ),
+    (
+        "pseudo_thread_id in an event",
+        "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET @@session.pseudo_thread_id = 5;",
+    ),
+    # (MySQL's LOCK INSTANCE FOR BACKUP: DDL held back on the whole server while the session lives)
+    ("lock instance in a routine", "CREATE PROCEDURE p() LOCK INSTANCE FOR BACKUP;"),
 ]
 
 

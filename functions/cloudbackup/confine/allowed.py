@@ -40,6 +40,18 @@ SESSION_VARIABLES = frozenset(
 # scopes (as in @@scope.name, "" for @@name; lower case) each may be written with.
 SKIPPED_VARIABLES = {"sql_log_bin": ("session", ""), "gtid_purged": ("global",)}
 
+# Session variables that decide what replication sees of a session's writes: whether they reach the
+# binary log and replicas (sql_log_bin; MariaDB's skip_replication), the GTID and server id they are
+# logged under (gtid_next; MariaDB's gtid_domain_id, gtid_seq_no, server_id), the thread id replicas
+# give them. A dump sets sql_log_bin only at its top (skipped, above); set in a routine, trigger or event
+# body, they would hide the body's writes from replicas and the binlog archive, or spend another
+# transaction's GTID: refused there. (server_id only as @@… or after SESSION/LOCAL: a body may well name
+# a local variable or parameter so.)
+REPLICATION_SESSION_VARIABLES = frozenset(
+    {"sql_log_bin", "skip_replication", "gtid_next", "gtid_domain_id", "gtid_seq_no", "pseudo_thread_id"}
+)
+REPLICATION_SESSION_VARIABLES_SCOPED = REPLICATION_SESSION_VARIABLES | {"server_id"}
+
 # Functions a SET value may call (mysqldump 8 writes IF(...) / IFNULL(...) around saved values).
 SET_FUNCTIONS = frozenset({"IF", "IFNULL", "COALESCE", "CONCAT"})
 

@@ -594,6 +594,8 @@ class Confinement:
             after_dot = prev is not None and prev.kind == "op" and prev.text == b"."
             if t.kind == "var" and _server_wide(t.text):
                 raise _No("uses a server-wide variable")
+            if _sets_replication_variable(toks, i):
+                raise _No(f"sets {t.text.decode('utf-8', 'replace')}, which changes what replication sees")
             if t.kind != "word" or after_dot:
                 if t.kind in ("word", "name") and not after_dot:
                     self._chain(toks, i, every_chain)
@@ -625,6 +627,8 @@ class Confinement:
                 raise _No("uses IMPORT TABLE, which creates tables from files on the server")
             if word == "RESTART" and not _in_alter_sequence(toks, i):  # (MySQL's RESTART statement)
                 raise _No("uses RESTART, which restarts the server")
+            if word == "LOCK" and following == "INSTANCE":  # (MySQL's: holds DDL back on the whole server)
+                raise _No("uses LOCK INSTANCE, which locks the whole server")
             if word == "SPATIAL" and following == "REFERENCE":  # (MySQL's, in a routine or event body)
                 raise _No("uses SPATIAL REFERENCE SYSTEM, which changes more than the database restored")
             if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
@@ -819,6 +823,28 @@ def _server_wide(var: bytes) -> bool:
     """A variable token naming the whole server's value: `@@global.x`, `@@persist…`, and `@@global`
     alone, which the server joins to a `.x` after a space or comment (`@@global . x`)."""
     return var == b"@@global" or var.startswith((b"@@global.", b"@@persist"))
+
+
+def _sets_replication_variable(toks: list[Token], i: int) -> bool:
+    """Whether toks[i] is the name a SET assigns (after SET, SESSION, LOCAL or a comma, before = or :=)
+    and names one of allowed.REPLICATION_SESSION_VARIABLES (in the session's scope: a global one is
+    refused as server-wide). Reading one (`SET @saved = @@SESSION.SQL_LOG_BIN`, as mysqldump does) is not."""
+    t = toks[i]
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    prev = toks[i - 1] if i else None
+    if nxt is None or prev is None or nxt.text not in (b"=", b":=") or t.kind not in ("var", "word"):
+        return False
+    if not (prev.text in (b"SET", b"SESSION", b"LOCAL") or (prev.kind == "op" and prev.text == b",")):
+        return False
+    if t.kind == "word":
+        name = t.text.decode("utf-8", "replace").lower()
+        scoped = prev.text in (b"SESSION", b"LOCAL")
+        names = (
+            allowed.REPLICATION_SESSION_VARIABLES_SCOPED if scoped else allowed.REPLICATION_SESSION_VARIABLES
+        )
+        return name in names
+    scope, _, name = t.text.decode("utf-8", "replace").lower().removeprefix("@@").rpartition(".")
+    return scope in ("", "session", "local") and name in allowed.REPLICATION_SESSION_VARIABLES_SCOPED
 
 
 def _skipped_variable(assignment: list[Token]) -> bool:
