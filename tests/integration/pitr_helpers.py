@@ -127,8 +127,9 @@ def archived_positions(store: Storage, source: str) -> dict[str, list[int]]:
 
 
 def server_positions(settings: DbSettings, binlog_file: str) -> list[int]:
-    """Where each event of a binlog file starts, as the server lists them."""
-    with admin_connect(settings) as conn, conn.cursor() as cur:
+    """Where each event of a binlog file starts, as the server lists them. (Their Info column as bytes: a
+    statement logged from a latin1 session is not UTF-8.)"""
+    with admin_connect(settings, use_unicode=False) as conn, conn.cursor() as cur:
         cur.execute(f"SHOW BINLOG EVENTS IN '{binlog_file}'")
         return [int(row[1]) for row in cur.fetchall()]
 
