@@ -22,8 +22,10 @@ from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.binlog.segments import index_key, read_indexes
 from cloudbackup.catalog import list_backups
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql.staging import MARK
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import q
+from tests.fixtures.mariadb import admin_connect
 from tests.integration.pitr_helpers import next_second, run, schema_exists
 
 pytestmark = pytest.mark.integration
@@ -119,6 +121,68 @@ def test_an_event_claiming_fewer_bytes_than_its_header_is_refused_in_one_line(
     assert "cannot be read" in message
     assert "\n" not in message
     assert not schema_exists(log_server, target)
+
+
+def _with_body(event: ev.Event, body: bytes) -> bytes:
+    """The event's bytes with `body` after its header: its size and CRC32 made to match."""
+    header = bytearray(event.raw[: ev.HEADER_LEN])
+    struct.pack_into("<I", header, 9, ev.HEADER_LEN + len(body) + ev.CHECKSUM_LEN)
+    raw = bytes(header) + body
+    return raw + zlib.crc32(raw).to_bytes(4, "little")
+
+
+def test_a_format_description_moving_table_map_names_is_refused_before_rows_are_sent(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup of a table shaped as one of another database, a row inserted, archived
+    db, victim = make_log_database("fde_mid"), make_log_database("fde_v")
+    run(log_server, f"CREATE TABLE {q(db)}.t (a INT)", f"CREATE TABLE {q(victim)}.vt (a INT)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, f"INSERT INTO {q(db)}.t VALUES (42)")
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE {q(db)}.later (a INT)")  # (the archive reaches past the time)
+    archive_binlog(log_server, store, "src")
+    # and, between the insert's Table_map and its rows, a format description whose Table_map post-header
+    # length points into the map's table name, which holds a map of the other database's table (MariaDB
+    # reads a map's names there: the insert would go into the other database)
+    target = db + "_t"
+    staging_len = len(target) + len(MARK) + 8
+    snapshot = list_backups([store], database=db)[0].manifest.snapshot
+    (segment,) = [s for s in read_indexes(store, "src") if s.binlog_file == snapshot.binlog_file]
+    path = Path(store.location(segment.key))
+    events, _ = ev.split_events(path.read_bytes())
+    fde = ev.parse_event(base64.b64decode(segment.format_description))
+    data = b""
+    for event in events:
+        if (
+            event.type != ev.TABLE_MAP
+            or event.start < (snapshot.binlog_pos or 0)
+            or db.encode() not in event.raw
+        ):
+            data += event.raw
+            continue
+        body = event.raw[ev.HEADER_LEN : -ev.CHECKSUM_LEN]
+        at = 8 + 1 + body[8] + 1
+        other = bytes([len(victim)]) + victim.encode() + b"\0\x02vt\0" + bytes([1, 3, 0, 1])
+        data += _with_body(event, body[:at] + bytes([len(other)]) + other + body[at + 1 + body[at] :])
+        fde_body = bytearray(fde.raw[ev.HEADER_LEN : -ev.CHECKSUM_LEN])
+        fde_body[57 + ev.TABLE_MAP - 1] = 8 + 1 + staging_len + 1 + 1
+        data += _with_body(fde, bytes(fde_body))
+    path.write_bytes(data)
+    forged_index = dataclasses.replace(segment, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    Path(store.location(index_key("src", segment.seq))).write_bytes(forged_index.to_json())
+    # When the database is restored to a time after it
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is refused in one line; the other database's table has no row, and nothing was published
+    message = str(refused.value)
+    assert "format description" in message
+    assert "\n" not in message
+    assert not schema_exists(log_server, target)
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {q(victim)}.vt")
+        assert cur.fetchone()[0] == 0
 
 
 def _forge_index(store: LocalStorage, field: str, value: object) -> None:

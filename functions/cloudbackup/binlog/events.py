@@ -106,7 +106,16 @@ def format_description(event: Event) -> FormatDescription:
     # Checksum-aware servers (all we support) end the event with the algorithm byte and a CRC32.
     alg = body[-5]
     checksum = alg == CHECKSUM_CRC32
-    return FormatDescription(raw=event.raw, checksum=checksum, post_header=body[_FDE_FIXED:-5])
+    described = FormatDescription(raw=event.raw, checksum=checksum, post_header=body[_FDE_FIXED:-5])
+    # Where a Table_map's names start: MariaDB reads them at this length, MySQL right after the table id
+    # and flags. Any other length than those two add up to, and the servers would read another
+    # database's name there than the one this module renamed (table_map, rename_table_map).
+    table_map_post = described.post_header_len(TABLE_MAP)
+    if table_map_post not in (4 + 2, 6 + 2):
+        raise ValueError(
+            f"a format description gives Table_map events a post-header of {table_map_post} bytes"
+        )
+    return described
 
 
 def payload(event: Event, fde: FormatDescription) -> bytes:
