@@ -106,6 +106,15 @@ def restore_in_place(settings: Any, database: str, data: str) -> subprocess.Pope
     )  # fmt: skip
 
 
+def restore_in_place_again(settings: Any, database: str, data: str) -> subprocess.CompletedProcess[str]:
+    """The operator's next in-place restore of the database, run to its end (its summary as JSON)."""
+    return subprocess.run(
+        [*CLI, "restore", "--db-url", db_url(settings), "--backup", "latest", "--database", database,
+         "--in-place", "--yes", "--data", data, "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def wait_for_the_swap_to_wait(settings: Any, restore: subprocess.Popen[str]) -> None:
     """Until the restore's RENAME waits for the application's transaction."""
     deadline = time.monotonic() + 60
@@ -210,6 +219,14 @@ def test_an_interrupt_after_the_swap_finishes_the_restore(db_settings, app, monk
     )
 
 
+def kill_while_its_swap_waits(settings: Any, database: str, data: str) -> None:
+    """An in-place restore, killed (SIGKILL) once its RENAME waits for the application's transaction."""
+    killed = restore_in_place(settings, database, data)
+    wait_for_the_swap_to_wait(settings, killed)
+    killed.kill()
+    communicate_or_kill(killed, 30)
+
+
 def before_copies(settings: Any, database: str) -> list[str]:
     with admin_connect(settings) as conn, conn.cursor() as cur:
         cur.execute(
@@ -233,19 +250,12 @@ def test_the_empty_copy_of_a_restore_killed_before_its_swap_is_dropped_by_the_ne
     # `_before_` copy was created, but the RENAME that would fill it never ran
     database, data, live = app
     with open_transaction_on(db_settings, database, "stock"):
-        killed = restore_in_place(db_settings, database, data)
-        wait_for_the_swap_to_wait(db_settings, killed)
-        killed.kill()
-        communicate_or_kill(killed, 30)
+        kill_while_its_swap_waits(db_settings, database, data)
         wait_for_renames_to_end(db_settings)  # (its last try, still waiting on the server, times out)
     assert state(db_settings, database) == live
     [empty] = before_copies(db_settings, database)
     # When the operator restores the same database again
-    again = subprocess.run(
-        [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
-         "--in-place", "--yes", "--data", data, "--json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    again = restore_in_place_again(db_settings, database, data)
     # Then it drops the empty copy and says so; the one copy left holds the tables it replaced
     assert again.returncode == 0, again.stderr
     assert f"dropped {empty}" in again.stderr
@@ -324,11 +334,7 @@ def test_an_in_place_restore_killed_after_its_rename_leaves_its_target_and_copy_
                "AND event_object_table = 'orders'", (database,)) == 0  # fmt: skip
     assert "__cbrestore_unfinished" in tables_in(db_settings, database)
     # while a restore that finishes leaves no such mark, in the target or in its copy
-    again = subprocess.run(
-        [*CLI, "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", database,
-         "--in-place", "--yes", "--data", data, "--json"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    again = restore_in_place_again(db_settings, database, data)
     assert again.returncode == 0, again.stderr
     kept = json.loads(again.stdout)["previous_tables_kept_in"]
     assert "__cbrestore_unfinished" not in tables_in(db_settings, database)
@@ -375,10 +381,7 @@ def test_a_rename_that_outlives_its_killed_restore_leaves_the_target_marked_unfi
     # ends a statement waiting for a lock when its client goes), within that try's 2 s
     database, data, live = app
     with open_transaction_on(db_settings, database, "stock"):
-        killed = restore_in_place(db_settings, database, data)
-        wait_for_the_swap_to_wait(db_settings, killed)
-        killed.kill()
-        communicate_or_kill(killed, 30)
+        kill_while_its_swap_waits(db_settings, database, data)
     wait_for_renames_to_end(db_settings)
     # Then the target is either as it was, or says it is unfinished (its new tables have no triggers)
     if state(db_settings, database)[0] == live[0]:

@@ -4,7 +4,9 @@ at publish what the source did not run."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +15,7 @@ from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.dburl import DbSettings
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.compare import assert_snapshots_equal, snapshot
+from tests.fixtures.compare import Snapshot, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import admin_connect, flavour
 from tests.integration.pitr_helpers import next_second, run
 
@@ -32,16 +34,36 @@ def scheduler(log_server: DbSettings) -> Iterator[None]:
     run(log_server, f"SET GLOBAL event_scheduler = {was}")
 
 
+def backed_up_log_database(
+    log_server: DbSettings, make_log_database: Callable[[str], str], tmp_path: Path, stem: str
+) -> tuple[str, LocalStorage]:
+    """A database holding an empty `log` table the events write to, and a store with its backup."""
+    db = make_log_database(stem)
+    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    return db, store
+
+
+def archived_past_now(
+    log_server: DbSettings, db: str, store: LocalStorage, after: str
+) -> tuple[Snapshot, datetime]:
+    """(the database as it is now, a time just after now), once `after` has run past that time and the
+    binary log is archived to it."""
+    at_time = snapshot(log_server, db)
+    to_time = next_second()
+    run(log_server, after)
+    archive_binlog(log_server, store, "src")
+    return at_time, to_time
+
+
 @pytest.mark.parametrize("in_place", [False, True], ids=["new-target", "in-place"])
 def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_published(
     log_server, make_log_database, tmp_path, scheduler, in_place
 ):
     # Given a backup, then an event made enabled and due at once (EVERY without STARTS), then disabled,
     # and another made enabled (not due for years) and renamed
-    db = make_log_database("evdis")
-    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
-    store = LocalStorage(tmp_path / "store")
-    backup_database(log_server, db, store, source="src")
+    db, store = backed_up_log_database(log_server, make_log_database, tmp_path, "evdis")
     run(
         log_server,
         "CREATE EVENT due ON SCHEDULE EVERY 1 HOUR DO INSERT INTO log (what) VALUES ('ran')",
@@ -50,10 +72,9 @@ def test_an_event_made_due_and_disabled_before_the_time_does_not_run_when_publis
         "ALTER EVENT later RENAME TO renamed COMMENT 'still enabled'",
         database=db,
     )
-    at_time = snapshot(log_server, db)
-    to_time = next_second()
-    run(log_server, f"INSERT INTO `{db}`.log (what) VALUES ('after T')")
-    archive_binlog(log_server, store, "src")
+    at_time, to_time = archived_past_now(
+        log_server, db, store, f"INSERT INTO `{db}`.log (what) VALUES ('after T')"
+    )
     # When it is restored to T on a server whose event scheduler runs
     run(log_server, "SET GLOBAL event_scheduler = ON")
     target = db if in_place else make_log_database("evdis_t")
@@ -72,10 +93,7 @@ def test_an_event_made_with_create_or_replace_is_published_and_never_runs_in_sta
         pytest.skip("CREATE OR REPLACE EVENT is MariaDB's")
     # Given a backup, then an event made with CREATE OR REPLACE (not due for years), and one made, due at
     # once, then replaced by a disabled one
-    db = make_log_database("evrep")
-    run(log_server, f"CREATE TABLE `{db}`.log (id INT AUTO_INCREMENT PRIMARY KEY, what VARCHAR(20))")
-    store = LocalStorage(tmp_path / "store")
-    backup_database(log_server, db, store, source="src")
+    db, store = backed_up_log_database(log_server, make_log_database, tmp_path, "evrep")
     run(
         log_server,
         "CREATE OR REPLACE EVENT later ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01' DO DELETE FROM log",
@@ -83,10 +101,9 @@ def test_an_event_made_with_create_or_replace_is_published_and_never_runs_in_sta
         "CREATE OR REPLACE EVENT due ON SCHEDULE EVERY 1 HOUR DISABLE DO INSERT INTO log (what) VALUES ('x')",
         database=db,
     )
-    at_time = snapshot(log_server, db)
-    to_time = next_second()
-    run(log_server, f"INSERT INTO `{db}`.log (what) VALUES ('after T')")
-    archive_binlog(log_server, store, "src")
+    at_time, to_time = archived_past_now(
+        log_server, db, store, f"INSERT INTO `{db}`.log (what) VALUES ('after T')"
+    )
     # When it is restored to T on a server whose event scheduler runs
     run(log_server, "SET GLOBAL event_scheduler = ON")
     target = make_log_database("evrep_t")
@@ -116,10 +133,7 @@ def test_an_event_made_again_if_not_exists_keeps_the_status_it_had(log_server, m
         f"CREATE EVENT IF NOT EXISTS new {made}",
         database=db,
     )
-    at_time = snapshot(log_server, db)
-    to_time = next_second()
-    run(log_server, f"INSERT INTO `{db}`.log VALUES (1)")
-    archive_binlog(log_server, store, "src")
+    at_time, to_time = archived_past_now(log_server, db, store, f"INSERT INTO `{db}`.log VALUES (1)")
     # When it is restored to T
     target = make_log_database("evine_t")
     restore_to_time(log_server, [store], db, to_time, target_database=target)
@@ -138,10 +152,7 @@ def test_an_event_that_ran_on_the_source_when_made_does_not_run_again_when_publi
     run(log_server, "SET GLOBAL event_scheduler = ON")
     run(log_server, "CREATE EVENT hourly ON SCHEDULE EVERY 1 HOUR DO INSERT INTO log VALUES ()", database=db)
     time.sleep(2)
-    at_time = snapshot(log_server, db)
-    to_time = next_second()
-    run(log_server, f"INSERT INTO `{db}`.log VALUES ()")
-    archive_binlog(log_server, store, "src")
+    at_time, to_time = archived_past_now(log_server, db, store, f"INSERT INTO `{db}`.log VALUES ()")
     # When it is restored to T, the scheduler still on
     target = make_log_database("evran_t")
     restore_to_time(log_server, [store], db, to_time, target_database=target)
@@ -162,10 +173,7 @@ def test_an_event_named_in_a_latin1_session_is_published_enabled_under_its_name(
         cur.execute("SET NAMES latin1")
         made = "CREATE EVENT `\xe9t\xe9` ON SCHEDULE EVERY 1 DAY STARTS '2036-01-01 00:00:00' DO SET @a = 1"
         cur.execute(made.encode("latin1"))
-    at_time = snapshot(log_server, db)
-    to_time = next_second()
-    run(log_server, f"CREATE TABLE `{db}`.later (a INT)")  # (the archive reaches past the time)
-    archive_binlog(log_server, store, "src")
+    at_time, to_time = archived_past_now(log_server, db, store, f"CREATE TABLE `{db}`.later (a INT)")
     # When it is restored to a time after it
     target = make_log_database("evlatin_t")
     restore_to_time(log_server, [store], db, to_time, target_database=target)
