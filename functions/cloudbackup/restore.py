@@ -54,7 +54,7 @@ from cloudbackup.mysql.staging import (
     schema_exists,
 )
 from cloudbackup.mysql.swap import SwapPlan, publish
-from cloudbackup.preflight.check import check_restorable
+from cloudbackup.preflight.check import check_definers, check_restorable
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
@@ -127,18 +127,35 @@ def restore_backup(
     result.replaces = check_target(db, target, in_place)
     if in_place and tables is None:
         check_replaced_routines(db, target)
-    check_restorable(db, entry, frames, target, definer)
+    check_restorable(db, entry, frames, target)
     where = f"backup {manifest.id}"
+    # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
+    # (the pass reads every frame, but a trigger of a table not restored is not created).
+    definers: dict[str, str] | None = {} if definer == "keep" else None
+    loaded = {f.offset for f in frames}
+
+    def read(check: Callable[[Iterable[bytes]], None]) -> None:
+        def statements(frame: Frame, sql: Iterable[bytes]) -> None:
+            before = len(definers) if definers is not None else 0
+            check(checked(sql, stop))
+            if definers and frame.offset not in loaded:
+                for name in list(definers)[before:]:  # (in the order found: this frame's come last)
+                    del definers[name]
+
+        verify_backup(entry, statements=statements)
+
     # One pass before anything changes: the object matches its manifest and every statement is allowed.
     try:
         with ConditionalComments(db) as runs:
             first = check_before_loading(
-                lambda: _confinement(db, where, target, manifest.database, runs=runs),
-                lambda check: verify_backup(entry, statements=lambda _frame, sql: check(checked(sql, stop))),
+                lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
+                read,
                 sum(f.raw_length for f in manifest.frames),
             )
     except OperationError as exc:
         raise _failed(exc, target) from None
+    if definers:
+        check_definers(db, definers, f"restore of backup {manifest.id}", target)
     if dry_run:
         return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
@@ -230,10 +247,11 @@ def restore_dump_file(
     # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
     sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
     ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
+    definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
     try:
         with ConditionalComments(db) as runs:
             first = check_before_loading(
-                lambda: _confinement(db, where, target, None, runs=runs),
+                lambda: _confinement(db, where, target, None, runs=runs, definers=definers),
                 lambda check: check(ending.watch(_dump_sql(compression, path))),
                 sql_bytes,
             )
@@ -247,6 +265,8 @@ def restore_dump_file(
         ending.refuse_if_cut_short(where)
     except OperationError as exc:
         raise _failed(exc, target) from None
+    if definers:
+        check_definers(db, definers, f"restore of {where}", target)
     if dry_run:
         return result
     # Tables the file creates without a character set get what the stock client would give them: the
@@ -470,11 +490,14 @@ def _confinement(
     *,
     staging: str = "",
     runs: ConditionalComments | None = None,
+    definers: dict[str, str] | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
     Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
     server's default."""
     before_loading = runs is not None
+    if definers is not None:
+        definers.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -488,6 +511,7 @@ def _confinement(
         learn_row_kinds=before_loading,
         sql_mode=sql_mode,
         runs=runs,
+        definers=definers,
     )
 
 

@@ -4,13 +4,14 @@ and names the objects that needed it."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import uuid
 
 import pytest
 
 from cloudbackup.errors import OperationError
-from cloudbackup.restore import restore_backup
-from tests.fixtures.mariadb import admin_connect, flavour
+from cloudbackup.restore import restore_backup, restore_dump_file
+from tests.fixtures.mariadb import admin_connect, flavour, stock_tool_args
 from tests.integration.restore_helpers import back_up, make_shop, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -194,3 +195,57 @@ def test_keep_by_an_account_that_may_not_set_the_definers_is_refused_before_any_
         assert named in message, message
     assert "--definer current" in message, message
     assert schemas_like(db_settings, target) == []
+
+
+def make_rows_with_a_trigger(settings, database: str) -> None:
+    """A table with rows and a trigger, defined by `settings`' account, and one without: no routine, view
+    or event."""
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE other (id int primary key)")
+        cur.execute("INSERT INTO other VALUES (1)")
+        cur.execute("CREATE TABLE t (id int primary key, n int)")
+        cur.execute("INSERT INTO t VALUES " + ", ".join(f"({i}, {i})" for i in range(1, 501)))
+        cur.execute("CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.n = NEW.n * 2")
+
+
+def test_keep_of_a_trigger_by_an_account_that_may_not_set_its_definer_is_refused_before_any_change(
+    db_settings, restricted, make_database, tmp_path
+):
+    # Given a database whose only object with a definer is a trigger of root's, stored after its
+    # table's rows, and a backup and a stock dump of it
+    source = make_database("rft")
+    make_rows_with_a_trigger(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    dump = tmp_path / "dump.sql"
+    dump.write_bytes(
+        subprocess.run(
+            [*stock_tool_args(db_settings, "mysqldump"), "--triggers", source],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    target = source + "_copy"
+    # When an account without SET_ANY_DEFINER / SET USER / SUPER restores either, keeping definers
+    for restore in (
+        lambda: restore_backup(restricted, entry, target_database=target),
+        lambda: restore_dump_file(restricted, str(dump), target_database=target),
+    ):
+        with pytest.raises(OperationError) as refused:
+            restore()
+        # Then it is refused before any row is loaded, in one line naming the trigger, its definer and
+        # the way out
+        message = str(refused.value)
+        assert "\n" not in message
+        for named in ("refused before any change", "trigger t_bi", "DEFINER root@", "--definer current"):
+            assert named in message, message
+        assert schemas_like(db_settings, target) == []
+    try:
+        # And a restore of only the other table, which creates no trigger, is not refused
+        restore_backup(restricted, entry, target_database=source + "_part", tables=["other"])
+        assert definers_in(db_settings, source + "_part") == {}
+        # And with --definer current it restores, the trigger the restoring user's
+        restore_backup(restricted, entry, target_database=target, definer="current")
+        assert definers_in(db_settings, target) == {"trigger t_bi": f"{restricted.user}@%"}
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{target}`")

@@ -20,6 +20,7 @@ from typing import Literal
 from cloudbackup.confine import allowed
 from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.mysql.definer import definer_of, object_name
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.literals import Kinds, proven_kinds
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
@@ -160,6 +161,11 @@ class Confinement:
     # TABLE … SELECT, which dumps do not (`binlog_ddl`).
     own_database: str | None = None
     binlog_ddl: bool = False
+    # When given (the pass before loading): each object created or altered with a DEFINER clause naming
+    # an account, with that account (user@host), for asking once, before anything changes, whether the
+    # restoring account may keep them (preflight/check.py check_definers): a trigger comes after its
+    # table's rows, so the load would otherwise learn it late. Only DDL is read for it, never rows.
+    definers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -270,7 +276,7 @@ class Confinement:
                 raise _No(f"is not the {head} a dump writes")
             return "run"
         if head in ("CREATE", "ALTER", "DROP"):
-            self._object(toks, head)
+            self._object(toks, head, sql)
             return "run"
         if self.binlog_ddl and (head == "TRUNCATE" or (head == "RENAME" and second == b"TABLE")):
             self._scan(toks, every_chain=True)
@@ -294,7 +300,7 @@ class Confinement:
         toks = tokens(inner, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
         if not toks or toks[0].text != b"CREATE":
             raise _No("runs SQL built at run time other than a CREATE of a stored program")
-        self._object(toks, "CREATE")
+        self._object(toks, "CREATE", inner)
         return "run"
 
     def _rows(self, sql: bytes, start: int) -> None:
@@ -527,7 +533,7 @@ class Confinement:
             raise _No("is not a plain UNLOCK TABLES")
         self._scan(toks, every_chain=True)
 
-    def _object(self, toks: list[Token], head: str) -> None:
+    def _object(self, toks: list[Token], head: str, sql: bytes) -> None:
         """CREATE / ALTER / DROP of a table, view, routine, trigger, event, sequence or index."""
         kind = None
         i = 1
@@ -537,6 +543,8 @@ class Confinement:
                 kind = t.word
                 break
             if t.kind == "word" and t.text == b"DEFINER" and i + 1 < len(toks) and toks[i + 1].text == b"=":
+                if self.definers is not None:
+                    self._definer(t, sql)
                 i = _after_user(toks, i + 2)
                 continue
             if t.kind == "word" and t.word in allowed.OBJECT_PREFIX_WORDS:
@@ -555,6 +563,15 @@ class Confinement:
         if head in ("CREATE", "ALTER") and kind == "TABLE":
             _refuse_foreign_engine(toks[i + 1 :])
         self._scan(toks, every_chain=head in ("DROP",))
+
+    def _definer(self, clause: Token, sql: bytes) -> None:
+        """Note the account a DEFINER clause names (see `definers`). mysqldump writes a trigger's and an
+        event's as `/*!50017 DEFINER=…*/`: it counts where the server runs that comment."""
+        if clause.hidden and not (self.runs is not None and self.runs(clause.hidden)):
+            return
+        account = definer_of(sql)
+        if account is not None and self.definers is not None:
+            self.definers[object_name(sql)] = account
 
     def _create_table(self, rest: list[Token]) -> None:
         for t in rest:

@@ -76,18 +76,13 @@ class DefinerRewriter:
         return sql[: m.start()] + b"DEFINER=CURRENT_USER" + sql[m.end() :]
 
 
-def foreign_definers(sql: bytes, current_user: str) -> dict[str, str]:
-    """Each object of a dump section (routines, views, events) created with a DEFINER other than
-    `current_user` (user@host), with that definer."""
-    found: dict[str, str] = {}
-    for statement in re.split(rb"\n(?=CREATE\b)", sql):
-        m = _DEFINER.search(statement, 0, 8192)
-        if m is None or not _DDL_HEAD.match(statement) or m.group(1).upper().startswith(b"CURRENT_USER"):
-            continue
-        account = _account(m.group(1))
-        if account != current_user:
-            found[object_name(statement)] = account
-    return found
+def definer_of(sql: bytes) -> str | None:
+    """The account (user@host) a CREATE or ALTER statement's DEFINER clause names; None for
+    CURRENT_USER, or without one."""
+    m = _DEFINER.search(sql, 0, 8192)  # the clause comes before the body
+    if m is None or m.group(1).upper().startswith(b"CURRENT_USER"):
+        return None
+    return _account(m.group(1))
 
 
 def definer_error_hint(code: int, sql: bytes, policy: DefinerPolicy) -> str:

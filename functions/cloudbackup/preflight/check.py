@@ -6,13 +6,11 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
-from cloudbackup.mysql.definer import DefinerPolicy, foreign_definers
 from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import crossing_problems, primary_key_problem, stored_program_problem
-from cloudbackup.preflight.target import inspect_target, may_set_any_definer
+from cloudbackup.preflight.target import current_user, inspect_target, may_set_any_definer
 
 MAX_NAME_LENGTH = 64  # of a database, on both servers
-PROGRAM_FRAMES = ("routines", "views", "events")
 
 
 def check_restorable(
@@ -20,7 +18,6 @@ def check_restorable(
     entry: CatalogEntry,
     frames: list[Frame],
     target_database: str,
-    definer: DefinerPolicy = "keep",
 ) -> None:
     """Raise one line naming what the target server would refuse, before anything is created.
 
@@ -30,8 +27,6 @@ def check_restorable(
     for tables without one.
     """
     manifest = entry.manifest
-    if definer == "keep":
-        _check_definers(db, entry, frames, target_database)
     target = inspect_target(db)
     crossing = manifest.server.flavour != target.flavour
     if not crossing and not target.checks_stored_programs and not target.requires_primary_key:
@@ -52,27 +47,28 @@ def check_restorable(
             raise OperationError(refused + problem)
 
 
-def _check_definers(db: DbSettings, entry: CatalogEntry, frames: list[Frame], target_database: str) -> None:
-    """An account that may not name another definer (RDS's master user) is refused before the load
-    when the backup's routines, views or events keep one, not at the first of them, after the tables
-    before it are loaded. (Triggers come after their table's rows in the backup: not read here.)"""
+def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_database: str) -> None:
+    """`definers`: each object a restore (`what`) creates with its DEFINER kept, and that definer, as
+    the check before loading found them. An account that may not name another definer (RDS's master
+    user) is refused before anything changes, not at the first such object once the tables before it
+    are loaded (a trigger comes after its table's rows). The server is asked only when some definer is
+    not the restoring account itself."""
     probe = f"{target_database}__cbprobe"
-    program_frames = [f for f in frames if f.kind in PROGRAM_FRAMES and f.raw_length]
-    if len(probe) > MAX_NAME_LENGTH or not program_frames:  # (nothing to ask the server about)
+    if not definers or len(probe) > MAX_NAME_LENGTH:  # (nothing to ask the server about)
+        return
+    user = current_user(db)
+    if all(account == user for account in definers.values()):
         return
     allowed, user = may_set_any_definer(db, probe)
     if allowed:
         return
-    programs = read_contents(entry, program_frames, with_tables=False).programs
-    foreign = foreign_definers(programs, user)
-    if foreign:
-        by_definer: dict[str, list[str]] = {}
-        for name, account in foreign.items():
+    by_definer: dict[str, list[str]] = {}
+    for name, account in definers.items():
+        if account != user:
             by_definer.setdefault(account, []).append(name)
-        named = "; ".join(f"DEFINER {account} of {', '.join(names)}" for account, names in by_definer.items())
-        raise OperationError(
-            f"restore of backup {entry.manifest.id} into {target_database} refused before any change: "
-            f"{user} may not keep another account's definer (it needs SET_ANY_DEFINER on MySQL, SET USER "
-            f"on MariaDB, or SUPER): {named}; rerun with --definer current to create them as the "
-            "restoring user"
-        )
+    named = "; ".join(f"DEFINER {account} of {', '.join(names)}" for account, names in by_definer.items())
+    raise OperationError(
+        f"{what} into {target_database} refused before any change: {user} may not keep another account's "
+        f"definer (it needs SET_ANY_DEFINER on MySQL, SET USER on MariaDB, or SUPER): {named}; rerun with "
+        "--definer current to create them as the restoring user"
+    )

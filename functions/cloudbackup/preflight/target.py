@@ -55,6 +55,13 @@ def inspect_target(db: DbSettings) -> TargetServer:
 ER_SPECIFIC_ACCESS_DENIED = 1227
 
 
+def current_user(db: DbSettings) -> str:
+    """CURRENT_USER() (user@host): the account whose privileges the server checks."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        return str(cur.fetchone()[0])
+
+
 def may_set_any_definer(db: DbSettings, absent_database: str) -> tuple[bool, str]:
     """(whether this account may create objects with another account's DEFINER, CURRENT_USER()).
 
