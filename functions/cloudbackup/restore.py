@@ -101,12 +101,14 @@ def restore_backup(
     lock_wait_timeout: int = 60,
     before_publish: Callable[[str], bytes] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    events_disabled: bool = False,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
     reading only their frames; `schema_only` creates every object but loads no rows.
     `before_publish(staging)` may change the loaded staging database (point-in-time replay); what it
     returns runs in the target after the backup's events, when they are created there (event DDL).
-    `should_stop()` true stops the restore at the next safe point with Stopped (module's doc)."""
+    `should_stop()` true stops the restore at the next safe point with Stopped (module's doc).
+    `events_disabled` creates the backup's events DISABLED (a drill's copy must never fire one)."""
     started = time.monotonic()
     manifest = entry.manifest
     target = choose_target(db, manifest.database, target_database, in_place)
@@ -169,7 +171,14 @@ def restore_backup(
             confinement = _loading_confinement(
                 db, where, target, manifest.database, staging.name, loader, first
             )
-            run = StatementFeed(loader, confinement, progress=shown, schema_only=schema_only, check=stop)
+            run = StatementFeed(
+                loader,
+                confinement,
+                progress=shown,
+                schema_only=schema_only,
+                check=stop,
+                events_disabled=events_disabled,
+            )
             if tables is None:
                 _load_whole_object(entry, run)
             else:

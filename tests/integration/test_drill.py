@@ -14,6 +14,7 @@ from cloudbackup.drill.redump import redump
 from cloudbackup.drill.run import DRILL_MARK, run_drill
 from cloudbackup.errors import Stopped
 from cloudbackup.mysql.staging import StagingDatabase
+from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect, flavour, run_sql
 from tests.integration.drill_helpers import (
@@ -225,3 +226,38 @@ def test_a_drill_asked_to_stop_stops_at_its_step_and_leaves_nothing(db_settings,
         f"drill of backup {entry.id} of {source!r} stopped during its {step}, its scratch database dropped"
     )
     assert schemas_like(db_settings, source) == [source]
+
+
+def test_the_copys_events_are_never_enabled(db_settings, store_backup, monkeypatch):
+    # Given a backup of a database with an event that is due at once (every second since 2020)
+    source, _ = store_backup
+    run_sql(
+        db_settings,
+        source,
+        "CREATE EVENT ev_now ON SCHEDULE EVERY 1 SECOND STARTS '2020-01-01' DO DELETE FROM log",
+    )
+    # (and one whose body holds a comment, which a MariaDB restore sends as a string)
+    run_sql(
+        db_settings,
+        source,
+        "CREATE EVENT `ev ON COMPLETION PRESERVE ENABLE` ON SCHEDULE EVERY '1:5' MINUTE_SECOND "
+        "STARTS '2020-01-01' ON COMPLETION PRESERVE COMMENT 'it''s due' DO DELETE FROM log -- 'ENABLE'",
+    )
+    entry = back_up(db_settings, source, store_backup[1].store.root.parent)
+    # When it is drilled; Then the copy's events are already disabled when the restore creates it: a server
+    # running its event scheduler would otherwise fire it in the copy (or, by its body, elsewhere) first
+    seen = []
+
+    def watching(db, entry, *, target_database, **kwargs):
+        restored = restore_backup(db, entry, target_database=target_database, **kwargs)
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT event_name, status FROM information_schema.events WHERE event_schema = %s",
+                (target_database,),
+            )
+            seen.extend(cur.fetchall())
+        return restored
+
+    monkeypatch.setattr("cloudbackup.drill.run.restore_backup", watching)
+    assert run_drill(db_settings, entry).verified
+    assert sorted(seen) == [("ev ON COMPLETION PRESERVE ENABLE", "DISABLED"), ("ev_now", "DISABLED")]

@@ -4,8 +4,9 @@
    alive by a lock its connection holds; scratch databases of a killed drill (their lock free) are
    dropped first, with the staging databases their restores left.
 2. The backup is restored into it with the ordinary restore, which checks the object's SHA-256 as it
-   loads; the time this takes is the figure for a recovery-time objective. Its events are disabled
-   at once: a copy must not run scheduled work (nor change the rows it is about to prove).
+   loads; the time this takes is the figure for a recovery-time objective. Its events are created
+   DISABLED (and any still enabled are disabled at once): a copy must not run scheduled work (nor
+   change the rows it is about to prove), not even between an event's CREATE and an ALTER EVENT.
 3. The copy is dumped again with the same dumper and proven against the backup: the same tables with
    the manifest's row counts, the same number of views, routines, triggers, events and sequences, and
    each table's content (drill/proof.py).
@@ -72,7 +73,13 @@ def run_drill(
     try:
         try:
             restored = restore_backup(
-                db, entry, target_database=scratch.name, jobs=jobs, progress=progress, should_stop=should_stop
+                db,
+                entry,
+                target_database=scratch.name,
+                jobs=jobs,
+                progress=progress,
+                should_stop=should_stop,
+                events_disabled=True,
             )
         except Stopped:  # not a failed drill: its caller stopped it (the scratch database goes below)
             raise Stopped(f"{where} stopped during its restore, its scratch database dropped") from None

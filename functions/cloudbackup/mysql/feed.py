@@ -28,6 +28,13 @@ _CREATE_EVENT = re.compile(
     rb"(?:`[^`]*`|'[^']*'|[^\s*]+)" + _CODE + rb"+)?EVENT\b",
     re.IGNORECASE,
 )
+# The status clause of an event as SHOW CREATE EVENT writes it, after its schedule (only quoted literals
+# there) and ON COMPLETION: what a copy that must never fire rewrites to DISABLE.
+_EVENT_STATUS = re.compile(
+    rb"(\bEVENT\s+`(?:[^`]|``)*`\s+ON\s+SCHEDULE\s(?:[^'`]|'(?:[^'\\]|\\.|'')*')*?"
+    rb"\sON\s+COMPLETION\s+(?:NOT\s+)?PRESERVE\s+)(?:ENABLE|DISABLE\s+ON\s+(?:SLAVE|REPLICA)|DISABLE)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 _CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
 _COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
 
@@ -45,8 +52,12 @@ class StatementFeed:
         schema_only: bool = False,
         defer_indexes: bool = True,
         check: Callable[[], None] | None = None,
+        events_disabled: bool = False,
     ) -> None:
         self.loader = loader
+        # Events are created DISABLED (a drill's copy): enabled, the server's event scheduler could fire
+        # one between its CREATE and any later ALTER EVENT, in the copy or wherever its body writes.
+        self.events_disabled = events_disabled
         # Called before each statement is sent and before each deferred index is built: it may raise
         # to stop the load there (a caller's stop), between statements and never inside one.
         self.check = check or (lambda: None)
@@ -103,7 +114,10 @@ class StatementFeed:
         if kind == "once" and _CREATE_EVENT.match(stmt.sql):
             settings = self.loader.session_values(EVENT_SESSION)
             settings["character_set_results"] = settings["character_set_client"]
-            self.events.append(with_session(settings, stored_program(self.loader.rewriter.rewrite(stmt.sql))))
+            sql = self.loader.rewriter.rewrite(stmt.sql)
+            if self.events_disabled:
+                sql = _EVENT_STATUS.sub(rb"\1DISABLE", sql, count=1)
+            self.events.append(with_session(settings, stored_program(sql)))
             return
         if kind == "once" and self.deferred and is_ddl(stmt.sql):
             self._build_before(stmt)
