@@ -261,3 +261,48 @@ def test_the_copys_events_are_never_enabled(db_settings, store_backup, monkeypat
     monkeypatch.setattr("cloudbackup.drill.run.restore_backup", watching)
     assert run_drill(db_settings, entry).verified
     assert sorted(seen) == [("ev ON COMPLETION PRESERVE ENABLE", "DISABLED"), ("ev_now", "DISABLED")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "setup", "change"),
+    [
+        ("views", [], ["CREATE OR REPLACE VIEW v_item AS SELECT id, name FROM item WHERE id < 10"]),
+        (
+            "routines",
+            [],
+            [
+                "DROP FUNCTION f_twice",
+                "CREATE FUNCTION f_twice(x int) RETURNS int DETERMINISTIC RETURN x * 3",
+            ],
+        ),
+        (
+            "events",
+            ["CREATE EVENT ev_tick ON SCHEDULE EVERY 1 DAY STARTS '2035-01-01' DO DELETE FROM log"],
+            ["ALTER EVENT ev_tick DO DELETE FROM tag"],
+        ),
+        ("sequence", [], ["SELECT SETVAL(seq, 1000)"]),
+    ],
+)
+def test_a_copy_whose_objects_differ_from_the_backup_fails(
+    db_settings, store_backup, monkeypatch, kind, setup, change
+):
+    # Given a backup with views, routines, events (and a sequence on MariaDB)
+    source, entry = store_backup
+    if kind == "sequence" and flavour(db_settings) != "mariadb":
+        pytest.skip("sequences are MariaDB's")
+    if setup:
+        run_sql(db_settings, source, *setup)
+        entry = back_up(db_settings, source, store_backup[1].store.root.parent)
+    # When its restore leaves one object otherwise than the backup holds it (same number of objects)
+
+    def restore_then_change(db, entry, *, target_database, **kwargs):
+        restored = restore_backup(db, entry, target_database=target_database, **kwargs)
+        run_sql(db_settings, target_database, *change)
+        return restored
+
+    monkeypatch.setattr("cloudbackup.drill.run.restore_backup", restore_then_change)
+    # Then the drill fails naming the kind of object, not only counting them
+    with pytest.raises(DrillFailed, match=rf"^drill .* failed: {kind}\b.*differ.* from the backup") as failed:
+        run_drill(db_settings, entry)
+    assert "\n" not in str(failed.value)
+    assert schemas_like(db_settings, source) == [source]

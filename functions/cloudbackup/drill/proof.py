@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 from cloudbackup.catalog import CatalogEntry
-from cloudbackup.drill.redump import Redump
+from cloudbackup.drill.redump import OBJECT_FRAMES, Redump
 from cloudbackup.drill.sections import section_fingerprint
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.feed import events_disabled
 from cloudbackup.verify import decode
 
 
@@ -43,6 +44,22 @@ def prove_objects(entry: CatalogEntry, copy: Redump) -> None:
     for kind, count in expected.items():
         if found[kind] != count:
             raise DrillFailed(f"{kind}: {found[kind]} restored, the manifest says {count}")
+
+
+def prove_definitions(entry: CatalogEntry, copy: Redump) -> None:
+    """Each sequence, and the routines, views and events, written again as the backup wrote them: the
+    dumper writes the same definitions the same way. Only the events' status may differ (the drill
+    created them disabled), so it is taken out of both."""
+    for frame in entry.manifest.frames:
+        if frame.kind not in OBJECT_FRAMES:
+            continue
+        backed = b"".join(_backup_section(entry, frame))
+        mine = copy.objects.get((frame.kind, frame.name))
+        if frame.kind == "events" and mine is not None:
+            backed, mine = events_disabled(backed), events_disabled(mine)
+        if mine != backed:
+            what = f"{frame.kind} {frame.name!r}" if frame.name else frame.kind
+            raise DrillFailed(f"{what}: the restored definitions differ from the backup")
 
 
 def prove_content(entry: CatalogEntry, copy: Redump) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 import pymysql
@@ -17,7 +17,7 @@ import pymysql
 from cloudbackup import __version__
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
-from cloudbackup.format.manifest import Frame, ObjectCounts
+from cloudbackup.format.manifest import Frame, FrameKind, ObjectCounts
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.dump import dump_database
@@ -25,6 +25,7 @@ from cloudbackup.mysql.snapshot import open_snapshot
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
 
 READ_CHUNK = 1 << 20
+OBJECT_FRAMES: tuple[FrameKind, ...] = ("sequence", "routines", "views", "events")
 
 
 class _Sink:
@@ -51,11 +52,27 @@ class _Sink:
             self.file = None
 
 
+class _ObjectsKept(FrameWriter):
+    """A FrameWriter that also keeps the SQL of its small frames (sequences, routines, views, events),
+    which the drill compares with the backup's as they are: a count alone would pass a copy whose view,
+    routine, event or sequence is not the one backed up."""
+
+    def __init__(self, sink: _Sink) -> None:
+        super().__init__(sink, "none")
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def frame(self, kind: FrameKind, data: bytes, name: str = "") -> None:
+        if kind in OBJECT_FRAMES:
+            self.objects[(kind, name)] = data
+        super().frame(kind, data, name)
+
+
 @dataclass
 class Redump:
     frames: list[Frame]
     counts: ObjectCounts
     _sink: _Sink
+    objects: dict[tuple[str, str], bytes] = field(default_factory=dict)  # by (frame kind, name)
 
     def tables(self) -> dict[str, Frame]:
         return {f.name: f for f in self.frames if f.kind == "table"}
@@ -86,7 +103,7 @@ def redump(
         conn = connect(db, database=database)
         try:
             snapshot = open_snapshot(conn)
-            writer = FrameWriter(sink, "none")
+            writer = _ObjectsKept(sink)
             try:
                 result = dump_database(
                     conn, database, writer, snapshot, tool_version=__version__, check=check
@@ -103,4 +120,4 @@ def redump(
     except BaseException:
         sink.close()
         raise
-    return Redump(frames=frames, counts=result.counts, _sink=sink)
+    return Redump(frames=frames, counts=result.counts, _sink=sink, objects=writer.objects)

@@ -8,8 +8,8 @@
    DISABLED (and any still enabled are disabled at once): a copy must not run scheduled work (nor
    change the rows it is about to prove), not even between an event's CREATE and an ALTER EVENT.
 3. The copy is dumped again with the same dumper and proven against the backup: the same tables with
-   the manifest's row counts, the same number of views, routines, triggers, events and sequences, and
-   each table's content (drill/proof.py).
+   the manifest's row counts, the same number of views, routines, triggers, events and sequences, each
+   table's content, and the sequences, routines, views and events as written (drill/proof.py).
 4. The scratch database is dropped whatever happened.
 """
 
@@ -23,7 +23,13 @@ from pydantic import BaseModel, Field
 
 from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
-from cloudbackup.drill.proof import DrillFailed, prove_content, prove_objects, prove_tables
+from cloudbackup.drill.proof import (
+    DrillFailed,
+    prove_content,
+    prove_definitions,
+    prove_objects,
+    prove_tables,
+)
 from cloudbackup.drill.redump import redump
 from cloudbackup.errors import OperationError, Stopped, UsageError
 from cloudbackup.mysql.connection import connect
@@ -140,6 +146,7 @@ def _prove(db: DbSettings, entry: CatalogEntry, scratch: str, where: str, check:
         try:
             prove_tables(entry, copy)
             prove_objects(entry, copy)
+            prove_definitions(entry, copy)
             return prove_content(entry, copy)
         finally:
             copy.close()

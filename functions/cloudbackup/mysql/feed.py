@@ -39,6 +39,11 @@ _CHARSET = re.compile(rb"CHARACTER\s+SET\s*=?\s*(\w+)", re.IGNORECASE)
 _COLLATE = re.compile(rb"COLLATE\s*=?\s*(\w+)", re.IGNORECASE)
 
 
+def events_disabled(sql: bytes) -> bytes:
+    """`sql` with every event's status clause (as SHOW CREATE EVENT writes it) made DISABLE."""
+    return _EVENT_STATUS.sub(rb"\1DISABLE", sql)
+
+
 class StatementFeed:
     """Feeds statements to the loader: numbers them across frames, holds back CREATE EVENT (an event
     would fire in staging) with the session it was to run in, and checks USE/CREATE DATABASE."""
@@ -116,7 +121,7 @@ class StatementFeed:
             settings["character_set_results"] = settings["character_set_client"]
             sql = self.loader.rewriter.rewrite(stmt.sql)
             if self.events_disabled:
-                sql = _EVENT_STATUS.sub(rb"\1DISABLE", sql, count=1)
+                sql = events_disabled(sql)
             self.events.append(with_session(settings, stored_program(sql)))
             return
         if kind == "once" and self.deferred and is_ddl(stmt.sql):
