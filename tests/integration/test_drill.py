@@ -306,3 +306,29 @@ def test_a_copy_whose_objects_differ_from_the_backup_fails(
         run_drill(db_settings, entry)
     assert "\n" not in str(failed.value)
     assert schemas_like(db_settings, source) == [source]
+
+
+@pytest.mark.parametrize("length", [30, 50])
+def test_a_killed_drill_of_a_long_named_database_leaves_nothing_the_next_drill_keeps(
+    db_settings, make_database, tmp_path, length
+):
+    # Given a database with a long name (the scratch database and its restore's staging database are
+    # named after it, within the server's 64 characters), and the two left by a drill whose process died
+    source = make_database("d" * (length - len("cbt__12345678")))
+    assert len(source) == length
+    make_store_db(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    manifest = entry.manifest
+    left = StagingDatabase(
+        db_settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
+    )
+    staging = StagingDatabase(db_settings, left.name, charset=manifest.charset, collation=manifest.collation)
+    left.conn.close()
+    staging.conn.close()
+    try:
+        # When the next drill runs; Then it drops both, and leaves nothing of its own
+        result = run_drill(db_settings, entry)
+        assert sorted(result.stale_dropped) == sorted([left.name, staging.name])
+        assert schemas_like(db_settings, source) == [source]
+    finally:
+        run_sql(db_settings, "", *(f"DROP DATABASE IF EXISTS `{name}`" for name in (left.name, staging.name)))

@@ -39,7 +39,13 @@ ER_OPTION_PREVENTS_STATEMENT = 1290
 
 
 def staging_prefix(target: str, mark: str = MARK) -> str:
-    return target[: MAX_NAME - len(mark) - _ID_LENGTH] + mark
+    room = MAX_NAME - len(mark) - _ID_LENGTH
+    if mark == DRILL_MARK:
+        # A drill's scratch database is restored through a staging database named after it: that name
+        # must hold the scratch name whole, or a killed drill's staging database would not be its own
+        # (`_ours`), and no later drill would drop it.
+        room -= len(MARK) + _ID_LENGTH
+    return target[:room] + mark
 
 
 def _ours(name: str, prefix: str) -> bool:
