@@ -6,11 +6,10 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.staging import MAX_NAME
 from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import crossing_problems, primary_key_problem, stored_program_problem
-from cloudbackup.preflight.target import current_user, inspect_target, may_set_any_definer
-
-MAX_NAME_LENGTH = 64  # of a database, on both servers
+from cloudbackup.preflight.target import inspect_target, may_set_any_definer
 
 
 def check_restorable(
@@ -54,12 +53,9 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
     are loaded (a trigger comes after its table's rows). The server is asked only when some definer is
     not the restoring account itself."""
     probe = f"{target_database}__cbprobe"
-    if not definers or len(probe) > MAX_NAME_LENGTH:  # (nothing to ask the server about)
+    if not definers or len(probe) > MAX_NAME:  # (nothing to ask the server about)
         return
-    user = current_user(db)
-    if all(account == user for account in definers.values()):
-        return
-    allowed, user = may_set_any_definer(db, probe)
+    allowed, user = may_set_any_definer(db, probe, definers.values())
     if allowed:
         return
     by_definer: dict[str, list[str]] = {}

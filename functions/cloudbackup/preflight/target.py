@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,22 +56,18 @@ def inspect_target(db: DbSettings) -> TargetServer:
 ER_SPECIFIC_ACCESS_DENIED = 1227
 
 
-def current_user(db: DbSettings) -> str:
-    """CURRENT_USER() (user@host): the account whose privileges the server checks."""
-    with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT CURRENT_USER()")
-        return str(cur.fetchone()[0])
+def may_set_any_definer(db: DbSettings, absent_database: str, definers: Iterable[str]) -> tuple[bool, str]:
+    """(whether this account may create objects with each of `definers` as their DEFINER,
+    CURRENT_USER()): yes at once where every one of them is the account itself.
 
-
-def may_set_any_definer(db: DbSettings, absent_database: str) -> tuple[bool, str]:
-    """(whether this account may create objects with another account's DEFINER, CURRENT_USER()).
-
-    Asked by creating a procedure with a DEFINER no account has, in a database that does not exist:
-    both servers check SET_ANY_DEFINER / SET USER / SUPER before the database, so the answer is
+    Otherwise asked by creating a procedure with a DEFINER no account has, in a database that does not
+    exist: both servers check SET_ANY_DEFINER / SET USER / SUPER before the database, so the answer is
     error 1227 (no) or 1049 (yes), and nothing is created. Any other answer is not a no."""
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_USER()")
         user = str(cur.fetchone()[0])
+        if all(account == user for account in definers):
+            return True, user
         cur.execute(
             "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (absent_database,)
         )
