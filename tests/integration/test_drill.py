@@ -4,6 +4,7 @@ scratch database is ever left behind (a killed drill's is dropped by the next)."
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.redump import redump
 from cloudbackup.drill.run import DRILL_MARK, run_drill
 from cloudbackup.errors import Stopped
+from cloudbackup.format.manifest import Manifest
 from cloudbackup.mysql.staging import StagingDatabase
 from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
@@ -104,17 +106,26 @@ def test_a_row_count_that_does_not_match_the_manifest_fails(db_settings, store_b
     assert schemas_like(db_settings, source) == [source]
 
 
+def left_by_a_killed_drill(
+    settings: Any, source: str, manifest: Manifest
+) -> tuple[StagingDatabase, StagingDatabase]:
+    """The scratch database of a drill of `source` and its restore's staging database, as a drill whose
+    process died leaves them: made, and the connection holding their locks gone."""
+    left = StagingDatabase(
+        settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
+    )
+    staging = StagingDatabase(settings, left.name, charset=manifest.charset, collation=manifest.collation)
+    left.conn.close()
+    staging.conn.close()
+    return left, staging
+
+
 def test_a_killed_drills_scratch_database_is_dropped_by_the_next_drill(db_settings, store_backup):
     # Given the scratch database (and its restore's staging database) of a drill whose process died:
     # the connection holding their locks is gone
     source, entry = store_backup
     manifest = entry.manifest
-    left = StagingDatabase(
-        db_settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
-    )
-    staging = StagingDatabase(db_settings, left.name, charset=manifest.charset, collation=manifest.collation)
-    left.conn.close()
-    staging.conn.close()
+    left, staging = left_by_a_killed_drill(db_settings, source, manifest)
     assert schemas_like(db_settings, source + DRILL_MARK) == sorted([left.name, staging.name])
     # When the next drill runs; Then it drops them, and leaves nothing of its own
     result = run_drill(db_settings, entry)
@@ -319,12 +330,7 @@ def test_a_killed_drill_of_a_long_named_database_leaves_nothing_the_next_drill_k
     make_store_db(db_settings, source)
     entry = back_up(db_settings, source, tmp_path)
     manifest = entry.manifest
-    left = StagingDatabase(
-        db_settings, source, charset=manifest.charset, collation=manifest.collation, mark=DRILL_MARK
-    )
-    staging = StagingDatabase(db_settings, left.name, charset=manifest.charset, collation=manifest.collation)
-    left.conn.close()
-    staging.conn.close()
+    left, staging = left_by_a_killed_drill(db_settings, source, manifest)
     try:
         # When the next drill runs; Then it drops both, and leaves nothing of its own
         result = run_drill(db_settings, entry)

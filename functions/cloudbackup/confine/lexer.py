@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql.splitter import DASH_COMMENT_AFTER
 
 
 class Token(NamedTuple):
@@ -36,9 +37,7 @@ class LexError(OperationError):
     """The statement cannot be read as the server would (unterminated text or comment)."""
 
 
-# `--` starts a comment before a space or any control character (the server's my_isspace/my_iscntrl);
-# in some character sets, bytes from 0x80 up too (latin1's 0xA0): `--` before one is refused.
-DASH_COMMENT_AFTER = bytes(range(0x21)) + b"\x7f"
+# `--` before a byte from 0x80 up is refused: some character sets read one as a space (latin1's 0xA0).
 _WS = re.compile(rb"[ \t\r\n\f\v]++")
 _WORD = re.compile(rb"[0-9A-Za-z_$\x80-\xff]++")
 _NUMBER = re.compile(

@@ -26,7 +26,8 @@ from typing import NamedTuple
 
 DEFAULT_DELIMITER = b";"
 _WS = b" \t\r\n\f\v"
-_DASH_COMMENT_AFTER = bytes(range(0x21)) + b"\x7f"
+# `--` starts a comment before a space or any control character (the server's my_isspace/my_iscntrl)
+DASH_COMMENT_AFTER = bytes(range(0x21)) + b"\x7f"
 _SKIP_WS = re.compile(rb"[ \t\r\n\f\v]*+")
 _DELIMITER_CMD = re.compile(rb"(?i)delimiter[ \t]")
 _SANDBOX = b"/*M!999999\\-"  # mariadb-dump's first line: a client command, not SQL
@@ -440,7 +441,7 @@ def _skip_between(s: _Scanner, pos: int) -> int:
 
 def _dash_comment(buf: bytearray, pos: int) -> bool:
     # (before a space or any control character, as the server reads it: confine/lexer.py)
-    return buf.startswith(b"--", pos) and (pos + 2 >= len(buf) or buf[pos + 2] in _DASH_COMMENT_AFTER)
+    return buf.startswith(b"--", pos) and (pos + 2 >= len(buf) or buf[pos + 2] in DASH_COMMENT_AFTER)
 
 
 def _end_of_line(s: _Scanner, pos: int) -> int:
