@@ -152,7 +152,7 @@ def restore_backup(
             first = check_before_loading(
                 lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
                 read,
-                sum(f.raw_length for f in manifest.frames),
+                manifest.sql_bytes,
             )
     except OperationError as exc:
         raise _failed(exc, target) from None
