@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from cloudbackup.dburl import SslMode
+from infra.cron import cron_problem
 
 # Keys starting with "_" are comments (JSON has none); they are dropped before validation.
 COMMENT_PREFIX = "_"
@@ -39,7 +40,9 @@ DB_PATTERN = r"^[^\s/\\.]{1,64}$"  # a restore allow-list entry: a name, `*` glo
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON's types as written, no coercion: `"pitr": "yes"` or `"memory_mb": "1024"` is a typo to
+    # report, not a value to guess at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Network(Strict):
@@ -62,9 +65,14 @@ def check_schedule(value: str) -> str:
         raise ValueError('expected "rate(1 minute|hour|day)" or "rate(N minutes|hours|days)" for N > 1')
     cron = _CRON.match(value)
     if cron:
-        if [cron.group(1), cron.group(2)].count("?") == 1:
-            return value
-        raise ValueError('expected "?" in exactly one of DOM and DOW of "cron(MIN HOUR DOM MONTH DOW YEAR)"')
+        if [cron.group(1), cron.group(2)].count("?") != 1:
+            raise ValueError(
+                'expected "?" in exactly one of DOM and DOW of "cron(MIN HOUR DOM MONTH DOW YEAR)"'
+            )
+        problem = cron_problem(value.removeprefix("cron(").removesuffix(")").split(" "))
+        if problem:
+            raise ValueError(f'{problem} in "cron(MIN HOUR DOM MONTH DOW YEAR)"')
+        return value
     raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
 
 

@@ -59,6 +59,38 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
             {"schedule": "cron(0 4 * * SUN *)"},
             "config.sources[0].drill.schedule: expected",
         ),
+        # Fields in range, as Scheduler checks them at deploy time
+        (
+            "sources.0.schedule",
+            "cron(99 2 * * ? *)",
+            "config.sources[0].schedule: minute '99' is outside 0..59",
+        ),
+        (
+            "sources.0.schedule",
+            "cron(0 24 * * ? *)",
+            "config.sources[0].schedule: hour '24' is outside 0..23",
+        ),
+        ("sources.0.schedule", "cron(0 3 * DAILY ? *)", "config.sources[0].schedule: month 'DAILY' is not"),
+        ("sources.0.schedule", "cron(0/0 3 * * ? *)", "config.sources[0].schedule: minute step '0' is not"),
+        (
+            "sources.0.drill",
+            {"schedule": "cron(0 4 ? * SUNDAY *)"},
+            "config.sources[0].drill.schedule: day-of-week 'SUNDAY' is not",
+        ),
+        # JSON's types as written: a string or a number where a boolean or an integer belongs is a typo
+        ("sources.0.pitr", "yes", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("allow_prune", "false", "config.allow_prune: Input should be a valid boolean"),
+        ("functions.memory_mb", "2048", "config.functions.memory_mb: Input should be a valid integer"),
+        (
+            "retention.noncurrent_days",
+            7.5,
+            "config.retention.noncurrent_days: Input should be a valid integer",
+        ),
+        (
+            "sources.0.backup_window_hours",
+            True,
+            "config.sources[0].backup_window_hours: Input should be a valid",
+        ),
         (
             "sources.0.time_zone",
             "Mars/Olympus",
