@@ -87,10 +87,21 @@ class Drill(Strict):
 
     schedule: str
     secret_arn: Annotated[str | None, Field(pattern=SECRET_ARN)] = None
+    # The customer managed key that encrypts the drill server's secret, if not the AWS managed one
+    secret_kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
     # No successful drill for this many days raises an alarm. CloudWatch evaluates at most 7 days.
     window_days: Annotated[int, Field(ge=1, le=7)] = 7
 
     _schedule_expression = field_validator("schedule")(check_schedule)
+
+    @model_validator(mode="after")
+    def _key_of_the_drill_secret(self) -> Drill:
+        if self.secret_kms_key_arn and not self.secret_arn:
+            raise ValueError(
+                "secret_kms_key_arn is the key of the drill server's secret_arn; without one, drills read "
+                "the source's secret (its key is the source's secret_kms_key_arn)"
+            )
+        return self
 
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) a task may have with it.
