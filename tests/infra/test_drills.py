@@ -162,6 +162,18 @@ def test_alarms_on_a_failed_drill_and_on_no_successful_drill_in_the_window(full:
         ({"window_days": 3}, ["shop"], "config.sources[0].drill.schedule: Field required"),
         ({"schedule": "rate(7 days)", "when": 1}, ["shop"], "config.sources[0].drill.when"),
         ({"schedule": "rate(7 days)"}, "*", "config.sources[0]: drill: list the databases to drill"),
+        # A monthly drill: the "no successful drill" alarm (7 days at most) would fire most of the month
+        (
+            {"schedule": "cron(0 4 1 * ? *)"},
+            ["shop"],
+            "config.sources[0].drill.window_days: window_days 7 is shorter than the longest time between "
+            "two scheduled runs (31 days of cron(0 4 1 * ? *))",
+        ),
+        (
+            {"schedule": "rate(7 days)", "window_days": 3},
+            ["shop"],
+            "config.sources[0].drill.window_days: window_days 3",
+        ),
         (
             {"schedule": "rate(7 days)", "secret_kms_key_arn": DRILL_SECRET_KEY},
             ["shop"],
