@@ -237,6 +237,10 @@ class Source(Strict):
     def _some_databases(cls, value: list[str] | str) -> list[str] | str:
         if isinstance(value, list) and not value:
             raise ValueError('list at least one database, or "*" for all')
+        if isinstance(value, list) and len(set(value)) < len(value):
+            # (each listed database gets a drill schedule of its own: a repeat drills it twice at once)
+            repeated = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"list each database once; repeated: {', '.join(repeated)}")
         return value
 
     def secret_for(self, run: Literal["backup", "restore"]) -> str:

@@ -162,6 +162,12 @@ def test_alarms_on_a_failed_drill_and_on_no_successful_drill_in_the_window(full:
         ({"window_days": 3}, ["shop"], "config.sources[0].drill.schedule: Field required"),
         ({"schedule": "rate(7 days)", "when": 1}, ["shop"], "config.sources[0].drill.when"),
         ({"schedule": "rate(7 days)"}, "*", "config.sources[0]: drill: list the databases to drill"),
+        # Each listed database gets a drill schedule: a repeated one would be drilled twice at once
+        (
+            {"schedule": "rate(7 days)"},
+            ["shop", "shop"],
+            "config.sources[0].databases: list each database once",
+        ),
         # A monthly drill: the "no successful drill" alarm (7 days at most) would fire most of the month
         (
             {"schedule": "cron(0 4 1 * ? *)"},
