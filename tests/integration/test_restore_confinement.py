@@ -512,6 +512,29 @@ DESYNCED = [
         b'CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW INSERT INTO "{other}".t VALUES (NEW.a + 100);\n'
         b"INSERT INTO t VALUES (5, 'y');\n",
     ),
+    (
+        # under ANSI_QUOTES "c\" is a whole name: a name holds no backslash escapes (the target would
+        # get a copy of the other database's rows)
+        "name in double quotes ending in a backslash",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'ANSI_QUOTES';\n"
+        b"CREATE TABLE t (a int primary key, b varchar(100));\n"
+        b'CREATE TABLE "c\\" AS SELECT a FROM `{other}`.t -- "\n;\nINSERT INTO t VALUES (5, \'y\');\n',
+    ),
+    (
+        # without backslash escapes, @'x\' is a whole user variable's name
+        "user variable named in quotes ending in a backslash",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'NO_BACKSLASH_ESCAPES';\n"
+        b"CREATE TABLE t (a int primary key, b varchar(100));\nDELIMITER ;;\n"
+        b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET @'x\\' = 1; "
+        b"INSERT INTO `{other}`.t VALUES (NEW.a + 100); END -- ' = 1; END\n;;\nDELIMITER ;\n"
+        b"INSERT INTO t VALUES (5, 'y');\n",
+    ),
+    (
+        # 0xA0 is a space to a latin1 session: `SELECT a FROM db.t`, not one word before `.t`
+        "latin1 no-break space",
+        b"SET NAMES latin1;\nCREATE TABLE t (a int primary key, b varchar(100));\n"
+        b"CREATE TABLE c SELECT\xa0a\xa0FROM\xa0{other}.t;\nINSERT INTO t VALUES (5, 'y');\n",
+    ),
 ]
 
 

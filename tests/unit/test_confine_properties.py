@@ -592,3 +592,47 @@ def test_an_engine_that_reaches_outside_is_refused_however_it_is_written(sql, is
     # When it is checked; Then an engine that reads or writes another server's or database's tables is
     # refused, whatever a conditional comment before it holds, in CREATE TABLE and ALTER TABLE alike
     assert refused(sql + ";\n") is is_refused
+
+
+# (case, a dump where the server reads code that the check, before, took for part of a quoted text or
+# of one word: a table copied from mysql.user, a function of another database called)
+READ_OTHERWISE = [
+    (
+        # under ANSI_QUOTES "t\" is a whole name (no backslash escapes in names): the rest is code
+        "name in double quotes ending in a backslash",
+        b'SET sql_mode = \'ANSI_QUOTES\';\nCREATE TABLE "t\\" AS SELECT * FROM mysql.user -- "\n;\n',
+    ),
+    (
+        "user variable named in quotes ending in a backslash, without backslash escapes",
+        b"SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @'a\\' = prod.f() -- ' = 1\n;\n",
+    ),
+    (
+        "user variable named in double quotes ending in a backslash, under ANSI_QUOTES",
+        b'SET sql_mode = \'ANSI_QUOTES\';\nSET @"a\\" = prod.f() -- " = 1\n;\n',
+    ),
+    # 0xA0 is a space to a latin1 session, 0xFF to a cp852 one: three words, not one
+    ("latin1 no-break space", b"SET NAMES latin1;\nCREATE TABLE t SELECT\xa0*\xa0FROM\xa0mysql.user;\n"),
+    ("cp852 no-break space", b"SET NAMES cp852;\nCREATE TABLE t SELECT\xff*\xffFROM\xffmysql.user;\n"),
+]
+
+
+@pytest.mark.parametrize(("case", "sql"), READ_OTHERWISE, ids=[c for c, _ in READ_OTHERWISE])
+def test_code_the_server_reads_outside_a_quote_or_a_word_is_refused(case, sql):
+    # Given a dump whose second statement the server reads as code where a careless reading sees a
+    # quoted text or one word; When it is checked before loading; Then that statement is refused
+    with pytest.raises(Refused, match=r"statement 2 "):
+        follow(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b'SET sql_mode = \'ANSI_QUOTES\';\nCREATE TABLE "a\\" ("b\\" int, "c""d" int);\n',
+        b"SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @'a\\' = 1;\n",
+        # (0xA0 inside a UTF-8 character, and a latin1 one where it is not a space)
+        b"SET NAMES utf8mb4;\nCREATE TABLE t (\xc3\xa0 int);\n",
+        b"SET NAMES latin1;\nCREATE TABLE t (\xe0\xa0\xe0 int);\n".replace(b"\xa0", b"\xe8"),
+    ],
+)
+def test_names_read_as_the_server_reads_them_are_accepted(sql):
+    assert follow(sql) == 2

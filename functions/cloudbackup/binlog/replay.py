@@ -442,7 +442,7 @@ class Replayer:
             modes = QuoteModes(backslash_escapes=escapes, ansi_quotes=ansi)
             check = Confinement(
                 where="binlog", databases=frozenset(self.other_databases), modes=modes, own_database=own,
-                binlog_ddl=True,
+                binlog_ddl=True, client_charset=charset.lower(),
             )  # fmt: skip
             reason = check.refusal(text) or ""
         if reason:

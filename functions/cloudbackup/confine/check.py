@@ -251,7 +251,11 @@ class Confinement:
             self._rows(sql, start)
             return "run"
         toks = tokens(
-            sql, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes, runs=self.runs
+            sql,
+            escapes=self.modes.backslash_escapes,
+            ansi_quotes=self.modes.ansi_quotes,
+            runs=self.runs,
+            charset=self.client_charset,
         )
         words = [t for t in toks if t.kind == "word"]
         if not toks:
@@ -297,7 +301,12 @@ class Confinement:
         """EXECUTE IMMEDIATE 'CREATE …': how our backups send a stored program holding comments (the
         stock client would strip them). The text is checked as the statement it is."""
         inner = _unescape(literal, self.modes.backslash_escapes)
-        toks = tokens(inner, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
+        toks = tokens(
+            inner,
+            escapes=self.modes.backslash_escapes,
+            ansi_quotes=self.modes.ansi_quotes,
+            charset=self.client_charset,
+        )
         if not toks or toks[0].text != b"CREATE":
             raise _No("runs SQL built at run time other than a CREATE of a stored program")
         self._object(toks, "CREATE", inner)
