@@ -530,6 +530,13 @@ DESYNCED = [
         b"INSERT INTO t VALUES (5, 'y');\n",
     ),
     (
+        # MariaDB's sql_mode MSSQL quotes names in brackets: [c'] is a name, not the start of a text
+        # (MySQL has no such mode, and refuses to set it)
+        "names in brackets",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'MSSQL';\nCREATE TABLE t (a int primary key, b varchar(100));\n"
+        b"CREATE TABLE [c'] AS SELECT a FROM `{other}`.t -- ']\n;\nINSERT INTO t VALUES (5, 'y');\n",
+    ),
+    (
         # 0xA0 is a space to a latin1 session: `SELECT a FROM db.t`, not one word before `.t`
         "latin1 no-break space",
         b"SET NAMES latin1;\nCREATE TABLE t (a int primary key, b varchar(100));\n"

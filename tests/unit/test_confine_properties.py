@@ -610,6 +610,15 @@ READ_OTHERWISE = [
         "user variable named in double quotes ending in a backslash, under ANSI_QUOTES",
         b'SET sql_mode = \'ANSI_QUOTES\';\nSET @"a\\" = prod.f() -- " = 1\n;\n',
     ),
+    # (MariaDB: ORACLE, MSSQL, DB2, POSTGRESQL and MAXDB turn ANSI_QUOTES on; MSSQL quotes names in [])
+    (
+        "ORACLE sql_mode: names in double quotes",
+        b'SET sql_mode = \'ORACLE\';\nCREATE TABLE "t\\" AS SELECT * FROM mysql.user -- "\n;\n',
+    ),
+    (
+        "MSSQL sql_mode: names in brackets",
+        b"SET sql_mode = 'MSSQL';\nCREATE TABLE [t'] AS SELECT * FROM mysql.user -- ']\n;\n",
+    ),
     # 0xA0 is a space to a latin1 session, 0xFF to a cp852 one: three words, not one
     ("latin1 no-break space", b"SET NAMES latin1;\nCREATE TABLE t SELECT\xa0*\xa0FROM\xa0mysql.user;\n"),
     ("cp852 no-break space", b"SET NAMES cp852;\nCREATE TABLE t SELECT\xff*\xffFROM\xffmysql.user;\n"),
@@ -629,6 +638,8 @@ def test_code_the_server_reads_outside_a_quote_or_a_word_is_refused(case, sql):
     [
         b'SET sql_mode = \'ANSI_QUOTES\';\nCREATE TABLE "a\\" ("b\\" int, "c""d" int);\n',
         b"SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @'a\\' = 1;\n",
+        b"SET sql_mode = 'POSTGRESQL';\nCREATE TABLE \"a\\\" (b int);\n",
+        b"SET sql_mode = 'MSSQL';\nCREATE TABLE [a]]b] ([c'] int, [d\"] int);\n",
         # (0xA0 inside a UTF-8 character, and a latin1 one where it is not a space)
         b"SET NAMES utf8mb4;\nCREATE TABLE t (\xc3\xa0 int);\n",
         b"SET NAMES latin1;\nCREATE TABLE t (\xe0\xa0\xe0 int);\n".replace(b"\xa0", b"\xe8"),

@@ -59,6 +59,7 @@ _NO_HIGH_SPACES = frozenset(
     }
 )
 _BACKTICK = re.compile(rb"`((?:[^`]|``)*+)`")
+_BRACKETS = re.compile(rb"\[((?:[^\]]|\]\])*+)\]")  # MariaDB's sql_mode MSSQL: `[a]]b]` is the name a]b
 _CONDITIONAL = re.compile(rb"/\*M?!([0-9]*+)")
 _READ_ON = 1 << 62  # (hidden_until of a conditional comment the server runs: past any position)
 _OPERATORS = (b":=", b"<=>", b">=", b"<=", b"<>", b"!=", b"||", b"&&", b"->>", b"->", b"<<", b">>")
@@ -121,10 +122,12 @@ def tokens(
     ansi_quotes: bool = False,
     runs: Callable[[bytes], bool | None] | None = None,
     charset: str = "utf8mb4",
+    brackets: bool = False,
 ) -> list[Token]:
     """Every token of `sql`; raises LexError on what the server could read otherwise than we do.
     `runs(opener)`: True when the server is known to run the code of a conditional comment so opened.
-    `charset`: the client character set the server reads `sql` in (lower case)."""
+    `charset`: the client character set the server reads `sql` in (lower case). `brackets`: `[…]`
+    quotes a name (MariaDB's sql_mode MSSQL)."""
     out: list[Token] = []
     pos, end = 0, len(sql)
     # Where the open conditional comment ends: its first `*/`; _READ_ON when the server runs it, so that
@@ -186,6 +189,13 @@ def tokens(
             if m is None:
                 raise LexError("a quoted name is not closed")
             out.append(Token("name", m.group(1).replace(b"``", b"`"), hidden))
+            pos = m.end()
+            continue
+        if c == 0x5B and brackets:  # [
+            m = _BRACKETS.match(sql, pos)
+            if m is None:
+                raise LexError("a quoted name is not closed")
+            out.append(Token("name", m.group(1).replace(b"]]", b"]"), hidden))
             pos = m.end()
             continue
         if c == 0x40:  # @

@@ -82,6 +82,7 @@ _DDL_TABLE = re.compile(
 )
 _NAME_PARTS = re.compile(rb"`(?:[^`]|``)+`|[\w$]+")
 _CLIENT_CHARSET = re.compile(rb"NAMES|CHARACTER|CHARSET", re.IGNORECASE)
+_SQL_MODE = re.compile(rb"SQL_MODE", re.IGNORECASE)
 _DDL_WORDS = (b"CREATE", b"ALTER", b"DROP", b"TRUNCATE", b"RENAME", b"OPTIMIZE", b"ANALYZE")
 _CREATE_TABLE = re.compile(rb"(?:\s|/\*M?!\d*)*+CREATE\s+TABLE\b", re.IGNORECASE)
 _PRIMARY_KEY = re.compile(rb"\bPRIMARY\s+KEY\b", re.IGNORECASE)
@@ -284,6 +285,11 @@ class Loader:
             if self.to_mysql:  # a MariaDB backup's sql_mode may name modes MySQL no longer has
                 stmt = Statement(stmt.number, stmt.line, sql_modes.for_mysql(stmt.sql))
             self._run_main(stmt, where)
+            if _SQL_MODE.search(stmt.sql):
+                # MariaDB's sql_mode MSSQL quotes names in brackets, which no status flag reports: read
+                # from the sql_mode the server now has.
+                flags = self.session_values(("sql_mode",))["sql_mode"].upper().split(",")
+                self.modes.brackets = "MSSQL" in flags
             if _CLIENT_CHARSET.search(stmt.sql):
                 self._charset = self.session_values(("character_set_client",))["character_set_client"]
                 if self._charset in BACKSLASH_UNSAFE_CHARSETS:  # (the check refuses it before loading)
