@@ -562,3 +562,23 @@ def test_a_dump_that_makes_the_server_read_quotes_otherwise_is_refused_before_an
     assert "\n" not in str(refused.value)
     assert schemas_like(db_settings, target) == []
     assert snapshot(db_settings, victim) == before
+
+
+def test_a_set_reading_a_variable_a_trigger_changed_stops_the_load(db_settings, victim, tmp_path):
+    # Given a dump whose trigger, fired by its rows on a row connection, changes a user variable that a
+    # later SET of sql_mode reads: the check (like the first connection) reads backslash escapes on,
+    # the row connection then has them off, so a row of "literals" there reads another database
+    path = tmp_path / "trigger_set.sql"
+    path.write_bytes(
+        b"SET @m = '';\nCREATE TABLE t (a varchar(255), b text, c bit(8));\n"
+        b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET @m = 'NO_BACKSLASH_ESCAPES';\n"
+        b"INSERT INTO t VALUES ('x', 'y', 1);\nSET sql_mode = @m;\n"
+        b"INSERT INTO t VALUES ('a\\', (SELECT MAX(a) FROM `" + victim.encode() + b"`.t), 1) -- ');\n"
+    )
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    # When it is restored (on one row connection, so that the rows and the SET meet there)
+    with pytest.raises(OperationError, match=r"statement 5 .*row connection") as stopped:
+        restore_dump_file(db_settings, str(path), target_database=target, jobs=1)
+    # Then the load stops in one line at that SET, and nothing is published
+    assert "\n" not in str(stopped.value)
+    assert schemas_like(db_settings, target) == []
