@@ -647,3 +647,29 @@ def test_code_the_server_reads_outside_a_quote_or_a_word_is_refused(case, sql):
 )
 def test_names_read_as_the_server_reads_them_are_accepted(sql):
     assert follow(sql) == 2
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b'CREATE FUNCTION f() RETURNS INT DETERMINISTIC LANGUAGE JAVASCRIPT AS $$ let q = "DROP TABLE t"; $$',
+        b"CREATE PROCEDURE p() LANGUAGE JavaScript\nAS $js$ return 1 $js$",
+        b"CREATE FUNCTION f() RETURNS INT /*!90000 LANGUAGE JAVASCRIPT */ AS 'return 1'",
+    ],
+)
+def test_a_routine_in_another_language_than_sql_is_refused(sql):
+    # Given a routine in JavaScript (MySQL 9), whose code can run SQL built at run time
+    # When it is checked; Then it is refused, saying why
+    with pytest.raises(Refused, match=r"routine in JAVASCRIPT"):
+        follow(b"SET NAMES utf8mb4;\n" + sql + b";\n")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"CREATE PROCEDURE p() LANGUAGE SQL SELECT 1",
+        b"CREATE PROCEDURE p() SELECT language AS l FROM t",
+    ],
+)
+def test_a_routine_in_sql_is_accepted_whatever_its_columns_are_named(sql):
+    assert follow(b"SET NAMES utf8mb4;\n" + sql + b";\n") == 2
