@@ -108,6 +108,13 @@ CRAFTED = [
     ),
     # (MySQL's LOCK INSTANCE FOR BACKUP: DDL held back on the whole server while the session lives)
     ("lock instance in a routine", "CREATE PROCEDURE p() LOCK INSTANCE FOR BACKUP;"),
+    # (MySQL's built-in loadable function setting a global; the row after the dump fires the trigger.
+    # Set to its own value here, so that a run before the check knew of it changed nothing lasting.)
+    (
+        "server function in a trigger",
+        "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+        "SET @x = innodb_set_open_files_limit(@@innodb_open_files);",
+    ),
     # (MySQL 9's JavaScript routines run SQL of their own, built at run time, which the check cannot
     # read: MySQL creates them even where no JavaScript engine runs them yet; MariaDB has none)
     (

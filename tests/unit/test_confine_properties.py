@@ -673,3 +673,32 @@ def test_a_routine_in_another_language_than_sql_is_refused(sql):
 )
 def test_a_routine_in_sql_is_accepted_whatever_its_columns_are_named(sql):
     assert follow(b"SET NAMES utf8mb4;\n" + sql + b";\n") == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"SET @x = innodb_set_open_files_limit(100)",
+        b"SET @x = `INNODB_REDO_LOG_ARCHIVE_START` /**/ ('label', 'dir')",
+        b"SELECT asynchronous_connection_failover_reset() INTO @x",
+        b"DO group_replication_set_as_primary('uuid')",
+        b"SET @k = keyring_key_remove('key', 'user')",
+    ],
+)
+def test_a_call_of_a_function_that_changes_the_server_is_refused(body):
+    # Given a trigger calling one of MySQL's loadable functions that change the server (a global, its
+    # files, replication, the keyring), which any database may call unqualified
+    sql = b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW " + body + b";\n"
+    # When it is checked; Then it is refused, naming the function
+    with pytest.raises(Refused, match=r"calls .*\(\), which changes the server"):
+        follow(sql)
+
+
+def test_the_databases_own_names_like_those_functions_are_accepted():
+    sql = (
+        b"CREATE TABLE innodb_t (innodb_x int, KEY innodb_i (innodb_x), CONSTRAINT keyring_fk "
+        b"FOREIGN KEY keyring_k (innodb_x) REFERENCES innodb_u (a));\nDELIMITER ;;\n"
+        b"CREATE PROCEDURE innodb_p (a int) BEGIN INSERT INTO innodb_t (innodb_x) VALUES (a); END;;\n"
+        b"DELIMITER ;\n"
+    )
+    assert follow(sql) == 2

@@ -626,6 +626,8 @@ class Confinement:
                 raise _No("uses a server-wide variable")
             if _sets_replication_variable(toks, i):
                 raise _No(f"sets {t.text.decode('utf-8', 'replace')}, which changes what replication sees")
+            if t.kind in ("word", "name") and not after_dot and _calls_server_function(toks, i):
+                raise _No(f"calls {t.text.decode('utf-8', 'replace').lower()}(), which changes the server")
             if t.kind != "word" or after_dot:
                 if t.kind in ("word", "name") and not after_dot:
                     self._chain(toks, i, every_chain)
@@ -754,6 +756,11 @@ _POSITIONS = allowed.NAME_POSITIONS | {
     *("IGNORE", "LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED", "QUICK"),
 }
 _TRIGGER_EVENTS = {b"INSERT", b"UPDATE", b"DELETE"}
+# Words after which a name and `(` are an object and its columns or parameters, never a call.
+_NAMED_BEFORE_PARENTHESES = _POSITIONS | {
+    *("KEY", "INDEX", "UNIQUE", "FULLTEXT", "SPATIAL", "CONSTRAINT", "PARTITION", "SUBPARTITION"),
+    *("ON", "WITH"),
+}
 # A comma after these (at the same depth, past join conditions) separates tables; after the clause words,
 # columns or values. (`FROM t, db.t`, `UPDATE t, db.t SET`, `DELETE x FROM t x, db.t y`, `DROP TABLE t, db.t`)
 _TABLE_LISTS = {b"FROM", b"UPDATE", b"JOIN", b"STRAIGHT_JOIN", b"TABLE", b"TABLES", b"USING"}
@@ -875,6 +882,19 @@ def _in_alter_sequence(toks: list[Token], i: int) -> bool:
         if (t.kind == "op" and t.text == b";") or (t.kind == "word" and t.text in _BODY_STATEMENT_STARTS):
             return False
     return False
+
+
+def _calls_server_function(toks: list[Token], i: int) -> bool:
+    """Whether toks[i], a word or quoted name, is a call of a function that changes the server
+    (allowed.SERVER_FUNCTION_PREFIXES): before `(`, and not a name of the database's own that a column
+    list or a parameter list follows (`CREATE TABLE innodb_stats (…`, `KEY innodb_i (…`)."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if nxt is None or nxt.kind != "op" or nxt.text != b"(":
+        return False
+    prev = toks[i - 1] if i else None
+    if prev is not None and prev.kind == "word" and prev.word in _NAMED_BEFORE_PARENTHESES:
+        return False
+    return toks[i].text.decode("utf-8", "replace").lower().startswith(allowed.SERVER_FUNCTION_PREFIXES)
 
 
 def _server_wide(var: bytes) -> bool:
