@@ -175,3 +175,31 @@ def test_a_forged_statement_the_check_would_skip_is_refused_not_run(
         log_server, f"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{victim}'"
     )
     assert not schema_exists(log_server, target)
+
+
+def test_a_forged_statement_logged_under_latin1_is_read_with_its_spaces_and_refused(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then a table created in the window by a latin1 session, archived, and another
+    # database
+    db, victim = make_log_database("l1"), make_log_database("v")
+    run(log_server, f"CREATE TABLE {q(victim)}.vt (a INT)", f"INSERT INTO {q(victim)}.vt VALUES (7)")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    logged = f"CREATE TABLE {'z' * 12}_{db[-6:]} (a INT) ENGINE=InnoDB".encode()
+    run(log_server, "SET NAMES latin1", logged.decode(), database=db)
+    to_time = next_second()
+    run(log_server, f"CREATE TABLE {q(db)}.later (a INT)")  # (the archive reaches past the time)
+    archive_binlog(log_server, store, "src")
+    # and that statement replaced by one copying the other database's rows, its spaces 0xA0 (a space
+    # to the latin1 session it runs in, so `SELECT a FROM other.vt`)
+    forged = f"CREATE TABLE c SELECT\xa0a\xa0FROM\xa0{victim}.vt".encode("latin1")
+    _forge(store, "src", logged, forged.ljust(len(logged)))
+    target = db + "_t"
+    # When the database is restored to a time after it
+    with pytest.raises(OperationError) as refused:
+        restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it is refused in one line before it ran, and nothing was published
+    assert "refused" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert not schema_exists(log_server, target)

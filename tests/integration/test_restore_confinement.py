@@ -108,6 +108,20 @@ CRAFTED = [
     ),
     # (MySQL's LOCK INSTANCE FOR BACKUP: DDL held back on the whole server while the session lives)
     ("lock instance in a routine", "CREATE PROCEDURE p() LOCK INSTANCE FOR BACKUP;"),
+    # (MySQL's built-in loadable function setting a global; the row after the dump fires the trigger.
+    # Set to its own value here, so that a run before the check knew of it changed nothing lasting.)
+    (
+        "server function in a trigger",
+        "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW "
+        "SET @x = innodb_set_open_files_limit(@@innodb_open_files);",
+    ),
+    # (MySQL 9's JavaScript routines run SQL of their own, built at run time, which the check cannot
+    # read: MySQL creates them even where no JavaScript engine runs them yet; MariaDB has none)
+    (
+        "javascript routine",
+        "CREATE FUNCTION f() RETURNS INT DETERMINISTIC LANGUAGE JAVASCRIPT "
+        'AS $$ return "DROP TABLE {other}.t".length $$;',
+    ),
 ]
 
 
@@ -512,6 +526,36 @@ DESYNCED = [
         b'CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW INSERT INTO "{other}".t VALUES (NEW.a + 100);\n'
         b"INSERT INTO t VALUES (5, 'y');\n",
     ),
+    (
+        # under ANSI_QUOTES "c\" is a whole name: a name holds no backslash escapes (the target would
+        # get a copy of the other database's rows)
+        "name in double quotes ending in a backslash",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'ANSI_QUOTES';\n"
+        b"CREATE TABLE t (a int primary key, b varchar(100));\n"
+        b'CREATE TABLE "c\\" AS SELECT a FROM `{other}`.t -- "\n;\nINSERT INTO t VALUES (5, \'y\');\n',
+    ),
+    (
+        # without backslash escapes, @'x\' is a whole user variable's name
+        "user variable named in quotes ending in a backslash",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'NO_BACKSLASH_ESCAPES';\n"
+        b"CREATE TABLE t (a int primary key, b varchar(100));\nDELIMITER ;;\n"
+        b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET @'x\\' = 1; "
+        b"INSERT INTO `{other}`.t VALUES (NEW.a + 100); END -- ' = 1; END\n;;\nDELIMITER ;\n"
+        b"INSERT INTO t VALUES (5, 'y');\n",
+    ),
+    (
+        # MariaDB's sql_mode MSSQL quotes names in brackets: [c'] is a name, not the start of a text
+        # (MySQL has no such mode, and refuses to set it)
+        "names in brackets",
+        b"SET NAMES utf8mb4;\nSET sql_mode = 'MSSQL';\nCREATE TABLE t (a int primary key, b varchar(100));\n"
+        b"CREATE TABLE [c'] AS SELECT a FROM `{other}`.t -- ']\n;\nINSERT INTO t VALUES (5, 'y');\n",
+    ),
+    (
+        # 0xA0 is a space to a latin1 session: `SELECT a FROM db.t`, not one word before `.t`
+        "latin1 no-break space",
+        b"SET NAMES latin1;\nCREATE TABLE t (a int primary key, b varchar(100));\n"
+        b"CREATE TABLE c SELECT\xa0a\xa0FROM\xa0{other}.t;\nINSERT INTO t VALUES (5, 'y');\n",
+    ),
 ]
 
 
@@ -532,3 +576,23 @@ def test_a_dump_that_makes_the_server_read_quotes_otherwise_is_refused_before_an
     assert "\n" not in str(refused.value)
     assert schemas_like(db_settings, target) == []
     assert snapshot(db_settings, victim) == before
+
+
+def test_a_set_reading_a_variable_a_trigger_changed_stops_the_load(db_settings, victim, tmp_path):
+    # Given a dump whose trigger, fired by its rows on a row connection, changes a user variable that a
+    # later SET of sql_mode reads: the check (like the first connection) reads backslash escapes on,
+    # the row connection then has them off, so a row of "literals" there reads another database
+    path = tmp_path / "trigger_set.sql"
+    path.write_bytes(
+        b"SET @m = '';\nCREATE TABLE t (a varchar(255), b text, c bit(8));\n"
+        b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET @m = 'NO_BACKSLASH_ESCAPES';\n"
+        b"INSERT INTO t VALUES ('x', 'y', 1);\nSET sql_mode = @m;\n"
+        b"INSERT INTO t VALUES ('a\\', (SELECT MAX(a) FROM `" + victim.encode() + b"`.t), 1) -- ');\n"
+    )
+    target = f"cbt_conf_{uuid.uuid4().hex[:8]}"
+    # When it is restored (on one row connection, so that the rows and the SET meet there)
+    with pytest.raises(OperationError, match=r"statement 5 .*row connection") as stopped:
+        restore_dump_file(db_settings, str(path), target_database=target, jobs=1)
+    # Then the load stops in one line at that SET, and nothing is published
+    assert "\n" not in str(stopped.value)
+    assert schemas_like(db_settings, target) == []

@@ -592,3 +592,113 @@ def test_an_engine_that_reaches_outside_is_refused_however_it_is_written(sql, is
     # When it is checked; Then an engine that reads or writes another server's or database's tables is
     # refused, whatever a conditional comment before it holds, in CREATE TABLE and ALTER TABLE alike
     assert refused(sql + ";\n") is is_refused
+
+
+# (case, a dump where the server reads code that the check, before, took for part of a quoted text or
+# of one word: a table copied from mysql.user, a function of another database called)
+READ_OTHERWISE = [
+    (
+        # under ANSI_QUOTES "t\" is a whole name (no backslash escapes in names): the rest is code
+        "name in double quotes ending in a backslash",
+        b'SET sql_mode = \'ANSI_QUOTES\';\nCREATE TABLE "t\\" AS SELECT * FROM mysql.user -- "\n;\n',
+    ),
+    (
+        "user variable named in quotes ending in a backslash, without backslash escapes",
+        b"SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @'a\\' = prod.f() -- ' = 1\n;\n",
+    ),
+    (
+        "user variable named in double quotes ending in a backslash, under ANSI_QUOTES",
+        b'SET sql_mode = \'ANSI_QUOTES\';\nSET @"a\\" = prod.f() -- " = 1\n;\n',
+    ),
+    # (MariaDB: ORACLE, MSSQL, DB2, POSTGRESQL and MAXDB turn ANSI_QUOTES on; MSSQL quotes names in [])
+    (
+        "ORACLE sql_mode: names in double quotes",
+        b'SET sql_mode = \'ORACLE\';\nCREATE TABLE "t\\" AS SELECT * FROM mysql.user -- "\n;\n',
+    ),
+    (
+        "MSSQL sql_mode: names in brackets",
+        b"SET sql_mode = 'MSSQL';\nCREATE TABLE [t'] AS SELECT * FROM mysql.user -- ']\n;\n",
+    ),
+    # 0xA0 is a space to a latin1 session, 0xFF to a cp852 one: three words, not one
+    ("latin1 no-break space", b"SET NAMES latin1;\nCREATE TABLE t SELECT\xa0*\xa0FROM\xa0mysql.user;\n"),
+    ("cp852 no-break space", b"SET NAMES cp852;\nCREATE TABLE t SELECT\xff*\xffFROM\xffmysql.user;\n"),
+]
+
+
+@pytest.mark.parametrize(("case", "sql"), READ_OTHERWISE, ids=[c for c, _ in READ_OTHERWISE])
+def test_code_the_server_reads_outside_a_quote_or_a_word_is_refused(case, sql):
+    # Given a dump whose second statement the server reads as code where a careless reading sees a
+    # quoted text or one word; When it is checked before loading; Then that statement is refused
+    with pytest.raises(Refused, match=r"statement 2 "):
+        follow(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b'SET sql_mode = \'ANSI_QUOTES\';\nCREATE TABLE "a\\" ("b\\" int, "c""d" int);\n',
+        b"SET sql_mode = 'NO_BACKSLASH_ESCAPES';\nSET @'a\\' = 1;\n",
+        b"SET sql_mode = 'POSTGRESQL';\nCREATE TABLE \"a\\\" (b int);\n",
+        b"SET sql_mode = 'MSSQL';\nCREATE TABLE [a]]b] ([c'] int, [d\"] int);\n",
+        # (0xA0 inside a UTF-8 character, and a latin1 one where it is not a space)
+        b"SET NAMES utf8mb4;\nCREATE TABLE t (\xc3\xa0 int);\n",
+        b"SET NAMES latin1;\nCREATE TABLE t (\xe0\xa0\xe0 int);\n".replace(b"\xa0", b"\xe8"),
+    ],
+)
+def test_names_read_as_the_server_reads_them_are_accepted(sql):
+    assert follow(sql) == 2
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b'CREATE FUNCTION f() RETURNS INT DETERMINISTIC LANGUAGE JAVASCRIPT AS $$ let q = "DROP TABLE t"; $$',
+        b"CREATE PROCEDURE p() LANGUAGE JavaScript\nAS $js$ return 1 $js$",
+        b"CREATE FUNCTION f() RETURNS INT /*!90000 LANGUAGE JAVASCRIPT */ AS 'return 1'",
+    ],
+)
+def test_a_routine_in_another_language_than_sql_is_refused(sql):
+    # Given a routine in JavaScript (MySQL 9), whose code can run SQL built at run time
+    # When it is checked; Then it is refused, saying why
+    with pytest.raises(Refused, match=r"routine in JAVASCRIPT"):
+        follow(b"SET NAMES utf8mb4;\n" + sql + b";\n")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        b"CREATE PROCEDURE p() LANGUAGE SQL SELECT 1",
+        b"CREATE PROCEDURE p() SELECT language AS l FROM t",
+    ],
+)
+def test_a_routine_in_sql_is_accepted_whatever_its_columns_are_named(sql):
+    assert follow(b"SET NAMES utf8mb4;\n" + sql + b";\n") == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"SET @x = innodb_set_open_files_limit(100)",
+        b"SET @x = `INNODB_REDO_LOG_ARCHIVE_START` /**/ ('label', 'dir')",
+        b"SELECT asynchronous_connection_failover_reset() INTO @x",
+        b"DO group_replication_set_as_primary('uuid')",
+        b"SET @k = keyring_key_remove('key', 'user')",
+    ],
+)
+def test_a_call_of_a_function_that_changes_the_server_is_refused(body):
+    # Given a trigger calling one of MySQL's loadable functions that change the server (a global, its
+    # files, replication, the keyring), which any database may call unqualified
+    sql = b"CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW " + body + b";\n"
+    # When it is checked; Then it is refused, naming the function
+    with pytest.raises(Refused, match=r"calls .*\(\), which changes the server"):
+        follow(sql)
+
+
+def test_the_databases_own_names_like_those_functions_are_accepted():
+    sql = (
+        b"CREATE TABLE innodb_t (innodb_x int, KEY innodb_i (innodb_x), CONSTRAINT keyring_fk "
+        b"FOREIGN KEY keyring_k (innodb_x) REFERENCES innodb_u (a));\nDELIMITER ;;\n"
+        b"CREATE PROCEDURE innodb_p (a int) BEGIN INSERT INTO innodb_t (innodb_x) VALUES (a); END;;\n"
+        b"DELIMITER ;\n"
+    )
+    assert follow(sql) == 2

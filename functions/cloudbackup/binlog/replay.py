@@ -439,10 +439,10 @@ class Replayer:
             reason = f"was logged under the client character set {charset}, which the check cannot read"
         else:
             escapes, ansi = "NO_BACKSLASH_ESCAPES" not in sql_mode, "ANSI_QUOTES" in sql_mode
-            modes = QuoteModes(backslash_escapes=escapes, ansi_quotes=ansi)
+            modes = QuoteModes(backslash_escapes=escapes, ansi_quotes=ansi, brackets="MSSQL" in sql_mode)
             check = Confinement(
                 where="binlog", databases=frozenset(self.other_databases), modes=modes, own_database=own,
-                binlog_ddl=True,
+                binlog_ddl=True, client_charset=charset.lower(),
             )  # fmt: skip
             reason = check.refusal(text) or ""
         if reason:

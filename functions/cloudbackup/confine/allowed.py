@@ -174,6 +174,25 @@ NAME_POSITIONS = frozenset(
     }
 )
 
+# Loadable functions that MySQL builds in, or its components and plugins add, which change the server
+# rather than compute a value (innodb_set_open_files_limit() sets a global; innodb_redo_log_archive_start()
+# writes files; asynchronous_connection_failover_*() and group_replication_*() change replication;
+# keyring_*(), version_tokens_*(), the locking service, the audit log and the firewall, their own
+# server-wide state). Called by name from any database, without a qualifier: a call of one whose name
+# starts so is refused wherever it stands (a trigger firing on the restored rows would run it).
+SERVER_FUNCTION_PREFIXES = (
+    "innodb_",
+    "asynchronous_connection_failover_",
+    "group_replication_",
+    "keyring_",
+    "version_tokens_",
+    "service_get_",
+    "service_release_",
+    "audit_log_",
+    "mysql_firewall_",
+    "set_firewall_",
+)
+
 # Functions whose first argument is a sequence name: nextval(db.s) names another database.
 SEQUENCE_FUNCTIONS = frozenset({"NEXTVAL", "LASTVAL", "SETVAL"})
 

@@ -251,7 +251,12 @@ class Confinement:
             self._rows(sql, start)
             return "run"
         toks = tokens(
-            sql, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes, runs=self.runs
+            sql,
+            escapes=self.modes.backslash_escapes,
+            ansi_quotes=self.modes.ansi_quotes,
+            runs=self.runs,
+            charset=self.client_charset,
+            brackets=self.modes.brackets,
         )
         words = [t for t in toks if t.kind == "word"]
         if not toks:
@@ -297,7 +302,13 @@ class Confinement:
         """EXECUTE IMMEDIATE 'CREATE …': how our backups send a stored program holding comments (the
         stock client would strip them). The text is checked as the statement it is."""
         inner = _unescape(literal, self.modes.backslash_escapes)
-        toks = tokens(inner, escapes=self.modes.backslash_escapes, ansi_quotes=self.modes.ansi_quotes)
+        toks = tokens(
+            inner,
+            escapes=self.modes.backslash_escapes,
+            ansi_quotes=self.modes.ansi_quotes,
+            charset=self.client_charset,
+            brackets=self.modes.brackets,
+        )
         if not toks or toks[0].text != b"CREATE":
             raise _No("runs SQL built at run time other than a CREATE of a stored program")
         self._object(toks, "CREATE", inner)
@@ -562,6 +573,8 @@ class Confinement:
             toks = _without_own_file_tablespace(toks)
         if head in ("CREATE", "ALTER") and kind == "TABLE":
             _refuse_foreign_engine(toks[i + 1 :])
+        if head in ("CREATE", "ALTER") and kind in ("FUNCTION", "PROCEDURE"):
+            _refuse_foreign_language(toks[i + 1 :])
         self._scan(toks, every_chain=head in ("DROP",))
 
     def _definer(self, clause: Token, sql: bytes) -> None:
@@ -613,6 +626,8 @@ class Confinement:
                 raise _No("uses a server-wide variable")
             if _sets_replication_variable(toks, i):
                 raise _No(f"sets {t.text.decode('utf-8', 'replace')}, which changes what replication sees")
+            if t.kind in ("word", "name") and not after_dot and _calls_server_function(toks, i):
+                raise _No(f"calls {t.text.decode('utf-8', 'replace').lower()}(), which changes the server")
             if t.kind != "word" or after_dot:
                 if t.kind in ("word", "name") and not after_dot:
                     self._chain(toks, i, every_chain)
@@ -725,9 +740,13 @@ class Confinement:
         self.sql_mode = mode
         flags = {part.strip().upper() for part in mode.split(",")}
         self.modes.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in flags
-        self.modes.ansi_quotes = bool(flags & {"ANSI_QUOTES", "ANSI"})
+        self.modes.ansi_quotes = bool(flags & ANSI_QUOTES_MODES)
+        self.modes.brackets = "MSSQL" in flags
 
 
+# sql_mode values that turn ANSI_QUOTES on: ANSI, and MariaDB's modes named after other databases
+# (`SET sql_mode = 'ORACLE'` reads "…" as a name there, as @@sql_mode then shows).
+ANSI_QUOTES_MODES = frozenset({"ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"})
 _DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
 _DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
 # (INSERT/REPLACE without INTO, their and UPDATE's/DELETE's options, ALTER TABLE … RENAME [AS]: a table,
@@ -737,6 +756,11 @@ _POSITIONS = allowed.NAME_POSITIONS | {
     *("IGNORE", "LOW_PRIORITY", "HIGH_PRIORITY", "DELAYED", "QUICK"),
 }
 _TRIGGER_EVENTS = {b"INSERT", b"UPDATE", b"DELETE"}
+# Words after which a name and `(` are an object and its columns or parameters, never a call.
+_NAMED_BEFORE_PARENTHESES = _POSITIONS | {
+    *("KEY", "INDEX", "UNIQUE", "FULLTEXT", "SPATIAL", "CONSTRAINT", "PARTITION", "SUBPARTITION"),
+    *("ON", "WITH"),
+}
 # A comma after these (at the same depth, past join conditions) separates tables; after the clause words,
 # columns or values. (`FROM t, db.t`, `UPDATE t, db.t SET`, `DELETE x FROM t x, db.t y`, `DROP TABLE t, db.t`)
 _TABLE_LISTS = {b"FROM", b"UPDATE", b"JOIN", b"STRAIGHT_JOIN", b"TABLE", b"TABLES", b"USING"}
@@ -782,6 +806,30 @@ def _refuse_foreign_engine(rest: list[Token]) -> None:
                 raise _No(f"uses the {after.word.upper()} engine, which reaches outside the database")
             if not after.hidden:
                 break
+
+
+# What follows a routine's `LANGUAGE name`: its other characteristics, or `AS` before the body.
+_AFTER_LANGUAGE = {
+    *(b"AS", b"USING", b"DETERMINISTIC", b"NOT", b"COMMENT", b"SQL", b"NO", b"CONTAINS", b"READS"),
+    *(b"MODIFIES", b"LANGUAGE"),
+}
+
+
+def _refuse_foreign_language(rest: list[Token]) -> None:
+    """A routine in a language other than SQL (MySQL 9's `LANGUAGE JAVASCRIPT AS $$ … $$`): its code,
+    which can run SQL of its own built at run time, is not SQL this check reads (its strings hide it).
+    As for a library of such code (mysql/libraries.py), a restore refuses it."""
+    for j, t in enumerate(rest[:-2]):
+        language, after = rest[j + 1], rest[j + 2]
+        if (
+            t.kind == "word"
+            and t.text == b"LANGUAGE"
+            and language.kind == "word"
+            and language.text != b"SQL"
+            and after.kind == "word"
+            and after.text in _AFTER_LANGUAGE
+        ):
+            raise _No(f"is a routine in {language.word}, whose code this check cannot read")
 
 
 def _in_merge_union(toks: list[Token], i: int) -> bool:
@@ -834,6 +882,19 @@ def _in_alter_sequence(toks: list[Token], i: int) -> bool:
         if (t.kind == "op" and t.text == b";") or (t.kind == "word" and t.text in _BODY_STATEMENT_STARTS):
             return False
     return False
+
+
+def _calls_server_function(toks: list[Token], i: int) -> bool:
+    """Whether toks[i], a word or quoted name, is a call of a function that changes the server
+    (allowed.SERVER_FUNCTION_PREFIXES): before `(`, and not a name of the database's own that a column
+    list or a parameter list follows (`CREATE TABLE innodb_stats (…`, `KEY innodb_i (…`)."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if nxt is None or nxt.kind != "op" or nxt.text != b"(":
+        return False
+    prev = toks[i - 1] if i else None
+    if prev is not None and prev.kind == "word" and prev.word in _NAMED_BEFORE_PARENTHESES:
+        return False
+    return toks[i].text.decode("utf-8", "replace").lower().startswith(allowed.SERVER_FUNCTION_PREFIXES)
 
 
 def _server_wide(var: bytes) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 from cloudbackup.errors import OperationError
@@ -38,15 +39,27 @@ class LexError(OperationError):
 
 
 # `--` before a byte from 0x80 up is refused: some character sets read one as a space (latin1's 0xA0).
-_WS = re.compile(rb"[ \t\r\n\f\v]++")
-_WORD = re.compile(rb"[0-9A-Za-z_$\x80-\xff]++")
-_NUMBER = re.compile(
-    rb"(?:0x[0-9A-Fa-f]++|0b[01]++|[0-9]++(?:\.[0-9]*+)?(?:[eE][-+]?[0-9]++)?)(?![0-9A-Za-z_$\x80-\xff])"
-)
-_VAR = re.compile(
-    rb"@@?(?:`(?:[^`]|``)*+`|'(?:[^'\\]|\\.|'')*+'|\"(?:[^\"\\]|\\.)*+\"|[0-9A-Za-z_$.\x80-\xff]*+)"
+_SPACES = b" \t\r\n\f\v"
+# Bytes from 0x80 up that the server reads as whitespace under these client character sets (a no-break
+# space in their ctype tables, as both servers showed), so that `SELECT\xa0*\xa0FROM\xa0mysql.user` is
+# four tokens to a latin1 session. The other character sets of MySQL and MariaDB have none; one not
+# named here (a new one) is read with both as spaces, which only ever splits words more.
+_HIGH_SPACES = {
+    **dict.fromkeys(
+        ("latin1", "latin2", "latin5", "latin7", "dec8", "hebrew", "greek", "cp1250", "armscii8", "geostd8"),
+        b"\xa0",
+    ),
+    **dict.fromkeys(("cp866", "keybcs2", "cp852"), b"\xff"),
+}
+_NO_HIGH_SPACES = frozenset(
+    {
+        *("utf8mb4", "utf8mb3", "utf8", "binary", "ascii", "big5", "cp850", "hp8", "koi8r", "swe7", "ujis"),
+        *("sjis", "tis620", "euckr", "koi8u", "gb2312", "gbk", "macce", "macroman", "cp1251", "cp1256"),
+        *("cp1257", "cp932", "eucjpms", "gb18030", "ucs2", "utf16", "utf16le", "utf32"),
+    }
 )
 _BACKTICK = re.compile(rb"`((?:[^`]|``)*+)`")
+_BRACKETS = re.compile(rb"\[((?:[^\]]|\]\])*+)\]")  # MariaDB's sql_mode MSSQL: `[a]]b]` is the name a]b
 _CONDITIONAL = re.compile(rb"/\*M?!([0-9]*+)")
 _READ_ON = 1 << 62  # (hidden_until of a conditional comment the server runs: past any position)
 _OPERATORS = (b":=", b"<=>", b">=", b"<=", b"<>", b"!=", b"||", b"&&", b"->>", b"->", b"<<", b">>")
@@ -64,24 +77,66 @@ def _quoted(quote: bytes, escapes: bool) -> re.Pattern[bytes]:
 _STRINGS = {(escapes, quote): _quoted(quote, escapes) for escapes in (True, False) for quote in (b"'", b'"')}
 
 
+class _Reading(NamedTuple):
+    """How the server reads code under one client character set and quote modes."""
+
+    whitespace: re.Pattern[bytes]
+    word: re.Pattern[bytes]
+    number: re.Pattern[bytes]
+    variable: re.Pattern[bytes]
+    single: re.Pattern[bytes]  # '…'
+    double: re.Pattern[bytes]  # "…": a string, or under ANSI_QUOTES a quoted name
+
+
+@lru_cache(maxsize=16)
+def _reading(high_spaces: bytes, escapes: bool, ansi_quotes: bool) -> _Reading:
+    # Bytes from 0x80 up are parts of names and words, except the character set's spaces.
+    high = b"".join(re.escape(bytes([c])) for c in range(0x80, 0x100) if c not in high_spaces)
+    name = rb"0-9A-Za-z_$" + high
+    # (Under ANSI_QUOTES a "…" is a quoted name, where a backslash is a character like any other.)
+    single, double = _STRINGS[(escapes, b"'")], _STRINGS[(escapes and not ansi_quotes, b'"')]
+    return _Reading(
+        whitespace=re.compile(b"[" + re.escape(_SPACES + high_spaces) + b"]++"),
+        word=re.compile(b"[" + name + b"]++"),
+        number=re.compile(
+            rb"(?:0x[0-9A-Fa-f]++|0b[01]++|[0-9]++(?:\.[0-9]*+)?(?:[eE][-+]?[0-9]++)?)(?![" + name + b"])"
+        ),
+        # A user variable's quoted name reads as that quote does elsewhere: `@'a\'` is the name `a\`
+        # without backslash escapes, and `@"a\"` is under ANSI_QUOTES.
+        variable=re.compile(
+            rb"@@?(?:`(?:[^`]|``)*+`|" + single.pattern + b"|" + double.pattern + b"|[" + name + b".]*+)"
+        ),
+        single=single,
+        double=double,
+    )
+
+
+def _high_spaces(charset: str) -> bytes:
+    return b"" if charset in _NO_HIGH_SPACES else _HIGH_SPACES.get(charset, b"\xa0\xff")
+
+
 def tokens(
     sql: bytes,
     *,
     escapes: bool = True,
     ansi_quotes: bool = False,
     runs: Callable[[bytes], bool | None] | None = None,
+    charset: str = "utf8mb4",
+    brackets: bool = False,
 ) -> list[Token]:
     """Every token of `sql`; raises LexError on what the server could read otherwise than we do.
-    `runs(opener)`: True when the server is known to run the code of a conditional comment so opened."""
+    `runs(opener)`: True when the server is known to run the code of a conditional comment so opened.
+    `charset`: the client character set the server reads `sql` in (lower case). `brackets`: `[…]`
+    quotes a name (MariaDB's sql_mode MSSQL)."""
     out: list[Token] = []
     pos, end = 0, len(sql)
     # Where the open conditional comment ends: its first `*/`; _READ_ON when the server runs it, so that
     # the first `*/` outside quotes and comments ends it; -1 when none is open.
     hidden_until = -1
     opener = b""  # that comment's opener
-    single, double = _STRINGS[(escapes, b"'")], _STRINGS[(escapes, b'"')]
+    reading = _reading(_high_spaces(charset), escapes, ansi_quotes)
     while pos < end:
-        m = _WS.match(sql, pos)
+        m = reading.whitespace.match(sql, pos)
         if m:
             pos = m.end()
             continue
@@ -122,7 +177,7 @@ def tokens(
             pos = end if newline == -1 else newline + 1
             continue
         if c == 0x27 or c == 0x22:  # ' or "
-            m = (single if c == 0x27 else double).match(sql, pos)
+            m = (reading.single if c == 0x27 else reading.double).match(sql, pos)
             if m is None:
                 raise LexError("a quoted text is not closed")
             kind = "name" if c == 0x22 and ansi_quotes else "string"
@@ -136,18 +191,25 @@ def tokens(
             out.append(Token("name", m.group(1).replace(b"``", b"`"), hidden))
             pos = m.end()
             continue
+        if c == 0x5B and brackets:  # [
+            m = _BRACKETS.match(sql, pos)
+            if m is None:
+                raise LexError("a quoted name is not closed")
+            out.append(Token("name", m.group(1).replace(b"]]", b"]"), hidden))
+            pos = m.end()
+            continue
         if c == 0x40:  # @
-            m = _VAR.match(sql, pos)
+            m = reading.variable.match(sql, pos)
             assert m is not None  # matches at least `@`
             out.append(Token("var", m.group(0).lower(), hidden))
             pos = m.end()
             continue
-        m = _NUMBER.match(sql, pos)
+        m = reading.number.match(sql, pos)
         if m:
             out.append(Token("number", m.group(0), hidden))
             pos = m.end()
             continue
-        m = _WORD.match(sql, pos)
+        m = reading.word.match(sql, pos)
         if m:
             out.append(Token("word", m.group(0).upper(), hidden, m.group(0)))
             pos = m.end()

@@ -82,6 +82,7 @@ _DDL_TABLE = re.compile(
 )
 _NAME_PARTS = re.compile(rb"`(?:[^`]|``)+`|[\w$]+")
 _CLIENT_CHARSET = re.compile(rb"NAMES|CHARACTER|CHARSET", re.IGNORECASE)
+_SQL_MODE = re.compile(rb"SQL_MODE", re.IGNORECASE)
 _DDL_WORDS = (b"CREATE", b"ALTER", b"DROP", b"TRUNCATE", b"RENAME", b"OPTIMIZE", b"ANALYZE")
 _CREATE_TABLE = re.compile(rb"(?:\s|/\*M?!\d*)*+CREATE\s+TABLE\b", re.IGNORECASE)
 _PRIMARY_KEY = re.compile(rb"\bPRIMARY\s+KEY\b", re.IGNORECASE)
@@ -178,9 +179,17 @@ class _AsData:
     kinds: Kinds | None
 
 
+@dataclass(frozen=True)
+class _SessionState:
+    """What a session statement left the first connection with: every row connection must match it."""
+
+    sql_mode: str
+    charset: str
+
+
 # (statement, where, the table's pending rows or None for a session statement, how it may go as
-# LOAD DATA); None stops a worker.
-_Item = tuple[Statement, str, _Pending | None, _AsData | None]
+# LOAD DATA, or for a session statement the state it must leave); None stops a worker.
+_Item = tuple[Statement, str, _Pending | None, _AsData | _SessionState | None]
 
 
 @dataclass
@@ -284,6 +293,12 @@ class Loader:
             if self.to_mysql:  # a MariaDB backup's sql_mode may name modes MySQL no longer has
                 stmt = Statement(stmt.number, stmt.line, sql_modes.for_mysql(stmt.sql))
             self._run_main(stmt, where)
+            reads_quotes = bool(_SQL_MODE.search(stmt.sql) or _CLIENT_CHARSET.search(stmt.sql))
+            if _SQL_MODE.search(stmt.sql):
+                # MariaDB's sql_mode MSSQL quotes names in brackets, which no status flag reports: read
+                # from the sql_mode the server now has.
+                flags = self.session_values(("sql_mode",))["sql_mode"].upper().split(",")
+                self.modes.brackets = "MSSQL" in flags
             if _CLIENT_CHARSET.search(stmt.sql):
                 self._charset = self.session_values(("character_set_client",))["character_set_client"]
                 if self._charset in BACKSLASH_UNSAFE_CHARSETS:  # (the check refuses it before loading)
@@ -291,8 +306,11 @@ class Loader:
                         f"{_place(stmt, where)} set the client character set to {self._charset}, where a "
                         "backslash can end a character: the check read its statements otherwise; stopped"
                     )
+            # (A row connection may read the same SET otherwise: a trigger fired by its rows may have
+            # changed the user variable the SET reads, and the check reads rows as the first reads them.)
+            expected = self._session_state() if reads_quotes else None
             for q in self._queues:
-                stopping.put(q, (stmt, where, None, None))
+                stopping.put(q, (stmt, where, None, expected))
             return
         ddl = is_ddl(stmt.sql)
         if ddl:
@@ -393,7 +411,11 @@ class Loader:
                 stmt, where, pending, data = item
                 try:
                     if self._failure is None:
-                        self._execute(conn, stmt, where, counters, data)
+                        if isinstance(data, _SessionState):
+                            self._execute(conn, stmt, where, counters)
+                            self._same_session(conn, data, stmt, where)
+                        else:
+                            self._execute(conn, stmt, where, counters, data)
                         if pending is not None and conn.server_status & SERVER_STATUS_IN_TRANS:
                             # A dump written with autocommit off (--no-autocommit) commits a table's
                             # rows after its ALTER … ENABLE KEYS, which the first connection runs: rows
@@ -412,6 +434,23 @@ class Loader:
                         self._failure = failure
             finally:
                 own.task_done()
+
+    def _session_state(self) -> _SessionState:
+        values = self.session_values(("sql_mode", "character_set_client"))
+        return _SessionState(values["sql_mode"], values["character_set_client"])
+
+    @staticmethod
+    def _same_session(conn: Any, expected: _SessionState, stmt: Statement, where: str) -> None:
+        """Stop unless a row connection reads quotes and bytes as the first one does after `stmt`."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.character_set_client")
+            found = _SessionState(*(str(value) for value in cur.fetchone()))
+        if found != expected:
+            raise LoadError(
+                f"{_place(stmt, where)} set sql_mode {found.sql_mode!r} and client character set "
+                f"{found.charset} on a row connection, where the check read {expected.sql_mode!r} and "
+                f"{expected.charset} (a trigger changed a variable the statement reads); stopped"
+            )
 
     def _execute(
         self, conn: Any, stmt: Statement, where: str, counters: _Counters, data: _AsData | None = None

@@ -49,10 +49,14 @@ _QUOTED_TOKEN = {
 class QuoteModes:
     """How the session reads quotes, as the server reports it after each statement (the mysql client
     follows the same status flags): sql_mode NO_BACKSLASH_ESCAPES and ANSI_QUOTES. The consumer of
-    split_statements may change these between statements; they apply from the next statement on."""
+    split_statements may change these between statements; they apply from the next statement on.
+    `brackets`: MariaDB's sql_mode MSSQL, where `[…]` quotes a name; no status flag reports it, so the
+    loader asks the server after a SET of sql_mode. (The splitter ignores it: a `;` or quote inside
+    brackets only splits a statement into pieces the server refuses, each checked on its own.)"""
 
     backslash_escapes: bool = True
     ansi_quotes: bool = False
+    brackets: bool = False
 
 
 class Statement(NamedTuple):
