@@ -186,3 +186,63 @@ def test_a_table_without_primary_key_is_refused_before_any_change_where_the_serv
     assert required in message
     assert "b_log" in message
     assert schemas_like(db_settings, target) == []
+
+
+def foreign_key_targets(settings: DbSettings, database: str) -> set[tuple[str, str]]:
+    """(constraint, referenced database) of every foreign key of `database`."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT constraint_name, unique_constraint_schema "
+            "FROM information_schema.referential_constraints WHERE constraint_schema = %s",
+            (database,),
+        )
+        return {(str(name), str(schema)) for name, schema in cur.fetchall()}
+
+
+def test_a_subset_restored_in_place_keeps_its_foreign_keys_where_sessions_start_with_ansi_quotes(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of a parent and a child table referencing it
+    source = make_database("aq")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE parent (id INT PRIMARY KEY)",
+        "CREATE TABLE child (id INT PRIMARY KEY, pid INT, CONSTRAINT fk_child_parent "
+        "FOREIGN KEY (pid) REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1)",
+        "INSERT INTO child VALUES (1, 1)",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    # When the child alone is restored in place on a server whose sessions start with ANSI_QUOTES
+    with server_global(db_settings, "sql_mode", "'ANSI_QUOTES,STRICT_TRANS_TABLES'"):
+        restore_backup(db_settings, entry, in_place=True, tables=["child"])
+    # Then the live child references the live parent, not the staging database the restore dropped
+    assert foreign_key_targets(db_settings, source) == {("fk_child_parent", source)}
+    run_sql(db_settings, source, "INSERT INTO parent VALUES (2)", "INSERT INTO child VALUES (2, 2)")
+
+
+def test_a_table_restored_alone_brings_its_sequence_where_sessions_start_with_ansi_quotes(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("sequences, and defaults calling them, are MariaDB's")
+    # Given a backup of a table whose key comes from a sequence
+    source = make_database("aqs")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE SEQUENCE seq START WITH 10",
+        "CREATE TABLE item (id BIGINT NOT NULL DEFAULT nextval(seq) PRIMARY KEY, name TEXT)",
+        "INSERT INTO item (name) VALUES ('a')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When that table alone is restored on a server whose sessions start with ANSI_QUOTES
+    with server_global(db_settings, "sql_mode", "'ANSI_QUOTES,STRICT_TRANS_TABLES'"):
+        restore_backup(db_settings, entry, target_database=target, tables=["item"])
+    # Then the sequence came with it, the default calls the target's own, and a new row takes from it
+    assert show_create(db_settings, target, "item") == show_create(db_settings, source, "item").replace(
+        f"`{source}`.", f"`{target}`."
+    )
+    run_sql(db_settings, target, "INSERT INTO item (name) VALUES ('b')")
