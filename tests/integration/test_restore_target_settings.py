@@ -246,3 +246,18 @@ def test_a_table_restored_alone_brings_its_sequence_where_sessions_start_with_an
         f"`{source}`.", f"`{target}`."
     )
     run_sql(db_settings, target, "INSERT INTO item (name) VALUES ('b')")
+
+
+def test_a_server_whose_sessions_start_read_only_is_restored_into(db_settings, make_database, tmp_path):
+    # Given a backup
+    source = make_database("tro")
+    run_sql(db_settings, source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose transactions start READ ONLY by default (a writable
+    # server: the default access mode of a session, which any session may change, not read_only)
+    variable = "transaction_read_only" if flavour(db_settings) == "mysql" else "tx_read_only"
+    with server_global(db_settings, variable, "ON"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the restore writes as it does anywhere else
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
