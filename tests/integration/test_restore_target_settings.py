@@ -261,3 +261,26 @@ def test_a_server_whose_sessions_start_read_only_is_restored_into(db_settings, m
         restore_backup(db_settings, entry, target_database=target)
     # Then the restore writes as it does anywhere else
     assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_a_routine_keeps_its_collations_where_the_server_gives_utf8mb4_another_default(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("default_collation_for_utf8mb4 is MySQL's (8.0+)")
+    # Given a backup of a function and a procedure whose utf8mb4 text takes the character set's default
+    source = make_database("dcu")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE FUNCTION f_label(x INT) RETURNS VARCHAR(20) CHARSET utf8mb4 DETERMINISTIC "
+        "RETURN CONCAT('n', x)",
+        "CREATE PROCEDURE p_echo(IN s VARCHAR(20) CHARSET utf8mb4) SELECT s",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose utf8mb4 default is another collation (5.7 compatibility)
+    with server_global(db_settings, "default_collation_for_utf8mb4", "utf8mb4_general_ci"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the routines come back as they were, with no COLLATE utf8mb4_general_ci added
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))

@@ -52,7 +52,14 @@ SESSION_SETUP = (
 # defaults: no invisible `my_row_id` primary key added to a table without one (MySQL's
 # sql_generate_invisible_primary_key, ON by default on Azure), and TIMESTAMP columns with only the
 # defaults their DDL names (explicit_defaults_for_timestamp OFF adds DEFAULT CURRENT_TIMESTAMP ON UPDATE …).
-TABLE_SHAPE = {"sql_generate_invisible_primary_key": "OFF", "explicit_defaults_for_timestamp": "ON"}
+# And a routine's: MySQL writes `CHARSET utf8mb4` alone where the collation is utf8mb4's own default,
+# which a server's default_collation_for_utf8mb4 (a 5.7 compatibility setting) would otherwise replace
+# (RETURNS … COLLATE utf8mb4_general_ci). Tables always name their collations: none of them changes.
+TABLE_SHAPE = {
+    "sql_generate_invisible_primary_key": "OFF",
+    "explicit_defaults_for_timestamp": "ON",
+    "default_collation_for_utf8mb4": "UTF8MB4_0900_AI_CI",
+}
 ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_LOCK_DEADLOCK = 1213
 ER_LOCK_WAIT_TIMEOUT = 1205
@@ -93,7 +100,9 @@ def _shape_changed_by(name: str, create_table: bytes) -> bool:
     without a primary key gains `my_row_id`, a TIMESTAMP column gains defaults."""
     if name == "sql_generate_invisible_primary_key":
         return _PRIMARY_KEY.search(create_table) is None
-    return _TIMESTAMP_COLUMN.search(create_table) is not None
+    if name == "explicit_defaults_for_timestamp":
+        return _TIMESTAMP_COLUMN.search(create_table) is not None
+    return False
 
 
 def table_of(sql: bytes, kind: Kind) -> bytes | None:
