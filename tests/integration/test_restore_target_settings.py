@@ -284,3 +284,26 @@ def test_a_routine_keeps_its_collations_where_the_server_gives_utf8mb4_another_d
         restore_backup(db_settings, entry, target_database=target)
     # Then the routines come back as they were, with no COLLATE utf8mb4_general_ci added
     assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_indexed_tables_keep_their_shape_where_the_server_keeps_tables_in_the_system_tablespace(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of tables with secondary indexes and a foreign key
+    source = make_database("fpt")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20), UNIQUE KEY uq_name (name))",
+        "CREATE TABLE child (id INT PRIMARY KEY, pid INT, note VARCHAR(20), KEY k_note (note), "
+        "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1, 'a')",
+        "INSERT INTO child VALUES (1, 1, 'x')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server that puts new tables in the system tablespace
+    with server_global(db_settings, "innodb_file_per_table", "OFF"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the tables come back as they were (MySQL names a tablespace once an index is added by ALTER)
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))

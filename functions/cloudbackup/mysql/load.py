@@ -222,6 +222,7 @@ class Loader:
     _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
     _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
     _max_packet: int = 0  # the server's max_allowed_packet for these sessions
+    defers_indexes: bool = True  # secondary indexes may be built after the rows (see __post_init__)
     # TABLE_SHAPE settings this account could not set for its session: {name: the server's value}
     _unkept_shape: dict[str, str] = field(default_factory=dict)
 
@@ -243,6 +244,10 @@ class Loader:
         self.rows_as_data = self.rows_as_data and settings.local_infile
         self._serial_auto_increment = self.jobs > 1 and not settings.loads_overlap
         self._max_packet = settings.max_allowed_packet
+        # MySQL writes `TABLESPACE innodb_system` into a table of the system tablespace (where
+        # innodb_file_per_table is OFF puts new tables) once an ALTER adds an index or a foreign key to
+        # it: its SHOW CREATE would change, so there a table is created with all of them at once.
+        self.defers_indexes = not (self.to_mysql and not settings.file_per_table)
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -567,6 +572,7 @@ class DataSettings:
     local_infile: bool  # the server takes LOAD DATA LOCAL
     autoinc_lock_mode: int
     max_allowed_packet: int = 0  # the largest statement the session takes (0: not known)
+    file_per_table: bool = True  # new InnoDB tables get their own tablespace (not the system one)
 
     @property
     def loads_overlap(self) -> bool:
@@ -580,10 +586,13 @@ class DataSettings:
 def data_settings(conn: Any) -> DataSettings:
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet"
+            "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet, "
+            "@@GLOBAL.innodb_file_per_table"
         )
-        local_infile, lock_mode, max_packet = cur.fetchone()
-    return DataSettings(str(local_infile) in ("1", "ON"), int(lock_mode), int(max_packet))
+        local_infile, lock_mode, max_packet, file_per_table = cur.fetchone()
+    return DataSettings(
+        str(local_infile) in ("1", "ON"), int(lock_mode), int(max_packet), str(file_per_table) in ("1", "ON")
+    )
 
 
 def _place(stmt: Statement, where: str) -> str:
