@@ -307,3 +307,29 @@ def test_indexed_tables_keep_their_shape_where_the_server_keeps_tables_in_the_sy
         restore_backup(db_settings, entry, target_database=target)
     # Then the tables come back as they were (MySQL names a tablespace once an index is added by ALTER)
     assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_grants_by_pattern_read_literally_are_refused_in_one_line_that_says_why(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("partial_revokes is MySQL's (8.0.16+)")
+    # Given a backup, and an account granted ALL on the target's databases by a wildcard pattern
+    source = make_database("prv")
+    run_sql(db_settings, source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it restores on a server with partial_revokes ON, where `%` and `_` in a grant are literal
+    with (
+        server_global(db_settings, "partial_revokes", "ON"),
+        restore_account(db_settings, target) as account,
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(account, entry, target_database=target)
+    # Then it is refused in one line naming the database it may not create and why, nothing created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "may not create" in message
+    assert "partial_revokes" in message
+    assert "nothing was changed" in message
+    assert schemas_like(db_settings, target) == []
