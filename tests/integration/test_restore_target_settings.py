@@ -333,3 +333,31 @@ def test_grants_by_pattern_read_literally_are_refused_in_one_line_that_says_why(
     assert "partial_revokes" in message
     assert "nothing was changed" in message
     assert schemas_like(db_settings, target) == []
+
+
+def test_an_index_too_long_for_the_servers_row_format_names_that_setting(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("MariaDB creates such an index under COMPACT too (it limits it otherwise)")
+    # Given a backup of a table with an index over 767 bytes (VARCHAR(255) in utf8mb4: 1,020)
+    source = make_database("rf")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE page (id INT PRIMARY KEY, url VARCHAR(255), KEY k_url (url)) CHARACTER SET utf8mb4",
+        "INSERT INTO page VALUES (1, 'https://example.com/')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose new tables default to the COMPACT row format (767 bytes)
+    with (
+        server_global(db_settings, "innodb_default_row_format", "COMPACT"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the one-line error names the setting that makes the index too long, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "innodb_default_row_format is COMPACT" in message
+    assert schemas_like(db_settings, target) == []

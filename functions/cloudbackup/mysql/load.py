@@ -62,6 +62,8 @@ TABLE_SHAPE = {
 }
 ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_LOCK_DEADLOCK = 1213
+ER_TOO_LONG_KEY = 1071
+ER_INDEX_COLUMN_TOO_LONG = 1709
 ER_LOCK_WAIT_TIMEOUT = 1205
 RETRIES = 3
 SERVER_STATUS_IN_TRANS = 0x1
@@ -223,6 +225,7 @@ class Loader:
     _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
     _max_packet: int = 0  # the server's max_allowed_packet for these sessions
     defers_indexes: bool = True  # secondary indexes may be built after the rows (see __post_init__)
+    _row_format: str = "dynamic"  # the server's innodb_default_row_format (lower case)
     # TABLE_SHAPE settings this account could not set for its session: {name: the server's value}
     _unkept_shape: dict[str, str] = field(default_factory=dict)
 
@@ -248,6 +251,7 @@ class Loader:
         # innodb_file_per_table is OFF puts new tables) once an ALTER adds an index or a foreign key to
         # it: its SHOW CREATE would change, so there a table is created with all of them at once.
         self.defers_indexes = not (self.to_mysql and not settings.file_per_table)
+        self._row_format = settings.row_format
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -511,8 +515,22 @@ class Loader:
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
-        hint = definer_error_hint(code, stmt.sql, self.definer)
+        hint = definer_error_hint(code, stmt.sql, self.definer) or self._row_format_hint(code)
         return LoadError(f"{_place(stmt, where)} failed: error {code}: {message}{hint}", code=code)
+
+    def _row_format_hint(self, code: int) -> str:
+        """Why an index the source had is too long here: a table that names no ROW_FORMAT takes the
+        server's default, and COMPACT or REDUNDANT allow index keys of 767 bytes where DYNAMIC allows 3072."""
+        if code not in (ER_TOO_LONG_KEY, ER_INDEX_COLUMN_TOO_LONG) or self._row_format not in (
+            "compact",
+            "redundant",
+        ):
+            return ""
+        return (
+            f" (the server's innodb_default_row_format is {self._row_format.upper()}, which limits an "
+            "index key to 767 bytes: set it to DYNAMIC, the default (RDS: in the parameter group), "
+            "then restore again)"
+        )
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -573,6 +591,7 @@ class DataSettings:
     autoinc_lock_mode: int
     max_allowed_packet: int = 0  # the largest statement the session takes (0: not known)
     file_per_table: bool = True  # new InnoDB tables get their own tablespace (not the system one)
+    row_format: str = "dynamic"  # what a new InnoDB table that names no ROW_FORMAT gets
 
     @property
     def loads_overlap(self) -> bool:
@@ -587,11 +606,15 @@ def data_settings(conn: Any) -> DataSettings:
     with conn.cursor() as cur:
         cur.execute(
             "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet, "
-            "@@GLOBAL.innodb_file_per_table"
+            "@@GLOBAL.innodb_file_per_table, @@GLOBAL.innodb_default_row_format"
         )
-        local_infile, lock_mode, max_packet, file_per_table = cur.fetchone()
+        local_infile, lock_mode, max_packet, file_per_table, row_format = cur.fetchone()
     return DataSettings(
-        str(local_infile) in ("1", "ON"), int(lock_mode), int(max_packet), str(file_per_table) in ("1", "ON")
+        str(local_infile) in ("1", "ON"),
+        int(lock_mode),
+        int(max_packet),
+        str(file_per_table) in ("1", "ON"),
+        str(row_format).lower(),
     )
 
 
