@@ -43,9 +43,10 @@ from cloudbackup.format.manifest import Compression, Frame, Manifest
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
-from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier
+from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier, setting_literal
 from cloudbackup.mysql.load import Loader, LoadError
 from cloudbackup.mysql.routines import hidden_routines
+from cloudbackup.mysql.server_text import SHOW_SQL_MODE
 from cloudbackup.mysql.staging import (
     UNFINISHED,
     StagingDatabase,
@@ -456,6 +457,8 @@ def frame_label(frame: Frame) -> str:
 def needed_sequences(db: DbSettings, staging: str, tables: list[str]) -> list[str]:
     """Sequences the restored tables' defaults call (loaded with them, published with them)."""
     with connect(db, database="") as conn, conn.cursor() as cur:
+        # (the defaults as the pattern reads them: quoted with backticks, whatever the server's sql_mode)
+        cur.execute(f"SET sql_mode = {setting_literal(SHOW_SQL_MODE)}")
         cur.execute(
             "SELECT table_name, column_default FROM information_schema.columns "
             "WHERE table_schema = %s AND column_default LIKE %s",

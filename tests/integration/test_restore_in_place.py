@@ -189,3 +189,24 @@ def test_a_second_in_place_restore_within_the_same_second_keeps_its_tables_besid
     # Then it keeps its tables in a name of its own, not failing on the first one's (error 1007)
     assert first == before_name(name, now)
     assert second == first + "_2"
+
+
+def test_a_database_with_a_package_is_restored_in_place(db_settings, make_database, tmp_path):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("packages are MariaDB's (sql_mode ORACLE)")
+    # Given a backup of a database holding a package (specification and body) and a view
+    source = make_database("pkg")
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY)")
+        cur.execute("CREATE VIEW v AS SELECT id FROM t")
+        cur.execute("SET sql_mode = 'ORACLE'")
+        cur.execute("CREATE PACKAGE pkg AS FUNCTION twice(x INT) RETURN INT; END")
+        cur.execute(
+            "CREATE PACKAGE BODY pkg AS FUNCTION twice(x INT) RETURN INT AS BEGIN RETURN x * 2; END; END"
+        )
+    at_backup = snapshot(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    # When it is restored in place (replacing the package it holds)
+    restore_backup(db_settings, entry, in_place=True)
+    # Then the database is as it was at the backup, package and view included
+    assert_snapshots_equal(at_backup, snapshot(db_settings, source))

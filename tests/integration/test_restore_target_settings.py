@@ -186,3 +186,178 @@ def test_a_table_without_primary_key_is_refused_before_any_change_where_the_serv
     assert required in message
     assert "b_log" in message
     assert schemas_like(db_settings, target) == []
+
+
+def foreign_key_targets(settings: DbSettings, database: str) -> set[tuple[str, str]]:
+    """(constraint, referenced database) of every foreign key of `database`."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT constraint_name, unique_constraint_schema "
+            "FROM information_schema.referential_constraints WHERE constraint_schema = %s",
+            (database,),
+        )
+        return {(str(name), str(schema)) for name, schema in cur.fetchall()}
+
+
+def test_a_subset_restored_in_place_keeps_its_foreign_keys_where_sessions_start_with_ansi_quotes(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of a parent and a child table referencing it
+    source = make_database("aq")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE parent (id INT PRIMARY KEY)",
+        "CREATE TABLE child (id INT PRIMARY KEY, pid INT, CONSTRAINT fk_child_parent "
+        "FOREIGN KEY (pid) REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1)",
+        "INSERT INTO child VALUES (1, 1)",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    # When the child alone is restored in place on a server whose sessions start with ANSI_QUOTES
+    with server_global(db_settings, "sql_mode", "'ANSI_QUOTES,STRICT_TRANS_TABLES'"):
+        restore_backup(db_settings, entry, in_place=True, tables=["child"])
+    # Then the live child references the live parent, not the staging database the restore dropped
+    assert foreign_key_targets(db_settings, source) == {("fk_child_parent", source)}
+    run_sql(db_settings, source, "INSERT INTO parent VALUES (2)", "INSERT INTO child VALUES (2, 2)")
+
+
+def test_a_table_restored_alone_brings_its_sequence_where_sessions_start_with_ansi_quotes(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("sequences, and defaults calling them, are MariaDB's")
+    # Given a backup of a table whose key comes from a sequence
+    source = make_database("aqs")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE SEQUENCE seq START WITH 10",
+        "CREATE TABLE item (id BIGINT NOT NULL DEFAULT nextval(seq) PRIMARY KEY, name TEXT)",
+        "INSERT INTO item (name) VALUES ('a')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When that table alone is restored on a server whose sessions start with ANSI_QUOTES
+    with server_global(db_settings, "sql_mode", "'ANSI_QUOTES,STRICT_TRANS_TABLES'"):
+        restore_backup(db_settings, entry, target_database=target, tables=["item"])
+    # Then the sequence came with it, the default calls the target's own, and a new row takes from it
+    assert show_create(db_settings, target, "item") == show_create(db_settings, source, "item").replace(
+        f"`{source}`.", f"`{target}`."
+    )
+    run_sql(db_settings, target, "INSERT INTO item (name) VALUES ('b')")
+
+
+def test_a_server_whose_sessions_start_read_only_is_restored_into(db_settings, make_database, tmp_path):
+    # Given a backup
+    source = make_database("tro")
+    run_sql(db_settings, source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose transactions start READ ONLY by default (a writable
+    # server: the default access mode of a session, which any session may change, not read_only)
+    variable = "transaction_read_only" if flavour(db_settings) == "mysql" else "tx_read_only"
+    with server_global(db_settings, variable, "ON"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the restore writes as it does anywhere else
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_a_routine_keeps_its_collations_where_the_server_gives_utf8mb4_another_default(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("default_collation_for_utf8mb4 is MySQL's (8.0+)")
+    # Given a backup of a function and a procedure whose utf8mb4 text takes the character set's default
+    source = make_database("dcu")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE FUNCTION f_label(x INT) RETURNS VARCHAR(20) CHARSET utf8mb4 DETERMINISTIC "
+        "RETURN CONCAT('n', x)",
+        "CREATE PROCEDURE p_echo(IN s VARCHAR(20) CHARSET utf8mb4) SELECT s",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose utf8mb4 default is another collation (5.7 compatibility)
+    with server_global(db_settings, "default_collation_for_utf8mb4", "utf8mb4_general_ci"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the routines come back as they were, with no COLLATE utf8mb4_general_ci added
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_indexed_tables_keep_their_shape_where_the_server_keeps_tables_in_the_system_tablespace(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of tables with secondary indexes and a foreign key
+    source = make_database("fpt")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20), UNIQUE KEY uq_name (name))",
+        "CREATE TABLE child (id INT PRIMARY KEY, pid INT, note VARCHAR(20), KEY k_note (note), "
+        "CONSTRAINT fk_child_parent FOREIGN KEY (pid) REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1, 'a')",
+        "INSERT INTO child VALUES (1, 1, 'x')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server that puts new tables in the system tablespace
+    with server_global(db_settings, "innodb_file_per_table", "OFF"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the tables come back as they were (MySQL names a tablespace once an index is added by ALTER)
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_grants_by_pattern_read_literally_are_refused_in_one_line_that_says_why(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("partial_revokes is MySQL's (8.0.16+)")
+    # Given a backup, and an account granted ALL on the target's databases by a wildcard pattern
+    source = make_database("prv")
+    run_sql(db_settings, source, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it restores on a server with partial_revokes ON, where `%` and `_` in a grant are literal
+    with (
+        server_global(db_settings, "partial_revokes", "ON"),
+        restore_account(db_settings, target) as account,
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(account, entry, target_database=target)
+    # Then it is refused in one line naming the database it may not create and why, nothing created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "may not create" in message
+    assert "partial_revokes" in message
+    assert "nothing was changed" in message
+    assert schemas_like(db_settings, target) == []
+
+
+def test_an_index_too_long_for_the_servers_row_format_names_that_setting(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("MariaDB creates such an index under COMPACT too (it limits it otherwise)")
+    # Given a backup of a table with an index over 767 bytes (VARCHAR(255) in utf8mb4: 1,020)
+    source = make_database("rf")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE page (id INT PRIMARY KEY, url VARCHAR(255), KEY k_url (url)) CHARACTER SET utf8mb4",
+        "INSERT INTO page VALUES (1, 'https://example.com/')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose new tables default to the COMPACT row format (767 bytes)
+    with (
+        server_global(db_settings, "innodb_default_row_format", "COMPACT"),
+        pytest.raises(OperationError) as refused,
+    ):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then the one-line error names the setting that makes the index too long, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "innodb_default_row_format is COMPACT" in message
+    assert schemas_like(db_settings, target) == []

@@ -166,8 +166,13 @@ def connect(
         conn.connect()
         # pymysql takes autocommit from the server's greeting, which says on whatever the server's
         # global autocommit (a managed default, init_connect) gives the session: say it ourselves.
+        # So for the default access mode: a server whose transactions start READ ONLY by default
+        # (transaction_read_only, a session default any session may change; read_only is what guards
+        # a replica) would fail the restore's first write. (MariaDB before 11.1 knows only its old name.)
+        server = str(conn.get_server_info())  # type: ignore[no-untyped-call]  # untyped in the stubs
+        read_only = "tx_read_only" if "MariaDB" in server else "transaction_read_only"
         with conn.cursor() as cur:
-            cur.execute("SET autocommit = 1")
+            cur.execute(f"SET autocommit = 1, {read_only} = 0")
     except pymysql.err.OperationalError as exc:
         raise connection_error(exc, settings, database or settings.database) from None
     warn_if_unverified(settings)

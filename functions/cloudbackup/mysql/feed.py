@@ -77,7 +77,7 @@ class StatementFeed:
         self.kind = ""
         self._rows_shown = 0
         self._bytes_shown = 0
-        self.defer_indexes = defer_indexes
+        self.defer_indexes = defer_indexes and loader.defers_indexes
         self.deferred: dict[bytes, DeferredTable] = {}  # by lower-cased table name
 
     @property

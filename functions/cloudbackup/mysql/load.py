@@ -52,9 +52,18 @@ SESSION_SETUP = (
 # defaults: no invisible `my_row_id` primary key added to a table without one (MySQL's
 # sql_generate_invisible_primary_key, ON by default on Azure), and TIMESTAMP columns with only the
 # defaults their DDL names (explicit_defaults_for_timestamp OFF adds DEFAULT CURRENT_TIMESTAMP ON UPDATE …).
-TABLE_SHAPE = {"sql_generate_invisible_primary_key": "OFF", "explicit_defaults_for_timestamp": "ON"}
+# And a routine's: MySQL writes `CHARSET utf8mb4` alone where the collation is utf8mb4's own default,
+# which a server's default_collation_for_utf8mb4 (a 5.7 compatibility setting) would otherwise replace
+# (RETURNS … COLLATE utf8mb4_general_ci). Tables always name their collations: none of them changes.
+TABLE_SHAPE = {
+    "sql_generate_invisible_primary_key": "OFF",
+    "explicit_defaults_for_timestamp": "ON",
+    "default_collation_for_utf8mb4": "UTF8MB4_0900_AI_CI",
+}
 ER_SPECIFIC_ACCESS_DENIED = 1227
 ER_LOCK_DEADLOCK = 1213
+ER_TOO_LONG_KEY = 1071
+ER_INDEX_COLUMN_TOO_LONG = 1709
 ER_LOCK_WAIT_TIMEOUT = 1205
 RETRIES = 3
 SERVER_STATUS_IN_TRANS = 0x1
@@ -94,7 +103,9 @@ def _shape_changed_by(name: str, create_table: bytes) -> bool:
     without a primary key gains `my_row_id`, a TIMESTAMP column gains defaults."""
     if name == "sql_generate_invisible_primary_key":
         return _PRIMARY_KEY.search(create_table) is None
-    return _TIMESTAMP_COLUMN.search(create_table) is not None
+    if name == "explicit_defaults_for_timestamp":
+        return _TIMESTAMP_COLUMN.search(create_table) is not None
+    return False
 
 
 def table_of(sql: bytes, kind: Kind) -> bytes | None:
@@ -222,6 +233,8 @@ class Loader:
     _charset: str = "utf8mb4"  # the session's character_set_client (connect() sets utf8mb4)
     _serial_auto_increment: bool = False  # LOAD DATA into a table with AUTO_INCREMENT would not overlap
     _max_packet: int = 0  # the server's max_allowed_packet for these sessions
+    defers_indexes: bool = True  # secondary indexes may be built after the rows (see __post_init__)
+    _row_format: str = "dynamic"  # the server's innodb_default_row_format (lower case)
     # TABLE_SHAPE settings this account could not set for its session: {name: the server's value}
     _unkept_shape: dict[str, str] = field(default_factory=dict)
 
@@ -243,6 +256,11 @@ class Loader:
         self.rows_as_data = self.rows_as_data and settings.local_infile
         self._serial_auto_increment = self.jobs > 1 and not settings.loads_overlap
         self._max_packet = settings.max_allowed_packet
+        # MySQL writes `TABLESPACE innodb_system` into a table of the system tablespace (where
+        # innodb_file_per_table is OFF puts new tables) once an ALTER adds an index or a foreign key to
+        # it: its SHOW CREATE would change, so there a table is created with all of them at once.
+        self.defers_indexes = not (self.to_mysql and not settings.file_per_table)
+        self._row_format = settings.row_format
         self._counters = [_Counters() for _ in self._conns]
         for index in range(1, self.jobs + 1):
             self._queues.append(queue.Queue(2))
@@ -536,8 +554,22 @@ class Loader:
     def _error(self, exc: pymysql.err.MySQLError, stmt: Statement, where: str) -> LoadError:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         message = " ".join(str(exc.args[1] if len(exc.args) > 1 else exc).split())  # one line
-        hint = definer_error_hint(code, stmt.sql, self.definer)
+        hint = definer_error_hint(code, stmt.sql, self.definer) or self._row_format_hint(code)
         return LoadError(f"{_place(stmt, where)} failed: error {code}: {message}{hint}", code=code)
+
+    def _row_format_hint(self, code: int) -> str:
+        """Why an index the source had is too long here: a table that names no ROW_FORMAT takes the
+        server's default, and COMPACT or REDUNDANT allow index keys of 767 bytes where DYNAMIC allows 3072."""
+        if code not in (ER_TOO_LONG_KEY, ER_INDEX_COLUMN_TOO_LONG) or self._row_format not in (
+            "compact",
+            "redundant",
+        ):
+            return ""
+        return (
+            f" (the server's innodb_default_row_format is {self._row_format.upper()}, which limits an "
+            "index key to 767 bytes: set it to DYNAMIC, the default (RDS: in the parameter group), "
+            "then restore again)"
+        )
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -597,6 +629,8 @@ class DataSettings:
     local_infile: bool  # the server takes LOAD DATA LOCAL
     autoinc_lock_mode: int
     max_allowed_packet: int = 0  # the largest statement the session takes (0: not known)
+    file_per_table: bool = True  # new InnoDB tables get their own tablespace (not the system one)
+    row_format: str = "dynamic"  # what a new InnoDB table that names no ROW_FORMAT gets
 
     @property
     def loads_overlap(self) -> bool:
@@ -610,10 +644,17 @@ class DataSettings:
 def data_settings(conn: Any) -> DataSettings:
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet"
+            "SELECT @@GLOBAL.local_infile, @@GLOBAL.innodb_autoinc_lock_mode, @@SESSION.max_allowed_packet, "
+            "@@GLOBAL.innodb_file_per_table, @@GLOBAL.innodb_default_row_format"
         )
-        local_infile, lock_mode, max_packet = cur.fetchone()
-    return DataSettings(str(local_infile) in ("1", "ON"), int(lock_mode), int(max_packet))
+        local_infile, lock_mode, max_packet, file_per_table, row_format = cur.fetchone()
+    return DataSettings(
+        str(local_infile) in ("1", "ON"),
+        int(lock_mode),
+        int(max_packet),
+        str(file_per_table) in ("1", "ON"),
+        str(row_format).lower(),
+    )
 
 
 def _place(stmt: Statement, where: str) -> str:

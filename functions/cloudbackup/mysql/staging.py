@@ -36,6 +36,7 @@ IDLE_SECONDS = 31536000
 _ID_LENGTH = 8
 # What a read-only server answers a write with (read_only, super_read_only; MySQL and MariaDB alike).
 ER_OPTION_PREVENTS_STATEMENT = 1290
+ER_DBACCESS_DENIED = 1044
 
 
 def staging_prefix(target: str, mark: str = MARK) -> str:
@@ -186,6 +187,26 @@ def _read_only_refused(target: str) -> Iterator[None]:
         ) from None
 
 
+def _creation_refused(cur: Any, staging: str, target: str) -> OperationError:
+    """The account may not create the staging database: which grant it lacks, in one line."""
+    cur.execute("SELECT CURRENT_USER()")
+    user = str(cur.fetchone()[0])
+    cur.execute("SHOW GLOBAL VARIABLES LIKE 'partial_revokes'")  # (MySQL 8.0.16+ only: no row elsewhere)
+    literal = any(str(value).upper() in ("ON", "1") for _, value in cur.fetchall())
+    pattern = "`" + staging_prefix(target).replace("_", "\\_") + "%`.*"
+    why = (
+        "; partial_revokes is ON on this server, which reads `%` and `_` in a database grant literally: "
+        "grant ALL ON *.* and revoke what the account must not have (REVOKE … ON mysql.* and the "
+        "other databases)"
+        if literal
+        else ""
+    )
+    return OperationError(
+        f"{user} may not create {staging}, the restore's staging database; nothing was changed: "
+        f"grant it ALL ON {pattern} (README: least privilege){why}"
+    )
+
+
 class StagingDatabase:
     """A fresh staging database for `target`; `drop()` removes it (call it in a finally).
 
@@ -216,10 +237,15 @@ class StagingDatabase:
                         self.stale_dropped += clean_empty_copies(cur, target)
                     self.name = staging_prefix(target, mark) + secrets.token_hex(_ID_LENGTH // 2)
                     _locked(cur, _lock_name(self.name))  # (a new random name: always free)
-                    cur.execute(
-                        f"CREATE DATABASE {quote_identifier(self.name)} "
-                        f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
-                    )
+                    try:
+                        cur.execute(
+                            f"CREATE DATABASE {quote_identifier(self.name)} "
+                            f"CHARACTER SET {setting_name(charset)} COLLATE {setting_name(collation)}"
+                        )
+                    except pymysql.err.OperationalError as exc:
+                        if not exc.args or exc.args[0] != ER_DBACCESS_DENIED:
+                            raise
+                        raise _creation_refused(cur, self.name, target) from None
         except BaseException:
             self.conn.close()
             raise

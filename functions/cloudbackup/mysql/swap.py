@@ -45,9 +45,10 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.definer import DefinerPolicy
-from cloudbackup.mysql.identifiers import quote_identifier, setting_name
+from cloudbackup.mysql.identifiers import quote_identifier, setting_literal, setting_name
 from cloudbackup.mysql.load import Loader
 from cloudbackup.mysql.routines import events_section, list_events, list_routines, routines_section
+from cloudbackup.mysql.server_text import SHOW_SQL_MODE
 from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import UNFINISHED, free_before_name, schema_exists
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
@@ -128,8 +129,12 @@ def publish(db: DbSettings, plan: SwapPlan) -> str | None:
     conn = connect(db, database=plan.staging)
     try:
         with conn.cursor() as cur:
+            # The swap reads SHOW CREATE TABLE and column defaults back and rewrites the database names
+            # in them: under the server's sql_mode (ANSI_QUOTES) those would come quoted with `"` and
+            # match nothing, leaving references to the staging database this restore drops.
             cur.execute(
-                f"SET SESSION lock_wait_timeout = {int(plan.lock_wait_timeout)}, foreign_key_checks = 0"
+                f"SET SESSION lock_wait_timeout = {int(plan.lock_wait_timeout)}, foreign_key_checks = 0, "
+                f"sql_mode = {setting_literal(SHOW_SQL_MODE)}"
             )
             return _publish(db, conn, cur, plan)
     except pymysql.err.MySQLError as exc:
@@ -388,7 +393,15 @@ def _drop_objects(cur: Any, database: str) -> None:
 
 def _drop(cur: Any, kind: str, database: str, name: str) -> None:
     try:
-        cur.execute(f"DROP {kind} IF EXISTS {q(database)}.{q(name)}")
+        if kind.startswith("PACKAGE"):
+            # MariaDB before 11.4 knows the word PACKAGE only under sql_mode ORACLE, in DROP too.
+            cur.execute("SET sql_mode = 'ORACLE'")
+            try:
+                cur.execute(f"DROP {kind} IF EXISTS {q(database)}.{q(name)}")
+            finally:
+                cur.execute(f"SET sql_mode = {setting_literal(SHOW_SQL_MODE)}")
+        else:
+            cur.execute(f"DROP {kind} IF EXISTS {q(database)}.{q(name)}")
     except pymysql.err.MySQLError as exc:
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
         if "SYSTEM_USER" not in message:

@@ -8,7 +8,12 @@ from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
 from cloudbackup.mysql.staging import MAX_NAME
 from cloudbackup.preflight.contents import read_contents
-from cloudbackup.preflight.rules import crossing_problems, primary_key_problem, stored_program_problem
+from cloudbackup.preflight.rules import (
+    crossing_problems,
+    name_case_problem,
+    primary_key_problem,
+    stored_program_problem,
+)
 from cloudbackup.preflight.target import inspect_target, may_set_any_definer
 
 
@@ -23,15 +28,18 @@ def check_restorable(
     A backup from the other server flavour (MariaDB into MySQL, or back) has its table definitions
     scanned for what only its own flavour has; a server logging binary logs is checked for the rules
     it puts on creating stored functions and triggers; a server requiring a primary key on every table,
-    for tables without one.
+    for tables without one; a server comparing table names without case, for tables that would be one.
     """
     manifest = entry.manifest
     target = inspect_target(db)
+    refused = f"restore of backup {manifest.id} into {target_database} refused before any change: "
+    folded = name_case_problem((f.name for f in frames if f.kind == "table"), target)
+    if folded:
+        raise OperationError(refused + folded)
     crossing = manifest.server.flavour != target.flavour
     if not crossing and not target.checks_stored_programs and not target.requires_primary_key:
         return
     contents = read_contents(entry, frames, with_tables=crossing or bool(target.requires_primary_key))
-    refused = f"restore of backup {manifest.id} into {target_database} refused before any change: "
     if crossing:
         problems = crossing_problems(contents, target, charset=manifest.charset, collation=manifest.collation)
         if problems:

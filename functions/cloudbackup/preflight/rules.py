@@ -136,6 +136,25 @@ def primary_key_problem(contents: BackupContents, target: TargetServer) -> str |
     )
 
 
+def name_case_problem(tables: Iterable[str], target: TargetServer) -> str | None:
+    """Why a server comparing table names without case refuses tables whose names differ only in
+    case: the second CREATE TABLE would meet the first (or its DROP IF EXISTS drop it, rows and all)."""
+    if not target.lower_case_table_names:
+        return None
+    by_folded: dict[str, list[str]] = {}
+    for table in tables:
+        by_folded.setdefault(table.lower(), []).append(table)
+    clashes = [" and ".join(names) for names in by_folded.values() if len(names) > 1]
+    if not clashes:
+        return None
+    return (
+        f"the server compares table names without case (lower_case_table_names = "
+        f"{target.lower_case_table_names}) and the backup holds tables whose names differ only in case "
+        f"({_names(clashes)}), which would become one table: restore into a server with "
+        "lower_case_table_names = 0, or restore those tables one at a time (--table) into separate databases"
+    )
+
+
 def crossing_problems(
     contents: BackupContents, target: TargetServer, *, charset: str, collation: str
 ) -> list[str]:

@@ -27,6 +27,9 @@ class TargetServer:
     # The setting that refuses a table without a primary key, where it is ON for this session (MySQL's
     # sql_require_primary_key, DigitalOcean's default; MariaDB's innodb_force_primary_key), else "".
     requires_primary_key: str = ""
+    # 1 or 2: table names are compared without case (1 also stores them in lower case), so two tables
+    # whose names differ only in case are one table there. Set when the server was initialised.
+    lower_case_table_names: int = 0
 
 
 def inspect_target(db: DbSettings) -> TargetServer:
@@ -34,9 +37,9 @@ def inspect_target(db: DbSettings) -> TargetServer:
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT VERSION(), @@GLOBAL.log_bin, @@GLOBAL.log_bin_trust_function_creators, "
-            "@@SESSION.sql_log_bin, CURRENT_USER()"
+            "@@SESSION.sql_log_bin, CURRENT_USER(), @@GLOBAL.lower_case_table_names"
         )
-        version, log_bin, trusted, session_logs, user = cur.fetchone()
+        version, log_bin, trusted, session_logs, user, lower_case = cur.fetchone()
         server = server_info(str(version))
         checks = bool(int(log_bin)) and not int(trusted) and bool(int(session_logs))
         return TargetServer(
@@ -50,6 +53,7 @@ def inspect_target(db: DbSettings) -> TargetServer:
                 cur, "SELECT engine FROM information_schema.engines WHERE support IN ('YES', 'DEFAULT')"
             ),
             requires_primary_key=_primary_key_required(cur),
+            lower_case_table_names=int(lower_case),
         )
 
 

@@ -1,0 +1,97 @@
+"""A backup restored into a server that folds table names to lower case (lower_case_table_names=1,
+which only a server's initialisation sets: Windows-born schemas, some managed defaults): tables whose
+names differ only in case would become one, so such a backup is refused in one line before any change.
+
+These tests start a second MySQL, initialised with lower_case_table_names=1, beside the session's."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.errors import OperationError
+from cloudbackup.restore import restore_backup
+from tests.fixtures.every_type import drop_database
+from tests.fixtures.mariadb import SERVERS, admin_connect, run_sql
+from tests.fixtures.mysql_server import fetch_mysql, start_mysql, stop_mysql
+from tests.integration.restore_helpers import back_up, schemas_like
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif("mysql" not in SERVERS, reason="CLOUDBACKUP_TEST_SERVERS does not name mysql"),
+]
+
+
+@pytest.fixture(scope="module")
+def folding_mysql(tmp_path_factory):
+    """A MySQL whose table names are stored in lower case and compared without case."""
+    server = start_mysql(
+        fetch_mysql(), tmp_path_factory.mktemp("mysql-lctn1"), options=["--lower-case-table-names=1"]
+    )
+    yield parse_db_url(server.url, environ={})
+    stop_mysql(server.pid)
+
+
+@pytest.fixture(scope="module")
+def mysql(mysql_server):
+    return parse_db_url(mysql_server.url, environ={})
+
+
+@pytest.fixture
+def source(mysql):
+    name = f"cbt_case_{uuid.uuid4().hex[:8]}"
+    with admin_connect(mysql) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    yield name
+    drop_database(mysql, name)
+
+
+def test_tables_differing_only_in_case_are_refused_where_names_fold(mysql, folding_mysql, source, tmp_path):
+    # Given a backup of two tables whose names differ only in case, each with its own rows
+    run_sql(
+        mysql,
+        source,
+        "CREATE TABLE Orders (id INT PRIMARY KEY)",
+        "CREATE TABLE orders (id INT PRIMARY KEY)",
+        "INSERT INTO Orders VALUES (1)",
+        "INSERT INTO orders VALUES (2), (3)",
+    )
+    entry = back_up(mysql, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server with lower_case_table_names=1
+    with pytest.raises(OperationError) as refused:
+        restore_backup(folding_mysql, entry, target_database=target)
+    # Then it is refused in one line naming the tables and the setting, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert "lower_case_table_names" in message
+    assert "Orders" in message
+    assert "orders" in message
+    assert schemas_like(folding_mysql, target) == []
+
+
+def test_mixed_case_names_that_stay_apart_restore_where_names_fold(mysql, folding_mysql, source, tmp_path):
+    # Given a backup of mixed-case tables whose names stay distinct in lower case
+    run_sql(
+        mysql,
+        source,
+        "CREATE TABLE Customer (id INT PRIMARY KEY)",
+        "CREATE TABLE OrderLine (id INT PRIMARY KEY, customer INT, "
+        "CONSTRAINT fk_line_customer FOREIGN KEY (customer) REFERENCES Customer (id))",
+        "INSERT INTO Customer VALUES (1)",
+        "INSERT INTO OrderLine VALUES (1, 1)",
+    )
+    entry = back_up(mysql, source, tmp_path)
+    target = source + "_copy"
+    try:
+        # When it is restored into a server with lower_case_table_names=1
+        restore_backup(folding_mysql, entry, target_database=target)
+        # Then every row is there, under the folded names
+        with admin_connect(folding_mysql, target) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM customer JOIN orderline ON orderline.customer = customer.id")
+            assert cur.fetchone()[0] == 1
+    finally:
+        drop_database(folding_mysql, target)
