@@ -25,6 +25,7 @@ RAND = 13
 USER_VAR = 14
 FORMAT_DESCRIPTION = 15
 XID = 16
+EXECUTE_LOAD_QUERY = 18  # a statement-logged LOAD DATA: a Query event's layout, a longer post-header
 TABLE_MAP = 19
 HEARTBEAT = 27
 GTID_MYSQL = 33
@@ -276,7 +277,7 @@ class Query:
 
 def query(event: Event, fde: FormatDescription) -> Query:
     body = payload(event, fde)
-    post = fde.post_header_len(QUERY) or 13
+    post = fde.post_header_len(event.type) or 13  # (an Execute_load_query has 13 more bytes)
     db_len = body[8]
     status_len = struct.unpack_from("<H", body, 11)[0]
     status = body[post : post + status_len]

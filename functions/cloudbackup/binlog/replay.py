@@ -30,7 +30,7 @@ from pymysql.converters import escape_string
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.event_status import read_event_statement
 from cloudbackup.binlog.segments import SegmentIndex
-from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
+from cloudbackup.binlog.statements import changes_rows, event_change, source_defaults_change, statement_kind
 from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
@@ -215,7 +215,7 @@ class Replayer:
             return True
         if kind == ev.XID:
             return self._end_transaction(event)
-        if kind == ev.QUERY:
+        if kind in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
             return self._query(event, fde)
         if kind == ev.TRANSACTION_PAYLOAD or kind in ev.MARIADB_COMPRESSED:
             raise OperationError(
@@ -271,17 +271,29 @@ class Replayer:
             )
         if q.database == self.source or (not q.database and self._names_source(q)):
             # (from a session with no default database every name is qualified: `shop`.t is ours)
+            if changes_rows(text):
+                self._refuse_logged_rows(q)
             if kind == "event":
                 self._hold_event(event, q)
             else:
                 self._run_ddl(event, q)
         elif self._names_source(q):
+            if changes_rows(text):
+                self._refuse_logged_rows(q)
             self._refuse_an_in_place_restore(event, q.database)  # (our own swap runs from staging)
             raise OperationError(
                 f"a statement at {self.where} changes {self.source} from another database "
                 f"({q.text[:80].decode(errors='replace')}): restore to a time before it"
             )
         return True
+
+    def _refuse_logged_rows(self, q: ev.Query) -> None:
+        statement = " ".join(q.text[:80].decode(errors="replace").split())
+        raise OperationError(
+            f"the binlog event at {self.where} changes {self.source}'s rows logged as a statement "
+            f"(binlog_format STATEMENT or MIXED) and not as rows: {statement}; running it again does not "
+            "give the same rows back; restore to a time before it, and have every session log ROW"
+        )
 
     def _xa(self, event: ev.Event) -> bool:
         """An XA statement. Its rows are prepared in one transaction and committed by a later `XA COMMIT`
