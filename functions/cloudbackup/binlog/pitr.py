@@ -27,6 +27,7 @@ from cloudbackup.binlog.segments import (
     index_key,
     read_indexes,
     segment_holding,
+    servers_holding,
     starts_a_replay,
 )
 from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
@@ -98,6 +99,7 @@ def plan_replay(
             f"the backup {entry.id}'s binlog position {start_file}:{start_pos} is not in the archive of "
             f"{entry.manifest.source} ({window}): nothing to replay from"
         )
+    _refuse_a_position_of_two_servers(entry, indexes, start_file, start_pos)
     chain = [indexes[first]]
     for segment in indexes[first + 1 :]:
         if chain[-1].last_time >= to_time:
@@ -129,6 +131,28 @@ def plan_replay(
         start_file=start_file,
         start_pos=start_pos,
         format_description=_format_description(store, chain[0]),
+    )
+
+
+def _refuse_a_position_of_two_servers(
+    entry: CatalogEntry, indexes: list[SegmentIndex], binlog_file: str, pos: int
+) -> None:
+    """The backup records a file and position, not the server: where the archive holds that place in
+    two servers' files (it went on from another server after a failover), which events follow the
+    backup cannot be told, and replaying the other server's would give another database."""
+    holders = servers_holding(indexes, binlog_file, pos)
+    if len(holders) < 2:
+        return
+    later = indexes.index(holders[-1])
+    gap = next((s.gap_before for s in reversed(indexes[: later + 1]) if s.gap_before), None)
+    servers = ", ".join(
+        f"server_id {h.server_id}" + (f" ({h.server_uuid})" if h.server_uuid else "") for h in holders
+    )
+    raise OperationError(
+        f"the backup {entry.id}'s binlog position {binlog_file}:{pos} is in the archive of "
+        f"{entry.manifest.source} for {len(holders)} servers ({servers}; the gap between them: "
+        f"{gap or 'positions do not follow'}): which one the backup was taken on is not "
+        "recorded, so nothing is replayed from it; restore from a backup taken after the change of server"
     )
 
 
