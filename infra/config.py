@@ -39,7 +39,9 @@ DB_PATTERN = r"^[^\s/\\.]{1,64}$"  # a restore allow-list entry: a name, `*` glo
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON's own types only. Lax, "pitr": "yes" (or "false", or 1) read as a boolean and "5" as a
+    # number: a value of the wrong type deployed as whatever it converted to instead of failing synth.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Network(Strict):

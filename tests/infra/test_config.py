@@ -141,6 +141,45 @@ def test_bad_field_is_named(path: str, value: Any, expected: str) -> None:
     assert "\n" not in message  # one problem, one line
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        # JSON has true/false and numbers: a string or a number where they belong is a mistake, never
+        # read as yes or no ("pitr": "false" would otherwise deploy nothing, or pitr where none was meant)
+        ("sources.0.pitr", "yes", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("sources.0.pitr", "false", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("sources.0.pitr", 1, "config.sources[0].pitr: Input should be a valid boolean"),
+        (
+            "sources.0.binlog_interval_minutes",
+            "5",
+            "config.sources[0].binlog_interval_minutes: Input should be a valid integer",
+        ),
+        (
+            "sources.0.binlog_interval_minutes",
+            5.0,
+            "config.sources[0].binlog_interval_minutes: Input should be a valid integer",
+        ),
+        (
+            "sources.0.backup_window_hours",
+            True,
+            "config.sources[0].backup_window_hours: Input should be a valid integer",
+        ),
+        ("allow_prune", "no", "config.allow_prune: Input should be a valid boolean"),
+        (
+            "retention.object_lock.enabled",
+            0,
+            "config.retention.object_lock.enabled: Input should be a valid boolean",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_refused_naming_the_field(
+    path: str, value: Any, expected: str
+) -> None:
+    message = error_of(with_change(path, value))
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
 def test_object_lock_is_governance_by_default_and_can_be_switched_off() -> None:
     raw = example_config()
     del raw["retention"]["object_lock"]
