@@ -217,10 +217,12 @@ class Replayer:
             return self._end_transaction(event)
         if kind in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
             return self._query(event, fde)
-        if kind == ev.TRANSACTION_PAYLOAD or kind in ev.MARIADB_COMPRESSED:
+        if kind == ev.TRANSACTION_PAYLOAD:  # the transaction's own events, read as they come
+            return all(self._one(inner) for inner in ev.payload_events(event, fde))
+        if kind in ev.MARIADB_COMPRESSED:
             raise OperationError(
-                f"binlog event at {self.where} is compressed (binlog_transaction_compression or "
-                "log_bin_compress): point-in-time restore cannot replay it; turn compression off"
+                f"binlog event at {self.where} is compressed (log_bin_compress): point-in-time restore "
+                "cannot replay it; turn compression off"
             )
         return True
 
