@@ -21,7 +21,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pymysql
@@ -178,9 +178,20 @@ class Replayer:
     def _reached(self, event: ev.Event) -> bool:
         """Whether the transaction `event` ends (or the DDL it is) comes at or after the stop time:
         by its commit time to the microsecond where the binlog has one (MySQL), else by the second
-        its statement started (so a statement running across the stop time is left out only on MySQL)."""
+        its statement started (so a statement running across the stop time is left out only on MySQL);
+        one logged in the stop time's own second, when that time is not a whole second, is refused."""
         if self.commit_at is not None:
             return self.commit_at >= self.stop_ts
+        if event.timestamp == self.stop_second and self.stop_ts > self.stop_second:
+            # Logged in TIME's own second, which the binlog does not divide: before or after TIME is not
+            # known, and leaving it out or in would each give a database that may never have been
+            second = datetime.fromtimestamp(self.stop_second, UTC)
+            raise OperationError(
+                f"the binlog event at {self.where} is logged in the second of --to-time "
+                f"({second:%Y-%m-%dT%H:%M:%SZ}), and this binlog has whole seconds only (MariaDB): whether "
+                f"it came before or after --to-time is not known; restore to {second:%H:%M:%S} (without "
+                f"that second) or to {second + timedelta(seconds=1):%H:%M:%S} (with it)"
+            )
         return event.timestamp >= self.stop_second
 
     def _ends_at_or_after_stop(self, event: ev.Event) -> bool:
