@@ -7,42 +7,21 @@ read on from the old server's position there: it records a gap, and a restore ac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
 
 from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
-from cloudbackup.dburl import DbSettings, parse_db_url
+from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.binlog_server import private_mariadb
+from tests.fixtures.binlog_server import fresh_log_server
 from tests.fixtures.mariadb import SERVERS, admin_connect
-from tests.fixtures.mysql_server import fetch_mysql, start_mysql, stop_mysql
 from tests.integration.pitr_helpers import next_second, run, schema_exists
 
 pytestmark = pytest.mark.integration
 
 DB = "cbt_failover"
-
-
-@contextmanager
-def _server(flavour: str, root: Path, server_id: int) -> Iterator[DbSettings]:
-    """A fresh server of `flavour` with the binary log on (MySQL's fixture: the same server_id, 97)."""
-    root.mkdir()
-    if flavour == "mariadb":
-        options = (f"--log-bin={root / 'data' / 'binlog'}", f"--server-id={server_id}", "--binlog-format=ROW")
-        with private_mariadb(root, *options) as settings:
-            yield settings
-        return
-    server = start_mysql(fetch_mysql(), root)
-    try:
-        yield parse_db_url(server.url, environ={})
-    finally:
-        stop_mysql(server.pid)
 
 
 def _current_file(settings: DbSettings) -> str:
@@ -65,7 +44,10 @@ def _same_file_in_the_same_second(old: DbSettings, new: DbSettings) -> None:
 
 @pytest.mark.parametrize("flavour", SERVERS)
 def test_an_archive_going_on_from_a_failed_over_server_records_a_gap(flavour, tmp_path):
-    with _server(flavour, tmp_path / "old", 7) as old, _server(flavour, tmp_path / "new", 8) as new:
+    with (
+        fresh_log_server(flavour, tmp_path / "old", 7) as old,
+        fresh_log_server(flavour, tmp_path / "new", 8) as new,
+    ):
         # Given a backup on the old server and its binlog archived, the new one a copy of the database
         _same_file_in_the_same_second(old, new)
         for server in (old, new):

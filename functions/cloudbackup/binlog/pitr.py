@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloudbackup.binlog import events as ev
@@ -60,6 +60,10 @@ class ReplayPlan:
     start_file: str
     start_pos: int
     format_description: bytes  # the first segment's file's, which the replay reads its events by
+    # The segments after them up to the next gap: an event's time is the one its session had (SET
+    # TIMESTAMP), so a segment may end with a time after TIME while transactions committed before it
+    # follow. The replay reads on into these (each checked first) until it meets the stop.
+    following: list[SegmentIndex] = field(default_factory=list)
 
 
 def plan_replay(
@@ -124,6 +128,11 @@ def plan_replay(
         )
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
+    following: list[SegmentIndex] = []
+    for segment in indexes[indexes.index(chain[-1]) + 1 :]:
+        if not follows((following or chain)[-1], segment):
+            break
+        following.append(segment)
     return ReplayPlan(
         entry=entry,
         store=store,
@@ -131,6 +140,7 @@ def plan_replay(
         start_file=start_file,
         start_pos=start_pos,
         format_description=_format_description(store, chain[0]),
+        following=following,
     )
 
 
@@ -270,8 +280,11 @@ def restore_to_time(
 
 
 def _events_from(plan: ReplayPlan) -> Iterator[tuple[str, ev.Event]]:
-    """(file:pos, event) from the backup's position on, through the planned segments."""
-    for n, segment in enumerate(plan.segments):
+    """(file:pos, event) from the backup's position on, through the planned segments, then on through
+    the ones following them (each verified before it is read), for as long as the replay asks."""
+    for n, segment in enumerate([*plan.segments, *plan.following]):
+        if n >= len(plan.segments):  # (the planned ones were, before anything changed)
+            verify_segment(plan.store, segment)
         for event in segment_events(plan.store, segment):
             if n == 0 and segment.binlog_file == plan.start_file and event.start < plan.start_pos:
                 if event.type == ev.FORMAT_DESCRIPTION:
