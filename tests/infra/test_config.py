@@ -93,8 +93,26 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
             "between two scheduled runs (73 hours of cron(0 2 ? * MON-FRI *))",
         ),
         # JSON's types as written: a string or a number where a boolean or an integer belongs is a typo
+        # ("pitr": "false" would otherwise deploy nothing, or pitr where none was meant)
         ("sources.0.pitr", "yes", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("sources.0.pitr", "false", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("sources.0.pitr", 1, "config.sources[0].pitr: Input should be a valid boolean"),
         ("allow_prune", "false", "config.allow_prune: Input should be a valid boolean"),
+        (
+            "sources.0.binlog_interval_minutes",
+            "5",
+            "config.sources[0].binlog_interval_minutes: Input should be a valid integer",
+        ),
+        (
+            "sources.0.binlog_interval_minutes",
+            5.0,
+            "config.sources[0].binlog_interval_minutes: Input should be a valid integer",
+        ),
+        (
+            "retention.object_lock.enabled",
+            0,
+            "config.retention.object_lock.enabled: Input should be a valid boolean",
+        ),
         ("functions.memory_mb", "2048", "config.functions.memory_mb: Input should be a valid integer"),
         (
             "retention.noncurrent_days",

@@ -6,6 +6,7 @@ import struct
 import zlib
 
 import pytest
+import zstandard
 
 from cloudbackup.binlog import events as ev
 
@@ -114,3 +115,40 @@ def test_split_events_keeps_an_unfinished_event_for_the_next_chunk():
     assert rest == two[:10]
     with pytest.raises(ValueError, match="claims"):
         ev.split_events(b"\0" * 9 + struct.pack("<I", 3) + b"\0" * 6)
+
+
+def packed(value: int) -> bytes:
+    """A length-encoded integer of the client protocol (what MySQL writes a payload's fields in)."""
+    return bytes([value]) if value < 0xFB else b"\xfc" + struct.pack("<H", value)
+
+
+def transaction_payload(inner: list[bytes], *, compression: int = 0, damage: bool = False) -> ev.Event:
+    """A Transaction_payload event holding `inner` (events without checksums), as MySQL writes it."""
+    data = b"".join(inner)
+    packed_data = zstandard.ZstdCompressor().compress(data) if compression == 0 else data
+    if damage:
+        packed_data = packed_data[:-6] + b"\xff" * 6
+    fields = b""
+    for kind, value in ((1, len(packed_data)), (2, compression), (3, len(data))):
+        fields += packed(kind) + packed(len(packed(value))) + packed(value)
+    return ev.parse_event(event(ev.TRANSACTION_PAYLOAD, fields + b"\x00" + packed_data))
+
+
+def test_a_transaction_payload_gives_its_events_with_the_files_checksum():
+    # Given a compressed transaction: BEGIN and a Table_map, written without checksums at position 0
+    begin = event(ev.QUERY, struct.pack("<IIBHH", 1, 0, 4, 0, 0) + b"shop\0BEGIN", checksum=False, log_pos=0)
+    table = event(ev.TABLE_MAP, table_map_body(b"shop", b"item"), checksum=False, log_pos=0)
+    for compression in (0, 255):  # zstd, and none
+        # When its events are read
+        inner = ev.payload_events(transaction_payload([begin, table], compression=compression), fde())
+        # Then they are the transaction's own, each now with a valid CRC32 as the file's other events
+        assert [e.type for e in inner] == [ev.QUERY, ev.TABLE_MAP]
+        assert all(crc_ok(e.raw) for e in inner)
+        assert ev.query(inner[0], fde()).text == b"BEGIN"
+        assert ev.table_map(inner[1], fde()).table == "item"
+
+
+def test_a_damaged_transaction_payload_is_refused_as_unreadable():
+    begin = event(ev.QUERY, struct.pack("<IIBHH", 1, 0, 4, 0, 0) + b"shop\0BEGIN", checksum=False, log_pos=0)
+    with pytest.raises(ValueError, match="payload"):
+        ev.payload_events(transaction_payload([begin] * 20, damage=True), fde())

@@ -135,6 +135,15 @@ def _start(server: ServerLog, last: SegmentIndex | None) -> tuple[tuple[str, int
     if last is None:
         return oldest, None
     binlog_file, pos = last.next_position
+    archived_from = _another_server(last, server)
+    if archived_from:
+        # A position is a place in one server's files: another server's file of the same name (a failover,
+        # a replica promoted) holds other events, some of them maybe the archived ones again.
+        return oldest, (
+            f"the archive ends at {binlog_file}:{pos} of {archived_from}, and this is another server "
+            f"(server_id {server.server_id}{f', server_uuid {server.uuid}' if server.uuid else ''}: a "
+            f"failover?); its binary log is archived from its oldest file, {oldest[0]}"
+        )
     sizes = dict(server.files)
     if binlog_file not in sizes:
         return oldest, (
@@ -277,6 +286,7 @@ class _Run:
             source=self.source,
             flavour=self.server.flavour,
             server_id=self.server.server_id,
+            server_uuid=self.server.uuid,
             binlog_file=segment.binlog_file,
             first_pos=segment.first_pos,
             end_pos=segment.end_pos,
@@ -315,6 +325,15 @@ class _Run:
         )
         if self.progress is not None:
             self.progress(self.result, False)
+
+
+def _another_server(last: SegmentIndex, server: ServerLog) -> str | None:
+    """The server the archive was read from, when it is not `server` (else None)."""
+    if last.server_id != server.server_id:
+        return f"the server with server_id {last.server_id}"
+    if last.server_uuid and server.uuid and last.server_uuid != server.uuid:
+        return f"the server with server_uuid {last.server_uuid}"
+    return None
 
 
 def _check_same_file(last: SegmentIndex | None, binlog_file: str, event: ev.Event) -> None:

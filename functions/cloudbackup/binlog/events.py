@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import zstandard
+
 HEADER_LEN = 19
 CHECKSUM_LEN = 4
 _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event_size, log_pos, flags
@@ -25,10 +27,11 @@ RAND = 13
 USER_VAR = 14
 FORMAT_DESCRIPTION = 15
 XID = 16
+EXECUTE_LOAD_QUERY = 18  # a statement-logged LOAD DATA: a Query event's layout, a longer post-header
 TABLE_MAP = 19
 HEARTBEAT = 27
 GTID_MYSQL = 33
-TRANSACTION_PAYLOAD = 40
+TRANSACTION_PAYLOAD = 40  # binlog_transaction_compression: a transaction's events, zstd-compressed
 HEARTBEAT_V2 = 41
 GTID_MARIADB = 162
 ROWS_EVENTS = frozenset({23, 24, 25, 30, 31, 32, 39})  # write/update/delete v1 and v2, partial JSON
@@ -276,7 +279,7 @@ class Query:
 
 def query(event: Event, fde: FormatDescription) -> Query:
     body = payload(event, fde)
-    post = fde.post_header_len(QUERY) or 13
+    post = fde.post_header_len(event.type) or 13  # (an Execute_load_query has 13 more bytes)
     db_len = body[8]
     status_len = struct.unpack_from("<H", body, 11)[0]
     status = body[post : post + status_len]
@@ -311,3 +314,55 @@ def _status_settings(
         else:
             break  # a flavour's own variable: what we need was written before it
     return sql_mode, charset, time_zone, flags2
+
+
+# --- Transaction_payload ---------------------------------------------------------------------------------
+
+_PAYLOAD_END = 0  # the fields before the payload: (type, length, value) each as a packed integer, then 0
+_PAYLOAD_SIZE, _PAYLOAD_COMPRESSION, _PAYLOAD_UNCOMPRESSED_SIZE = 1, 2, 3
+_COMPRESSION_ZSTD, _COMPRESSION_NONE = 0, 255
+
+
+def _packed_int(data: bytes, at: int) -> tuple[int, int]:
+    """A length-encoded integer of the client protocol at `at`: its value and where the next field is."""
+    first = data[at]
+    if first < 0xFB:
+        return first, at + 1
+    width = {0xFC: 2, 0xFD: 3, 0xFE: 8}.get(first)
+    if width is None or at + 1 + width > len(data):
+        raise ValueError(f"a packed integer at byte {at} starts with {first:#x}")
+    return int.from_bytes(data[at + 1 : at + 1 + width], "little"), at + 1 + width
+
+
+def payload_events(event: Event, fde: FormatDescription) -> list[Event]:
+    """The events a Transaction_payload holds (MySQL's binlog_transaction_compression): ordinary events
+    at position 0 without checksums, the transaction's GTID event outside them."""
+    body = payload(event, fde)
+    fields: dict[int, int] = {}
+    at = 0
+    while True:
+        kind, at = _packed_int(body, at)
+        if kind == _PAYLOAD_END:
+            break
+        length, at = _packed_int(body, at)
+        fields[kind], _ = _packed_int(body[: at + length], at)
+        at += length
+    size = fields.get(_PAYLOAD_SIZE, len(body) - at)
+    data = body[at : at + size]
+    compression = fields.get(_PAYLOAD_COMPRESSION, _COMPRESSION_NONE)
+    if compression == _COMPRESSION_ZSTD:
+        expected = fields.get(_PAYLOAD_UNCOMPRESSED_SIZE, 0)
+        try:
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        except zstandard.ZstdError as exc:
+            raise ValueError(f"its zstd payload cannot be read: {exc}") from None
+        if expected and len(data) != expected:
+            raise ValueError(f"its payload holds {len(data)} bytes, not the {expected} it says")
+    elif compression != _COMPRESSION_NONE:
+        raise ValueError(f"its payload is compressed with an unknown method ({compression})")
+    inner, rest = split_events(data)
+    if rest:
+        raise ValueError(f"its payload ends inside an event ({len(rest)} bytes left)")
+    # Written without checksums: given the file's own, they read (and go back to the server) as the
+    # events around them do
+    return [_with_body(e, e.raw[HEADER_LEN:], fde) for e in inner]

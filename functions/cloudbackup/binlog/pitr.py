@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cloudbackup.binlog import events as ev
@@ -27,6 +27,7 @@ from cloudbackup.binlog.segments import (
     index_key,
     read_indexes,
     segment_holding,
+    servers_holding,
     starts_a_replay,
 )
 from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
@@ -59,6 +60,10 @@ class ReplayPlan:
     start_file: str
     start_pos: int
     format_description: bytes  # the first segment's file's, which the replay reads its events by
+    # The segments after them up to the next gap: an event's time is the one its session had (SET
+    # TIMESTAMP), so a segment may end with a time after TIME while transactions committed before it
+    # follow. The replay reads on into these (each checked first) until it meets the stop.
+    following: list[SegmentIndex] = field(default_factory=list)
 
 
 def plan_replay(
@@ -98,6 +103,7 @@ def plan_replay(
             f"the backup {entry.id}'s binlog position {start_file}:{start_pos} is not in the archive of "
             f"{entry.manifest.source} ({window}): nothing to replay from"
         )
+    _refuse_a_position_of_two_servers(entry, indexes, start_file, start_pos)
     chain = [indexes[first]]
     for segment in indexes[first + 1 :]:
         if chain[-1].last_time >= to_time:
@@ -122,6 +128,11 @@ def plan_replay(
         )
     for segment in chain:  # verify before use: every byte replayed is the archived one
         verify_segment(store, segment)
+    following: list[SegmentIndex] = []
+    for segment in indexes[indexes.index(chain[-1]) + 1 :]:
+        if not follows((following or chain)[-1], segment):
+            break
+        following.append(segment)
     return ReplayPlan(
         entry=entry,
         store=store,
@@ -129,6 +140,29 @@ def plan_replay(
         start_file=start_file,
         start_pos=start_pos,
         format_description=_format_description(store, chain[0]),
+        following=following,
+    )
+
+
+def _refuse_a_position_of_two_servers(
+    entry: CatalogEntry, indexes: list[SegmentIndex], binlog_file: str, pos: int
+) -> None:
+    """The backup records a file and position, not the server: where the archive holds that place in
+    two servers' files (it went on from another server after a failover), which events follow the
+    backup cannot be told, and replaying the other server's would give another database."""
+    holders = servers_holding(indexes, binlog_file, pos)
+    if len(holders) < 2:
+        return
+    later = indexes.index(holders[-1])
+    gap = next((s.gap_before for s in reversed(indexes[: later + 1]) if s.gap_before), None)
+    servers = ", ".join(
+        f"server_id {h.server_id}" + (f" ({h.server_uuid})" if h.server_uuid else "") for h in holders
+    )
+    raise OperationError(
+        f"the backup {entry.id}'s binlog position {binlog_file}:{pos} is in the archive of "
+        f"{entry.manifest.source} for {len(holders)} servers ({servers}; the gap between them: "
+        f"{gap or 'positions do not follow'}): which one the backup was taken on is not "
+        "recorded, so nothing is replayed from it; restore from a backup taken after the change of server"
     )
 
 
@@ -246,8 +280,11 @@ def restore_to_time(
 
 
 def _events_from(plan: ReplayPlan) -> Iterator[tuple[str, ev.Event]]:
-    """(file:pos, event) from the backup's position on, through the planned segments."""
-    for n, segment in enumerate(plan.segments):
+    """(file:pos, event) from the backup's position on, through the planned segments, then on through
+    the ones following them (each verified before it is read), for as long as the replay asks."""
+    for n, segment in enumerate([*plan.segments, *plan.following]):
+        if n >= len(plan.segments):  # (the planned ones were, before anything changed)
+            verify_segment(plan.store, segment)
         for event in segment_events(plan.store, segment):
             if n == 0 and segment.binlog_file == plan.start_file and event.start < plan.start_pos:
                 if event.type == ev.FORMAT_DESCRIPTION:

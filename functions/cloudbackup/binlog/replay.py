@@ -21,7 +21,7 @@ import re
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pymysql
@@ -30,7 +30,7 @@ from pymysql.converters import escape_string
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.event_status import read_event_statement
 from cloudbackup.binlog.segments import SegmentIndex
-from cloudbackup.binlog.statements import event_change, source_defaults_change, statement_kind
+from cloudbackup.binlog.statements import changes_rows, event_change, source_defaults_change, statement_kind
 from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
@@ -178,9 +178,20 @@ class Replayer:
     def _reached(self, event: ev.Event) -> bool:
         """Whether the transaction `event` ends (or the DDL it is) comes at or after the stop time:
         by its commit time to the microsecond where the binlog has one (MySQL), else by the second
-        its statement started (so a statement running across the stop time is left out only on MySQL)."""
+        its statement started (so a statement running across the stop time is left out only on MySQL);
+        one logged in the stop time's own second, when that time is not a whole second, is refused."""
         if self.commit_at is not None:
             return self.commit_at >= self.stop_ts
+        if event.timestamp == self.stop_second and self.stop_ts > self.stop_second:
+            # Logged in TIME's own second, which the binlog does not divide: before or after TIME is not
+            # known, and leaving it out or in would each give a database that may never have been
+            second = datetime.fromtimestamp(self.stop_second, UTC)
+            raise OperationError(
+                f"the binlog event at {self.where} is logged in the second of --to-time "
+                f"({second:%Y-%m-%dT%H:%M:%SZ}), and this binlog has whole seconds only (MariaDB): whether "
+                f"it came before or after --to-time is not known; restore to {second:%H:%M:%S} (without "
+                f"that second) or to {second + timedelta(seconds=1):%H:%M:%S} (with it)"
+            )
         return event.timestamp >= self.stop_second
 
     def _ends_at_or_after_stop(self, event: ev.Event) -> bool:
@@ -215,12 +226,14 @@ class Replayer:
             return True
         if kind == ev.XID:
             return self._end_transaction(event)
-        if kind == ev.QUERY:
+        if kind in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
             return self._query(event, fde)
-        if kind == ev.TRANSACTION_PAYLOAD or kind in ev.MARIADB_COMPRESSED:
+        if kind == ev.TRANSACTION_PAYLOAD:  # the transaction's own events, read as they come
+            return all(self._one(inner) for inner in ev.payload_events(event, fde))
+        if kind in ev.MARIADB_COMPRESSED:
             raise OperationError(
-                f"binlog event at {self.where} is compressed (binlog_transaction_compression or "
-                "log_bin_compress): point-in-time restore cannot replay it; turn compression off"
+                f"binlog event at {self.where} is compressed (log_bin_compress): point-in-time restore "
+                "cannot replay it; turn compression off"
             )
         return True
 
@@ -271,17 +284,29 @@ class Replayer:
             )
         if q.database == self.source or (not q.database and self._names_source(q)):
             # (from a session with no default database every name is qualified: `shop`.t is ours)
+            if changes_rows(text):
+                self._refuse_logged_rows(q)
             if kind == "event":
                 self._hold_event(event, q)
             else:
                 self._run_ddl(event, q)
         elif self._names_source(q):
+            if changes_rows(text):
+                self._refuse_logged_rows(q)
             self._refuse_an_in_place_restore(event, q.database)  # (our own swap runs from staging)
             raise OperationError(
                 f"a statement at {self.where} changes {self.source} from another database "
                 f"({q.text[:80].decode(errors='replace')}): restore to a time before it"
             )
         return True
+
+    def _refuse_logged_rows(self, q: ev.Query) -> None:
+        statement = " ".join(q.text[:80].decode(errors="replace").split())
+        raise OperationError(
+            f"the binlog event at {self.where} changes {self.source}'s rows logged as a statement "
+            f"(binlog_format STATEMENT or MIXED) and not as rows: {statement}; running it again does not "
+            "give the same rows back; restore to a time before it, and have every session log ROW"
+        )
 
     def _xa(self, event: ev.Event) -> bool:
         """An XA statement. Its rows are prepared in one transaction and committed by a later `XA COMMIT`

@@ -33,6 +33,7 @@ RDS_HINT = "on RDS also CALL mysql.rds_set_configuration('binlog retention hours
 class ServerLog:
     flavour: str
     server_id: int
+    uuid: str | None  # MySQL's server_uuid (MariaDB has none): two servers may share a server_id
     files: list[tuple[str, int]]  # SHOW BINARY LOGS: name, size, oldest first
     checksum: bool  # events (the made-up Rotate first of all) end with a CRC32
 
@@ -54,11 +55,19 @@ def check_server(db: DbSettings) -> ServerLog:
                 f"binlog_format is {binlog_format} on {db.host}:{db.port}: point-in-time recovery needs "
                 f"ROW (SET PERSIST binlog_format = 'ROW', or the parameter group on RDS); {RDS_HINT}"
             )
+        flavour = "mariadb" if "mariadb" in str(version).lower() else "mysql"
+        uuid = None
+        if flavour == "mysql":
+            cur.execute("SELECT @@server_uuid")
+            uuid = str(cur.fetchone()[0])
         cur.execute("SHOW BINARY LOGS")
         files = [(str(row[0]), int(row[1])) for row in cur.fetchall()]
-    flavour = "mariadb" if "mariadb" in str(version).lower() else "mysql"
     return ServerLog(
-        flavour=flavour, server_id=int(server_id), files=files, checksum=str(checksum).upper() == "CRC32"
+        flavour=flavour,
+        server_id=int(server_id),
+        uuid=uuid,
+        files=files,
+        checksum=str(checksum).upper() == "CRC32",
     )
 
 

@@ -33,6 +33,7 @@ class SegmentIndex:
     source: str
     flavour: str
     server_id: int
+    server_uuid: str | None = None  # MySQL's: whose binlog positions these are (older indexes: absent)
     binlog_file: str
     first_pos: int  # where the first event starts
     end_pos: int  # where the last event ends (the next segment starts here, or in rotated_to)
@@ -158,6 +159,16 @@ def segment_holding(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> 
         if segment.binlog_file == binlog_file and segment.first_pos <= pos <= segment.end_pos:
             found = i
     return found
+
+
+def servers_holding(indexes: list[SegmentIndex], binlog_file: str, pos: int) -> list[SegmentIndex]:
+    """Of the segments holding `binlog_file`:`pos`, the oldest of each server they were read from: more
+    than one when the archive went on from another server (a failover) whose file has that name too."""
+    found: dict[tuple[int, str | None], SegmentIndex] = {}
+    for segment in indexes:
+        if segment.binlog_file == binlog_file and segment.first_pos <= pos <= segment.end_pos:
+            found.setdefault((segment.server_id, segment.server_uuid), segment)
+    return list(found.values())
 
 
 def starts_a_replay(manifest: Manifest) -> bool:

@@ -9,6 +9,8 @@ may read the database, but changes only the other one. CREATE, ALTER and DROP EV
 an event made in staging would fire there while the replay runs, so the replay holds them back.
 ALTER DATABASE of the database being restored that sets only its character set and collation is
 run on the target (source_defaults_change): the tables made after it take those defaults.
+A statement changing rows (changes_rows) is in the log only where a session logged statements
+(binlog_format STATEMENT or MIXED): its rows are not there, so it is never replayed.
 """
 
 from __future__ import annotations
@@ -74,6 +76,18 @@ _DATABASE_OPTIONS = {
     b"COMMENT",
     b"UPGRADE",
 }
+
+
+# Statements whose effect is rows: logged as text only under binlog_format STATEMENT or MIXED.
+_CHANGES_ROWS = re.compile(rb"(?:INSERT|REPLACE|UPDATE|DELETE|LOAD|WITH)\b", re.I)
+
+
+def changes_rows(text: bytes) -> bool:
+    """Whether a logged statement changes rows (INSERT, UPDATE, LOAD DATA, ...) rather than objects.
+    Running it again does not give its rows back: the AUTO_INCREMENT values it took (Intvar events,
+    not the table's counter: a rolled-back insert moved that on), its time's microseconds, a file
+    LOAD DATA read, user variables and RAND seeds all come from beside the statement or nowhere."""
+    return bool(_CHANGES_ROWS.match(_LEADING_COMMENTS.sub(b"", text, count=1)))
 
 
 def statement_kind(text: bytes, default_database: str, source: str) -> StatementKind:
