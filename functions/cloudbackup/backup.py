@@ -193,7 +193,12 @@ def backup_database(
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())
     except BaseException:
-        _delete_quietly(store, written.key)  # never listed without a manifest; just tidy up
+        # A failed write may have landed (S3 stored it and the answer was lost; an interrupt after the
+        # local link): the manifest goes first, and the data object only once it is surely gone, so no
+        # manifest is ever left pointing at a deleted data object. Kept data without a manifest is
+        # never listed, and prune frees it after ORPHANED_AFTER.
+        if _delete_quietly(store, manifest_key(stem)):
+            _delete_quietly(store, written.key)
         raise
     return manifest
 
@@ -281,8 +286,11 @@ def _close_all(conns: list[pymysql.connections.Connection]) -> None:
             log.debug("closing a dump connection: %s", exc)
 
 
-def _delete_quietly(store: Storage, key: str) -> None:
+def _delete_quietly(store: Storage, key: str) -> bool:
+    """Whether `key` is deleted (or was never there); a failure is logged, not raised."""
     try:
         store.delete(key)
     except Exception as exc:
         log.warning("could not delete %s: %s", store.location(key), exc)
+        return False
+    return True
