@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from cloudbackup import backup as backup_module
 from cloudbackup.backup import BackupCancelled, backup_database
 from cloudbackup.catalog import list_backups
 from cloudbackup.errors import OperationError
@@ -43,6 +44,26 @@ def test_the_dump_connection_killed_midway(db_settings, busy_db, tmp_path):
     with pytest.raises(OperationError, match="lost the connection") as failure:
         backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_rows=kill))
     # Then it fails with one line and keeps nothing
+    assert "\n" not in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
+
+
+def test_the_dump_connection_lost_before_the_snapshot_opens(db_settings, busy_db, tmp_path, monkeypatch):
+    # Given a backup whose connection is killed (the server restarting, say) while it sizes the tables
+    real_big_tables = backup_module.big_tables
+
+    def killed_first(cur, database, min_bytes):
+        with admin_connect(db_settings) as conn, conn.cursor() as admin:
+            admin.execute(f"KILL CONNECTION {dump_connection_id(db_settings, busy_db)}")
+        return real_big_tables(cur, database, min_bytes)
+
+    monkeypatch.setattr(backup_module, "big_tables", killed_first)
+    store = LocalStorage(tmp_path)
+    # When the backup goes on
+    with pytest.raises(OperationError) as failure:
+        backup_database(db_settings, busy_db, store, source="t")
+    # Then it says in one line that the connection was lost, and keeps nothing
+    assert "lost the connection" in str(failure.value)
     assert "\n" not in str(failure.value)
     assert_nothing_kept(store, tmp_path)
 
