@@ -130,10 +130,12 @@ def backup_database(
             raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
 
     conn = connect(db, database=database)
-    split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
-    helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
+    helpers: list[pymysql.connections.Connection] = []
     writer: FrameWriter | None = None
     try:
+        # (in the try: the server may go away right here too, and that is said as for the dump)
+        split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
+        helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
         # Even alone: on MySQL this is what proves the binary log position is the snapshot's
         lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
         with conn.cursor() as cur:

@@ -48,20 +48,31 @@ def test_the_dump_connection_killed_midway(db_settings, busy_db, tmp_path):
     assert_nothing_kept(store, tmp_path)
 
 
-def test_the_dump_connection_lost_before_the_snapshot_opens(db_settings, busy_db, tmp_path, monkeypatch):
-    # Given a backup whose connection is killed (the server restarting, say) while it sizes the tables
+@pytest.mark.parametrize("sized", [False, True], ids=["while-sizing", "once-sized"])
+def test_the_dump_connection_lost_before_the_snapshot_opens(
+    db_settings, busy_db, tmp_path, monkeypatch, sized
+):
+    # Given a backup reading big tables on two connections, whose first connection is killed (the
+    # server restarting, say) while it sizes the tables, or right after
     real_big_tables = backup_module.big_tables
 
-    def killed_first(cur, database, min_bytes):
+    def kill() -> None:
         with admin_connect(db_settings) as conn, conn.cursor() as admin:
             admin.execute(f"KILL CONNECTION {dump_connection_id(db_settings, busy_db)}")
-        return real_big_tables(cur, database, min_bytes)
 
-    monkeypatch.setattr(backup_module, "big_tables", killed_first)
+    def killed_around(cur, database, min_bytes):
+        if not sized:
+            kill()
+        found = real_big_tables(cur, database, min_bytes)
+        if sized:
+            kill()
+        return found
+
+    monkeypatch.setattr(backup_module, "big_tables", killed_around)
     store = LocalStorage(tmp_path)
     # When the backup goes on
     with pytest.raises(OperationError) as failure:
-        backup_database(db_settings, busy_db, store, source="t")
+        backup_database(db_settings, busy_db, store, source="t", jobs=2, split_min_bytes=1)
     # Then it says in one line that the connection was lost, and keeps nothing
     assert "lost the connection" in str(failure.value)
     assert "\n" not in str(failure.value)
