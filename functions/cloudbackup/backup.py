@@ -60,9 +60,12 @@ def default_source(db: DbSettings) -> str:
 
 def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
     """The databases to back up: `names` checked to exist, or every non-system database (None)."""
-    with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
-        existing = [str(name) for (name,) in cur.fetchall()]
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+            existing = [str(name) for (name,) in cur.fetchall()]
+    except pymysql.err.MySQLError as exc:  # the server gone since the connection opened: one line
+        raise connection_error(exc, db, None) from None
     if names is None:
         # Staging and scratch databases come and go with a restore or a drill (one vanishing mid-run
         # failed the backup); `{db}_before_{ts}` copies stay in: they hold the operator's old tables.
@@ -83,14 +86,18 @@ def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[st
     if not tables or not databases:
         return
     marks = ", ".join(["%s"] * len(databases))
-    with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
-            databases,
-        )
-        by_database: dict[str, set[str]] = {}
-        for schema, name in cur.fetchall():
-            by_database.setdefault(text(schema), set()).add(text(name))
+    by_database: dict[str, set[str]] = {}
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                f"WHERE TABLE_SCHEMA IN ({marks})",
+                databases,
+            )
+            for schema, name in cur.fetchall():
+                by_database.setdefault(text(schema), set()).add(text(name))
+    except pymysql.err.MySQLError as exc:  # (as in resolve_databases)
+        raise connection_error(exc, db, None) from None
     known = set().union(*by_database.values())
     unknown = [t for t in tables if t not in known]
     if unknown:
