@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from cloudbackup.dburl import SslMode
+from infra.cron import cron_problem, longest_gap
 
 # Keys starting with "_" are comments (JSON has none); they are dropped before validation.
 COMMENT_PREFIX = "_"
@@ -39,7 +41,9 @@ DB_PATTERN = r"^[^\s/\\.]{1,64}$"  # a restore allow-list entry: a name, `*` glo
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON's types as written, no coercion: `"pitr": "yes"` or `"memory_mb": "1024"` is a typo to
+    # report, not a value to guess at.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Network(Strict):
@@ -62,10 +66,55 @@ def check_schedule(value: str) -> str:
         raise ValueError('expected "rate(1 minute|hour|day)" or "rate(N minutes|hours|days)" for N > 1')
     cron = _CRON.match(value)
     if cron:
-        if [cron.group(1), cron.group(2)].count("?") == 1:
-            return value
-        raise ValueError('expected "?" in exactly one of DOM and DOW of "cron(MIN HOUR DOM MONTH DOW YEAR)"')
+        if [cron.group(1), cron.group(2)].count("?") != 1:
+            raise ValueError(
+                'expected "?" in exactly one of DOM and DOW of "cron(MIN HOUR DOM MONTH DOW YEAR)"'
+            )
+        problem = cron_problem(value.removeprefix("cron(").removesuffix(")").split(" "))
+        if problem:
+            raise ValueError(f'{problem} in "cron(MIN HOUR DOM MONTH DOW YEAR)"')
+        if schedule_gap(value) is None:
+            raise ValueError("runs fewer than twice in the next two years (a year or a day that passed?)")
+        return value
     raise ValueError('expected "cron(MIN HOUR DOM MONTH DOW YEAR)" or "rate(N minutes|hours|days)"')
+
+
+# How far ahead a cron schedule's runs are looked at: two years catch yearly and leap-day patterns.
+GAP_HORIZON_DAYS = 2 * 366
+_RATE_UNIT = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def schedule_gap(value: str) -> timedelta | None:
+    """The longest time between two runs of a valid schedule expression (None: fewer than two runs
+    in the next two years)."""
+    rate = _RATE.match(value)
+    if rate:
+        return int(rate.group(1)) * _RATE_UNIT[rate.group(2)]
+    fields = value.removeprefix("cron(").removesuffix(")").split(" ")
+    return longest_gap(fields, date.today(), GAP_HORIZON_DAYS)
+
+
+def check_alarm_window(window: timedelta, schedule: str, what: str, time_zone: str = "UTC") -> None:
+    """An alarm on "no success within `window`" needs a run within every such window: a schedule whose
+    runs lie further apart keeps it firing between runs that all succeed."""
+    gap = schedule_gap(schedule)
+    if gap is not None and schedule.startswith("cron(") and _observes_daylight_saving(time_zone):
+        gap += timedelta(hours=1)  # the night the clocks go back: a daily run comes 25 hours after the last
+    if gap is not None and gap > window:
+        raise ValueError(
+            f"{what} is shorter than the longest time between two scheduled runs "
+            f"({_hours(gap)} of {schedule}): its alarm would fire between runs that all succeed"
+        )
+
+
+def _observes_daylight_saving(time_zone: str) -> bool:
+    zone = zoneinfo.ZoneInfo(time_zone)
+    return len({datetime(2026, month, 1, tzinfo=zone).utcoffset() for month in (1, 7)}) > 1
+
+
+def _hours(span: timedelta) -> str:
+    hours = span / timedelta(hours=1)
+    return f"{hours / 24:g} days" if hours >= 48 and hours % 24 == 0 else f"{hours:g} hours"
 
 
 def rate_minutes(minutes: int) -> str:
@@ -79,10 +128,28 @@ class Drill(Strict):
 
     schedule: str
     secret_arn: Annotated[str | None, Field(pattern=SECRET_ARN)] = None
+    # The customer managed key that encrypts the drill server's secret, if not the AWS managed one
+    secret_kms_key_arn: Annotated[str | None, Field(pattern=KMS_KEY_ARN)] = None
     # No successful drill for this many days raises an alarm. CloudWatch evaluates at most 7 days.
-    window_days: Annotated[int, Field(ge=1, le=7)] = 7
+    window_days: Annotated[int, Field(ge=1, le=7, validate_default=True)] = 7
 
     _schedule_expression = field_validator("schedule")(check_schedule)
+
+    @field_validator("window_days")
+    @classmethod
+    def _a_drill_within_the_window(cls, value: int, info: ValidationInfo) -> int:
+        if "schedule" in info.data:  # (absent when the schedule itself is invalid)
+            check_alarm_window(timedelta(days=value), info.data["schedule"], f"window_days {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _key_of_the_drill_secret(self) -> Drill:
+        if self.secret_kms_key_arn and not self.secret_arn:
+            raise ValueError(
+                "secret_kms_key_arn is the key of the drill server's secret_arn; without one, drills read "
+                "the source's secret (its key is the source's secret_kms_key_arn)"
+            )
+        return self
 
 
 # Fargate's valid CPU units and, for each, the memory sizes (MiB) a task may have with it.
@@ -132,7 +199,7 @@ class Source(Strict):
     schedule: str
     time_zone: str = "UTC"
     restore_allow: list[Annotated[str, Field(pattern=DB_PATTERN)]] = []
-    backup_window_hours: Annotated[int, Field(ge=1, le=168)] = 26
+    backup_window_hours: Annotated[int, Field(ge=1, le=168, validate_default=True)] = 26
     network: Network | None = None
     # Point-in-time recovery: archive the binary log every N minutes (at most N minutes of loss). A
     # fargate source follows it instead (an ECS service, committing every 10 s); N sets its lag alarm.
@@ -170,6 +237,10 @@ class Source(Strict):
     def _some_databases(cls, value: list[str] | str) -> list[str] | str:
         if isinstance(value, list) and not value:
             raise ValueError('list at least one database, or "*" for all')
+        if isinstance(value, list) and len(set(value)) < len(value):
+            # (each listed database gets a drill schedule of its own: a repeat drills it twice at once)
+            repeated = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"list each database once; repeated: {', '.join(repeated)}")
         return value
 
     def secret_for(self, run: Literal["backup", "restore"]) -> str:
@@ -197,6 +268,15 @@ class Source(Strict):
         return self
 
     _schedule_expression = field_validator("schedule")(check_schedule)
+
+    @field_validator("backup_window_hours")
+    @classmethod
+    def _a_backup_within_the_window(cls, value: int, info: ValidationInfo) -> int:
+        if {"schedule", "time_zone"} <= info.data.keys():  # (absent when invalid themselves)
+            window = timedelta(hours=value)
+            what = f"backup_window_hours {value}"
+            check_alarm_window(window, info.data["schedule"], what, info.data["time_zone"])
+        return value
 
     @model_validator(mode="after")
     def _drill_names_databases(self) -> Source:

@@ -12,7 +12,6 @@ resumes from its own indexes, never deletes).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,30 +119,42 @@ def grant_run_access(
     source: Source,
     secret_arn: str,
     *,
-    also_secrets: Sequence[str] = (),
+    drills: bool = False,
 ) -> None:
     """The bucket access of one kind of run, and reading (only) its database secret: the source's, or
-    for a restore its restore_secret_arn when configured (see Source.secret_for); and `also_secrets`
-    (the drill server's, for the restore function of a source with a drill)."""
+    for a restore its restore_secret_arn when configured (see Source.secret_for); with `drills` (the
+    restore runner of a source with a drill) also the drill server's secret, the source's own if none."""
     for statement in statements(access, shared.bucket, shared.key):
         role.add_to_principal_policy(statement)
+    drill = source.drill if drills else None
+    drill_secret = (drill.secret_arn or source.secret_arn) if drill else None
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="ReadDatabaseSecret",
             actions=["secretsmanager:GetSecretValue"],
-            resources=list(dict.fromkeys([secret_arn, *also_secrets])),
+            resources=list(dict.fromkeys(filter(None, [secret_arn, drill_secret]))),
         )
     )
     if source.secret_kms_key_arn:
-        region = secret_arn.split(":")[3]
         role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DecryptDatabaseSecret",
-                actions=["kms:Decrypt"],
-                resources=[source.secret_kms_key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
-            )
+            _decrypt_secret("DecryptDatabaseSecret", source.secret_kms_key_arn, secret_arn)
         )
+    if drill and drill.secret_arn and drill.secret_kms_key_arn:
+        # The drill server's secret, under a key of its own (Secrets Manager decrypts as the caller)
+        role.add_to_principal_policy(
+            _decrypt_secret("DecryptDrillSecret", drill.secret_kms_key_arn, drill.secret_arn)
+        )
+
+
+def _decrypt_secret(sid: str, key_arn: str, secret_arn: str) -> iam.PolicyStatement:
+    """kms:Decrypt on a secret's customer managed key, through Secrets Manager in the secret's region only."""
+    region = secret_arn.split(":")[3]
+    return iam.PolicyStatement(
+        sid=sid,
+        actions=["kms:Decrypt"],
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+    )
 
 
 def publish_results_statement(stack: Stack) -> iam.PolicyStatement:
@@ -230,12 +241,9 @@ class SourceFunctions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=description,
         )
-        drill = self.source.drill
-        # A drill restores with the drill server's secret, or the source's own (handlers.drill_run)
-        drill_server = (
-            [drill.secret_arn or self.source.secret_arn] if handler == RESTORE_HANDLER and drill else []
-        )
-        grant_run_access(role, access, self._shared, self.source, secret_arn, also_secrets=drill_server)
+        # The restore function also runs the drills (handlers.drill_run)
+        drills = handler == RESTORE_HANDLER and self.source.drill is not None
+        grant_run_access(role, access, self._shared, self.source, secret_arn, drills=drills)
         if self.source.network:
             role.add_to_principal_policy(
                 iam.PolicyStatement(sid="NetworkInterfaces", actions=_ENI_ACTIONS, resources=["*"])

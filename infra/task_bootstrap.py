@@ -25,6 +25,7 @@ def main(argv):
         print("cloudbackup bootstrap: usage: BUCKET KEY SHA256", file=sys.stderr)
         return 2
     bucket, key, expected = argv
+    before = set(sys.modules)
     import boto3  # the image's own boto3: the asset's is not on the path yet
 
     workdir = tempfile.mkdtemp(prefix="cloudbackup-")
@@ -45,10 +46,13 @@ def main(argv):
     with zipfile.ZipFile(archive) as zipped:
         zipped.extractall(root)
     os.remove(archive)
-    # The asset first, as the Lambda runtime puts it: its pinned boto3 and ours, not the image's.
+    # The asset first, as the Lambda runtime puts it: its pinned boto3 and ours, not the image's. Every
+    # module the image's boto3 brought in goes (urllib3, dateutil, jmespath, six too, not only boto3's
+    # own), so the asset's botocore never runs on the image's versions of what it imports.
     sys.path.insert(0, root)
-    for name in [m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "s3transfer")]:
-        del sys.modules[name]
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] not in sys.stdlib_module_names:
+            del sys.modules[name]
     sys.argv = [ENTRY_MODULE]
     try:
         runpy.run_module(ENTRY_MODULE, run_name="__main__", alter_sys=True)

@@ -16,7 +16,6 @@ when it stops, and the new one resumes after the archive's last committed segmen
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,10 +118,9 @@ class SourceTasks(Construct):
         self._shared = shared
         self._asset = asset
         self.backup = self._task("Backup", "backup", backup_access(shared, source), backup_event(source))
-        # The restore task also runs the source's drills: the drill server's secret, or the source's own
-        drill_server = [source.drill.secret_arn or source.secret_arn] if source.drill else []
+        # The restore task also runs the source's drills
         self.restore = self._task(
-            "Restore", "restore", restore_access(shared, source), None, also_secrets=drill_server
+            "Restore", "restore", restore_access(shared, source), None, drills=source.drill is not None
         )
         publishers = [self.backup] + [self.restore] * bool(source.drill)  # drills publish, as backups do
         self.binlog: ecs.FargateTaskDefinition | None = None
@@ -149,7 +147,7 @@ class SourceTasks(Construct):
         event: dict[str, Any] | None,
         *,
         size: Task | None = None,
-        also_secrets: Sequence[str] = (),
+        drills: bool = False,
     ) -> ecs.FargateTaskDefinition:
         source, shared = self.source, self._shared
         role = iam.Role(
@@ -158,7 +156,7 @@ class SourceTasks(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=f"cloudbackup: {name.lower()} task of {source.name}",
         )
-        grant_run_access(role, access, shared, source, source.secret_for(run), also_secrets=also_secrets)
+        grant_run_access(role, access, shared, source, source.secret_for(run), drills=drills)
         role.add_to_principal_policy(self._asset.read_statement())
         execution_role = iam.Role(
             self,

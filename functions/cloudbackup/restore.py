@@ -139,10 +139,10 @@ def restore_backup(
 
         def read(check: Callable[[Iterable[bytes]], None]) -> None:
             def statements(frame: Frame, sql: Iterable[bytes]) -> None:
-                before = len(definers) if definers is not None else 0
+                found_before = set(definers or ())
                 check(checked(sql, stop))
                 if definers and frame.offset not in loaded:
-                    for name in list(definers)[before:]:  # (in the order found: this frame's come last)
+                    for name in set(definers) - found_before:  # (found only in this frame: not created)
                         del definers[name]
 
             verify_backup(entry, statements=statements)
@@ -153,7 +153,7 @@ def restore_backup(
                 first = check_before_loading(
                     lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
                     read,
-                    sum(f.raw_length for f in manifest.frames),
+                    manifest.sql_bytes,
                 )
         except OperationError as exc:
             raise _failed(exc, target) from None

@@ -59,6 +59,53 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
             {"schedule": "cron(0 4 * * SUN *)"},
             "config.sources[0].drill.schedule: expected",
         ),
+        # Fields in range, as Scheduler checks them at deploy time
+        (
+            "sources.0.schedule",
+            "cron(99 2 * * ? *)",
+            "config.sources[0].schedule: minute '99' is outside 0..59",
+        ),
+        (
+            "sources.0.schedule",
+            "cron(0 24 * * ? *)",
+            "config.sources[0].schedule: hour '24' is outside 0..23",
+        ),
+        ("sources.0.schedule", "cron(0 3 * DAILY ? *)", "config.sources[0].schedule: month 'DAILY' is not"),
+        ("sources.0.schedule", "cron(0/0 3 * * ? *)", "config.sources[0].schedule: minute step '0' is not"),
+        (
+            "sources.0.drill",
+            {"schedule": "cron(0 4 ? * SUNDAY *)"},
+            "config.sources[0].drill.schedule: day-of-week 'SUNDAY' is not",
+        ),
+        # A schedule that never runs again deploys, and never backs up
+        ("sources.0.schedule", "cron(0 2 * * ? 2020)", "config.sources[0].schedule: runs fewer than twice"),
+        # The missing-backup alarm needs a backup in every window: runs further apart keep it firing
+        (
+            "sources.0.backup_window_hours",
+            8,
+            "config.sources[0].backup_window_hours: backup_window_hours 8 is shorter than the longest time "
+            "between two scheduled runs (25 hours of cron(15 2 * * ? *))",
+        ),
+        (
+            "sources.0.schedule",
+            "cron(0 2 ? * MON-FRI *)",
+            "config.sources[0].backup_window_hours: backup_window_hours 26 is shorter than the longest time "
+            "between two scheduled runs (73 hours of cron(0 2 ? * MON-FRI *))",
+        ),
+        # JSON's types as written: a string or a number where a boolean or an integer belongs is a typo
+        ("sources.0.pitr", "yes", "config.sources[0].pitr: Input should be a valid boolean"),
+        ("allow_prune", "false", "config.allow_prune: Input should be a valid boolean"),
+        ("functions.memory_mb", "2048", "config.functions.memory_mb: Input should be a valid integer"),
+        (
+            "retention.noncurrent_days",
+            7.5,
+            "config.retention.noncurrent_days: Input should be a valid integer",
+        ),
+        (
+            "sources.0.backup_window_hours",
+            True,
+            "config.sources[0].backup_window_hours: Input should be a valid",
+        ),
         (
             "sources.0.time_zone",
             "Mars/Olympus",
@@ -139,6 +186,28 @@ def test_bad_field_is_named(path: str, value: Any, expected: str) -> None:
     message = error_of(with_change(path, value))
     assert message.startswith(expected.replace("Value error, ", "")), message
     assert "\n" not in message  # one problem, one line
+
+
+@pytest.mark.parametrize(
+    ("schedule", "window_hours"),
+    [
+        ("cron(15 2 * * ? *)", 25),  # in Europe/Berlin: 25 hours apart the night the clocks go back
+        ("cron(0 2 ? * MON-FRI *)", 73),
+        ("rate(6 hours)", 6),  # a rate counts elapsed time, whatever the clocks do
+        ("rate(7 days)", 168),
+    ],
+)
+def test_a_backup_window_that_holds_a_run_is_accepted(schedule: str, window_hours: int) -> None:
+    raw = with_change("sources.0.schedule", schedule)
+    raw["sources"][0]["backup_window_hours"] = window_hours
+    assert load_config(raw).sources[0].backup_window_hours == window_hours
+
+
+def test_daylight_saving_lengthens_the_longest_time_between_daily_backups() -> None:
+    raw = with_change("sources.0.backup_window_hours", 24)
+    assert "(25 hours of cron(15 2 * * ? *))" in error_of(raw)  # Europe/Berlin
+    raw["sources"][0]["time_zone"] = "UTC"
+    assert load_config(raw).sources[0].backup_window_hours == 24
 
 
 def test_object_lock_is_governance_by_default_and_can_be_switched_off() -> None:

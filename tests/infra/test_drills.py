@@ -12,7 +12,7 @@ from handlers import constants as c
 from handlers.models import DrillEvent, parse_restore_event
 from handlers.settings import SourceConfig
 from infra.config import ConfigError, load_config
-from infra.functions import RESTORE_HANDLER
+from infra.functions import BACKUP_HANDLER, RESTORE_HANDLER
 from tests.infra.conftest import (
     DRILL,
     DRILL_SECRET,
@@ -20,9 +20,12 @@ from tests.infra.conftest import (
     Synth,
     actions_of,
     example_config,
+    fargate_config,
     function_of,
     role_statements,
+    synthesize,
 )
+from tests.infra.test_tasks import task_definitions
 
 pytestmark = pytest.mark.infra
 
@@ -87,6 +90,49 @@ def test_a_restore_function_without_a_drill_cannot_publish_or_read_other_secrets
     assert secret["Resource"] == example.config.sources[0].secret_arn
 
 
+# A drill server in another region whose secret is encrypted with a key of its own
+KEYED_DRILL_SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:cloudbackup/drill-Kk7Ll8"
+DRILL_SECRET_KEY = "arn:aws:kms:us-west-2:123456789012:key/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d"
+
+
+def secret_decrypts(statements: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+    """(key, condition) of every kms:Decrypt the statements allow through Secrets Manager."""
+    return [
+        (s["Resource"], s["Condition"])
+        for s in statements
+        if s["Action"] == "kms:Decrypt" and "secretsmanager." in json.dumps(s.get("Condition"))
+    ]
+
+
+def test_a_drill_servers_secret_under_its_own_key_is_decrypted_by_the_drill_runners_only(
+    tmp_path: Any,
+) -> None:
+    # Given a lambda source and a fargate source whose drills read a secret encrypted with a customer key
+    raw = fargate_config()
+    keyed = {
+        "schedule": "rate(7 days)",
+        "secret_arn": KEYED_DRILL_SECRET,
+        "secret_kms_key_arn": DRILL_SECRET_KEY,
+    }
+    for source in raw["sources"]:
+        source["drill"] = keyed
+    # When the stack is synthesized
+    synth = synthesize(raw, tmp_path)
+    assert synth.error is None
+    # Then the restore function and the restore task (which run the drills) may decrypt that secret
+    # through Secrets Manager in the secret's region, and the backup function may not
+    via = {"StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}
+    _, restore = function_of(synth, "orders-db", RESTORE_HANDLER)
+    _, backup = function_of(synth, "orders-db", BACKUP_HANDLER)
+    restore_task = task_definitions(synth)["restore"]
+    for role in (restore["Properties"]["Role"], restore_task["TaskRoleArn"]):
+        statements = role_statements(synth, role["Fn::GetAtt"][0])
+        assert secret_decrypts(statements) == [(DRILL_SECRET_KEY, via)]
+        [secret] = [s for s in statements if s.get("Sid") == "ReadDatabaseSecret"]
+        assert KEYED_DRILL_SECRET in secret["Resource"]
+    assert secret_decrypts(role_statements(synth, backup["Properties"]["Role"]["Fn::GetAtt"][0])) == []
+
+
 def test_alarms_on_a_failed_drill_and_on_no_successful_drill_in_the_window(full: Synth) -> None:
     alarms = [a["Properties"] for a in full.resources("AWS::CloudWatch::Alarm").values()]
     dimensions = [
@@ -116,6 +162,34 @@ def test_alarms_on_a_failed_drill_and_on_no_successful_drill_in_the_window(full:
         ({"window_days": 3}, ["shop"], "config.sources[0].drill.schedule: Field required"),
         ({"schedule": "rate(7 days)", "when": 1}, ["shop"], "config.sources[0].drill.when"),
         ({"schedule": "rate(7 days)"}, "*", "config.sources[0]: drill: list the databases to drill"),
+        # Each listed database gets a drill schedule: a repeated one would be drilled twice at once
+        (
+            {"schedule": "rate(7 days)"},
+            ["shop", "shop"],
+            "config.sources[0].databases: list each database once",
+        ),
+        # A monthly drill: the "no successful drill" alarm (7 days at most) would fire most of the month
+        (
+            {"schedule": "cron(0 4 1 * ? *)"},
+            ["shop"],
+            "config.sources[0].drill.window_days: window_days 7 is shorter than the longest time between "
+            "two scheduled runs (31 days of cron(0 4 1 * ? *))",
+        ),
+        (
+            {"schedule": "rate(7 days)", "window_days": 3},
+            ["shop"],
+            "config.sources[0].drill.window_days: window_days 3",
+        ),
+        (
+            {"schedule": "rate(7 days)", "secret_kms_key_arn": DRILL_SECRET_KEY},
+            ["shop"],
+            "config.sources[0].drill: secret_kms_key_arn is the key of the drill server's secret_arn",
+        ),
+        (
+            {"schedule": "rate(7 days)", "secret_arn": KEYED_DRILL_SECRET, "secret_kms_key_arn": "alias/x"},
+            ["shop"],
+            "config.sources[0].drill.secret_kms_key_arn: String should match pattern",
+        ),
     ],
 )
 def test_a_bad_drill_config_fails_the_synth_naming_the_field(

@@ -17,7 +17,7 @@ import zstandard
 
 from cloudbackup.backup import resolve_databases
 from cloudbackup.catalog import find_backup
-from cloudbackup.confine import lanes
+from cloudbackup.confine import lane_start, lanes
 from cloudbackup.confine.allowed import SYSTEM_DATABASES
 from cloudbackup.confine.check import Confinement
 from cloudbackup.errors import OperationError, UsageError
@@ -326,8 +326,8 @@ def test_a_shop_backup_with_every_object_restores_under_the_check(db_settings, m
 @pytest.fixture
 def two_lanes(monkeypatch):
     """The check before loading in two lanes whatever the input's size (see confine/lanes.py)."""
-    monkeypatch.setattr(lanes, "LANES_MIN_INPUT_BYTES", 0)
-    monkeypatch.setattr(lanes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(lane_start, "LANES_MIN_INPUT_BYTES", 0)
+    monkeypatch.setattr(lane_start.os, "sched_getaffinity", lambda _pid: {0, 1})
 
 
 def test_a_big_row_statement_the_second_lane_refuses_stops_the_restore_before_anything_changes(

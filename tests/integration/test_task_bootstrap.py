@@ -5,8 +5,10 @@ then backing up a database on the real server to that endpoint and restoring it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -120,3 +122,46 @@ def test_a_task_without_an_event_says_so(run_task: Callable[..., subprocess.Comp
     proc = run_task("not an object")  # type: ignore[arg-type]
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"cloudbackup task: {c.ENV_TASK_EVENT} must hold the event as a JSON object"
+
+
+# An entry point that imports boto3 as the handlers do and names every module not of the standard library
+# that came from outside the unpacked asset.
+LIBRARY_PROBE = """
+import json, os, sys
+import boto3
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+outside = sorted(
+    f"{name}: {module.__file__}"
+    for name, module in list(sys.modules.items())
+    if getattr(module, "__file__", None)
+    and name.split(".")[0] not in sys.stdlib_module_names
+    and not os.path.abspath(module.__file__).startswith(root + os.sep)
+)
+print(json.dumps({"outside": outside, "boto3": boto3.__file__}))
+"""
+BOTO3_AND_ITS_NEEDS = ("boto3/", "botocore/", "s3transfer/", "urllib3/", "dateutil/", "jmespath/", "six.py")
+
+
+def test_the_task_runs_on_the_assets_libraries_not_the_images(
+    run_task: Callable[..., subprocess.CompletedProcess[str]],
+    task_archive: tuple[Path, str],
+    deployment: Deployment,
+    tmp_path: Path,
+) -> None:
+    # Given an asset with boto3 and what it needs, whose entry point reports where its modules come from
+    archive, _ = task_archive
+    probe = tmp_path / "probe.zip"
+    with zipfile.ZipFile(archive) as real, zipfile.ZipFile(probe, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in real.infolist():
+            if info.filename.startswith(BOTO3_AND_ITS_NEEDS):
+                out.writestr(info, real.read(info))
+        out.writestr("handlers/__init__.py", "")
+        out.writestr("handlers/task.py", LIBRARY_PROBE)
+    deployment.aws("s3").upload_file(str(probe), f"cdk-assets-{deployment.bucket}"[:63], "probe.zip")
+    # When the bootstrap (which itself fetched it with the image's boto3) runs it
+    proc = run_task({}, key="probe.zip", sha=hashlib.sha256(probe.read_bytes()).hexdigest())
+    # Then boto3 and every library it loads are the asset's: none of the image's is left in use
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert "/cloudbackup-" in report["boto3"]
+    assert report["outside"] == []

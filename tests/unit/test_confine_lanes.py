@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from cloudbackup.confine import lanes
+from cloudbackup.confine import lane_start, lanes
 from cloudbackup.confine.check import REMEMBERED_ROWS_BYTES, Confinement, Refused
 from cloudbackup.confine.lanes import (
     LANE_MIN_BYTES,
@@ -111,8 +114,8 @@ def test_a_second_lane_that_dies_stops_the_check_with_one_line():
 
 def check_twice_over(sql: bytes, monkeypatch) -> tuple[Confinement, int]:
     """check_before_loading of `sql` in two lanes, and how many times it read the input."""
-    monkeypatch.setattr(lanes, "LANES_MIN_INPUT_BYTES", 0)
-    monkeypatch.setattr(lanes.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(lane_start, "LANES_MIN_INPUT_BYTES", 0)
+    monkeypatch.setattr(lane_start.os, "sched_getaffinity", lambda _pid: {0, 1})
     reads = []
 
     def read(check):
@@ -183,10 +186,92 @@ def test_a_cut_that_changes_the_delimiter_is_read_again_without_reading_the_rest
 
 def test_lanes_are_chosen_where_the_os_knows_no_affinity(monkeypatch):
     # Given a system without sched_getaffinity (macOS, where operators also run the command)
-    monkeypatch.delattr(lanes.os, "sched_getaffinity")
-    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 8)
+    monkeypatch.delattr(lane_start.os, "sched_getaffinity")
+    monkeypatch.setattr(lane_start.os, "cpu_count", lambda: 8)
     # Then the machine's count decides, and a big input gets two lanes, a small one not
-    assert lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES)
-    assert not lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES - 1)
-    monkeypatch.setattr(lanes.os, "cpu_count", lambda: 1)
-    assert not lanes.lanes_help(lanes.LANES_MIN_INPUT_BYTES)
+    assert lane_start.lanes_help(lane_start.LANES_MIN_INPUT_BYTES)
+    assert not lane_start.lanes_help(lane_start.LANES_MIN_INPUT_BYTES - 1)
+    monkeypatch.setattr(lane_start.os, "cpu_count", lambda: 1)
+    assert not lane_start.lanes_help(lane_start.LANES_MIN_INPUT_BYTES)
+
+
+# --- the second lane's process, started ahead (confine/lane_start.py) ---------------------------------
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    monkeypatch.setattr(lane_start.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(lane_start, "_ahead", None)
+
+
+def test_a_lane_takes_the_process_started_ahead_and_then_starts_its_own(two_cores):
+    # Given a check of a big input known ahead
+    lane_start.start_ahead(lane_start.LANES_MIN_INPUT_BYTES)
+    ahead = lane_start._ahead
+    assert ahead is not None
+    # When the check's lanes start; Then the first takes that process and works with it
+    sql = dump(big_insert(REMEMBERED_ROWS_BYTES), big_insert(REMEMBERED_ROWS_BYTES, b"(3,'x',X'',NULL,0)"))
+    assert check(sql, lanes=True).accepted_rows == check(sql, lanes=False).accepted_rows
+    assert ahead.wait(timeout=10) == 0  # (it answered and ended)
+    assert lane_start._ahead is None
+    # and a later lane starts a process of its own
+    later = RowLane("backup b")
+    assert later.pid != ahead.pid
+    later.stop()
+
+
+def test_no_process_is_started_ahead_for_a_small_input_or_one_core(two_cores, monkeypatch):
+    lane_start.start_ahead(lane_start.LANES_MIN_INPUT_BYTES - 1)
+    assert lane_start._ahead is None
+    monkeypatch.setattr(lane_start.os, "sched_getaffinity", lambda _pid: {0})
+    lane_start.start_ahead(lane_start.LANES_MIN_INPUT_BYTES)
+    assert lane_start._ahead is None
+
+
+def test_a_process_started_ahead_and_never_taken_ends_quietly(tmp_path):
+    # Given the lane's process, started as lane_start does, that is never sent anything
+    child = subprocess.run(
+        [sys.executable, "-m", "cloudbackup.confine.lanes"],
+        input=b"",
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        timeout=30,
+        check=False,
+    )
+    # Then it exits 0 without a word (no traceback on the operator's terminal)
+    assert (child.returncode, child.stdout, child.stderr) == (0, b"", b"")
+
+
+def test_ctrl_c_on_the_terminal_leaves_the_lane_to_its_parent(two_cores):
+    # Given a lane's process started ahead (Ctrl-C reaches the whole process group)
+    lane_start.start_ahead(lane_start.LANES_MIN_INPUT_BYTES)
+    ahead = lane_start._ahead
+    assert ahead is not None
+    time.sleep(0.5)  # (ready: the handler is set before it reads anything)
+    os.kill(ahead.pid, signal.SIGINT)
+    # When the check goes on; Then the lane still answers (the parent stops it itself when it must)
+    sql = dump(big_insert(REMEMBERED_ROWS_BYTES), big_insert(REMEMBERED_ROWS_BYTES, b"(3,'x',X'',NULL,0)"))
+    assert len(check(sql, lanes=True).accepted_rows) == 2
+    assert ahead.wait(timeout=10) == 0
+
+
+SHOWS_WHETHER_THE_ENGINE_IS_LOADED = (
+    "import sys, cloudbackup.cli.cmd_restore; print('cloudbackup.restore' in sys.modules)"
+)
+
+
+def test_the_restore_command_loads_the_engine_only_after_it_found_the_backup():
+    # (so that the lane's process, started when the manifest is read, gets ready meanwhile)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, cloudbackup.cli.cmd_restore; print('cloudbackup.restore' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        timeout=30,
+        check=True,
+    )
+    assert imported.stdout.strip() == "False"

@@ -107,7 +107,7 @@ def result_line(summary: dict[str, Any], manifest: Manifest, *, width: int) -> s
     """`ID  DATABASE  SIZE  ROWS rows  SECONDS s  RATE  LOCATION`, columns aligned across the databases
     of one run (ids have one length; names are padded to the longest)."""
     seconds = max((manifest.finished_at - manifest.started_at).total_seconds(), 0.0)
-    sql_bytes = sum(f.raw_length for f in manifest.frames)
+    sql_bytes = manifest.sql_bytes
     rate = human_size(int(sql_bytes / seconds)) + "/s" if seconds > 0 else "-"
     return (
         f"{summary['id']}  {manifest.database:<{width}}  {human_size(summary['size']):>10}  "

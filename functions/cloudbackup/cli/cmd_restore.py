@@ -1,4 +1,7 @@
-"""`cloudbackup restore`: a backup (id or `latest`) or a plain dump file, into a new database or in place."""
+"""`cloudbackup restore`: a backup (id or `latest`) or a plain dump file, into a new database or in place.
+
+The restore engine (cloudbackup.restore) is imported once the backup is found, not with this module:
+its check's second process (confine/lane_start.py) starts first and gets ready meanwhile."""
 
 from __future__ import annotations
 
@@ -6,18 +9,20 @@ import argparse
 import json
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudbackup.catalog import JSON_FORMAT, CatalogEntry, find_backup
 from cloudbackup.cli.backup_ref import names_a_file
-from cloudbackup.cli.confirm import confirm_in_place
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.confine.lane_start import start_ahead
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import UsageError
 from cloudbackup.printable import one_line
 from cloudbackup.progress import for_terminal
-from cloudbackup.restore import RestoreResult, restore_backup, restore_dump_file
+
+if TYPE_CHECKING:
+    from cloudbackup.restore import RestoreResult
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     ask = args.in_place and not (args.yes or args.dry_run)
     target_named = named_target(args, db)
     if names_a_file(args.backup):
+        from cloudbackup.cli.confirm import confirm_in_place
+        from cloudbackup.restore import restore_dump_file
+
         if args.table or args.exclude_table:
             flag = "--table" if args.table else "--exclude-table"
             raise UsageError(f"{flag} needs a backup with a frame index, not a plain dump file")
@@ -56,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         stores = stores_from_args(args)
         entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+        start_ahead(entry.manifest.sql_bytes)  # (see the module's doc)
+        from cloudbackup.cli.confirm import confirm_in_place
+        from cloudbackup.restore import restore_backup
+
         if args.in_place:
             same_database_in_place(db, entry.manifest.database)
         if ask:
@@ -102,6 +114,7 @@ def as_json(result: RestoreResult, origin: tuple[str, str]) -> dict[str, Any]:
 
 def _to_time(args: argparse.Namespace, db: DbSettings) -> int:
     from cloudbackup.binlog.pitr import restore_to_time
+    from cloudbackup.cli.confirm import confirm_in_place
 
     if args.backup is not None or args.table:
         raise UsageError(

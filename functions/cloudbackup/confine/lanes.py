@@ -32,21 +32,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import select
+import signal
 import struct
-import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, NamedTuple
 
 from cloudbackup.confine.check import Confinement, Refused, is_row_statement
+from cloudbackup.confine.lane_start import lane_process, lanes_help
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong, split_statements
 
 LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
-LANES_MIN_INPUT_BYTES = 32 << 20  # below this a second process saves less than it costs to start
 # A pass that splits on trust reads no statement longer than this (a dump's are ~1 MiB; a longer one
 # only costs the check a second read, in one lane)
 TRUSTED_MAX_STATEMENT_BYTES = 64 << 20
@@ -61,18 +60,6 @@ READ_HERE_EVERY = 2
 _HEAD_BYTES = 16  # enough to see INSERT or REPLACE
 
 
-def lanes_help(input_bytes: int) -> bool:
-    """Whether a second lane is worth starting for this much SQL on this machine."""
-    return input_bytes >= LANES_MIN_INPUT_BYTES and _cores() > 1
-
-
-def _cores() -> int:
-    """The cores this process may run on (Linux knows its affinity; macOS only the machine's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 class Accepted(NamedTuple):
     """What the child accepted: the big row statements' keys (Confinement.accepted_rows), and the
     literals' kinds it proved of them (Confinement.row_kinds)."""
@@ -85,13 +72,7 @@ class RowLane:
     """The child process and what was sent to it."""
 
     def __init__(self, where: str) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "cloudbackup.confine.lanes"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
+        self._child = lane_process()  # (started ahead by the restore command when it knew: lane_start.py)
         assert self._child.stdin is not None
         assert self._child.stdout is not None
         self._to, self._from = self._child.stdin, self._child.stdout
@@ -258,7 +239,10 @@ def check_statements(confinement: Confinement, statements: Iterable[Statement], 
 
 
 def _serve(requests: IO[bytes], answers: IO[bytes]) -> None:
-    confinement = Confinement(where=json.loads(requests.readline()), learn_row_kinds=True)
+    where = requests.readline()
+    if not where:  # started ahead and not needed after all (lane_start.py): nothing to say
+        return
+    confinement = Confinement(where=json.loads(where), learn_row_kinds=True)
     refused = False
     while True:
         number, line, flags, length = _HEADER.unpack(_read(requests, _HEADER.size))
@@ -295,4 +279,7 @@ def _answer(answers: IO[bytes], said: dict[str, object]) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group: the parent stops this process itself (row_lane), and
+    # one started ahead and never taken ends with the parent's pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(sys.stdin.buffer, sys.stdout.buffer)

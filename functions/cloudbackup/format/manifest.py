@@ -111,6 +111,11 @@ class Manifest:
     def partial(self) -> bool:
         return self.schema_only or bool(self.excluded_tables)
 
+    @property
+    def sql_bytes(self) -> int:
+        """The SQL the data object decodes to, all frames together."""
+        return sum(f.raw_length for f in self.frames)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", _utc(self.started_at))
         object.__setattr__(self, "finished_at", _utc(self.finished_at))
