@@ -60,9 +60,12 @@ def default_source(db: DbSettings) -> str:
 
 def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
     """The databases to back up: `names` checked to exist, or every non-system database (None)."""
-    with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
-        existing = [str(name) for (name,) in cur.fetchall()]
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+            existing = [str(name) for (name,) in cur.fetchall()]
+    except pymysql.err.MySQLError as exc:  # the server gone since the connection opened: one line
+        raise connection_error(exc, db, None) from None
     if names is None:
         # Staging and scratch databases come and go with a restore or a drill (one vanishing mid-run
         # failed the backup); `{db}_before_{ts}` copies stay in: they hold the operator's old tables.
@@ -83,14 +86,18 @@ def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[st
     if not tables or not databases:
         return
     marks = ", ".join(["%s"] * len(databases))
-    with connect(db, database="") as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks})",
-            databases,
-        )
-        by_database: dict[str, set[str]] = {}
-        for schema, name in cur.fetchall():
-            by_database.setdefault(text(schema), set()).add(text(name))
+    by_database: dict[str, set[str]] = {}
+    try:
+        with connect(db, database="") as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                f"WHERE TABLE_SCHEMA IN ({marks})",
+                databases,
+            )
+            for schema, name in cur.fetchall():
+                by_database.setdefault(text(schema), set()).add(text(name))
+    except pymysql.err.MySQLError as exc:  # (as in resolve_databases)
+        raise connection_error(exc, db, None) from None
     known = set().union(*by_database.values())
     unknown = [t for t in tables if t not in known]
     if unknown:
@@ -130,10 +137,12 @@ def backup_database(
             raise BackupCancelled(f"backup of {database!r} stopped before it finished; nothing was kept")
 
     conn = connect(db, database=database)
-    split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
-    helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
+    helpers: list[pymysql.connections.Connection] = []
     writer: FrameWriter | None = None
     try:
+        # (in the try: the server may go away right here too, and that is said as for the dump)
+        split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
+        helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
         # Even alone: on MySQL this is what proves the binary log position is the snapshot's
         lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
         with conn.cursor() as cur:
@@ -193,7 +202,12 @@ def backup_database(
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())
     except BaseException:
-        _delete_quietly(store, written.key)  # never listed without a manifest; just tidy up
+        # A failed write may have landed (S3 stored it and the answer was lost; an interrupt after the
+        # local link): the manifest goes first, and the data object only once it is surely gone, so no
+        # manifest is ever left pointing at a deleted data object. Kept data without a manifest is
+        # never listed, and prune frees it after ORPHANED_AFTER.
+        if _delete_quietly(store, manifest_key(stem)):
+            _delete_quietly(store, written.key)
         raise
     return manifest
 
@@ -222,6 +236,13 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
         return OperationError(
             f"backup of {database!r} failed: a routine, trigger or event was dropped (DDL) while it was "
             f"dumped ({code}); nothing was kept, run the backup again"
+        )
+    # pymysql's InterfaceError(0) is a query on a connection it closed when the server went away: a
+    # step allowed to fail (sizing the tables) lost it, and the next query finds it closed.
+    if isinstance(exc, pymysql.err.InterfaceError) and code == 0:
+        return OperationError(
+            f"backup of {database!r} failed: lost the connection to {db.host}:{db.port} "
+            "during the dump; nothing was kept"
         )
     if code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):
         return OperationError(
@@ -281,8 +302,11 @@ def _close_all(conns: list[pymysql.connections.Connection]) -> None:
             log.debug("closing a dump connection: %s", exc)
 
 
-def _delete_quietly(store: Storage, key: str) -> None:
+def _delete_quietly(store: Storage, key: str) -> bool:
+    """Whether `key` is deleted (or was never there); a failure is logged, not raised."""
     try:
         store.delete(key)
     except Exception as exc:
         log.warning("could not delete %s: %s", store.location(key), exc)
+        return False
+    return True

@@ -40,7 +40,7 @@ from cloudbackup.dump_ending import DumpEnding
 from cloudbackup.errors import IntegrityError, OperationError, Stopped, UsageError
 from cloudbackup.format.frames import detect_compression
 from cloudbackup.format.manifest import Compression, Frame, Manifest
-from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier, setting_literal
@@ -127,40 +127,41 @@ def restore_backup(
         some_tables=tables is not None,
         schema_only=schema_only,
     )
-    result.replaces = check_target(db, target, in_place)
-    if in_place and tables is None:
-        check_replaced_routines(db, target)
-    check_restorable(db, entry, frames, target)
-    where = f"backup {manifest.id}"
-    # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
-    # (the pass reads every frame, but a trigger of a table not restored is not created).
-    definers: dict[str, str] | None = {} if definer == "keep" else None
-    loaded = {f.offset for f in frames}
+    with _unchanged_on_server_error(db, target):
+        result.replaces = check_target(db, target, in_place)
+        if in_place and tables is None:
+            check_replaced_routines(db, target)
+        check_restorable(db, entry, frames, target)
+        where = f"backup {manifest.id}"
+        # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
+        # (the pass reads every frame, but a trigger of a table not restored is not created).
+        definers: dict[str, str] | None = {} if definer == "keep" else None
+        loaded = {f.offset for f in frames}
 
-    def read(check: Callable[[Iterable[bytes]], None]) -> None:
-        def statements(frame: Frame, sql: Iterable[bytes]) -> None:
-            found_before = set(definers or ())
-            check(checked(sql, stop))
-            if definers and frame.offset not in loaded:
-                for name in set(definers) - found_before:  # (found only in this frame: not created)
-                    del definers[name]
+        def read(check: Callable[[Iterable[bytes]], None]) -> None:
+            def statements(frame: Frame, sql: Iterable[bytes]) -> None:
+                found_before = set(definers or ())
+                check(checked(sql, stop))
+                if definers and frame.offset not in loaded:
+                    for name in set(definers) - found_before:  # (found only in this frame: not created)
+                        del definers[name]
 
-        verify_backup(entry, statements=statements)
+            verify_backup(entry, statements=statements)
 
-    # One pass before anything changes: the object matches its manifest and every statement is allowed.
-    try:
-        with ConditionalComments(db) as runs:
-            first = check_before_loading(
-                lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
-                read,
-                manifest.sql_bytes,
-            )
-    except OperationError as exc:
-        raise _failed(exc, target) from None
-    if definers:
-        check_definers(db, definers, f"restore of backup {manifest.id}", target)
-    if dry_run:
-        return result
+        # One pass before anything changes: the object matches its manifest and every statement is allowed.
+        try:
+            with ConditionalComments(db) as runs:
+                first = check_before_loading(
+                    lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
+                    read,
+                    manifest.sql_bytes,
+                )
+        except OperationError as exc:
+            raise _failed(exc, target) from None
+        if definers:
+            check_definers(db, definers, f"restore of backup {manifest.id}", target)
+        if dry_run:
+            return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
         staging,
         shown,
@@ -250,38 +251,39 @@ def restore_dump_file(
         dry_run=dry_run,
         schema_only=schema_only,
     )
-    result.replaces = check_target(db, target, in_place)
-    if in_place:
-        check_replaced_routines(db, target)
-    where = os.path.basename(path)
-    # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
-    sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
-    ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
-    definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
-    try:
-        with ConditionalComments(db) as runs:
-            first = check_before_loading(
-                lambda: _confinement(db, where, target, None, runs=runs, definers=definers),
-                lambda check: check(ending.watch(_dump_sql(compression, path))),
-                sql_bytes,
+    with _unchanged_on_server_error(db, target):
+        result.replaces = check_target(db, target, in_place)
+        if in_place:
+            check_replaced_routines(db, target)
+        where = os.path.basename(path)
+        # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
+        sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
+        ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
+        definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
+        try:
+            with ConditionalComments(db) as runs:
+                first = check_before_loading(
+                    lambda: _confinement(db, where, target, None, runs=runs, definers=definers),
+                    lambda check: check(ending.watch(_dump_sql(compression, path))),
+                    sql_bytes,
+                )
+        except OperationError as exc:
+            raise _failed(exc, target) from None
+        if first.next_number == 1:  # not one statement: restoring it would only make an empty database
+            raise UsageError(
+                f"--backup {path}: holds no SQL statement (empty, or only comments); nothing was changed"
             )
-    except OperationError as exc:
-        raise _failed(exc, target) from None
-    if first.next_number == 1:  # not one statement: restoring it would only make an empty database
-        raise UsageError(
-            f"--backup {path}: holds no SQL statement (empty, or only comments); nothing was changed"
-        )
-    try:
-        ending.refuse_if_cut_short(where)
-    except OperationError as exc:
-        raise _failed(exc, target) from None
-    if definers:
-        check_definers(db, definers, f"restore of {where}", target)
-    if dry_run:
-        return result
-    # Tables the file creates without a character set get what the stock client would give them: the
-    # existing target's defaults, or the server's for a new one.
-    charset, collation = _defaults(db, target)
+        try:
+            ending.refuse_if_cut_short(where)
+        except OperationError as exc:
+            raise _failed(exc, target) from None
+        if definers:
+            check_definers(db, definers, f"restore of {where}", target)
+        if dry_run:
+            return result
+        # Tables the file creates without a character set get what the stock client would give them: the
+        # existing target's defaults, or the server's for a new one.
+        charset, collation = _defaults(db, target)
     with _staged(db, target, charset, collation, progress, result, started) as (staging, shown):
         with Loader(db, staging.name, jobs=jobs, definer=definer) as loader:
             confinement = _loading_confinement(db, where, target, first.source, staging.name, loader, first)
@@ -320,11 +322,29 @@ def _staged(
         yield staging, shown
     except OperationError as exc:
         raise _failed(exc, target) from None
+    except pymysql.err.MySQLError as exc:
+        raise _server_failure(exc, db, target) from None
     finally:
         staging.drop()
         shown.end()
     result.stale_staging_dropped = staging.stale_dropped
     result.seconds = round(time.monotonic() - started, 3)
+
+
+@contextmanager
+def _unchanged_on_server_error(db: DbSettings, target: str) -> Iterator[None]:
+    """A server error no step put in a line of its own (the connection lost while the target, the
+    statements or the staging database are checked): one line, the target as it was. The swap says
+    its own errors (mysql/swap.py), so none of those comes here."""
+    try:
+        yield
+    except pymysql.err.MySQLError as exc:
+        raise _server_failure(exc, db, target) from None
+
+
+def _server_failure(exc: pymysql.err.MySQLError, db: DbSettings, target: str) -> Exception:
+    error = connection_error(exc, db, target)
+    return _failed(error, target) if isinstance(error, OperationError) else error
 
 
 def _count(result: RestoreResult, loader: Loader) -> None:

@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from cloudbackup.backup import BackupCancelled, backup_database
+from cloudbackup import backup as backup_module
+from cloudbackup.backup import BackupCancelled, backup_database, check_exclusions, resolve_databases
 from cloudbackup.catalog import list_backups
-from cloudbackup.errors import OperationError
+from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
 from tests.fixtures.numbers import numbers
@@ -43,6 +44,37 @@ def test_the_dump_connection_killed_midway(db_settings, busy_db, tmp_path):
     with pytest.raises(OperationError, match="lost the connection") as failure:
         backup_database(db_settings, busy_db, store, source="t", progress=Hook(on_rows=kill))
     # Then it fails with one line and keeps nothing
+    assert "\n" not in str(failure.value)
+    assert_nothing_kept(store, tmp_path)
+
+
+@pytest.mark.parametrize("sized", [False, True], ids=["while-sizing", "once-sized"])
+def test_the_dump_connection_lost_before_the_snapshot_opens(
+    db_settings, busy_db, tmp_path, monkeypatch, sized
+):
+    # Given a backup reading big tables on two connections, whose first connection is killed (the
+    # server restarting, say) while it sizes the tables, or right after
+    real_big_tables = backup_module.big_tables
+
+    def kill() -> None:
+        with admin_connect(db_settings) as conn, conn.cursor() as admin:
+            admin.execute(f"KILL CONNECTION {dump_connection_id(db_settings, busy_db)}")
+
+    def killed_around(cur, database, min_bytes):
+        if not sized:
+            kill()
+        found = real_big_tables(cur, database, min_bytes)
+        if sized:
+            kill()
+        return found
+
+    monkeypatch.setattr(backup_module, "big_tables", killed_around)
+    store = LocalStorage(tmp_path)
+    # When the backup goes on
+    with pytest.raises(OperationError) as failure:
+        backup_database(db_settings, busy_db, store, source="t", jobs=2, split_min_bytes=1)
+    # Then it says in one line that the connection was lost, and keeps nothing
+    assert "lost the connection" in str(failure.value)
     assert "\n" not in str(failure.value)
     assert_nothing_kept(store, tmp_path)
 
@@ -184,3 +216,29 @@ def test_a_column_renamed_after_the_table_definition_is_read(db_settings, busy_d
     )
     # Then it says the table changed under it, to retry, and keeps nothing
     assert "run the backup again" in said
+
+
+@pytest.mark.parametrize("step", ["databases", "exclusions"])
+def test_a_connection_dropped_while_the_databases_are_looked_up_fails_in_one_line(
+    db_settings, busy_db, monkeypatch, step
+):
+    # Given the server dropping the connection the backup opens to list the databases or their tables
+    real_connect = backup_module.connect
+
+    def dropped(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        with admin_connect(db_settings) as admin, admin.cursor() as cur:
+            cur.execute(f"KILL {conn.thread_id()}")
+        return conn
+
+    monkeypatch.setattr(backup_module, "connect", dropped)
+    # When the databases to back up, or the tables to leave out, are looked up
+    look_up = {
+        "databases": lambda: resolve_databases(db_settings, [busy_db]),
+        "exclusions": lambda: check_exclusions(db_settings, [busy_db], ["z_small"]),
+    }[step]
+    with pytest.raises(CloudBackupError) as failure:
+        look_up()
+    # Then it fails in one line naming the server and the lost connection
+    assert "\n" not in str(failure.value)
+    assert "Lost connection" in str(failure.value) or "gone away" in str(failure.value), str(failure.value)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from cloudbackup.errors import OperationError
+from cloudbackup import restore as restore_module
+from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.restore import restore_backup
 from tests.fixtures.compare import assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import admin_connect
@@ -61,3 +62,48 @@ def test_a_lost_connection_fails_cleanly(db_settings, make_database, tmp_path):
     assert "was left as it was" in message
     assert_snapshots_equal(before, snapshot(db_settings, source))
     assert schemas_like(db_settings, source) == [source]
+
+
+def dropping_the_nth_check_connection(monkeypatch, settings, n: int) -> list[int]:
+    """Make the server drop the n-th connection (from 0) the restore opens for its own checks, right
+    after it opens (a failover). Returns the ids dropped."""
+    real_connect, opened, dropped = restore_module.connect, [], []
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        opened.append(conn)
+        if len(opened) == n + 1:
+            with admin_connect(settings) as admin, admin.cursor() as cur:
+                cur.execute(f"KILL {conn.thread_id()}")
+            dropped.append(conn.thread_id())
+        return conn
+
+    monkeypatch.setattr(restore_module, "connect", connect)
+    return dropped
+
+
+def test_a_connection_lost_at_any_check_before_loading_fails_in_one_line(
+    db_settings, make_database, tmp_path, monkeypatch
+):
+    # Given a backup, and a new target for it
+    source = make_database("rcc")
+    make_shop(db_settings, source, rows=100)
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_new"
+    for n in range(10):
+        # When the server drops the n-th connection the restore opens for its checks
+        dropped = dropping_the_nth_check_connection(monkeypatch, db_settings, n)
+        try:
+            restore_backup(db_settings, entry, target_database=target)
+        except CloudBackupError as exc:
+            failure: CloudBackupError | None = exc
+        else:
+            failure = None
+        if not dropped:
+            break  # the restore opened fewer connections: every one was dropped in turn
+        # Then the restore fails with one line saying the target was left as it was, and creates nothing
+        assert failure is not None, f"connection {n} dropped, yet the restore succeeded"
+        assert "\n" not in str(failure)
+        assert f"{target} was left as it was" in str(failure), str(failure)
+        assert schemas_like(db_settings, target) == []
+    assert n > 1

@@ -233,3 +233,22 @@ def test_a_backup_stopped_mid_upload_aborts_it_and_leaves_nothing(
     s3 = aws_client("s3")
     assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+
+
+def test_a_manifest_written_whose_answers_are_lost_never_leaves_a_backup_without_its_data(
+    db_settings, make_database, s3_bucket, faulty_proxy, aws_client
+):
+    # Given S3 that stores the manifest but loses the answer, then fails every retry of it with 500
+    database = make_database("lostmanifest")
+    fill(db_settings, database, rows=20)
+    faulty_proxy.add(Fault("lose_reply", pattern=r"manifest\.json$", method="PUT", count=1))
+    faulty_proxy.add(Fault("500", pattern=r"manifest\.json$", method="PUT", count=100))
+    client = s3_client("us-east-1", endpoint_url=faulty_proxy.url)
+    store = S3Storage(s3_bucket, "prod", region="us-east-1", client=client, endpoint_url=faulty_proxy.url)
+    # When the engine backs it up
+    with pytest.raises(OperationError, match=r"cannot write .*manifest\.json: InternalError"):
+        backup_database(db_settings.with_database(database), database, store, source="lost")
+    # Then the failed backup is gone whole: no manifest is left pointing at a deleted data object
+    faulty_proxy.clear()
+    assert aws_client("s3").list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+    assert list_backups([store]) == []

@@ -114,3 +114,18 @@ def test_a_data_directory_that_is_a_file_is_said_to_be_one_before_a_backup(tmp_p
         with pytest.raises(UsageError, match=r"^--data \S+ is not a directory$"):
             LocalStorage(data).check_writable()
     assert a_file.read_bytes() == b""
+
+
+def test_a_small_object_write_interrupted_leaves_no_partial_file(tmp_path, monkeypatch):
+    # Given a store, and Ctrl-C or SIGTERM arriving while a manifest is synced to disk
+    store = LocalStorage(tmp_path)
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(local.os, "fsync", interrupted)
+    # When the manifest is written
+    with pytest.raises(KeyboardInterrupt):
+        store.put_bytes("src/db/x.manifest.json", b"{}")
+    # Then the interrupt goes on, and neither the object nor its partial file is left
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -123,8 +123,13 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         writer = self.open_writer(key)
-        writer.write(data)
-        writer.commit()
+        try:
+            writer.write(data)
+            writer.commit()
+        except BaseException:
+            # An interrupt (Ctrl-C, SIGTERM) mid-write: the partial file goes with it, as an error's does
+            writer.abort()
+            raise
 
     def get_bytes(self, key: str) -> bytes:
         try:
