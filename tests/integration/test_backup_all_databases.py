@@ -6,8 +6,10 @@ through a user granted only its own databases, so `--all-databases` sees exactly
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
+import socket
 import subprocess
 import sys
 
@@ -106,4 +108,35 @@ def test_a_database_dropped_before_its_turn_does_not_stop_the_others(
     assert len(warnings) == 1, warnings
     assert dropped in warnings[0]
     assert "\n" not in warnings[0]
+    assert code == 1
+
+
+def test_a_server_gone_mid_run_fails_the_run_for_what_is_left_not_as_bad_usage(
+    db_settings, scoped, tmp_path, monkeypatch, capsys, caplog
+):
+    # Given three databases listed, the server no longer answering once the first is backed up
+    make, url = scoped
+    first, second, last = sorted(make() for _ in range(3))
+    real_backup = cmd_backup.backup_database
+    with socket.socket() as closed:  # a port nothing listens on: where the server was, after a crash
+        closed.bind(("127.0.0.1", 0))
+        gone_port = closed.getsockname()[1]
+
+    def backup_until_the_server_goes(settings, database, *args, **kwargs):
+        if database != first:
+            settings = dataclasses.replace(settings, port=gone_port)
+        return real_backup(settings, database, *args, **kwargs)
+
+    monkeypatch.setattr(cmd_backup, "backup_database", backup_until_the_server_goes)
+
+    # When every database is backed up
+    with caplog.at_level(logging.WARNING):
+        code = main(["backup", "--db-url", url, "--all-databases", "--data", str(tmp_path)])
+
+    # Then the first was kept, one line names the ones not backed up and why, and the run failed
+    # (exit 1: the server answered when the run began; not bad usage, exit 2)
+    assert backed_up(capsys.readouterr().out) == [first]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert f"{second}, {last}: not backed up: cannot reach" in warnings[0]
     assert code == 1

@@ -17,7 +17,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import CloudBackupError, UsageError
 from cloudbackup.format.keys import backup_stem, manifest_key
 from cloudbackup.format.manifest import Manifest
-from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.connection import Unreachable, connect
 from cloudbackup.mysql.parallel import JOBS
 from cloudbackup.mysql.staging import schema_exists
 from cloudbackup.printable import one_line
@@ -45,8 +45,14 @@ def run(args: argparse.Namespace) -> int:
     progress = for_terminal()
     summaries: list[dict[str, Any]] = []
     failed = 0
-    for database in databases:
-        manifest = _back_up(args, db, database, stores.write, source=source, progress=progress, jobs=jobs)
+    for done, database in enumerate(databases):
+        try:
+            manifest = _back_up(args, db, database, stores.write, source=source, progress=progress, jobs=jobs)
+        except Unreachable as exc:  # it answered when the run began: gone since (a crash, a failover)
+            rest = databases[done:]
+            log.warning("%s", one_line(f"{', '.join(rest)}: not backed up: {exc}, which answered earlier"))
+            failed += len(rest)
+            break
         if manifest is None:
             failed += 1
             continue

@@ -29,6 +29,11 @@ ER_SECURE_TRANSPORT_REQUIRED = 3159  # require_secure_transport=ON, and no TLS a
 log = logging.getLogger(__name__)
 
 
+class Unreachable(UsageError):
+    """No server answers at the address: a wrong --db-url at the start of a run (exit 2); a server that
+    went away when it comes later (the caller says so)."""
+
+
 class _Connection(pymysql.connections.Connection):
     """pymysql's connection with the mysql client's TLS modes (see tls_arguments) and one refusal:
     the password never goes in cleartext (mysql_clear_password) unless the server's certificate was
@@ -208,7 +213,7 @@ def connection_error(exc: pymysql.err.MySQLError, settings: DbSettings, database
             "or a verifying mode with ssl-ca=FILE"
         )
     if code in (CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST):
-        return UsageError(f"cannot reach MySQL/MariaDB server at {settings.host}:{settings.port}")
+        return Unreachable(f"cannot reach MySQL/MariaDB server at {settings.host}:{settings.port}")
     message = exc.args[1] if len(exc.args) > 1 else str(exc)
     return OperationError(f"database error {code} on {where}: {message}")
 
