@@ -160,3 +160,32 @@ def test_a_wrong_region_from_the_environment_is_said_to_come_from_it(
     # Then the one line says where the region it used came from, since the operator never typed it
     assert_one_line_error(result, 2, "not us-east-1", f"region us-east-1 (from ${variable})")
     aws_client("s3", region="eu-west-1").delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
+def test_an_aws_endpoint_variable_never_picks_the_store_silently(
+    tmp_path, moto_endpoint, s3_bucket, variable
+):
+    # Given an AWS endpoint variable left in the environment by another tool (a local emulator's), and
+    # the operator naming the bucket but no endpoint, as for AWS itself
+    env = {**os.environ, variable: moto_endpoint}
+    bucket = ["--backup-bucket", f"s3://{s3_bucket}/prod", "--backup-region", "us-east-1"]
+    # When a command reads or writes that store
+    for command in (["list"], ["prune", "--keep-last", "1"]):
+        result = cli(*command, "--data", str(tmp_path / "data"), *bucket, env=env)
+        # Then it is refused in one line naming the variable and the flag that says where S3 is,
+        # instead of listing, pruning or writing the emulator's bucket as if it were AWS's
+        assert_one_line_error(result, 2, variable, "--backup-endpoint")
+    # and the same endpoint given as --backup-endpoint is used
+    result = cli(
+        "list",
+        "--json",
+        "--data",
+        str(tmp_path / "data"),
+        *bucket,
+        "--backup-endpoint",
+        moto_endpoint,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -41,6 +41,10 @@ ENV_SETTINGS = {
     "backup_endpoint": "CLOUDBACKUP_BACKUP_ENDPOINT",
 }
 AWS_REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+# boto3 would send every S3 call to the endpoint these name. Set for another tool (a local emulator),
+# they would make `--backup-bucket s3://B` list, prune or fill that emulator's bucket B as if it were
+# AWS's, saying nothing: the store's endpoint comes from --backup-endpoint (or its variable) only.
+AWS_ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
 @dataclass
@@ -119,7 +123,19 @@ def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     credential_file = setting(args, "backup_credential")
     profile = setting(args, "backup_profile")
     endpoint = setting(args, "backup_endpoint")
-    client = s3_client(region, credential_file=credential_file, profile=profile, endpoint_url=endpoint)
+    stray = next((name for name in AWS_ENDPOINT_ENV if os.environ.get(name)), None)
+    if endpoint is None and stray:
+        raise UsageError(
+            f"${stray} is set ({os.environ[stray]}) but no --backup-endpoint: give that endpoint as "
+            "--backup-endpoint (or $CLOUDBACKUP_BACKUP_ENDPOINT) to use it, or unset it for AWS"
+        )
+    client = s3_client(
+        region,
+        credential_file=credential_file,
+        profile=profile,
+        endpoint_url=endpoint,
+        configured_endpoint=False,
+    )
     return S3Storage(
         bucket,
         prefix,
