@@ -230,6 +230,8 @@ def find_backup(
             databases = {e.manifest.database for e in entries}
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
+        if source is None:
+            require_one_source(entries, database, "--backup latest")
         if not entries:
             what = backups_of(database, source) or "of any database"
             hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
@@ -257,6 +259,16 @@ def find_backup(
             f"no complete backup{' ' + of if of else ''} with id {ref!r} in {describe_stores(stores)}{short}"
         )
     return matches[0]
+
+
+def require_one_source(entries: Iterable[CatalogEntry], database: str | None, what: str) -> None:
+    """`shop` of production and of staging in one store: which one `what` (the newest of them) means
+    is a guess, and restoring the other server's data in place is the worst one."""
+    sources = sorted({e.manifest.source for e in entries})
+    if len(sources) > 1:
+        named = ", ".join(repr(name) for name in sources)
+        of = backups_of(database, None)
+        raise UsageError(f"{what} needs --source NAME: the backups {of} come from several sources ({named})")
 
 
 def _refuse_newer_refused(chosen: CatalogEntry, refused: Iterable[RefusedManifest]) -> None:
