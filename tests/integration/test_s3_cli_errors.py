@@ -189,3 +189,26 @@ def test_an_aws_endpoint_variable_never_picks_the_store_silently(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_prune_of_a_named_data_directory_is_not_turned_to_the_bucket_of_the_environment(
+    tmp_path, moto_endpoint, s3_bucket
+):
+    # Given a bucket set in the environment (a profile script's) and an operator pruning the local
+    # directory named on the command line
+    env = {
+        **os.environ,
+        "CLOUDBACKUP_BACKUP_BUCKET": f"s3://{s3_bucket}/prod",
+        "CLOUDBACKUP_BACKUP_REGION": "us-east-1",
+        "CLOUDBACKUP_BACKUP_ENDPOINT": moto_endpoint,
+    }
+    local = str(tmp_path / "data")
+    # When prune is given --data
+    result = cli("prune", "--keep-last", "1", "--dry-run", "--data", local, env=env)
+    # Then it is refused in one line naming both stores, rather than pruning the bucket the flag
+    # did not name (prune works on one store)
+    assert_one_line_error(result, 2, "--data", "CLOUDBACKUP_BACKUP_BUCKET", f"s3://{s3_bucket}/prod")
+    # and without --data the variable's bucket is pruned, as before
+    result = cli("prune", "--keep-last", "1", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"s3://{s3_bucket}/prod" in result.stdout

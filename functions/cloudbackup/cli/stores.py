@@ -94,6 +94,13 @@ def stores_from_args(args: argparse.Namespace) -> StoreSet:
     return StoreSet(write=s3, read=[s3] if chosen == "s3" else [s3, local])
 
 
+def bucket_only_from_environment(args: argparse.Namespace) -> str | None:
+    """The bucket's variable when the environment alone names a bucket (no --backup-bucket), else None."""
+    if getattr(args, "backup_bucket", None):
+        return None
+    return ENV_SETTINGS["backup_bucket"] if os.environ.get(ENV_SETTINGS["backup_bucket"]) else None
+
+
 def region_setting(args: argparse.Namespace) -> str | None:
     region = setting(args, "backup_region")
     if region:
