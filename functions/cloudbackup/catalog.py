@@ -247,6 +247,12 @@ def find_backup(
         if len(ids) > 1:
             shown = ", ".join(f"{e.id} ({e.manifest.database}, {e.summary()['created_at']})" for e in matches)
             raise UsageError(f"backup id {ref!r} is ambiguous: {len(ids)} backups start with it: {shown}")
+    if not matches and len(ref) >= MIN_ID_PREFIX:
+        # named by the first characters of a refused backup's id, as by its whole id: say why
+        refused_ids = sorted({r.manifest.id for r in catalog.refused if r.manifest.id.startswith(ref)})
+        if len(refused_ids) == 1:
+            refused = next(r for r in catalog.refused if r.manifest.id == refused_ids[0])
+            raise OperationError(f"backup {refused.manifest.id} is refused: {refused.line()}")
     if not matches:
         short = (
             f" (an id prefix needs {MIN_ID_PREFIX} or more characters)" if len(ref) < MIN_ID_PREFIX else ""
