@@ -212,3 +212,35 @@ def test_prune_of_a_named_data_directory_is_not_turned_to_the_bucket_of_the_envi
     result = cli("prune", "--keep-last", "1", "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     assert f"s3://{s3_bucket}/prod" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CLOUDBACKUP_BACKUP_BUCKET", "s3:/oops"),
+        ("CLOUDBACKUP_BACKUP_CREDENTIAL", "/nonexistent/old-credentials"),
+        ("CLOUDBACKUP_BACKUP_ENDPOINT", "ftp://old-minio"),
+        ("CLOUDBACKUP_BACKUP_PROFILE", "staging"),
+    ],
+)
+def test_a_bad_storage_setting_from_the_environment_is_named_as_the_variable(
+    tmp_path, moto_endpoint, s3_bucket, variable, value
+):
+    # Given a storage variable left stale in the environment, and a command line that names the
+    # bucket, region, endpoint and credentials file itself only where the variable does not
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        f"[default]\naws_access_key_id = AKIAX\naws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n"
+    )
+    flags = {
+        "CLOUDBACKUP_BACKUP_BUCKET": ["--backup-bucket", f"s3://{s3_bucket}"],
+        "CLOUDBACKUP_BACKUP_CREDENTIAL": ["--backup-credential", str(creds)],
+        "CLOUDBACKUP_BACKUP_ENDPOINT": ["--backup-endpoint", moto_endpoint],
+    }
+    args = [arg for name, given in flags.items() if name != variable for arg in given]
+    env = {**os.environ, variable: value, "CLOUDBACKUP_BACKUP_REGION": "us-east-1"}
+    # When a command runs with it
+    result = cli("list", "--data", str(tmp_path / "data"), *args, env=env)
+    # Then the one-line error names the variable the bad value came from (the operator's command
+    # line holds no such flag), with the value
+    assert_one_line_error(result, 2, f"${variable}", value)

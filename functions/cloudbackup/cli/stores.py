@@ -117,6 +117,28 @@ def region_variable(args: argparse.Namespace) -> str | None:
 
 
 def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
+    try:
+        return _s3_store_from_args(args)
+    except UsageError as exc:
+        raise UsageError(_naming_variables(str(exc), args)) from None
+
+
+def _naming_variables(message: str, args: argparse.Namespace) -> str:
+    """A refusal of a storage value that came from the environment names its variable, not the flag the
+    operator's command line does not hold (a stale `$CLOUDBACKUP_BACKUP_CREDENTIAL` read as
+    "--backup-credential … does not exist" sends them looking for a flag that is not there)."""
+    for attr, variable in ENV_SETTINGS.items():
+        if getattr(args, attr, None) or not os.environ.get(variable):
+            continue
+        flag = "--" + attr.replace("_", "-")
+        if message.startswith(flag + " "):
+            message = f"${variable}{message.removeprefix(flag)}"
+        elif attr == "backup_profile" and f"[{os.environ[variable]}]" in message:
+            message += f" (the profile from ${variable})"
+    return message
+
+
+def _s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     from cloudbackup.storage.credentials import CredentialSource
     from cloudbackup.storage.s3 import S3Storage, parse_bucket_url, s3_client
 
