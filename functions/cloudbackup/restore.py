@@ -52,6 +52,7 @@ from cloudbackup.mysql.staging import (
     marked_unfinished,
     schema_contents,
     schema_exists,
+    working_copy,
 )
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_definers, check_restorable
@@ -102,16 +103,18 @@ def restore_backup(
     before_publish: Callable[[str], bytes] | None = None,
     should_stop: Callable[[], bool] | None = None,
     events_disabled: bool = False,
+    scratch: bool = False,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
     reading only their frames; `schema_only` creates every object but loads no rows.
     `before_publish(staging)` may change the loaded staging database (point-in-time replay); what it
     returns runs in the target after the backup's events, when they are created there (event DDL).
     `should_stop()` true stops the restore at the next safe point with Stopped (module's doc).
-    `events_disabled` creates the backup's events DISABLED (a drill's copy must never fire one)."""
+    `events_disabled` creates the backup's events DISABLED (a drill's copy must never fire one).
+    `scratch`: the target is a drill's scratch database, named as the working copy it is."""
     started = time.monotonic()
     manifest = entry.manifest
-    target = choose_target(db, manifest.database, target_database, in_place)
+    target = choose_target(db, manifest.database, target_database, in_place, scratch=scratch)
     stop = stop_check(should_stop, target)
     if exclude_tables:
         tables = tables_except(manifest, tables, exclude_tables)
@@ -240,6 +243,7 @@ def restore_dump_file(
     target = target_database or db.database
     if not target:
         raise UsageError(f"restoring the file {path} needs --target-database NEW (or a database in --db-url)")
+    refuse_working_copy_name(target)
     with open(path, "rb") as f:
         compression = detect_compression(f.read(4), os.path.basename(path))
     result = RestoreResult(
@@ -359,7 +363,29 @@ def _failed(exc: OperationError, target: str) -> OperationError:
 # --- choosing and checking the target ------------------------------------------------------------
 
 
-def choose_target(db: DbSettings, source: str, target_database: str | None, in_place: bool) -> str:
+def choose_target(
+    db: DbSettings, source: str, target_database: str | None, in_place: bool, *, scratch: bool = False
+) -> str:
+    """The database a restore publishes into. `scratch`: a drill's own scratch database (see below)."""
+    target = _chosen_target(db, source, target_database, in_place)
+    if not scratch:
+        refuse_working_copy_name(target)
+    return target
+
+
+def refuse_working_copy_name(target: str) -> None:
+    """A restore's staging database and a drill's scratch copy are `{db}__cbrestore_{8 hex}` and
+    `{db}__cbdrill_{8 hex}`; the next restore or drill of `{db}` drops any so named whose run is gone
+    (a killed one's leftovers). A target of that name would be dropped with its restored data."""
+    if working_copy(target):
+        raise UsageError(
+            f"target database {target!r} is named as a restore's staging database or a drill's scratch "
+            "copy ({db}__cbrestore_… or {db}__cbdrill_… and 8 hex digits), which a later restore or "
+            "drill drops as left behind: choose another name"
+        )
+
+
+def _chosen_target(db: DbSettings, source: str, target_database: str | None, in_place: bool) -> str:
     if in_place and target_database:
         raise UsageError("--in-place and --target-database exclude each other")
     if in_place:

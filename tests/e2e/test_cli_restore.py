@@ -327,3 +327,28 @@ def test_latest_of_a_database_that_several_sources_back_up_needs_source(db_setti
         assert json.loads(done.stdout)["backup_id"] == entry.id != other.id
     finally:
         run_sql(db_settings, source, f"DROP DATABASE IF EXISTS `{target}`")
+
+
+@pytest.mark.parametrize("mark", ["__cbrestore_", "__cbdrill_"])
+def test_a_target_named_as_a_working_copy_is_refused_before_a_later_restore_drops_it(
+    db_settings, shop_backup, mark
+):
+    # Given a backup of a database, and another database whose staging and scratch copies are named
+    # `{db}__cbrestore_{8 hex}` and `{db}__cbdrill_{8 hex}` (a later restore or drill of it drops any
+    # such database whose owner is gone, as left behind by a killed run)
+    source, _entry, data = shop_backup
+    target = f"{source}_app{mark}0a1b2c3d"
+    # When the operator restores into a new database so named
+    done = cli(
+        "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", source,
+        "--target-database", target, "--data", data,
+    )  # fmt: skip
+    try:
+        # Then it is refused in one line (exit 2) and nothing is created, instead of a restored copy
+        # that the next restore or drill of `{source}_app` would drop as its own leftover
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "choose another name" in done.stderr
+        assert schemas_like(db_settings, target) == []
+    finally:
+        run_sql(db_settings, source, f"DROP DATABASE IF EXISTS `{target}`")
