@@ -59,7 +59,17 @@ def data_dir(args: argparse.Namespace) -> str:
         # `--data "$BACKUP_DIR"` with the variable unset: falling back to ~/.cloudbackup would make
         # a prune or a restore act on another store than the one the script names
         raise UsageError("--data is empty (an unset variable?): name the backup directory")
-    return str(given or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+    return str(given or _store_variable("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+
+
+def _store_variable(name: str) -> str | None:
+    """A variable choosing the store; set but blank is refused as the flag is: `CLOUDBACKUP_DATA=$DIR
+    cloudbackup prune …` with DIR unset would prune ~/.cloudbackup, and an empty bucket variable
+    would send backups to the local disk (of a container that goes away) instead of S3."""
+    value = os.environ.get(name)
+    if value is not None and not value.strip():
+        raise UsageError(f"${name} is set but empty (an unset variable?): give its value or unset it")
+    return value or None
 
 
 def setting(args: argparse.Namespace, attr: str) -> str | None:
@@ -78,6 +88,8 @@ def setting(args: argparse.Namespace, attr: str) -> str | None:
 def stores_from_args(args: argparse.Namespace) -> StoreSet:
     local = LocalStorage(data_dir(args))
     chosen = getattr(args, "store", None)
+    if not getattr(args, "backup_bucket", None):  # (a flag wins over its variable, even a blank one)
+        _store_variable(ENV_SETTINGS["backup_bucket"])
     bucket_url = setting(args, "backup_bucket")
     if not bucket_url:
         for attr, flag in _S3_ONLY_FLAGS.items():
