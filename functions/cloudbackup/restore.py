@@ -453,12 +453,22 @@ def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
     known = {f.name for f in frames if f.kind == "table"}
     unknown = [t for t in tables if t not in known]
     if unknown:
-        raise UsageError(
-            f"--table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
-        )
+        raise UsageError(_no_such_table("--table", manifest, unknown[0]))
     wanted = set(tables)
     keep = ("header", "sequence", "footer")
     return [f for f in frames if f.kind in keep or (f.kind == "table" and f.name in wanted)]
+
+
+def _no_such_table(flag: str, manifest: Manifest, name: str) -> str:
+    """The one line for a name the backup holds no table of: what it holds instead, when it can tell."""
+    said = f"{flag} {name}: backup {manifest.id} of {manifest.database} has no such table"
+    tables = [t.name for t in manifest.tables]
+    spelt = [t for t in tables if t.casefold() == name.casefold()]
+    if spelt:  # table names are case-sensitive on Linux servers, as in the backup
+        return f"{said} (it has {spelt[0]!r}: names differ in case)"
+    if any(f.kind == "views" for f in manifest.frames):
+        return f"{said} ({flag} names base tables; views, routines and events come only with a whole restore)"
+    return said
 
 
 def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[str]) -> list[str]:
@@ -466,9 +476,7 @@ def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[st
     known = [t.name for t in manifest.tables]
     unknown = [t for t in exclude if t not in known]
     if unknown:
-        raise UsageError(
-            f"--exclude-table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
-        )
+        raise UsageError(_no_such_table("--exclude-table", manifest, unknown[0]))
     kept = [t for t in (tables if tables is not None else known) if t not in exclude]
     if not kept:
         raise UsageError("--exclude-table leaves no table to restore")
