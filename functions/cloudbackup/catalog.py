@@ -78,6 +78,10 @@ class CatalogEntry:
         }
 
 
+class NewestRefused(OperationError):
+    """The newest backup of a database is refused, and the caller asked for the newest."""
+
+
 @dataclass(frozen=True)
 class RefusedManifest:
     """A manifest that parses but is not at its own key, points at another key's data object, or
@@ -199,10 +203,16 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
 
 
 def find_backup(
-    stores: Sequence[Storage], ref: str, *, database: str | None = None, source: str | None = None
+    stores: Sequence[Storage],
+    ref: str,
+    *,
+    database: str | None = None,
+    source: str | None = None,
+    newest_must_restore: bool = False,
 ) -> CatalogEntry:
     """`ref` is a backup id, a unique prefix of one (MIN_ID_PREFIX+ characters), or `latest` (newest
-    complete backup of `database`)."""
+    complete backup of `database`). `newest_must_restore`: `latest` fails when a newer backup of the
+    same source and database is refused (a drill proves the newest backup, not the newest that is whole)."""
     if _HEX.fullmatch(ref) or ref.casefold() == "latest":  # ids are lower-case hex: the case says nothing
         ref = ref.lower()
     catalog = scan_backups(stores, database=database, source=source)
@@ -220,11 +230,15 @@ def find_backup(
             databases = {e.manifest.database for e in entries}
             if len(databases) > 1:
                 raise UsageError("--backup latest needs --database NAME: the stores hold several databases")
+        if source is None:
+            require_one_source(entries, database, "--backup latest")
         if not entries:
             what = backups_of(database, source) or "of any database"
             hint = f" ({len(partial)} partial backup(s): name one by its id)" if partial else ""
             hint = hint or spelt_otherwise(stores, database, source)
             raise UsageError(f"no complete backup {what} in {describe_stores(stores)}{hint}")
+        if newest_must_restore:
+            _refuse_newer_refused(entries[0], catalog.refused)
         return entries[0]
     matches = [e for e in entries if e.id == ref]
     if not matches and len(ref) >= MIN_ID_PREFIX:
@@ -233,6 +247,12 @@ def find_backup(
         if len(ids) > 1:
             shown = ", ".join(f"{e.id} ({e.manifest.database}, {e.summary()['created_at']})" for e in matches)
             raise UsageError(f"backup id {ref!r} is ambiguous: {len(ids)} backups start with it: {shown}")
+    if not matches and len(ref) >= MIN_ID_PREFIX:
+        # named by the first characters of a refused backup's id, as by its whole id: say why
+        refused_ids = sorted({r.manifest.id for r in catalog.refused if r.manifest.id.startswith(ref)})
+        if len(refused_ids) == 1:
+            refused = next(r for r in catalog.refused if r.manifest.id == refused_ids[0])
+            raise OperationError(f"backup {refused.manifest.id} is refused: {refused.line()}")
     if not matches:
         short = (
             f" (an id prefix needs {MIN_ID_PREFIX} or more characters)" if len(ref) < MIN_ID_PREFIX else ""
@@ -245,6 +265,36 @@ def find_backup(
             f"no complete backup{' ' + of if of else ''} with id {ref!r} in {describe_stores(stores)}{short}"
         )
     return matches[0]
+
+
+def require_one_source(entries: Iterable[CatalogEntry], database: str | None, what: str) -> None:
+    """`shop` of production and of staging in one store: which one `what` (the newest of them) means
+    is a guess, and restoring the other server's data in place is the worst one."""
+    sources = sorted({e.manifest.source for e in entries})
+    if len(sources) > 1:
+        named = ", ".join(repr(name) for name in sources)
+        of = backups_of(database, None)
+        raise UsageError(f"{what} needs --source NAME: the backups {of} come from several sources ({named})")
+
+
+def _refuse_newer_refused(chosen: CatalogEntry, refused: Iterable[RefusedManifest]) -> None:
+    """A whole backup of the same source and database newer than `chosen` that cannot restore (its data
+    object gone or cut short) fails the pick: proving the older one would report the newest as fine."""
+    m = chosen.manifest
+    newer = [
+        r
+        for r in refused
+        if (r.manifest.source, r.manifest.database) == (m.source, m.database)
+        and not r.manifest.partial
+        and (r.manifest.started_at, r.manifest.id) > _order(chosen)
+    ]
+    if newer:
+        newest = max(newer, key=lambda r: (r.manifest.started_at, r.manifest.id))
+        raise NewestRefused(
+            f"the newest backup of {m.database!r}, {newest.manifest.id} of "
+            f"{newest.manifest.started_at.strftime('%Y-%m-%dT%H:%M:%SZ')}, cannot restore: {newest.line()} "
+            f"(the newest whole one is {m.id}: name its id to drill it)"
+        )
 
 
 def spelt_otherwise(stores: Sequence[Storage], database: str | None, source: str | None) -> str:

@@ -53,6 +53,7 @@ from cloudbackup.mysql.staging import (
     marked_unfinished,
     schema_contents,
     schema_exists,
+    working_copy,
 )
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.preflight.check import check_definers, check_restorable
@@ -103,16 +104,18 @@ def restore_backup(
     before_publish: Callable[[str], bytes] | None = None,
     should_stop: Callable[[], bool] | None = None,
     events_disabled: bool = False,
+    scratch: bool = False,
 ) -> RestoreResult:
     """Restore `entry` (see the module's doc). `tables` or `exclude_tables` restore a subset of the tables,
     reading only their frames; `schema_only` creates every object but loads no rows.
     `before_publish(staging)` may change the loaded staging database (point-in-time replay); what it
     returns runs in the target after the backup's events, when they are created there (event DDL).
     `should_stop()` true stops the restore at the next safe point with Stopped (module's doc).
-    `events_disabled` creates the backup's events DISABLED (a drill's copy must never fire one)."""
+    `events_disabled` creates the backup's events DISABLED (a drill's copy must never fire one).
+    `scratch`: the target is a drill's scratch database, named as the working copy it is."""
     started = time.monotonic()
     manifest = entry.manifest
-    target = choose_target(db, manifest.database, target_database, in_place)
+    target = choose_target(db, manifest.database, target_database, in_place, scratch=scratch)
     stop = stop_check(should_stop, target)
     if exclude_tables:
         tables = tables_except(manifest, tables, exclude_tables)
@@ -242,6 +245,7 @@ def restore_dump_file(
     target = target_database or db.database
     if not target:
         raise UsageError(f"restoring the file {path} needs --target-database NEW (or a database in --db-url)")
+    refuse_working_copy_name(target)
     with open(path, "rb") as f:
         compression = detect_compression(f.read(4), os.path.basename(path))
     result = RestoreResult(
@@ -380,7 +384,29 @@ def _failed(exc: OperationError, target: str) -> OperationError:
 # --- choosing and checking the target ------------------------------------------------------------
 
 
-def choose_target(db: DbSettings, source: str, target_database: str | None, in_place: bool) -> str:
+def choose_target(
+    db: DbSettings, source: str, target_database: str | None, in_place: bool, *, scratch: bool = False
+) -> str:
+    """The database a restore publishes into. `scratch`: a drill's own scratch database (see below)."""
+    target = _chosen_target(db, source, target_database, in_place)
+    if not scratch:
+        refuse_working_copy_name(target)
+    return target
+
+
+def refuse_working_copy_name(target: str) -> None:
+    """A restore's staging database and a drill's scratch copy are `{db}__cbrestore_{8 hex}` and
+    `{db}__cbdrill_{8 hex}`; the next restore or drill of `{db}` drops any so named whose run is gone
+    (a killed one's leftovers). A target of that name would be dropped with its restored data."""
+    if working_copy(target):
+        raise UsageError(
+            f"target database {target!r} is named as a restore's staging database or a drill's scratch "
+            "copy ({db}__cbrestore_… or {db}__cbdrill_… and 8 hex digits), which a later restore or "
+            "drill drops as left behind: choose another name"
+        )
+
+
+def _chosen_target(db: DbSettings, source: str, target_database: str | None, in_place: bool) -> str:
     if in_place and target_database:
         raise UsageError("--in-place and --target-database exclude each other")
     if in_place:
@@ -448,12 +474,22 @@ def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:
     known = {f.name for f in frames if f.kind == "table"}
     unknown = [t for t in tables if t not in known]
     if unknown:
-        raise UsageError(
-            f"--table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
-        )
+        raise UsageError(_no_such_table("--table", manifest, unknown[0]))
     wanted = set(tables)
     keep = ("header", "sequence", "footer")
     return [f for f in frames if f.kind in keep or (f.kind == "table" and f.name in wanted)]
+
+
+def _no_such_table(flag: str, manifest: Manifest, name: str) -> str:
+    """The one line for a name the backup holds no table of: what it holds instead, when it can tell."""
+    said = f"{flag} {name}: backup {manifest.id} of {manifest.database} has no such table"
+    tables = [t.name for t in manifest.tables]
+    spelt = [t for t in tables if t.casefold() == name.casefold()]
+    if spelt:  # table names are case-sensitive on Linux servers, as in the backup
+        return f"{said} (it has {spelt[0]!r}: names differ in case)"
+    if any(f.kind == "views" for f in manifest.frames):
+        return f"{said} ({flag} names base tables; views, routines and events come only with a whole restore)"
+    return said
 
 
 def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[str]) -> list[str]:
@@ -461,9 +497,7 @@ def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[st
     known = [t.name for t in manifest.tables]
     unknown = [t for t in exclude if t not in known]
     if unknown:
-        raise UsageError(
-            f"--exclude-table {unknown[0]}: backup {manifest.id} of {manifest.database} has no such table"
-        )
+        raise UsageError(_no_such_table("--exclude-table", manifest, unknown[0]))
     kept = [t for t in (tables if tables is not None else known) if t not in exclude]
     if not kept:
         raise UsageError("--exclude-table leaves no table to restore")

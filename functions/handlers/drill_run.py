@@ -89,7 +89,11 @@ class DrillRun(Run):
             else:  # a server of its own, whose secret says its own TLS options (ssl_mode, ssl_ca)
                 db = self.engine.read_secret(source.drill_secret_arn, True)
             entry = self.engine.find_backup(
-                [self.engine.open_store()], request.backup, database=request.database, source=request.source
+                [self.engine.open_store()],
+                request.backup,
+                database=request.database,
+                source=request.source,
+                newest_must_restore=True,  # a drill of `latest` proves the newest backup, or fails
             )
         manifest = entry.manifest
         summary.backup_id = manifest.id

@@ -129,3 +129,25 @@ def test_a_db_url_naming_another_database_than_the_drill_is_refused_in_one_line(
     # and a --db-url naming the drilled database itself is no mistake
     done = cli("drill", "--database", source, "--db-url", db_url(db_settings, source), *data)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_drill_of_latest_fails_when_the_newest_backup_cannot_restore(db_settings, drill_backup):
+    # Given two backups of a database, the newer one's data object cut short (a full disk, a copy
+    # stopped half-way): the catalog refuses it, so `latest` alone would be the older one
+    source, older, flags = drill_backup
+    newer = back_up(db_settings, source, older.store.root.parent)
+    path = newer.store.root / newer.manifest.data.key
+    path.write_bytes(path.read_bytes()[:100])
+    # When the drill of the latest backup runs
+    done = cli("drill", "--database", source, *flags)
+    # Then it fails in one line naming the newest backup and why, rather than proving an older one
+    assert done.returncode == 1, done.stdout
+    assert "drill OK" not in done.stdout
+    assert done.stderr.splitlines()[-1].startswith("cloudbackup: ")
+    assert newer.id in done.stderr.splitlines()[-1]
+    assert "100 bytes" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr
+    assert schemas_like(db_settings, source) == [source]
+    # and the older one, named by its id, is still drilled (the operator's choice)
+    done = cli("drill", "--database", source, "--backup", older.id, *flags)
+    assert done.returncode == 0, done.stderr

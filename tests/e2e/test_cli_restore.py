@@ -13,8 +13,9 @@ import time
 
 import pytest
 
+from cloudbackup.backup import backup_database
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
-from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, db_url, flavour
+from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, db_url, flavour, run_sql
 from tests.fixtures.processes import stop
 from tests.integration.restore_helpers import back_up, change_live_data, make_shop, schemas_like
 
@@ -290,3 +291,64 @@ def test_a_dump_file_in_place_without_a_database_says_where_to_name_it(tmp_path)
         f"cloudbackup: --in-place replaces the database --db-url names, and it names none: "
         f"add it (mysql://…/NAME) to restore the file {path} in place\n"
     )
+
+
+def test_latest_of_a_database_that_several_sources_back_up_needs_source(db_settings, shop_backup):
+    # Given a store holding backups of one database name from two servers: this one's ("test"), and
+    # a newer one from another server (staging's `shop` beside production's, in one bucket)
+    source, entry, data = shop_backup
+    run_sql(db_settings, source, "CREATE TABLE staging_only (id int primary key)")
+    other = backup_database(db_settings, source, entry.store, source="staging")
+    target = source + "_copy"
+    store = ["--data", data]
+    # When the operator asks for the latest backup of the database without saying whose
+    restore = ["restore", "--db-url", db_url(db_settings), "--target-database", target]
+    for command in (
+        [*restore, "--backup", "latest"],
+        [*restore, "--to-time", "2099-01-01T00:00:00Z"],
+        ["verify", "--backup", "latest"],
+        ["show", "--backup", "latest"],
+    ):
+        done = cli(*command, "--database", source, *store)
+        # Then it is refused in one line naming both sources, and nothing is created
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "--source" in done.stderr
+        assert "'test'" in done.stderr
+        assert "'staging'" in done.stderr
+    assert schemas_like(db_settings, target) == []
+    # and with --source the one named is restored, not the newest of the two
+    try:
+        done = cli(
+            "restore", "--db-url", db_url(db_settings), "--target-database", target, "--backup", "latest",
+            "--database", source, "--source", "test", "--json", *store,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["backup_id"] == entry.id != other.id
+    finally:
+        run_sql(db_settings, source, f"DROP DATABASE IF EXISTS `{target}`")
+
+
+@pytest.mark.parametrize("mark", ["__cbrestore_", "__cbdrill_"])
+def test_a_target_named_as_a_working_copy_is_refused_before_a_later_restore_drops_it(
+    db_settings, shop_backup, mark
+):
+    # Given a backup of a database, and another database whose staging and scratch copies are named
+    # `{db}__cbrestore_{8 hex}` and `{db}__cbdrill_{8 hex}` (a later restore or drill of it drops any
+    # such database whose owner is gone, as left behind by a killed run)
+    source, _entry, data = shop_backup
+    target = f"{source}_app{mark}0a1b2c3d"
+    # When the operator restores into a new database so named
+    done = cli(
+        "restore", "--db-url", db_url(db_settings), "--backup", "latest", "--database", source,
+        "--target-database", target, "--data", data,
+    )  # fmt: skip
+    try:
+        # Then it is refused in one line (exit 2) and nothing is created, instead of a restored copy
+        # that the next restore or drill of `{source}_app` would drop as its own leftover
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert "choose another name" in done.stderr
+        assert schemas_like(db_settings, target) == []
+    finally:
+        run_sql(db_settings, source, f"DROP DATABASE IF EXISTS `{target}`")

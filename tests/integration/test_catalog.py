@@ -399,3 +399,16 @@ def test_a_store_given_without_its_prefix_names_the_prefix_once_instead_of_refus
     assert [x for x in listed.err.splitlines() if "warning" in x] == [f"cloudbackup: warning: {line}"]
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [line]
     assert len(list_backups([s3_store])) == 3
+
+
+def test_a_refused_backup_named_by_a_prefix_of_its_id_says_why_it_is_refused(local_store):
+    # Given a backup whose data object is gone, beside a whole one
+    put_backup(local_store, "shop", NOW - timedelta(days=1))
+    gone = put_backup(local_store, "shop", NOW)
+    local_store.delete(gone.data.key)
+    # When the operator names it by the first characters of its id, as `list` and logs show ids
+    with pytest.raises(OperationError) as raised:
+        find_backup([local_store], gone.id[:6], database="shop")
+    # Then the answer says it is refused and why, as for its whole id, not that no such backup exists
+    assert f"backup {gone.id} is refused" in str(raised.value)
+    assert "its data object is missing" in str(raised.value)

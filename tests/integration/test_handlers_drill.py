@@ -78,6 +78,32 @@ def test_a_damaged_backup_fails_the_drill_with_an_event_and_a_failure_metric(
     assert schemas_like(db_settings, drilled) == [drilled]
 
 
+def test_a_scheduled_drill_fails_when_the_newest_backup_cannot_restore(
+    deployment: Deployment, drilled: str, db_settings: DbSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a second backup whose data object was cut short: the catalog refuses it
+    deployment.backup({"source": deployment.source, "databases": [drilled]})
+    deployment.received_events(1)
+    newest = list_backups([deployment.store()], database=drilled, source=deployment.source)[0]
+    key = f"{deployment.prefix}/{newest.manifest.data.key}"
+    s3 = deployment.aws("s3")
+    s3.put_object(Bucket=deployment.bucket, Key=key, Body=b"cut short")
+    # When the scheduled drill of the latest backup runs
+    with pytest.raises(DrillFailed) as raised:
+        deployment.restore(
+            {"source": deployment.source, "database": drilled, "drill": True}, **with_drill(deployment)
+        )
+    # Then it fails (event and failure metric, for the alarm), naming the newest backup, and not
+    # as a success of the older one
+    assert "\n" not in str(raised.value)
+    assert newest.id in str(raised.value)
+    [received] = deployment.received_events(1)
+    assert received["detail-type"] == c.EVENT_DRILL_FAILED
+    doc = next(d for d in emitted_metrics(capsys.readouterr().out) if c.METRIC_DRILL_FAILURES in d)
+    assert doc[c.METRIC_DRILL_FAILURES] == [1.0]
+    assert schemas_like(db_settings, drilled) == [drilled]
+
+
 def test_a_drill_is_refused_for_a_source_without_one_and_for_a_bad_event(
     deployment: Deployment, drilled: str
 ) -> None:

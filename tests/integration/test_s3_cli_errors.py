@@ -160,3 +160,87 @@ def test_a_wrong_region_from_the_environment_is_said_to_come_from_it(
     # Then the one line says where the region it used came from, since the operator never typed it
     assert_one_line_error(result, 2, "not us-east-1", f"region us-east-1 (from ${variable})")
     aws_client("s3", region="eu-west-1").delete_bucket(Bucket=bucket)
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"])
+def test_an_aws_endpoint_variable_never_picks_the_store_silently(
+    tmp_path, moto_endpoint, s3_bucket, variable
+):
+    # Given an AWS endpoint variable left in the environment by another tool (a local emulator's), and
+    # the operator naming the bucket but no endpoint, as for AWS itself
+    env = {**os.environ, variable: moto_endpoint}
+    bucket = ["--backup-bucket", f"s3://{s3_bucket}/prod", "--backup-region", "us-east-1"]
+    # When a command reads or writes that store
+    for command in (["list"], ["prune", "--keep-last", "1"]):
+        result = cli(*command, "--data", str(tmp_path / "data"), *bucket, env=env)
+        # Then it is refused in one line naming the variable and the flag that says where S3 is,
+        # instead of listing, pruning or writing the emulator's bucket as if it were AWS's
+        assert_one_line_error(result, 2, variable, "--backup-endpoint")
+    # and the same endpoint given as --backup-endpoint is used
+    result = cli(
+        "list",
+        "--json",
+        "--data",
+        str(tmp_path / "data"),
+        *bucket,
+        "--backup-endpoint",
+        moto_endpoint,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_prune_of_a_named_data_directory_is_not_turned_to_the_bucket_of_the_environment(
+    tmp_path, moto_endpoint, s3_bucket
+):
+    # Given a bucket set in the environment (a profile script's) and an operator pruning the local
+    # directory named on the command line
+    env = {
+        **os.environ,
+        "CLOUDBACKUP_BACKUP_BUCKET": f"s3://{s3_bucket}/prod",
+        "CLOUDBACKUP_BACKUP_REGION": "us-east-1",
+        "CLOUDBACKUP_BACKUP_ENDPOINT": moto_endpoint,
+    }
+    local = str(tmp_path / "data")
+    # When prune is given --data
+    result = cli("prune", "--keep-last", "1", "--dry-run", "--data", local, env=env)
+    # Then it is refused in one line naming both stores, rather than pruning the bucket the flag
+    # did not name (prune works on one store)
+    assert_one_line_error(result, 2, "--data", "CLOUDBACKUP_BACKUP_BUCKET", f"s3://{s3_bucket}/prod")
+    # and without --data the variable's bucket is pruned, as before
+    result = cli("prune", "--keep-last", "1", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"s3://{s3_bucket}/prod" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CLOUDBACKUP_BACKUP_BUCKET", "s3:/oops"),
+        ("CLOUDBACKUP_BACKUP_CREDENTIAL", "/nonexistent/old-credentials"),
+        ("CLOUDBACKUP_BACKUP_ENDPOINT", "ftp://old-minio"),
+        ("CLOUDBACKUP_BACKUP_PROFILE", "staging"),
+    ],
+)
+def test_a_bad_storage_setting_from_the_environment_is_named_as_the_variable(
+    tmp_path, moto_endpoint, s3_bucket, variable, value
+):
+    # Given a storage variable left stale in the environment, and a command line that names the
+    # bucket, region, endpoint and credentials file itself only where the variable does not
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        f"[default]\naws_access_key_id = AKIAX\naws_secret_access_key = {TEST_SECRET_ACCESS_KEY}\n"
+    )
+    flags = {
+        "CLOUDBACKUP_BACKUP_BUCKET": ["--backup-bucket", f"s3://{s3_bucket}"],
+        "CLOUDBACKUP_BACKUP_CREDENTIAL": ["--backup-credential", str(creds)],
+        "CLOUDBACKUP_BACKUP_ENDPOINT": ["--backup-endpoint", moto_endpoint],
+    }
+    args = [arg for name, given in flags.items() if name != variable for arg in given]
+    env = {**os.environ, variable: value, "CLOUDBACKUP_BACKUP_REGION": "us-east-1"}
+    # When a command runs with it
+    result = cli("list", "--data", str(tmp_path / "data"), *args, env=env)
+    # Then the one-line error names the variable the bad value came from (the operator's command
+    # line holds no such flag), with the value
+    assert_one_line_error(result, 2, f"${variable}", value)

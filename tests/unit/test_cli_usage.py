@@ -28,3 +28,23 @@ def test_a_to_time_in_lower_case_or_with_blanks_is_read_as_rfc_3339_reads_it(mom
     # copy from a log line brings along
     # Then it is the moment it names, not "not an ISO 8601 time"
     assert parse_time(moment) == datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("variable", ["CLOUDBACKUP_BACKUP_BUCKET", "CLOUDBACKUP_DATA"])
+@pytest.mark.parametrize("command", [["list"], ["prune", "--keep-last", "1", "--dry-run"]])
+def test_a_store_variable_set_empty_is_refused_not_taken_as_unset(
+    variable, command, capsys, tmp_path, monkeypatch
+):
+    # Given a script's `CLOUDBACKUP_BACKUP_BUCKET=$BUCKET cloudbackup …` with BUCKET unset: the variable
+    # is set, and empty (as `--data "$DIR"` is refused for the same mistake)
+    monkeypatch.setenv("HOME", str(tmp_path))  # the default store, should anything reach it
+    monkeypatch.setenv(variable, "")
+    # When a command chooses its store
+    code = main(command)
+    # Then it is refused in one line naming the variable, instead of listing or pruning
+    # ~/.cloudbackup (or, for the bucket, the local store) as if it had been named
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1, err
+    assert f"${variable} is set but empty" in err
+    assert not (tmp_path / ".cloudbackup").exists()

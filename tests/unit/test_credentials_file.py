@@ -99,3 +99,31 @@ def test_the_source_description_names_file_and_profile_only():
     assert CredentialSource("/x/creds", None).describe() == "credentials file /x/creds [profile default]"
     assert CredentialSource("/x/creds", "ops").describe() == "credentials file /x/creds [profile ops]"
     assert CredentialSource().describe() == "default AWS credential chain"
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_refused_saying_so(tmp_path):
+    # Given a credentials file saved by an editor that writes a UTF-8 byte order mark (Notepad)
+    path = tmp_path / "credentials"
+    path.write_bytes(
+        b"\xef\xbb\xbf[default]\naws_access_key_id = AKIAX\naws_secret_access_key = " + b"x" * 40
+    )
+    # When it is read, Then the one-line refusal names the mark, which no text editor shows
+    with pytest.raises(UsageError, match="byte order mark") as raised:
+        read_credentials_file(str(path))
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_keys_written_in_quotes_are_refused_rather_than_sent_with_their_quotes(tmp_path, quote):
+    # Given keys pasted with quotes around them (as in a .env file); the INI format keeps quotes
+    path = tmp_path / "credentials"
+    path.write_text(
+        f"[default]\naws_access_key_id = {quote}AKIAX{quote}\n"
+        f"aws_secret_access_key = {quote}{SECRET}{quote}\n"
+    )
+    # When it is read, Then it is refused naming the key and the quotes, never showing the secret,
+    # rather than S3 answering "invalid access key" for a key that looks right
+    with pytest.raises(UsageError, match="quotes") as raised:
+        read_credentials_file(str(path))
+    assert "aws_access_key_id" in str(raised.value)
+    assert SECRET not in str(raised.value)

@@ -55,3 +55,15 @@ def test_the_credentials_file_keys_sign_the_requests(tmp_path):
     client = s3_client("us-east-1", credential_file=str(path))
     creds = client._request_signer._credentials.get_frozen_credentials()
     assert (creds.access_key, creds.secret_key) == ("AKIAFILE", "filesecret")
+
+
+def test_the_cli_client_ignores_an_endpoint_of_the_aws_config_file(tmp_path, monkeypatch):
+    # Given an AWS config whose default profile sends S3 to a local emulator (set up for another tool)
+    (tmp_path / "config").write_text("[default]\nendpoint_url = http://127.0.0.1:9\n")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    # When the command line's client is built without --backup-endpoint
+    client = s3_client("us-east-1", configured_endpoint=False)
+    # Then it reaches AWS's S3, not the emulator; the functions' client (default) still follows it
+    assert client.meta.endpoint_url == "https://s3.amazonaws.com"
+    assert s3_client("us-east-1").meta.endpoint_url == "http://127.0.0.1:9"

@@ -30,7 +30,13 @@ from cloudbackup.binlog.segments import (
     servers_holding,
     starts_a_replay,
 )
-from cloudbackup.catalog import CatalogEntry, backups_of, describe_stores, list_backups
+from cloudbackup.catalog import (
+    CatalogEntry,
+    backups_of,
+    describe_stores,
+    list_backups,
+    require_one_source,
+)
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError, UsageError
 from cloudbackup.mysql.definer import DefinerPolicy
@@ -73,6 +79,8 @@ def plan_replay(
     before = [e for e in entries if e.manifest.started_at < to_time]
     if not entries:
         raise UsageError(f"no complete backup {backups_of(database, source)} in {describe_stores(stores)}")
+    if source is None:
+        require_one_source(entries, database, "--to-time")
     if not before:
         oldest = f"the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
         raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database} ({oldest})")

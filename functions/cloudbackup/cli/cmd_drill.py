@@ -28,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
         )
     backup_in_a_store(args.backup, "drill")
     stores = stores_from_args(args)
-    entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+    entry = find_backup(
+        stores.read, args.backup, database=args.database, source=args.source, newest_must_restore=True
+    )
     try:
         result = run_drill(db, entry, progress=for_terminal())
     except DrillFailed as exc:

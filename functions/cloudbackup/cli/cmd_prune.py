@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -19,12 +20,21 @@ from cloudbackup.catalog import (
     prune,
     spelt_otherwise,
 )
-from cloudbackup.cli.stores import stores_from_args
-from cloudbackup.errors import OperationError
+from cloudbackup.cli.stores import bucket_only_from_environment, stores_from_args
+from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.printable import one_line
 
 
 def run(args: argparse.Namespace) -> int:
+    variable = bucket_only_from_environment(args)
+    if args.data is not None and variable:
+        # `prune --data DIR` in a shell whose profile sets the bucket: the store the command line names
+        # is the directory, the one prune would delete in is the bucket. Which was meant is a guess.
+        raise UsageError(
+            f"--data {args.data} names the local store, but ${variable} names {os.environ[variable]}, "
+            "and prune works on one store: unset the variable to prune --data, or leave out --data "
+            "to prune the bucket"
+        )
     stores = stores_from_args(args)
     result = prune(
         stores.write,

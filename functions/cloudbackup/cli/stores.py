@@ -41,6 +41,10 @@ ENV_SETTINGS = {
     "backup_endpoint": "CLOUDBACKUP_BACKUP_ENDPOINT",
 }
 AWS_REGION_ENV = ("AWS_REGION", "AWS_DEFAULT_REGION")
+# boto3 would send every S3 call to the endpoint these name. Set for another tool (a local emulator),
+# they would make `--backup-bucket s3://B` list, prune or fill that emulator's bucket B as if it were
+# AWS's, saying nothing: the store's endpoint comes from --backup-endpoint (or its variable) only.
+AWS_ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
 @dataclass
@@ -55,7 +59,17 @@ def data_dir(args: argparse.Namespace) -> str:
         # `--data "$BACKUP_DIR"` with the variable unset: falling back to ~/.cloudbackup would make
         # a prune or a restore act on another store than the one the script names
         raise UsageError("--data is empty (an unset variable?): name the backup directory")
-    return str(given or os.environ.get("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+    return str(given or _store_variable("CLOUDBACKUP_DATA") or DEFAULT_DATA)
+
+
+def _store_variable(name: str) -> str | None:
+    """A variable choosing the store; set but blank is refused as the flag is: `CLOUDBACKUP_DATA=$DIR
+    cloudbackup prune …` with DIR unset would prune ~/.cloudbackup, and an empty bucket variable
+    would send backups to the local disk (of a container that goes away) instead of S3."""
+    value = os.environ.get(name)
+    if value is not None and not value.strip():
+        raise UsageError(f"${name} is set but empty (an unset variable?): give its value or unset it")
+    return value or None
 
 
 def setting(args: argparse.Namespace, attr: str) -> str | None:
@@ -74,6 +88,8 @@ def setting(args: argparse.Namespace, attr: str) -> str | None:
 def stores_from_args(args: argparse.Namespace) -> StoreSet:
     local = LocalStorage(data_dir(args))
     chosen = getattr(args, "store", None)
+    if not getattr(args, "backup_bucket", None):  # (a flag wins over its variable, even a blank one)
+        _store_variable(ENV_SETTINGS["backup_bucket"])
     bucket_url = setting(args, "backup_bucket")
     if not bucket_url:
         for attr, flag in _S3_ONLY_FLAGS.items():
@@ -88,6 +104,13 @@ def stores_from_args(args: argparse.Namespace) -> StoreSet:
         return StoreSet(write=local, read=[local])
     s3 = s3_store_from_args(args)
     return StoreSet(write=s3, read=[s3] if chosen == "s3" else [s3, local])
+
+
+def bucket_only_from_environment(args: argparse.Namespace) -> str | None:
+    """The bucket's variable when the environment alone names a bucket (no --backup-bucket), else None."""
+    if getattr(args, "backup_bucket", None):
+        return None
+    return ENV_SETTINGS["backup_bucket"] if os.environ.get(ENV_SETTINGS["backup_bucket"]) else None
 
 
 def region_setting(args: argparse.Namespace) -> str | None:
@@ -106,6 +129,28 @@ def region_variable(args: argparse.Namespace) -> str | None:
 
 
 def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
+    try:
+        return _s3_store_from_args(args)
+    except UsageError as exc:
+        raise UsageError(_naming_variables(str(exc), args)) from None
+
+
+def _naming_variables(message: str, args: argparse.Namespace) -> str:
+    """A refusal of a storage value that came from the environment names its variable, not the flag the
+    operator's command line does not hold (a stale `$CLOUDBACKUP_BACKUP_CREDENTIAL` read as
+    "--backup-credential … does not exist" sends them looking for a flag that is not there)."""
+    for attr, variable in ENV_SETTINGS.items():
+        if getattr(args, attr, None) or not os.environ.get(variable):
+            continue
+        flag = "--" + attr.replace("_", "-")
+        if message.startswith(flag + " "):
+            message = f"${variable}{message.removeprefix(flag)}"
+        elif attr == "backup_profile" and f"[{os.environ[variable]}]" in message:
+            message += f" (the profile from ${variable})"
+    return message
+
+
+def _s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     from cloudbackup.storage.credentials import CredentialSource
     from cloudbackup.storage.s3 import S3Storage, parse_bucket_url, s3_client
 
@@ -119,7 +164,19 @@ def s3_store_from_args(args: argparse.Namespace) -> S3Storage:
     credential_file = setting(args, "backup_credential")
     profile = setting(args, "backup_profile")
     endpoint = setting(args, "backup_endpoint")
-    client = s3_client(region, credential_file=credential_file, profile=profile, endpoint_url=endpoint)
+    stray = next((name for name in AWS_ENDPOINT_ENV if os.environ.get(name)), None)
+    if endpoint is None and stray:
+        raise UsageError(
+            f"${stray} is set ({os.environ[stray]}) but no --backup-endpoint: give that endpoint as "
+            "--backup-endpoint (or $CLOUDBACKUP_BACKUP_ENDPOINT) to use it, or unset it for AWS"
+        )
+    client = s3_client(
+        region,
+        credential_file=credential_file,
+        profile=profile,
+        endpoint_url=endpoint,
+        configured_endpoint=False,
+    )
     return S3Storage(
         bucket,
         prefix,

@@ -86,6 +86,7 @@ def run_drill(
                 progress=progress,
                 should_stop=should_stop,
                 events_disabled=True,
+                scratch=True,
             )
         except Stopped:  # not a failed drill: its caller stopped it (the scratch database goes below)
             raise Stopped(f"{where} stopped during its restore, its scratch database dropped") from None

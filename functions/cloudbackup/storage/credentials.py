@@ -51,6 +51,11 @@ def read_credentials_file(path: str, profile: str | None = None) -> StaticCreden
         raise UsageError(f"--backup-credential {shown} is a directory, not a credentials file")
     if os.path.isfile(shown) and not os.access(shown, os.R_OK):
         raise UsageError(f"--backup-credential {shown} is not readable")
+    if _starts_with_byte_order_mark(shown):  # botocore would call it no INI file, which it looks like
+        raise UsageError(
+            f"--backup-credential {shown} begins with a UTF-8 byte order mark (saved by a Windows editor?), "
+            "which AWS tools do not read: save it as UTF-8 without one"
+        )
     try:
         sections = botocore.configloader.raw_config_parse(path, parse_subsections=False)
     except botocore.exceptions.ConfigNotFound:
@@ -67,9 +72,24 @@ def read_credentials_file(path: str, profile: str | None = None) -> StaticCreden
     missing = [k for k in ("aws_access_key_id", "aws_secret_access_key") if not values.get(k, "").strip()]
     if missing:
         raise UsageError(f"--backup-credential {shown} [{profile}] lacks {' and '.join(missing)}")
+    for key in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"):
+        value = values.get(key, "").strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            # INI keeps quotes as part of the value: S3 would answer "invalid key" for a key that looks right
+            raise UsageError(
+                f"--backup-credential {shown} [{profile}] has {key} in quotes: write it without them"
+            )
     token = values.get("aws_session_token", "").strip() or None
     return StaticCredentials(
         access_key_id=values["aws_access_key_id"].strip(),
         secret_access_key=values["aws_secret_access_key"].strip(),
         session_token=token,
     )
+
+
+def _starts_with_byte_order_mark(path: str) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(3) == b"\xef\xbb\xbf"
+    except OSError:  # missing or unreadable: said by the reading below
+        return False

@@ -42,8 +42,11 @@ def s3_client(
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     max_pool_connections: int = DEFAULT_POOL,
+    configured_endpoint: bool = True,
 ) -> S3Client:
-    """An S3 client for `region`: keys from `credential_file` [profile], a named profile, or the chain."""
+    """An S3 client for `region`: keys from `credential_file` [profile], a named profile, or the chain.
+    `configured_endpoint=False`: an `endpoint_url` of the AWS config file or environment is ignored,
+    so only `endpoint_url` (or AWS) is reached."""
     check_region(region, custom_endpoint=endpoint_url is not None)
     if endpoint_url is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", endpoint_url):
         raise UsageError(f"--backup-endpoint {endpoint_url!r} is not a URL (expected http(s)://HOST[:PORT])")
@@ -66,6 +69,7 @@ def s3_client(
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
         tcp_keepalive=True,
+        ignore_configured_endpoint_urls=not configured_endpoint,  # type: ignore[call-arg]  # not in the stubs
         # S3-compatible stores (MinIO, emulators) are reached by path, not by bucket host names.
         s3={"addressing_style": "path" if endpoint_url else "auto"},
     )
