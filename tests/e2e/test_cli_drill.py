@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from cloudbackup.backup import backup_database
 from cloudbackup.drill.run import DRILL_MARK
+from cloudbackup.storage.local import LocalStorage
 from tests.e2e.test_cli_restore import cli
 from tests.fixtures.mariadb import admin_connect, db_url, flavour, run_sql
 from tests.integration.drill_helpers import flip_byte, make_store_db
@@ -151,3 +154,20 @@ def test_a_drill_of_latest_fails_when_the_newest_backup_cannot_restore(db_settin
     # and the older one, named by its id, is still drilled (the operator's choice)
     done = cli("drill", "--database", source, "--backup", older.id, *flags)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_drill_of_a_partial_backup_says_what_it_did_not_prove(db_settings, drill_backup):
+    # Given a schema-only backup and one without a table (no view reads it), beside the whole one
+    source, _entry, flags = drill_backup
+    store = LocalStorage(Path(flags[flags.index("--data") + 1]))
+    schema_only = backup_database(db_settings, source, store, source="test", schema_only=True)
+    without_tag = backup_database(db_settings, source, store, source="test", exclude_tables=["tag"])
+    # When each is drilled; Then the OK line says what the backup leaves out (no "0 rows" read as whole)
+    done = cli("drill", "--database", source, "--backup", schema_only.id, *flags)
+    assert done.returncode == 0, done.stderr
+    assert "a schema-only backup: it holds no rows, so none were proven" in done.stdout
+    done = cli("drill", "--database", source, "--backup", without_tag.id, "--json", *flags)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["excluded_tables"] == ["tag"]
+    done = cli("drill", "--database", source, "--backup", without_tag.id, *flags)
+    assert "a partial backup: without tables tag" in done.stdout

@@ -56,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def summary(result: DrillResult) -> str:
-    return (
+    line = (
         f"drill OK: backup {result.backup_id} of {result.database} restored and verified: "
         f"{result.tables} tables, {result.rows:,} rows, restore {result.restore_seconds:.1f} s, "
         f"{result.seconds:.1f} s in all"
     )
+    if result.schema_only:
+        line += "; a schema-only backup: it holds no rows, so none were proven"
+    if result.excluded_tables:
+        line += f"; a partial backup: without tables {', '.join(result.excluded_tables)}"
+    return line

@@ -53,6 +53,9 @@ class DrillResult(BaseModel):
     verified: bool = True
     tables_proven_by_digest: int = 0  # the others were compared with the backup object's sections
     stale_dropped: list[str] = Field(default_factory=list)
+    # A partial backup proves only what it holds: the report says so (an OK of "0 rows" read as whole).
+    schema_only: bool = False
+    excluded_tables: list[str] = Field(default_factory=list)
 
 
 def run_drill(
@@ -109,6 +112,8 @@ def run_drill(
         restore_seconds=restored.seconds,
         tables_proven_by_digest=by_digest,
         stale_dropped=scratch.stale_dropped,
+        schema_only=manifest.schema_only,
+        excluded_tables=manifest.excluded_tables,
     )
 
 
