@@ -347,3 +347,28 @@ def test_keep_of_a_trigger_by_an_account_that_may_not_set_its_definer_is_refused
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_keep_by_an_account_that_may_set_any_definer_keeps_the_application_definers(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    # Given a backup whose trigger, view, function and event belong to the application's account
+    source = make_database("rfa")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    backed_up = definers_in(db_settings, source)
+    # And a restoring account that may set any definer (MySQL 8.2+: not one that does not exist, which
+    # is ALLOW_NONEXISTENT_DEFINER's), without SUPER, and read the routines it publishes
+    grant_routine_reading(db_settings, restricted.user)
+    privilege = "SET_ANY_DEFINER" if flavour(db_settings) == "mysql" else "SET USER"
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT {privilege} ON *.* TO '{restricted.user}'@'%'")
+    target = source + "_copy"
+    try:
+        # When it restores the backup into a new database keeping the definers
+        restore_backup(restricted, entry, target_database=target)
+        # Then every object is back with the application's account as its definer
+        assert definers_in(db_settings, target) == backed_up
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
