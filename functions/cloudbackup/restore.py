@@ -132,7 +132,8 @@ def restore_backup(
         result.replaces = check_target(db, target, in_place)
         if in_place and tables is None:
             check_replaced_routines(db, target)
-            check_replaced_definers(db, target, definer)
+        if in_place:
+            check_replaced_definers(db, target, definer, tables)
         check_restorable(db, entry, frames, target)
         where = f"backup {manifest.id}"
         # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
@@ -443,12 +444,14 @@ def check_replaced_routines(db: DbSettings, target: str) -> None:
         )
 
 
-def check_replaced_definers(db: DbSettings, target: str, definer: DefinerPolicy) -> None:
+def check_replaced_definers(
+    db: DbSettings, target: str, definer: DefinerPolicy, tables: list[str] | None = None
+) -> None:
     """Refuse now, before the load, an in-place restore MySQL would stop for want of SYSTEM_USER once
     the tables are live (mysql/system_user.py); the swap asks again before it changes anything."""
     with connect(db, database="") as conn, conn.cursor() as cur:
         if schema_exists(cur, target):
-            refuse_unreplaceable(cur, target, db.user, with_triggers=definer == "keep")
+            refuse_unreplaceable(cur, target, db.user, with_triggers=definer == "keep", tables=tables)
 
 
 def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:

@@ -372,3 +372,36 @@ def test_keep_by_an_account_that_may_set_any_definer_keeps_the_application_defin
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_in_place_of_a_table_keeping_definers_over_a_trigger_of_a_system_user_is_refused(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+): MariaDB lets the account copy the trigger")
+    # Given a backup of a database whose objects are the application's account's, after which root
+    # redefined the trigger of its table child
+    source = make_database("rfg")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("DROP TRIGGER child_ai")
+        cur.execute(
+            "CREATE DEFINER = root@localhost TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW "
+            "INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))"
+        )
+    before = definers_in(db_settings, source)
+    # When an account that may set any definer, but holds no SYSTEM_USER, restores child in place
+    # keeping definers (the previous trigger's copy, root's, it may not create)
+    grant_routine_reading(db_settings, restricted.user)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT SET_ANY_DEFINER, ALLOW_NONEXISTENT_DEFINER ON *.* TO '{restricted.user}'@'%'")
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, in_place=True, tables=["child"])
+    # Then it is refused before any change, naming root's trigger
+    message = str(refused.value)
+    assert "\n" not in message
+    for named in ("refused before any change", "trigger child_ai", "root@", "SYSTEM_USER"):
+        assert named in message, message
+    assert definers_in(db_settings, source) == before
+    assert schemas_like(db_settings, source) == [source]

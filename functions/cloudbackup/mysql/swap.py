@@ -204,9 +204,9 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         constrained = _with_named_constraints(cur, target)
         if plan.whole:
             old_objects = _objects_section(cur, target)
-            # Asked before the load too: asked again now, as the last moment nothing has changed
-            # (an object redefined meanwhile by root would stop the restore half way otherwise).
-            refuse_unreplaceable(cur, target, db.user, with_triggers=plan.definer == "keep")
+        # Asked before the load too: asked again now, the last moment nothing has changed (an object
+        # root redefined meanwhile would stop the restore half way otherwise).
+        refuse_unreplaceable(cur, target, db.user, with_triggers=plan.definer == "keep", tables=plan.tables)
         cur.execute(f"USE {q(staging)}")
         keep = free_before_name(cur, target, datetime.now(UTC))
         cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")

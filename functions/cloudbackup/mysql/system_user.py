@@ -51,24 +51,33 @@ def server_has_system_user(cur: Any) -> bool:
     return numbers >= (8, 0, 16)
 
 
-def owned_objects(cur: Any, database: str, *, with_triggers: bool) -> list[Owned]:
-    """The views, routines and events of `database` (and its triggers, when asked) with their definers."""
-    sql = (
-        "SELECT 'view' AS kind, table_name AS name, definer AS definer FROM information_schema.views "
-        "WHERE table_schema = %s "
-        "UNION ALL SELECT LOWER(routine_type), routine_name, definer FROM information_schema.routines "
-        "WHERE routine_schema = %s "
-        "UNION ALL SELECT 'event', event_name, definer FROM information_schema.events WHERE event_schema = %s"
-    )
-    args: tuple[str, ...] = (database,) * 3
+def owned_objects(
+    cur: Any, database: str, *, with_triggers: bool, tables: list[str] | None = None
+) -> list[Owned]:
+    """The views, routines and events of `database` (and its triggers, when asked) with their definers;
+    with `tables` (a restore of some tables, which replaces no other object), only the triggers of those."""
+    parts: list[str] = []
+    args: list[Any] = []
+    if tables is None:
+        parts += [
+            "SELECT 'view' AS kind, table_name AS name, definer AS definer FROM information_schema.views "
+            "WHERE table_schema = %s",
+            "SELECT LOWER(routine_type), routine_name, definer FROM information_schema.routines "
+            "WHERE routine_schema = %s",
+            "SELECT 'event', event_name, definer FROM information_schema.events WHERE event_schema = %s",
+        ]
+        args += [database] * 3
     if with_triggers:
-        sql += (
-            " UNION ALL SELECT 'trigger', trigger_name, definer FROM information_schema.triggers "
-            "WHERE trigger_schema = %s"
+        only = "" if tables is None else f" AND event_object_table IN ({', '.join(['%s'] * len(tables))})"
+        parts.append(
+            "SELECT 'trigger' AS kind, trigger_name AS name, definer AS definer "
+            f"FROM information_schema.triggers WHERE trigger_schema = %s{only}"
         )
-        args += (database,)
+        args += [database, *(tables or [])]
+    if not parts or tables == []:
+        return []
     with raw_results(cur):
-        rows = query(cur, sql + " ORDER BY 1, 2", args)
+        rows = query(cur, " UNION ALL ".join(parts) + " ORDER BY 1, 2", args)
     return [Owned(text(r["kind"]), text(r["name"]), text(r["definer"])) for r in rows]
 
 
@@ -156,7 +165,7 @@ def server_says(cur: Any, definer: str, absent_database: str) -> bool | None:
 
 
 def blocked_objects(
-    cur: Any, database: str, absent_database: str, *, with_triggers: bool
+    cur: Any, database: str, absent_database: str, *, with_triggers: bool, tables: list[str] | None = None
 ) -> tuple[list[Owned], list[Owned]]:
     """The objects of `database` this account would fail to replace (or keep a copy of) for want of
     SYSTEM_USER: (those whose definer holds it, those for which it cannot tell). `absent_database`: a
@@ -166,7 +175,7 @@ def blocked_objects(
     me = current_account(cur)
     if holds_it_directly(cur, me):
         return [], []
-    owned = owned_objects(cur, database, with_triggers=with_triggers)
+    owned = owned_objects(cur, database, with_triggers=with_triggers, tables=tables)
     others = [o for o in owned if _account(o.definer) != me]
     if not others:
         return [], []
@@ -181,12 +190,14 @@ def blocked_objects(
     return blocked, unknown
 
 
-def refuse_unreplaceable(cur: Any, target: str, user: str, *, with_triggers: bool) -> None:
-    """Raise one line naming the objects of `target` an in-place restore by this account (`user`, as the
-    restore was given it) could not replace or keep a copy of, and the way out."""
+def refuse_unreplaceable(
+    cur: Any, target: str, user: str, *, with_triggers: bool, tables: list[str] | None = None
+) -> None:
+    """Raise one line naming the objects of `target` an in-place restore (of `tables`, or whole) by this
+    account (`user`, as the restore was given it) could not replace or keep a copy of, and the way out."""
     # (a name an in-place restore's account has privileges on, as its staging databases' is)
     absent = staging_prefix(target) + "probe"
-    blocked, unknown = blocked_objects(cur, target, absent, with_triggers=with_triggers)
+    blocked, unknown = blocked_objects(cur, target, absent, with_triggers=with_triggers, tables=tables)
     refused = f"restore into {target} refused before any change: "
     if blocked:
         verb = "holds" if len({o.definer for o in blocked}) == 1 else "hold"
