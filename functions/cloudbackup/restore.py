@@ -56,6 +56,7 @@ from cloudbackup.mysql.staging import (
     working_copy,
 )
 from cloudbackup.mysql.swap import SwapPlan, publish
+from cloudbackup.mysql.system_user import refuse_unreplaceable
 from cloudbackup.preflight.check import check_definers, check_restorable
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
@@ -134,6 +135,8 @@ def restore_backup(
         result.replaces = check_target(db, target, in_place)
         if in_place and tables is None:
             check_replaced_routines(db, target)
+        if in_place:
+            check_replaced_definers(db, target, definer, tables)
         check_restorable(db, entry, frames, target)
         where = f"backup {manifest.id}"
         # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
@@ -259,6 +262,7 @@ def restore_dump_file(
         result.replaces = check_target(db, target, in_place)
         if in_place:
             check_replaced_routines(db, target)
+            check_replaced_definers(db, target, definer)
         where = os.path.basename(path)
         # (The file's size says roughly how much SQL it holds: a compressed dump is about a fifth.)
         sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
@@ -464,6 +468,16 @@ def check_replaced_routines(db: DbSettings, target: str) -> None:
             f"grant {db.user} SHOW_ROUTINE (MySQL 8.0.20+), SELECT ON mysql.proc (MariaDB before 11.3) "
             "or SHOW CREATE ROUTINE (MariaDB 11.3+)"
         )
+
+
+def check_replaced_definers(
+    db: DbSettings, target: str, definer: DefinerPolicy, tables: list[str] | None = None
+) -> None:
+    """Refuse now, before the load, an in-place restore MySQL would stop for want of SYSTEM_USER once
+    the tables are live (mysql/system_user.py); the swap asks again before it changes anything."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        if schema_exists(cur, target):
+            refuse_unreplaceable(cur, target, db.user, with_triggers=definer == "keep", tables=tables)
 
 
 def frames_to_load(manifest: Manifest, tables: list[str] | None) -> list[Frame]:

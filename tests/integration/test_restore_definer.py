@@ -68,10 +68,13 @@ def test_keep_fails_with_advice_and_current_rewrites(db_settings, restricted, ma
 
 
 def grant_routine_reading(settings, user: str) -> None:
-    """What the README asks of an in-place restore's account: reading the routines it replaces."""
+    """What the README asks of an in-place restore's account: reading the routines it replaces and
+    (MySQL) whether their definers hold SYSTEM_USER."""
     with admin_connect(settings) as conn, conn.cursor() as cur:
         if flavour(settings) == "mysql":
             cur.execute(f"GRANT SHOW_ROUTINE ON *.* TO '{user}'@'%'")
+            cur.execute(f"GRANT SELECT ON mysql.global_grants TO '{user}'@'%'")
+            cur.execute(f"GRANT SELECT ON mysql.role_edges TO '{user}'@'%'")
         else:
             cur.execute(f"GRANT SELECT ON mysql.proc TO '{user}'@'%'")
 
@@ -154,26 +157,121 @@ def test_in_place_by_an_account_that_cannot_read_the_replaced_routines_is_refuse
     assert schemas_like(db_settings, source) == [source]
 
 
-def test_in_place_over_objects_of_a_system_user_names_the_object_and_the_privilege(
+def assert_refused_before_any_change(settings, source: str, before: dict[str, str], refused) -> None:
+    """A one-line refusal naming the view, its definer, the privilege and the way out, and `source` as it
+    was: its objects' definers `before`, no new tables, no kept copy or staging database left."""
+    message = str(refused.value)
+    assert "\n" not in message
+    for named in ("refused before any change", "view v_child", "root@", "SYSTEM_USER", "--target-database"):
+        assert named in message, message
+    assert definers_in(settings, source) == before
+    assert schemas_like(settings, source) == [source]
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW TABLES FROM `{source}` LIKE '\\_\\_cb%'")
+        assert cur.fetchall() == ()
+
+
+def test_in_place_over_objects_of_a_system_user_is_refused_before_any_change(
     db_settings, restricted, make_database, tmp_path
 ):
     if flavour(db_settings) != "mysql":
-        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+)")
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+): MariaDB lets the account replace them")
     # Given a database whose view, function and event were defined by an account holding SYSTEM_USER
     # (root), and a backup of it
     source = make_database("rfs")
     make_shop(db_settings, source)
     entry = back_up(db_settings, source, tmp_path)
-    # When an account without SYSTEM_USER, which MySQL lets drop none of them, restores it in place
+    before = definers_in(db_settings, source)
+    # When an account with the README's grants but without SYSTEM_USER, which MySQL lets drop none of
+    # them, restores it in place, rewriting definers to itself
     grant_routine_reading(db_settings, restricted.user)
-    with pytest.raises(OperationError) as failed:
+    with pytest.raises(OperationError) as refused:
         restore_backup(restricted, entry, in_place=True, definer="current")
-    # Then the one line names the object it could not replace, its definer and the privilege
-    message = str(failed.value)
+    # Then it is refused before any change (not once the tables are swapped in), naming the view
+    assert_refused_before_any_change(db_settings, source, before, refused)
+
+
+def test_in_place_keeping_definers_over_a_view_a_system_user_redefined_is_refused_before_any_change(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+): MariaDB lets the account replace it")
+    # Given a backup of a database whose objects are the application's account's, after which root
+    # redefined its view
+    source = make_database("rfw")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute(
+            "CREATE OR REPLACE DEFINER = root@localhost VIEW v_child AS "
+            "SELECT c.id, p.name FROM child c JOIN parent p ON p.id = c.pid"
+        )
+    before = definers_in(db_settings, source)
+    # When an account that may set any definer, but holds no SYSTEM_USER, restores it in place keeping
+    # the definers (the backup's objects it may create; root's view it may neither drop nor copy)
+    grant_routine_reading(db_settings, restricted.user)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT SET_ANY_DEFINER, ALLOW_NONEXISTENT_DEFINER ON *.* TO '{restricted.user}'@'%'")
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, in_place=True)
+    # Then it is refused before any change, naming root's view
+    assert_refused_before_any_change(db_settings, source, before, refused)
+
+
+def test_in_place_over_a_view_of_an_account_holding_system_user_through_a_role_is_refused(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+), and so are roles holding it")
+    # Given a database whose objects belong to an account that holds SYSTEM_USER only through a role
+    # (not active: MySQL counts it all the same), and a backup of it
+    role = f"cbt_role{restricted.user[-8:]}"
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE '{role}'")
+        cur.execute(f"GRANT SYSTEM_USER ON *.* TO '{role}'")
+        cur.execute(f"GRANT '{role}' TO '{owner.user}'@'%'")
+    try:
+        source = make_database("rfr")
+        make_shop(owner, source)
+        entry = back_up(db_settings, source, tmp_path)
+        before = definers_in(db_settings, source)
+        # When an account with the README's grants, without SYSTEM_USER, restores it in place
+        grant_routine_reading(db_settings, restricted.user)
+        with pytest.raises(OperationError) as refused:
+            restore_backup(restricted, entry, in_place=True, definer="current")
+        # Then it is refused before any change, naming the view and its definer
+        message = str(refused.value)
+        for named in ("refused before any change", "view v_child", owner.user, "SYSTEM_USER"):
+            assert named in message, message
+        assert definers_in(db_settings, source) == before
+        assert schemas_like(db_settings, source) == [source]
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS '{role}'")
+
+
+def test_in_place_by_an_account_that_cannot_read_whether_a_definer_holds_system_user_is_refused(
+    db_settings, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+)")
+    # Given a database whose view was defined by root, and a backup of it
+    source = make_database("rfu")
+    make_shop(db_settings, source)
+    entry = back_up(db_settings, source, tmp_path)
+    before = definers_in(db_settings, source)
+    # When an account that may read the routines but not the grant tables restores it in place
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT SHOW_ROUTINE ON *.* TO '{restricted.user}'@'%'")
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, in_place=True, definer="current")
+    # Then it is refused before any change, saying what to grant
+    message = str(refused.value)
     assert "\n" not in message
-    for named in ("view v_child", "definer root@", "SYSTEM_USER", "the previous tables are in"):
+    for named in ("refused before any change", "view v_child", "mysql.global_grants", restricted.user):
         assert named in message, message
-    assert "(1227," not in message, message
+    assert definers_in(db_settings, source) == before
+    assert schemas_like(db_settings, source) == [source]
 
 
 def test_keep_by_an_account_that_may_not_set_the_definers_is_refused_before_any_change(
@@ -249,3 +347,61 @@ def test_keep_of_a_trigger_by_an_account_that_may_not_set_its_definer_is_refused
     finally:
         with admin_connect(db_settings) as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_keep_by_an_account_that_may_set_any_definer_keeps_the_application_definers(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    # Given a backup whose trigger, view, function and event belong to the application's account
+    source = make_database("rfa")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    backed_up = definers_in(db_settings, source)
+    # And a restoring account that may set any definer (MySQL 8.2+: not one that does not exist, which
+    # is ALLOW_NONEXISTENT_DEFINER's), without SUPER, and read the routines it publishes
+    grant_routine_reading(db_settings, restricted.user)
+    privilege = "SET_ANY_DEFINER" if flavour(db_settings) == "mysql" else "SET USER"
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT {privilege} ON *.* TO '{restricted.user}'@'%'")
+    target = source + "_copy"
+    try:
+        # When it restores the backup into a new database keeping the definers
+        restore_backup(restricted, entry, target_database=target)
+        # Then every object is back with the application's account as its definer
+        assert definers_in(db_settings, target) == backed_up
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{target}`")
+
+
+def test_in_place_of_a_table_keeping_definers_over_a_trigger_of_a_system_user_is_refused(
+    db_settings, owner, restricted, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("SYSTEM_USER is MySQL's (8.0.16+): MariaDB lets the account copy the trigger")
+    # Given a backup of a database whose objects are the application's account's, after which root
+    # redefined the trigger of its table child
+    source = make_database("rfg")
+    make_shop(owner, source)
+    entry = back_up(db_settings, source, tmp_path)
+    with admin_connect(db_settings, source) as conn, conn.cursor() as cur:
+        cur.execute("DROP TRIGGER child_ai")
+        cur.execute(
+            "CREATE DEFINER = root@localhost TRIGGER child_ai AFTER INSERT ON child FOR EACH ROW "
+            "INSERT INTO audit (what) VALUES (CONCAT('child ', NEW.id))"
+        )
+    before = definers_in(db_settings, source)
+    # When an account that may set any definer, but holds no SYSTEM_USER, restores child in place
+    # keeping definers (the previous trigger's copy, root's, it may not create)
+    grant_routine_reading(db_settings, restricted.user)
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"GRANT SET_ANY_DEFINER, ALLOW_NONEXISTENT_DEFINER ON *.* TO '{restricted.user}'@'%'")
+    with pytest.raises(OperationError) as refused:
+        restore_backup(restricted, entry, in_place=True, tables=["child"])
+    # Then it is refused before any change, naming root's trigger
+    message = str(refused.value)
+    assert "\n" not in message
+    for named in ("refused before any change", "trigger child_ai", "root@", "SYSTEM_USER"):
+        assert named in message, message
+    assert definers_in(db_settings, source) == before
+    assert schemas_like(db_settings, source) == [source]

@@ -22,7 +22,9 @@ A failure in 2-3 puts the old tables and triggers back (reverse RENAME), on a co
 (an interrupted statement leaves its own unusable). Past the RENAME an interrupt (Ctrl-C, SIGTERM)
 no longer stops the restore: undoing a swap that went through would change the live tables a second
 time. Routines, views and events are then replaced (full restores only); a failure there is reported
-with where the old ones are. One restore publishes into a target at a time (mysql/staging.py).
+with where the old ones are. What MySQL refuses there for want of SYSTEM_USER (an object root defined)
+is refused in step 1 instead, before anything changes (mysql/system_user.py). One restore publishes
+into a target at a time (mysql/staging.py).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from cloudbackup.mysql.routines import events_section, list_events, list_routine
 from cloudbackup.mysql.server_text import SHOW_SQL_MODE
 from cloudbackup.mysql.splitter import split_statements
 from cloudbackup.mysql.staging import UNFINISHED, free_before_name, schema_exists
+from cloudbackup.mysql.system_user import refuse_unreplaceable
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
 from cloudbackup.mysql.views import views_section
 
@@ -201,6 +204,9 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         constrained = _with_named_constraints(cur, target)
         if plan.whole:
             old_objects = _objects_section(cur, target)
+        # Asked before the load too: asked again now, the last moment nothing has changed (an object
+        # root redefined meanwhile would stop the restore half way otherwise).
+        refuse_unreplaceable(cur, target, db.user, with_triggers=plan.definer == "keep", tables=plan.tables)
         cur.execute(f"USE {q(staging)}")
         keep = free_before_name(cur, target, datetime.now(UTC))
         cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")

@@ -14,7 +14,7 @@ from cloudbackup.preflight.rules import (
     primary_key_problem,
     stored_program_problem,
 )
-from cloudbackup.preflight.target import inspect_target, may_set_any_definer
+from cloudbackup.preflight.target import definers_refused, inspect_target
 
 
 def check_restorable(
@@ -63,16 +63,20 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
     probe = f"{target_database}__cbprobe"
     if not definers or len(probe) > MAX_NAME:  # (nothing to ask the server about)
         return
-    allowed, user = may_set_any_definer(db, probe, definers.values())
-    if allowed:
+    refused, user = definers_refused(db, probe, definers.values())
+    if not refused:
         return
     by_definer: dict[str, list[str]] = {}
     for name, account in definers.items():
-        if account != user:
+        if account in refused:
             by_definer.setdefault(account, []).append(name)
-    named = "; ".join(f"DEFINER {account} of {', '.join(names)}" for account, names in by_definer.items())
+    named = "; ".join(
+        f"DEFINER {account} of {', '.join(names)} (the server asks for {refused[account]})"
+        for account, names in by_definer.items()
+    )
     raise OperationError(
         f"{what} into {target_database} refused before any change: {user} may not keep another account's "
-        f"definer (it needs SET_ANY_DEFINER on MySQL, SET USER on MariaDB, or SUPER): {named}; rerun with "
-        "--definer current to create them as the restoring user"
+        f"definer (it needs SET_ANY_DEFINER on MySQL, SET USER on MariaDB, or SUPER; on MySQL also "
+        f"SYSTEM_USER for a definer holding it): {named}; rerun with --definer current to create them as "
+        "the restoring user"
     )

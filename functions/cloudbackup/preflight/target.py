@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -60,32 +61,50 @@ def inspect_target(db: DbSettings) -> TargetServer:
 ER_SPECIFIC_ACCESS_DENIED = 1227
 
 
-def may_set_any_definer(db: DbSettings, absent_database: str, definers: Iterable[str]) -> tuple[bool, str]:
-    """(whether this account may create objects with each of `definers` as their DEFINER,
-    CURRENT_USER()): yes at once where every one of them is the account itself.
+def definers_refused(
+    db: DbSettings, absent_database: str, definers: Iterable[str]
+) -> tuple[dict[str, str], str]:
+    """(each of `definers` the server would not let this account create an object with, with the
+    privileges the server names for it; CURRENT_USER()): none where every one is the account itself.
 
-    Otherwise asked by creating a procedure with a DEFINER no account has, in a database that does not
-    exist: both servers check SET_ANY_DEFINER / SET USER / SUPER before the database, so the answer is
-    error 1227 (no) or 1049 (yes), and nothing is created. Any other answer is not a no."""
+    Asked for each other definer by creating a procedure with that DEFINER in a database that does not
+    exist: both servers check the definer (SET_ANY_DEFINER / SET USER / SUPER; MySQL also SYSTEM_USER
+    when the definer holds it, and ALLOW_NONEXISTENT_DEFINER when it does not exist) before the
+    database, so the answer is error 1227 (no) or 1049 (yes), and nothing is created. Any other answer
+    is not a no. (A definer no account has is not asked in its stead: MySQL 8.2+ answers that one with
+    ALLOW_NONEXISTENT_DEFINER, which says nothing of the definers the restore keeps.)"""
+    refused: dict[str, str] = {}
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_USER()")
         user = str(cur.fetchone()[0])
-        if all(account == user for account in definers):
-            return True, user
+        others = sorted({account for account in definers if account != user})
+        if not others:
+            return refused, user
         cur.execute(
             "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (absent_database,)
         )
         if cur.fetchone()[0]:
-            return True, user  # not absent after all: the load will tell
-        try:
-            cur.execute(
-                f"CREATE DEFINER = 'cb_no_such_user'@'%' PROCEDURE {quote_identifier(absent_database)}.p() "
-                "SELECT 1"
-            )
-        except pymysql.err.MySQLError as exc:
-            return not (exc.args and exc.args[0] == ER_SPECIFIC_ACCESS_DENIED), user
-        cur.execute(f"DROP PROCEDURE {quote_identifier(absent_database)}.p")  # (it came to exist meanwhile)
-        return True, user
+            return refused, user  # not absent after all: the load will tell
+        for account in others:
+            name, _, host = account.rpartition("@")
+            try:
+                cur.execute(
+                    f"CREATE DEFINER = %s@%s PROCEDURE {quote_identifier(absent_database)}.p() SELECT 1",
+                    (name, host),
+                )
+            except pymysql.err.MySQLError as exc:
+                if exc.args and exc.args[0] == ER_SPECIFIC_ACCESS_DENIED:
+                    needed = _NEEDED.search(str(exc.args[-1]))
+                    refused[account] = needed.group(1) if needed else str(exc.args[-1])
+                continue
+            # (it came to exist meanwhile: the load will tell)
+            cur.execute(f"DROP PROCEDURE {quote_identifier(absent_database)}.p")
+            return refused, user
+        return refused, user
+
+
+# "Access denied; you need (at least one of) the SUPER or SET_ANY_DEFINER privilege(s) for this operation"
+_NEEDED = re.compile(r"the (.+?) privilege")
 
 
 def _primary_key_required(cur: Any) -> str:
