@@ -685,6 +685,53 @@ def test_verify_show_or_drill_of_a_dump_file_says_they_read_backups_in_a_store(t
             )
 
 
+def test_latest_and_an_id_name_a_backup_even_beside_a_file_of_that_name(
+    db_settings, small_db, make_database, tmp_path
+):
+    # Given a backup, and the directory the command runs in holding files named `latest` (a link to
+    # the newest dump is common in a backup directory) and like the backup's id
+    data = ["--data", str(tmp_path / "data")]
+    made = backup_id(db_settings, small_db, data)
+    here = tmp_path / "dumps"
+    here.mkdir()
+    for name in ("latest", made[:6]):
+        (here / name).write_text("CREATE TABLE surprise (id INT);\n")
+    url = db_url(db_settings)
+    for given in ("latest", made[:6]):
+        # When it is restored, verified, shown and drilled with --backup spelt that way, run there
+        target = make_database("opl")
+        restored = cloudbackup(
+            "restore", "--db-url", url, "--backup", given, "--target-database", target, *data, cwd=here
+        )
+        verified = cloudbackup("verify", "--backup", given, "--database", small_db, *data, cwd=here)
+        shown = cloudbackup("show", "--backup", given, "--database", small_db, *data, cwd=here)
+        drilled = cloudbackup(
+            "drill", "--db-url", url, "--database", small_db, "--backup", given, *data, cwd=here
+        )
+        # Then each reads the backup in the store, as DESIGN's `--backup ID|latest` says, not the file
+        assert ok(restored).startswith(f"restored backup {made} of {small_db} into {target}:")
+        assert tables_of(db_settings, target) == {"t": 300, "u": 3}
+        assert ok(verified).startswith(f"OK {made} {small_db} ")
+        assert ok(shown).startswith(f"backup    {made}\n")
+        assert ok(drilled).startswith(f"drill OK: backup {made} of {small_db} ")
+    # and the file is still restored when given as a path
+    target = make_database("opf")
+    restored = cloudbackup(
+        "restore", "--db-url", url, "--backup", "./latest", "--target-database", target, cwd=here
+    )
+    assert ok(restored).startswith(f"restored the file latest into {target}:")
+    assert tables_of(db_settings, target) == {"surprise": 0}
+    # and a file named like an id that no backup has is pointed at, not restored
+    (here / "cafe0123").write_text("CREATE TABLE surprise (id INT);\n")
+    missed = cloudbackup(
+        "restore", "--db-url", url, "--backup", "cafe0123", "--target-database", target, *data, cwd=here
+    )
+    assert missed.returncode == 2
+    assert missed.stderr.endswith(
+        " (a file named cafe0123 is here: give it as ./cafe0123 to restore that file)\n"
+    )
+
+
 def test_a_flag_before_the_command_is_said_to_belong_after_it(tmp_path):
     done = cloudbackup("--data", str(tmp_path), "list")
     assert done.returncode == 2

@@ -85,3 +85,16 @@ def test_an_unknown_flag_is_named_before_the_required_one_it_was_meant_for(
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert named in line
+
+
+@pytest.mark.parametrize("name", sorted(subcommands()))
+def test_each_example_parses_and_names_the_region_of_a_bucket_it_names(name):
+    # Given the examples a command's help ends with (a line ending in `\` goes on in the next)
+    tail = subcommands()[name].format_help().rstrip().rsplit("\n\n", 1)[-1]
+    joined = " ".join(line.strip() for line in tail.splitlines()[1:]).replace("\\ ", "")
+    for example in ("cloudbackup " + e for e in joined.split("cloudbackup ")[1:]):
+        words = [w for w in example.split()[1:] if w != "\\"]
+        # Then each parses, and one naming a bucket names its region: the command needs both
+        build_parser().parse_args(words)
+        if "--backup-bucket" in words:
+            assert "--backup-region" in words, example

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cloudbackup.catalog import JSON_FORMAT, CatalogEntry, find_backup
-from cloudbackup.cli.backup_ref import names_a_file
+from cloudbackup.cli.backup_ref import file_named_like, names_a_file
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.confine.lane_start import start_ahead
@@ -63,7 +63,13 @@ def run(args: argparse.Namespace) -> int:
         origin = ("file", os.path.abspath(args.backup))
     else:
         stores = stores_from_args(args)
-        entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+        try:
+            entry = find_backup(stores.read, args.backup, database=args.database, source=args.source)
+        except UsageError as exc:
+            hint = file_named_like(args.backup)
+            if not hint:
+                raise
+            raise UsageError(str(exc) + hint) from None
         start_ahead(entry.manifest.sql_bytes)  # (see the module's doc)
         from cloudbackup.cli.confirm import confirm_in_place
         from cloudbackup.restore import restore_backup

@@ -223,7 +223,11 @@ def backup_parser(sub: _SubParsers) -> None:
     p.add_argument(
         "--compression", choices=["zstd", "gzip", "none"], default="zstd", help="data object compression"
     )
-    p.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
+    p.add_argument(
+        "--source",
+        metavar="NAME",
+        help="name of this server in the store (default: its host, HOST-PORT off port 3306)",
+    )
     p.add_argument(
         "--jobs", type=int, metavar="N", help="connections reading a big table at once (default 4)"
     )
@@ -354,10 +358,15 @@ def binlog_parser(sub: _SubParsers) -> None:
         "archive",
         "store the events not archived yet, up to the server's end",
         "cloudbackup binlog archive --db-url mysql://repl@db1",
-        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow --backup-bucket s3://acme/mysql",
+        "cloudbackup binlog archive --db-url mysql://repl@db1 --follow \\",
+        "    --backup-bucket s3://acme/mysql --backup-region eu-west-1",
     )
     add_db_flags(b)
-    b.add_argument("--source", metavar="NAME", help="name of this server in the store (default: its host)")
+    b.add_argument(
+        "--source",
+        metavar="NAME",
+        help="name of this server in the store (default: its host, HOST-PORT off port 3306)",
+    )
     b.add_argument("--follow", action="store_true", help="keep streaming new events until stopped")
     add_json_flag(b, "the result")
     add_storage_flags(b, writes=True)

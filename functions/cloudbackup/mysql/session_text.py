@@ -46,22 +46,39 @@ def stored_program(
     """A CREATE TRIGGER/FUNCTION/PROCEDURE/EVENT whose body holds `;`, delimited as mysqldump does.
 
     The stock `mysql` client strips comments outside string literals, so a body with comments (as
-    applications and migration tools create them) would come back without them. Where the server can
-    prepare it (`execute_immediate`: MariaDB 10.6.2+), such a statement is sent as a string instead,
-    through EXECUTE IMMEDIATE, which the client passes untouched.
+    applications and migration tools create them) would come back without them; and it drops a CR
+    before LF, so a body with CRLF line ends (as tools on Windows write them) would come back with LF.
+    Where the server can prepare it (`execute_immediate`: MariaDB 10.6.2+), such a statement is sent as
+    a string instead, through EXECUTE IMMEDIATE, which the client passes untouched (its CR, NUL and ^Z
+    escaped, as in row values).
     The newline before the delimiter keeps it out of a trailing `-- comment` in the body.
     """
-    if execute_immediate and _has_comment_marker(statement) and charset not in BACKSLASH_UNSAFE_CHARSETS:
+    client_alters = _has_comment_marker(statement) or (
+        _backslash_escapes(sql_mode) and any(byte in statement for byte in _CLIENT_ALTERED)
+    )
+    if execute_immediate and client_alters and charset not in BACKSLASH_UNSAFE_CHARSETS:
         return b"EXECUTE IMMEDIATE " + string_literal(statement, sql_mode=sql_mode) + b";\n"
     d = STORED_PROGRAM_DELIMITER
     return b"DELIMITER " + d + b"\n" + statement + b"\n" + d + b"\nDELIMITER ;\n"
 
 
 def string_literal(value: bytes, *, sql_mode: str) -> bytes:
-    """A single-quoted literal of `value` that the server (under `sql_mode`) reads back byte for byte."""
-    if "NO_BACKSLASH_ESCAPES" not in sql_mode.split(","):
+    """A single-quoted literal of `value` that the server (under `sql_mode`) reads back byte for byte,
+    and, where backslashes escape, that the stock client passes as it is (CR, NUL and ^Z escaped)."""
+    if _backslash_escapes(sql_mode):
         value = value.replace(b"\\", b"\\\\")
+        for byte, escaped in _CLIENT_ALTERED.items():
+            value = value.replace(byte, escaped)
     return b"'" + value.replace(b"'", b"''") + b"'"
+
+
+# Bytes the stock client does not pass as they are (a CR before LF is dropped, NUL and ^Z end or alter
+# its input), with the escapes the server reads back as them.
+_CLIENT_ALTERED = {b"\r": b"\\r", b"\0": b"\\0", b"\x1a": b"\\Z"}
+
+
+def _backslash_escapes(sql_mode: str) -> bool:
+    return "NO_BACKSLASH_ESCAPES" not in sql_mode.upper().split(",")
 
 
 def _has_comment_marker(statement: bytes) -> bool:
