@@ -1,7 +1,11 @@
-"""Event times a session chose: SET TIMESTAMP gives a transaction's events any time, whatever its commit."""
+"""Event times a session chose: SET TIMESTAMP gives a transaction's events any time, whatever its commit.
+
+MySQL's GTID events hold each transaction's commit time: what the archive reaches is read from those;
+an event time later than when the archive read the event counts for nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -9,14 +13,55 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.binlog.status import binlog_status
 from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.binlog_server import fresh_log_server
 from tests.fixtures.compare import assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import SERVERS
-from tests.integration.pitr_helpers import next_second, run
+from tests.integration.pitr_helpers import next_second, run, schema_exists
 
 pytestmark = pytest.mark.integration
+
+A_DAY_AHEAD = "SET TIMESTAMP = UNIX_TIMESTAMP() + 86400"
+# (a server of its own per test: an event dated a day ahead in the session's servers' binlog would be
+# every later test's newest archived event)
+
+
+def _backed_up(log_server: DbSettings, tmp_path: Path, db: str) -> LocalStorage:
+    run(log_server, f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(40))")
+    store = LocalStorage(tmp_path / "store")
+    backup_database(log_server, db, store, source="src")
+    return store
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_an_archive_whose_newest_event_is_dated_ahead_does_not_reach_a_time_it_was_not_read_at(
+    server, tmp_path
+):
+    with fresh_log_server(server, tmp_path / "server", 7) as log_server:
+        # Given a backup, a row written by a session whose clock is a day ahead, archived
+        db = "cbt_unread"
+        store = _backed_up(log_server, tmp_path, db)
+        run(log_server, A_DAY_AHEAD, "INSERT INTO t VALUES (1, 'a day ahead')", database=db)
+        archived = archive_binlog(log_server, store, "src")
+        # and then a row committed as usual, not archived yet
+        run(log_server, "INSERT INTO t VALUES (2, 'not archived')", database=db)
+        to_time = next_second()
+        # When the database is restored to T, after both
+        with pytest.raises(OperationError) as refused:
+            restore_to_time(log_server, [store], db, to_time, target_database=db + "_t")
+        # Then it is refused as after the archive (which does not hold row 2), and nothing is made
+        assert "is after the archived binlog" in str(refused.value)
+        assert not schema_exists(log_server, db + "_t")
+        # and the archive's newest time (the lag alarm's) and the window binlog status shows end
+        # before T, not tomorrow
+        assert archived.newest_event_time is not None
+        assert datetime.fromisoformat(archived.newest_event_time) < to_time
+        (window,) = [w for w in binlog_status([store]) if w.database == db]
+        assert window.recoverable_to is not None
+        assert datetime.fromisoformat(window.recoverable_to) < to_time
 
 
 @pytest.mark.parametrize("server", SERVERS)
