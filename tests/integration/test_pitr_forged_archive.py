@@ -55,7 +55,8 @@ def _cut(store: LocalStorage, db: str, wanted: Any, keep: int) -> None:
         events, _ = ev.split_events(path.read_bytes())
         data, cut = b"", False
         for event in events:
-            after = segment.binlog_file != snapshot.binlog_file or event.start >= (snapshot.binlog_pos or 0)
+            # (the archive may start in an older file than the backup's: its events are before it)
+            after = (segment.binlog_file, event.start) >= (snapshot.binlog_file, snapshot.binlog_pos or 0)
             if cut or not after or not wanted(event):
                 data += event.raw
                 continue

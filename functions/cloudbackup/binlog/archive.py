@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from cloudbackup.binlog import events as ev
+from cloudbackup.binlog.reach import Reach
 from cloudbackup.binlog.replica import ServerLog, check_server, dump_events
 from cloudbackup.binlog.segments import (
     SegmentIndex,
@@ -45,6 +46,8 @@ class ArchiveResult(BaseModel):
     events: int = 0
     bytes: int = 0
     position: str | None = None  # where the archive now ends: file:pos
+    # What the newest segment reaches (its last_event_time): the newest commit time (MySQL), never a
+    # time a session set ahead; the lag is counted from it
     newest_event_time: str | None = None
     gap: str | None = None  # one line: what was lost, when the server no longer had it
     reached_end: bool = False  # read to the server's end (not stopped early by should_stop)
@@ -59,11 +62,11 @@ class _Segment:
     first_pos: int
     fde: bytes
     gap_before: str | None
+    reach: Reach  # how far in time the archive up to this segment's end is known to reach
     end_pos: int = 0
     events: int = 0
     size: int = 0
     first_ts: int = 0
-    last_ts: int = 0
     first_gtid: str | None = None
     last_gtid: str | None = None
     rotated_to: str | None = None
@@ -174,6 +177,7 @@ class _Run:
         self.segment: _Segment | None = None
         self.commit_seconds = FOLLOW_SEGMENT_SECONDS
         self.progress: Progress | None = None
+        self.reached: float | None = None  # what the last committed segment reaches, carried on
 
     def read(
         self,
@@ -187,6 +191,8 @@ class _Run:
         binlog_file, expected = start
         fde: ev.FormatDescription | None = None
         pending_gap = gap
+        # (a gap: what was archived before it says nothing of what the server wrote after it)
+        self.reached = last.last_time.timestamp() if last is not None and gap is None else None
         self.result.gap = gap  # known from the start: a follower reports it while it runs
         try:
             for raw in dump_events(self.db, self.server.flavour, binlog_file, expected, follow=follow):
@@ -250,18 +256,22 @@ class _Run:
             first_pos=first_pos,
             fde=fde.raw,
             gap_before=gap,
+            reach=Reach(self.server.flavour, None if gap else self.reached),
         )
         return self.segment
 
     @staticmethod
     def _add(segment: _Segment, event: ev.Event) -> None:
         segment.writer.write(event.raw)
+        received = time.time()
         if not segment.events:
             segment.first_ts = event.timestamp
         segment.events += 1
         segment.size += event.size
         segment.end_pos = event.log_pos
-        segment.last_ts = max(segment.last_ts, event.timestamp)
+        segment.reach.add(event, received)
+        if segment.reach.value is None:  # (nothing carried, the first event dated ahead: when received)
+            segment.reach.value = float(min(event.timestamp, int(received)))
         gtid = ev.gtid_of(event)
         if gtid is not None:
             segment.first_gtid = segment.first_gtid or gtid
@@ -280,6 +290,8 @@ class _Run:
         if segment is None:
             return
         segment.rotated_to = rotated_to
+        reached = segment.reach.value
+        assert reached is not None  # (set by its first event)
         written = segment.writer.commit()
         index = SegmentIndex(
             seq=segment.seq,
@@ -292,7 +304,7 @@ class _Run:
             end_pos=segment.end_pos,
             rotated_to=rotated_to,
             first_event_time=iso(datetime.fromtimestamp(segment.first_ts, UTC)),
-            last_event_time=iso(datetime.fromtimestamp(segment.last_ts, UTC)),
+            last_event_time=iso(datetime.fromtimestamp(reached, UTC)),
             first_gtid=segment.first_gtid,
             last_gtid=segment.last_gtid,
             events=segment.events,
@@ -310,6 +322,7 @@ class _Run:
             )
         self.store.put_bytes(key, index.to_json())  # the commit point
         self.segment = None
+        self.reached = reached
         self.seq += 1
         self.result.segments += 1
         self.result.events += segment.events

@@ -68,7 +68,9 @@ class ReplayPlan:
     format_description: bytes  # the first segment's file's, which the replay reads its events by
     # The segments after them up to the next gap: an event's time is the one its session had (SET
     # TIMESTAMP), so a segment may end with a time after TIME while transactions committed before it
-    # follow. The replay reads on into these (each checked first) until it meets the stop.
+    # follow. The replay reads on into these (each checked first) until it meets the stop, and, stopped
+    # by a time a session logged (MariaDB), through them all: a later transaction logged before TIME means
+    # the stop is not known (stamp_order).
     following: list[SegmentIndex] = field(default_factory=list)
 
 

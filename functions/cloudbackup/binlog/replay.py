@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from pymysql.converters import escape_string
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog.event_status import read_event_statement
 from cloudbackup.binlog.segments import SegmentIndex
+from cloudbackup.binlog.stamp_order import StampOrder
 from cloudbackup.binlog.statements import changes_rows, event_change, source_defaults_change, statement_kind
 from cloudbackup.confine.check import Confinement
 from cloudbackup.dburl import DbSettings
@@ -115,6 +116,9 @@ class Replayer:
         # stop time's own second may be after it, so it stops there (never a change after TIME).
         self.stop_second = math.floor(self.stop_ts)
         self.commit_at: float | None = None  # the transaction's commit time, where the binlog has it
+        self.order = StampOrder(stop_at)  # where there is none: are the logged times in commit order?
+        # The transaction being read, where its time is its session's: (file:pos, time, stats.events then)
+        self.logged: tuple[str, int, int] | None = None
         self.reset_at_end = False  # session settings of a CREATE … SELECT stay until its commit
         self.conn = connect(db, database=target)
         # Tables the binlog creates come back as they were, whatever the server's defaults (as the
@@ -148,7 +152,10 @@ class Replayer:
         self.fde = ev.format_description(ev.parse_event(fde_raw))
 
     def apply(self, events: Iterable[tuple[str, ev.Event]]) -> bool:
-        """Apply events in order until the stop time; True when it was reached (an event at or after it)."""
+        """Apply events in order until the stop time; True when it was reached (an event at or after it).
+        Stopped by a logged time (no commit time), the events after it are read on, to the end of
+        `events`: one logged before the stop time there means the stop is not known (stamp_order)."""
+        events = iter(events)
         for where, event in events:
             self.where = where
             if not self._read(event):
@@ -156,19 +163,52 @@ class Replayer:
                     self._run("ROLLBACK")
                     self.open = False
                 self.stats.stopped_at = where
+                if self.commit_at is None:
+                    self.logged = None  # (the one stopped at)
+                    self.order.stopped(where, event.timestamp)
+                    self._read_on(events)
                 return True
         if self.open:  # the archive ends inside a transaction: it is not complete, leave it out
             self._run("ROLLBACK")
             self.open = False
         return False
 
+    def _read_on(self, events: Iterator[tuple[str, ev.Event]]) -> None:
+        """After a stop by a logged time: every later transaction of the database, to the order."""
+        logged: tuple[str, int] | None = None  # (file:pos, time) of the transaction being read
+        for where, event in events:
+            self.where = where
+            if _logged_transaction_start(event):
+                logged = (where, event.timestamp)
+            elif logged is not None and self._read(event, self._changes_source):
+                self.order.after_stop(*logged)
+                logged = None
+
+    def _changes_source(self, event: ev.Event) -> bool:
+        """Whether an event (not applied) is of a change to the database: as _one would take it."""
+        if event.type == ev.FORMAT_DESCRIPTION:
+            self.fde = ev.format_description(event)
+            return False
+        if event.type == ev.TABLE_MAP:
+            return ev.table_map(event, self._fde()).database == self.source
+        if event.type not in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
+            return False
+        q = ev.query(event, self._fde())
+        text = q.text.strip().rstrip(b";").strip()
+        if text.upper() in _TRANSACTION_CONTROL or _XA.match(text):
+            return False
+        if statement_kind(text, q.database, self.source) == "skip":
+            return source_defaults_change(text, q.database, self.source) is not None
+        return q.database == self.source or self._names_source(q)
+
     # --- one event ---------------------------------------------------------------------------------
 
-    def _read(self, event: ev.Event) -> bool:
-        """_one, where an event whose fields run past its end (cut short or rewritten in the bucket, its
-        checksums made to match) is refused as the damaged input it is, naming it, before it is sent."""
+    def _read(self, event: ev.Event, how: Callable[[ev.Event], bool] | None = None) -> bool:
+        """_one (or `how`), where an event whose fields run past its end (cut short or rewritten in the
+        bucket, its checksums made to match) is refused as the damaged input it is, naming it, before it
+        is sent."""
         try:
-            return self._one(event)
+            return (how or self._one)(event)
         except (IndexError, ValueError, struct.error) as exc:  # (UnicodeDecodeError is a ValueError)
             raise IntegrityError(
                 f"the binlog event at {self.where} (type {event.type}) cannot be read, its fields run past "
@@ -209,8 +249,16 @@ class Replayer:
             self.fde = ev.format_description(event)
             return True
         if kind in (ev.GTID_MYSQL, ev.ANONYMOUS_GTID_MYSQL, ev.GTID_MARIADB):
+            if self.logged is not None:  # the transaction before has ended
+                where, stamp, events_before = self.logged
+                self.order.applied(where, stamp, ours=self.stats.events > events_before)
+                self.logged = None
             self.commit_at = ev.commit_time(event)  # a transaction begins
-            return not self._ends_at_or_after_stop(event)
+            if self._ends_at_or_after_stop(event):
+                return False
+            if self.commit_at is None:
+                self.logged = (self.where, event.timestamp, self.stats.events)
+            return True
         fde = self._fde()
         if kind == ev.TABLE_MAP:
             table = ev.table_map(event, fde)
@@ -555,6 +603,12 @@ def check_binlog_statements_allowed(db: DbSettings, fde_raw: bytes, database: st
                 f"log runs BINLOG statements, which {db.user} may not: grant it BINLOG_ADMIN or "
                 "REPLICATION_APPLIER (MySQL), BINLOG REPLAY (MariaDB 10.5+) or SUPER"
             ) from None
+
+
+def _logged_transaction_start(event: ev.Event) -> bool:
+    """A transaction's first event, without a commit time (its time is its session's)."""
+    gtid = event.type in (ev.GTID_MYSQL, ev.ANONYMOUS_GTID_MYSQL, ev.GTID_MARIADB)
+    return gtid and ev.commit_time(event) is None
 
 
 def rows_part_bytes(max_allowed_packet: int) -> int:

@@ -38,7 +38,9 @@ class SegmentIndex:
     first_pos: int  # where the first event starts
     end_pos: int  # where the last event ends (the next segment starts here, or in rotated_to)
     rotated_to: str | None  # the segment ends with the file's Rotate: the next file, from its start
-    first_event_time: str
+    first_event_time: str  # the first event's header time (its session's)
+    # What the archive up to this segment's end reaches (binlog/reach.py): every transaction committed
+    # before it is archived. Not the newest header time, which a session's SET TIMESTAMP sets at will.
     last_event_time: str
     first_gtid: str | None
     last_gtid: str | None
