@@ -196,8 +196,10 @@ def backup_database(
         counts=result.counts,
         tool_version=__version__,
         schema_only=schema_only,
-        excluded_tables=sorted(exclude_tables),
+        # (a view named to exclude is listed with the views left out, not as a table)
+        excluded_tables=sorted(set(exclude_tables) - set(result.excluded_views)),
         unrestorable=result.unrestorable,
+        excluded_views=result.excluded_views,
     )
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())
