@@ -82,27 +82,31 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
 
 
 def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[str]) -> None:
-    """Each table to leave out must be a table of at least one of `databases`: otherwise it is a typo."""
+    """Each table to leave out must be a table (or view) of at least one of `databases`: otherwise it is a
+    typo. Leaving out every base table of a database is refused: its views over them go too (dump.py)."""
     if not tables or not databases:
         return
     marks = ", ".join(["%s"] * len(databases))
     by_database: dict[str, set[str]] = {}
+    known: set[str] = set()
     try:
         with connect(db, database="") as conn, conn.cursor() as cur:
             cur.execute(
-                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+                "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
                 f"WHERE TABLE_SCHEMA IN ({marks})",
                 databases,
             )
-            for schema, name in cur.fetchall():
-                by_database.setdefault(text(schema), set()).add(text(name))
+            for schema, name, kind in cur.fetchall():
+                known.add(text(name))
+                held = by_database.setdefault(text(schema), set())
+                if text(kind) != "VIEW":
+                    held.add(text(name))
     except pymysql.err.MySQLError as exc:  # (as in resolve_databases)
         raise connection_error(exc, db, None) from None
-    known = set().union(*by_database.values())
     unknown = [t for t in tables if t not in known]
     if unknown:
         raise UsageError(f"--exclude-table {unknown[0]}: no such table in {', '.join(databases)}")
-    emptied = [name for name, held in by_database.items() if held <= set(tables)]
+    emptied = [name for name, held in by_database.items() if held and held <= set(tables)]
     if emptied:
         raise UsageError(
             f"--exclude-table names every table of {emptied[0]}: nothing of it would be backed up"
@@ -196,8 +200,10 @@ def backup_database(
         counts=result.counts,
         tool_version=__version__,
         schema_only=schema_only,
-        excluded_tables=sorted(exclude_tables),
+        # (a view named to exclude is listed with the views left out, not as a table)
+        excluded_tables=sorted(set(exclude_tables) - set(result.excluded_views)),
         unrestorable=result.unrestorable,
+        excluded_views=result.excluded_views,
     )
     try:
         store.put_bytes(manifest_key(stem), manifest.to_json())

@@ -75,6 +75,7 @@ class CatalogEntry:
             "schema_only": m.schema_only,
             "excluded_tables": list(m.excluded_tables),
             "unrestorable": list(m.unrestorable),
+            "excluded_views": list(m.excluded_views),
         }
 
 

@@ -85,6 +85,9 @@ class RestoreResult(BaseModel):
     restored_tables: list[str] = Field(default_factory=list)
     # Some tables only (--table / --exclude-table): in place, only those are replaced.
     some_tables: bool = False
+    # What the backup itself left out (its manifest): a whole restore of it is not the whole database.
+    backup_excluded_tables: list[str] = Field(default_factory=list)
+    backup_excluded_views: list[str] = Field(default_factory=list)
     dump_file: str | None = None  # the file's name, when a dump file was restored
 
 
@@ -130,6 +133,8 @@ def restore_backup(
         restored_tables=[f.name for f in frames if f.kind == "table"],
         some_tables=tables is not None,
         schema_only=schema_only,
+        backup_excluded_tables=manifest.excluded_tables,
+        backup_excluded_views=manifest.excluded_views,
     )
     with _unchanged_on_server_error(db, target):
         result.replaces = check_target(db, target, in_place)

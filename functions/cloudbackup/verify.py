@@ -32,6 +32,9 @@ class VerifyResult(BaseModel):
     raw_bytes: int
     ok: bool = True
     unrestorable: list[str] = []  # objects the backup found every restore will refuse (manifest)
+    # What the backup left out (manifest): intact as it is, but not the whole database.
+    excluded_tables: list[str] = []
+    excluded_views: list[str] = []
 
 
 def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -184,4 +187,6 @@ def verify_backup(
         tables=len(manifest.tables),
         raw_bytes=raw,
         unrestorable=manifest.unrestorable,
+        excluded_tables=manifest.excluded_tables,
+        excluded_views=manifest.excluded_views,
     )

@@ -15,7 +15,7 @@ import pytest
 
 from cloudbackup.backup import SYSTEM_DATABASES, resolve_databases
 from cloudbackup.errors import UsageError
-from tests.fixtures.mariadb import admin_connect, db_url
+from tests.fixtures.mariadb import admin_connect, db_url, run_sql
 from tests.fixtures.numbers import numbers
 from tests.fixtures.processes import communicate_or_kill
 
@@ -134,11 +134,14 @@ def test_unknown_database_among_several_is_rejected_before_anything_is_written(
 
 
 def test_a_backup_that_would_hold_nothing_is_refused_before_anything_is_written(
-    db_settings, small_db, tmp_path
+    db_settings, small_db, make_database, tmp_path
 ):
+    viewed = make_database("bv")  # its only table, and a view over it (left out with it)
+    run_sql(db_settings, viewed, "CREATE TABLE t (id INT PRIMARY KEY)", "CREATE VIEW v AS SELECT id FROM t")
     for args, message in [
         # every table of the database left out (its only one)
         (["--database", small_db, "--exclude-table", "t"], f"names every table of {small_db}"),
+        (["--database", viewed, "--exclude-table", "t"], f"names every table of {viewed}"),
         # a schema that only shows the server's state
         (["--database", "information_schema"], "holds no data of its own"),
         (["--database", "PERFORMANCE_SCHEMA"], "holds no data of its own"),

@@ -982,6 +982,41 @@ def test_backup_of_a_part_is_recorded_and_never_picked_as_latest(
     assert tables_of(db_settings, target) == {"t": 300}
 
 
+def test_a_backup_without_a_table_a_view_reads_leaves_the_view_out_and_every_command_says_so(
+    db_settings, small_db, make_database, tmp_path
+):
+    data = ["--data", str(tmp_path / "data")]
+    run = ["--db-url", db_url(db_settings)]
+    with admin_connect(db_settings, small_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE VIEW vu AS SELECT id FROM u")
+        cur.execute("CREATE VIEW vt AS SELECT id FROM t")
+    # Given a backup made without table u, which view vu reads
+    made = cloudbackup(
+        "backup", "--db-url", db_url(db_settings, small_db), "--exclude-table", "u", "--json", *data
+    )
+    # Then the backup says in one warning line that it left vu out, and records it
+    (backed_up,) = json.loads(ok(made))
+    warned = [line for line in made.stderr.splitlines() if "vu" in line]
+    assert len(warned) == 1, made.stderr
+    assert warned[0].startswith("cloudbackup: warning: "), warned[0]
+    assert "leaves out 1 view(s) reading the excluded tables" in warned[0]
+    assert (backed_up["excluded_tables"], backed_up["excluded_views"]) == (["u"], ["vu"])
+    made_id = backed_up["id"]
+    shown = json.loads(ok(cloudbackup("show", "--backup", made_id, "--json", *data)))
+    assert (shown["excluded_views"], shown["counts"]["views"]) == (["vu"], 1)
+    assert "tables left out: u; views left out: vu" in ok(cloudbackup("show", "--backup", made_id, *data))
+    partial = "a partial backup: without tables u and views vu"
+    assert partial in ok(cloudbackup("verify", "--backup", made_id, *data))
+    # When it is restored whole, and drilled
+    target = make_database("opv")
+    restored = ok(cloudbackup("restore", *run, "--backup", made_id, "--target-database", target, *data))
+    drilled = ok(cloudbackup("drill", *run, "--database", small_db, "--backup", made_id, *data))
+    # Then both succeed, saying what the backup lacks, and the restored database holds all the backup does
+    assert partial in restored
+    assert partial in drilled
+    assert tables_of(db_settings, target) == {"t": 300, "vt": 300}
+
+
 # --- 9. JSON outputs: versioned, documented, only growing ---------------------------------------------
 
 # The fields README.md ("JSON output") promises. Scripts rely on them: a test, so none is ever dropped.
@@ -1003,6 +1038,7 @@ BACKUP_FIELDS = {
     "server_version",
     "schema_only",
     "excluded_tables",
+    "excluded_views",
 }
 SHOW_FIELDS = BACKUP_FIELDS | {
     "charset",
@@ -1030,6 +1066,8 @@ RESTORE_FIELDS = {
     "replaces",
     "restored_tables",
     "schema_only",
+    "backup_excluded_tables",
+    "backup_excluded_views",
     "store",
     "location",
 }
@@ -1045,6 +1083,8 @@ VERIFY_FIELDS = {
     "frames",
     "tables",
     "raw_bytes",
+    "excluded_tables",
+    "excluded_views",
 }
 
 

@@ -9,6 +9,7 @@ import sys
 from cloudbackup.catalog import JSON_FORMAT, find_backup
 from cloudbackup.cli.backup_ref import backup_in_a_store
 from cloudbackup.cli.database import db_from_args
+from cloudbackup.cli.partial import left_out
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import DrillResult, run_drill
@@ -63,6 +64,6 @@ def summary(result: DrillResult) -> str:
     )
     if result.schema_only:
         line += "; a schema-only backup: it holds no rows, so none were proven"
-    if result.excluded_tables:
-        line += f"; a partial backup: without tables {', '.join(result.excluded_tables)}"
+    if result.excluded_tables or result.excluded_views:
+        line += "; " + left_out(result.excluded_tables, result.excluded_views)
     return line

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cloudbackup.catalog import JSON_FORMAT, CatalogEntry, find_backup
 from cloudbackup.cli.backup_ref import file_named_like, names_a_file
 from cloudbackup.cli.database import db_from_args
+from cloudbackup.cli.partial import left_out
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.confine.lane_start import start_ahead
 from cloudbackup.dburl import DbSettings
@@ -229,6 +230,8 @@ def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str
         line += f"; previous tables kept in {result.previous_tables_kept_in}"
     if result.definers_rewritten:
         line += f"; DEFINER set to the restoring user for: {', '.join(result.definers_rewritten)}"
+    if result.backup_excluded_tables or result.backup_excluded_views:
+        line += "; " + left_out(result.backup_excluded_tables, result.backup_excluded_views)
     return line
 
 

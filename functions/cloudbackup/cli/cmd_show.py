@@ -67,13 +67,15 @@ def render(d: dict[str, Any]) -> str:
         ("sha256", d["sha256"]),
         ("objects", counts),
     ]
-    if d["schema_only"] or d["excluded_tables"]:
+    if d["schema_only"] or d["excluded_tables"] or d["excluded_views"]:
         left_out = ", ".join(d["excluded_tables"])
+        views = ", ".join(d["excluded_views"])
         part = "; ".join(
             p
             for p in (
                 "definitions only, no rows" if d["schema_only"] else "",
                 f"tables left out: {left_out}" if left_out else "",
+                f"views left out: {views}" if views else "",
             )
             if p
         )

@@ -8,6 +8,7 @@ import sys
 
 from cloudbackup.catalog import JSON_FORMAT, find_backup
 from cloudbackup.cli.backup_ref import backup_in_a_store
+from cloudbackup.cli.partial import left_out
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.errors import IntegrityError
 from cloudbackup.printable import one_line
@@ -32,11 +33,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**head, **result.model_dump(mode="json"), "store": store}, indent=2))
     else:
+        partial = (
+            f"; {left_out(result.excluded_tables, result.excluded_views)}"
+            if result.excluded_tables or result.excluded_views
+            else ""
+        )
         print(
             one_line(
                 f"OK {result.id} {result.database} ({store} {location}): "
                 f"{result.size:,} bytes, sha256 {result.sha256}, "
                 f"{result.frames} frames decode ({result.tables} tables, {result.raw_bytes:,} bytes of SQL)"
+                + partial
             )
         )
     for line in result.unrestorable:  # intact, but a restore refuses it: said, not a failure

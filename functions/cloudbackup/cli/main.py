@@ -173,12 +173,12 @@ def add_source_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", metavar="NAME", help="the server's name in the store (default: any)")
 
 
-def add_part_flags(p: argparse.ArgumentParser, verb: str) -> None:
+def add_part_flags(p: argparse.ArgumentParser, verb: str, excluded_too: str = "") -> None:
     p.add_argument(
         "--exclude-table",
         action="append",
         metavar="NAME",
-        help=f"{verb} every table but this one (repeatable)",
+        help=f"{verb} every table but this one (repeatable){excluded_too}",
     )
     p.add_argument("--schema-only", action="store_true", help=f"{verb} the definitions, no rows")
 
@@ -231,7 +231,7 @@ def backup_parser(sub: _SubParsers) -> None:
     p.add_argument(
         "--jobs", type=int, metavar="N", help="connections reading a big table at once (default 4)"
     )
-    add_part_flags(p, "back up")
+    add_part_flags(p, "back up", "; the views reading it are left out too, and listed")
     add_json_flag(p, "the new backups")
     add_storage_flags(p, writes=True)
 

@@ -56,6 +56,7 @@ class DrillResult(BaseModel):
     # A partial backup proves only what it holds: the report says so (an OK of "0 rows" read as whole).
     schema_only: bool = False
     excluded_tables: list[str] = Field(default_factory=list)
+    excluded_views: list[str] = Field(default_factory=list)  # left out with the tables they read
 
 
 def run_drill(
@@ -114,6 +115,7 @@ def run_drill(
         stale_dropped=scratch.stale_dropped,
         schema_only=manifest.schema_only,
         excluded_tables=manifest.excluded_tables,
+        excluded_views=manifest.excluded_views,
     )
 
 

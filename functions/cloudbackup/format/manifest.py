@@ -106,10 +106,13 @@ class Manifest:
     # Objects every restore will refuse as they are (another database named in a body, …): one line
     # each, as the backup warned of them, so verify says so too. Older backups do not list them.
     unrestorable: list[str] = field(default_factory=list)
+    # Views left out with the excluded tables they read (directly or through other views): a restore
+    # could not create them. Older backups do not list them (and older readers ignore the field).
+    excluded_views: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
-        return self.schema_only or bool(self.excluded_tables)
+        return self.schema_only or bool(self.excluded_tables) or bool(self.excluded_views)
 
     @property
     def sql_bytes(self) -> int:

@@ -33,6 +33,8 @@ from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import Snapshot
+from cloudbackup.mysql.views import views_reading
+from cloudbackup.printable import one_line
 from cloudbackup.progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class DumpResult:
     collation: str
     counts: ObjectCounts
     unrestorable: list[str] = field(default_factory=list)  # objects a restore would refuse (restorable.py)
+    excluded_views: list[str] = field(default_factory=list)  # left out with the tables they read
 
 
 def header(database: str, snapshot: Snapshot, tool_version: str, charset: str, collation: str) -> bytes:
@@ -120,7 +123,7 @@ def dump_database(
     with conn.cursor() as cur:
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
-            found = _without(objects.list_objects(cur, database), exclude_tables)
+            found, excluded_views = _without(cur, objects.list_objects(cur, database), exclude_tables)
             refusals = Refusals(server_databases(cur))
             context = objects.program_context(cur, refusals)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
@@ -160,7 +163,11 @@ def dump_database(
             writer.frame("events", objects.events_section(cur, found.events, context))
         writer.frame("footer", FOOTER)
     return DumpResult(
-        charset=found.charset, collation=found.collation, counts=found.counts(), unrestorable=refusals.lines
+        charset=found.charset,
+        collation=found.collation,
+        counts=found.counts(),
+        unrestorable=refusals.lines,
+        excluded_views=excluded_views,
     )
 
 
@@ -188,14 +195,31 @@ def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:
     return sum(int(rows or 0) for name, rows in cur.fetchall() if text(name) in wanted)
 
 
-def _without(found: objects.DatabaseObjects, exclude: Collection[str]) -> objects.DatabaseObjects:
-    """The objects less the excluded tables (and their triggers). A name this database does not have is
-    no error here: one run may back up several databases (backup.check_exclusions catches typos)."""
+def _without(
+    cur: Any, found: objects.DatabaseObjects, exclude: Collection[str]
+) -> tuple[objects.DatabaseObjects, list[str]]:
+    """The objects less the excluded tables (and their triggers), and the views left out with them.
+
+    A view reading an excluded table, directly or through other views, could not be created by a
+    restore (the server refuses a view over a missing table): it is left out too, said in one warning
+    line, and listed in the manifest. A view named to exclude is left out likewise. A name this database
+    does not have is no error here: one run may back up several databases (backup.check_exclusions
+    catches typos)."""
     if not exclude:
-        return found
+        return found, []
     kept = [t for t in found.tables if t not in exclude]
     triggers = {t: names for t, names in found.triggers.items() if t not in exclude}
-    return replace(found, tables=kept, triggers=triggers)
+    left_out = views_reading(cur, found.database, found.views, exclude)
+    if left_out:
+        log.warning(
+            "backup of %s leaves out %d view(s) reading the excluded tables, which a restore could not "
+            "create without them: %s",
+            one_line(quote_identifier(found.database)),
+            len(left_out),
+            ", ".join(one_line(quote_identifier(v)) for v in left_out),
+        )
+    views = [v for v in found.views if v not in left_out]
+    return replace(found, tables=kept, triggers=triggers, views=views), left_out
 
 
 def _table_texts(

@@ -77,6 +77,30 @@ def _reachable(start: str, reads: Mapping[str, set[str]]) -> set[str]:
 
 def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str, set[str]]:
     wanted = set(views)
+    found = _names_read(cur, database)
+    return {v: found.get(v, set()) & wanted for v in wanted}
+
+
+def views_reading(cur: Any, database: str, views: Iterable[str], left_out: Iterable[str]) -> list[str]:
+    """The `views` that read any of `left_out` (tables or views), directly or through other views, by name.
+
+    A backup without a table leaves these out too: the server refuses to create a view over a table that
+    is not there, so its restore would fail at the views. (A name inside a string literal of a definition
+    could only leave out one view too many, said in the backup's warning, never keep one that fails.)
+    """
+    reads = _names_read(cur, database)
+    gone = set(left_out)
+    kept = set(views) - gone
+    while True:
+        reading = {v for v in kept if reads.get(v, set()) & gone}
+        if not reading:
+            return sorted(set(views) - kept)
+        gone |= reading
+        kept -= reading
+
+
+def _names_read(cur: Any, database: str) -> dict[str, set[str]]:
+    """Each view of `database` and the names of its tables and views that it reads."""
     with raw_results(cur):
         rows = query(
             cur,
@@ -84,8 +108,7 @@ def view_dependencies(cur: Any, database: str, views: Iterable[str]) -> dict[str
             "WHERE table_schema = %s",
             (database,),
         )
-    found = {text(r["name"]): references(text(r["definition"]), database) for r in rows}
-    return {v: found.get(v, set()) & wanted for v in wanted}
+    return {text(r["name"]): references(text(r["definition"]), database) for r in rows}
 
 
 def views_section(
