@@ -166,7 +166,9 @@ def test_a_stop_by_logged_time_reads_on_only_the_segments_that_may_hold_a_transa
         for n in range(3, 6):
             run(log_server, f"INSERT INTO t VALUES ({n}, 'later')", database=db)
             archive_binlog(log_server, store, "src")
-        later = {s.key for s in read_indexes(store, "src")[-3:]}
+        later_indexes = read_indexes(store, "src")[-3:]
+        later = {s.key for s in later_indexes}
+        assert all(s.earliest_logged is not None and s.earliest_logged >= to_time for s in later_indexes)
         # When the database is restored to T (stopped by the logged time of row 2: MariaDB)
         restore_to_time(log_server, [store], db, to_time, target_database=db + "_at_t")
         # Then it holds what it held at T, and none of the later segments was downloaded: their
