@@ -70,7 +70,7 @@ class ReplayPlan:
     # TIMESTAMP), so a segment may end with a time after TIME while transactions committed before it
     # follow. The replay reads on into these (each checked first) until it meets the stop, and, stopped
     # by a time a session logged (MariaDB), through them all: a later transaction logged before TIME means
-    # the stop is not known (stamp_order).
+    # the stop is not known (stamp_order). (Those whose index says none is logged before TIME are skipped.)
     following: list[SegmentIndex] = field(default_factory=list)
 
 
