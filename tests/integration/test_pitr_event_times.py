@@ -7,6 +7,7 @@ with the log's order around --to-time, where to stop is not known, and the resto
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
+from cloudbackup.binlog.segments import SEGMENT_SUFFIX, read_indexes
 from cloudbackup.binlog.status import binlog_status
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
@@ -130,3 +132,55 @@ def test_a_transaction_logged_a_day_back_but_committed_after_the_time_is_not_rep
         restore_to_time(log_server, [store], db, to_time, target_database=target)
         # Then row 5, committed after T, is not there
         assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+class _CountingStorage(LocalStorage):
+    """A local store that remembers which archived binlog segments were downloaded (read)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.segments_read: set[str] = set()
+
+    def iter_range(self, key: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
+        if key.endswith(SEGMENT_SUFFIX):
+            self.segments_read.add(key)
+        return super().iter_range(key, start, length)
+
+
+@pytest.mark.parametrize("server", [s for s in SERVERS if s == "mariadb"])
+def test_a_stop_by_logged_time_reads_on_only_the_segments_that_may_hold_a_transaction_logged_before_it(
+    server, tmp_path
+):
+    with fresh_log_server(server, tmp_path / "server", 7) as log_server:
+        # Given a backup, a row written before T, one after T, archived
+        db = "cbt_readon"
+        run(log_server, f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(40))")
+        store = _CountingStorage(tmp_path / "store")
+        backup_database(log_server, db, store, source="src")
+        run(log_server, "INSERT INTO t VALUES (1, 'before T')", database=db)
+        at_time = snapshot(log_server, db)
+        to_time = next_second()
+        run(log_server, "INSERT INTO t VALUES (2, 'after T')", database=db)
+        archive_binlog(log_server, store, "src")
+        # and three later segments, each of rows logged after T (a restore to a week back: a week of them)
+        for n in range(3, 6):
+            run(log_server, f"INSERT INTO t VALUES ({n}, 'later')", database=db)
+            archive_binlog(log_server, store, "src")
+        later_indexes = read_indexes(store, "src")[-3:]
+        later = {s.key for s in later_indexes}
+        assert all(s.earliest_logged is not None and s.earliest_logged >= to_time for s in later_indexes)
+        # When the database is restored to T (stopped by the logged time of row 2: MariaDB)
+        restore_to_time(log_server, [store], db, to_time, target_database=db + "_at_t")
+        # Then it holds what it held at T, and none of the later segments was downloaded: their
+        # indexes say no transaction in them is logged before T
+        assert_snapshots_equal(at_time, snapshot(log_server, db + "_at_t"))
+        assert store.segments_read & later == set()
+        # And given one more segment, with a row a session logged a day back (before T)
+        run(log_server, A_DAY_BACK, "INSERT INTO t VALUES (9, 'a day back')", database=db)
+        archive_binlog(log_server, store, "src")
+        newest = read_indexes(store, "src")[-1].key
+        store.segments_read.clear()
+        # When the database is restored to T again, Then that segment is read, and the times out of
+        # commit order are refused as before; the three between are still not read
+        _refused_out_of_order(log_server, store, db, to_time)
+        assert store.segments_read & (later | {newest}) == {newest}

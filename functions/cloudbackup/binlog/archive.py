@@ -67,6 +67,7 @@ class _Segment:
     events: int = 0
     size: int = 0
     first_ts: int = 0
+    earliest_logged_ts: int | None = None  # of the transactions begun in it (events.logged_transaction_start)
     first_gtid: str | None = None
     last_gtid: str | None = None
     rotated_to: str | None = None
@@ -270,6 +271,11 @@ class _Run:
         segment.size += event.size
         segment.end_pos = event.log_pos
         segment.reach.add(event, received)
+        if ev.logged_transaction_start(event):
+            earliest = segment.earliest_logged_ts
+            segment.earliest_logged_ts = (
+                event.timestamp if earliest is None else min(earliest, event.timestamp)
+            )
         if segment.reach.value is None:  # (nothing carried, the first event dated ahead: when received)
             segment.reach.value = float(min(event.timestamp, int(received)))
         gtid = ev.gtid_of(event)
@@ -314,6 +320,11 @@ class _Run:
             format_description=base64.b64encode(segment.fde).decode(),
             gap_before=segment.gap_before,
             archived_at=iso(datetime.now(UTC)),
+            earliest_logged_time=(
+                None
+                if segment.earliest_logged_ts is None
+                else iso(datetime.fromtimestamp(segment.earliest_logged_ts, UTC))
+            ),
         )
         key = index_key(self.source, segment.seq)
         if any(info.key == key for info in self.store.list(key)):

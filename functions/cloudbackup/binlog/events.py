@@ -186,6 +186,12 @@ def commit_time(event: Event) -> float | None:
     return micros / 1_000_000 if micros else None
 
 
+def logged_transaction_start(event: Event) -> bool:
+    """A transaction's first event, without a commit time (its time is its session's)."""
+    gtid = event.type in (GTID_MYSQL, ANONYMOUS_GTID_MYSQL, GTID_MARIADB)
+    return gtid and commit_time(event) is None
+
+
 MARIADB_GTID_STANDALONE = 0x01
 
 

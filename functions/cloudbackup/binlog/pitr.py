@@ -70,7 +70,7 @@ class ReplayPlan:
     # TIMESTAMP), so a segment may end with a time after TIME while transactions committed before it
     # follow. The replay reads on into these (each checked first) until it meets the stop, and, stopped
     # by a time a session logged (MariaDB), through them all: a later transaction logged before TIME means
-    # the stop is not known (stamp_order).
+    # the stop is not known (stamp_order). (Those whose index says none is logged before TIME are skipped.)
     following: list[SegmentIndex] = field(default_factory=list)
 
 
@@ -256,7 +256,7 @@ def restore_to_time(
         stop = stop_check(should_stop, target)
         try:
             replayer.start_with(plan.format_description)
-            replayer.apply(checked(_events_from(plan), stop))
+            replayer.apply(checked(_events_from(plan, replayer.skips), stop))
         finally:
             replayer.close()
         nonlocal stats
@@ -289,12 +289,21 @@ def restore_to_time(
     )
 
 
-def _events_from(plan: ReplayPlan) -> Iterator[tuple[str, ev.Event]]:
+def _events_from(plan: ReplayPlan, skips: Callable[[SegmentIndex], bool]) -> Iterator[tuple[str, ev.Event]]:
     """(file:pos, event) from the backup's position on, through the planned segments, then on through
-    the ones following them (each verified before it is read), for as long as the replay asks."""
+    the ones following them (each verified before it is read) the replay does not skip (asked as each
+    comes, once the events before it are read), for as long as it asks."""
+    skipped = False
     for n, segment in enumerate([*plan.segments, *plan.following]):
         if n >= len(plan.segments):  # (the planned ones were, before anything changed)
+            if skips(segment):
+                skipped = True
+                continue
             verify_segment(plan.store, segment)
+        if skipped:  # (the skipped one may have begun this segment's file: its events are read by this)
+            fde = ev.parse_event(_format_description(plan.store, segment))
+            yield f"{segment.binlog_file}:{fde.start}", fde
+            skipped = False
         for event in segment_events(plan.store, segment):
             if n == 0 and segment.binlog_file == plan.start_file and event.start < plan.start_pos:
                 if event.type == ev.FORMAT_DESCRIPTION:

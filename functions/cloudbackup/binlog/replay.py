@@ -119,6 +119,9 @@ class Replayer:
         self.order = StampOrder(stop_at)  # where there is none: are the logged times in commit order?
         # The transaction being read, where its time is its session's: (file:pos, time, stats.events then)
         self.logged: tuple[str, int, int] | None = None
+        self.reading_on = False  # stopped by a logged time: the events after are read (_read_on), not applied
+        # (file:pos, time) of the transaction being read on, until its end or its change to the database
+        self.read_on_open: tuple[str, int] | None = None
         self.reset_at_end = False  # session settings of a CREATE … SELECT stay until its commit
         self.conn = connect(db, database=target)
         # Tables the binlog creates come back as they were, whatever the server's defaults (as the
@@ -166,6 +169,7 @@ class Replayer:
                 if self.commit_at is None:
                     self.logged = None  # (the one stopped at)
                     self.order.stopped(where, event.timestamp)
+                    self.reading_on = True
                     self._read_on(events)
                 return True
         if self.open:  # the archive ends inside a transaction: it is not complete, leave it out
@@ -175,14 +179,30 @@ class Replayer:
 
     def _read_on(self, events: Iterator[tuple[str, ev.Event]]) -> None:
         """After a stop by a logged time: every later transaction of the database, to the order."""
-        logged: tuple[str, int] | None = None  # (file:pos, time) of the transaction being read
         for where, event in events:
             self.where = where
-            if _logged_transaction_start(event):
-                logged = (where, event.timestamp)
-            elif logged is not None and self._read(event, self._changes_source):
-                self.order.after_stop(*logged)
-                logged = None
+            if event.type == ev.FORMAT_DESCRIPTION:  # (a new file's, or the one of a segment after a skip)
+                self.fde = ev.format_description(event)
+            elif ev.logged_transaction_start(event):
+                self.read_on_open = (where, event.timestamp)
+            elif event.type == ev.XID:
+                self.read_on_open = None  # (it ended without a change to the database)
+            elif self.read_on_open is not None and self._read(event, self._changes_source):
+                self.order.after_stop(*self.read_on_open)
+                self.read_on_open = None
+
+    def skips(self, segment: SegmentIndex) -> bool:
+        """Whether the replay may leave the next archived segment unread (not download it): stopped by a
+        logged time, not inside a transaction logged before the stop (whose rest may be in it), and the
+        segment's index says every transaction begun in it is logged at or after the stop: none of them
+        can show the times out of order (stamp_order). An index without that time is read."""
+        if not self.reading_on or (self.read_on_open is not None and self.read_on_open[1] < self.stop_ts):
+            return False
+        earliest = segment.earliest_logged
+        if earliest is None or earliest.timestamp() < self.stop_ts:
+            return False
+        self.read_on_open = None  # (logged at or after the stop: its rest, wherever, is no matter)
+        return True
 
     def _changes_source(self, event: ev.Event) -> bool:
         """Whether an event (not applied) is of a change to the database: as _one would take it."""
@@ -603,12 +623,6 @@ def check_binlog_statements_allowed(db: DbSettings, fde_raw: bytes, database: st
                 f"log runs BINLOG statements, which {db.user} may not: grant it BINLOG_ADMIN or "
                 "REPLICATION_APPLIER (MySQL), BINLOG REPLAY (MariaDB 10.5+) or SUPER"
             ) from None
-
-
-def _logged_transaction_start(event: ev.Event) -> bool:
-    """A transaction's first event, without a commit time (its time is its session's)."""
-    gtid = event.type in (ev.GTID_MYSQL, ev.ANONYMOUS_GTID_MYSQL, ev.GTID_MARIADB)
-    return gtid and ev.commit_time(event) is None
 
 
 def rows_part_bytes(max_allowed_packet: int) -> int:

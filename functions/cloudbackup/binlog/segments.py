@@ -51,6 +51,11 @@ class SegmentIndex:
     format_description: str  # base64: the file's Format_description event, needed to replay it
     gap_before: str | None = None  # why events between the previous segment and this one are lost
     archived_at: str
+    # The earliest time a transaction begun in this segment was logged with (its session's, where the
+    # binlog has no commit time: MariaDB). A replay stopped by a logged time skips a later segment whose
+    # earliest is at or after the stop: nothing in it can be logged before. Absent (older indexes, or no
+    # such transaction begins in it): not known, the segment is read.
+    earliest_logged_time: str | None = None
 
     @property
     def last_time(self) -> datetime:
@@ -59,6 +64,10 @@ class SegmentIndex:
     @property
     def first_time(self) -> datetime:
         return datetime.fromisoformat(self.first_event_time)
+
+    @property
+    def earliest_logged(self) -> datetime | None:
+        return datetime.fromisoformat(self.earliest_logged_time) if self.earliest_logged_time else None
 
     @property
     def next_position(self) -> tuple[str, int]:
@@ -84,7 +93,9 @@ class SegmentIndex:
             kinds = tuple(_FIELD_KINDS[name] for name in str(item.type).split(" | "))
             if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
                 raise ValueError(f"{item.name} is {type(value).__name__}, not {item.type}")
-        for name in ("first_event_time", "last_event_time", "archived_at"):
+        for name in ("first_event_time", "last_event_time", "archived_at", "earliest_logged_time"):
+            if getattr(self, name) is None:
+                continue  # (an optional one, absent)
             try:
                 zone = datetime.fromisoformat(getattr(self, name)).tzinfo
             except ValueError:
