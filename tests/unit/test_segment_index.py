@@ -58,3 +58,11 @@ def test_an_earliest_logged_time_that_is_not_a_time_with_its_zone_is_refused(val
     with pytest.raises(ValueError, match="earliest_logged_time") as refused:
         SegmentIndex.from_json(json.dumps(document).encode())
     assert "\n" not in str(refused.value)
+
+
+def test_an_index_written_by_a_later_version_with_a_field_this_one_does_not_know_still_reads():
+    # Given an index with a field added after this version (an upgraded archiver, an older command line)
+    later = {**OLDER_INDEX, "some_later_field": {"any": "value"}}
+    # When it is read; Then what this version knows is read, the rest passed over
+    index = SegmentIndex.from_json(json.dumps(later).encode())
+    assert (index.seq, index.end_pos) == (3, 900)

@@ -81,7 +81,10 @@ class SegmentIndex:
         document: dict[str, Any] = json.loads(data)
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
-        index = cls(**document)
+        # Fields a later version adds are read past, as the manifest's are: an archive written by an
+        # upgraded archiver must stay restorable by the command line an operator has at hand.
+        known = {item.name for item in fields(cls)}
+        index = cls(**{name: value for name, value in document.items() if name in known})
         index._check_fields()
         return index
 
