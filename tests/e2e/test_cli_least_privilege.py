@@ -112,3 +112,44 @@ def test_in_place_restore_with_grants_on_the_database_its_staging_and_its_previo
             cur.execute("SHOW DATABASES LIKE %s", (f"{escaped}\\_before\\_%",))
             for (name,) in cur.fetchall():
                 cur.execute(f"DROP DATABASE `{name}`")
+
+
+def test_keeping_another_accounts_routines_in_a_new_database_needs_to_read_their_bodies(
+    db_settings, source_db, users, tmp_path: Path
+):
+    # The restore re-creates routines in the target from what SHOW CREATE reads in staging: MariaDB
+    # before 11.3 shows another account's routine body only to who may SELECT mysql.proc.
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("MySQL refuses keeping root's definer (SYSTEM_USER) before this")
+    _, restore_user, target = users
+    server = f"{db_settings.host}:{db_settings.port}"
+    store = ["--data", str(tmp_path / "store")]
+    # Given a backup whose procedure root defined, and a restore user that may keep definers (SET USER)
+    made = cloudbackup("backup", "--db-url", db_url(db_settings, source_db), *store)
+    assert made.returncode == 0, made.stderr
+    run_sql(db_settings, "", f"GRANT SET USER ON *.* TO '{restore_user}'@'%'")
+    restore_url = f"mysql://{restore_user}:{PASSWORD}@{server}"
+    args = ["restore", "--db-url", restore_url, "--backup", "latest", "--database", source_db, *store]
+    # When it restores into a new database keeping the definers (the default)
+    refused = cloudbackup(*args, "--target-database", target)
+    # Then it is refused before any change, in one line naming the grant
+    assert refused.returncode == 1, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "refused before any change" in refused.stderr
+    assert "SELECT ON mysql.proc" in refused.stderr
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SHOW DATABASES LIKE %s", (target.replace("_", "\\_") + "%",))
+        assert cur.fetchall() == ()
+    # and with that grant the same restore brings the procedure back with its definer
+    run_sql(db_settings, "", f"GRANT SELECT ON mysql.proc TO '{restore_user}'@'%'")
+    restored = cloudbackup(*args, "--target-database", target)
+    assert restored.returncode == 0, restored.stderr
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        query = (
+            "SELECT DEFINER, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s"
+        )
+        cur.execute(query, (source_db,))
+        backed_up = cur.fetchall()
+        cur.execute(query, (target,))
+        assert cur.fetchall() == backed_up
+        assert backed_up[0][1] == "SELECT COUNT(*) FROM t"

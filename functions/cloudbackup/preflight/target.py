@@ -103,6 +103,28 @@ def definers_refused(
         return refused, user
 
 
+def routine_bodies_hidden(db: DbSettings) -> bool:
+    """Whether the server hides from this account the body of a routine another account defined
+    (SHOW CREATE gives NULL for it), where that can be told before any routine exists: MariaDB before
+    11.3 shows it only to an account that may SELECT mysql.proc. Elsewhere (MySQL: SHOW_ROUTINE;
+    MariaDB 11.3+: SHOW CREATE ROUTINE) False: reading it back tells."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        server = server_info(str(cur.fetchone()[0]))
+        release = re.match(r"(\d+)\.(\d+)", server.version)
+        if server.flavour != "mariadb" or release is None or (int(release[1]), int(release[2])) >= (11, 3):
+            return False
+        try:
+            cur.execute("SELECT 1 FROM mysql.proc LIMIT 0")
+        except pymysql.err.MySQLError as exc:
+            return bool(exc.args) and exc.args[0] in (ER_DBACCESS_DENIED, ER_TABLEACCESS_DENIED)
+        return False
+
+
+ER_DBACCESS_DENIED = 1044
+ER_TABLEACCESS_DENIED = 1142
+
+
 # "Access denied; you need (at least one of) the SUPER or SET_ANY_DEFINER privilege(s) for this operation"
 _NEEDED = re.compile(r"the (.+?) privilege")
 
