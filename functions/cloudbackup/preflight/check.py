@@ -98,10 +98,11 @@ def _check_routine_bodies_readable(
         for name, account in definers.items()
         if account != user and name.split(" ", 1)[0] in _ROUTINE_KINDS
     ]
-    if routines and routine_bodies_hidden(db):
+    if routines and routine_bodies_hidden(db, user):
         raise OperationError(
             f"{what} into {target_database} refused before any change: the server hides the body of a "
             f"routine another account defined from {user}, and the restore re-creates "
             f"{', '.join(sorted(routines))} from what it loaded; grant it SELECT ON mysql.proc "
-            "(MariaDB before 11.3), or rerun with --definer current to create them as the restoring user"
+            "(MariaDB before 11.3) or SHOW_ROUTINE (MySQL 8.0.20+), or rerun with --definer current to "
+            "create them as the restoring user"
         )
