@@ -143,77 +143,81 @@ def backup_database(
     conn = connect(db, database=database)
     helpers: list[pymysql.connections.Connection] = []
     writer: FrameWriter | None = None
+    kept_key: str | None = None  # the data object, once the store holds it whole
     try:
-        # (in the try: the server may go away right here too, and that is said as for the dump)
-        split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
-        helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
-        # Even alone: on MySQL this is what proves the binary log position is the snapshot's
-        lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
-        with conn.cursor() as cur:
-            created_before = creation_times(cur, database)  # before the snapshot: see mysql/renames.py
-        snapshot, shared = open_shared_snapshot(conn, helpers, lock)
-        if helpers and not shared:
-            _close_all(helpers)
-            helpers = []
-        backup_id = new_backup_id()
-        stem = backup_stem(source, database, snapshot.started_at, backup_id)
-        writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)
-        result = dump_database(
-            conn,
-            database,
-            writer,
-            snapshot,
+        try:
+            # (in the try: the server may go away right here too, and that is said as for the dump)
+            split_tables = _big_tables(conn, database, split_min_bytes) if jobs > 1 else set()
+            helpers = _helper_connections(db, database, _spare(conn, jobs - 1)) if split_tables else []
+            # Even alone: on MySQL this is what proves the binary log position is the snapshot's
+            lock = TableLock(lambda: connect(db, database=database), database, frozenset(exclude_tables))
+            with conn.cursor() as cur:
+                created_before = creation_times(cur, database)  # before the snapshot: see mysql/renames.py
+            snapshot, shared = open_shared_snapshot(conn, helpers, lock)
+            if helpers and not shared:
+                _close_all(helpers)
+                helpers = []
+            backup_id = new_backup_id()
+            stem = backup_stem(source, database, snapshot.started_at, backup_id)
+            writer = FrameWriter(store.open_writer(data_key(stem, compression)), compression)
+            result = dump_database(
+                conn,
+                database,
+                writer,
+                snapshot,
+                tool_version=__version__,
+                progress=shown,
+                check=check,
+                helpers=helpers,
+                split_tables=split_tables,
+                exclude_tables=exclude_tables,
+                schema_only=schema_only,
+            )
+            _check_not_renamed(db, database, created_before, exclude_tables)
+            check()
+            shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
+            frames, written = writer.commit()
+            writer = None
+            kept_key = written.key
+            finished_at = datetime.now(UTC)
+        except pymysql.err.MySQLError as exc:
+            raise dump_error(exc, db, database) from None
+        finally:
+            if writer is not None:
+                writer.abort()
+            shown.end()
+            _close_all([conn, *helpers])
+        manifest = Manifest(
+            id=backup_id,
+            source=source,
+            database=database,
+            charset=result.charset,
+            collation=result.collation,
+            server=snapshot.server,
+            started_at=snapshot.started_at,
+            finished_at=finished_at,
+            snapshot=snapshot.position,
+            compression=compression,
+            data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
+            frames=frames,
+            counts=result.counts,
             tool_version=__version__,
-            progress=shown,
-            check=check,
-            helpers=helpers,
-            split_tables=split_tables,
-            exclude_tables=exclude_tables,
             schema_only=schema_only,
+            # (a view named to exclude is listed with the views left out, not as a table)
+            excluded_tables=sorted(set(exclude_tables) - set(result.excluded_views)),
+            unrestorable=result.unrestorable,
+            excluded_views=result.excluded_views,
         )
-        _check_not_renamed(db, database, created_before, exclude_tables)
-        check()
-        shown.state("uploading")  # the last part and the commit: a while on a slow link to S3
-        frames, written = writer.commit()
-        writer = None
-        finished_at = datetime.now(UTC)
-    except pymysql.err.MySQLError as exc:
-        raise dump_error(exc, db, database) from None
-    finally:
-        if writer is not None:
-            writer.abort()
-        shown.end()
-        _close_all([conn, *helpers])
-    manifest = Manifest(
-        id=backup_id,
-        source=source,
-        database=database,
-        charset=result.charset,
-        collation=result.collation,
-        server=snapshot.server,
-        started_at=snapshot.started_at,
-        finished_at=finished_at,
-        snapshot=snapshot.position,
-        compression=compression,
-        data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
-        frames=frames,
-        counts=result.counts,
-        tool_version=__version__,
-        schema_only=schema_only,
-        # (a view named to exclude is listed with the views left out, not as a table)
-        excluded_tables=sorted(set(exclude_tables) - set(result.excluded_views)),
-        unrestorable=result.unrestorable,
-        excluded_views=result.excluded_views,
-    )
-    try:
         store.put_bytes(manifest_key(stem), manifest.to_json())
     except BaseException:
-        # A failed write may have landed (S3 stored it and the answer was lost; an interrupt after the
-        # local link): the manifest goes first, and the data object only once it is surely gone, so no
-        # manifest is ever left pointing at a deleted data object. Kept data without a manifest is
-        # never listed, and prune frees it after ORPHANED_AFTER.
-        if _delete_quietly(store, manifest_key(stem)):
-            _delete_quietly(store, written.key)
+        # Anything from the data object's commit on (a failed manifest write, or a SIGTERM while the
+        # connections close) leaves data nobody will list: it goes. A failed write may have landed (S3
+        # stored it and the answer was lost; an interrupt after the local link): the manifest goes first,
+        # and the data object only once it is surely gone, so no manifest is ever left pointing at a
+        # deleted data object. Kept data without a manifest is never listed, and prune frees it after
+        # ORPHANED_AFTER.
+        if kept_key is not None and _delete_quietly(store, manifest_key(stem)):
+            _delete_quietly(store, kept_key)
         raise
     return manifest
 

@@ -112,3 +112,57 @@ def test_in_place_restore_with_grants_on_the_database_its_staging_and_its_previo
             cur.execute("SHOW DATABASES LIKE %s", (f"{escaped}\\_before\\_%",))
             for (name,) in cur.fetchall():
                 cur.execute(f"DROP DATABASE `{name}`")
+
+
+def test_keeping_another_accounts_routines_in_a_new_database_needs_to_read_their_bodies(
+    db_settings, make_database, users, tmp_path: Path
+):
+    # The restore re-creates routines in the target from what SHOW CREATE reads in staging: the server
+    # shows another account's routine body only to who may read every one (MariaDB before 11.3: SELECT
+    # ON mysql.proc; MySQL: SHOW_ROUTINE).
+    _, restore_user, target = users
+    mariadb = flavour(db_settings) == "mariadb"
+    set_definer, read_bodies = (
+        ("SET USER", "SELECT ON mysql.proc") if mariadb else ("SET_ANY_DEFINER", "SHOW_ROUTINE")
+    )
+    source_db = make_database("lpr")
+    app = f"cb_a_{secrets.token_hex(3)}"
+    server = f"{db_settings.host}:{db_settings.port}"
+    store = ["--data", str(tmp_path / "store")]
+    # Given a backup of a procedure an application account defined, and a restore user with the
+    # README's grants that may keep definers
+    run_sql(
+        db_settings, source_db,
+        f"CREATE USER '{app}'@'%' IDENTIFIED BY '{PASSWORD}'",
+        "CREATE TABLE t (id INT PRIMARY KEY, n INT)",
+        f"CREATE DEFINER = '{app}'@'%' PROCEDURE p() SELECT COUNT(*) FROM t",
+        f"GRANT {set_definer} ON *.* TO '{restore_user}'@'%'",
+    )  # fmt: skip
+    try:
+        made = cloudbackup("backup", "--db-url", db_url(db_settings, source_db), *store)
+        assert made.returncode == 0, made.stderr
+        restore_url = f"mysql://{restore_user}:{PASSWORD}@{server}"
+        args = ["restore", "--db-url", restore_url, "--backup", "latest", "--database", source_db, *store]
+        # When it restores into a new database keeping the definers (the default)
+        refused = cloudbackup(*args, "--target-database", target)
+        # Then it is refused before any change, in one line naming the grant
+        assert refused.returncode == 1, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "refused before any change" in refused.stderr
+        assert read_bodies.split(" ON ")[0] in refused.stderr
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (target.replace("_", "\\_") + "%",))
+            assert cur.fetchall() == ()
+        # and with that grant the same restore brings the procedure back with its definer
+        on = "" if mariadb else " ON *.*"
+        run_sql(db_settings, "", f"GRANT {read_bodies}{on} TO '{restore_user}'@'%'")
+        restored = cloudbackup(*args, "--target-database", target)
+        assert restored.returncode == 0, restored.stderr
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            query = (
+                "SELECT DEFINER, ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA=%s"
+            )
+            cur.execute(query, (target,))
+            assert cur.fetchall() == ((f"{app}@%", "SELECT COUNT(*) FROM t"),)
+    finally:
+        run_sql(db_settings, "", f"DROP USER IF EXISTS '{app}'@'%'")

@@ -210,6 +210,19 @@ def test_binlog_status_of_a_mistyped_data_directory_says_it_is_not_there(tmp_pat
     assert not typo.exists()
 
 
+def test_archiving_with_a_database_in_the_url_is_refused_in_one_line(tmp_path):
+    # Given a --db-url naming a database: the archive holds every database's events all the same
+    url = TEST_DB_URL.rstrip("/") + "/somedb"
+    # When the operator archives the binary log with it
+    done = cli("binlog", "archive", "--db-url", url, "--data", str(tmp_path / "data"))
+    # Then it is refused (exit 2) in one line saying what the archive covers, and nothing is stored
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "every database" in done.stderr
+    assert "drop the database from --db-url" in done.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_archiving_a_server_without_binary_log_fails_in_one_line(tmp_path):
     done = cli("binlog", "archive", "--db-url", TEST_DB_URL, "--data", str(tmp_path))
     assert done.returncode == 1

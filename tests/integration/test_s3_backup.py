@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cloudbackup.backup import backup_database
-from cloudbackup.catalog import list_backups
+from cloudbackup.catalog import list_backups, prune
 from cloudbackup.errors import OperationError
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from tests.fixtures.aws import TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, write_key_file
@@ -252,3 +253,36 @@ def test_a_manifest_written_whose_answers_are_lost_never_leaves_a_backup_without
     faulty_proxy.clear()
     assert aws_client("s3").list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
     assert list_backups([store]) == []
+
+
+@pytest.mark.parametrize(
+    ("written_by", "blob_bytes"),
+    [("CompleteMultipartUpload", 12 * 1024 * 1024), ("PutObject", 0)],
+    ids=["multipart", "single-put"],
+)
+def test_a_backup_stopped_right_after_its_data_object_is_written_leaves_nothing_listed(
+    db_settings, make_database, s3_bucket, moto_endpoint, aws_client, written_by, blob_bytes
+):
+    # Given a backup to a versioned bucket, stopped (SIGINT/SIGTERM: KeyboardInterrupt) the moment S3
+    # has made its data object whole, before the manifest is written
+    database = make_database("stopcommit")
+    fill(db_settings, database, rows=20, blob_bytes=blob_bytes)
+    client = s3_client("us-east-1", endpoint_url=moto_endpoint)
+
+    def stopped(**_):
+        client.meta.events.unregister(f"after-call.s3.{written_by}", stopped)  # the data object's only
+        raise KeyboardInterrupt
+
+    client.meta.events.register(f"after-call.s3.{written_by}", stopped)
+    store = S3Storage(s3_bucket, "prod", region="us-east-1", client=client, endpoint_url=moto_endpoint)
+    # When the engine backs it up
+    with pytest.raises(KeyboardInterrupt):
+        backup_database(db_settings.with_database(database), database, store, source="stopcommit")
+    # Then no object of it is current (the data's delete marker hides it), nothing is listed, and prune
+    # finds nothing to delete or sweep
+    s3 = aws_client("s3")
+    assert s3.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=s3_bucket)["KeyCount"] == 0
+    assert list_backups([store]) == []
+    pruned = prune(store, keep_last=1, keep_days=None, now=datetime.now(UTC) + timedelta(days=400))
+    assert (pruned.deleted, pruned.failed, pruned.abandoned, pruned.orphaned) == ([], [], [], [])

@@ -13,6 +13,7 @@ from cloudbackup.binlog.status import binlog_status, describe
 from cloudbackup.catalog import JSON_FORMAT, describe_stores
 from cloudbackup.cli.database import db_from_args
 from cloudbackup.cli.stores import stores_from_args
+from cloudbackup.errors import UsageError
 from cloudbackup.printable import one_line
 from cloudbackup.stopping import stop_on_signals
 
@@ -25,6 +26,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _archive(args: argparse.Namespace) -> int:
     db = db_from_args(args)  # --db-password-file too
+    if db.database:
+        # The binary log is the server's: the archive holds every database's events, whatever the URL
+        # names. Taking the name silently would let an operator believe only that database is archived.
+        raise UsageError(
+            f"--db-url names database {db.database!r}, but the binlog archive covers every database "
+            "on the server: drop the database from --db-url"
+        )
     stores = stores_from_args(args)
     source = args.source or default_source(db)
     # Stopping a follower is its normal end: commit what was read (within a second), exit 0.

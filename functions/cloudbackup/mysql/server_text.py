@@ -103,7 +103,7 @@ def _show(cur: Any, kind: str, name: str) -> Row:
             if row[column] is None:  # a routine whose body the server hides from this user
                 raise OperationError(
                     f"cannot read the definition of {kind.lower()} {quote_identifier(name)}: the server "
-                    "hides it from the backup user; grant it SELECT on mysql.proc (MariaDB before 11.3), "
+                    "hides it from this account; grant it SELECT on mysql.proc (MariaDB before 11.3), "
                     "SHOW CREATE ROUTINE (MariaDB 11.3+) or global SELECT (MySQL 8)"
                 )
             row["statement"] = bytes(row[column])

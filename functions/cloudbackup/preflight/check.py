@@ -14,7 +14,7 @@ from cloudbackup.preflight.rules import (
     primary_key_problem,
     stored_program_problem,
 )
-from cloudbackup.preflight.target import definers_refused, inspect_target
+from cloudbackup.preflight.target import definers_refused, inspect_target, routine_bodies_hidden
 
 
 def check_restorable(
@@ -65,6 +65,7 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
         return
     refused, user = definers_refused(db, probe, definers.values())
     if not refused:
+        _check_routine_bodies_readable(db, definers, user, what, target_database)
         return
     by_definer: dict[str, list[str]] = {}
     for name, account in definers.items():
@@ -80,3 +81,28 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
         f"SYSTEM_USER for a definer holding it): {named}; rerun with --definer current to create them as "
         "the restoring user"
     )
+
+
+# What object_name calls a routine: the first word of each
+_ROUTINE_KINDS = ("procedure", "function", "package")
+
+
+def _check_routine_bodies_readable(
+    db: DbSettings, definers: dict[str, str], user: str, what: str, target_database: str
+) -> None:
+    """The restore loads routines into staging and re-creates them in the target from what SHOW CREATE
+    reads there (a routine cannot move between databases): one whose body the server hides from the
+    restoring account would stop the restore once everything is loaded. Refused now instead."""
+    routines = [
+        name
+        for name, account in definers.items()
+        if account != user and name.split(" ", 1)[0] in _ROUTINE_KINDS
+    ]
+    if routines and routine_bodies_hidden(db, user):
+        raise OperationError(
+            f"{what} into {target_database} refused before any change: the server hides the body of a "
+            f"routine another account defined from {user}, and the restore re-creates "
+            f"{', '.join(sorted(routines))} from what it loaded; grant it SELECT ON mysql.proc "
+            "(MariaDB before 11.3) or SHOW_ROUTINE (MySQL 8.0.20+), or rerun with --definer current to "
+            "create them as the restoring user"
+        )

@@ -103,6 +103,46 @@ def definers_refused(
         return refused, user
 
 
+def routine_bodies_hidden(db: DbSettings, user: str) -> bool:
+    """Whether the server hides from this account (`user`, its CURRENT_USER()) the body of a routine
+    another account defined (SHOW CREATE gives NULL for it), where that can be told before any routine
+    exists: MariaDB before 11.3 shows it only to an account that may SELECT mysql.proc; MySQL to one
+    holding SHOW_ROUTINE or global SELECT. Elsewhere (MariaDB 11.3+: SHOW CREATE ROUTINE, and a MySQL
+    account with an active role, which may hold either) False: reading it back tells."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        server = server_info(str(cur.fetchone()[0]))
+        if server.flavour == "mysql":
+            cur.execute("SELECT CURRENT_ROLE()")
+            if str(cur.fetchone()[0]) != "NONE":
+                return False
+            return not _holds_privilege(cur, user, ("SELECT", "SHOW_ROUTINE", "SUPER"))
+        release = re.match(r"(\d+)\.(\d+)", server.version)
+        if release is None or (int(release[1]), int(release[2])) >= (11, 3):
+            return False
+        try:
+            cur.execute("SELECT 1 FROM mysql.proc LIMIT 0")
+        except pymysql.err.MySQLError as exc:
+            return bool(exc.args) and exc.args[0] in (ER_DBACCESS_DENIED, ER_TABLEACCESS_DENIED)
+        return False
+
+
+def _holds_privilege(cur: Any, user: str, privileges: tuple[str, ...]) -> bool:
+    """Whether `user` holds one of these global privileges itself (information_schema lists its own)."""
+    name, _, host = user.rpartition("@")
+    marks = ", ".join(["%s"] * len(privileges))
+    cur.execute(
+        "SELECT COUNT(*) FROM information_schema.user_privileges "
+        f"WHERE grantee = %s AND privilege_type IN ({marks})",
+        (f"'{name}'@'{host}'", *privileges),
+    )
+    return bool(cur.fetchone()[0])
+
+
+ER_DBACCESS_DENIED = 1044
+ER_TABLEACCESS_DENIED = 1142
+
+
 # "Access denied; you need (at least one of) the SUPER or SET_ANY_DEFINER privilege(s) for this operation"
 _NEEDED = re.compile(r"the (.+?) privilege")
 
@@ -115,13 +155,7 @@ def _primary_key_required(cur: Any) -> str:
 
 
 def _has_super(cur: Any, user: str) -> bool:
-    name, _, host = user.rpartition("@")
-    cur.execute(
-        "SELECT COUNT(*) FROM information_schema.user_privileges "
-        "WHERE privilege_type = 'SUPER' AND grantee = %s",
-        (f"'{name}'@'{host}'",),
-    )
-    return bool(cur.fetchone()[0])
+    return _holds_privilege(cur, user, ("SUPER",))
 
 
 def _names(cur: Any, sql: str) -> frozenset[str]:

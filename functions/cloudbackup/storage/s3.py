@@ -86,6 +86,7 @@ class S3Storage:
             put_args=self._sse,
             fail=lambda exc, action: s3_failure(exc, self.target, action, location),
             holds=lambda body: self._holds(key, body),
+            remove=lambda: self.delete(key),
             part_size=self._part_size,
             concurrency=self._concurrency,
         )

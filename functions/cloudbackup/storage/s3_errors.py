@@ -112,5 +112,12 @@ def precondition_failed(exc: Exception) -> bool:
     )
 
 
+def no_such_upload(exc: Exception) -> bool:
+    """AbortMultipartUpload found no upload: S3 completed it, or it was aborted before."""
+    return isinstance(exc, botocore.exceptions.ClientError) and exc.response.get("Error", {}).get("Code") == (
+        "NoSuchUpload"
+    )
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]

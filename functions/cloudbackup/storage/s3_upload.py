@@ -13,6 +13,9 @@ without that condition.
 A failed or abandoned upload is aborted (AbortMultipartUpload), again after any part that was still
 travelling lands, so no parts of ours are left. The workers are daemon threads: a request hung on the
 network never keeps an interrupted process alive (the bucket lifecycle removes what S3 still holds).
+An abort that comes once the request making the object whole was sent but before commit() returned it
+(a SIGTERM while CompleteMultipartUpload or the small PutObject is answered, or right after) deletes the
+object if S3 made it: nobody would write the manifest that lists it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from cloudbackup import stopping
 from cloudbackup.errors import CloudBackupError, OperationError
 from cloudbackup.storage.base import Sha256Counter, WrittenObject
-from cloudbackup.storage.s3_errors import precondition_failed
+from cloudbackup.storage.s3_errors import no_such_upload, precondition_failed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -46,6 +49,8 @@ ABORT_GRACE_SECONDS = 5.0  # how long abort() waits for travelling parts before 
 FailureMapper = Callable[[Exception, str], CloudBackupError]
 # Whether the key already holds exactly these bytes (the store's read-back: see S3Storage._holds).
 HoldsCheck = Callable[[bytes], bool]
+# Deletes the key (the store's delete: on a versioned bucket, a delete marker over it).
+Remove = Callable[[], None]
 _Part = tuple[int, bytes]
 
 
@@ -71,6 +76,7 @@ class MultipartWriter:
         put_args: Mapping[str, Any],
         fail: FailureMapper,
         holds: HoldsCheck,
+        remove: Remove,
         part_size: int = MIN_PART_SIZE,
         concurrency: int = 4,
         queue_depth: int = 1,
@@ -84,6 +90,7 @@ class MultipartWriter:
         self._put_args = dict(put_args)
         self._fail = fail
         self._holds = holds
+        self._remove = remove
         self._base_part_size = part_size
         self._concurrency = concurrency
         self._queue: queue.Queue[_Part | None] = queue.Queue(maxsize=queue_depth)
@@ -99,6 +106,10 @@ class MultipartWriter:
         self._stopping = threading.Event()
         self._landed_after_stop = False
         self._closed = False
+        self._completed = False  # S3 holds the whole object: from here, aborting means deleting it
+        # The request that makes the object whole (PutObject or CompleteMultipartUpload) was sent
+        self._whole_sent = False
+        self._single_body = b""  # what that PutObject carried
 
     @property
     def upload_id(self) -> str | None:
@@ -135,6 +146,11 @@ class MultipartWriter:
         self._buffer = bytearray()
         self._drain_queue()
         self._stop_workers()
+        if self._whole_sent and not self._completed:
+            self._completed = self._made_whole_unanswered(upload_id)
+        if self._completed:
+            self._remove_object()
+            return
         if upload_id is None:
             return
         self._abort_upload()
@@ -202,7 +218,8 @@ class MultipartWriter:
 
     def _finish(self) -> None:
         if self._upload_id is None:
-            body = bytes(self._buffer)
+            body = self._single_body = bytes(self._buffer)
+            self._whole_sent = True
             try:
                 self._client.put_object(
                     Bucket=self._bucket,
@@ -218,6 +235,7 @@ class MultipartWriter:
                 # attempt when it holds these very bytes (less than a part: cheap to read back).
                 if not (precondition_failed(exc) and self._holds(body)):
                     raise
+            self._completed = True
             return
         if self._buffer:
             self._submit(bytes(self._buffer))
@@ -231,6 +249,7 @@ class MultipartWriter:
         parts = [self._parts[n] for n in sorted(self._parts)]
         if len(parts) != self._submitted:
             raise OperationError(f"upload of s3://{self._bucket}/{self._key} lost parts")
+        self._whole_sent = True
         self._client.complete_multipart_upload(
             Bucket=self._bucket,
             Key=self._key,
@@ -238,6 +257,7 @@ class MultipartWriter:
             MultipartUpload={"Parts": parts},
             IfNoneMatch="*",
         )
+        self._completed = True
 
     def _drain_queue(self) -> None:
         while True:
@@ -256,15 +276,34 @@ class MultipartWriter:
     def _aborted(self) -> OperationError:
         return OperationError(f"upload of s3://{self._bucket}/{self._key} was aborted")
 
-    def _abort_upload(self) -> None:
+    def _abort_upload(self) -> bool:
+        """Abort the upload; False when S3 says there is no such upload (completed, or aborted before)."""
         assert self._upload_id is not None
         try:
             self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
         except Exception as exc:
+            if no_such_upload(exc):
+                return False
             # The bucket lifecycle rule removes it later; say which upload was left.
             log.warning(
                 "could not abort upload %s of s3://%s/%s: %s", self._upload_id, self._bucket, self._key, exc
             )
+        return True
+
+    def _made_whole_unanswered(self, upload_id: str | None) -> bool:
+        """Whether S3 made the object whole, though the request's answer never came (an interrupt)."""
+        if upload_id is None:
+            return self._holds(self._single_body)  # less than a part: cheap to read back
+        # No such upload once CompleteMultipartUpload was sent: S3 completed it, as nothing else ends an
+        # upload of ours that soon (the lifecycle rule takes a day). Otherwise this aborted it.
+        return not self._abort_upload()
+
+    def _remove_object(self) -> None:
+        try:
+            self._remove()
+        except Exception as exc:
+            # Never listed without its manifest; prune deletes it once it is old (ORPHANED_AFTER).
+            log.warning("could not delete s3://%s/%s, written but not kept: %s", self._bucket, self._key, exc)
 
     # -- worker side ----------------------------------------------------------------------------------
 
