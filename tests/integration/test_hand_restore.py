@@ -28,6 +28,21 @@ def backed_up(db_settings, database, tmp_path, compression="zstd"):
     return manifest, store.location(manifest.data.key)
 
 
+def loaded_by_hand(db_settings, make_database, manifest, sql: bytes) -> str:
+    """A new database with the backup's defaults, `sql` loaded into it by the stock client: its name."""
+    copy = make_database("copy")
+    run_sql(
+        db_settings,
+        copy,
+        f"ALTER DATABASE `{copy}` CHARACTER SET {manifest.charset} COLLATE {manifest.collation}",
+    )
+    loaded = subprocess.run(
+        [*mysql_client_args(db_settings), copy], input=sql, capture_output=True, check=False
+    )
+    assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+    return copy
+
+
 def test_a_hand_restore_into_a_copy_is_exact_and_leaves_the_source(db_settings, make_database, tmp_path):
     # Given a live database whose text holds CR, LF, NUL, ^Z, backslashes and quotes, backed up
     source = make_database("src")
@@ -51,16 +66,7 @@ def test_a_hand_restore_into_a_copy_is_exact_and_leaves_the_source(db_settings, 
     assert (
         f"source database: `{source}`, CHARACTER SET {manifest.charset} COLLATE {manifest.collation}" in head
     )
-    copy = make_database("copy")
-    run_sql(
-        db_settings,
-        copy,
-        f"ALTER DATABASE `{copy}` CHARACTER SET {manifest.charset} COLLATE {manifest.collation}",
-    )
-    loaded = subprocess.run(
-        [*mysql_client_args(db_settings), copy], input=sql, capture_output=True, check=False
-    )
-    assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+    copy = loaded_by_hand(db_settings, make_database, manifest, sql)
     # Then the copy's values are byte for byte the source's, and the source kept its newer row
     code = b"\n".join(line for line in sql.split(b"\n") if not line.startswith(b"--"))
     assert b"USE `" not in code
@@ -118,16 +124,7 @@ def test_a_hand_restore_keeps_the_crlf_line_ends_of_stored_programs(db_settings,
     manifest, path = backed_up(db_settings, source, tmp_path)
     # When the operator follows the header's hand restore
     sql = subprocess.run(["zstd", "-dc", path], capture_output=True, check=True).stdout
-    copy = make_database("copy")
-    run_sql(
-        db_settings,
-        copy,
-        f"ALTER DATABASE `{copy}` CHARACTER SET {manifest.charset} COLLATE {manifest.collation}",
-    )
-    loaded = subprocess.run(
-        [*mysql_client_args(db_settings), copy], input=sql, capture_output=True, check=False
-    )
-    assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
+    copy = loaded_by_hand(db_settings, make_database, manifest, sql)
     # Then each program's text is the source's, CR for CR (DESIGN: every byte the client could alter is
     # escaped)
     with admin_connect(db_settings) as conn, conn.cursor() as cur:
