@@ -248,16 +248,13 @@ def dump_error(exc: pymysql.err.MySQLError, db: DbSettings, database: str) -> Cl
             f"dumped ({code}); nothing was kept, run the backup again"
         )
     # pymysql's InterfaceError(0) is a query on a connection it closed when the server went away: a
-    # step allowed to fail (sizing the tables) lost it, and the next query finds it closed.
-    if isinstance(exc, pymysql.err.InterfaceError) and code == 0:
+    # step allowed to fail (sizing the tables) lost it, and the next query finds it closed (no code).
+    closed = isinstance(exc, pymysql.err.InterfaceError) and code == 0
+    if closed or code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):
+        said = "" if closed else f" ({code})"
         return OperationError(
             f"backup of {database!r} failed: lost the connection to {db.host}:{db.port} "
-            "during the dump; nothing was kept"
-        )
-    if code in (CR_SERVER_GONE, CR_SERVER_LOST, ER_CONNECTION_KILLED, ER_QUERY_INTERRUPTED):
-        return OperationError(
-            f"backup of {database!r} failed: lost the connection to {db.host}:{db.port} "
-            f"during the dump ({code}); nothing was kept"
+            f"during the dump{said}; nothing was kept"
         )
     error = connection_error(exc, db, database)
     if isinstance(error, CloudBackupError):
