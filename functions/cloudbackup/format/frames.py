@@ -16,6 +16,12 @@ from cloudbackup.errors import IntegrityError
 from cloudbackup.format.manifest import Compression
 
 ZSTD_LEVEL = 1  # on SQL dumps: ~40% less CPU than level 3 for about the same size (bench/)
+# Level 1 with a 128 KiB window and a 4,096-entry hash table: both fit the core's caches, and on SQL
+# dumps the matches worth taking are near (the same INSERT prefix, neighbouring rows' values). Measured
+# against level 1's defaults: on the benchmark's rows 16% less CPU and a 1.5% smaller object; on JSON
+# documents 8% less CPU, 0.5% larger; on sakila 3% larger (its CPU is negligible); decompression
+# costs the same and needs a smaller window.
+ZSTD_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, window_log=17, hash_log=12)
 GZIP_LEVEL = 6
 
 
@@ -35,7 +41,7 @@ class _Identity:
 def new_frame_compressor(compression: Compression) -> FrameCompressor:
     """A compressor producing exactly one self-contained frame (zstd frame / gzip member)."""
     if compression == "zstd":
-        cobj: FrameCompressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+        cobj: FrameCompressor = zstandard.ZstdCompressor(compression_params=ZSTD_PARAMETERS).compressobj()
         return cobj
     if compression == "gzip":
         return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip header + trailer
