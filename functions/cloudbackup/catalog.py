@@ -76,6 +76,7 @@ class CatalogEntry:
             "excluded_tables": list(m.excluded_tables),
             "unrestorable": list(m.unrestorable),
             "excluded_views": list(m.excluded_views),
+            "excluded_triggers": list(m.excluded_triggers),
         }
 
 

@@ -1039,6 +1039,7 @@ BACKUP_FIELDS = {
     "schema_only",
     "excluded_tables",
     "excluded_views",
+    "excluded_triggers",
 }
 SHOW_FIELDS = BACKUP_FIELDS | {
     "charset",
@@ -1068,6 +1069,8 @@ RESTORE_FIELDS = {
     "schema_only",
     "backup_excluded_tables",
     "backup_excluded_views",
+    "backup_excluded_triggers",
+    "triggers_left_out",
     "store",
     "location",
 }
@@ -1085,6 +1088,7 @@ VERIFY_FIELDS = {
     "raw_bytes",
     "excluded_tables",
     "excluded_views",
+    "excluded_triggers",
 }
 
 

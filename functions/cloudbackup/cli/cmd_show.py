@@ -67,7 +67,8 @@ def render(d: dict[str, Any]) -> str:
         ("sha256", d["sha256"]),
         ("objects", counts),
     ]
-    if d["schema_only"] or d["excluded_tables"] or d["excluded_views"]:
+    triggers = ", ".join(d["excluded_triggers"])
+    if d["schema_only"] or d["excluded_tables"] or d["excluded_views"] or triggers:
         left_out = ", ".join(d["excluded_tables"])
         views = ", ".join(d["excluded_views"])
         part = "; ".join(
@@ -76,6 +77,7 @@ def render(d: dict[str, Any]) -> str:
                 "definitions only, no rows" if d["schema_only"] else "",
                 f"tables left out: {left_out}" if left_out else "",
                 f"views left out: {views}" if views else "",
+                f"triggers left out (they name what was left out): {triggers}" if triggers else "",
             )
             if p
         )

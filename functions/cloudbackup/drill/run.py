@@ -57,6 +57,7 @@ class DrillResult(BaseModel):
     schema_only: bool = False
     excluded_tables: list[str] = Field(default_factory=list)
     excluded_views: list[str] = Field(default_factory=list)  # left out with the tables they read
+    excluded_triggers: list[str] = Field(default_factory=list)  # and the triggers naming those
 
 
 def run_drill(
@@ -116,6 +117,7 @@ def run_drill(
         schema_only=manifest.schema_only,
         excluded_tables=manifest.excluded_tables,
         excluded_views=manifest.excluded_views,
+        excluded_triggers=manifest.excluded_triggers,
     )
 
 
