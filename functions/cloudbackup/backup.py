@@ -213,6 +213,7 @@ def backup_database(
             unrestorable=result.unrestorable,
             excluded_views=result.excluded_views,
             excluded_triggers=result.excluded_triggers,
+            programs_naming_excluded=result.programs_naming_excluded,
             lower_case_table_names=result.lower_case_table_names,
             name_case_references=result.name_case_references,
         )

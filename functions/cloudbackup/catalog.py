@@ -77,6 +77,7 @@ class CatalogEntry:
             "unrestorable": list(m.unrestorable),
             "excluded_views": list(m.excluded_views),
             "excluded_triggers": list(m.excluded_triggers),
+            "programs_naming_excluded": list(m.programs_naming_excluded),
         }
 
 

@@ -90,6 +90,7 @@ class RestoreResult(BaseModel):
     backup_excluded_tables: list[str] = Field(default_factory=list)
     backup_excluded_views: list[str] = Field(default_factory=list)
     backup_excluded_triggers: list[str] = Field(default_factory=list)
+    backup_programs_naming_excluded: list[str] = Field(default_factory=list)
     # Some tables only: the triggers of theirs naming a table neither restored nor in the target
     triggers_left_out: list[str] = Field(default_factory=list)
     dump_file: str | None = None  # the file's name, when a dump file was restored
@@ -140,6 +141,7 @@ def restore_backup(
         backup_excluded_tables=manifest.excluded_tables,
         backup_excluded_views=manifest.excluded_views,
         backup_excluded_triggers=manifest.excluded_triggers,
+        backup_programs_naming_excluded=manifest.programs_naming_excluded,
     )
     with _unchanged_on_server_error(db, target):
         result.replaces = check_target(db, target, in_place)

@@ -36,6 +36,7 @@ class VerifyResult(BaseModel):
     excluded_tables: list[str] = []
     excluded_views: list[str] = []
     excluded_triggers: list[str] = []
+    programs_naming_excluded: list[str] = []
 
 
 def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -191,4 +192,5 @@ def verify_backup(
         excluded_tables=manifest.excluded_tables,
         excluded_views=manifest.excluded_views,
         excluded_triggers=manifest.excluded_triggers,
+        programs_naming_excluded=manifest.programs_naming_excluded,
     )

@@ -1040,6 +1040,7 @@ BACKUP_FIELDS = {
     "excluded_tables",
     "excluded_views",
     "excluded_triggers",
+    "programs_naming_excluded",
 }
 SHOW_FIELDS = BACKUP_FIELDS | {
     "charset",
@@ -1070,6 +1071,7 @@ RESTORE_FIELDS = {
     "backup_excluded_tables",
     "backup_excluded_views",
     "backup_excluded_triggers",
+    "backup_programs_naming_excluded",
     "triggers_left_out",
     "store",
     "location",
@@ -1089,6 +1091,7 @@ VERIFY_FIELDS = {
     "excluded_tables",
     "excluded_views",
     "excluded_triggers",
+    "programs_naming_excluded",
 }
 
 

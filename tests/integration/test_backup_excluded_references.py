@@ -162,3 +162,33 @@ def test_a_backup_without_a_child_table_keeps_its_parent_and_restores(
         with pytest.raises(pymysql.err.IntegrityError):
             cur.execute("INSERT INTO order_line VALUES (3, 99)")
     assert manifest.excluded_triggers == []
+
+
+def test_a_routine_naming_an_excluded_table_is_kept_and_listed_and_a_trigger_calling_it_left_out(
+    db_settings, store_db, make_database, tmp_path, caplog
+):
+    # Given a procedure writing into log, called by a trigger of the kept table orders
+    run_sql(
+        db_settings,
+        store_db,
+        "CREATE PROCEDURE p_log(x INT) INSERT INTO log VALUES (x, 'order')",
+        "CREATE TRIGGER orders_ai AFTER INSERT ON orders FOR EACH ROW CALL p_log(NEW.id)",
+    )
+    # When it is backed up without log, and restored
+    store = LocalStorage(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        manifest = backup_database(db_settings, store_db, store, source="t", exclude_tables=["log"])
+    target = make_database("xrp")
+    result = restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
+    # Then the trigger calling it is left out with item_ai, so the copy takes new orders
+    assert manifest.excluded_triggers == ["item_ai", "orders_ai"]
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO orders VALUES (2)")
+    # and the procedure is kept (it may name log only on a path it rarely takes), warned of and listed
+    assert manifest.programs_naming_excluded == ["procedure p_log"]
+    assert result.backup_programs_naming_excluded == ["procedure p_log"]
+    warned = [r.getMessage() for r in caplog.records if "p_log" in r.getMessage()]
+    assert warned == [
+        f"backup of `{store_db}` keeps the routines and events naming the excluded tables, which fail where "
+        "they use them: procedure p_log"
+    ]

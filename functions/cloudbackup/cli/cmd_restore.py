@@ -232,7 +232,10 @@ def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str
         line += f"; DEFINER set to the restoring user for: {', '.join(result.definers_rewritten)}"
     if result.backup_excluded_tables or result.backup_excluded_views or result.backup_excluded_triggers:
         line += "; " + left_out(
-            result.backup_excluded_tables, result.backup_excluded_views, result.backup_excluded_triggers
+            result.backup_excluded_tables,
+            result.backup_excluded_views,
+            result.backup_excluded_triggers,
+            result.backup_programs_naming_excluded,
         )
     if result.triggers_left_out:
         line += (

@@ -68,6 +68,7 @@ def render(d: dict[str, Any]) -> str:
         ("objects", counts),
     ]
     triggers = ", ".join(d["excluded_triggers"])
+    programs = ", ".join(d["programs_naming_excluded"])
     if d["schema_only"] or d["excluded_tables"] or d["excluded_views"] or triggers:
         left_out = ", ".join(d["excluded_tables"])
         views = ", ".join(d["excluded_views"])
@@ -78,6 +79,7 @@ def render(d: dict[str, Any]) -> str:
                 f"tables left out: {left_out}" if left_out else "",
                 f"views left out: {views}" if views else "",
                 f"triggers left out (they name what was left out): {triggers}" if triggers else "",
+                f"kept, naming what was left out: {programs}" if programs else "",
             )
             if p
         )

@@ -58,6 +58,7 @@ class DrillResult(BaseModel):
     excluded_tables: list[str] = Field(default_factory=list)
     excluded_views: list[str] = Field(default_factory=list)  # left out with the tables they read
     excluded_triggers: list[str] = Field(default_factory=list)  # and the triggers naming those
+    programs_naming_excluded: list[str] = Field(default_factory=list)  # kept, naming those
 
 
 def run_drill(
@@ -118,6 +119,7 @@ def run_drill(
         excluded_tables=manifest.excluded_tables,
         excluded_views=manifest.excluded_views,
         excluded_triggers=manifest.excluded_triggers,
+        programs_naming_excluded=manifest.programs_naming_excluded,
     )
 
 

@@ -124,6 +124,9 @@ class Manifest:
     # Triggers of kept tables left out as their bodies name an excluded table or a view left out: a
     # restore would create them, failing at their first use. Older backups do not list them.
     excluded_triggers: list[str] = field(default_factory=list)
+    # Routines and events kept though their bodies name what was left out (`procedure p`, `event e`):
+    # restored, they fail where they use it. Older backups do not list them.
+    programs_naming_excluded: list[str] = field(default_factory=list)
     # The source server's lower_case_table_names (None: an older backup, which did not record it), and
     # the programs naming a table in another letter case, which a server comparing names with case
     # (lower_case_table_names = 0) would fail at their first use: a restore there refuses them.

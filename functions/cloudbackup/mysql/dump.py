@@ -30,7 +30,7 @@ from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.libraries import warn_of_libraries
 from cloudbackup.mysql.name_case import name_case_references
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
-from cloudbackup.mysql.program_names import triggers_naming
+from cloudbackup.mysql.program_names import programs_naming, triggers_naming
 from cloudbackup.mysql.reference_systems import warn_of_own_reference_systems
 from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
@@ -82,6 +82,7 @@ class DumpResult:
     unrestorable: list[str] = field(default_factory=list)  # objects a restore would refuse (restorable.py)
     excluded_views: list[str] = field(default_factory=list)  # left out with the tables they read
     excluded_triggers: list[str] = field(default_factory=list)  # kept tables' triggers naming those
+    programs_naming_excluded: list[str] = field(default_factory=list)  # kept routines and events naming those
     lower_case_table_names: int = 0  # the server's: 1 or 2 compare table names without case
     name_case_references: list[NameCaseReference] = field(default_factory=list)  # (mysql/name_case.py)
 
@@ -177,6 +178,7 @@ def dump_database(
         unrestorable=refusals.lines,
         excluded_views=left_out.views,
         excluded_triggers=left_out.triggers,
+        programs_naming_excluded=left_out.programs,
         lower_case_table_names=folding,
         name_case_references=name_case,
     )
@@ -212,6 +214,7 @@ class LeftOut:
 
     views: list[str] = field(default_factory=list)
     triggers: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)  # kept, naming them: `procedure p`, `event e`
 
 
 def _without(
@@ -224,7 +227,9 @@ def _without(
     restore (the server refuses a view over a missing table): it is left out too, said in one warning
     line, and listed in the manifest. A view named to exclude is left out likewise. A trigger of a kept
     table whose body names an excluded table or a view left out would be created, and fail at its first
-    use (error 1146): it is left out, warned of and listed alike (program_names.py). A kept table with a
+    use (error 1146): it is left out, warned of and listed alike (program_names.py), and so is one calling
+    a routine that names them. Such routines and events are kept (one may name the table only on a path
+    it rarely takes), warned of and listed as naming what was left out. A kept table with a
     foreign key to an excluded one is refused (foreign_keys.py; the CLI refuses it before the snapshot).
     A name this database does not have is no error here: one run may back up several databases
     (backup.check_exclusions catches typos)."""
@@ -236,7 +241,18 @@ def _without(
     views = views_reading(cur, found.database, found.views, exclude)
     _warn(found.database, views, "view(s) reading the excluded tables, which a restore could not create")
     gone = set(exclude) | set(views)
-    naming = triggers_naming(cur, found.database, triggers, gone, fold=bool(_lower_case_table_names(cur)))
+    fold = bool(_lower_case_table_names(cur))
+    programs = programs_naming(cur, found.database, gone, fold=fold)
+    if programs:
+        log.warning(
+            "backup of %s keeps the routines and events naming the excluded tables, which fail where they "
+            "use them: %s",
+            one_line(quote_identifier(found.database)),
+            ", ".join(one_line(p) for p in programs),
+        )
+    # (a trigger calling such a routine would fail on every write into its kept table: left out)
+    calls = {p.split(" ", 1)[1] for p in programs if not p.startswith("event ")}
+    naming = triggers_naming(cur, found.database, triggers, gone | calls, fold=fold)
     _warn(
         found.database,
         naming,
@@ -244,7 +260,7 @@ def _without(
     )
     triggers = {t: [n for n in names if n not in naming] for t, names in triggers.items()}
     kept_views = [v for v in found.views if v not in views]
-    return replace(found, tables=kept, triggers=triggers, views=kept_views), LeftOut(views, naming)
+    return replace(found, tables=kept, triggers=triggers, views=kept_views), LeftOut(views, naming, programs)
 
 
 def _warn(database: str, names: list[str], what: str) -> None:

@@ -21,8 +21,7 @@ from typing import Any
 from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.format.manifest import NameCaseReference
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.program_names import trigger_bodies
-from cloudbackup.mysql.server_text import query, raw_results, text
+from cloudbackup.mysql.program_names import stored_programs, trigger_bodies
 from cloudbackup.printable import one_line
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def name_case_references(
         for trigger in names:
             body, sql_mode = bodies.get(trigger, (b"", ""))
             check("trigger", trigger, table, body, sql_mode)
-    for kind, name, body, sql_mode in _programs(cur, database):
+    for kind, name, body, sql_mode in stored_programs(cur, database):
         check(kind, name, "", body, sql_mode)
     for ref in found:
         log.warning(
@@ -134,24 +133,3 @@ def describe(ref: NameCaseReference, database: str = "") -> str:
         f"{ref.kind} {quote_identifier(ref.name)}{of} names {quote_identifier(ref.written)} "
         f"for table {quote_identifier(ref.means)}"
     )
-
-
-def _programs(cur: Any, database: str) -> Iterator[tuple[str, str, bytes, str]]:
-    """(kind, name, body, sql_mode) of each routine and event of `database` (bodies the server shows)."""
-    with raw_results(cur):
-        routines = query(
-            cur,
-            "SELECT routine_type AS kind, routine_name AS name, routine_definition AS body, sql_mode AS mode "
-            "FROM information_schema.routines WHERE routine_schema = %s",
-            (database,),
-        )
-        events = query(
-            cur,
-            "SELECT 'EVENT' AS kind, event_name AS name, event_definition AS body, sql_mode AS mode "
-            "FROM information_schema.events WHERE event_schema = %s",
-            (database,),
-        )
-    for row in [*routines, *events]:
-        if row["body"] is not None:
-            body = text(row["body"]).encode("utf-8", "surrogateescape")
-            yield text(row["kind"]).lower(), text(row["name"]), body, text(row["mode"])

@@ -9,7 +9,7 @@ out one trigger too many, said in the backup's warning, never keep one that fail
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from cloudbackup.confine.lexer import LexError, tokens
@@ -82,4 +82,43 @@ def triggers_naming(
             # (one that cannot be read is left out: the restore would have to guess at it too)
             if written is None or any(key(n) in missing for n in written):
                 naming.append(trigger)
+    return sorted(naming)
+
+
+def stored_programs(cur: Any, database: str) -> Iterator[tuple[str, str, bytes, str]]:
+    """(kind, name, body, sql_mode) of each routine and event of `database` (bodies the server shows)."""
+    with raw_results(cur):
+        routines = query(
+            cur,
+            "SELECT routine_type AS kind, routine_name AS name, routine_definition AS body, sql_mode AS mode "
+            "FROM information_schema.routines WHERE routine_schema = %s",
+            (database,),
+        )
+        events = query(
+            cur,
+            "SELECT 'EVENT' AS kind, event_name AS name, event_definition AS body, sql_mode AS mode "
+            "FROM information_schema.events WHERE event_schema = %s",
+            (database,),
+        )
+    for row in [*routines, *events]:
+        if row["body"] is not None:
+            body = text(row["body"]).encode("utf-8", "surrogateescape")
+            yield text(row["kind"]).lower(), text(row["name"]), body, text(row["mode"])
+
+
+def programs_naming(cur: Any, database: str, gone: Collection[str], *, fold: bool) -> list[str]:
+    """The routines and events of `database` whose bodies name any of `gone` (`procedure p`, …). They
+    are kept (one may name it only on a path it rarely takes): the backup warns of them and lists them."""
+    if not gone:
+        return []
+
+    def key(name: str) -> str:
+        return name.casefold() if fold else name
+
+    missing = {key(n) for n in gone}
+    naming = []
+    for kind, name, body, sql_mode in stored_programs(cur, database):
+        written = names_written(body, sql_mode)
+        if written is None or any(key(n) in missing for n in written):
+            naming.append(f"{kind} {name}")
     return sorted(naming)
