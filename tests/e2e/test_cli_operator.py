@@ -1041,6 +1041,8 @@ BACKUP_FIELDS = {
     "excluded_views",
     "excluded_triggers",
     "programs_naming_excluded",
+    "lower_case_table_names",
+    "name_case_references",
 }
 SHOW_FIELDS = BACKUP_FIELDS | {
     "charset",

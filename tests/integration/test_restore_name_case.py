@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from cloudbackup.cli.cmd_show import details, render
 from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
@@ -132,6 +133,11 @@ def test_programs_naming_a_table_in_another_case_are_refused_where_names_keep_th
         ("trigger", "item_ai", "item", "AuditLog", "auditlog"),
         ("procedure", "p_count", "", "AuditLog", "auditlog"),
     ]
+    shown = render(details(entry))
+    assert (
+        "case      trigger `item_ai` names `AuditLog` for table `auditlog`: a restore into a server with "
+        "lower_case_table_names = 0 refuses it (the source has 1)"
+    ) in shown.splitlines()
     target = folded_source + "_copy"
     # When it is restored whole, or only table item, into a server that compares names with case
     for tables in (None, ["item"]):

@@ -84,6 +84,14 @@ def render(d: dict[str, Any]) -> str:
             if p
         )
         fields.append(("partial", part + " (`latest` never picks it)"))
+    for cased in d["name_case_references"]:  # works only where names are compared without case
+        fields.append(
+            (
+                "case",
+                f"{cased}: a restore into a server with lower_case_table_names = 0 refuses it (the source "
+                f"has {d['lower_case_table_names']})",
+            )
+        )
     for refused in d["unrestorable"]:  # intact, but no restore of it gets past this object
         fields.append(("refused", f"{refused}: every restore of this backup will refuse it as it is"))
     # Every value read from the manifest is shown as text (a name may hold a newline or an escape).
