@@ -23,6 +23,7 @@ from cloudbackup.format.writer import FrameWriter
 from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.connection_slots import spare_connections
 from cloudbackup.mysql.dump import dump_database
+from cloudbackup.mysql.foreign_keys import references, refuse_children_left_behind
 from cloudbackup.mysql.parallel import JOBS, SPLIT_MIN_BYTES, big_tables
 from cloudbackup.mysql.renames import check_not_renamed, creation_times
 from cloudbackup.mysql.server_text import text
@@ -83,7 +84,8 @@ def resolve_databases(db: DbSettings, names: list[str] | None) -> list[str]:
 
 def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[str]) -> None:
     """Each table to leave out must be a table (or view) of at least one of `databases`: otherwise it is a
-    typo. Leaving out every base table of a database is refused: its views over them go too (dump.py)."""
+    typo. Leaving out every base table of a database is refused: its views over them go too (dump.py);
+    so is leaving out a table that kept tables refer to by foreign key (mysql/foreign_keys.py)."""
     if not tables or not databases:
         return
     marks = ", ".join(["%s"] * len(databases))
@@ -101,6 +103,7 @@ def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[st
                 held = by_database.setdefault(text(schema), set())
                 if text(kind) != "VIEW":
                     held.add(text(name))
+            refs = {database: references(cur, database) for database in databases}
     except pymysql.err.MySQLError as exc:  # (as in resolve_databases)
         raise connection_error(exc, db, None) from None
     unknown = [t for t in tables if t not in known]
@@ -111,6 +114,8 @@ def check_exclusions(db: DbSettings, databases: list[str], tables: Collection[st
         raise UsageError(
             f"--exclude-table names every table of {emptied[0]}: nothing of it would be backed up"
         )
+    for database in databases:
+        refuse_children_left_behind(refs[database], database, tables)
 
 
 def backup_database(
@@ -207,6 +212,10 @@ def backup_database(
             excluded_tables=sorted(set(exclude_tables) - set(result.excluded_views)),
             unrestorable=result.unrestorable,
             excluded_views=result.excluded_views,
+            excluded_triggers=result.excluded_triggers,
+            programs_naming_excluded=result.programs_naming_excluded,
+            lower_case_table_names=result.lower_case_table_names,
+            name_case_references=result.name_case_references,
         )
         store.put_bytes(manifest_key(stem), manifest.to_json())
     except BaseException:

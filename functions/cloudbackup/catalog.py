@@ -76,6 +76,14 @@ class CatalogEntry:
             "excluded_tables": list(m.excluded_tables),
             "unrestorable": list(m.unrestorable),
             "excluded_views": list(m.excluded_views),
+            "excluded_triggers": list(m.excluded_triggers),
+            "programs_naming_excluded": list(m.programs_naming_excluded),
+            "lower_case_table_names": m.lower_case_table_names,
+            # (as mysql/name_case.describe words them; the catalog reads no SQL)
+            "name_case_references": [
+                f"{r.kind} {_quoted(r.name)} names {_quoted(r.written)} for table {_quoted(r.means)}"
+                for r in m.name_case_references
+            ],
         }
 
 
@@ -621,3 +629,8 @@ def _order(entry: CatalogEntry) -> tuple[datetime, str]:
 
 def _newer(a: CatalogEntry, b: CatalogEntry) -> bool:
     return _order(a) > _order(b)
+
+
+def _quoted(name: str) -> str:
+    """A name as SQL quotes it (as mysql/identifiers.quote_identifier does)."""
+    return "`" + name.replace("`", "``") + "`"

@@ -55,6 +55,7 @@ from cloudbackup.mysql.staging import (
     schema_exists,
     working_copy,
 )
+from cloudbackup.mysql.subset_triggers import leave_out_triggers
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.mysql.system_user import refuse_unreplaceable
 from cloudbackup.preflight.check import check_definers, check_restorable
@@ -88,6 +89,10 @@ class RestoreResult(BaseModel):
     # What the backup itself left out (its manifest): a whole restore of it is not the whole database.
     backup_excluded_tables: list[str] = Field(default_factory=list)
     backup_excluded_views: list[str] = Field(default_factory=list)
+    backup_excluded_triggers: list[str] = Field(default_factory=list)
+    backup_programs_naming_excluded: list[str] = Field(default_factory=list)
+    # Some tables only: the triggers of theirs naming a table neither restored nor in the target
+    triggers_left_out: list[str] = Field(default_factory=list)
     dump_file: str | None = None  # the file's name, when a dump file was restored
 
 
@@ -135,6 +140,8 @@ def restore_backup(
         schema_only=schema_only,
         backup_excluded_tables=manifest.excluded_tables,
         backup_excluded_views=manifest.excluded_views,
+        backup_excluded_triggers=manifest.excluded_triggers,
+        backup_programs_naming_excluded=manifest.programs_naming_excluded,
     )
     with _unchanged_on_server_error(db, target):
         result.replaces = check_target(db, target, in_place)
@@ -207,6 +214,10 @@ def restore_backup(
             events_sql += before_publish(staging.name)
             charset, collation = _defaults(db, staging.name)  # as the replay left them (ALTER DATABASE)
             stop()
+        if tables is not None:
+            result.triggers_left_out = leave_out_triggers(
+                db, staging.name, target, [t.name for t in manifest.tables], tables
+            )
         # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         plan = SwapPlan(

@@ -35,6 +35,8 @@ class VerifyResult(BaseModel):
     # What the backup left out (manifest): intact as it is, but not the whole database.
     excluded_tables: list[str] = []
     excluded_views: list[str] = []
+    excluded_triggers: list[str] = []
+    programs_naming_excluded: list[str] = []
 
 
 def decode(compression: Compression, chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -189,4 +191,6 @@ def verify_backup(
         unrestorable=manifest.unrestorable,
         excluded_tables=manifest.excluded_tables,
         excluded_views=manifest.excluded_views,
+        excluded_triggers=manifest.excluded_triggers,
+        programs_naming_excluded=manifest.programs_naming_excluded,
     )

@@ -1039,6 +1039,10 @@ BACKUP_FIELDS = {
     "schema_only",
     "excluded_tables",
     "excluded_views",
+    "excluded_triggers",
+    "programs_naming_excluded",
+    "lower_case_table_names",
+    "name_case_references",
 }
 SHOW_FIELDS = BACKUP_FIELDS | {
     "charset",
@@ -1068,6 +1072,9 @@ RESTORE_FIELDS = {
     "schema_only",
     "backup_excluded_tables",
     "backup_excluded_views",
+    "backup_excluded_triggers",
+    "backup_programs_naming_excluded",
+    "triggers_left_out",
     "store",
     "location",
 }
@@ -1085,6 +1092,8 @@ VERIFY_FIELDS = {
     "raw_bytes",
     "excluded_tables",
     "excluded_views",
+    "excluded_triggers",
+    "programs_naming_excluded",
 }
 
 

@@ -15,7 +15,7 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.restore import restore_dump_file
 from tests.fixtures.compare import assert_databases_equal
-from tests.fixtures.mariadb import admin_connect, db_url, load_sql_file, stock_tool_args
+from tests.fixtures.mariadb import admin_connect, db_url, load_sql_file, run_sql, stock_tool_args
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,36 @@ def test_a_stock_dump_loads_as_with_the_mysql_client(
     assert result.rows > 40_000
     if "--triggers" in flags:
         assert_databases_equal(db_settings, sakila_db, ours)
+
+
+def test_a_dump_without_a_parent_table_restores_its_childs_key_naming_the_target_not_staging(
+    db_settings, make_database, tmp_path
+):
+    # Given a stock dump made without a parent table (--ignore-table) whose child refers to it
+    source = make_database("rfk")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE parent (id INT PRIMARY KEY)",
+        "CREATE TABLE child (id INT PRIMARY KEY, pid INT, "
+        "CONSTRAINT fk_parent FOREIGN KEY (pid) REFERENCES parent (id))",
+        "INSERT INTO parent VALUES (1)",
+        "INSERT INTO child VALUES (1, 1)",
+    )
+    flags = ["--ignore-table", f"{source}.parent"]
+    path, plain = dump(db_settings, "mysqldump", source, flags, tmp_path / "child", "none")
+    # When our restore loads it, and the stock client loads the same SQL elsewhere
+    ours = make_database("rfd")
+    restore_dump_file(db_settings, str(path), target_database=ours)
+    reference = make_database("rfr")
+    load_sql_file(db_settings, reference, plain)
+    # Then the child's key names parent in its own database, as the stock client's does (the restore's
+    # staging database, dropped at its end, it named before)
+    for database in (ours, reference):
+        with admin_connect(db_settings, database) as conn, conn.cursor() as cur:
+            cur.execute("SHOW CREATE TABLE child")
+            assert "REFERENCES `parent` (`id`)" in cur.fetchone()[1], database
+    assert_databases_equal(db_settings, reference, ours)
 
 
 def test_a_databases_dump_is_retargeted(db_settings, sakila_db, make_database, tmp_path):

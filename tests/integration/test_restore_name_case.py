@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from cloudbackup.cli.cmd_show import details, render
 from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup
@@ -93,5 +94,72 @@ def test_mixed_case_names_that_stay_apart_restore_where_names_fold(mysql, foldin
         with admin_connect(folding_mysql, target) as conn, conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) FROM customer JOIN orderline ON orderline.customer = customer.id")
             assert cur.fetchone()[0] == 1
+    finally:
+        drop_database(folding_mysql, target)
+
+
+@pytest.fixture
+def folded_source(folding_mysql):
+    """A database where names are compared without case, whose trigger and procedure write `AuditLog`
+    for table auditlog (a view does too, but the server keeps its definition with the table's name)."""
+    name = f"cbt_fold_{uuid.uuid4().hex[:8]}"
+    with admin_connect(folding_mysql) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}`")
+    run_sql(
+        folding_mysql,
+        name,
+        "CREATE TABLE AuditLog (at INT)",
+        "CREATE TABLE Item (id INT PRIMARY KEY)",
+        "CREATE TABLE tag (name VARCHAR(20))",
+        "CREATE TRIGGER item_ai AFTER INSERT ON Item FOR EACH ROW INSERT INTO AuditLog VALUES (NEW.id)",
+        "CREATE TRIGGER tag_ai AFTER INSERT ON tag FOR EACH ROW INSERT INTO auditlog VALUES (0)",
+        "CREATE PROCEDURE p_count() SELECT COUNT(*) FROM AuditLog a JOIN Item i ON a.at = i.id",
+        "CREATE VIEW v_audit AS SELECT at FROM AuditLog",
+        "INSERT INTO Item VALUES (1)",
+    )
+    yield name
+    drop_database(folding_mysql, name)
+
+
+def test_programs_naming_a_table_in_another_case_are_refused_where_names_keep_their_case(
+    mysql, folding_mysql, folded_source, tmp_path
+):
+    # Given a backup made where table names are compared without case
+    entry = back_up(folding_mysql, folded_source, tmp_path)
+    # Then its manifest records the setting and the programs that name a table in another case
+    manifest = entry.manifest
+    assert manifest.lower_case_table_names == 1
+    assert [(r.kind, r.name, r.table, r.written, r.means) for r in manifest.name_case_references] == [
+        ("trigger", "item_ai", "item", "AuditLog", "auditlog"),
+        ("procedure", "p_count", "", "AuditLog", "auditlog"),
+    ]
+    shown = render(details(entry))
+    assert (
+        "case      trigger `item_ai` names `AuditLog` for table `auditlog`: a restore into a server with "
+        "lower_case_table_names = 0 refuses it (the source has 1)"
+    ) in shown.splitlines()
+    target = folded_source + "_copy"
+    # When it is restored whole, or only table item, into a server that compares names with case
+    for tables in (None, ["item"]):
+        with pytest.raises(OperationError) as refused:
+            restore_backup(mysql, entry, target_database=target, tables=tables)
+        # Then it is refused in one line naming what would fail and the setting, and nothing is created
+        message = str(refused.value)
+        assert "\n" not in message
+        assert "refused before any change" in message
+        assert "trigger `item_ai` names `AuditLog` for table `auditlog`" in message
+        assert ("procedure `p_count`" in message) == (tables is None)
+        assert "lower_case_table_names = 1" in message
+        assert schemas_like(mysql, target) == []
+    # When only tables whose triggers name tables as they are named are restored there, Then they work
+    try:
+        restore_backup(mysql, entry, target_database=target, tables=["tag", "auditlog"])
+        run_sql(mysql, target, "INSERT INTO tag VALUES ('a')")
+    finally:
+        drop_database(mysql, target)
+    # When it is restored whole where names are compared without case, Then every program works
+    try:
+        restore_backup(folding_mysql, entry, target_database=target)
+        run_sql(folding_mysql, target, "INSERT INTO Item VALUES (2)", "CALL p_count()")
     finally:
         drop_database(folding_mysql, target)

@@ -64,6 +64,11 @@ def summary(result: DrillResult) -> str:
     )
     if result.schema_only:
         line += "; a schema-only backup: it holds no rows, so none were proven"
-    if result.excluded_tables or result.excluded_views:
-        line += "; " + left_out(result.excluded_tables, result.excluded_views)
+    if result.excluded_tables or result.excluded_views or result.excluded_triggers:
+        line += "; " + left_out(
+            result.excluded_tables,
+            result.excluded_views,
+            result.excluded_triggers,
+            result.programs_naming_excluded,
+        )
     return line

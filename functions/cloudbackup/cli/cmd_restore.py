@@ -230,8 +230,18 @@ def summary(result: RestoreResult, origin: tuple[str, str] | None = None) -> str
         line += f"; previous tables kept in {result.previous_tables_kept_in}"
     if result.definers_rewritten:
         line += f"; DEFINER set to the restoring user for: {', '.join(result.definers_rewritten)}"
-    if result.backup_excluded_tables or result.backup_excluded_views:
-        line += "; " + left_out(result.backup_excluded_tables, result.backup_excluded_views)
+    if result.backup_excluded_tables or result.backup_excluded_views or result.backup_excluded_triggers:
+        line += "; " + left_out(
+            result.backup_excluded_tables,
+            result.backup_excluded_views,
+            result.backup_excluded_triggers,
+            result.backup_programs_naming_excluded,
+        )
+    if result.triggers_left_out:
+        line += (
+            f"; triggers left out: {', '.join(result.triggers_left_out)} (they name tables that neither "
+            "this restore nor the target holds, and would fail at their first use)"
+        )
     return line
 
 

@@ -67,7 +67,9 @@ def render(d: dict[str, Any]) -> str:
         ("sha256", d["sha256"]),
         ("objects", counts),
     ]
-    if d["schema_only"] or d["excluded_tables"] or d["excluded_views"]:
+    triggers = ", ".join(d["excluded_triggers"])
+    programs = ", ".join(d["programs_naming_excluded"])
+    if d["schema_only"] or d["excluded_tables"] or d["excluded_views"] or triggers:
         left_out = ", ".join(d["excluded_tables"])
         views = ", ".join(d["excluded_views"])
         part = "; ".join(
@@ -76,10 +78,20 @@ def render(d: dict[str, Any]) -> str:
                 "definitions only, no rows" if d["schema_only"] else "",
                 f"tables left out: {left_out}" if left_out else "",
                 f"views left out: {views}" if views else "",
+                f"triggers left out (they name what was left out): {triggers}" if triggers else "",
+                f"kept, naming what was left out: {programs}" if programs else "",
             )
             if p
         )
         fields.append(("partial", part + " (`latest` never picks it)"))
+    for cased in d["name_case_references"]:  # works only where names are compared without case
+        fields.append(
+            (
+                "case",
+                f"{cased}: a restore into a server with lower_case_table_names = 0 refuses it (the source "
+                f"has {d['lower_case_table_names']})",
+            )
+        )
     for refused in d["unrestorable"]:  # intact, but no restore of it gets past this object
         fields.append(("refused", f"{refused}: every restore of this backup will refuse it as it is"))
     # Every value read from the manifest is shown as text (a name may hold a newline or an escape).

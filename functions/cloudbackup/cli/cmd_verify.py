@@ -34,8 +34,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({**head, **result.model_dump(mode="json"), "store": store}, indent=2))
     else:
         partial = (
-            f"; {left_out(result.excluded_tables, result.excluded_views)}"
-            if result.excluded_tables or result.excluded_views
+            "; "
+            + left_out(
+                result.excluded_tables,
+                result.excluded_views,
+                result.excluded_triggers,
+                result.programs_naming_excluded,
+            )
+            if result.excluded_tables or result.excluded_views or result.excluded_triggers
             else ""
         )
         print(

@@ -57,6 +57,8 @@ class DrillResult(BaseModel):
     schema_only: bool = False
     excluded_tables: list[str] = Field(default_factory=list)
     excluded_views: list[str] = Field(default_factory=list)  # left out with the tables they read
+    excluded_triggers: list[str] = Field(default_factory=list)  # and the triggers naming those
+    programs_naming_excluded: list[str] = Field(default_factory=list)  # kept, naming those
 
 
 def run_drill(
@@ -116,6 +118,8 @@ def run_drill(
         schema_only=manifest.schema_only,
         excluded_tables=manifest.excluded_tables,
         excluded_views=manifest.excluded_views,
+        excluded_triggers=manifest.excluded_triggers,
+        programs_naming_excluded=manifest.programs_naming_excluded,
     )
 
 

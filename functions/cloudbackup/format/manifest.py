@@ -84,6 +84,18 @@ class ObjectCounts:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NameCaseReference:
+    """A stored program naming a table in another letter case than the table's own (mysql/name_case.py):
+    it works only on a server comparing table names without case, as the source did."""
+
+    kind: str  # trigger, procedure, function, event
+    name: str
+    table: str = ""  # a trigger's table
+    written: str  # the name as the body writes it
+    means: str  # the table it names there
+
+
+@dataclass(frozen=True, kw_only=True)
 class Manifest:
     format_version: Literal[1] = FORMAT_VERSION
     id: str
@@ -109,10 +121,22 @@ class Manifest:
     # Views left out with the excluded tables they read (directly or through other views): a restore
     # could not create them. Older backups do not list them (and older readers ignore the field).
     excluded_views: list[str] = field(default_factory=list)
+    # Triggers of kept tables left out as their bodies name an excluded table or a view left out: a
+    # restore would create them, failing at their first use. Older backups do not list them.
+    excluded_triggers: list[str] = field(default_factory=list)
+    # Routines and events kept though their bodies name what was left out (`procedure p`, `event e`):
+    # restored, they fail where they use it. Older backups do not list them.
+    programs_naming_excluded: list[str] = field(default_factory=list)
+    # The source server's lower_case_table_names (None: an older backup, which did not record it), and
+    # the programs naming a table in another letter case, which a server comparing names with case
+    # (lower_case_table_names = 0) would fail at their first use: a restore there refuses them.
+    lower_case_table_names: int | None = None
+    name_case_references: list[NameCaseReference] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
-        return self.schema_only or bool(self.excluded_tables) or bool(self.excluded_views)
+        left_out = self.excluded_tables or self.excluded_views or self.excluded_triggers
+        return self.schema_only or bool(left_out)
 
     @property
     def sql_bytes(self) -> int:

@@ -19,15 +19,18 @@ from pymysql.constants.ER import NO_SUCH_TABLE as ER_NO_SUCH_TABLE
 from pymysql.constants.ER import TABLE_DEF_CHANGED as ER_TABLE_DEF_CHANGED
 
 from cloudbackup.errors import OperationError
-from cloudbackup.format.manifest import ObjectCounts, SnapshotPosition
+from cloudbackup.format.manifest import NameCaseReference, ObjectCounts, SnapshotPosition
 from cloudbackup.format.writer import FrameWriter
 from cloudbackup.handover import merge
 from cloudbackup.mysql import objects
 from cloudbackup.mysql.chunks import KeySpan, iter_chunks, key_span
 from cloudbackup.mysql.connection import interrupt
+from cloudbackup.mysql.foreign_keys import references, refuse_children_left_behind
 from cloudbackup.mysql.identifiers import quote_identifier, setting_name
 from cloudbackup.mysql.libraries import warn_of_libraries
+from cloudbackup.mysql.name_case import name_case_references
 from cloudbackup.mysql.parallel import RANGES_PER_JOB, RangeQueue, read_ranges, split_span
+from cloudbackup.mysql.program_names import programs_naming, triggers_naming
 from cloudbackup.mysql.reference_systems import warn_of_own_reference_systems
 from cloudbackup.mysql.restorable import Refusals, server_databases
 from cloudbackup.mysql.rows import TableLayout, iter_inserts, statement_limit, table_columns, table_layouts
@@ -78,6 +81,10 @@ class DumpResult:
     counts: ObjectCounts
     unrestorable: list[str] = field(default_factory=list)  # objects a restore would refuse (restorable.py)
     excluded_views: list[str] = field(default_factory=list)  # left out with the tables they read
+    excluded_triggers: list[str] = field(default_factory=list)  # kept tables' triggers naming those
+    programs_naming_excluded: list[str] = field(default_factory=list)  # kept routines and events naming those
+    lower_case_table_names: int = 0  # the server's: 1 or 2 compare table names without case
+    name_case_references: list[NameCaseReference] = field(default_factory=list)  # (mysql/name_case.py)
 
 
 def header(database: str, snapshot: Snapshot, tool_version: str, charset: str, collation: str) -> bytes:
@@ -123,7 +130,9 @@ def dump_database(
     with conn.cursor() as cur:
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
-            found, excluded_views = _without(cur, objects.list_objects(cur, database), exclude_tables)
+            found, left_out = _without(cur, objects.list_objects(cur, database), exclude_tables)
+            folding = _lower_case_table_names(cur)
+            name_case = name_case_references(cur, database, _names(found), found.triggers) if folding else []
             refusals = Refusals(server_databases(cur))
             context = objects.program_context(cur, refusals)
             sequences = [(name, objects.sequence_section(cur, name)) for name in found.sequences]
@@ -167,7 +176,11 @@ def dump_database(
         collation=found.collation,
         counts=found.counts(),
         unrestorable=refusals.lines,
-        excluded_views=excluded_views,
+        excluded_views=left_out.views,
+        excluded_triggers=left_out.triggers,
+        programs_naming_excluded=left_out.programs,
+        lower_case_table_names=folding,
+        name_case_references=name_case,
     )
 
 
@@ -195,31 +208,81 @@ def _estimated_rows(cur: Any, database: str, tables: Collection[str]) -> int:
     return sum(int(rows or 0) for name, rows in cur.fetchall() if text(name) in wanted)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """What a backup leaves out with the tables excluded from it, as no restore could create it whole."""
+
+    views: list[str] = field(default_factory=list)
+    triggers: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)  # kept, naming them: `procedure p`, `event e`
+
+
 def _without(
     cur: Any, found: objects.DatabaseObjects, exclude: Collection[str]
-) -> tuple[objects.DatabaseObjects, list[str]]:
-    """The objects less the excluded tables (and their triggers), and the views left out with them.
+) -> tuple[objects.DatabaseObjects, LeftOut]:
+    """The objects less the excluded tables (and their triggers), and the views and triggers left out
+    with them.
 
     A view reading an excluded table, directly or through other views, could not be created by a
     restore (the server refuses a view over a missing table): it is left out too, said in one warning
-    line, and listed in the manifest. A view named to exclude is left out likewise. A name this database
-    does not have is no error here: one run may back up several databases (backup.check_exclusions
-    catches typos)."""
+    line, and listed in the manifest. A view named to exclude is left out likewise. A trigger of a kept
+    table whose body names an excluded table or a view left out would be created, and fail at its first
+    use (error 1146): it is left out, warned of and listed alike (program_names.py), and so is one calling
+    a routine that names them. Such routines and events are kept (one may name the table only on a path
+    it rarely takes), warned of and listed as naming what was left out. A kept table with a
+    foreign key to an excluded one is refused (foreign_keys.py; the CLI refuses it before the snapshot).
+    A name this database does not have is no error here: one run may back up several databases
+    (backup.check_exclusions catches typos)."""
     if not exclude:
-        return found, []
+        return found, LeftOut()
+    refuse_children_left_behind(references(cur, found.database), found.database, exclude)
     kept = [t for t in found.tables if t not in exclude]
     triggers = {t: names for t, names in found.triggers.items() if t not in exclude}
-    left_out = views_reading(cur, found.database, found.views, exclude)
-    if left_out:
+    views = views_reading(cur, found.database, found.views, exclude)
+    _warn(found.database, views, "view(s) reading the excluded tables, which a restore could not create")
+    gone = set(exclude) | set(views)
+    fold = bool(_lower_case_table_names(cur))
+    programs = programs_naming(cur, found.database, gone, fold=fold)
+    if programs:
         log.warning(
-            "backup of %s leaves out %d view(s) reading the excluded tables, which a restore could not "
-            "create without them: %s",
+            "backup of %s keeps the routines and events naming the excluded tables, which fail where they "
+            "use them: %s",
             one_line(quote_identifier(found.database)),
-            len(left_out),
-            ", ".join(one_line(quote_identifier(v)) for v in left_out),
+            ", ".join(one_line(p) for p in programs),
         )
-    views = [v for v in found.views if v not in left_out]
-    return replace(found, tables=kept, triggers=triggers, views=views), left_out
+    # (a trigger calling such a routine would fail on every write into its kept table: left out)
+    calls = {p.split(" ", 1)[1] for p in programs if not p.startswith("event ")}
+    naming = triggers_naming(cur, found.database, triggers, gone | calls, fold=fold)
+    _warn(
+        found.database,
+        naming,
+        "trigger(s) naming the excluded tables (or views left out), which would fail at their first use",
+    )
+    triggers = {t: [n for n in names if n not in naming] for t, names in triggers.items()}
+    kept_views = [v for v in found.views if v not in views]
+    return replace(found, tables=kept, triggers=triggers, views=kept_views), LeftOut(views, naming, programs)
+
+
+def _warn(database: str, names: list[str], what: str) -> None:
+    if names:
+        log.warning(
+            "backup of %s leaves out %d %s without them: %s",
+            one_line(quote_identifier(database)),
+            len(names),
+            what,
+            ", ".join(one_line(quote_identifier(n)) for n in names),
+        )
+
+
+def _lower_case_table_names(cur: Any) -> int:
+    """The server's setting: 1 or 2, it compares table names without case."""
+    cur.execute("SELECT @@lower_case_table_names")
+    return int(cur.fetchone()[0])
+
+
+def _names(found: objects.DatabaseObjects) -> list[str]:
+    """Every name of `found` a statement may name as a table (its tables, views and sequences)."""
+    return [*found.tables, *found.views, *found.sequences]
 
 
 def _table_texts(

@@ -223,8 +223,9 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         _mark_unfinished(cur, staging)
         moving.append(UNFINISHED)  # (into the target with the new tables, in the same RENAME)
     _drop_triggers(cur, staging, moving)
-    if plan.tables is not None:
-        _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
+    # (A whole restore too: a backup or dump file without a parent table, older or mysqldump's
+    # --ignore-table, would leave its children's keys naming the staging database dropped at the end.)
+    _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
     token = secrets.token_hex(4)
     swap = _Swap(
         target=target,
@@ -439,7 +440,13 @@ def _repoint_foreign_keys(cur: Any, database: str, tables: Sequence[str], *, awa
     """Foreign keys of `tables` (in `database`) to tables of `away_from` that are not among them: point
     them at `to`. InnoDB keeps a reference's database when the referencing table moves, so a subset
     restored into the target would still name staging, and the kept copy would name the live tables."""
-    for table in tables:
+    cur.execute(
+        "SELECT DISTINCT table_name FROM information_schema.referential_constraints "
+        "WHERE constraint_schema = %s",
+        (database,),
+    )
+    with_keys = {str(name) for (name,) in cur.fetchall()}
+    for table in (t for t in tables if t in with_keys):
         cur.execute(f"SHOW CREATE TABLE {q(database)}.{q(table)}")
         row = cur.fetchone()
         if len(row) < 2 or "FOREIGN KEY" not in str(row[1]):

@@ -11,6 +11,7 @@ from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import (
     crossing_problems,
     name_case_problem,
+    name_case_reference_problem,
     primary_key_problem,
     stored_program_problem,
 )
@@ -36,6 +37,16 @@ def check_restorable(
     folded = name_case_problem((f.name for f in frames if f.kind == "table"), target)
     if folded:
         raise OperationError(refused + folded)
+    # (a subset restore creates the triggers of its tables, and no routine or event)
+    restored = {f.name for f in frames if f.kind == "table"}
+    whole = any(f.kind == "routines" for f in frames)
+    cased = name_case_reference_problem(
+        [r for r in manifest.name_case_references if whole or (r.kind == "trigger" and r.table in restored)],
+        manifest.lower_case_table_names,
+        target,
+    )
+    if cased:
+        raise OperationError(refused + cased)
     crossing = manifest.server.flavour != target.flavour
     if not crossing and not target.checks_stored_programs and not target.requires_primary_key:
         return

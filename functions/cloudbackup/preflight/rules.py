@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from cloudbackup.format.manifest import NameCaseReference
+from cloudbackup.mysql.name_case import describe
 from cloudbackup.preflight.contents import BackupContents
 from cloudbackup.preflight.target import TargetServer
 
@@ -152,6 +154,24 @@ def name_case_problem(tables: Iterable[str], target: TargetServer) -> str | None
         f"{target.lower_case_table_names}) and the backup holds tables whose names differ only in case "
         f"({_names(clashes)}), which would become one table: restore into a server with "
         "lower_case_table_names = 0, or restore those tables one at a time (--table) into separate databases"
+    )
+
+
+def name_case_reference_problem(
+    references: Iterable[NameCaseReference], source_setting: int | None, target: TargetServer
+) -> str | None:
+    """Why a server comparing table names with case refuses programs that name a table in another
+    letter case (the source compared them without): each would fail at its first use there."""
+    found = [describe(ref) for ref in references]
+    if target.lower_case_table_names or not found:
+        return None
+    setting = source_setting if source_setting else "1 or 2"
+    return (
+        f"the backup was made on a server that compares table names without case (lower_case_table_names "
+        f"= {setting}) and {_names(found)}, which this server, comparing them with case "
+        f"(lower_case_table_names = 0), would fail at first use: restore into a server with "
+        f"lower_case_table_names = {setting}, or write those names as the tables are named in the source "
+        "and back up again"
     )
 
 

@@ -1,0 +1,135 @@
+"""Stored programs that name a table in another letter case than its own, on a server where that works.
+
+A server with lower_case_table_names 1 or 2 compares table names without case: a trigger written
+`INSERT INTO AuditLog` writes into table `auditlog`. The body is kept as written (a view's definition
+the server resolves and writes with the table's own name), so restored into a server that compares names
+with case (lower_case_table_names = 0, Linux's default) it fails at its first use (error 1146). The backup
+finds such names, warns of each, and lists them in its manifest with the source's setting; a restore
+into a server comparing names with case refuses it up front (preflight/rules.py).
+
+Names are read where a statement names a table: after FROM, JOIN, INTO, UPDATE and TABLE (with the
+comma lists that follow FROM), and before `.column`. A column or alias spelt like a table is not taken
+for one there, so what is reported is what would fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from cloudbackup.confine.lexer import LexError, Token, tokens
+from cloudbackup.format.manifest import NameCaseReference
+from cloudbackup.mysql.identifiers import quote_identifier
+from cloudbackup.mysql.program_names import stored_programs, trigger_bodies
+from cloudbackup.printable import one_line
+
+log = logging.getLogger(__name__)
+
+_NAMING = {b"FROM", b"JOIN", b"INTO", b"UPDATE", b"TABLE"}
+_MODIFIERS = {b"LOW_PRIORITY", b"IGNORE", b"QUICK", b"HIGH_PRIORITY", b"DELAYED", b"ONLY"}
+# Words after a table name that are no alias of it
+_NOT_ALIAS = {
+    *(b"JOIN", b"INNER", b"LEFT", b"RIGHT", b"CROSS", b"NATURAL", b"STRAIGHT_JOIN", b"WHERE", b"ON"),
+    *(b"USING", b"SET", b"VALUES", b"VALUE", b"SELECT", b"GROUP", b"ORDER", b"LIMIT", b"HAVING"),
+    *(b"UNION", b"FOR", b"LOCK", b"WINDOW", b"PARTITION", b"USE", b"IGNORE", b"FORCE", b"AS"),
+}
+_ROW = (b"NEW", b"OLD")
+
+
+def tables_named(body: bytes, sql_mode: str) -> list[str]:
+    """The table names `body` is written with, as written (empty when it cannot be read)."""
+    modes = {m.strip().upper() for m in sql_mode.split(",")}
+    try:
+        toks = tokens(
+            body,
+            escapes="NO_BACKSLASH_ESCAPES" not in modes,
+            ansi_quotes=bool(modes & {"ANSI_QUOTES", "ANSI"}),
+            runs=lambda _opener: True,
+        )
+    except LexError:
+        return []
+    return list(_tables(toks))
+
+
+def _name(tok: Token) -> str | None:
+    if tok.kind == "name":
+        return tok.text.decode("utf-8", "replace")
+    if tok.kind == "word":
+        return tok.raw.decode("utf-8", "replace")
+    return None
+
+
+def _is_op(toks: list[Token], i: int, op: bytes) -> bool:
+    return i < len(toks) and toks[i].kind == "op" and toks[i].text == op
+
+
+def _tables(toks: list[Token]) -> Iterator[str]:
+    i, n = 0, len(toks)
+    while i < n:
+        tok = toks[i]
+        if tok.kind == "word" and tok.text in _NAMING:
+            i += 1
+            while i < n and toks[i].kind == "word" and toks[i].text in _MODIFIERS:
+                i += 1
+            while i < n and (name := _name(toks[i])) is not None:
+                i += 1
+                if _is_op(toks, i, b".") and i + 1 < n and (table := _name(toks[i + 1])) is not None:
+                    name, i = table, i + 2  # (qualified with a database: the table is the second name)
+                yield name
+                if i < n and toks[i].kind == "word" and toks[i].text == b"AS":
+                    i += 1
+                if i < n and _name(toks[i]) is not None and toks[i].text not in _NOT_ALIAS:
+                    i += 1  # its alias
+                if not _is_op(toks, i, b","):
+                    break
+                i += 1
+            continue
+        name = _name(tok)
+        if name is not None and _is_op(toks, i + 1, b".") and tok.text not in _ROW:
+            before = i > 0 and _is_op(toks, i - 1, b".")
+            if not before:
+                yield name  # `AuditLog.at`: a table (or an alias) naming a column
+        i += 1
+
+
+def name_case_references(
+    cur: Any, database: str, tables: Iterable[str], triggers: dict[str, list[str]]
+) -> list[NameCaseReference]:
+    """The triggers (of `triggers`, table -> names), routines and events of `database` that name one of
+    `tables` (its tables, views and sequences) in another letter case. Each is warned of in one line."""
+    own = {t.casefold(): t for t in tables}
+    found: list[NameCaseReference] = []
+
+    def check(kind: str, name: str, table: str, body: bytes, sql_mode: str) -> None:
+        for written in tables_named(body, sql_mode):
+            means = own.get(written.casefold())
+            if means is not None and means != written:
+                found.append(
+                    NameCaseReference(kind=kind, name=name, table=table, written=written, means=means)
+                )
+                return
+
+    bodies = trigger_bodies(cur, database)
+    for table, names in triggers.items():
+        for trigger in names:
+            body, sql_mode = bodies.get(trigger, (b"", ""))
+            check("trigger", trigger, table, body, sql_mode)
+    for kind, name, body, sql_mode in stored_programs(cur, database):
+        check(kind, name, "", body, sql_mode)
+    for ref in found:
+        log.warning(
+            "%s: it works here, where table names are compared without case, and fails at its first use "
+            "on a server comparing them with case (lower_case_table_names = 0), which a restore refuses",
+            one_line(describe(ref, database)),
+        )
+    return found
+
+
+def describe(ref: NameCaseReference, database: str = "") -> str:
+    """`trigger `t` of `shop` names `AuditLog` for table `auditlog``: one reference, for messages."""
+    of = f" of {quote_identifier(database)}" if database else ""
+    return (
+        f"{ref.kind} {quote_identifier(ref.name)}{of} names {quote_identifier(ref.written)} "
+        f"for table {quote_identifier(ref.means)}"
+    )
