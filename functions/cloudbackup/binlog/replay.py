@@ -128,6 +128,10 @@ class Replayer:
         # loader's): TABLE_SHAPE settings this account may not set refuse only a CREATE they would change.
         self.unkept_shape = keep_table_shape(self.conn)
         self.cur = self.conn.cursor()
+        # ... unless the statement was logged under other values of them (a session of the source's
+        # with explicit_defaults_for_timestamp OFF): those are set for it, and then these again
+        self.shape = self._session_shape()
+        self.shape_changed: dict[str, str] = {}
         # The binlog does not record the engine a CREATE TABLE without ENGINE got: the session's default,
         # InnoDB on a server as shipped. This server's own default may differ (MyISAM, Aria): never taken.
         self.cur.execute(f"SET SESSION default_storage_engine = {REPLAY_ENGINE}")
@@ -434,7 +438,7 @@ class Replayer:
         if _ATOMIC_CREATE_SELECT.search(text):
             self._open_create_select(event, q, text)
             return
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._confine(text, self.target)
             self._run(text)
@@ -450,7 +454,7 @@ class Replayer:
             self.open = False
         self._renamed(event, q)  # refuses a statement naming another database
         text = renamed_qualifiers(q.text, self.source, self.published_as, _escapes(q))
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._run("SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone")
             sql_mode, charset, collation, time_zone = (str(v) for v in self.cur.fetchone())
@@ -506,7 +510,7 @@ class Replayer:
         commit: in between, the server takes only BINLOG statements and the COMMIT (error 3977). So the
         format description goes first, and the session settings stay until the transaction ends."""
         self._send_fde()
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._confine(text, self.target)
             self._run(text)
@@ -557,8 +561,27 @@ class Replayer:
         self._run(
             "SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT, "
             "SESSION foreign_key_checks = DEFAULT"
+            + "".join(f", SESSION {name} = {self.shape[name]}" for name in self.shape_changed)
         )
+        self.shape_changed = {}
         self.reset_at_end = False
+
+    def _session_shape(self) -> dict[str, str]:
+        """This session's values of the settings a logged statement may carry its own of."""
+        names = ", ".join(f"'{name}'" for name in LOGGED_SHAPE)
+        self.cur.execute(f"SHOW SESSION VARIABLES WHERE Variable_name IN ({names})")
+        return {str(name): str(value).upper() for name, value in self.cur.fetchall()}
+
+    def _session_settings(self, event: ev.Event, q: ev.Query) -> str:
+        """_session_settings, plus the table-shaping settings the statement was logged with where they
+        differ from this session's (put back by _reset_session)."""
+        logged = logged_shape(q, self.fde.server_version if self.fde else "")
+        self.shape_changed = {
+            name: value for name, value in logged.items() if self.shape.get(name, value) != value
+        }
+        return _session_settings(event, q) + "".join(
+            f", SESSION {name} = {value}" for name, value in self.shape_changed.items()
+        )
 
     def _refuse_an_in_place_restore(self, event: ev.Event, other: str) -> None:
         """A statement naming `{db}_before_…` or a staging database of it is an in-place restore's
@@ -643,6 +666,34 @@ def _parts(rows: list[ev.Event], part_bytes: int) -> list[list[ev.Event]]:
         parts[-1].append(event)
         size += len(event.raw)
     return parts
+
+
+# Settings that decide the shape of a table a statement creates, which the binlog logs with it: a
+# TIMESTAMP column's implicit defaults, the collation a bare utf8mb4 means. Those collations by id.
+LOGGED_SHAPE = ("explicit_defaults_for_timestamp", "default_collation_for_utf8mb4")
+_UTF8MB4_DEFAULTS = {45: "UTF8MB4_GENERAL_CI", 255: "UTF8MB4_0900_AI_CI"}
+# MariaDB logs explicit_defaults_for_timestamp as a flags2 bit, as 10.11 is seen to; from an older
+# writer an unset bit might mean only that it was not logged, so the session's value stays.
+
+
+def _mariadb_logs_explicit_defaults(server_version: str) -> bool:
+    m = re.match(r"(\d+)\.(\d+)", server_version)
+    return "MariaDB" in server_version and m is not None and (int(m[1]), int(m[2])) >= (10, 11)
+
+
+def logged_shape(q: ev.Query, server_version: str) -> dict[str, str]:
+    """The LOGGED_SHAPE values a statement ran under, where its event records them (`server_version`:
+    the binlog's writer, from its format description)."""
+    shape: dict[str, str] = {}
+    explicit = q.explicit_defaults
+    if _mariadb_logs_explicit_defaults(server_version) and q.flags2 is not None:
+        explicit = bool(q.flags2 & ev.OPTION_EXPLICIT_DEF_TIMESTAMP)
+    if explicit is not None:
+        shape["explicit_defaults_for_timestamp"] = "ON" if explicit else "OFF"
+    collation = _UTF8MB4_DEFAULTS.get(q.utf8mb4_collation or 0)
+    if collation is not None:
+        shape["default_collation_for_utf8mb4"] = collation
+    return shape
 
 
 def _session_settings(event: ev.Event, q: ev.Query) -> str:
