@@ -139,7 +139,8 @@ class Replayer:
         self.cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version, packet = self.cur.fetchone()
         self.mysql = "mariadb" not in str(version).lower()
-        self.part_bytes = rows_part_bytes(int(packet))
+        self.max_packet = int(packet)
+        self.part_bytes = rows_part_bytes(self.max_packet)
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
         self.pending: list[ev.Event] = []
@@ -412,9 +413,24 @@ class Replayer:
         for part in _parts([e for e in events if e.type in ev.ROWS_EVENTS], self.part_bytes):
             if not ev.rows_flags(part[-1], fde) & ev.STMT_END_FLAG:
                 part[-1] = ev.with_stmt_end(part[-1], fde)
-            self._run("BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'")
+            statement = "BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'"
+            self._refuse_oversized(statement, part)
+            self._run(statement)
         self.stats.statements += 1
         self.stats.events += last_rows + 1
+
+    def _refuse_oversized(self, statement: str, part: list[ev.Event]) -> None:
+        """A rows event too large for any statement the server takes (one row of a LONGBLOB written
+        with a short statement, REPEAT(…)): the server would only drop the connection."""
+        if len(statement) + 1 <= self.max_packet:  # (+1: the command byte)
+            return
+        needed = -(-(len(statement) + 1) // (1 << 20))  # MiB, rounded up
+        raise OperationError(
+            f"the binlog event at {self.where} changes {sum(len(e.raw) for e in part):,} bytes of rows "
+            f"at once, which is {len(statement) + 1:,} bytes as a BINLOG statement: more than this "
+            f"server's max_allowed_packet ({self.max_packet:,}); set max_allowed_packet to at least "
+            f"{needed}M on the server (RDS: in the DB parameter group), then restore again"
+        )
 
     def _send_fde(self) -> None:
         fde = self._fde()
