@@ -1,7 +1,8 @@
 """Point-in-time restores of tables that a source session created under its own table-shaping settings
 (explicit_defaults_for_timestamp OFF, a legacy application's; MySQL's default_collation_for_utf8mb4):
 the binlog logs those settings with the statement, and the replay creates the tables under them, so
-they come back as they were at the time whatever the restoring session's own values."""
+they come back as they were at the time whatever the restoring session's own values. innodb_strict_mode
+is not logged: a table it would refuse was made without it, and is made so again."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cloudbackup.backup import backup_database
 from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.storage.local import LocalStorage
-from tests.fixtures.compare import assert_databases_equal
+from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import flavour
 from tests.integration.pitr_helpers import next_second, reference_copy, run
 
@@ -72,3 +73,32 @@ def test_a_bare_utf8mb4_of_a_session_with_another_default_collation_keeps_that_c
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the table has the collation it had then (not the server's utf8mb4_0900_ai_ci)
     assert_databases_equal(log_server, ref, target)
+
+
+def test_a_table_made_without_innodb_strict_mode_after_the_backup_is_made_again_in_the_replay(
+    log_server, make_log_database, tmp_path
+):
+    # Given a backup, then a session with innodb_strict_mode OFF creating a table whose rows may outgrow
+    # a page (which the binlog does not record: the replaying server, strict as shipped, refuses it)
+    db = make_log_database("plgstrict")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "SET SESSION innodb_strict_mode = OFF",
+        "CREATE TABLE wide (id INT PRIMARY KEY, "
+        + ", ".join(f"c{i} VARCHAR(255)" for i in range(40))
+        + ") ROW_FORMAT=COMPACT CHARSET latin1",
+        "INSERT INTO wide (id, c1) VALUES (1, 'a')",
+        database=db,
+    )
+    to_time = next_second()
+    at_time = snapshot(log_server, db)  # (a copy made on this server would be refused as the replay was)
+    run(log_server, f"CREATE TABLE `{make_log_database('plgstrict_o')}`.after_t (id INT PRIMARY KEY)")
+    archive_binlog(log_server, store, "src")
+    # When it is restored to T
+    target = make_log_database("plgstrict_t")
+    restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then the table is there as it was at T
+    assert_snapshots_equal(at_time, snapshot(log_server, target))

@@ -37,7 +37,14 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
+from cloudbackup.mysql.load import (
+    ER_TOO_BIG_ROWSIZE,
+    STRICT_MODE_HINT,
+    is_ddl,
+    keep_table_shape,
+    relax_strict_mode,
+    unkept_shape_change,
+)
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS, stored_program, with_session
 from cloudbackup.mysql.splitter import QuoteModes
@@ -624,12 +631,24 @@ class Replayer:
     def _names_source(self, q: ev.Query) -> bool:
         return names_database(q.text, self.source, _escapes(q))
 
-    def _run(self, statement: str | bytes) -> Any:
+    def _run(self, statement: str | bytes, *, relaxed: bool = False) -> Any:
         try:
             return self.cur.execute(statement)
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else 0
             message = exc.args[1] if len(exc.args) > 1 else str(exc)
+            text = statement if isinstance(statement, bytes) else statement.encode()
+            if code == ER_TOO_BIG_ROWSIZE and not relaxed and is_ddl(text):
+                # Made with innodb_strict_mode OFF at the source (the binlog does not say): so here too
+                if not relax_strict_mode(self.conn):
+                    raise OperationError(
+                        f"replaying the binlog event at {self.where} failed: {code} {message}"
+                        + STRICT_MODE_HINT
+                    ) from None
+                try:
+                    return self._run(statement, relaxed=True)
+                finally:
+                    self.cur.execute("SET SESSION innodb_strict_mode = DEFAULT")
             if code == ER_TABLE_WITHOUT_PK:  # the server's words name neither the table nor the way out
                 shown = statement if isinstance(statement, str) else statement.decode(errors="replace")
                 raise OperationError(
