@@ -15,6 +15,7 @@ from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, snapshot
 from tests.fixtures.mariadb import flavour
 from tests.integration.pitr_helpers import next_second, reference_copy, run
+from tests.integration.restore_helpers import restore_account
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +103,35 @@ def test_a_table_made_without_innodb_strict_mode_after_the_backup_is_made_again_
     restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the table is there as it was at T
     assert_snapshots_equal(at_time, snapshot(log_server, target))
+
+
+def test_an_account_without_session_variables_admin_replays_them_as_logged(
+    log_server, make_log_database, tmp_path
+):
+    if flavour(log_server) != "mysql":
+        pytest.skip("SESSION_VARIABLES_ADMIN is MySQL's")
+    # Given a backup, then a table made by a session with explicit_defaults_for_timestamp OFF, and an
+    # account without SESSION_VARIABLES_ADMIN (MySQL 8.0.18+ lets any session set it)
+    db, ref = make_log_database("plgacct"), make_log_database("plgacct_r")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)")
+    backup_database(log_server, db, store, source="src")
+    run(
+        log_server,
+        "SET SESSION explicit_defaults_for_timestamp = OFF",
+        "CREATE TABLE seen (id INT PRIMARY KEY, t TIMESTAMP)",
+        database=db,
+    )
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    archive_binlog(log_server, store, "src")
+    target = db + "_t"
+    # When it restores to T
+    with restore_account(log_server, target) as account:
+        run(log_server, f"GRANT BINLOG_ADMIN ON *.* TO '{account.user}'@'%'")  # every replay needs it
+        restore_to_time(account, [store], db, to_time, target_database=target)
+    # Then the table is as it was at T
+    try:
+        assert_databases_equal(log_server, ref, target)
+    finally:
+        run(log_server, f"DROP DATABASE IF EXISTS `{target}`")
