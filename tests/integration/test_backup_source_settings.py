@@ -42,3 +42,23 @@ def test_a_generated_invisible_primary_key_is_backed_up_where_the_server_hides_i
     with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
         cur.execute("SELECT my_row_id, a FROM log ORDER BY my_row_id")
         assert cur.fetchall() == ((2, 2), (3, 2))
+
+
+def test_tables_come_back_without_a_row_format_they_were_not_given_where_the_server_shows_it(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("show_create_table_verbosity is MySQL's")
+    # Given a table that names no ROW_FORMAT (it follows the server's innodb_default_row_format), on a
+    # server whose show_create_table_verbosity is ON (SHOW CREATE then names the row format it has)
+    source = make_database("verbose")
+    run_sql(
+        db_settings, source, "CREATE TABLE item (id INT PRIMARY KEY, v INT)", "INSERT INTO item VALUES (1, 2)"
+    )
+    # When it is backed up there, and restored
+    with server_global(db_settings, "show_create_table_verbosity", "ON"):
+        entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the restored table names no ROW_FORMAT either: its SHOW CREATE is the source's
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
