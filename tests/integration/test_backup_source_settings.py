@@ -62,3 +62,27 @@ def test_tables_come_back_without_a_row_format_they_were_not_given_where_the_ser
     restore_backup(db_settings, entry, target_database=target)
     # Then the restored table names no ROW_FORMAT either: its SHOW CREATE is the source's
     assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_every_row_and_table_is_backed_up_where_the_server_caps_what_a_select_returns(
+    db_settings, make_database, tmp_path
+):
+    # Given three tables, one keyed by text with ten rows, on a server whose sessions start with
+    # sql_select_limit = 2 (a guard against runaway queries, set server-wide)
+    source = make_database("selectlimit")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE tag (k VARCHAR(10) PRIMARY KEY, n INT)",
+        "INSERT INTO tag VALUES " + ", ".join(f"('k{i}', {i})" for i in range(10)),
+        "CREATE TABLE a (id INT PRIMARY KEY)",
+        "CREATE TABLE b (id INT PRIMARY KEY)",
+        "INSERT INTO a VALUES (1), (2), (3)",
+    )
+    # When it is backed up there, and restored there
+    target = source + "_copy"
+    with server_global(db_settings, "sql_select_limit", "2"):
+        entry = back_up(db_settings, source, tmp_path)
+        restore_backup(db_settings, entry, target_database=target)
+    # Then every table and row is there (the cap cut a table's rows short without a word)
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
