@@ -411,3 +411,23 @@ def test_an_account_that_may_not_turn_strict_mode_off_is_told_what_to_grant_and_
     assert "innodb_strict_mode" in message
     assert "SESSION_VARIABLES_ADMIN" in message
     assert schemas_like(db_settings, target) == []
+
+
+def test_a_server_wide_statement_time_limit_does_not_stop_a_restore(db_settings, make_database, tmp_path):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("MariaDB's max_statement_time limits every statement; MySQL's max_execution_time, SELECT")
+    # Given a backup of a table with secondary indexes, which the restore builds after the rows
+    source = make_database("stmttime")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(40), b INT, KEY (a), KEY (b))",
+        "INSERT INTO t SELECT seq, MD5(seq), seq % 100 FROM seq_1_to_60000",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose sessions may run a statement for 10 ms at most
+    with server_global(db_settings, "max_statement_time", "0.01"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then it is all there (the index build, and the rows, were not cut short)
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
