@@ -449,7 +449,7 @@ class Replayer:
 
     def _begin(self) -> None:
         if not self.open:
-            self._run("BEGIN")
+            self._run("START TRANSACTION")  # (BEGIN opens a block where sql_mode has ORACLE)
             self.open = True
 
     def _run_ddl(self, event: ev.Event, q: ev.Query) -> None:
