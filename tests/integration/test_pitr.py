@@ -799,3 +799,39 @@ def test_a_statement_whose_row_events_outgrow_max_allowed_packet_is_replayed_who
         cur.execute(f"CHECKSUM TABLE {q(db)}.t, {q(target)}.t")
         (_, source_sum), (_, restored_sum) = cur.fetchall()
     assert restored_sum == source_sum
+
+
+def test_one_row_too_large_for_a_statement_the_server_takes_is_named_with_the_setting_to_raise(
+    log_server, make_log_database, tmp_path
+):
+    # Given a database backed up, then one row of 3.5 MiB written by a short statement (REPEAT), whose
+    # rows event no BINLOG statement under a max_allowed_packet of 4 MiB holds (base64: 4/3 larger)
+    db = make_log_database("pitr_bigrow")
+    store = LocalStorage(tmp_path / "store")
+    run(log_server, "CREATE TABLE t (id INT PRIMARY KEY, b LONGBLOB)", database=db)
+    archive_binlog(log_server, store, "src")
+    backup_database(log_server, db, store, source="src")
+    run(log_server, "INSERT INTO t VALUES (1, REPEAT(0xAB, 3584 * 1024))", database=db)
+    to_time = next_second()
+    run(log_server, "INSERT INTO t VALUES (0, NULL)", database=db)  # (the archive reaches past T)
+    archive_binlog(log_server, store, "src")
+    target = f"{db}_t"
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+        (packet,) = cur.fetchone()
+        cur.execute(f"SET GLOBAL max_allowed_packet = {PACKET_FOR_THE_TEST}")
+    try:
+        # When it is restored to a time after that row
+        with pytest.raises(OperationError) as failed:
+            restore_to_time(log_server, [store], db, to_time, target_database=target)
+    finally:
+        with admin_connect(log_server) as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL max_allowed_packet = {packet}")
+    # Then it fails naming the setting and the size it needs (not the server's dropped connection),
+    # and the target was never made
+    message = str(failed.value)
+    assert "max_allowed_packet (4,194,304)" in message, message
+    assert "at least 5M" in message, message
+    with admin_connect(log_server) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (target,))
+        assert cur.fetchone() == (0,)

@@ -361,3 +361,73 @@ def test_an_index_too_long_for_the_servers_row_format_names_that_setting(
     assert "\n" not in message
     assert "innodb_default_row_format is COMPACT" in message
     assert schemas_like(db_settings, target) == []
+
+
+WIDE_COMPACT = (
+    "CREATE TABLE wide (id INT PRIMARY KEY, "
+    + ", ".join(f"c{i} VARCHAR(255)" for i in range(40))
+    + ") ROW_FORMAT=COMPACT CHARSET latin1"
+)
+
+
+def test_a_table_made_without_innodb_strict_mode_is_made_again_where_the_server_has_it(
+    db_settings, make_database, tmp_path
+):
+    # Given a backup of a table whose rows may outgrow a page (40 VARCHAR(255) in COMPACT rows), which
+    # the source took with innodb_strict_mode OFF (a warning) and a server as shipped (ON) refuses
+    source = make_database("strict")
+    run_sql(
+        db_settings,
+        source,
+        "SET SESSION innodb_strict_mode = OFF",
+        WIDE_COMPACT,
+        "INSERT INTO wide (id, c1, c39) VALUES (1, 'a', 'z')",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored (the server's innodb_strict_mode is ON)
+    restore_backup(db_settings, entry, target_database=target)
+    # Then the table comes back as it was, rows and all
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))
+
+
+def test_an_account_that_may_not_turn_strict_mode_off_is_told_what_to_grant_and_nothing_changes(
+    db_settings, make_database, tmp_path
+):
+    if flavour(db_settings) != "mysql":
+        pytest.skip("MariaDB lets any account set innodb_strict_mode for its session")
+    # Given a backup of a table made with innodb_strict_mode OFF, and an account without
+    # SESSION_VARIABLES_ADMIN
+    source = make_database("strict")
+    run_sql(db_settings, source, "SET SESSION innodb_strict_mode = OFF", WIDE_COMPACT)
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When that account restores it
+    with restore_account(db_settings, target) as account, pytest.raises(OperationError) as refused:
+        restore_backup(account, entry, target_database=target)
+    # Then it fails in one line naming the setting and the privilege, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "innodb_strict_mode" in message
+    assert "SESSION_VARIABLES_ADMIN" in message
+    assert schemas_like(db_settings, target) == []
+
+
+def test_a_server_wide_statement_time_limit_does_not_stop_a_restore(db_settings, make_database, tmp_path):
+    if flavour(db_settings) != "mariadb":
+        pytest.skip("MariaDB's max_statement_time limits every statement; MySQL's max_execution_time, SELECT")
+    # Given a backup of a table with secondary indexes, which the restore builds after the rows
+    source = make_database("stmttime")
+    run_sql(
+        db_settings,
+        source,
+        "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(40), b INT, KEY (a), KEY (b))",
+        "INSERT INTO t SELECT seq, MD5(seq), seq % 100 FROM seq_1_to_60000",
+    )
+    entry = back_up(db_settings, source, tmp_path)
+    target = source + "_copy"
+    # When it is restored into a server whose sessions may run a statement for 10 ms at most
+    with server_global(db_settings, "max_statement_time", "0.01"):
+        restore_backup(db_settings, entry, target_database=target)
+    # Then it is all there (the index build, and the rows, were not cut short)
+    assert_snapshots_equal(snapshot(db_settings, source), snapshot(db_settings, target))

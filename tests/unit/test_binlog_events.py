@@ -107,6 +107,38 @@ def test_a_query_event_gives_the_time_zone_and_foreign_key_checks_it_was_logged_
     assert (q.charset, q.time_zone, q.flags2) == ((45, 45, 224), "+05:00", ev.OPTION_NO_FOREIGN_KEY_CHECKS)
 
 
+def test_a_query_event_gives_the_table_shaping_settings_logged_after_the_invoker_and_database_names():
+    # Given MySQL's status variables as a CREATE TABLE with a TIMESTAMP column logs them: the definer
+    # and the updated databases' names come before explicit_defaults_for_timestamp and the utf8mb4 default
+    fd = fde()
+    status = (
+        b"\x00"
+        + struct.pack("<I", 0)
+        + b"\x0b\x04root\x09localhost"
+        + b"\x0c\x02shop\0audit\0"
+        + b"\x10\x00"
+        + b"\x11"
+        + struct.pack("<Q", 7)
+        + b"\x12"
+        + struct.pack("<H", 45)
+        + b"\x13\x01"
+    )
+    body = struct.pack("<IIBHH", 9, 0, 4, 0, len(status)) + status + b"shop\0CREATE TABLE u (d TIMESTAMP)"
+    # When the event is read
+    q = ev.query(ev.parse_event(event(ev.QUERY, body)), fd)
+    # Then both settings are read, and the statement with them
+    assert (q.explicit_defaults, q.utf8mb4_collation) == (False, 45)
+    assert (q.database, q.text) == ("shop", b"CREATE TABLE u (d TIMESTAMP)")
+
+
+def test_a_query_event_naming_too_many_databases_has_no_names_to_read_past():
+    fd = fde()
+    status = b"\x00" + struct.pack("<I", 0) + b"\x0c\xfe" + b"\x10\x01"
+    body = struct.pack("<IIBHH", 9, 0, 4, 0, len(status)) + status + b"shop\0ALTER TABLE u ADD e TIMESTAMP"
+    q = ev.query(ev.parse_event(event(ev.QUERY, body)), fd)
+    assert q.explicit_defaults is True
+
+
 def test_split_events_keeps_an_unfinished_event_for_the_next_chunk():
     one = event(ev.XID, b"\x01" * 8, log_pos=100)
     two = event(ev.XID, b"\x02" * 8, log_pos=131)

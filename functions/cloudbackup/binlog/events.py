@@ -97,6 +97,7 @@ class FormatDescription:
     raw: bytes
     checksum: bool
     post_header: bytes  # post-header length of event type N at index N-1
+    server_version: str = ""  # of the server that wrote the file: "10.11.19-MariaDB-log", "9.7.0"
 
     def post_header_len(self, kind: int) -> int:
         return self.post_header[kind - 1] if 0 < kind <= len(self.post_header) else 0
@@ -109,7 +110,10 @@ def format_description(event: Event) -> FormatDescription:
     # Checksum-aware servers (all we support) end the event with the algorithm byte and a CRC32.
     alg = body[-5]
     checksum = alg == CHECKSUM_CRC32
-    described = FormatDescription(raw=event.raw, checksum=checksum, post_header=body[_FDE_FIXED:-5])
+    version = body[2:52].split(b"\0", 1)[0].decode("ascii", "replace")
+    described = FormatDescription(
+        raw=event.raw, checksum=checksum, post_header=body[_FDE_FIXED:-5], server_version=version
+    )
     # Where a Table_map's names start: MariaDB reads them at this length, MySQL right after the table id
     # and flags. Any other length than those two add up to, and the servers would read another
     # database's name there than the one this module renamed (table_map, rename_table_map).
@@ -267,9 +271,15 @@ Q_FLAGS2 = 0  # session options, among them foreign_key_checks
 Q_SQL_MODE = 1
 Q_CHARSET = 4
 Q_TIME_ZONE = 5  # the session's time zone, logged when the statement used it
+Q_INVOKER = 11  # the definer's user and host, each a length byte and its bytes
+Q_UPDATED_DB_NAMES = 12  # a count, then that many NUL-ended names (none when the count is 254)
+Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP = 16  # MySQL, where the statement declares a TIMESTAMP column
+Q_DEFAULT_COLLATION_FOR_UTF8MB4 = 18  # MySQL: the collation id a bare utf8mb4 meant
 OPTION_NO_FOREIGN_KEY_CHECKS = 1 << 26  # a flags2 bit: foreign_key_checks = 0
-# Status variables before the ones we read, and their lengths (codes every server writes first).
-_FIXED_STATUS = {0: 4, 1: 8, 3: 4, 4: 6, 7: 2, 8: 2, 9: 8, 10: 4, 13: 3}
+OPTION_EXPLICIT_DEF_TIMESTAMP = 1 << 24  # a MariaDB flags2 bit: explicit_defaults_for_timestamp = ON
+_OVER_MAX_DBS = 254
+# Status variables and their lengths, for those read past (codes are written in increasing order).
+_FIXED_STATUS = {0: 4, 1: 8, 3: 4, 4: 6, 7: 2, 8: 2, 9: 8, 10: 4, 13: 3, 16: 1, 17: 8, 18: 2, 19: 1, 20: 1}
 _COUNTED_STATUS = {2: 2, 5: 1, 6: 1}  # length byte (catalog: plus a NUL), then that many bytes
 
 
@@ -281,6 +291,10 @@ class Query:
     charset: tuple[int, int, int] | None  # character_set_client, collation_connection, collation_server
     time_zone: str | None = None  # e.g. '+05:00' or 'Europe/Paris': where a TIMESTAMP literal was read
     flags2: int | None = None  # the session options (OPTION_NO_FOREIGN_KEY_CHECKS, ...)
+    # MySQL's explicit_defaults_for_timestamp, logged with a statement declaring a TIMESTAMP column
+    # (MariaDB's is a flags2 bit: OPTION_EXPLICIT_DEF_TIMESTAMP)
+    explicit_defaults: bool | None = None
+    utf8mb4_collation: int | None = None  # MySQL's default_collation_for_utf8mb4, as a collation id
 
 
 def query(event: Event, fde: FormatDescription) -> Query:
@@ -297,10 +311,10 @@ def query(event: Event, fde: FormatDescription) -> Query:
 
 def _status_settings(
     status: bytes,
-) -> tuple[int | None, tuple[int, int, int] | None, str | None, int | None]:
-    """sql_mode, the character sets, the time zone and flags2 from the status variables (read in order
-    up to an unknown one)."""
-    sql_mode = charset = time_zone = flags2 = None
+) -> tuple[int | None, tuple[int, int, int] | None, str | None, int | None, bool | None, int | None]:
+    """sql_mode, the character sets, the time zone, flags2, explicit_defaults_for_timestamp and
+    default_collation_for_utf8mb4 from the status variables (read in order up to an unknown one)."""
+    sql_mode = charset = time_zone = flags2 = explicit_defaults = utf8mb4_collation = None
     at = 0
     while at < len(status):
         code = status[at]
@@ -313,13 +327,25 @@ def _status_settings(
             charset = struct.unpack_from("<HHH", status, at)
         elif code == Q_TIME_ZONE:
             time_zone = status[at + 1 : at + 1 + status[at]].decode("ascii", "replace")
+        elif code == Q_EXPLICIT_DEFAULTS_FOR_TIMESTAMP:
+            explicit_defaults = status[at] != 0
+        elif code == Q_DEFAULT_COLLATION_FOR_UTF8MB4:
+            utf8mb4_collation = struct.unpack_from("<H", status, at)[0]
         if code in _FIXED_STATUS:
             at += _FIXED_STATUS[code]
         elif code in _COUNTED_STATUS:
             at += 1 + status[at] + (1 if code == 2 else 0)
+        elif code == Q_INVOKER:
+            at += 1 + status[at]  # the user
+            at += 1 + status[at]  # the host
+        elif code == Q_UPDATED_DB_NAMES:
+            count = status[at]
+            at += 1
+            for _ in range(0 if count == _OVER_MAX_DBS else count):
+                at = (status.find(b"\0", at) + 1) or len(status)  # (a name without its NUL: the end)
         else:
             break  # a flavour's own variable: what we need was written before it
-    return sql_mode, charset, time_zone, flags2
+    return sql_mode, charset, time_zone, flags2, explicit_defaults, utf8mb4_collation
 
 
 # --- Transaction_payload ---------------------------------------------------------------------------------

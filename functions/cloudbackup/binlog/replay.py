@@ -37,7 +37,14 @@ from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import IntegrityError, OperationError
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.load import keep_table_shape, unkept_shape_change
+from cloudbackup.mysql.load import (
+    ER_TOO_BIG_ROWSIZE,
+    STRICT_MODE_HINT,
+    is_ddl,
+    keep_table_shape,
+    relax_strict_mode,
+    unkept_shape_change,
+)
 from cloudbackup.mysql.qualifiers import names_database, renamed_qualifiers
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS, stored_program, with_session
 from cloudbackup.mysql.splitter import QuoteModes
@@ -128,6 +135,10 @@ class Replayer:
         # loader's): TABLE_SHAPE settings this account may not set refuse only a CREATE they would change.
         self.unkept_shape = keep_table_shape(self.conn)
         self.cur = self.conn.cursor()
+        # ... unless the statement was logged under other values of them (a session of the source's
+        # with explicit_defaults_for_timestamp OFF): those are set for it, and then these again
+        self.shape = self._session_shape()
+        self.shape_changed: dict[str, str] = {}
         # The binlog does not record the engine a CREATE TABLE without ENGINE got: the session's default,
         # InnoDB on a server as shipped. This server's own default may differ (MyISAM, Aria): never taken.
         self.cur.execute(f"SET SESSION default_storage_engine = {REPLAY_ENGINE}")
@@ -135,7 +146,8 @@ class Replayer:
         self.cur.execute("SELECT VERSION(), @@max_allowed_packet")
         version, packet = self.cur.fetchone()
         self.mysql = "mariadb" not in str(version).lower()
-        self.part_bytes = rows_part_bytes(int(packet))
+        self.max_packet = int(packet)
+        self.part_bytes = rows_part_bytes(self.max_packet)
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
         self.pending: list[ev.Event] = []
@@ -408,9 +420,24 @@ class Replayer:
         for part in _parts([e for e in events if e.type in ev.ROWS_EVENTS], self.part_bytes):
             if not ev.rows_flags(part[-1], fde) & ev.STMT_END_FLAG:
                 part[-1] = ev.with_stmt_end(part[-1], fde)
-            self._run("BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'")
+            statement = "BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'"
+            self._refuse_oversized(statement, part)
+            self._run(statement)
         self.stats.statements += 1
         self.stats.events += last_rows + 1
+
+    def _refuse_oversized(self, statement: str, part: list[ev.Event]) -> None:
+        """A rows event too large for any statement the server takes (one row of a LONGBLOB written
+        with a short statement, REPEAT(…)): the server would only drop the connection."""
+        if len(statement) + 1 <= self.max_packet:  # (+1: the command byte)
+            return
+        needed = -(-(len(statement) + 1) // (1 << 20))  # MiB, rounded up
+        raise OperationError(
+            f"the binlog event at {self.where} changes {sum(len(e.raw) for e in part):,} bytes of rows "
+            f"at once, which is {len(statement) + 1:,} bytes as a BINLOG statement: more than this "
+            f"server's max_allowed_packet ({self.max_packet:,}); set max_allowed_packet to at least "
+            f"{needed}M on the server (RDS: in the DB parameter group), then restore again"
+        )
 
     def _send_fde(self) -> None:
         fde = self._fde()
@@ -422,7 +449,7 @@ class Replayer:
 
     def _begin(self) -> None:
         if not self.open:
-            self._run("BEGIN")
+            self._run("START TRANSACTION")  # (BEGIN opens a block where sql_mode has ORACLE)
             self.open = True
 
     def _run_ddl(self, event: ev.Event, q: ev.Query) -> None:
@@ -434,7 +461,7 @@ class Replayer:
         if _ATOMIC_CREATE_SELECT.search(text):
             self._open_create_select(event, q, text)
             return
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._confine(text, self.target)
             self._run(text)
@@ -450,7 +477,7 @@ class Replayer:
             self.open = False
         self._renamed(event, q)  # refuses a statement naming another database
         text = renamed_qualifiers(q.text, self.source, self.published_as, _escapes(q))
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._run("SELECT @@sql_mode, @@character_set_client, @@collation_connection, @@time_zone")
             sql_mode, charset, collation, time_zone = (str(v) for v in self.cur.fetchone())
@@ -506,7 +533,7 @@ class Replayer:
         commit: in between, the server takes only BINLOG statements and the COMMIT (error 3977). So the
         format description goes first, and the session settings stay until the transaction ends."""
         self._send_fde()
-        self._run(_session_settings(event, q))
+        self._run(self._session_settings(event, q))
         try:
             self._confine(text, self.target)
             self._run(text)
@@ -557,8 +584,27 @@ class Replayer:
         self._run(
             "SET TIMESTAMP = DEFAULT, SESSION sql_mode = DEFAULT, SESSION time_zone = DEFAULT, "
             "SESSION foreign_key_checks = DEFAULT"
+            + "".join(f", SESSION {name} = {self.shape[name]}" for name in self.shape_changed)
         )
+        self.shape_changed = {}
         self.reset_at_end = False
+
+    def _session_shape(self) -> dict[str, str]:
+        """This session's values of the settings a logged statement may carry its own of."""
+        names = ", ".join(f"'{name}'" for name in LOGGED_SHAPE)
+        self.cur.execute(f"SHOW SESSION VARIABLES WHERE Variable_name IN ({names})")
+        return {str(name): str(value).upper() for name, value in self.cur.fetchall()}
+
+    def _session_settings(self, event: ev.Event, q: ev.Query) -> str:
+        """_session_settings, plus the table-shaping settings the statement was logged with where they
+        differ from this session's (put back by _reset_session)."""
+        logged = logged_shape(q, self.fde.server_version if self.fde else "")
+        self.shape_changed = {
+            name: value for name, value in logged.items() if self.shape.get(name, value) != value
+        }
+        return _session_settings(event, q) + "".join(
+            f", SESSION {name} = {value}" for name, value in self.shape_changed.items()
+        )
 
     def _refuse_an_in_place_restore(self, event: ev.Event, other: str) -> None:
         """A statement naming `{db}_before_…` or a staging database of it is an in-place restore's
@@ -585,12 +631,24 @@ class Replayer:
     def _names_source(self, q: ev.Query) -> bool:
         return names_database(q.text, self.source, _escapes(q))
 
-    def _run(self, statement: str | bytes) -> Any:
+    def _run(self, statement: str | bytes, *, relaxed: bool = False) -> Any:
         try:
             return self.cur.execute(statement)
         except pymysql.err.MySQLError as exc:
             code = exc.args[0] if exc.args else 0
             message = exc.args[1] if len(exc.args) > 1 else str(exc)
+            text = statement if isinstance(statement, bytes) else statement.encode()
+            if code == ER_TOO_BIG_ROWSIZE and not relaxed and is_ddl(text):
+                # Made with innodb_strict_mode OFF at the source (the binlog does not say): so here too
+                if not relax_strict_mode(self.conn):
+                    raise OperationError(
+                        f"replaying the binlog event at {self.where} failed: {code} {message}"
+                        + STRICT_MODE_HINT
+                    ) from None
+                try:
+                    return self._run(statement, relaxed=True)
+                finally:
+                    self.cur.execute("SET SESSION innodb_strict_mode = DEFAULT")
             if code == ER_TABLE_WITHOUT_PK:  # the server's words name neither the table nor the way out
                 shown = statement if isinstance(statement, str) else statement.decode(errors="replace")
                 raise OperationError(
@@ -643,6 +701,34 @@ def _parts(rows: list[ev.Event], part_bytes: int) -> list[list[ev.Event]]:
         parts[-1].append(event)
         size += len(event.raw)
     return parts
+
+
+# Settings that decide the shape of a table a statement creates, which the binlog logs with it: a
+# TIMESTAMP column's implicit defaults, the collation a bare utf8mb4 means. Those collations by id.
+LOGGED_SHAPE = ("explicit_defaults_for_timestamp", "default_collation_for_utf8mb4")
+_UTF8MB4_DEFAULTS = {45: "UTF8MB4_GENERAL_CI", 255: "UTF8MB4_0900_AI_CI"}
+# MariaDB logs explicit_defaults_for_timestamp as a flags2 bit, as 10.11 is seen to; from an older
+# writer an unset bit might mean only that it was not logged, so the session's value stays.
+
+
+def _mariadb_logs_explicit_defaults(server_version: str) -> bool:
+    m = re.match(r"(\d+)\.(\d+)", server_version)
+    return "MariaDB" in server_version and m is not None and (int(m[1]), int(m[2])) >= (10, 11)
+
+
+def logged_shape(q: ev.Query, server_version: str) -> dict[str, str]:
+    """The LOGGED_SHAPE values a statement ran under, where its event records them (`server_version`:
+    the binlog's writer, from its format description)."""
+    shape: dict[str, str] = {}
+    explicit = q.explicit_defaults
+    if _mariadb_logs_explicit_defaults(server_version) and q.flags2 is not None:
+        explicit = bool(q.flags2 & ev.OPTION_EXPLICIT_DEF_TIMESTAMP)
+    if explicit is not None:
+        shape["explicit_defaults_for_timestamp"] = "ON" if explicit else "OFF"
+    collation = _UTF8MB4_DEFAULTS.get(q.utf8mb4_collation or 0)
+    if collation is not None:
+        shape["default_collation_for_utf8mb4"] = collation
+    return shape
 
 
 def _session_settings(event: ev.Event, q: ev.Query) -> str:

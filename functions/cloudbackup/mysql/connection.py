@@ -131,6 +131,9 @@ def warn_if_unverified(settings: DbSettings) -> None:
         )
 
 
+UNLIMITED = 18446744073709551615  # sql_select_limit's largest value, its default
+
+
 def connect(
     settings: DbSettings,
     *,
@@ -174,10 +177,20 @@ def connect(
         # So for the default access mode: a server whose transactions start READ ONLY by default
         # (transaction_read_only, a session default any session may change; read_only is what guards
         # a replica) would fail the restore's first write. (MariaDB before 11.1 knows only its old name.)
+        # And no cap on what a query returns, reads or takes, which a server-wide guard against
+        # runaway queries gives every session: sql_select_limit would cut a table's rows, or a list of
+        # tables, short without a word; max_join_size (sql_big_selects off) would refuse a big table's
+        # read; a time limit would stop a big table's index build (MariaDB's max_statement_time applies
+        # to every statement, MySQL's max_execution_time to SELECT).
         server = str(conn.get_server_info())  # type: ignore[no-untyped-call]  # untyped in the stubs
-        read_only = "tx_read_only" if "MariaDB" in server else "transaction_read_only"
+        mariadb = "MariaDB" in server
+        read_only = "tx_read_only" if mariadb else "transaction_read_only"
+        time_limit = "max_statement_time" if mariadb else "max_execution_time"
         with conn.cursor() as cur:
-            cur.execute(f"SET autocommit = 1, {read_only} = 0")
+            cur.execute(
+                f"SET autocommit = 1, {read_only} = 0, sql_select_limit = {UNLIMITED}, "
+                f"sql_big_selects = 1, {time_limit} = 0"
+            )
     except pymysql.err.OperationalError as exc:
         raise connection_error(exc, settings, database or settings.database) from None
     warn_if_unverified(settings)

@@ -30,9 +30,14 @@ SESSION_SETTINGS = (
 ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 START_SNAPSHOT = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"
 # A server-wide statement time limit must not cut a long table read short (each flavour names it so).
+# MySQL: SHOW CREATE TABLE names a ROW_FORMAT only where the table was given one (the server's
+# show_create_table_verbosity ON would pin every restored table to the source's default); and (8.0.30+)
+# a generated invisible primary key (`my_row_id`) is part of the table, whatever the server's
+# show_gipk_in_create_table_and_information_schema hides from SHOW CREATE and the column lists.
 FLAVOUR_SETTINGS = {
     "mariadb": "SESSION max_statement_time = 0",
-    "mysql": "SESSION max_execution_time = 0",
+    "mysql": "SESSION max_execution_time = 0, SESSION show_create_table_verbosity = OFF"
+    " /*!80030 , SESSION show_gipk_in_create_table_and_information_schema = ON */",
 }
 
 
