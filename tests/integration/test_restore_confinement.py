@@ -187,6 +187,33 @@ def test_a_merge_table_over_a_database_made_later_is_refused_before_anything_cha
     assert schemas_like(db_settings, target) == []
 
 
+# Harmless to the server (a comment it skips), a command to the stock client: restored by hand, as README
+# shows, `\u` moves every later statement into another database, `\!` runs a shell command on the
+# operator's machine.
+CLIENT_COMMANDS = {
+    "use another database": "CREATE TABLE u (a int) /*!99999 \\u {other}\n*/;",
+    "shell command": "CREATE TABLE u (a int) /*!99999 \\! touch /tmp/cbt_evil_{uid}\n*/;",
+    "shell command in a hint's comment": "CREATE TABLE u (a int) /*+ \\! touch /tmp/cbt_evil_{uid}\n*/;",
+}
+
+
+@pytest.mark.parametrize("statement", CLIENT_COMMANDS.values(), ids=CLIENT_COMMANDS.keys())
+def test_a_dump_holding_a_stock_client_command_is_refused_before_anything_changes(
+    db_settings, victim, tmp_path, statement
+):
+    # Given a dump whose 4th statement the server would run harmlessly, but in which the stock client reads
+    # a command of its own (the file a hand restore would also be given)
+    uid = uuid.uuid4().hex[:8]
+    path = tmp_path / "crafted.sql"
+    path.write_text(PREFIX + statement.format(other=victim, uid=uid) + "\n" + SUFFIX)
+    target = f"cbt_conf_{uid}"
+    # When it is restored; Then it is refused in one line naming the statement, and no target was made
+    with pytest.raises(OperationError, match=r"statement 4 \(line 4\) refused.*mysql client") as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert "\n" not in str(refused.value)
+    assert schemas_like(db_settings, target) == []
+
+
 def test_the_cli_refuses_with_exit_1_and_one_line(db_settings, victim, tmp_path):
     # Given a crafted dump that drops another database behind a comment
     path = tmp_path / "crafted.sql"

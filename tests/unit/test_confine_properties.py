@@ -493,16 +493,46 @@ def test_a_merge_table_over_its_own_databases_tables_is_accepted():
 
 
 @pytest.mark.parametrize("after", [b"\x01", b"\x08", b"\x1f", b"\x7f"], ids=repr)
-def test_a_dash_dash_before_a_control_character_is_a_comment_as_the_server_reads_it(after):
+def test_a_dash_dash_before_a_control_character_is_refused_the_client_reads_code_there(after):
     # Given a trigger whose `--` is followed by a control character (a comment to the server, up to the
     # end of the line) and then a quote, as if a text hid the line that follows
     sql = (
         b"DELIMITER ;;\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN --" + after + b" '\n"
         b"SET @@global.max_connections = 1;\n-- '\nEND;;\nDELIMITER ;\n"
     )
-    # When it is checked; Then the line the server runs is read, and refused
-    with pytest.raises(Refused, match=r"server-wide variable"):
+    # When it is checked; Then it is refused: the server reads a comment there, the stock client code
+    with pytest.raises(Refused, match=r"`--` before a control character"):
         follow(sql)
+
+
+# Statements the server runs as harmless (a comment, or a conditional one it skips), in which the stock client
+# reads a command of its own: restored by hand (`zstd -dc F | mysql copy`), it would run a shell command or
+# move every later statement into another database.
+CLIENT_COMMANDS = {
+    "shell in a skipped conditional comment": b"CREATE TABLE t (a int) /*!99999 \\! touch /tmp/x\n*/;\n",
+    "use in a skipped conditional comment": b"CREATE TABLE t (a int) /*M!999999 \\u prod\n*/;\n",
+    "shell in an optimizer hint's comment": b"CREATE TABLE t (a int) /*+ \\! touch /tmp/x\n*/;\n",
+    "source in a routine body": b"CREATE PROCEDURE p() SELECT 1 \\. /tmp/x\n;\n",
+    "shell after a dash-dash and a control character": b"CREATE TABLE t (a int) --\x01 \\! touch /tmp/x\n;\n",
+}
+
+
+@pytest.mark.parametrize("sql", CLIENT_COMMANDS.values(), ids=CLIENT_COMMANDS.keys())
+def test_what_the_stock_client_reads_as_its_own_command_is_refused(sql):
+    # Given a statement holding a backslash command where the client reads code
+    # When it is checked; Then it is refused as text that cannot be read safely
+    with pytest.raises(Refused, match=r"statement 1 .*cannot be read safely"):
+        follow(sql)
+
+
+def test_backslashes_in_quoted_text_and_plain_comments_are_accepted():
+    # Given backslashes where neither the server nor the client reads code: strings, quoted names, comments
+    sql = (
+        b"CREATE TABLE `a\\b` (v varchar(9) DEFAULT 'x\\\\y') /* C:\\dir */ COMMENT 'c:\\\\d';\n"
+        b"-- Table structure for table `a\\b`\nCREATE VIEW v AS SELECT 1 AS `x\\y`; # C:\\dir\n"
+    )
+    # When it is checked; Then both statements are accepted
+    assert follow(sql) == 2
 
 
 def test_a_dash_dash_before_a_byte_a_character_set_may_call_a_space_is_refused():
