@@ -187,6 +187,26 @@ def test_a_merge_table_over_a_database_made_later_is_refused_before_anything_cha
     assert schemas_like(db_settings, target) == []
 
 
+def test_a_routine_writing_to_tables_in_parentheses_of_a_database_made_later_is_refused(
+    db_settings, tmp_path
+):
+    # Given a dump whose procedure deletes and updates through parenthesized table references in a database
+    # the server does not have yet: once one of that name exists, a CALL writes there, with its definer's
+    # rights
+    uid = uuid.uuid4().hex[:8]
+    later, target = f"cbt_later_{uid}", f"cbt_conf_{uid}"
+    path = tmp_path / "crafted.sql"
+    path.write_text(
+        "CREATE TABLE u (a int);\nDELIMITER ;;\n"
+        f"CREATE PROCEDURE p() BEGIN DELETE x FROM (u, {later}.t AS x); UPDATE ({later}.t) SET a = 0; END;;\n"
+        "DELIMITER ;\n"
+    )
+    # When it is restored; Then it is refused in one line, and no target was made
+    with pytest.raises(OperationError, match=rf"statement 2 \(line 3\) refused.*{later}\.t, qualified"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
 # Harmless to the server (a comment it skips), a command to the stock client: restored by hand, as README
 # shows, `\u` moves every later statement into another database, `\!` runs a shell command on the
 # operator's machine.

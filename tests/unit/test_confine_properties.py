@@ -437,6 +437,14 @@ def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
         "DELETE FROM x USING t x, later.t y WHERE x.a = y.a",
         "SELECT 1 FROM t JOIN u ON t.a = u.a, later.t",
         "DROP TABLE t, later.t",
+        # (tables in parentheses: a table list all the same)
+        "SELECT * FROM (later.t)",
+        "SELECT * FROM ((t, later.t))",
+        "SELECT * FROM t LEFT JOIN (u, later.t) ON 1",
+        "SELECT * FROM t, (later.t)",
+        "DELETE x FROM (u, later.t AS x)",
+        "UPDATE (later.t) SET a = 0",
+        "DELETE FROM x USING (u, (v, later.t AS x))",
     ],
 )
 def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
@@ -456,6 +464,9 @@ def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
         "SELECT t.a FROM t GROUP BY t.a, t.b ORDER BY t.a, t.b",
         "INSERT INTO t (a, b) SELECT x.a, x.b FROM t AS x",
         "SELECT IF(t.a, t.b, t.c) FROM t",
+        "SELECT * FROM (t JOIN u ON t.a = u.a) WHERE t.a IN (1, u.b)",
+        "SELECT j.a FROM t, JSON_TABLE(t.doc, '$[*]' COLUMNS (a int PATH '$')) AS j",
+        "SELECT * FROM (SELECT t.a, t.b FROM t) AS x",
     ],
 )
 def test_columns_named_with_their_table_after_a_comma_are_accepted(body):
