@@ -207,6 +207,19 @@ def test_a_routine_writing_to_tables_in_parentheses_of_a_database_made_later_is_
     assert schemas_like(db_settings, target) == []
 
 
+def test_a_dump_making_its_database_read_only_is_refused_before_anything_changes(db_settings, tmp_path):
+    # Given a dump that ends by making the database it loads into read only (MySQL 8.0.22+): the restore's
+    # staging database, which the swap then cannot move tables out of, nor a later restore drop
+    uid = uuid.uuid4().hex[:8]
+    target = f"cbt_conf_{uid}"
+    path = tmp_path / "crafted.sql"
+    path.write_text("CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\nALTER DATABASE READ ONLY = 1;\n")
+    # When it is restored; Then it is refused in one line, and neither the target nor a staging one exists
+    with pytest.raises(OperationError, match=r"statement 3 \(line 3\) refused.*read only"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
 # Harmless to the server (a comment it skips), a command to the stock client: restored by hand, as README
 # shows, `\u` moves every later statement into another database, `\!` runs a shell command on the
 # operator's machine.

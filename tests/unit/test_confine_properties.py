@@ -516,6 +516,27 @@ def test_a_dash_dash_before_a_control_character_is_refused_the_client_reads_code
         follow(sql)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [b"ALTER DATABASE READ ONLY = 1;\n", b"ALTER SCHEMA COLLATE utf8mb4_bin /*!80022 READ ONLY 1 */;\n"],
+)
+def test_a_database_made_read_only_is_refused(sql):
+    # Given MySQL's ALTER DATABASE … READ ONLY of the current database (the restore's staging one)
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*read only"):
+        follow(sql)
+
+
+def test_a_routines_own_collation_around_its_create_is_accepted():
+    # Given the ALTER DATABASE COLLATE a backup writes around a routine created under another collation
+    sql = (
+        b"ALTER DATABASE COLLATE latin1_swedish_ci;\n"
+        b"ALTER DATABASE CHARACTER SET = utf8mb4 COLLATE utf8mb4_bin;\n"
+    )
+    # When it is checked; Then both are accepted
+    assert follow(sql) == 2
+
+
 # Statements the server runs as harmless (a comment, or a conditional one it skips), in which the stock client
 # reads a command of its own: restored by hand (`zstd -dc F | mysql copy`), it would run a shell command or
 # move every later statement into another database.

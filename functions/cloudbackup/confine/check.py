@@ -522,6 +522,9 @@ class Confinement:
             i += 1
         if i == len(toks) or (toks[i].kind == "word" and toks[i].text in _DATABASE_OPTIONS):
             if head == b"ALTER":
+                if any(t.kind == "word" and t.text == b"READ" for t in toks[i:]):
+                    # (MySQL's READ ONLY: the swap could not move the tables out, nor any restore drop it)
+                    raise _No("makes the database read only, which a dump does not do")
                 return "run"  # the current database (the staging one): a routine's own collation
             raise _No("names no database")
         t = toks[i]
