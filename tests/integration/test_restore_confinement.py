@@ -102,6 +102,9 @@ CRAFTED = [
         "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SET sql_log_bin = 0; INSERT INTO t VALUES (9); END;;\n"
         "DELIMITER ;",
     ),
+    # (the caller's session keeps it: its later writes to other databases are logged as statements, which
+    # no point-in-time restore of those replays)
+    ("binlog_format in a routine", "CREATE PROCEDURE p() SET SESSION binlog_format = 'STATEMENT';"),
     (
         "pseudo_thread_id in an event",
         "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET @@session.pseudo_thread_id = 5;",

@@ -517,6 +517,24 @@ def test_a_dash_dash_before_a_control_character_is_refused_the_client_reads_code
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        "SET SESSION binlog_format = 'STATEMENT'",
+        "SET @@binlog_row_image = 'MINIMAL'",
+        "SET @@session.binlog_format = 'MIXED'",
+        "SET wsrep_on = 0",
+    ],
+)
+def test_a_body_changing_how_the_callers_writes_are_logged_is_refused(body):
+    # Given a procedure setting how the session's writes are logged: the caller's session keeps it, and its
+    # later writes to any database are logged as statements, which no point-in-time restore replays
+    sql = f"CREATE PROCEDURE p() {body};\n".encode()
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*changes what replication sees"):
+        follow(sql)
+
+
+@pytest.mark.parametrize(
     "sql",
     [b"ALTER DATABASE READ ONLY = 1;\n", b"ALTER SCHEMA COLLATE utf8mb4_bin /*!80022 READ ONLY 1 */;\n"],
 )
