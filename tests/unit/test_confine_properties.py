@@ -585,6 +585,17 @@ def test_backslashes_in_quoted_text_and_plain_comments_are_accepted():
     assert follow(sql) == 2
 
 
+def test_a_sandbox_line_after_the_first_is_accepted():
+    # Given two mariadb-dump files of one database one after the other: the second's sandbox line (`\-`, the
+    # MariaDB client's command that only forbids the others) comes before its first statement
+    sql = (
+        b"/*M!999999\\- enable the sandbox mode */\nCREATE TABLE t (a int);\n"
+        b"/*M!999999\\- enable the sandbox mode */\nCREATE TABLE u (a int);\n"
+    )
+    # When it is checked; Then both statements are accepted
+    assert follow(sql) == 2
+
+
 def test_a_dash_dash_before_a_byte_a_character_set_may_call_a_space_is_refused():
     # Given `--` before 0xA0 (a space in latin1, so a comment there; not in utf8mb4)
     sql = b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN --\xa0 '\nSELECT 1;\n-- '\nEND;;\nDELIMITER ;\n"

@@ -231,7 +231,7 @@ def tokens(
             out.append(Token("word", m.group(0).upper(), hidden, m.group(0)))
             pos = m.end()
             continue
-        if c == 0x5C:  # `\`
+        if c == 0x5C and not sql.startswith(b"\\-", pos):  # (`\-`: MariaDB's sandbox, which only forbids)
             raise LexError(_CLIENT_COMMAND)
         op = next((o for o in _OPERATORS if sql.startswith(o, pos)), sql[pos : pos + 1])
         out.append(Token("op", op, hidden))
