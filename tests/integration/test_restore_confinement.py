@@ -109,6 +109,10 @@ CRAFTED = [
         "pseudo_thread_id in an event",
         "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET @@session.pseudo_thread_id = 5;",
     ),
+    # (a procedure runs with its definer's rights: root's, for whoever may call it, reading every session's
+    # statements or another database's tables)
+    ("show processlist in a routine", "CREATE DEFINER=root@localhost PROCEDURE p() SHOW FULL PROCESSLIST;"),
+    ("show tables of another database", "CREATE PROCEDURE p() SHOW TABLE STATUS FROM {other};"),
     # (MySQL's LOCK INSTANCE FOR BACKUP: DDL held back on the whole server while the session lives)
     ("lock instance in a routine", "CREATE PROCEDURE p() LOCK INSTANCE FOR BACKUP;"),
     # (MySQL's built-in loadable function setting a global; the row after the dump fires the trigger.

@@ -535,6 +535,37 @@ def test_a_body_changing_how_the_callers_writes_are_logged_is_refused(body):
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        "SHOW FULL PROCESSLIST",
+        "SHOW TABLE STATUS FROM victim",
+        "SHOW TABLES IN victim",
+        "SHOW ENGINE INNODB STATUS",
+        "SHOW RELAYLOG EVENTS",
+        "SHOW GRANTS FOR root@localhost",
+        "BEGIN SELECT 1; SHOW DATABASES; END",
+    ],
+)
+def test_a_procedure_showing_the_server_is_refused(body):
+    # Given a procedure whose SHOW reads the server beyond its database: it runs with its definer's rights
+    # (root, kept by a restore as root) for whoever may call it
+    sql = f"DELIMITER ;;\nCREATE DEFINER=root@localhost PROCEDURE p() {body};;\nDELIMITER ;\n".encode()
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*uses SHOW"):
+        follow(sql)
+
+
+def test_a_procedure_showing_its_own_diagnostics_is_accepted():
+    # Given a procedure that shows its session's warnings and errors
+    sql = (
+        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SHOW WARNINGS; SHOW ERRORS; SHOW COUNT(*) WARNINGS;\n"
+        b"END;;\nDELIMITER ;\n"
+    )
+    # When it is checked; Then it is accepted
+    assert follow(sql) == 1
+
+
+@pytest.mark.parametrize(
     "sql",
     [b"ALTER DATABASE READ ONLY = 1;\n", b"ALTER SCHEMA COLLATE utf8mb4_bin /*!80022 READ ONLY 1 */;\n"],
 )

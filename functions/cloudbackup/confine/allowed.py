@@ -198,6 +198,11 @@ SERVER_FUNCTION_PREFIXES = (
     "set_firewall_",
 )
 
+# What a procedure body may SHOW: its own session's diagnostics. Any other SHOW runs with the definer's rights
+# and reads the whole server (SHOW FULL PROCESSLIST: every session's statements; SHOW TABLE STATUS FROM db,
+# SHOW RELAYLOG EVENTS, SHOW ENGINE INNODB STATUS, …) for whoever may call the procedure.
+SHOW_OF_THE_SESSION = frozenset({"WARNINGS", "ERRORS", "COUNT"})
+
 # Functions whose first argument is a sequence name: nextval(db.s) names another database.
 SEQUENCE_FUNCTIONS = frozenset({"NEXTVAL", "LASTVAL", "SETVAL"})
 

@@ -666,6 +666,8 @@ class Confinement:
                 raise _No("uses LOCK INSTANCE, which locks the whole server")
             if word == "SPATIAL" and following == "REFERENCE":  # (MySQL's, in a routine or event body)
                 raise _No("uses SPATIAL REFERENCE SYSTEM, which changes more than the database restored")
+            if word == "SHOW" and following not in allowed.SHOW_OF_THE_SESSION:
+                raise _No(f"uses SHOW {following}, which reads beyond the database restored")
             if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
                 raise _No(f"uses {word} {following}, which changes replication")
 
