@@ -47,6 +47,8 @@ CRAFTED = [
     ("set global", "SET GLOBAL max_connections = 1234;"),
     ("insert into another database", "INSERT INTO {other}.t VALUES (99);"),
     ("rename out of another database", "RENAME TABLE {other}.t TO t2;"),
+    # (the stock client and the server run what follows MariaDB's sandbox comment on its line)
+    ("code after a sandbox comment", "/*M!999999\\- enable the sandbox mode */ DROP TABLE {other}.t;"),
     ("conditional comment", "/*!50000 DROP TABLE {other}.t */;"),
     (
         "trigger body",

@@ -616,6 +616,23 @@ def test_backslashes_in_quoted_text_and_plain_comments_are_accepted():
     assert follow(sql) == 2
 
 
+def test_code_after_a_sandbox_comment_on_its_line_is_checked():
+    # Given a sandbox comment with a statement after it on the same line: the server and the stock client
+    # run it, restored by hand
+    sql = b"CREATE TABLE t (a int);\n/*M!999999\\- enable the sandbox mode */ DROP TABLE victim.t;\n"
+    # When it is checked; Then that statement is read, and refused
+    with pytest.raises(Refused, match=r"statement 2 .*victim\.t, qualified with a database"):
+        follow(sql)
+
+
+def test_a_hint_comment_with_a_client_command_after_the_last_statement_is_refused():
+    # Given a `/*+ … */` comment holding `\!` after the last statement: MySQL's client runs the command
+    sql = b"CREATE TABLE t (a int);\n/*+ \\! touch /tmp/x */\n"
+    # When it is checked; Then it is refused as text that cannot be read safely
+    with pytest.raises(Refused, match=r"statement 2 .*cannot be read safely"):
+        follow(sql)
+
+
 def test_a_sandbox_line_after_the_first_is_accepted():
     # Given two mariadb-dump files of one database one after the other: the second's sandbox line (`\-`, the
     # MariaDB client's command that only forbids the others) comes before its first statement
