@@ -47,6 +47,8 @@ CRAFTED = [
     ("set global", "SET GLOBAL max_connections = 1234;"),
     ("insert into another database", "INSERT INTO {other}.t VALUES (99);"),
     ("rename out of another database", "RENAME TABLE {other}.t TO t2;"),
+    # (the stock client and the server run what follows MariaDB's sandbox comment on its line)
+    ("code after a sandbox comment", "/*M!999999\\- enable the sandbox mode */ DROP TABLE {other}.t;"),
     ("conditional comment", "/*!50000 DROP TABLE {other}.t */;"),
     (
         "trigger body",
@@ -102,10 +104,17 @@ CRAFTED = [
         "DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SET sql_log_bin = 0; INSERT INTO t VALUES (9); END;;\n"
         "DELIMITER ;",
     ),
+    # (the caller's session keeps it: its later writes to other databases are logged as statements, which
+    # no point-in-time restore of those replays)
+    ("binlog_format in a routine", "CREATE PROCEDURE p() SET SESSION binlog_format = 'STATEMENT';"),
     (
         "pseudo_thread_id in an event",
         "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO SET @@session.pseudo_thread_id = 5;",
     ),
+    # (a procedure runs with its definer's rights: root's, for whoever may call it, reading every session's
+    # statements or another database's tables)
+    ("show processlist in a routine", "CREATE DEFINER=root@localhost PROCEDURE p() SHOW FULL PROCESSLIST;"),
+    ("show tables of another database", "CREATE PROCEDURE p() SHOW TABLE STATUS FROM {other};"),
     # (MySQL's LOCK INSTANCE FOR BACKUP: DDL held back on the whole server while the session lives)
     ("lock instance in a routine", "CREATE PROCEDURE p() LOCK INSTANCE FOR BACKUP;"),
     # (MySQL's built-in loadable function setting a global; the row after the dump fires the trigger.
@@ -184,6 +193,66 @@ def test_a_merge_table_over_a_database_made_later_is_refused_before_anything_cha
     # When it is restored; Then it is refused in one line, and no target was made
     with pytest.raises(OperationError, match=rf"statement 2 \(line 2\) refused.*{later}\.t, qualified"):
         restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
+def test_a_routine_writing_to_tables_in_parentheses_of_a_database_made_later_is_refused(
+    db_settings, tmp_path
+):
+    # Given a dump whose procedure deletes and updates through parenthesized table references in a database
+    # the server does not have yet: once one of that name exists, a CALL writes there, with its definer's
+    # rights
+    uid = uuid.uuid4().hex[:8]
+    later, target = f"cbt_later_{uid}", f"cbt_conf_{uid}"
+    path = tmp_path / "crafted.sql"
+    path.write_text(
+        "CREATE TABLE u (a int);\nDELIMITER ;;\n"
+        f"CREATE PROCEDURE p() BEGIN DELETE x FROM (u, {later}.t AS x); UPDATE ({later}.t) SET a = 0; END;;\n"
+        "DELIMITER ;\n"
+    )
+    # When it is restored; Then it is refused in one line, and no target was made
+    with pytest.raises(OperationError, match=rf"statement 2 \(line 3\) refused.*{later}\.t, qualified"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
+def test_a_dump_making_its_database_read_only_is_refused_before_anything_changes(db_settings, tmp_path):
+    # Given a dump that ends by making the database it loads into read only (MySQL 8.0.22+): the restore's
+    # staging database, which the swap then cannot move tables out of, nor a later restore drop
+    uid = uuid.uuid4().hex[:8]
+    target = f"cbt_conf_{uid}"
+    path = tmp_path / "crafted.sql"
+    path.write_text("CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\nALTER DATABASE READ ONLY = 1;\n")
+    # When it is restored; Then it is refused in one line, and neither the target nor a staging one exists
+    with pytest.raises(OperationError, match=r"statement 3 \(line 3\) refused.*read only"):
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert schemas_like(db_settings, target) == []
+
+
+# Harmless to the server (a comment it skips), a command to the stock client: restored by hand, as README
+# shows, `\u` moves every later statement into another database, `\!` runs a shell command on the
+# operator's machine.
+CLIENT_COMMANDS = {
+    "use another database": "CREATE TABLE u (a int) /*!99999 \\u {other}\n*/;",
+    "shell command": "CREATE TABLE u (a int) /*!99999 \\! touch /tmp/cbt_evil_{uid}\n*/;",
+    "shell command in a hint's comment": "CREATE TABLE u (a int) /*+ \\! touch /tmp/cbt_evil_{uid}\n*/;",
+}
+
+
+@pytest.mark.parametrize("statement", CLIENT_COMMANDS.values(), ids=CLIENT_COMMANDS.keys())
+def test_a_dump_holding_a_stock_client_command_is_refused_before_anything_changes(
+    db_settings, victim, tmp_path, statement
+):
+    # Given a dump whose 4th statement the server would run harmlessly, but in which the stock client reads
+    # a command of its own (the file a hand restore would also be given)
+    uid = uuid.uuid4().hex[:8]
+    path = tmp_path / "crafted.sql"
+    path.write_text(PREFIX + statement.format(other=victim, uid=uid) + "\n" + SUFFIX)
+    target = f"cbt_conf_{uid}"
+    # When it is restored; Then it is refused in one line naming the statement, and no target was made
+    with pytest.raises(OperationError, match=r"statement 4 \(line 4\) refused.*mysql client") as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    assert "\n" not in str(refused.value)
     assert schemas_like(db_settings, target) == []
 
 

@@ -19,7 +19,7 @@ from cloudbackup.catalog import CatalogEntry, delete_backup, find_backup, list_b
 from cloudbackup.cli import stores as cli_stores
 from cloudbackup.cli.main import main
 from cloudbackup.errors import OperationError
-from cloudbackup.format.keys import backup_stem, manifest_key
+from cloudbackup.format.keys import backup_stem, data_key, manifest_key
 from cloudbackup.format.manifest import SnapshotPosition
 from cloudbackup.storage.s3 import S3Storage, s3_client
 from cloudbackup.storage.s3_upload import MIN_PART_SIZE
@@ -131,6 +131,48 @@ def test_a_manifest_claiming_another_source_does_not_push_its_newest_backup_out(
     # Then the real backup is still the newest of orders-db/shop, and `latest` picks it
     assert [e.id for e in list_backups([local_store])] == [real.id]
     assert find_backup([local_store], "latest", database="shop").id == real.id
+
+
+def plant_linked(store, victim, started_at, backup_id):
+    """A manifest at its own key, of the victim's source and database, whose own data key is a symbolic link
+    to the victim's data object (as anyone who can write in the data directory could make it)."""
+    stem = backup_stem(victim.source, victim.database, started_at, backup_id)
+    link = store.root / data_key(stem, "zstd")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(store.root / victim.data.key, link.parent))
+    written = dataclasses.replace(victim.data, key=data_key(stem, "zstd"))
+    manifest = make_manifest(backup_id, victim.source, victim.database, started_at, written)
+    store.put_bytes(manifest_key(stem), manifest.to_json())
+    return manifest, link
+
+
+def test_a_data_object_linked_to_another_backups_is_never_its_backup_nor_deleted_through(local_store, capsys):
+    # Given the newest backup of shop, an older one, and an old manifest whose data key links to the newest's
+    older = put_backup(local_store, "shop", NOW - timedelta(days=3))
+    newest = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    planted, link = plant_linked(local_store, newest, NOW - timedelta(days=300), "bad0004")
+    # When the store is listed, and pruned to its newest backup
+    assert main(["list", "--json", "--data", str(local_store.root)]) == 0
+    listed = [b["id"] for b in json.loads(capsys.readouterr().out)]
+    assert main(["prune", "--keep-last", "1", "--data", str(local_store.root)]) == 0
+    # Then the linked manifest was never a backup (refused: its own data object is not there), the older
+    # backup went, and the newest is whole: its data object was not deleted through the link
+    assert listed == [newest.id, older.id]
+    assert planted.id not in capsys.readouterr().out
+    assert [e.id for e in list_backups([local_store])] == [newest.id]
+    assert main(["verify", "--backup", newest.id, "--data", str(local_store.root)]) == 0
+    assert link.is_symlink()
+
+
+def test_deleting_a_key_that_is_a_link_removes_the_link_only(local_store):
+    # Given a backup, and a key that is a symbolic link to its data object
+    victim = put_backup(local_store, "shop", NOW - timedelta(days=1))
+    _planted, link = plant_linked(local_store, victim, NOW - timedelta(days=300), "bad0005")
+    # When the link's key is deleted
+    local_store.delete(link.relative_to(local_store.root).as_posix())
+    # Then the link is gone, and the data object it pointed at is still there
+    assert not link.is_symlink()
+    assert local_store.get_bytes(victim.data.key)
 
 
 def test_verify_refuses_a_planted_manifest_by_id(local_store, victim_and_planted, capsys):

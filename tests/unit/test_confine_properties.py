@@ -437,6 +437,14 @@ def test_a_conditional_comment_the_server_cannot_read_in_a_set_is_refused():
         "DELETE FROM x USING t x, later.t y WHERE x.a = y.a",
         "SELECT 1 FROM t JOIN u ON t.a = u.a, later.t",
         "DROP TABLE t, later.t",
+        # (tables in parentheses: a table list all the same)
+        "SELECT * FROM (later.t)",
+        "SELECT * FROM ((t, later.t))",
+        "SELECT * FROM t LEFT JOIN (u, later.t) ON 1",
+        "SELECT * FROM t, (later.t)",
+        "DELETE x FROM (u, later.t AS x)",
+        "UPDATE (later.t) SET a = 0",
+        "DELETE FROM x USING (u, (v, later.t AS x))",
     ],
 )
 def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
@@ -456,6 +464,9 @@ def test_a_body_naming_a_database_the_server_has_not_yet_is_refused(body):
         "SELECT t.a FROM t GROUP BY t.a, t.b ORDER BY t.a, t.b",
         "INSERT INTO t (a, b) SELECT x.a, x.b FROM t AS x",
         "SELECT IF(t.a, t.b, t.c) FROM t",
+        "SELECT * FROM (t JOIN u ON t.a = u.a) WHERE t.a IN (1, u.b)",
+        "SELECT j.a FROM t, JSON_TABLE(t.doc, '$[*]' COLUMNS (a int PATH '$')) AS j",
+        "SELECT * FROM (SELECT t.a, t.b FROM t) AS x",
     ],
 )
 def test_columns_named_with_their_table_after_a_comma_are_accepted(body):
@@ -493,16 +504,144 @@ def test_a_merge_table_over_its_own_databases_tables_is_accepted():
 
 
 @pytest.mark.parametrize("after", [b"\x01", b"\x08", b"\x1f", b"\x7f"], ids=repr)
-def test_a_dash_dash_before_a_control_character_is_a_comment_as_the_server_reads_it(after):
+def test_a_dash_dash_before_a_control_character_is_refused_the_client_reads_code_there(after):
     # Given a trigger whose `--` is followed by a control character (a comment to the server, up to the
     # end of the line) and then a quote, as if a text hid the line that follows
     sql = (
         b"DELIMITER ;;\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN --" + after + b" '\n"
         b"SET @@global.max_connections = 1;\n-- '\nEND;;\nDELIMITER ;\n"
     )
-    # When it is checked; Then the line the server runs is read, and refused
-    with pytest.raises(Refused, match=r"server-wide variable"):
+    # When it is checked; Then it is refused: the server reads a comment there, the stock client code
+    with pytest.raises(Refused, match=r"`--` before a control character"):
         follow(sql)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "SET SESSION binlog_format = 'STATEMENT'",
+        "SET @@binlog_row_image = 'MINIMAL'",
+        "SET @@session.binlog_format = 'MIXED'",
+        "SET wsrep_on = 0",
+    ],
+)
+def test_a_body_changing_how_the_callers_writes_are_logged_is_refused(body):
+    # Given a procedure setting how the session's writes are logged: the caller's session keeps it, and its
+    # later writes to any database are logged as statements, which no point-in-time restore replays
+    sql = f"CREATE PROCEDURE p() {body};\n".encode()
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*changes what replication sees"):
+        follow(sql)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "SHOW FULL PROCESSLIST",
+        "SHOW TABLE STATUS FROM victim",
+        "SHOW TABLES IN victim",
+        "SHOW ENGINE INNODB STATUS",
+        "SHOW RELAYLOG EVENTS",
+        "SHOW GRANTS FOR root@localhost",
+        "BEGIN SELECT 1; SHOW DATABASES; END",
+    ],
+)
+def test_a_procedure_showing_the_server_is_refused(body):
+    # Given a procedure whose SHOW reads the server beyond its database: it runs with its definer's rights
+    # (root, kept by a restore as root) for whoever may call it
+    sql = f"DELIMITER ;;\nCREATE DEFINER=root@localhost PROCEDURE p() {body};;\nDELIMITER ;\n".encode()
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*uses SHOW"):
+        follow(sql)
+
+
+def test_a_procedure_showing_its_own_diagnostics_is_accepted():
+    # Given a procedure that shows its session's warnings and errors
+    sql = (
+        b"DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SHOW WARNINGS; SHOW ERRORS; SHOW COUNT(*) WARNINGS;\n"
+        b"END;;\nDELIMITER ;\n"
+    )
+    # When it is checked; Then it is accepted
+    assert follow(sql) == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [b"ALTER DATABASE READ ONLY = 1;\n", b"ALTER SCHEMA COLLATE utf8mb4_bin /*!80022 READ ONLY 1 */;\n"],
+)
+def test_a_database_made_read_only_is_refused(sql):
+    # Given MySQL's ALTER DATABASE … READ ONLY of the current database (the restore's staging one)
+    # When it is checked; Then it is refused
+    with pytest.raises(Refused, match=r"statement 1 .*read only"):
+        follow(sql)
+
+
+def test_a_routines_own_collation_around_its_create_is_accepted():
+    # Given the ALTER DATABASE COLLATE a backup writes around a routine created under another collation
+    sql = (
+        b"ALTER DATABASE COLLATE latin1_swedish_ci;\n"
+        b"ALTER DATABASE CHARACTER SET = utf8mb4 COLLATE utf8mb4_bin;\n"
+    )
+    # When it is checked; Then both are accepted
+    assert follow(sql) == 2
+
+
+# Statements the server runs as harmless (a comment, or a conditional one it skips), in which the stock client
+# reads a command of its own: restored by hand (`zstd -dc F | mysql copy`), it would run a shell command or
+# move every later statement into another database.
+CLIENT_COMMANDS = {
+    "shell in a skipped conditional comment": b"CREATE TABLE t (a int) /*!99999 \\! touch /tmp/x\n*/;\n",
+    "use in a skipped conditional comment": b"CREATE TABLE t (a int) /*M!999999 \\u prod\n*/;\n",
+    "shell in an optimizer hint's comment": b"CREATE TABLE t (a int) /*+ \\! touch /tmp/x\n*/;\n",
+    "source in a routine body": b"CREATE PROCEDURE p() SELECT 1 \\. /tmp/x\n;\n",
+    "shell after a dash-dash and a control character": b"CREATE TABLE t (a int) --\x01 \\! touch /tmp/x\n;\n",
+}
+
+
+@pytest.mark.parametrize("sql", CLIENT_COMMANDS.values(), ids=CLIENT_COMMANDS.keys())
+def test_what_the_stock_client_reads_as_its_own_command_is_refused(sql):
+    # Given a statement holding a backslash command where the client reads code
+    # When it is checked; Then it is refused as text that cannot be read safely
+    with pytest.raises(Refused, match=r"statement 1 .*cannot be read safely"):
+        follow(sql)
+
+
+def test_backslashes_in_quoted_text_and_plain_comments_are_accepted():
+    # Given backslashes where neither the server nor the client reads code: strings, quoted names, comments
+    sql = (
+        b"CREATE TABLE `a\\b` (v varchar(9) DEFAULT 'x\\\\y') /* C:\\dir */ COMMENT 'c:\\\\d';\n"
+        b"-- Table structure for table `a\\b`\nCREATE VIEW v AS SELECT 1 AS `x\\y`; # C:\\dir\n"
+    )
+    # When it is checked; Then both statements are accepted
+    assert follow(sql) == 2
+
+
+def test_code_after_a_sandbox_comment_on_its_line_is_checked():
+    # Given a sandbox comment with a statement after it on the same line: the server and the stock client
+    # run it, restored by hand
+    sql = b"CREATE TABLE t (a int);\n/*M!999999\\- enable the sandbox mode */ DROP TABLE victim.t;\n"
+    # When it is checked; Then that statement is read, and refused
+    with pytest.raises(Refused, match=r"statement 2 .*victim\.t, qualified with a database"):
+        follow(sql)
+
+
+def test_a_hint_comment_with_a_client_command_after_the_last_statement_is_refused():
+    # Given a `/*+ … */` comment holding `\!` after the last statement: MySQL's client runs the command
+    sql = b"CREATE TABLE t (a int);\n/*+ \\! touch /tmp/x */\n"
+    # When it is checked; Then it is refused as text that cannot be read safely
+    with pytest.raises(Refused, match=r"statement 2 .*cannot be read safely"):
+        follow(sql)
+
+
+def test_a_sandbox_line_after_the_first_is_accepted():
+    # Given two mariadb-dump files of one database one after the other: the second's sandbox line (`\-`, the
+    # MariaDB client's command that only forbids the others) comes before its first statement
+    sql = (
+        b"/*M!999999\\- enable the sandbox mode */\nCREATE TABLE t (a int);\n"
+        b"/*M!999999\\- enable the sandbox mode */\nCREATE TABLE u (a int);\n"
+    )
+    # When it is checked; Then both statements are accepted
+    assert follow(sql) == 2
 
 
 def test_a_dash_dash_before_a_byte_a_character_set_may_call_a_space_is_refused():

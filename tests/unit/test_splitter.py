@@ -52,6 +52,21 @@ EXPECTED = [
 ]
 
 
+def test_what_follows_a_sandbox_comment_on_its_line_is_a_statement():
+    # Given MariaDB's sandbox comment with code after it on the same line (the server and the stock client
+    # both run that code)
+    data = b"/*M!999999\\- enable the sandbox mode */ DROP TABLE x;\nSELECT 1;\n"
+    # When it is split; Then the code after the comment is a statement, not skipped with the comment
+    assert split(data) == [b"DROP TABLE x", b"SELECT 1"]
+
+
+def test_a_hint_comment_holding_a_backslash_between_statements_is_a_statement():
+    # Given a `/*+ … */` comment with a backslash after the last statement (MySQL's client reads it as code)
+    data = b"SELECT 1;\n/*+ \\! touch x */\n/*+ BKA(t) */\n"
+    # When it is split; Then it is a statement of its own, for the check to read, and a plain hint is skipped
+    assert split(data) == [b"SELECT 1", b"/*+ \\! touch x */\n/*+ BKA(t) */"]
+
+
 def test_a_dump_splits_into_its_statements():
     # Given a dump with every construct the client understands; when it is split in one piece
     # Then the statements come out without delimiters, comments between statements or client commands

@@ -41,14 +41,19 @@ SESSION_VARIABLES = frozenset(
 SKIPPED_VARIABLES = {"sql_log_bin": ("session", ""), "gtid_purged": ("global",)}
 
 # Session variables that decide what replication sees of a session's writes: whether they reach the
-# binary log and replicas (sql_log_bin; MariaDB's skip_replication), the GTID and server id they are
-# logged under (gtid_next; MariaDB's gtid_domain_id, gtid_seq_no, server_id), the thread id replicas
-# give them. A dump sets sql_log_bin only at its top (skipped, above); set in a routine, trigger or event
-# body, they would hide the body's writes from replicas and the binlog archive, or spend another
-# transaction's GTID: refused there. (server_id only as @@… or after SESSION/LOCAL: a body may well name
-# a local variable or parameter so.)
+# binary log and replicas (sql_log_bin; MariaDB's skip_replication; Galera's wsrep_on), the GTID and
+# server id they are logged under (gtid_next; MariaDB's gtid_domain_id, gtid_seq_no, server_id), the
+# thread id replicas give them, how they are logged (binlog_format, binlog_row_image). A dump sets
+# sql_log_bin only at its top (skipped, above); set in a routine, trigger or event body, they would hide
+# the body's writes from replicas and the binlog archive, or spend another transaction's GTID, or (a
+# session keeps what a procedure it called set) have the caller's later writes to any database logged as
+# statements, which no point-in-time restore of that database replays: refused there. (server_id only as
+# @@… or after SESSION/LOCAL: a body may well name a local variable or parameter so.)
 REPLICATION_SESSION_VARIABLES = frozenset(
-    {"sql_log_bin", "skip_replication", "gtid_next", "gtid_domain_id", "gtid_seq_no", "pseudo_thread_id"}
+    {
+        *("sql_log_bin", "skip_replication", "wsrep_on", "gtid_next", "gtid_domain_id", "gtid_seq_no"),
+        *("pseudo_thread_id", "binlog_format", "binlog_row_image"),
+    }
 )
 REPLICATION_SESSION_VARIABLES_SCOPED = REPLICATION_SESSION_VARIABLES | {"server_id"}
 
@@ -192,6 +197,11 @@ SERVER_FUNCTION_PREFIXES = (
     "mysql_firewall_",
     "set_firewall_",
 )
+
+# What a procedure body may SHOW: its own session's diagnostics. Any other SHOW runs with the definer's rights
+# and reads the whole server (SHOW FULL PROCESSLIST: every session's statements; SHOW TABLE STATUS FROM db,
+# SHOW RELAYLOG EVENTS, SHOW ENGINE INNODB STATUS, …) for whoever may call the procedure.
+SHOW_OF_THE_SESSION = frozenset({"WARNINGS", "ERRORS", "COUNT"})
 
 # Functions whose first argument is a sequence name: nextval(db.s) names another database.
 SEQUENCE_FUNCTIONS = frozenset({"NEXTVAL", "LASTVAL", "SETVAL"})

@@ -522,6 +522,9 @@ class Confinement:
             i += 1
         if i == len(toks) or (toks[i].kind == "word" and toks[i].text in _DATABASE_OPTIONS):
             if head == b"ALTER":
+                if any(t.kind == "word" and t.text == b"READ" for t in toks[i:]):
+                    # (MySQL's READ ONLY: the swap could not move the tables out, nor any restore drop it)
+                    raise _No("makes the database read only, which a dump does not do")
                 return "run"  # the current database (the staging one): a routine's own collation
             raise _No("names no database")
         t = toks[i]
@@ -663,6 +666,8 @@ class Confinement:
                 raise _No("uses LOCK INSTANCE, which locks the whole server")
             if word == "SPATIAL" and following == "REFERENCE":  # (MySQL's, in a routine or event body)
                 raise _No("uses SPATIAL REFERENCE SYSTEM, which changes more than the database restored")
+            if word == "SHOW" and following not in allowed.SHOW_OF_THE_SESSION:
+                raise _No(f"uses SHOW {following}, which reads beyond the database restored")
             if word in ("START", "STOP") and following in ("SLAVE", "REPLICA", "GROUP_REPLICATION", "ALL"):
                 raise _No(f"uses {word} {following}, which changes replication")
 
@@ -706,6 +711,7 @@ class Confinement:
             )
             or (nxt is not None and nxt.kind == "op" and nxt.text == b"(")
             or (prev is not None and prev.kind == "op" and prev.text == b"," and _in_table_list(toks, i - 1))
+            or (prev is not None and prev.kind == "op" and prev.text == b"(" and _opens_tables(toks, i - 1))
             or _in_merge_union(toks, i)
         )
         if qualified:
@@ -773,14 +779,16 @@ _CLAUSES = {
 
 def _in_table_list(toks: list[Token], comma: int) -> bool:
     """Whether the comma at toks[comma] separates tables: reading back at its depth, a word opening a
-    table list comes before any clause word, `(`, or the start of the statement."""
+    table list comes before any clause word, the start of the statement, or a `(` that opens no tables
+    (`FROM (t, db.t)` and `JOIN (t, db.t)` list tables too)."""
     depth = 0
-    for t in reversed(toks[:comma]):
+    for k in range(comma - 1, -1, -1):
+        t = toks[k]
         if t.kind == "op" and t.text == b")":
             depth += 1
         elif t.kind == "op" and t.text == b"(":
             if depth == 0:
-                return False
+                return _opens_tables(toks, k)
             depth -= 1
         elif depth == 0 and t.kind == "op" and t.text == b";":
             return False
@@ -789,6 +797,21 @@ def _in_table_list(toks: list[Token], comma: int) -> bool:
         elif depth == 0 and t.kind == "word" and t.text in _CLAUSES:
             return False
     return False
+
+
+def _opens_tables(toks: list[Token], paren: int) -> bool:
+    """Whether the `(` at toks[paren] opens table references (`FROM (db.t)`, `UPDATE (t, db.t) SET`,
+    `JOIN ((db.t))`, `FROM t, (db.t)`): before it, and any `(` right before it, stands a word a table
+    list starts with, or a comma that separates tables."""
+    j = paren
+    while j >= 0 and toks[j].kind == "op" and toks[j].text == b"(":
+        j -= 1
+    if j < 0:
+        return False
+    t = toks[j]
+    if t.kind == "word":
+        return t.text in _TABLE_LISTS
+    return t.kind == "op" and t.text == b"," and _in_table_list(toks, j)
 
 
 def _refuse_foreign_engine(rest: list[Token]) -> None:

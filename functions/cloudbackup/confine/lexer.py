@@ -62,6 +62,15 @@ _BACKTICK = re.compile(rb"`((?:[^`]|``)*+)`")
 _BRACKETS = re.compile(rb"\[((?:[^\]]|\]\])*+)\]")  # MariaDB's sql_mode MSSQL: `[a]]b]` is the name a]b
 _CONDITIONAL = re.compile(rb"/\*M?!([0-9]*+)")
 _READ_ON = 1 << 62  # (hidden_until of a conditional comment the server runs: past any position)
+# A backslash outside quoted text is no SQL the server runs (nor any dump's code), but the stock client reads
+# it as one of its own commands, wherever the client reads code (conditional comments too, which a server
+# may skip): `\!` runs a shell command on the operator's machine, `\u` switches the database every later
+# statement goes to, `\.` reads a local file, `\T` writes one. A file this check accepts must stay
+# harmless restored by hand, as README shows (`zstd -dc F | mysql copy`).
+_CLIENT_COMMAND = "holds a backslash outside quoted text, which the mysql client runs as one of its commands"
+# What the client counts as a space after `--` (my_isspace); the server reads a comment before any control
+# character (DASH_COMMENT_AFTER).
+_CLIENT_SPACES = b" \t\n\v\f\r"
 _OPERATORS = (b":=", b"<=>", b">=", b"<=", b"<>", b"!=", b"||", b"&&", b"->>", b"->", b"<<", b">>")
 
 
@@ -157,6 +166,8 @@ def tokens(
             close = sql.find(b"*/", pos + 2)
             if close == -1:
                 raise LexError("a comment is not closed")
+            if sql.startswith(b"/*+", pos) and b"\\" in sql[pos:close]:
+                raise LexError(_CLIENT_COMMAND + " (the client reads an optimizer hint's comment as code)")
             pos = close + 2
             continue
         if c == 0x2A and hidden and sql.startswith(b"*/", pos):  # `*/` closing the conditional comment
@@ -174,6 +185,12 @@ def tokens(
             newline = sql.find(b"\n", pos)
             if hidden and (newline == -1 or newline > hidden_until):
                 raise LexError("a line comment runs past the end of a conditional comment")
+            if c != 0x23 and pos + 2 < end and sql[pos + 2] not in _CLIENT_SPACES:
+                # The stock client reads on as code there: its quotes, its backslash commands. What it runs
+                # restored by hand would be other than what this check read.
+                raise LexError(
+                    "a `--` before a control character is a comment to the server, code to the client"
+                )
             pos = end if newline == -1 else newline + 1
             continue
         if c == 0x27 or c == 0x22:  # ' or "
@@ -214,6 +231,8 @@ def tokens(
             out.append(Token("word", m.group(0).upper(), hidden, m.group(0)))
             pos = m.end()
             continue
+        if c == 0x5C and not sql.startswith(b"\\-", pos):  # (`\-`: MariaDB's sandbox, which only forbids)
+            raise LexError(_CLIENT_COMMAND)
         op = next((o for o in _OPERATORS if sql.startswith(o, pos)), sql[pos : pos + 1])
         out.append(Token("op", op, hidden))
         pos += len(op)

@@ -174,7 +174,12 @@ class LocalStorage:
                 inner = key + "/"
                 if not entry.is_symlink() and (inner.startswith(prefix) or prefix.startswith(inner)):
                     yield from self._list_folder(Path(entry.path), inner, prefix)
-            elif key.startswith(prefix) and not entry.name.endswith(PARTIAL_SUFFIX):
+            elif (
+                key.startswith(prefix) and not entry.name.endswith(PARTIAL_SUFFIX) and not entry.is_symlink()
+            ):
+                # (A link is no object of this store, which only ever writes files: a link at a backup's data
+                # key to another backup's data object would make that object this backup's to restore and,
+                # once pruned, to delete. Without it, that manifest's data object is missing: refused.)
                 try:
                     stat = entry.stat()
                 except FileNotFoundError:
@@ -183,8 +188,17 @@ class LocalStorage:
                     key=key, size=stat.st_size, last_modified=datetime.fromtimestamp(stat.st_mtime, UTC)
                 )
 
+    def _own_path(self, key: str) -> Path:
+        """`key`'s own entry in its folder: a symbolic link there is the link, never the file it points at."""
+        path = self.root / key
+        folder = path.parent.resolve()
+        if not folder.is_relative_to(self.root) or path.name in ("", ".", ".."):
+            raise UsageError(f"key {key!r} escapes the data directory")
+        return folder / path.name
+
     def delete(self, key: str) -> None:
-        path = self._path(key)
+        # Never through a link: deleting one backup must not delete the object it points at (another's).
+        path = self._own_path(key)
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:  # a read-only folder, an immutable file: one line, and prune goes on
