@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from cloudbackup.confine.check import Confinement
 from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
-from cloudbackup.mysql.load import Loader, classify, is_ddl, table_of
+from cloudbackup.mysql.load import Loader, classify, is_ddl, table_of, too_long
 from cloudbackup.mysql.session_text import stored_program, with_session
-from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.mysql.splitter import Statement, StatementTooLong, split_statements
 from cloudbackup.progress import Progress
 
 EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
@@ -87,7 +87,11 @@ class StatementFeed:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(
-            sql_chunks, first_number=self.next_number, modes=self.loader.modes, known=self.confinement.knows
+            sql_chunks,
+            first_number=self.next_number,
+            modes=self.loader.modes,
+            known=self.confinement.knows,
+            max_statement_bytes=self.loader.max_statement_bytes,
         )
         kind, _, name = label.partition(" ")
         if kind == "table":
@@ -95,9 +99,12 @@ class StatementFeed:
         if kind != self.kind:
             self.loader.wait()  # sequences before tables, all tables before routines and views
             self.kind = kind
-        for stmt in self._numbered(statements):
-            self.check()
-            self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        try:
+            for stmt in self._numbered(statements):
+                self.check()
+                self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        except StatementTooLong as exc:
+            raise too_long(exc, where) from None
         if kind == "table":
             self._show(tables=1)
 

@@ -1,0 +1,109 @@
+"""A restore's memory stays bounded whatever its input: a statement longer than the target server's
+max_allowed_packet could never load, so it is refused as soon as it grows past that, never held whole
+(a few KB of zstd can hold a statement of GBs); a legitimate big row just under the limit still loads."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from cloudbackup.dburl import DbSettings
+from cloudbackup.restore import restore_dump_file
+from tests.fixtures.mariadb import admin_connect, db_url
+
+pytestmark = pytest.mark.integration
+
+PEAK_RSS_PROMISE = 150 << 20  # what the README promises a restore's peak memory stays under
+# Runs the command in this process and reports its peak memory (and its children's: the check's lane).
+_MEASURED = (
+    "import resource, sys\n"
+    "from cloudbackup.cli.main import main\n"
+    "try:\n"
+    "    code = main(sys.argv[1:])\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "peak = max(resource.getrusage(w).ru_maxrss for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))\n"
+    "print(f'peak {peak * 1024}', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def max_packet(settings: DbSettings) -> int:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.max_allowed_packet")
+        return int(cur.fetchone()[0])
+
+
+def write_zstd(path: Path, head: bytes, filler: bytes, size: int, tail: bytes = b"") -> None:
+    """head, `size` bytes of filler, tail: compressed as they are made, never held whole."""
+    c = zstandard.ZstdCompressor().compressobj()
+    with path.open("wb") as f:
+        f.write(c.compress(head))
+        piece = filler * ((1 << 20) // len(filler))
+        for _ in range(size // len(piece)):
+            f.write(c.compress(piece))
+        f.write(c.compress(filler * ((size % len(piece)) // len(filler)) + tail))
+        f.write(c.flush())
+
+
+def databases_like(settings: DbSettings, prefix: str) -> list[str]:
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
+        )
+        return sorted(r[0] for r in cur.fetchall())
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_an_endless_statement_in_a_small_file_is_refused_within_the_memory_promise(
+    db_settings, make_database, tmp_path, dry_run
+):
+    # Given a file of a few KB holding a string that never closes, twice the server's max_allowed_packet
+    limit = max_packet(db_settings)
+    path = tmp_path / "endless.sql.zst"
+    write_zstd(path, b"CREATE TABLE t (b longblob);\nINSERT INTO t VALUES ('", b"a", 2 * limit)
+    assert path.stat().st_size < 64 << 10
+    target = make_database("rmem")
+    # When it is restored (or dry run) with the command, its peak memory measured
+    args = ["restore", "--db-url", db_url(db_settings), "--backup", str(path), "--target-database", target]
+    args += ["--data", str(tmp_path / "data"), *(["--dry-run"] if dry_run else [])]
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURED, *args], capture_output=True, text=True, check=False, timeout=300
+    )
+    # Then it is refused in one line naming the statement, the server's limit and how to raise it
+    said, peak = done.stderr.strip().split("\n")
+    assert done.returncode == 1
+    assert f"statement 2 (line 2) is longer than the server's max_allowed_packet ({limit:,} bytes)" in said
+    assert "raise max_allowed_packet" in said
+    # And the statement was never held whole: memory stayed within the promise
+    assert int(peak.removeprefix("peak ")) < PEAK_RSS_PROMISE
+    # And nothing changed: the target is empty, no staging database is left beside it
+    assert databases_like(db_settings, target) == [target]
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW TABLES FROM `{target}`")
+        assert cur.fetchall() == ()
+
+
+def test_a_row_just_under_the_servers_limit_still_restores(db_settings, make_database, tmp_path):
+    # Given a dump file whose one row is a blob just under the server's max_allowed_packet (60 MB of
+    # MySQL's default 64 MB; 15 MB of MariaDB's 16 MB)
+    limit = max_packet(db_settings)
+    size = limit - (limit >> 4)
+    path = tmp_path / "big_row.sql.zst"
+    head = b"CREATE TABLE t (id int PRIMARY KEY, b longblob);\nINSERT INTO t VALUES (1,'"
+    write_zstd(path, head, b"0123456789abcdef", size, b"');\n")
+    target = make_database("rrow")
+    # When it is restored
+    result = restore_dump_file(db_settings, str(path), target_database=target)
+    # Then the row is there, whole
+    assert result.rows == 1
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT LENGTH(b), SHA2(b, 256) FROM t")
+        length, digest = cur.fetchone()
+    assert length == size // 16 * 16
+    assert digest == hashlib.sha256(b"0123456789abcdef" * (size // 16)).hexdigest()
