@@ -13,6 +13,8 @@ import pytest
 import zstandard
 
 from cloudbackup.dburl import DbSettings
+from cloudbackup.errors import OperationError
+from cloudbackup.mysql import feed
 from cloudbackup.restore import restore_dump_file
 from tests.fixtures.mariadb import admin_connect, db_url
 
@@ -107,3 +109,27 @@ def test_a_row_just_under_the_servers_limit_still_restores(db_settings, make_dat
         length, digest = cur.fetchone()
     assert length == size // 16 * 16
     assert digest == hashlib.sha256(b"0123456789abcdef" * (size // 16)).hexdigest()
+
+
+def test_a_dump_holding_back_more_events_than_the_bound_is_refused_before_publishing(
+    db_settings, make_database, tmp_path, monkeypatch
+):
+    # Given a dump whose CREATE EVENT statements (held back in memory until the tables are published)
+    # come to more than the bound, here made small: a few KB of zstd could hold millions of them
+    monkeypatch.setattr(feed, "HELD_EVENTS_MAX_BYTES", 8 << 10)
+    events = b"".join(
+        b"CREATE EVENT e%d ON SCHEDULE AT '2030-01-01 00:00:00' DO DELETE FROM t;\n" % i for i in range(40)
+    )
+    path = tmp_path / "events.sql"
+    path.write_bytes(b"CREATE TABLE t (a int);\nINSERT INTO t VALUES (1);\n" + events)
+    target = make_database("rev")
+    # When it is restored
+    with pytest.raises(OperationError, match=r"CREATE EVENT statements .* more than 8,192 bytes") as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it is refused in one line, the target untouched and no staging database left
+    assert "\n" not in str(refused.value)
+    assert f"{target} was left as it was" in str(refused.value)
+    assert databases_like(db_settings, target) == [target]
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW TABLES FROM `{target}`")
+        assert cur.fetchall() == ()
