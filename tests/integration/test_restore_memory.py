@@ -21,6 +21,9 @@ from tests.fixtures.mariadb import admin_connect, db_url
 pytestmark = pytest.mark.integration
 
 PEAK_RSS_PROMISE = 150 << 20  # what the README promises a restore's peak memory stays under
+# Beyond the statement the splitter may hold (up to max_allowed_packet): the interpreter and its modules
+# (~45 MB), the decoded pieces waiting, the buffer's growth.
+PEAK_MARGIN = 96 << 20
 # Runs the command in this process and reports its peak memory (and its children's: the check's lane).
 _MEASURED = (
     "import resource, sys\n"
@@ -65,10 +68,10 @@ def databases_like(settings: DbSettings, prefix: str) -> list[str]:
 def test_an_endless_statement_in_a_small_file_is_refused_within_the_memory_promise(
     db_settings, make_database, tmp_path, dry_run
 ):
-    # Given a file of a few KB holding a string that never closes, twice the server's max_allowed_packet
+    # Given a file of a few KB holding a string that never closes, 4 times the server's max_allowed_packet
     limit = max_packet(db_settings)
     path = tmp_path / "endless.sql.zst"
-    write_zstd(path, b"CREATE TABLE t (b longblob);\nINSERT INTO t VALUES ('", b"a", 2 * limit)
+    write_zstd(path, b"CREATE TABLE t (b longblob);\nINSERT INTO t VALUES ('", b"a", 4 * limit)
     assert path.stat().st_size < 64 << 10
     target = make_database("rmem")
     # When it is restored (or dry run) with the command, its peak memory measured
@@ -82,8 +85,11 @@ def test_an_endless_statement_in_a_small_file_is_refused_within_the_memory_promi
     assert done.returncode == 1
     assert f"statement 2 (line 2) is longer than the server's max_allowed_packet ({limit:,} bytes)" in said
     assert "raise max_allowed_packet" in said
-    # And the statement was never held whole: memory stayed within the promise
-    assert int(peak.removeprefix("peak ")) < PEAK_RSS_PROMISE
+    # And the statement was never held whole: memory stayed under the limit and a fixed margin (within
+    # the README's promise where the server takes statements of up to 16 MB, MariaDB's default)
+    assert int(peak.removeprefix("peak ")) < limit + PEAK_MARGIN
+    if limit <= 16 << 20:
+        assert int(peak.removeprefix("peak ")) < PEAK_RSS_PROMISE
     # And nothing changed: the target is empty, no staging database is left beside it
     assert databases_like(db_settings, target) == [target]
     with admin_connect(db_settings) as conn, conn.cursor() as cur:
