@@ -53,20 +53,21 @@ def _cut(store: LocalStorage, db: str, wanted: Any, keep: int) -> None:
     for segment in read_indexes(store, "src"):
         path = Path(store.location(segment.key))
         events, _ = ev.split_events(path.read_bytes())
-        data, cut = b"", False
+        parts, cut = [], False  # (joined once: the session's binlog may hold big rows of other tests)
         for event in events:
             # (the archive may start in an older file than the backup's: its events are before it)
             after = (segment.binlog_file, event.start) >= (snapshot.binlog_file, snapshot.binlog_pos or 0)
             if cut or not after or not wanted(event):
-                data += event.raw
+                parts.append(event.raw)
                 continue
             header = bytearray(event.raw[: ev.HEADER_LEN])
             body = event.raw[ev.HEADER_LEN : ev.HEADER_LEN + keep]
             struct.pack_into("<I", header, 9, ev.HEADER_LEN + len(body) + ev.CHECKSUM_LEN)
             forged = bytes(header) + body
-            data += forged + zlib.crc32(forged).to_bytes(4, "little")
+            parts.append(forged + zlib.crc32(forged).to_bytes(4, "little"))
             cut = True
         if cut:
+            data = b"".join(parts)
             path.write_bytes(data)
             digest = hashlib.sha256(data).hexdigest()
             forged_index = dataclasses.replace(segment, sha256=digest, size=len(data))
@@ -156,22 +157,23 @@ def test_a_format_description_moving_table_map_names_is_refused_before_rows_are_
     path = Path(store.location(segment.key))
     events, _ = ev.split_events(path.read_bytes())
     fde = ev.parse_event(base64.b64decode(segment.format_description))
-    data = b""
+    parts = []
     for event in events:
         if (
             event.type != ev.TABLE_MAP
             or event.start < (snapshot.binlog_pos or 0)
             or db.encode() not in event.raw
         ):
-            data += event.raw
+            parts.append(event.raw)
             continue
         body = event.raw[ev.HEADER_LEN : -ev.CHECKSUM_LEN]
         at = 8 + 1 + body[8] + 1
         other = bytes([len(victim)]) + victim.encode() + b"\0\x02vt\0" + bytes([1, 3, 0, 1])
-        data += _with_body(event, body[:at] + bytes([len(other)]) + other + body[at + 1 + body[at] :])
+        parts.append(_with_body(event, body[:at] + bytes([len(other)]) + other + body[at + 1 + body[at] :]))
         fde_body = bytearray(fde.raw[ev.HEADER_LEN : -ev.CHECKSUM_LEN])
         fde_body[57 + ev.TABLE_MAP - 1] = 8 + 1 + staging_len + 1 + 1
-        data += _with_body(fde, bytes(fde_body))
+        parts.append(_with_body(fde, bytes(fde_body)))
+    data = b"".join(parts)
     path.write_bytes(data)
     forged_index = dataclasses.replace(segment, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     Path(store.location(index_key("src", segment.seq))).write_bytes(forged_index.to_json())

@@ -162,11 +162,22 @@ def test_an_account_that_may_not_replay_the_binlog_is_refused_before_the_load(
             assert schemas_like(log_server, target) == []
 
 
-def test_a_server_whose_sessions_start_without_autocommit_replays_the_binlog(
-    log_server, make_log_database, tmp_path
+@pytest.mark.parametrize(
+    ("name", "value", "only_on"),
+    [
+        ("autocommit", "0", None),
+        # MariaDB's ORACLE mode, where BEGIN opens a block, not a transaction
+        ("sql_mode", "'ORACLE'", "mariadb"),
+    ],
+    ids=["without autocommit", "in oracle mode"],
+)
+def test_a_server_whose_sessions_start_so_replays_the_binlog(
+    log_server, make_log_database, tmp_path, name, value, only_on
 ):
+    if only_on is not None and flavour(log_server) != only_on:
+        pytest.skip(f"{name} {value} is {only_on}'s")
     # Given a backup, then rows written after it (in the archived binlog)
-    db, ref, other = make_log_database("pnoac"), make_log_database("pnoac_r"), make_log_database("pnoac_o")
+    db, ref, other = make_log_database("pses"), make_log_database("pses_r"), make_log_database("pses_o")
     store = LocalStorage(tmp_path / "store")
     run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.item VALUES (1)")
     backup_database(log_server, db, store, source="src")
@@ -175,33 +186,9 @@ def test_a_server_whose_sessions_start_without_autocommit_replays_the_binlog(
     reference_copy(log_server, db, ref)
     run(log_server, f"CREATE TABLE `{other}`.later (id INT PRIMARY KEY)")  # the archive reaches T
     archive_binlog(log_server, store, "src")
-    # When it is restored to T on a server whose sessions start with autocommit off (a global default)
-    target = make_log_database("pnoac_t")
-    with server_global(log_server, "autocommit", "0"):
-        restore_to_time(log_server, [store], db, to_time, target_database=target)
-    # Then the database is as it was at T
-    assert_databases_equal(log_server, ref, target)
-
-
-def test_a_server_whose_sessions_start_in_oracle_mode_replays_the_binlog(
-    log_server, make_log_database, tmp_path
-):
-    if flavour(log_server) != "mariadb":
-        pytest.skip("sql_mode ORACLE is MariaDB's")
-    # Given a backup, then rows written after it (in the archived binlog)
-    db, ref, other = make_log_database("pora"), make_log_database("pora_r"), make_log_database("pora_o")
-    store = LocalStorage(tmp_path / "store")
-    run(log_server, f"CREATE TABLE `{db}`.item (id INT PRIMARY KEY)", f"INSERT INTO `{db}`.item VALUES (1)")
-    backup_database(log_server, db, store, source="src")
-    run(log_server, f"INSERT INTO `{db}`.item VALUES (2)", f"UPDATE `{db}`.item SET id = 3 WHERE id = 1")
-    to_time = next_second()
-    reference_copy(log_server, db, ref)
-    run(log_server, f"CREATE TABLE `{other}`.later (id INT PRIMARY KEY)")  # the archive reaches T
-    archive_binlog(log_server, store, "src")
-    # When it is restored to T on a server whose sessions start with sql_mode ORACLE (where BEGIN
-    # opens a block, not a transaction)
-    target = make_log_database("pora_t")
-    with server_global(log_server, "sql_mode", "'ORACLE'"):
+    # When it is restored to T on a server whose sessions start with that global default
+    target = make_log_database("pses_t")
+    with server_global(log_server, name, value):
         restore_to_time(log_server, [store], db, to_time, target_database=target)
     # Then the database is as it was at T
     assert_databases_equal(log_server, ref, target)

@@ -18,10 +18,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from cloudbackup.confine.lexer import LexError, Token, tokens
+from cloudbackup.confine.lexer import Token
 from cloudbackup.format.manifest import NameCaseReference
 from cloudbackup.mysql.identifiers import quote_identifier
-from cloudbackup.mysql.program_names import stored_programs, trigger_bodies
+from cloudbackup.mysql.program_names import ROW, body_tokens, stored_programs, trigger_bodies
 from cloudbackup.printable import one_line
 
 log = logging.getLogger(__name__)
@@ -34,22 +34,12 @@ _NOT_ALIAS = {
     *(b"USING", b"SET", b"VALUES", b"VALUE", b"SELECT", b"GROUP", b"ORDER", b"LIMIT", b"HAVING"),
     *(b"UNION", b"FOR", b"LOCK", b"WINDOW", b"PARTITION", b"USE", b"IGNORE", b"FORCE", b"AS"),
 }
-_ROW = (b"NEW", b"OLD")
 
 
 def tables_named(body: bytes, sql_mode: str) -> list[str]:
     """The table names `body` is written with, as written (empty when it cannot be read)."""
-    modes = {m.strip().upper() for m in sql_mode.split(",")}
-    try:
-        toks = tokens(
-            body,
-            escapes="NO_BACKSLASH_ESCAPES" not in modes,
-            ansi_quotes=bool(modes & {"ANSI_QUOTES", "ANSI"}),
-            runs=lambda _opener: True,
-        )
-    except LexError:
-        return []
-    return list(_tables(toks))
+    toks = body_tokens(body, sql_mode)
+    return [] if toks is None else list(_tables(toks))
 
 
 def _name(tok: Token) -> str | None:
@@ -86,7 +76,7 @@ def _tables(toks: list[Token]) -> Iterator[str]:
                 i += 1
             continue
         name = _name(tok)
-        if name is not None and _is_op(toks, i + 1, b".") and tok.text not in _ROW:
+        if name is not None and _is_op(toks, i + 1, b".") and tok.text not in ROW:
             before = i > 0 and _is_op(toks, i - 1, b".")
             if not before:
                 yield name  # `AuditLog.at`: a table (or an alias) naming a column

@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from cloudbackup.confine.lexer import LexError, tokens
+from cloudbackup.confine.lexer import LexError, Token, tokens
 from cloudbackup.mysql.server_text import query, raw_results, text
 
-_ROW = (b"NEW", b"OLD")  # `NEW.x` and `OLD.x` are the row's columns, never a table
+ROW = (b"NEW", b"OLD")  # `NEW.x` and `OLD.x` are the row's columns, never a table
 
 
-def names_written(body: bytes, sql_mode: str) -> list[str] | None:
-    """Every name `body` is written with (bare or quoted, as written), but the row's `NEW.x`/`OLD.x`;
-    None when it cannot be read as the server would."""
+def body_tokens(body: bytes, sql_mode: str) -> list[Token] | None:
+    """A stored program's body as the server reads it under `sql_mode`; None when it cannot be read."""
     modes = {m.strip().upper() for m in sql_mode.split(",")}
     try:
-        toks = tokens(
+        return tokens(
             body,
             escapes="NO_BACKSLASH_ESCAPES" not in modes,
             ansi_quotes=bool(modes & {"ANSI_QUOTES", "ANSI"}),
@@ -31,12 +30,20 @@ def names_written(body: bytes, sql_mode: str) -> list[str] | None:
         )
     except LexError:
         return None
+
+
+def names_written(body: bytes, sql_mode: str) -> list[str] | None:
+    """Every name `body` is written with (bare or quoted, as written), but the row's `NEW.x`/`OLD.x`;
+    None when it cannot be read as the server would."""
+    toks = body_tokens(body, sql_mode)
+    if toks is None:
+        return None
     names = []
     for i, tok in enumerate(toks):
         if tok.kind not in ("word", "name"):
             continue
         after_dot = i >= 2 and toks[i - 1].kind == "op" and toks[i - 1].text == b"."
-        if after_dot and toks[i - 2].kind == "word" and toks[i - 2].text in _ROW:
+        if after_dot and toks[i - 2].kind == "word" and toks[i - 2].text in ROW:
             continue
         names.append((tok.raw if tok.kind == "word" else tok.text).decode("utf-8", "replace"))
     return names
