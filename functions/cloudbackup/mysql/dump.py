@@ -130,8 +130,8 @@ def dump_database(
     with conn.cursor() as cur:
         # Schema reads share one raw_results session (rows are read outside it, in the dump's session).
         with objects.raw_results(cur):
-            found, left_out = _without(cur, objects.list_objects(cur, database), exclude_tables)
             folding = _lower_case_table_names(cur)
+            found, left_out = _without(cur, objects.list_objects(cur, database), exclude_tables, folding)
             name_case = name_case_references(cur, database, _names(found), found.triggers) if folding else []
             refusals = Refusals(server_databases(cur))
             context = objects.program_context(cur, refusals)
@@ -218,7 +218,7 @@ class LeftOut:
 
 
 def _without(
-    cur: Any, found: objects.DatabaseObjects, exclude: Collection[str]
+    cur: Any, found: objects.DatabaseObjects, exclude: Collection[str], folding: int
 ) -> tuple[objects.DatabaseObjects, LeftOut]:
     """The objects less the excluded tables (and their triggers), and the views and triggers left out
     with them.
@@ -241,7 +241,7 @@ def _without(
     views = views_reading(cur, found.database, found.views, exclude)
     _warn(found.database, views, "view(s) reading the excluded tables, which a restore could not create")
     gone = set(exclude) | set(views)
-    fold = bool(_lower_case_table_names(cur))
+    fold = bool(folding)  # (the server's lower_case_table_names: names compared without case)
     programs = programs_naming(cur, found.database, gone, fold=fold)
     if programs:
         log.warning(
