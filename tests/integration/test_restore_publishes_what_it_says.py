@@ -68,7 +68,8 @@ def test_a_table_frame_creating_another_table_is_refused_before_any_change(
         restore_backup(db_settings, entry, target_database=target, tables=["a"])
     message = str(refused.value)
     assert "\n" not in message
-    assert "frame of table 'a'" in message and "creates table 'b'" in message
+    assert "frame of table 'a'" in message
+    assert "creates table 'b'" in message
     # And nothing was created: neither the target nor a staging database
     assert schemas_like(db_settings, target) == []
 
@@ -120,10 +121,9 @@ def test_a_new_target_the_account_cannot_publish_into_or_drop_is_refused_before_
     # (nor, in the first case, drop it again)
     entry = two_tables_backup(db_settings, make_database, tmp_path)
     target = new_target
-    with account_on(db_settings, target, privileges) as account:
-        # When it restores into that new database
-        with pytest.raises(OperationError) as failed:
-            restore_backup(account, entry, target_database=target)
+    # When it restores into that new database
+    with account_on(db_settings, target, privileges) as account, pytest.raises(OperationError) as failed:
+        restore_backup(account, entry, target_database=target)
     # Then no target is left behind (it was not even created), nor any staging database
     assert schemas_like(db_settings, target) == []
     # And the refusal is one line naming what the account lacks
@@ -142,10 +142,12 @@ def test_a_swap_refused_by_the_server_leaves_an_existing_empty_target_as_it_was(
     target = make_database("pube")
     run_sql(db_settings, "", f"ALTER DATABASE `{target}` CHARACTER SET latin1")
     before = snapshot(db_settings, target)
-    with account_on(db_settings, target, ALL_BUT_INSERT_DROP) as account:
-        # When the restore's swap fails
-        with pytest.raises(OperationError, match=f"restore into {target} failed.*error 1142"):
-            restore_backup(account, entry, target_database=target)
+    # When the restore's swap fails
+    with (
+        account_on(db_settings, target, ALL_BUT_INSERT_DROP) as account,
+        pytest.raises(OperationError, match=f"restore into {target} failed.*error 1142"),
+    ):
+        restore_backup(account, entry, target_database=target)
     # Then the target is there, as it was, and no staging database is left
     assert schemas_like(db_settings, target) == [target]
     assert snapshot(db_settings, target) == before

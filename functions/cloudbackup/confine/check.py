@@ -169,6 +169,9 @@ class Confinement:
     # When given (the pass before loading): the name of each table a CREATE TABLE creates, in order, so
     # that a restore can tell a table frame that creates another table than the one it is indexed as.
     created_tables: list[str] | None = None
+    # Whether the statement checked last creates an event, as the server reads it (the loader holds
+    # those back: mysql/feed.py), whatever comments stand between its words.
+    created_event: bool = False
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -210,6 +213,7 @@ class Confinement:
 
     def check(self, stmt: Statement) -> Verdict:
         self.last_row_kinds = None  # (set again only by this statement's own reading: `_rows`)
+        self.created_event = False
         try:
             return self._check(stmt.sql)
         except _OtherDatabase as other:
@@ -574,6 +578,8 @@ class Confinement:
         if kind is None:
             what = " ".join(t.text.decode("utf-8", "replace") for t in toks[: i + 1] if t.kind == "word")
             raise _No(f"is {what}, which a dump does not contain")
+        if head == "CREATE" and kind == "EVENT":
+            self.created_event = True
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
             toks = _without_own_file_tablespace(toks)
