@@ -357,6 +357,10 @@ class DeploymentConfig(Strict):
     alarm_email: Annotated[str | None, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] = None
     allow_prune: bool = True
     audit_writes: bool = True  # a CloudTrail trail of the bucket's writes: refused overwrites raise an alarm
+    # Each pitr source's binlog function reserves one concurrent execution, so two runs never overlap. Lambda
+    # refuses a reservation that leaves an account fewer than 10 unreserved (a new account's limit is 10):
+    # false deploys it without one; an overlapping run then stops at the first segment the other archived.
+    binlog_reserved_concurrency: bool = True
     access_key_serial: Annotated[int, Field(ge=1)] = 1  # raise it to rotate the operator's access key
     retention: Retention = Retention()
     functions: Functions = Functions()

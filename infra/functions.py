@@ -66,6 +66,7 @@ class Shared:
     key: kms.IKey
     prefix: str
     settings: Functions
+    binlog_reserved_concurrency: bool = True  # (the config's): one binlog run at a time per source
 
 
 def asset_ca_path(source: Source) -> str:
@@ -209,12 +210,13 @@ class SourceFunctions(Construct):
                 binlog_access(shared, source),
                 f"cloudbackup: binary log archive of {source.name} for point-in-time restores",
                 source.secret_for("backup"),  # a replica's reads, as the backup's
-                # One run at a time (two would race for the same next segment), each ending before the
-                # next is due: a run stopped by its budget has committed what it read.
+                # One run at a time (two would race for the same next segment; without the reservation,
+                # which a new account's concurrency limit refuses, the one that loses stops there), each
+                # ending before the next is due: a run stopped by its budget has committed what it read.
                 timeout_seconds=max(
                     60, min(shared.settings.timeout_seconds, source.binlog_interval_minutes * 60)
                 ),
-                one_at_a_time=True,
+                one_at_a_time=shared.binlog_reserved_concurrency,
             )
         for function in (self.backup, self.binlog):
             if function is not None:

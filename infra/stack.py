@@ -57,6 +57,7 @@ class CloudBackupStack(Stack):
             key=storage.key,
             prefix=config.prefix,
             settings=config.functions,
+            binlog_reserved_concurrency=config.binlog_reserved_concurrency,
         )
         self.schedules = BackupSchedules(self, "Schedules")
         self.monitoring = Monitoring(self, "Monitoring", alarm_email=config.alarm_email)

@@ -19,6 +19,11 @@ class OperationError(CloudBackupError):
     exit_code = 1
 
 
+class ObjectExists(OperationError):
+    """A store refused a write: the key exists, or another write of it is under way (objects are written
+    only if absent). Whoever races for a key can tell losing the race from a failed write."""
+
+
 class IntegrityError(OperationError):
     """A backup object does not match its manifest (checksum, size, truncation)."""
 

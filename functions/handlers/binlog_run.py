@@ -37,7 +37,12 @@ class BinlogRun(Run):
         # A short invocation (a one-minute interval) keeps three quarters of itself for the archive.
         margin_ms = min(self.settings.safety_margin_seconds * 1000, self.remaining_ms() / 4)
         result = self._archive(request.source, should_stop=lambda: self.remaining_ms() <= margin_ms)
-        self.report(request.source, result.events, lag_seconds(result), result.gap)
+        # Overtaken by another run of the source (no reserved concurrency): not a failure, and no lag from
+        # here, where the archive ended when this run began; the run that won reports the archive's
+        lag = None if result.overtaken else lag_seconds(result)
+        self.report(request.source, result.events, lag, result.gap)
+        if result.overtaken:
+            log.warning("binlog run of %s overtaken: %s", request.source, result.overtaken)
         log.info(
             "archived %d binlog events of %s",
             result.events,
@@ -67,10 +72,11 @@ class BinlogRun(Run):
             archived = self.engine.archive_binlog(db, self.engine.open_store(), name, **options)
         return BinlogRunResult(**archived.model_dump())
 
-    def report(self, source: str, events: int, lag: float, gap: str | None) -> None:
-        """The metrics of archived events and lag; a gap is counted, published and logged."""
+    def report(self, source: str, events: int, lag: float | None, gap: str | None) -> None:
+        """The metrics of archived events and lag (when known); a gap is counted, published and logged."""
         self.metrics.add_metric(name=c.METRIC_BINLOG_EVENTS, unit=MetricUnit.Count, value=events)
-        self.metrics.add_metric(name=c.METRIC_BINLOG_LAG, unit=MetricUnit.Seconds, value=lag)
+        if lag is not None:
+            self.metrics.add_metric(name=c.METRIC_BINLOG_LAG, unit=MetricUnit.Seconds, value=lag)
         if gap:
             self.metrics.add_metric(name=c.METRIC_BINLOG_GAPS, unit=MetricUnit.Count, value=1)
             self.publisher.binlog_gap(source, gap)

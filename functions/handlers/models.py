@@ -247,6 +247,7 @@ class BinlogRunResult(BaseModel):
     newest_event_time: str | None = None
     reached_end: bool
     gap: str | None = None
+    overtaken: str | None = None  # another run of the source committed the next segment first: it stopped
 
 
 class RestoreSummary(BaseModel):

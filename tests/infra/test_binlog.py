@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,15 @@ from handlers.models import BinlogEvent, parse_event
 from infra.config import check_schedule, load_config
 from infra.functions import BINLOG_HANDLER
 from infra.schedules import binlog_schedule_expression
-from tests.infra.conftest import Synth, actions_of, example_config, function_of, role_statements
+from tests.infra.conftest import (
+    Synth,
+    actions_of,
+    example_config,
+    full_config,
+    function_of,
+    role_statements,
+    synthesize,
+)
 from tests.infra.test_schedules import schedule_of
 
 pytestmark = pytest.mark.infra
@@ -73,6 +82,20 @@ def test_binlog_runs_one_at_a_time_and_end_before_the_next_is_due(full: Synth) -
     _, function = function_of(full, "billing-db", BINLOG_HANDLER)
     assert function["Properties"]["ReservedConcurrentExecutions"] == 1
     assert function["Properties"]["Timeout"] == 4 * 60  # not the 600 s of the other functions
+
+
+def test_binlog_runs_without_a_reservation_when_the_account_cannot_spare_one(tmp_path: Path) -> None:
+    # Given the full config (a pitr source) in an account whose concurrency limit is a new account's 10
+    raw = full_config()
+    raw["binlog_reserved_concurrency"] = False
+    # When it is synthesized
+    synth = synthesize(raw, tmp_path)
+    # Then the binlog function reserves nothing (Lambda refuses a reservation that leaves fewer than 10
+    # unreserved), keeps its timeout within the interval, and the synth's checks pass
+    _, function = function_of(synth, "billing-db", BINLOG_HANDLER)
+    assert "ReservedConcurrentExecutions" not in function["Properties"]
+    assert function["Properties"]["Timeout"] == 4 * 60
+    assert synth.error is None
 
 
 def test_a_one_minute_interval_is_a_rate_scheduler_accepts() -> None:

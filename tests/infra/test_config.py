@@ -99,6 +99,16 @@ def test_shipped_example_has_one_source_and_comments_are_ignored() -> None:
         ("sources.0.pitr", 1, "config.sources[0].pitr: Input should be a valid boolean"),
         ("allow_prune", "false", "config.allow_prune: Input should be a valid boolean"),
         (
+            "binlog_reserved_concurrency",
+            "no",
+            "config.binlog_reserved_concurrency: Input should be a valid boolean",
+        ),
+        (
+            "binlog_reserved_concurrency",
+            0,
+            "config.binlog_reserved_concurrency: Input should be a valid boolean",
+        ),
+        (
             "sources.0.binlog_interval_minutes",
             "5",
             "config.sources[0].binlog_interval_minutes: Input should be a valid integer",

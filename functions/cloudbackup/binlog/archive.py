@@ -5,6 +5,11 @@ its first position to its end position, no more, no less. A segment's index is w
 data: a run killed half-way leaves data without an index, which the next run never reads and never
 resumes from. A purged or reset binary log cannot be read any more: the run records the gap on the
 next segment (the recoverable window ends there) and goes on from the server's oldest file.
+
+Two runs of one source at once (no reserved concurrency, a cron job beside the function) read the same
+events and race for the same next index. The store writes an index only if absent, so one wins; the
+other finds the index there and stops, its result saying so (`overtaken`): the archive stays one archive,
+and the next run resumes from the winner's newest segment.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from cloudbackup.binlog.segments import (
     read_indexes,
 )
 from cloudbackup.dburl import DbSettings
-from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.errors import ObjectExists, OperationError, UsageError
 from cloudbackup.storage.base import ObjectWriter, Storage
 
 log = logging.getLogger(__name__)
 
 SEGMENT_BYTES = 128 << 20  # one object per 128 MiB at most: a replay reads them one by one
 FOLLOW_SEGMENT_SECONDS = 10.0  # --follow commits at least this often while events arrive
+INDEX_RACE_SECONDS = 5.0  # how long another run's write of the index we lost to may take to land
 
 
 class ArchiveResult(BaseModel):
@@ -51,6 +57,9 @@ class ArchiveResult(BaseModel):
     newest_event_time: str | None = None
     gap: str | None = None  # one line: what was lost, when the server no longer had it
     reached_end: bool = False  # read to the server's end (not stopped early by should_stop)
+    # One line, when another run of the source committed the segment this one was about to: it stopped
+    # there (nothing lost, nothing twice; that run's segments are the archive's)
+    overtaken: str | None = None
 
 
 @dataclass
@@ -80,6 +89,10 @@ Progress = Callable[[ArchiveResult, bool], None]
 
 class _ServerReset(Exception):
     """The file we resume in is not the file we archived (the binary log was reset and grew again)."""
+
+
+class _Overtaken(Exception):
+    """Another run committed the segment this run was about to (its message says which)."""
 
 
 def archive_binlog(
@@ -112,10 +125,16 @@ def archive_binlog(
     run.commit_seconds = commit_seconds
     run.progress = progress
     try:
-        run.read(start, gap, last, follow=follow, should_stop=should_stop)
-    except _ServerReset:
-        gap = f"binlog {start[0]} was recreated after {start[1]} was archived: the binary log was reset"
-        run.read((server.files[0][0], 4), gap, None, follow=follow, should_stop=should_stop)
+        try:
+            run.read(start, gap, last, follow=follow, should_stop=should_stop)
+        except _ServerReset:
+            gap = f"binlog {start[0]} was recreated after {start[1]} was archived: the binary log was reset"
+            run.read((server.files[0][0], 4), gap, None, follow=follow, should_stop=should_stop)
+    except _Overtaken as lost:
+        # Not a failure: the archive is whole, and the run that won goes on with it (a scheduled run that
+        # failed here would raise the function's error alarm for nothing)
+        log.warning("%s", lost)
+        result.overtaken = str(lost)
     return result
 
 
@@ -283,6 +302,25 @@ class _Run:
             segment.first_gtid = segment.first_gtid or gtid
             segment.last_gtid = gtid
 
+    def _committed(self, key: str) -> bool:
+        return any(info.key == key for info in self.store.list(key))
+
+    def _committed_soon(self, key: str) -> bool:
+        """The index appears within moments: the other run's write of it was still under way when ours was
+        refused (S3's 409 to two conditional writes at once, the local store's partial file)."""
+        deadline = time.monotonic() + INDEX_RACE_SECONDS
+        while not self._committed(key):
+            if time.monotonic() >= deadline:
+                return False  # (that write failed: no run committed the segment, the next run reads it again)
+            time.sleep(0.1)
+        return True
+
+    def _overtaken(self, seq: int) -> _Overtaken:
+        return _Overtaken(
+            f"another run archived binlog segment {seq} of {self.source} first; this run stopped there "
+            "(the next run goes on from the newest segment)"
+        )
+
     def _commit_if_due(self, follow: bool) -> None:
         if (
             follow
@@ -298,6 +336,9 @@ class _Run:
         segment.rotated_to = rotated_to
         reached = segment.reach.value
         assert reached is not None  # (set by its first event)
+        key = index_key(self.source, segment.seq)
+        if self._committed(key):  # before the data: the upload is aborted, no unread object left behind
+            raise self._overtaken(segment.seq)
         written = segment.writer.commit()
         index = SegmentIndex(
             seq=segment.seq,
@@ -326,12 +367,14 @@ class _Run:
                 else iso(datetime.fromtimestamp(segment.earliest_logged_ts, UTC))
             ),
         )
-        key = index_key(self.source, segment.seq)
-        if any(info.key == key for info in self.store.list(key)):
-            raise OperationError(
-                f"another archiver committed binlog segment {segment.seq} of {self.source} first"
-            )
-        self.store.put_bytes(key, index.to_json())  # the commit point
+        if self._committed(key):  # again: the upload took time, and a refused index write raises an alarm
+            raise self._overtaken(segment.seq)  # (the bucket's write audit); this object stays unread
+        try:
+            self.store.put_bytes(key, index.to_json())  # the commit point, only if absent
+        except ObjectExists:
+            if self._committed_soon(key):  # by another run since we looked (ours, just written, stays unread)
+                raise self._overtaken(segment.seq) from None
+            raise
         self.segment = None
         self.reached = reached
         self.seq += 1

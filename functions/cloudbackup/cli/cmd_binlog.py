@@ -40,6 +40,9 @@ def _archive(args: argparse.Namespace) -> int:
     result = archive_binlog(db, stores.write, source, follow=args.follow, should_stop=stop.is_set)
     if result.gap:
         print(f"cloudbackup: binlog gap on {source}: {result.gap}", file=sys.stderr)
+    if result.overtaken:
+        # Exit 0 all the same: the archive is whole and the other run goes on with it
+        print(f"cloudbackup: {result.overtaken}", file=sys.stderr)
     if args.json:
         print(json.dumps({"format": JSON_FORMAT, **result.model_dump(mode="json")}, indent=2))
     else:

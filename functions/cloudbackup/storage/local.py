@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cloudbackup.errors import OperationError, UsageError
+from cloudbackup.errors import ObjectExists, OperationError, UsageError
 from cloudbackup.storage.base import ObjectInfo, Sha256Counter, StoreKind, WrittenObject
 
 PARTIAL_SUFFIX = ".partial"
@@ -56,7 +56,7 @@ class LocalWriter:
             make_private_dirs(final.parent)
             self._file = open(self._partial, "xb", opener=_private_opener)  # noqa: SIM115 - closed in commit/abort
         except FileExistsError:
-            raise OperationError(f"{self._partial} exists: another write of {key} is under way") from None
+            raise ObjectExists(f"{self._partial} exists: another write of {key} is under way") from None
         except OSError as exc:
             raise OperationError(f"cannot write {self._partial}: {exc.strerror}") from None
 
@@ -82,7 +82,7 @@ class LocalWriter:
             _fsync_dir(self._final.parent)
         except FileExistsError:
             self.abort()
-            raise OperationError(f"{self._final} already exists; backups are never overwritten") from None
+            raise ObjectExists(f"{self._final} already exists; backups are never overwritten") from None
         except OSError as exc:
             self.abort()
             raise OperationError(f"cannot write {self._final}: {exc.strerror}") from None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import botocore.exceptions
 
-from cloudbackup.errors import CloudBackupError, OperationError, UsageError
+from cloudbackup.errors import CloudBackupError, ObjectExists, OperationError, UsageError
 
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
@@ -84,7 +84,7 @@ def s3_failure(exc: Exception, target: S3Target, action: str, location: str = ""
             actual = f"is in region {real}" if real else "is in another region"
             return UsageError(f"S3 bucket {target.bucket} {actual}, not {target.region} ({ctx})")
         if code in _EXISTS_CODES:
-            return OperationError(f"{what} already exists; backups are never overwritten ({ctx})")
+            return ObjectExists(f"{what} already exists; backups are never overwritten ({ctx})")
         if code in _MISSING_KEY_CODES:
             return OperationError(f"{what} does not exist ({ctx})")
         if code in _KMS_CODES or code.startswith("KMS."):
