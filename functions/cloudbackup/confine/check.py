@@ -744,15 +744,9 @@ class Confinement:
 
     def _apply_sql_mode(self, mode: str) -> None:
         self.sql_mode = mode
-        flags = {part.strip().upper() for part in mode.split(",")}
-        self.modes.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in flags
-        self.modes.ansi_quotes = bool(flags & ANSI_QUOTES_MODES)
-        self.modes.brackets = "MSSQL" in flags
+        self.modes.follow(mode)
 
 
-# sql_mode values that turn ANSI_QUOTES on: ANSI, and MariaDB's modes named after other databases
-# (`SET sql_mode = 'ORACLE'` reads "…" as a name there, as @@sql_mode then shows).
-ANSI_QUOTES_MODES = frozenset({"ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"})
 _DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
 _DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
 # (INSERT/REPLACE without INTO, their and UPDATE's/DELETE's options, ALTER TABLE … RENAME [AS]: a table,
