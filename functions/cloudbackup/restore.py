@@ -58,7 +58,7 @@ from cloudbackup.mysql.staging import (
 from cloudbackup.mysql.subset_triggers import leave_out_triggers
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.mysql.system_user import refuse_unreplaceable
-from cloudbackup.preflight.check import check_definers, check_restorable
+from cloudbackup.preflight.check import check_definers, check_restorable, check_session_settings
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
@@ -154,15 +154,20 @@ def restore_backup(
         # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
         # (the pass reads every frame, but a trigger of a table not restored is not created).
         definers: dict[str, str] | None = {} if definer == "keep" else None
+        # The session settings the loaded frames set, with the objects made under them (likewise).
+        settings: dict[tuple[str, str], str] = {}
         loaded = {f.offset for f in frames}
 
         def read(check: Callable[[Iterable[bytes]], None]) -> None:
             def statements(frame: Frame, sql: Iterable[bytes]) -> None:
-                found_before = set(definers or ())
+                found_before, set_before = set(definers or ()), set(settings)
                 check(checked(sql, stop))
                 if definers and frame.offset not in loaded:
                     for name in set(definers) - found_before:  # (found only in this frame: not created)
                         del definers[name]
+                if frame.offset not in loaded:
+                    for setting in set(settings) - set_before:  # (likewise: not run)
+                        del settings[setting]
 
             verify_backup(entry, statements=statements)
 
@@ -170,7 +175,9 @@ def restore_backup(
         try:
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
-                    lambda: _confinement(db, where, target, manifest.database, runs=runs, definers=definers),
+                    lambda: _confinement(
+                        db, where, target, manifest.database, runs=runs, definers=definers, settings=settings
+                    ),
                     read,
                     manifest.sql_bytes,
                 )
@@ -178,6 +185,7 @@ def restore_backup(
             raise _failed(exc, target) from None
         if definers:
             check_definers(db, definers, f"restore of backup {manifest.id}", target)
+        check_session_settings(db, settings, f"restore of backup {manifest.id}", target)
         if dry_run:
             return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
@@ -284,10 +292,13 @@ def restore_dump_file(
         sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
         ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
         definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
+        settings: dict[tuple[str, str], str] = {}
         try:
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
-                    lambda: _confinement(db, where, target, None, runs=runs, definers=definers),
+                    lambda: _confinement(
+                        db, where, target, None, runs=runs, definers=definers, settings=settings
+                    ),
                     lambda check: check(ending.watch(_dump_sql(compression, path))),
                     sql_bytes,
                 )
@@ -303,6 +314,7 @@ def restore_dump_file(
             raise _failed(exc, target) from None
         if definers:
             check_definers(db, definers, f"restore of {where}", target)
+        check_session_settings(db, settings, f"restore of {where}", target)
         if dry_run:
             return result
         # Tables the file creates without a character set get what the stock client would give them: the
@@ -587,6 +599,7 @@ def _confinement(
     staging: str = "",
     runs: ConditionalComments | None = None,
     definers: dict[str, str] | None = None,
+    settings: dict[tuple[str, str], str] | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
     Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
@@ -594,6 +607,8 @@ def _confinement(
     before_loading = runs is not None
     if definers is not None:
         definers.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
+    if settings is not None:
+        settings.clear()
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -608,6 +623,7 @@ def _confinement(
         sql_mode=sql_mode,
         runs=runs,
         definers=definers,
+        settings=settings,
     )
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import uuid
 
+import pymysql
 import pytest
 
-from cloudbackup.restore import restore_dump_file
-from tests.fixtures.mariadb import admin_connect, run_sql
-from tests.integration.restore_helpers import schemas_like
+from cloudbackup.dburl import parse_db_url
+from cloudbackup.errors import OperationError
+from cloudbackup.restore import restore_backup, restore_dump_file
+from tests.fixtures.every_type import drop_database
+from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, run_sql
+from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +64,115 @@ def test_a_dump_under_ansi_quotes_loads_as_it_was_checked(db_settings, other, ta
     restore_dump_file(db_settings, str(path), target_database=target)
     # Then it loads as the check read it: the view v1 and nothing that reads the other database
     assert sorted(views_of(db_settings, target)) == ["v1"]
+
+
+def server_takes(db_settings, variable: str, value: str) -> bool:
+    """Whether a session on this server may set `variable` to `value`."""
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        try:
+            cur.execute(f"SET SESSION {variable} = %s", (value,))
+        except pymysql.MySQLError:
+            return False
+    return True
+
+
+TRIGGER_UNDER_MYSQL_COLLATION = (
+    b"/*!40101 SET NAMES utf8mb4 */;\n"
+    b"CREATE TABLE t (a int primary key, b varchar(20)) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;\n"
+    b"INSERT INTO t VALUES (1, 'x');\n"
+    b"/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n"
+    b"/*!50003 SET collation_connection  = utf8mb4_0900_ai_ci */ ;\n"
+    b"DELIMITER ;;\n"
+    b"/*!50003 CREATE*/ /*!50003 TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.b = UPPER(NEW.b) */;;\n"
+    b"DELIMITER ;\n"
+    b"/*!50003 SET collation_connection  = @saved_col_connection */ ;\n"
+)
+
+
+def test_a_trigger_under_a_collation_the_server_lacks_is_refused_before_anything_changes(
+    db_settings, target, tmp_path
+):
+    # Given a mysqldump file whose trigger was created under MySQL's utf8mb4_0900_ai_ci
+    path = tmp_path / "trigger.sql"
+    path.write_bytes(TRIGGER_UNDER_MYSQL_COLLATION)
+    if server_takes(db_settings, "collation_connection", "utf8mb4_0900_ai_ci"):
+        # When it is restored on a server that has that collation, Then it loads whole
+        restore_dump_file(db_settings, str(path), target_database=target)
+        assert schemas_like(db_settings, target) == [target]
+        return
+    # When it is restored on one that has not (MariaDB 10.11)
+    with pytest.raises(OperationError) as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it is refused before anything changes, in one line naming the trigger and the collation
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert "collation_connection utf8mb4_0900_ai_ci (trigger tr)" in message
+    assert schemas_like(db_settings, target) == []
+
+
+EVENT_IN_NAMED_ZONE = (
+    b"/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE t (a int primary key);\n"
+    b"DELIMITER ;;\n"
+    b"/*!50106 SET @save_time_zone= @@TIME_ZONE */ ;;\n"
+    b"/*!50106 SET TIME_ZONE= 'Europe/Berlin' */ ;;\n"
+    b"/*!50106 CREATE*/ /*!50106 EVENT e ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 03:00:00' "
+    b"ON COMPLETION PRESERVE DISABLE DO DELETE FROM t */ ;;\n"
+    b"/*!50106 SET TIME_ZONE= @save_time_zone */ ;;\n"
+    b"DELIMITER ;\n"
+)
+
+
+def test_an_event_in_a_named_time_zone_the_server_lacks_is_refused_before_anything_changes(
+    db_settings, target, tmp_path
+):
+    # Given a mysqldump file whose event was created in the time zone Europe/Berlin
+    path = tmp_path / "event.sql"
+    path.write_bytes(EVENT_IN_NAMED_ZONE)
+    if server_takes(db_settings, "time_zone", "Europe/Berlin"):
+        # When it is restored on a server with time zone tables, Then it loads whole
+        restore_dump_file(db_settings, str(path), target_database=target)
+        assert schemas_like(db_settings, target) == [target]
+        return
+    # When it is restored on a server without time zone tables
+    with pytest.raises(OperationError) as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it is refused before anything changes, in one line saying to load the zone tables
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert "time_zone Europe/Berlin (event e)" in message
+    assert "mysql_tzinfo_to_sql" in message
+    assert schemas_like(db_settings, target) == []
+
+
+@pytest.mark.skipif("mysql" not in SERVERS, reason="CLOUDBACKUP_TEST_SERVERS does not name mysql")
+def test_a_mysql_backup_whose_trigger_needs_a_mysql_collation_is_refused_by_mariadb_up_front(
+    mysql_server, tmp_path
+):
+    # Given a MySQL backup of a portable table whose trigger was created under MySQL's default
+    # connection collation (utf8mb4_0900_ai_ci), which MariaDB 10.11 lacks
+    mysql = parse_db_url(mysql_server.url, environ={})
+    mariadb = parse_db_url(TEST_DB_URL, environ={})
+    source, target = f"{PREFIX}src_{uuid.uuid4().hex[:8]}", f"{PREFIX}{uuid.uuid4().hex[:8]}"
+    try:
+        with admin_connect(mysql) as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{source}` COLLATE utf8mb4_unicode_ci")
+            cur.execute(f"USE `{source}`")
+            cur.execute("SET NAMES utf8mb4 COLLATE utf8mb4_0900_ai_ci")
+            cur.execute("CREATE TABLE t (a int primary key, b varchar(20))")
+            cur.execute("INSERT INTO t VALUES (1, 'x')")
+            cur.execute("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.b = UPPER(NEW.b)")
+        entry = back_up(mysql, source, tmp_path)
+        # When it is restored into MariaDB
+        with pytest.raises(OperationError) as refused:
+            restore_backup(mariadb, entry, target_database=target)
+        # Then it is refused before anything changes, in one line naming the trigger and the collation
+        message = str(refused.value)
+        assert "\n" not in message
+        assert "refused before any change" in message
+        assert "collation_connection utf8mb4_0900_ai_ci (trigger tr)" in message
+        assert schemas_like(mariadb, target) == []
+    finally:
+        drop_database(mysql, source)
+        drop_database(mariadb, target)

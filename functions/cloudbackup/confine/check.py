@@ -166,6 +166,13 @@ class Confinement:
     # restoring account may keep them (preflight/check.py check_definers): a trigger comes after its
     # table's rows, so the load would otherwise learn it late. Only DDL is read for it, never rows.
     definers: dict[str, str] | None = None
+    # When given (the pass before loading): each session setting the dump gives a named value that a
+    # server may lack (a character set, a collation, a named time zone: MySQL's utf8mb4_0900_ai_ci on
+    # MariaDB, Europe/Berlin without the time zone tables), with the first object created under it, for
+    # asking the target once, before anything changes (preflight/check.py check_session_settings): the
+    # SET would otherwise fail where the load reaches it, a trigger's after its table's rows.
+    settings: dict[tuple[str, str], str] | None = None
+    _unnamed: list[tuple[str, str]] = field(default_factory=list)  # settings before their first object
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -429,6 +436,9 @@ class Confinement:
                 raise _No("sets the character set to something other than a name")
             named = a[2:3] if first.text == b"CHARACTER" else a[1:2]
             self._set_client_charset(named)
+            self._note_setting("character_set_client", named)
+            if first.text == b"NAMES" and len(a) == 4 and a[2].text == b"COLLATE":
+                self._note_setting("collation_connection", a[3:])
             return
         if first.kind == "var" and not first.text.startswith(b"@@"):
             name, rest = None, a[1:]
@@ -457,12 +467,34 @@ class Confinement:
             raise _No("is not a SET of a session variable")
         value = rest[1:]
         self._set_value(value)
+        if name is not None:
+            self._note_setting(name, value)
         if name == "character_set_client":
             self._set_client_charset(value)
         if self.follow_sql_mode:
             self._follow(name, target, value)
             if target is not None:
                 self._follow_charset_var(target, value)
+
+    def _note_setting(self, name: str, value: list[Token]) -> None:
+        """Note a named value of a setting a server may lack (see `settings`), as the server runs it."""
+        v = value[0] if len(value) == 1 else None
+        if self.settings is None or not self.follow_sql_mode or name not in PROBED_SETTINGS or v is None:
+            return
+        if v.kind not in ("word", "name", "string") or v.text == b"DEFAULT":
+            return  # (a variable puts back what the session had: a value the server gave)
+        text = _unescape(v.text, self.modes.backslash_escapes) if v.kind == "string" else v.raw or v.text
+        key = (name, text.decode("utf-8", "replace"))
+        if key not in self.settings:
+            self.settings[key] = ""
+            self._unnamed.append(key)
+
+    def _name_settings(self, sql: bytes) -> None:
+        """The object a CREATE makes is the first under the settings noted since the last one."""
+        for key in self._unnamed:
+            if self.settings is not None and self.settings.get(key) == "":
+                self.settings[key] = object_name(sql)
+        self._unnamed.clear()
 
     def _set_client_charset(self, value: list[Token]) -> None:
         """A SET of the client character set: refused for one where a backslash or backquote byte can
@@ -571,6 +603,8 @@ class Confinement:
         if kind is None:
             what = " ".join(t.text.decode("utf-8", "replace") for t in toks[: i + 1] if t.kind == "word")
             raise _No(f"is {what}, which a dump does not contain")
+        if head == "CREATE" and self._unnamed:
+            self._name_settings(sql)
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
             toks = _without_own_file_tablespace(toks)
@@ -747,6 +781,12 @@ class Confinement:
         self.modes.follow(mode)
 
 
+# Session settings whose named values a server may lack: SET fails there ("Unknown collation", "Unknown or
+# incorrect time zone").
+PROBED_SETTINGS = frozenset(
+    {"character_set_client", "character_set_results", "character_set_connection", "collation_connection"}
+    | {"time_zone"}
+)
 _DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
 _DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
 # (INSERT/REPLACE without INTO, their and UPDATE's/DELETE's options, ALTER TABLE … RENAME [AS]: a table,

@@ -15,7 +15,12 @@ from cloudbackup.preflight.rules import (
     primary_key_problem,
     stored_program_problem,
 )
-from cloudbackup.preflight.target import definers_refused, inspect_target, routine_bodies_hidden
+from cloudbackup.preflight.target import (
+    definers_refused,
+    inspect_target,
+    routine_bodies_hidden,
+    settings_refused,
+)
 
 
 def check_restorable(
@@ -91,6 +96,35 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
         f"definer (it needs SET_ANY_DEFINER on MySQL, SET USER on MariaDB, or SUPER; on MySQL also "
         f"SYSTEM_USER for a definer holding it): {named}; rerun with --definer current to create them as "
         "the restoring user"
+    )
+
+
+def check_session_settings(
+    db: DbSettings, settings: dict[tuple[str, str], str], what: str, target_database: str
+) -> None:
+    """`settings`: each (session variable, named value) the dump sets, with the first object created
+    under it, as the check before loading found them. One the target lacks (MySQL's collation
+    utf8mb4_0900_ai_ci on MariaDB, a named time zone without the time zone tables) is refused now, in one
+    line naming the objects, instead of failing where the load reaches its SET."""
+    if not settings:
+        return
+    refused = settings_refused(db, settings)
+    if not refused:
+        return
+    named = "; ".join(
+        f"{variable} {value}" + (f" ({settings[(variable, value)]})" if settings[(variable, value)] else "")
+        for variable, value in refused
+    )
+    hint = (
+        ": load the server's time zone tables (mysql_tzinfo_to_sql /usr/share/zoneinfo | mysql mysql), then "
+        "restore again"
+        if "time zone" in refused.values()
+        else ""
+    )
+    lacks = " and ".join(sorted({f"{kind}s" for kind in refused.values()}))
+    raise OperationError(
+        f"{what} into {target_database} refused before any change: the server lacks the {lacks} the dump "
+        f"sets for its objects: {named}{hint}"
     )
 
 
