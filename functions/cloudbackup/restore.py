@@ -45,6 +45,7 @@ from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier, setting_literal
 from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.name_case import Created
 from cloudbackup.mysql.routines import hidden_routines
 from cloudbackup.mysql.server_text import SHOW_SQL_MODE
 from cloudbackup.mysql.staging import (
@@ -58,7 +59,12 @@ from cloudbackup.mysql.staging import (
 from cloudbackup.mysql.subset_triggers import leave_out_triggers
 from cloudbackup.mysql.swap import SwapPlan, publish
 from cloudbackup.mysql.system_user import refuse_unreplaceable
-from cloudbackup.preflight.check import check_definers, check_restorable, check_session_settings
+from cloudbackup.preflight.check import (
+    check_definers,
+    check_dump_name_case,
+    check_restorable,
+    check_session_settings,
+)
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
@@ -293,11 +299,12 @@ def restore_dump_file(
         ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
         definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
         settings: dict[tuple[str, str], str] = {}
+        made: list[Created] = []  # (what its CREATEs make: a file has no manifest naming its tables)
         try:
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
                     lambda: _confinement(
-                        db, where, target, None, runs=runs, definers=definers, settings=settings
+                        db, where, target, None, runs=runs, definers=definers, settings=settings, made=made
                     ),
                     lambda check: check(ending.watch(_dump_sql(compression, path))),
                     sql_bytes,
@@ -315,6 +322,7 @@ def restore_dump_file(
         if definers:
             check_definers(db, definers, f"restore of {where}", target)
         check_session_settings(db, settings, f"restore of {where}", target)
+        check_dump_name_case(db, made, f"restore of {where}", target)
         if dry_run:
             return result
         # Tables the file creates without a character set get what the stock client would give them: the
@@ -600,6 +608,7 @@ def _confinement(
     runs: ConditionalComments | None = None,
     definers: dict[str, str] | None = None,
     settings: dict[tuple[str, str], str] | None = None,
+    made: list[Created] | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
     Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
@@ -609,6 +618,8 @@ def _confinement(
         definers.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
     if settings is not None:
         settings.clear()
+    if made is not None:
+        made.clear()
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -624,6 +635,7 @@ def _confinement(
         runs=runs,
         definers=definers,
         settings=settings,
+        created=made,
     )
 
 

@@ -176,3 +176,51 @@ def test_a_mysql_backup_whose_trigger_needs_a_mysql_collation_is_refused_by_mari
     finally:
         drop_database(mysql, source)
         drop_database(mariadb, target)
+
+
+def lower_case_table_names(db_settings) -> int:
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@lower_case_table_names")
+        return int(cur.fetchone()[0])
+
+
+def test_a_dump_file_whose_trigger_names_a_table_in_another_case_is_refused_where_names_keep_case(
+    db_settings, target, tmp_path
+):
+    # Given a dump file made where table names fold (its tables in lower case) whose trigger writes into
+    # `AuditLog`, and a server that compares table names with case
+    if lower_case_table_names(db_settings):
+        pytest.skip("this server compares table names without case")
+    path = tmp_path / "folded.sql"
+    path.write_bytes(
+        b"CREATE TABLE auditlog (at int);\nCREATE TABLE t (a int primary key);\nDELIMITER ;;\n"
+        b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO AuditLog VALUES (NEW.a);;\n"
+        b"DELIMITER ;\n"
+    )
+    # When it is restored
+    with pytest.raises(OperationError) as refused:
+        restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it is refused before anything changes, in one line naming the trigger and the name
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert "trigger `tr` names `AuditLog` for table `auditlog`" in message
+    assert schemas_like(db_settings, target) == []
+
+
+def test_a_dump_file_whose_trigger_names_its_own_table_of_two_alike_restores(db_settings, target, tmp_path):
+    # Given a dump file from a server comparing names with case: tables `Log` and `log`, and a trigger
+    # writing into `log` as it is named
+    if lower_case_table_names(db_settings):
+        pytest.skip("this server compares table names without case")
+    path = tmp_path / "cased.sql"
+    path.write_bytes(
+        b"CREATE TABLE Log (at int);\nCREATE TABLE log (at int);\nCREATE TABLE t (a int primary key);\n"
+        b"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW INSERT INTO log VALUES (NEW.a);\n"
+    )
+    # When it is restored, Then it loads, and the trigger writes where it did
+    restore_dump_file(db_settings, str(path), target_database=target)
+    run_sql(db_settings, target, "INSERT INTO t VALUES (5)")
+    with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
+        cur.execute("SELECT (SELECT COUNT(*) FROM Log), (SELECT COUNT(*) FROM log)")
+        assert cur.fetchone() == (0, 1)

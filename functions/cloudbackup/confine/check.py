@@ -23,6 +23,7 @@ from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.definer import definer_of, object_name
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.literals import Kinds, proven_kinds
+from cloudbackup.mysql.name_case import Created, made_by
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 from cloudbackup.printable import one_line
@@ -172,6 +173,10 @@ class Confinement:
     # asking the target once, before anything changes (preflight/check.py check_session_settings): the
     # SET would otherwise fail where the load reaches it, a trigger's after its table's rows.
     settings: dict[tuple[str, str], str] | None = None
+    # When given (the pass before loading a plain file): what each CREATE makes, and the table names a
+    # program's body is written with, to find those written in another letter case than the file's
+    # tables (preflight/check.py check_dump_name_case): a backup's manifest lists them; a file cannot.
+    created: list[Created] | None = None
     _unnamed: list[tuple[str, str]] = field(default_factory=list)  # settings before their first object
 
     def __post_init__(self) -> None:
@@ -605,6 +610,8 @@ class Confinement:
             raise _No(f"is {what}, which a dump does not contain")
         if head == "CREATE" and self._unnamed:
             self._name_settings(sql)
+        if head == "CREATE" and self.created is not None and (made := made_by(kind, toks[i + 1 :])):
+            self.created.append(made)
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
             toks = _without_own_file_tablespace(toks)

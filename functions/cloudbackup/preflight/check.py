@@ -6,6 +6,7 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.name_case import Created, dump_name_case_references
 from cloudbackup.mysql.staging import MAX_NAME
 from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import (
@@ -68,6 +69,24 @@ def check_restorable(
     for problem in (primary_key_problem(contents, target), stored_program_problem(contents, target)):
         if problem:
             raise OperationError(refused + problem)
+
+
+def check_dump_name_case(db: DbSettings, made: list[Created], what: str, target_database: str) -> None:
+    """A plain dump file's tables against its programs' references, as check_restorable checks a backup's
+    manifest: on a server comparing table names with case, a program naming a table in another case than
+    the file's own fails at its first use; on one comparing without, tables alike but for case clash."""
+    if not made:
+        return
+    target = inspect_target(db)
+    refused = f"{what} into {target_database} refused before any change: "
+    folded = name_case_problem((c.name for c in made if c.kind == "table"), target)
+    if folded:
+        raise OperationError(refused + folded.replace("the backup holds", "the file holds"))
+    cased = name_case_reference_problem(dump_name_case_references(made), None, target)
+    if cased:
+        for backup, dump in (("the backup was made", "the file was made"), ("back up again", "dump again")):
+            cased = cased.replace(backup, dump)
+        raise OperationError(refused + cased)
 
 
 def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_database: str) -> None:
