@@ -12,7 +12,7 @@ from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup, restore_dump_file
 from tests.fixtures.every_type import drop_database
-from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, run_sql
+from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, flavour, run_sql
 from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -224,3 +224,37 @@ def test_a_dump_file_whose_trigger_names_its_own_table_of_two_alike_restores(db_
     with admin_connect(db_settings, target) as conn, conn.cursor() as cur:
         cur.execute("SELECT (SELECT COUNT(*) FROM Log), (SELECT COUNT(*) FROM log)")
         assert cur.fetchone() == (0, 1)
+
+
+@pytest.fixture
+def ansi_quotes_by_default(db_settings):
+    """The server's default sql_mode with ANSI_QUOTES, for the sessions opened meanwhile: only on the
+    session's own MySQL (the machine's MariaDB is shared, its global settings stay as they are)."""
+    if flavour(db_settings) != "mysql":
+        pytest.skip("the shared MariaDB's global settings are not changed")
+    with admin_connect(db_settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.sql_mode")
+        (before,) = cur.fetchone()
+        cur.execute("SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',ANSI_QUOTES')")
+    try:
+        yield
+    finally:
+        with admin_connect(db_settings) as conn, conn.cursor() as cur:
+            cur.execute("SET GLOBAL sql_mode = %s", (before,))
+
+
+def test_a_dump_loads_as_it_was_checked_under_a_server_default_of_ansi_quotes(
+    db_settings, ansi_quotes_by_default, other, target, tmp_path
+):
+    # Given a server whose sessions start under ANSI_QUOTES, and a dump that sets no sql_mode, whose
+    # view's alias "a\" is a whole name there, the rest of its line a comment hiding another view
+    path = tmp_path / "default_ansi.sql"
+    path.write_bytes(
+        b'CREATE VIEW v1 AS SELECT 1 AS "a\\" # ";CREATE VIEW v2 AS SELECT a FROM "'
+        + other.encode()
+        + b'"."t";-- \n;\nCREATE TABLE t (a int primary key);\n'
+    )
+    # When it is restored into a new database
+    restore_dump_file(db_settings, str(path), target_database=target)
+    # Then it loads as the check read it: the view v1 and nothing that reads the other database
+    assert sorted(views_of(db_settings, target)) == ["v1"]
