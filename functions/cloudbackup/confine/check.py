@@ -486,7 +486,7 @@ class Confinement:
         v = value[0] if len(value) == 1 else None
         if self.settings is None or not self.follow_sql_mode or name not in PROBED_SETTINGS or v is None:
             return
-        if v.kind not in ("word", "name", "string") or v.text == b"DEFAULT":
+        if v.kind not in ("word", "name", "string") or (v.kind == "word" and v.text in (b"DEFAULT", b"NULL")):
             return  # (a variable puts back what the session had: a value the server gave)
         text = _unescape(v.text, self.modes.backslash_escapes) if v.kind == "string" else v.raw or v.text
         key = (name, text.decode("utf-8", "replace"))
@@ -494,11 +494,12 @@ class Confinement:
             self.settings[key] = ""
             self._unnamed.append(key)
 
-    def _name_settings(self, sql: bytes) -> None:
-        """The object a CREATE makes is the first under the settings noted since the last one."""
+    def _name_settings(self, made: str) -> None:
+        """The object a CREATE makes (`made`: `trigger tr`) is the first under the settings noted since
+        the last one."""
         for key in self._unnamed:
             if self.settings is not None and self.settings.get(key) == "":
-                self.settings[key] = object_name(sql)
+                self.settings[key] = made
         self._unnamed.clear()
 
     def _set_client_charset(self, value: list[Token]) -> None:
@@ -608,9 +609,10 @@ class Confinement:
         if kind is None:
             what = " ".join(t.text.decode("utf-8", "replace") for t in toks[: i + 1] if t.kind == "word")
             raise _No(f"is {what}, which a dump does not contain")
+        made = made_by(kind, toks[i + 1 :]) if head == "CREATE" else None
         if head == "CREATE" and self._unnamed:
-            self._name_settings(sql)
-        if head == "CREATE" and self.created is not None and (made := made_by(kind, toks[i + 1 :])):
+            self._name_settings(f"{made.kind} {made.name}" if made else object_name(sql))
+        if made is not None and self.created is not None:
             self.created.append(made)
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
