@@ -79,7 +79,7 @@ def check_dump_name_case(db: DbSettings, made: list[Created], what: str, target_
         return
     target = inspect_target(db)
     refused = f"{what} into {target_database} refused before any change: "
-    folded = name_case_problem((c.name for c in made if c.kind == "table"), target)
+    folded = name_case_problem(sorted({c.name for c in made if c.kind == "table"}), target)  # (once each)
     if folded:
         raise OperationError(refused + folded.replace("the backup holds", "the file holds"))
     cased = name_case_reference_problem(dump_name_case_references(made), None, target)
