@@ -57,7 +57,7 @@ from cloudbackup.mysql.staging import (
     working_copy,
 )
 from cloudbackup.mysql.subset_triggers import leave_out_triggers
-from cloudbackup.mysql.swap import SwapPlan, publish
+from cloudbackup.mysql.swap import SwapPlan, publish, tables_of
 from cloudbackup.mysql.system_user import refuse_unreplaceable
 from cloudbackup.preflight.check import (
     check_definers,
@@ -65,6 +65,7 @@ from cloudbackup.preflight.check import (
     check_restorable,
     check_session_settings,
 )
+from cloudbackup.preflight.new_target import refuse_unremovable_new_target
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
 
@@ -163,11 +164,15 @@ def restore_backup(
         # The session settings the loaded frames set, with the objects made under them (likewise).
         settings: dict[tuple[str, str], str] = {}
         loaded = {f.offset for f in frames}
+        created: list[str] = []  # the tables the object's CREATE TABLEs name, in order
 
         def read(check: Callable[[Iterable[bytes]], None]) -> None:
             def statements(frame: Frame, sql: Iterable[bytes]) -> None:
                 found_before, set_before = set(definers or ()), set(settings)
+                before = len(created)
                 check(checked(sql, stop))
+                if frame.kind == "table" and frame.offset in loaded:
+                    refuse_misnamed_frame(manifest, frame, created[before:])
                 if definers and frame.offset not in loaded:
                     for name in set(definers) - found_before:  # (found only in this frame: not created)
                         del definers[name]
@@ -182,7 +187,14 @@ def restore_backup(
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
                     lambda: _confinement(
-                        db, where, target, manifest.database, runs=runs, definers=definers, settings=settings
+                        db,
+                        where,
+                        target,
+                        manifest.database,
+                        runs=runs,
+                        definers=definers,
+                        settings=settings,
+                        created=created,
                     ),
                     read,
                     manifest.sql_bytes,
@@ -232,6 +244,7 @@ def restore_backup(
             result.triggers_left_out = leave_out_triggers(
                 db, staging.name, target, [t.name for t in manifest.tables], tables
             )
+        refuse_unloaded(db, staging.name, result.restored_tables, manifest.id)
         # Not asked again from here: a RENAME stopped half-way would leave the target half-restored.
         wanted = None if tables is None else tables + needed_sequences(db, staging.name, tables)
         plan = SwapPlan(
@@ -475,8 +488,11 @@ def check_target(db: DbSettings, target: str, in_place: bool) -> list[str]:
     in-place restore replaces)."""
     refuse_unusable_target(target)
     with connect(db, database="") as conn, conn.cursor() as cur:
-        contents = schema_contents(cur, target) if schema_exists(cur, target) else []
+        exists = schema_exists(cur, target)
+        contents = schema_contents(cur, target) if exists else []
         unfinished = bool(contents) and marked_unfinished(cur, target)
+        if not exists:
+            refuse_unremovable_new_target(cur, db.user, target)
     if unfinished and not in_place:
         raise UsageError(
             f"target database {target} holds what a restore that did not finish left: its tables, "
@@ -554,6 +570,33 @@ def tables_except(manifest: Manifest, tables: list[str] | None, exclude: list[st
     return kept
 
 
+def refuse_misnamed_frame(manifest: Manifest, frame: Frame, created: list[str]) -> None:
+    """A table's frame must create that table and no other: a frame index naming another (a crafted
+    or mismatched manifest) would have a restore report as restored a table it never published."""
+    other = next((name for name in created if name != frame.name), None)
+    if other is None and created:
+        return
+    creates = f"creates table {other!r}" if other is not None else "creates no table"
+    raise IntegrityError(
+        f"backup {manifest.id}: the frame of table {frame.name!r} (offset {frame.offset}) {creates}: "
+        "its manifest does not describe its object; nothing was restored"
+    )
+
+
+def refuse_unloaded(db: DbSettings, staging: str, tables: list[str], backup_id: str) -> None:
+    """Before publishing, each table the restore will report is in staging: one its frame did not create
+    (or renamed away) would be reported restored and published as nothing."""
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        # (in either case: a server with lower_case_table_names stores a `Foo` as `foo`)
+        loaded = {name.casefold() for name in tables_of(cur, staging)}
+    missing = [t for t in tables if t.casefold() not in loaded]
+    if missing:
+        raise IntegrityError(
+            f"backup {backup_id}: its frame of table {missing[0]!r} did not load that table; nothing was "
+            "published"
+        )
+
+
 def frame_label(frame: Frame) -> str:
     return f"{frame.kind} {frame.name}" if frame.name else frame.kind
 
@@ -609,6 +652,7 @@ def _confinement(
     definers: dict[str, str] | None = None,
     settings: dict[tuple[str, str], str] | None = None,
     made: list[Created] | None = None,
+    created: list[str] | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
     Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
@@ -620,6 +664,8 @@ def _confinement(
         settings.clear()
     if made is not None:
         made.clear()
+    if created is not None:
+        created.clear()
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -635,7 +681,8 @@ def _confinement(
         runs=runs,
         definers=definers,
         settings=settings,
-        created=made,
+        made=made,
+        created_tables=created,
     )
 
 

@@ -11,7 +11,7 @@ from cloudbackup.mysql.splitter import Statement
 def passed(*statements: bytes, runs: bool = True) -> Confinement:
     check = Confinement(
         where="f.sql", follow_sql_mode=True, runs=lambda opener: runs or not opener.startswith(b"/*M"),
-        settings={}, created=[],
+        settings={}, made=[],
     )  # fmt: skip
     for number, sql in enumerate(statements, 1):
         check.check(Statement(number, number, sql))
@@ -68,7 +68,7 @@ def test_a_file_whose_program_names_a_table_in_another_case_is_found():
         b"CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM Log",
     )
     # When its references are read
-    found = dump_name_case_references(check.created or [])
+    found = dump_name_case_references(check.made or [])
     # Then each name no table has as written is found, with the table it means (of two alike, the
     # name written as one of them is its own), and the trigger's table
     assert [(r.kind, r.name, r.table, r.written, r.means) for r in found] == [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -534,5 +536,31 @@ def _version() -> str:
     return __version__
 
 
+def run() -> NoReturn:
+    """The `cloudbackup` command (and `python -m cloudbackup.cli.main`)."""
+    leave(main())
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with `code` without tearing the interpreter down.
+
+    Python's own exit frees every module's objects and runs a last garbage collection: 40-70 ms after
+    a restore or a backup on the 2-vCPU benchmark VM, paid after the work is done, by every command
+    a script runs. Skipped only when nothing can be lost by it: the exit handlers (logging's flush,
+    pending temporary-file finalizers) run first and the output is flushed; while another thread still
+    runs, or a flush fails, Python exits the usual way (it waits for that thread, reports that error).
+    """
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        else:
+            os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -176,8 +176,14 @@ class Confinement:
     # When given (the pass before loading a plain file): what each CREATE makes, and the table names a
     # program's body is written with, to find those written in another letter case than the file's
     # tables (preflight/check.py check_dump_name_case): a backup's manifest lists them; a file cannot.
-    created: list[Created] | None = None
+    made: list[Created] | None = None
     _unnamed: list[tuple[str, str]] = field(default_factory=list)  # settings before their first object
+    # When given (the pass before loading): the name of each table a CREATE TABLE creates, in order, so
+    # that a restore can tell a table frame that creates another table than the one it is indexed as.
+    created_tables: list[str] | None = None
+    # Whether the statement checked last creates an event, as the server reads it (the loader holds
+    # those back: mysql/feed.py), whatever comments stand between its words.
+    created_event: bool = False
 
     def __post_init__(self) -> None:
         names = {n.lower() for n in self.databases} | allowed.SYSTEM_DATABASES
@@ -219,6 +225,7 @@ class Confinement:
 
     def check(self, stmt: Statement) -> Verdict:
         self.last_row_kinds = None  # (set again only by this statement's own reading: `_rows`)
+        self.created_event = False
         try:
             return self._check(stmt.sql)
         except _OtherDatabase as other:
@@ -612,8 +619,10 @@ class Confinement:
         made = made_by(kind, toks[i + 1 :]) if head == "CREATE" else None
         if head == "CREATE" and self._unnamed:
             self._name_settings(f"{made.kind} {made.name}" if made else object_name(sql))
-        if made is not None and self.created is not None:
-            self.created.append(made)
+        if made is not None and self.made is not None:
+            self.made.append(made)
+        if head == "CREATE" and kind == "EVENT":
+            self.created_event = True
         if head == "CREATE" and kind == "TABLE":
             self._create_table(toks[i + 1 :])
             toks = _without_own_file_tablespace(toks)
@@ -633,6 +642,8 @@ class Confinement:
             self.definers[object_name(sql)] = account
 
     def _create_table(self, rest: list[Token]) -> None:
+        if self.created_tables is not None and (name := _created_name(rest)) is not None:
+            self.created_tables.append(name)
         for t in rest:
             if t.kind == "word" and t.text == b"SELECT" and not self.binlog_ddl:
                 raise _No("creates a table from a query, which a dump does not do")
@@ -818,6 +829,19 @@ _CLAUSES = {
     *(b"INTO", b"RETURN", b"RETURNS", b"DECLARE", b"THEN", b"ELSE", b"WHEN", b"DO", b"BEGIN", b"END"),
     *(b"UNION", b"WINDOW", b"PARTITION", b"WITH", b"CALL", b"IF", b"WHILE", b"REPEAT", b"UNTIL"),
 }
+
+
+def _created_name(rest: list[Token]) -> str | None:
+    """The table a CREATE TABLE names (after `CREATE … TABLE`), without a database's qualifier."""
+    i = 0
+    while i < len(rest) and rest[i].kind == "word" and rest[i].text in (b"IF", b"NOT", b"EXISTS"):
+        i += 1
+    if i + 2 < len(rest) and rest[i + 1].kind == "op" and rest[i + 1].text == b".":
+        i += 2  # `db`.`table`: the check refuses any database but the source's
+    if i >= len(rest) or rest[i].kind not in ("name", "word"):
+        return None
+    t = rest[i]
+    return (t.text if t.kind == "name" else t.raw or t.text).decode("utf-8", "replace")
 
 
 def _in_table_list(toks: list[Token], comma: int) -> bool:

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 
 from cloudbackup.confine.check import Confinement
+from cloudbackup.confine.event_status import creates_disabled
 from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
-from cloudbackup.mysql.load import Loader, classify, is_ddl, table_of
+from cloudbackup.mysql.load import Loader, LoadError, classify, is_ddl, table_of
 from cloudbackup.mysql.session_text import stored_program, with_session
 from cloudbackup.mysql.splitter import Statement, split_statements
 from cloudbackup.progress import Progress
@@ -116,12 +117,20 @@ class StatementFeed:
         kind = classify(stmt.sql)
         if kind == "rows" and self.schema_only:
             return
-        if kind == "once" and _CREATE_EVENT.match(stmt.sql):
+        # (The check read the statement as the server does: an event is held back whatever comments
+        # stand between its CREATE and EVENT.)
+        if kind == "once" and (self.confinement.created_event or _CREATE_EVENT.match(stmt.sql)):
             settings = self.loader.session_values(EVENT_SESSION)
             settings["character_set_results"] = settings["character_set_client"]
             sql = self.loader.rewriter.rewrite(stmt.sql)
             if self.events_disabled:
                 sql = events_disabled(sql)
+                if not creates_disabled(sql, self.confinement):
+                    raise LoadError(
+                        f"{where}: statement {stmt.number} (line {stmt.line}) creates an event whose status "
+                        "is not written where SHOW CREATE EVENT writes it, so it cannot be created DISABLED "
+                        "as this copy's events must be; it was not created"
+                    )
             self.events.append(with_session(settings, stored_program(sql)))
             return
         if kind == "once" and self.deferred and is_ddl(stmt.sql):

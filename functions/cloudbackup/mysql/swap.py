@@ -56,6 +56,7 @@ from cloudbackup.mysql.staging import UNFINISHED, free_before_name, schema_exist
 from cloudbackup.mysql.system_user import refuse_unreplaceable
 from cloudbackup.mysql.triggers import table_triggers, triggers_by_table
 from cloudbackup.mysql.views import views_section
+from cloudbackup.preflight.new_target import refuse_unremovable_new_target
 
 log = logging.getLogger(__name__)
 
@@ -209,23 +210,10 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         refuse_unreplaceable(cur, target, db.user, with_triggers=plan.definer == "keep", tables=plan.tables)
         cur.execute(f"USE {q(staging)}")
         keep = free_before_name(cur, target, datetime.now(UTC))
-        cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")
-        _mark_unfinished(cur, keep)
         marked = UNFINISHED in live  # (by a restore that never finished: this one drops it at its end)
     else:
         created_target = not schema_exists(cur, target)
-        cur.execute(
-            f"CREATE DATABASE IF NOT EXISTS {q(target)} "
-            f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
-        )
         marked = False
-    if not marked:
-        _mark_unfinished(cur, staging)
-        moving.append(UNFINISHED)  # (into the target with the new tables, in the same RENAME)
-    _drop_triggers(cur, staging, moving)
-    # (A whole restore too: a backup or dump file without a parent table, older or mysqldump's
-    # --ignore-table, would leave its children's keys naming the staging database dropped at the end.)
-    _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
     token = secrets.token_hex(4)
     swap = _Swap(
         target=target,
@@ -234,10 +222,31 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
         aside={t: f"{ASIDE}{token}_{n}" for n, t in enumerate(old_triggers) if t not in constrained},
         keep=keep,
         old_triggers=old_triggers,
-        created_target=created_target,
+        created_target=False,  # (set once this restore has created it: only then is it its to drop)
     )
     with ExitStack() as past_the_swap:
         try:
+            # From the first database this creates, a failure takes it away again (_undo): a new target
+            # left empty would read as restored, a kept copy as what a restore replaced.
+            if keep is not None:
+                cur.execute(f"CREATE DATABASE {q(keep)} CHARACTER SET {_charset_of(cur, target)}")
+                _mark_unfinished(cur, keep)
+            elif created_target:
+                refuse_unremovable_new_target(cur, db.user, target)  # (asked before the load too)
+                # (No IF NOT EXISTS: one that another session created meanwhile is not this restore's.)
+                cur.execute(
+                    f"CREATE DATABASE {q(target)} "
+                    f"CHARACTER SET {setting_name(plan.charset)} COLLATE {setting_name(plan.collation)}"
+                )
+                swap.created_target = True
+            if not marked:
+                _mark_unfinished(cur, staging)
+                moving.append(UNFINISHED)  # (into the target with the new tables, in the same RENAME)
+            _drop_triggers(cur, staging, moving)
+            # (A whole restore too: a backup or dump file without a parent table, older or mysqldump's
+            # --ignore-table, would leave its children's keys naming the staging database dropped at the
+            # end.)
+            _repoint_foreign_keys(cur, staging, moving, away_from=staging, to=target)
             # The triggers of tables that cannot step aside: from here until the new ones exist,
             # writers to those tables run without them.
             bare = [t for t in old_triggers if t not in swap.aside]
@@ -253,7 +262,7 @@ def _publish(db: DbSettings, conn: Any, cur: Any, plan: SwapPlan) -> str | None:
                     "which cannot stop halfway now"
                 )
             )
-            if not created_target and not plan.in_place:
+            if not swap.created_target and not plan.in_place:
                 # An existing empty target takes the source's defaults, as a new one is created with them.
                 cur.execute(
                     f"ALTER DATABASE {q(target)} "
