@@ -45,6 +45,7 @@ from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier, setting_literal
 from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.name_case import Created
 from cloudbackup.mysql.routines import hidden_routines
 from cloudbackup.mysql.server_text import SHOW_SQL_MODE
 from cloudbackup.mysql.staging import (
@@ -58,7 +59,12 @@ from cloudbackup.mysql.staging import (
 from cloudbackup.mysql.subset_triggers import leave_out_triggers
 from cloudbackup.mysql.swap import SwapPlan, publish, tables_of
 from cloudbackup.mysql.system_user import refuse_unreplaceable
-from cloudbackup.preflight.check import check_definers, check_restorable
+from cloudbackup.preflight.check import (
+    check_definers,
+    check_dump_name_case,
+    check_restorable,
+    check_session_settings,
+)
 from cloudbackup.preflight.new_target import refuse_unremovable_new_target
 from cloudbackup.progress import NoProgress, Progress
 from cloudbackup.verify import FrameStream, decode, decoded_ahead, verify_backup
@@ -155,12 +161,14 @@ def restore_backup(
         # The objects the pass finds with another account's definer, when kept: only the loaded frames' count
         # (the pass reads every frame, but a trigger of a table not restored is not created).
         definers: dict[str, str] | None = {} if definer == "keep" else None
+        # The session settings the loaded frames set, with the objects made under them (likewise).
+        settings: dict[tuple[str, str], str] = {}
         loaded = {f.offset for f in frames}
         created: list[str] = []  # the tables the object's CREATE TABLEs name, in order
 
         def read(check: Callable[[Iterable[bytes]], None]) -> None:
             def statements(frame: Frame, sql: Iterable[bytes]) -> None:
-                found_before = set(definers or ())
+                found_before, set_before = set(definers or ()), set(settings)
                 before = len(created)
                 check(checked(sql, stop))
                 if frame.kind == "table" and frame.offset in loaded:
@@ -168,6 +176,9 @@ def restore_backup(
                 if definers and frame.offset not in loaded:
                     for name in set(definers) - found_before:  # (found only in this frame: not created)
                         del definers[name]
+                if frame.offset not in loaded:
+                    for setting in set(settings) - set_before:  # (likewise: not run)
+                        del settings[setting]
 
             verify_backup(entry, statements=statements)
 
@@ -176,7 +187,14 @@ def restore_backup(
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
                     lambda: _confinement(
-                        db, where, target, manifest.database, runs=runs, definers=definers, created=created
+                        db,
+                        where,
+                        target,
+                        manifest.database,
+                        runs=runs,
+                        definers=definers,
+                        settings=settings,
+                        created=created,
                     ),
                     read,
                     manifest.sql_bytes,
@@ -185,6 +203,7 @@ def restore_backup(
             raise _failed(exc, target) from None
         if definers:
             check_definers(db, definers, f"restore of backup {manifest.id}", target)
+        check_session_settings(db, settings, f"restore of backup {manifest.id}", target)
         if dry_run:
             return result
     with _staged(db, target, manifest.charset, manifest.collation, progress, result, started) as (
@@ -292,10 +311,14 @@ def restore_dump_file(
         sql_bytes = os.path.getsize(path) * (1 if compression == "none" else 5)
         ending = DumpEnding()  # a file cut short between statements is refused too, before anything changes
         definers: dict[str, str] | None = {} if definer == "keep" else None  # (see restore_backup)
+        settings: dict[tuple[str, str], str] = {}
+        made: list[Created] = []  # (what its CREATEs make: a file has no manifest naming its tables)
         try:
             with ConditionalComments(db) as runs:
                 first = check_before_loading(
-                    lambda: _confinement(db, where, target, None, runs=runs, definers=definers),
+                    lambda: _confinement(
+                        db, where, target, None, runs=runs, definers=definers, settings=settings, made=made
+                    ),
                     lambda check: check(ending.watch(_dump_sql(compression, path))),
                     sql_bytes,
                 )
@@ -311,6 +334,8 @@ def restore_dump_file(
             raise _failed(exc, target) from None
         if definers:
             check_definers(db, definers, f"restore of {where}", target)
+        check_session_settings(db, settings, f"restore of {where}", target)
+        check_dump_name_case(db, made, f"restore of {where}", target)
         if dry_run:
             return result
         # Tables the file creates without a character set get what the stock client would give them: the
@@ -625,6 +650,8 @@ def _confinement(
     staging: str = "",
     runs: ConditionalComments | None = None,
     definers: dict[str, str] | None = None,
+    settings: dict[tuple[str, str], str] | None = None,
+    made: list[Created] | None = None,
     created: list[str] | None = None,
 ) -> Confinement:
     """The check of a restore's statements: names of every database the server has are off limits.
@@ -633,6 +660,10 @@ def _confinement(
     before_loading = runs is not None
     if definers is not None:
         definers.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
+    if settings is not None:
+        settings.clear()
+    if made is not None:
+        made.clear()
     if created is not None:
         created.clear()
     with connect(db, database="") as conn, conn.cursor() as cur:
@@ -649,6 +680,8 @@ def _confinement(
         sql_mode=sql_mode,
         runs=runs,
         definers=definers,
+        settings=settings,
+        made=made,
         created_tables=created,
     )
 

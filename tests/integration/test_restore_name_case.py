@@ -13,7 +13,7 @@ import pytest
 from cloudbackup.cli.cmd_show import details, render
 from cloudbackup.dburl import parse_db_url
 from cloudbackup.errors import OperationError
-from cloudbackup.restore import restore_backup
+from cloudbackup.restore import restore_backup, restore_dump_file
 from tests.fixtures.every_type import drop_database
 from tests.fixtures.mariadb import SERVERS, admin_connect, run_sql
 from tests.fixtures.mysql_server import fetch_mysql, start_mysql, stop_mysql
@@ -163,3 +163,22 @@ def test_programs_naming_a_table_in_another_case_are_refused_where_names_keep_th
         run_sql(folding_mysql, target, "INSERT INTO Item VALUES (2)", "CALL p_count()")
     finally:
         drop_database(folding_mysql, target)
+
+
+def test_a_dump_file_of_tables_differing_only_in_case_is_refused_where_names_fold(folding_mysql, tmp_path):
+    # Given a plain dump file of two tables whose names differ only in case, each with its own rows
+    path = tmp_path / "cased.sql"
+    path.write_bytes(
+        b"CREATE TABLE Orders (id INT PRIMARY KEY);\nINSERT INTO Orders VALUES (1);\n"
+        b"CREATE TABLE orders (id INT PRIMARY KEY);\nINSERT INTO orders VALUES (2), (3);\n"
+    )
+    target = f"platecheck_case_{uuid.uuid4().hex[:8]}"
+    # When it is restored into a server with lower_case_table_names=1
+    with pytest.raises(OperationError) as refused:
+        restore_dump_file(folding_mysql, str(path), target_database=target)
+    # Then it is refused in one line naming the tables and the setting, and nothing was created
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert "the file holds tables whose names differ only in case (Orders and orders)" in message
+    assert schemas_like(folding_mysql, target) == []

@@ -23,6 +23,7 @@ from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.definer import definer_of, object_name
 from cloudbackup.mysql.identifiers import unqualify_sequence_calls
 from cloudbackup.mysql.literals import Kinds, proven_kinds
+from cloudbackup.mysql.name_case import Created, made_by
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
 from cloudbackup.mysql.splitter import QuoteModes, Statement
 from cloudbackup.printable import one_line
@@ -166,6 +167,17 @@ class Confinement:
     # restoring account may keep them (preflight/check.py check_definers): a trigger comes after its
     # table's rows, so the load would otherwise learn it late. Only DDL is read for it, never rows.
     definers: dict[str, str] | None = None
+    # When given (the pass before loading): each session setting the dump gives a named value that a
+    # server may lack (a character set, a collation, a named time zone: MySQL's utf8mb4_0900_ai_ci on
+    # MariaDB, Europe/Berlin without the time zone tables), with the first object created under it, for
+    # asking the target once, before anything changes (preflight/check.py check_session_settings): the
+    # SET would otherwise fail where the load reaches it, a trigger's after its table's rows.
+    settings: dict[tuple[str, str], str] | None = None
+    # When given (the pass before loading a plain file): what each CREATE makes, and the table names a
+    # program's body is written with, to find those written in another letter case than the file's
+    # tables (preflight/check.py check_dump_name_case): a backup's manifest lists them; a file cannot.
+    made: list[Created] | None = None
+    _unnamed: list[tuple[str, str]] = field(default_factory=list)  # settings before their first object
     # When given (the pass before loading): the name of each table a CREATE TABLE creates, in order, so
     # that a restore can tell a table frame that creates another table than the one it is indexed as.
     created_tables: list[str] | None = None
@@ -436,6 +448,9 @@ class Confinement:
                 raise _No("sets the character set to something other than a name")
             named = a[2:3] if first.text == b"CHARACTER" else a[1:2]
             self._set_client_charset(named)
+            self._note_setting("character_set_client", named)
+            if first.text == b"NAMES" and len(a) == 4 and a[2].text == b"COLLATE":
+                self._note_setting("collation_connection", a[3:])
             return
         if first.kind == "var" and not first.text.startswith(b"@@"):
             name, rest = None, a[1:]
@@ -464,12 +479,35 @@ class Confinement:
             raise _No("is not a SET of a session variable")
         value = rest[1:]
         self._set_value(value)
+        if name is not None:
+            self._note_setting(name, value)
         if name == "character_set_client":
             self._set_client_charset(value)
         if self.follow_sql_mode:
             self._follow(name, target, value)
             if target is not None:
                 self._follow_charset_var(target, value)
+
+    def _note_setting(self, name: str, value: list[Token]) -> None:
+        """Note a named value of a setting a server may lack (see `settings`), as the server runs it."""
+        v = value[0] if len(value) == 1 else None
+        if self.settings is None or not self.follow_sql_mode or name not in PROBED_SETTINGS or v is None:
+            return
+        if v.kind not in ("word", "name", "string") or (v.kind == "word" and v.text in (b"DEFAULT", b"NULL")):
+            return  # (a variable puts back what the session had: a value the server gave)
+        text = _unescape(v.text, self.modes.backslash_escapes) if v.kind == "string" else v.raw or v.text
+        key = (name, text.decode("utf-8", "replace"))
+        if key not in self.settings:
+            self.settings[key] = ""
+            self._unnamed.append(key)
+
+    def _name_settings(self, made: str) -> None:
+        """The object a CREATE makes (`made`: `trigger tr`) is the first under the settings noted since
+        the last one."""
+        for key in self._unnamed:
+            if self.settings is not None and self.settings.get(key) == "":
+                self.settings[key] = made
+        self._unnamed.clear()
 
     def _set_client_charset(self, value: list[Token]) -> None:
         """A SET of the client character set: refused for one where a backslash or backquote byte can
@@ -578,6 +616,11 @@ class Confinement:
         if kind is None:
             what = " ".join(t.text.decode("utf-8", "replace") for t in toks[: i + 1] if t.kind == "word")
             raise _No(f"is {what}, which a dump does not contain")
+        made = made_by(kind, toks[i + 1 :]) if head == "CREATE" else None
+        if head == "CREATE" and self._unnamed:
+            self._name_settings(f"{made.kind} {made.name}" if made else object_name(sql))
+        if made is not None and self.made is not None:
+            self.made.append(made)
         if head == "CREATE" and kind == "EVENT":
             self.created_event = True
         if head == "CREATE" and kind == "TABLE":
@@ -755,15 +798,15 @@ class Confinement:
 
     def _apply_sql_mode(self, mode: str) -> None:
         self.sql_mode = mode
-        flags = {part.strip().upper() for part in mode.split(",")}
-        self.modes.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in flags
-        self.modes.ansi_quotes = bool(flags & ANSI_QUOTES_MODES)
-        self.modes.brackets = "MSSQL" in flags
+        self.modes.follow(mode)
 
 
-# sql_mode values that turn ANSI_QUOTES on: ANSI, and MariaDB's modes named after other databases
-# (`SET sql_mode = 'ORACLE'` reads "…" as a name there, as @@sql_mode then shows).
-ANSI_QUOTES_MODES = frozenset({"ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"})
+# Session settings whose named values a server may lack: SET fails there ("Unknown collation", "Unknown or
+# incorrect time zone").
+PROBED_SETTINGS = frozenset(
+    {"character_set_client", "character_set_results", "character_set_connection", "collation_connection"}
+    | {"time_zone"}
+)
 _DATABASE_WORDS = {b"USE", b"CREATE", b"DROP", b"ALTER", b"DATABASE", b"SCHEMA", b"IF", b"NOT", b"EXISTS"}
 _DATABASE_OPTIONS = {b"DEFAULT", b"CHARACTER", b"CHARSET", b"COLLATE", b"COMMENT", b"READ", b"ENCRYPTION"}
 # (INSERT/REPLACE without INTO, their and UPDATE's/DELETE's options, ALTER TABLE … RENAME [AS]: a table,

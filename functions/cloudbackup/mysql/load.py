@@ -253,6 +253,9 @@ class Loader:
         user, version = self._server()
         self.rewriter = DefinerRewriter(self.definer, user)
         self.to_mysql = "mariadb" not in version.lower()
+        # Quotes read as the session's sql_mode says from the start (the server's default may hold
+        # ANSI_QUOTES, which MySQL reports in no status flag), as the check before loading reads them.
+        self.modes.follow(self.session_values(("sql_mode",))["sql_mode"])
         settings = data_settings(self._conns[0])
         self.rows_as_data = self.rows_as_data and settings.local_infile
         self._serial_auto_increment = self.jobs > 1 and not settings.loads_overlap
@@ -314,10 +317,9 @@ class Loader:
             self._run_main(stmt, where)
             reads_quotes = bool(_SQL_MODE.search(stmt.sql) or _CLIENT_CHARSET.search(stmt.sql))
             if _SQL_MODE.search(stmt.sql):
-                # MariaDB's sql_mode MSSQL quotes names in brackets, which no status flag reports: read
-                # from the sql_mode the server now has.
-                flags = self.session_values(("sql_mode",))["sql_mode"].upper().split(",")
-                self.modes.brackets = "MSSQL" in flags
+                # MariaDB's sql_mode MSSQL quotes names in brackets, and MySQL's ANSI_QUOTES quotes them in
+                # "…", which no status flag reports: read from the sql_mode the server now has.
+                self.modes.follow(self.session_values(("sql_mode",))["sql_mode"])
             if _CLIENT_CHARSET.search(stmt.sql):
                 self._charset = self.session_values(("character_set_client",))["character_set_client"]
                 if self._charset in BACKSLASH_UNSAFE_CHARSETS:  # (the check refuses it before loading)
@@ -416,9 +418,11 @@ class Loader:
         sql = self.rewriter.rewrite(stmt.sql)
         self._execute(self._conns[0], Statement(stmt.number, stmt.line, sql), where, self._counters[0])
         # The server reports sql_mode's quoting in every OK packet: split what follows accordingly.
+        # (MySQL's has no ANSI_QUOTES flag: there it stays as the session's sql_mode was last read.)
         status = self._conns[0].server_status or 0
         self.modes.backslash_escapes = not status & SERVER_STATUS_NO_BACKSLASH_ESCAPES
-        self.modes.ansi_quotes = bool(status & SERVER_STATUS_ANSI_QUOTES)
+        if not self.to_mysql:
+            self.modes.ansi_quotes = bool(status & SERVER_STATUS_ANSI_QUOTES)
 
     def _work(self, index: int) -> None:
         conn, counters, own = self._conns[index], self._counters[index], self._queues[index - 1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from cloudbackup.confine.lexer import Token
 from cloudbackup.format.manifest import NameCaseReference
@@ -40,6 +40,73 @@ def tables_named(body: bytes, sql_mode: str) -> list[str]:
     """The table names `body` is written with, as written (empty when it cannot be read)."""
     toks = body_tokens(body, sql_mode)
     return [] if toks is None else list(_tables(toks))
+
+
+class Created(NamedTuple):
+    """What a dump's CREATE makes, as the check before loading read it (confine/check.py `created`)."""
+
+    kind: str  # table, view, sequence; trigger, procedure, function, event
+    name: str
+    table: str  # a trigger's table
+    written: tuple[str, ...]  # a program's body: the table names it is written with
+
+
+_RELATIONS = ("table", "view", "sequence")
+_PROGRAMS = ("trigger", "procedure", "function", "event")
+# Where a program's body starts: after a trigger's FOR EACH ROW, an event's DO (a routine's: its name)
+_BODY_AFTER = {"trigger": b"ROW", "event": b"DO"}
+
+
+def made_by(kind: str, rest: list[Token]) -> Created | None:
+    """What `CREATE <kind> <rest>` makes (`rest`: its tokens after the kind), or None for another kind."""
+    kind = kind.lower()
+    if kind not in _RELATIONS and kind not in _PROGRAMS:
+        return None
+    i = 0
+    while i < len(rest) and rest[i].kind == "word" and rest[i].text in (b"IF", b"NOT", b"EXISTS"):
+        i += 1
+    name, i = _object(rest, i)
+    if name is None:
+        return None
+    table = ""
+    if kind == "trigger":
+        on = next((k for k in range(i, len(rest)) if rest[k].kind == "word" and rest[k].text == b"ON"), None)
+        table = (_object(rest, on + 1)[0] or "") if on is not None else ""
+    written: tuple[str, ...] = ()
+    if kind in _PROGRAMS:
+        start = _BODY_AFTER.get(kind)
+        at = i if start is None else next((k + 1 for k in range(i, len(rest)) if rest[k].text == start), None)
+        written = () if at is None else tuple(_tables(rest[at:]))
+    return Created(kind, name, table, written)
+
+
+def _object(toks: list[Token], i: int) -> tuple[str | None, int]:
+    """The object named at toks[i] (the second of `db`.`name`), and where what follows it starts."""
+    name = _name(toks[i]) if i < len(toks) else None
+    if name is not None and _is_op(toks, i + 1, b".") and i + 2 < len(toks):
+        return _name(toks[i + 2]), i + 3
+    return name, i + 1
+
+
+def dump_name_case_references(made: Iterable[Created]) -> list[NameCaseReference]:
+    """The programs of a dump file that name one of its tables (views, sequences) in another letter case
+    than any of them has: only a server comparing table names without case would find it. (Two tables
+    alike but for case come from a server comparing with case: a name written as one of them is its own.)"""
+    made = list(made)
+    own = {c.name for c in made if c.kind in _RELATIONS}
+    folded: dict[str, str] = {}
+    for table in sorted(own):
+        folded.setdefault(table.casefold(), table)
+    found = []
+    for c in made:
+        means = next(
+            ((w, folded[w.casefold()]) for w in c.written if w not in own and w.casefold() in folded), None
+        )
+        if means is not None:
+            found.append(
+                NameCaseReference(kind=c.kind, name=c.name, table=c.table, written=means[0], means=means[1])
+            )
+    return found
 
 
 def _name(tok: Token) -> str | None:

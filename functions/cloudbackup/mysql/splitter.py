@@ -52,11 +52,24 @@ class QuoteModes:
     split_statements may change these between statements; they apply from the next statement on.
     `brackets`: MariaDB's sql_mode MSSQL, where `[…]` quotes a name; no status flag reports it, so the
     loader asks the server after a SET of sql_mode. (The splitter ignores it: a `;` or quote inside
-    brackets only splits a statement into pieces the server refuses, each checked on its own.)"""
+    brackets only splits a statement into pieces the server refuses, each checked on its own.) MySQL
+    reports no ANSI_QUOTES either: there the loader follows the sql_mode the server says it has."""
 
     backslash_escapes: bool = True
     ansi_quotes: bool = False
     brackets: bool = False
+
+    def follow(self, sql_mode: str) -> None:
+        """Read quotes as a session with this sql_mode (as @@sql_mode shows it, or as a SET names it)."""
+        flags = {part.strip().upper() for part in sql_mode.split(",")}
+        self.backslash_escapes = "NO_BACKSLASH_ESCAPES" not in flags
+        self.ansi_quotes = bool(flags & ANSI_QUOTES_MODES)
+        self.brackets = "MSSQL" in flags
+
+
+# sql_mode values that turn ANSI_QUOTES on: ANSI, and MariaDB's modes named after other databases
+# (`SET sql_mode = 'ORACLE'` reads "…" as a name there, as @@sql_mode then shows).
+ANSI_QUOTES_MODES = frozenset({"ANSI_QUOTES", "ANSI", "ORACLE", "MSSQL", "DB2", "POSTGRESQL", "MAXDB"})
 
 
 class Statement(NamedTuple):

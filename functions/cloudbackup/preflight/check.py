@@ -6,6 +6,7 @@ from cloudbackup.catalog import CatalogEntry
 from cloudbackup.dburl import DbSettings
 from cloudbackup.errors import OperationError
 from cloudbackup.format.manifest import Frame
+from cloudbackup.mysql.name_case import Created, dump_name_case_references
 from cloudbackup.mysql.staging import MAX_NAME
 from cloudbackup.preflight.contents import read_contents
 from cloudbackup.preflight.rules import (
@@ -15,7 +16,12 @@ from cloudbackup.preflight.rules import (
     primary_key_problem,
     stored_program_problem,
 )
-from cloudbackup.preflight.target import definers_refused, inspect_target, routine_bodies_hidden
+from cloudbackup.preflight.target import (
+    definers_refused,
+    inspect_target,
+    routine_bodies_hidden,
+    settings_refused,
+)
 
 
 def check_restorable(
@@ -65,6 +71,24 @@ def check_restorable(
             raise OperationError(refused + problem)
 
 
+def check_dump_name_case(db: DbSettings, made: list[Created], what: str, target_database: str) -> None:
+    """A plain dump file's tables against its programs' references, as check_restorable checks a backup's
+    manifest: on a server comparing table names with case, a program naming a table in another case than
+    the file's own fails at its first use; on one comparing without, tables alike but for case clash."""
+    if not made:
+        return
+    target = inspect_target(db)
+    refused = f"{what} into {target_database} refused before any change: "
+    folded = name_case_problem(sorted({c.name for c in made if c.kind == "table"}), target)  # (once each)
+    if folded:
+        raise OperationError(refused + folded.replace("the backup holds", "the file holds"))
+    cased = name_case_reference_problem(dump_name_case_references(made), None, target)
+    if cased:
+        for backup, dump in (("the backup was made", "the file was made"), ("back up again", "dump again")):
+            cased = cased.replace(backup, dump)
+        raise OperationError(refused + cased)
+
+
 def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_database: str) -> None:
     """`definers`: each object a restore (`what`) creates with its DEFINER kept, and that definer, as
     the check before loading found them. An account that may not name another definer (RDS's master
@@ -91,6 +115,35 @@ def check_definers(db: DbSettings, definers: dict[str, str], what: str, target_d
         f"definer (it needs SET_ANY_DEFINER on MySQL, SET USER on MariaDB, or SUPER; on MySQL also "
         f"SYSTEM_USER for a definer holding it): {named}; rerun with --definer current to create them as "
         "the restoring user"
+    )
+
+
+def check_session_settings(
+    db: DbSettings, settings: dict[tuple[str, str], str], what: str, target_database: str
+) -> None:
+    """`settings`: each (session variable, named value) the dump sets, with the first object created
+    under it, as the check before loading found them. One the target lacks (MySQL's collation
+    utf8mb4_0900_ai_ci on MariaDB, a named time zone without the time zone tables) is refused now, in one
+    line naming the objects, instead of failing where the load reaches its SET."""
+    if not settings:
+        return
+    refused = settings_refused(db, settings)
+    if not refused:
+        return
+    named = "; ".join(
+        f"{variable} {value}" + (f" ({settings[(variable, value)]})" if settings[(variable, value)] else "")
+        for variable, value in refused
+    )
+    hint = (
+        ": load the server's time zone tables (mysql_tzinfo_to_sql /usr/share/zoneinfo | mysql mysql), then "
+        "restore again"
+        if "time zone" in refused.values()
+        else ""
+    )
+    lacks = " and ".join(sorted({f"{kind}s" for kind in refused.values()}))
+    raise OperationError(
+        f"{what} into {target_database} refused before any change: the server lacks the {lacks} the dump "
+        f"sets for its objects: {named}{hint}"
     )
 
 

@@ -161,3 +161,25 @@ def _has_super(cur: Any, user: str) -> bool:
 def _names(cur: Any, sql: str) -> frozenset[str]:
     cur.execute(sql)
     return frozenset(str(row[0]).lower() for row in cur.fetchall())
+
+
+# What a SET of a session setting answers for a value the server lacks (unknown character set, collation,
+# time zone; a character set the client may not use): any other answer is not a no.
+_UNKNOWN_VALUE = {1115: "character set", 1273: "collation", 1298: "time zone", 1231: "value"}
+
+
+def settings_refused(db: DbSettings, settings: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each (session variable, value) of `settings` that the server would not let a session set, with
+    what it lacks ("collation", "time zone", …). Asked by setting each on a session of its own, which
+    changes nothing else; the names come from confine/check.py PROBED_SETTINGS, the values are bound."""
+    refused: dict[tuple[str, str], str] = {}
+    with connect(db, database="") as conn, conn.cursor() as cur:
+        for variable, value in settings:
+            if not re.fullmatch(r"[a-z_]+", variable):
+                continue
+            try:
+                cur.execute(f"SET SESSION {variable} = %s", (value,))
+            except pymysql.err.MySQLError as exc:
+                if exc.args and exc.args[0] in _UNKNOWN_VALUE:
+                    refused[(variable, value)] = _UNKNOWN_VALUE[exc.args[0]]
+    return refused
