@@ -148,6 +148,9 @@ class Replayer:
         self.mysql = "mariadb" not in str(version).lower()
         self.max_packet = int(packet)
         self.part_bytes = rows_part_bytes(self.max_packet)
+        # An event longer than this cannot go in a BINLOG statement (base64 makes it 4/3 longer): one a
+        # compressed transaction claims is refused as it is decoded, never held whole.
+        self.max_event_bytes = self.max_packet
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
         self.pending: list[ev.Event] = []
@@ -309,7 +312,7 @@ class Replayer:
         if kind in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
             return self._query(event, fde)
         if kind == ev.TRANSACTION_PAYLOAD:  # the transaction's own events, read as they come
-            return all(self._one(inner) for inner in ev.payload_events(event, fde))
+            return all(self._one(inner) for inner in ev.payload_events(event, fde, self.max_event_bytes))
         if kind in ev.MARIADB_COMPRESSED:
             raise OperationError(
                 f"binlog event at {self.where} is compressed (log_bin_compress): point-in-time restore "
