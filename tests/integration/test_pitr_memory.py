@@ -53,8 +53,9 @@ def test_a_statement_of_many_row_events_is_replayed_whole_holding_one_part_at_a_
 
     monkeypatch.setattr(replay.Replayer, "_one", measured)
     result = restore_to_time(log_server, [store], db, to_time, target_database=target)
-    # Then every row of it is there, bit for bit
+    # Then every row of it is there, bit for bit, replayed as the one statement it was
     assert result.binlog_transactions == 1
+    assert result.binlog_statements == 1
     with admin_connect(log_server) as conn, conn.cursor() as cur:
         cur.execute(f"DELETE FROM {q(db)}.t WHERE id = 0")
         cur.execute(f"CHECKSUM TABLE {q(db)}.t, {q(target)}.t")
