@@ -31,7 +31,11 @@ from cloudbackup.format.keys import (
 )
 from cloudbackup.format.manifest import Manifest, NewerFormat
 from cloudbackup.storage.base import ObjectInfo, Storage
+from cloudbackup.storage.bounded import get_bounded
 
+# A manifest is read whole to be parsed: one of 100,000 tables is ~45 MB. Longer, it is no manifest
+# this cloudbackup wrote, and is skipped as unreadable before it fills the memory.
+MANIFEST_MAX_BYTES = 256 << 20
 log = logging.getLogger(__name__)
 
 MANIFEST_FETCHERS = 8
@@ -197,7 +201,7 @@ def _read_manifest(store: Storage, key: str) -> Manifest | None:
     """The manifest at `key`; None when unreadable or deleted since the listing (a concurrent prune).
     Any other failure is raised: skipping it could make `latest` silently pick an older backup."""
     try:
-        return Manifest.from_json(store.get_bytes(key))
+        return Manifest.from_json(get_bounded(store, key, MANIFEST_MAX_BYTES))
     except NewerFormat as exc:  # not damaged: this cloudbackup is older than the backup
         log.warning("skipping %s: %s", store.location(key), exc)
         return None

@@ -669,20 +669,21 @@ def _confinement(
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
-        cur.execute("SELECT @@SESSION.sql_mode")
-        sql_mode = str(cur.fetchone()[0])
+        cur.execute("SELECT @@SESSION.sql_mode, @@SESSION.max_allowed_packet")
+        sql_mode, max_packet = cur.fetchone()
     return Confinement(
         where=where,
         source=source,
         databases=frozenset(databases),
         follow_sql_mode=before_loading,
         learn_row_kinds=before_loading,
-        sql_mode=sql_mode,
+        sql_mode=str(sql_mode),
         runs=runs,
         definers=definers,
         settings=settings,
         made=made,
         created_tables=created,
+        max_statement_bytes=int(max_packet) - 1,  # (the command packet: one byte, then the statement)
     )
 
 

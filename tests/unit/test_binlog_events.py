@@ -151,7 +151,9 @@ def test_split_events_keeps_an_unfinished_event_for_the_next_chunk():
 
 def packed(value: int) -> bytes:
     """A length-encoded integer of the client protocol (what MySQL writes a payload's fields in)."""
-    return bytes([value]) if value < 0xFB else b"\xfc" + struct.pack("<H", value)
+    if value < 0xFB:
+        return bytes([value])
+    return b"\xfc" + struct.pack("<H", value) if value < 1 << 16 else b"\xfe" + struct.pack("<Q", value)
 
 
 def transaction_payload(inner: list[bytes], *, compression: int = 0, damage: bool = False) -> ev.Event:
@@ -172,7 +174,7 @@ def test_a_transaction_payload_gives_its_events_with_the_files_checksum():
     table = event(ev.TABLE_MAP, table_map_body(b"shop", b"item"), checksum=False, log_pos=0)
     for compression in (0, 255):  # zstd, and none
         # When its events are read
-        inner = ev.payload_events(transaction_payload([begin, table], compression=compression), fde())
+        inner = list(ev.payload_events(transaction_payload([begin, table], compression=compression), fde()))
         # Then they are the transaction's own, each now with a valid CRC32 as the file's other events
         assert [e.type for e in inner] == [ev.QUERY, ev.TABLE_MAP]
         assert all(crc_ok(e.raw) for e in inner)
@@ -183,4 +185,22 @@ def test_a_transaction_payload_gives_its_events_with_the_files_checksum():
 def test_a_damaged_transaction_payload_is_refused_as_unreadable():
     begin = event(ev.QUERY, struct.pack("<IIBHH", 1, 0, 4, 0, 0) + b"shop\0BEGIN", checksum=False, log_pos=0)
     with pytest.raises(ValueError, match="payload"):
-        ev.payload_events(transaction_payload([begin] * 20, damage=True), fde())
+        list(ev.payload_events(transaction_payload([begin] * 20, damage=True), fde()))
+
+
+def test_a_transaction_payload_is_read_in_bounded_pieces_and_an_event_past_the_limit_refused():
+    # Given a compressed transaction payload of a few KB holding 8 MiB of small events
+    begin = event(ev.QUERY, struct.pack("<IIBHH", 1, 0, 4, 0, 0) + b"shop\0BEGIN", checksum=False, log_pos=0)
+    many = transaction_payload([begin] * ((8 << 20) // len(begin)))
+    assert len(many.raw) < 64 << 10
+    # When its events are read; Then they come one by one, not all decoded first
+    inner = ev.payload_events(many, fde())
+    first = next(iter(inner))
+    assert ev.query(first, fde()).text == b"BEGIN"
+    assert sum(1 for _ in inner) == (8 << 20) // len(begin) - 1
+    # And an inner event that claims more bytes than the limit is refused once that many are read
+    huge = bytearray(event(ev.QUERY, b"\0" * 100, checksum=False, log_pos=0))
+    huge[9:13] = struct.pack("<I", 1 << 30)  # (its size field)
+    claimed = transaction_payload([bytes(huge) + b"\0" * (4 << 20)])
+    with pytest.raises(ValueError, match="more than"):
+        list(ev.payload_events(claimed, fde(), max_event_bytes=1 << 20))

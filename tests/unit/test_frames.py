@@ -4,9 +4,16 @@ import gzip
 import subprocess
 
 import pytest
+import zstandard
 
 from cloudbackup.errors import IntegrityError
-from cloudbackup.format.frames import compress_frame, decompress_stream, detect_compression
+from cloudbackup.format.frames import (
+    DECODED_PIECE_BYTES,
+    compress_frame,
+    decompress_stream,
+    detect_compression,
+    new_frame_compressor,
+)
 
 
 @pytest.mark.parametrize("compression", ["zstd", "gzip", "none"])
@@ -46,3 +53,36 @@ def test_detect_compression_by_magic():
     assert detect_compression(b"-- MySQL dump") == "none"
     with pytest.raises(IntegrityError):
         detect_compression(b"-- plain", "dump.sql.gz")
+
+
+def _bomb(compression, size):
+    """`size` bytes of one letter, compressed as one frame (a few KB), written without holding them whole."""
+    c = new_frame_compressor(compression)
+    piece = b"a" * (1 << 20)
+    return b"".join(c.compress(piece) for _ in range(size >> 20)) + c.flush()
+
+
+@pytest.mark.parametrize("compression", ["zstd", "gzip"])
+def test_a_small_object_that_decodes_huge_comes_out_in_bounded_pieces(compression):
+    # Given 64 MiB of one letter, compressed to a few KB, given as one chunk
+    blob = _bomb(compression, 64 << 20)
+    assert len(blob) < 1 << 20
+    # When it is decoded; Then no piece is larger than the bound, and all of it comes out
+    sizes = [len(piece) for piece in decompress_stream(compression, [blob])]
+    assert max(sizes) <= DECODED_PIECE_BYTES
+    assert sum(sizes) == 64 << 20
+
+
+def test_zstd_frames_of_every_block_kind_decode_in_bounded_pieces():
+    # Given frames with raw, RLE and compressed blocks, a checksum, a skippable frame between them,
+    # and another frame of the zstd tool's own (content size in the header)
+    mixed = bytes(range(256)) * 4000 + b"\0" * 3_000_000 + b"INSERT INTO t VALUES (1);\n" * 100_000
+    skippable = b"\x50\x2a\x4d\x18" + (5).to_bytes(4, "little") + b"hello"
+    tool = subprocess.run(["zstd", "-c", "-3"], input=mixed, capture_output=True, check=True).stdout
+    checked = zstandard.ZstdCompressor(write_checksum=True).compress(mixed)
+    blob = compress_frame("zstd", mixed) + skippable + tool + checked
+    # When decoded in odd-sized chunks
+    pieces = list(decompress_stream("zstd", [blob[i : i + 9999] for i in range(0, len(blob), 9999)]))
+    # Then it is the content thrice, in bounded pieces
+    assert b"".join(pieces) == mixed * 3
+    assert max(map(len, pieces)) <= DECODED_PIECE_BYTES

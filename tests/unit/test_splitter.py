@@ -177,3 +177,45 @@ def test_a_statement_past_the_callers_limit_stops_the_split():
     assert len(list(split_statements(chunks, max_statement_bytes=6000))) == 2
     with pytest.raises(StatementTooLong):
         list(split_statements(chunks, max_statement_bytes=1000))
+
+
+def test_an_endless_statement_is_refused_once_it_passes_the_limit_not_once_it_is_whole():
+    # Given a statement whose string never ends: an endless stream of chunks, counted as they are read
+    read = 0
+
+    def endless():
+        nonlocal read
+        yield b"SELECT 1;\n-- a comment\nINSERT INTO t VALUES ('"
+        while True:
+            read += 1
+            yield b"x" * 100
+
+    # When it is split with a limit of 1,000 bytes
+    with pytest.raises(StatementTooLong) as refused:
+        list(split_statements(endless(), max_statement_bytes=1000))
+    # Then it is refused after about that many bytes, naming where it starts
+    assert read < 20
+    assert (refused.value.number, refused.value.line, refused.value.limit) == (2, 3, 1000)
+
+
+def test_a_whole_statement_past_the_limit_is_refused_and_one_at_it_passes():
+    # Given statements of 1,000 and 1,001 bytes, each arriving in one chunk with what follows
+    at_limit = b"SELECT '" + b"x" * 991 + b"'"
+    assert len(at_limit) == 1000
+    over = b"SELECT '" + b"x" * 992 + b"'"
+    # When split with a limit of 1,000 bytes; Then the first passes whole, the second is refused
+    assert [s.sql for s in split_statements([at_limit + b";\n"], max_statement_bytes=1000)] == [at_limit]
+    with pytest.raises(StatementTooLong):
+        list(split_statements([over + b";\nSELECT 1;\n"], max_statement_bytes=1000))
+
+
+def test_an_endless_comment_is_refused_once_it_passes_the_limit():
+    # Given a comment that never closes, between statements
+    def endless():
+        yield b"SELECT 1;\n/* "
+        for _ in range(10_000):
+            yield b"y" * 100
+
+    # When split with a limit; Then it stops there, not at the end of the stream
+    with pytest.raises(StatementTooLong):
+        list(split_statements(endless(), max_statement_bytes=1000))

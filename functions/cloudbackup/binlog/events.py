@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import zstandard
+
+from cloudbackup.errors import IntegrityError
+from cloudbackup.format.frames import decompress_stream
 
 HEADER_LEN = 19
 CHECKSUM_LEN = 4
@@ -366,9 +370,13 @@ def _packed_int(data: bytes, at: int) -> tuple[int, int]:
     return int.from_bytes(data[at + 1 : at + 1 + width], "little"), at + 1 + width
 
 
-def payload_events(event: Event, fde: FormatDescription) -> list[Event]:
+def payload_events(
+    event: Event, fde: FormatDescription, max_event_bytes: int | None = None
+) -> Iterator[Event]:
     """The events a Transaction_payload holds (MySQL's binlog_transaction_compression): ordinary events
-    at position 0 without checksums, the transaction's GTID event outside them."""
+    at position 0 without checksums, the transaction's GTID event outside them. Read as they are decoded,
+    in bounded pieces: a payload of a few KB may decode to GBs. With `max_event_bytes`, an inner event
+    claiming more (one no BINLOG statement could carry) is refused once that much of it is read."""
     body = payload(event, fde)
     fields: dict[int, int] = {}
     at = 0
@@ -382,19 +390,27 @@ def payload_events(event: Event, fde: FormatDescription) -> list[Event]:
     size = fields.get(_PAYLOAD_SIZE, len(body) - at)
     data = body[at : at + size]
     compression = fields.get(_PAYLOAD_COMPRESSION, _COMPRESSION_NONE)
-    if compression == _COMPRESSION_ZSTD:
-        expected = fields.get(_PAYLOAD_UNCOMPRESSED_SIZE, 0)
-        try:
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        except zstandard.ZstdError as exc:
-            raise ValueError(f"its zstd payload cannot be read: {exc}") from None
-        if expected and len(data) != expected:
-            raise ValueError(f"its payload holds {len(data)} bytes, not the {expected} it says")
-    elif compression != _COMPRESSION_NONE:
+    if compression not in (_COMPRESSION_ZSTD, _COMPRESSION_NONE):
         raise ValueError(f"its payload is compressed with an unknown method ({compression})")
-    inner, rest = split_events(data)
+    pieces = _decoded(data) if compression == _COMPRESSION_ZSTD else iter([data])
+    rest, decoded = b"", 0
+    for piece in pieces:
+        decoded += len(piece)
+        inner, rest = split_events(rest + piece)
+        if max_event_bytes is not None and len(rest) > max_event_bytes:
+            raise ValueError(f"it holds an event of more than {max_event_bytes:,} bytes")
+        # Written without checksums: given the file's own, they read (and go back to the server) as the
+        # events around them do
+        yield from (_with_body(e, e.raw[HEADER_LEN:], fde) for e in inner)
+    expected = fields.get(_PAYLOAD_UNCOMPRESSED_SIZE, 0) if compression == _COMPRESSION_ZSTD else 0
+    if expected and decoded != expected:
+        raise ValueError(f"its payload holds {decoded} bytes, not the {expected} it says")
     if rest:
         raise ValueError(f"its payload ends inside an event ({len(rest)} bytes left)")
-    # Written without checksums: given the file's own, they read (and go back to the server) as the
-    # events around them do
-    return [_with_body(e, e.raw[HEADER_LEN:], fde) for e in inner]
+
+
+def _decoded(data: bytes) -> Iterator[bytes]:
+    try:
+        yield from decompress_stream("zstd", [data])
+    except (zstandard.ZstdError, IntegrityError) as exc:
+        raise ValueError(f"its zstd payload cannot be read: {exc}") from None

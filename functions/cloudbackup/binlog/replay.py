@@ -148,9 +148,16 @@ class Replayer:
         self.mysql = "mariadb" not in str(version).lower()
         self.max_packet = int(packet)
         self.part_bytes = rows_part_bytes(self.max_packet)
+        # An event longer than this cannot go in a BINLOG statement (base64 makes it 4/3 longer): one a
+        # compressed transaction claims is refused as it is decoded, never held whole.
+        self.max_event_bytes = self.max_packet
         self.fde: ev.FormatDescription | None = None
         self.fde_sent: bytes | None = None
+        # One statement's table maps and row events, held until its end or until a part is full
         self.pending: list[ev.Event] = []
+        self.pending_rows_bytes = 0
+        self.maps_counted = 0  # the first of self.pending (table maps of a part sent) counted in stats
+        self.statement_sent = False  # a part of the statement was sent
         self.kept: dict[int, bool] = {}
         self.open = False  # a transaction is open on our connection
         self.stats = ReplayStats()
@@ -301,15 +308,18 @@ class Replayer:
         if kind in ev.ROWS_EVENTS:
             if self.kept.get(ev.rows_table_id(event, fde)):
                 self.pending.append(event)
+                self.pending_rows_bytes += len(event.raw)
             if ev.rows_flags(event, fde) & ev.STMT_END_FLAG:
                 self._flush_statement()
+            elif self.pending_rows_bytes > self.part_bytes:
+                self._send_rows(but_last_part=True)  # a part is full: sent now, not held to the end
             return True
         if kind == ev.XID:
             return self._end_transaction(event)
         if kind in (ev.QUERY, ev.EXECUTE_LOAD_QUERY):
             return self._query(event, fde)
         if kind == ev.TRANSACTION_PAYLOAD:  # the transaction's own events, read as they come
-            return all(self._one(inner) for inner in ev.payload_events(event, fde))
+            return all(self._one(inner) for inner in ev.payload_events(event, fde, self.max_event_bytes))
         if kind in ev.MARIADB_COMPRESSED:
             raise OperationError(
                 f"binlog event at {self.where} is compressed (log_bin_compress): point-in-time restore "
@@ -404,27 +414,41 @@ class Replayer:
     # --- sending -------------------------------------------------------------------------------------
 
     def _flush_statement(self) -> None:
-        pending, self.pending = self.pending, []
+        self._send_rows()
+        if self.statement_sent:
+            self.stats.statements += 1
+        self.pending, self.pending_rows_bytes, self.maps_counted, self.statement_sent = [], 0, 0, False
         self.kept.clear()  # the server forgets table ids at the statement's end
-        last_rows = max((i for i, e in enumerate(pending) if e.type in ev.ROWS_EVENTS), default=None)
+
+    def _send_rows(self, *, but_last_part: bool = False) -> None:
+        """Send the statement's row events held so far (`but_last_part`: its full parts only, the rest
+        held on), keeping its table maps for the rest of it."""
+        last_rows = max((i for i, e in enumerate(self.pending) if e.type in ev.ROWS_EVENTS), default=None)
         if last_rows is None:
             return
         fde = self._fde()
-        events = pending[: last_rows + 1]
+        events = self.pending[: last_rows + 1]
         maps = [e for e in events if e.type == ev.TABLE_MAP]  # (a statement's maps come before its rows)
+        # One statement's row events (a bulk INSERT … SELECT: tens of MiB, or GBs) may outgrow the
+        # server's max_allowed_packet as one BINLOG statement, and the memory. Sent in parts instead,
+        # each ending its part (STMT_END: the server closes the tables after it) and so each with the
+        # table maps again; a full part is sent as soon as it is read, before the statement's end.
+        parts = _parts([e for e in events if e.type in ev.ROWS_EVENTS], self.part_bytes)
+        kept = parts.pop() if but_last_part else []
+        self.pending = [e for e in self.pending if e.type == ev.TABLE_MAP] + kept
+        self.pending_rows_bytes = sum(len(e.raw) for e in kept)
+        if not parts:
+            return
         self._send_fde()
         self._begin()
-        # One statement's row events (a bulk INSERT … SELECT: tens of MiB) may outgrow the server's
-        # max_allowed_packet as one BINLOG statement. Sent in parts instead, each ending its part
-        # (STMT_END: the server closes the tables after it) and so each with the table maps again.
-        for part in _parts([e for e in events if e.type in ev.ROWS_EVENTS], self.part_bytes):
+        for part in parts:
             if not ev.rows_flags(part[-1], fde) & ev.STMT_END_FLAG:
                 part[-1] = ev.with_stmt_end(part[-1], fde)
             statement = "BINLOG '" + base64.b64encode(b"".join(e.raw for e in maps + part)).decode() + "'"
             self._refuse_oversized(statement, part)
             self._run(statement)
-        self.stats.statements += 1
-        self.stats.events += last_rows + 1
+        self.stats.events += len(maps) - self.maps_counted + sum(len(part) for part in parts)
+        self.maps_counted, self.statement_sent = len(maps), True
 
     def _refuse_oversized(self, statement: str, part: list[ev.Event]) -> None:
         """A rows event too large for any statement the server takes (one row of a LONGBLOB written

@@ -18,12 +18,16 @@ from cloudbackup.errors import OperationError
 from cloudbackup.format.keys import safe_segment
 from cloudbackup.format.manifest import Manifest, SnapshotPosition
 from cloudbackup.storage.base import Storage
+from cloudbackup.storage.bounded import TooLarge, get_bounded
 
 BINLOG_DIR = "_binlog"
 INDEX_SUFFIX = ".index.json"
 SEGMENT_SUFFIX = ".binlog"
 FORMAT = 1
 INDEX_FETCHERS = 8
+# An index is a few hundred bytes of fixed fields, read whole: far longer, it is none this cloudbackup
+# wrote, refused before it fills the memory (a busy archive reads thousands of them).
+INDEX_MAX_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,14 +136,27 @@ def read_indexes(store: Storage, source: str) -> list[SegmentIndex]:
     keys = sorted(info.key for info in store.list(binlog_prefix(source)) if info.key.endswith(INDEX_SUFFIX))
     # A busy server's archive holds an index per segment, thousands a day: fetched a few at a time.
     with ThreadPoolExecutor(INDEX_FETCHERS) as pool:
-        documents = pool.map(store.get_bytes, keys)
+        documents = pool.map(lambda key: _index_bytes(store, key), keys)
         indexes = []
         for key, document in zip(keys, documents, strict=True):
+            if document is None:
+                raise OperationError(
+                    f"{store.location(key)} is not a binlog segment index: it is more than "
+                    f"{INDEX_MAX_BYTES:,} bytes, longer than any cloudbackup writes"
+                )
             try:
                 indexes.append(SegmentIndex.from_json(document))
             except (ValueError, TypeError) as exc:
                 raise OperationError(f"{store.location(key)} is not a binlog segment index: {exc}") from None
     return indexes
+
+
+def _index_bytes(store: Storage, key: str) -> bytes | None:
+    """The index at `key`; None where it is longer than any index (said by the caller, in order)."""
+    try:
+        return get_bounded(store, key, INDEX_MAX_BYTES)
+    except TooLarge:
+        return None
 
 
 def archived_sources(store: Storage) -> list[str]:

@@ -139,6 +139,9 @@ class Confinement:
     # The lexer, too, reads on through quotes and comments to the end of a comment the server runs.
     runs: Callable[[bytes], bool | None] | None = None
     next_number: int = 1
+    # The longest statement the target server takes (its max_allowed_packet less one): a longer one
+    # could never load, and is refused as soon as the splitter has read that much of it. None: no limit.
+    max_statement_bytes: int | None = None
     # SHA-256 (and quote modes) of the big row statements this check, or the one it was made from,
     # accepted: see `_rows`.
     accepted_rows: set[bytes] = field(default_factory=set)

@@ -43,6 +43,7 @@ from cloudbackup.confine.check import Confinement, Refused, is_row_statement
 from cloudbackup.confine.lane_start import lane_process, lanes_help
 from cloudbackup.errors import OperationError, UsageError
 from cloudbackup.mysql.literals import Kinds
+from cloudbackup.mysql.load import too_long
 from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong, split_statements
 
 LANE_MIN_BYTES = 64 << 10  # smaller statements cost more to hand over than to read here
@@ -200,14 +201,22 @@ def check_before_loading(
 
 
 def _check(confinement: Confinement, sql: Iterable[bytes], lane: RowLane | None) -> None:
+    limit = confinement.max_statement_bytes
+    if lane is not None:
+        limit = TRUSTED_MAX_STATEMENT_BYTES if limit is None else min(limit, TRUSTED_MAX_STATEMENT_BYTES)
     statements = split_statements(
         sql,
         first_number=confinement.next_number,
         modes=confinement.modes,
         known=_for_lane if lane is not None else None,
-        max_statement_bytes=TRUSTED_MAX_STATEMENT_BYTES if lane is not None else None,
+        max_statement_bytes=limit,
     )
-    check_statements(confinement, statements, lane)
+    try:
+        check_statements(confinement, statements, lane)
+    except StatementTooLong as exc:
+        if lane is not None:
+            raise  # maybe a wrong cut: read again in one lane (module's doc)
+        raise too_long(exc, confinement.where) from None
 
 
 def _for_lane(sql: bytes | memoryview) -> bool:

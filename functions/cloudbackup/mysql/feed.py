@@ -14,12 +14,16 @@ from collections.abc import Callable, Iterable, Iterator
 from cloudbackup.confine.check import Confinement
 from cloudbackup.confine.event_status import creates_disabled
 from cloudbackup.mysql.deferred_indexes import DeferredTable, defer_indexes
-from cloudbackup.mysql.load import Loader, LoadError, classify, is_ddl, table_of
+from cloudbackup.mysql.load import Loader, LoadError, classify, is_ddl, table_of, too_long
 from cloudbackup.mysql.session_text import stored_program, with_session
-from cloudbackup.mysql.splitter import Statement, split_statements
+from cloudbackup.mysql.splitter import Statement, StatementTooLong, split_statements
 from cloudbackup.progress import Progress
 
 EVENT_SESSION = ("sql_mode", "time_zone", "character_set_client", "collation_connection")
+# The CREATE EVENT statements (with their session) held back in memory until the tables are published
+# come to at most this: a database's events are a handful of short definitions (~1 KB each here), but a
+# few KB of zstd can hold millions of them, and memory would grow with each. Far above any real one.
+HELD_EVENTS_MAX_BYTES = 16 << 20
 _CODE = rb"(?:\s|/\*M?!\d*|\*/)"
 _CREATE_EVENT = re.compile(
     _CODE
@@ -74,6 +78,7 @@ class StatementFeed:
         self.source_database: str | None = None
         self.database_charset: tuple[str, str] | None = None
         self.events: list[bytes] = []
+        self._held = 0  # bytes in self.events
         self.next_number = 1
         self.kind = ""
         self._rows_shown = 0
@@ -88,7 +93,11 @@ class StatementFeed:
     def load(self, sql_chunks: Iterable[bytes], label: str) -> None:
         where = f"{self.where}, {label}" if label else self.where
         statements = split_statements(
-            sql_chunks, first_number=self.next_number, modes=self.loader.modes, known=self.confinement.knows
+            sql_chunks,
+            first_number=self.next_number,
+            modes=self.loader.modes,
+            known=self.confinement.knows,
+            max_statement_bytes=self.loader.max_statement_bytes,
         )
         kind, _, name = label.partition(" ")
         if kind == "table":
@@ -96,9 +105,12 @@ class StatementFeed:
         if kind != self.kind:
             self.loader.wait()  # sequences before tables, all tables before routines and views
             self.kind = kind
-        for stmt in self._numbered(statements):
-            self.check()
-            self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        try:
+            for stmt in self._numbered(statements):
+                self.check()
+                self._one(stmt, where)  # tables overlap: the loader keeps each table's own order
+        except StatementTooLong as exc:
+            raise too_long(exc, where) from None
         if kind == "table":
             self._show(tables=1)
 
@@ -132,6 +144,13 @@ class StatementFeed:
                         "as this copy's events must be; it was not created"
                     )
             self.events.append(with_session(settings, stored_program(sql)))
+            self._held += len(self.events[-1])
+            if self._held > HELD_EVENTS_MAX_BYTES:
+                raise LoadError(
+                    f"{self.where}: its CREATE EVENT statements (up to statement {stmt.number}, line "
+                    f"{stmt.line}), held back until the tables are published, come to more than "
+                    f"{HELD_EVENTS_MAX_BYTES:,} bytes, more than any database's events: refused"
+                )
             return
         if kind == "once" and self.deferred and is_ddl(stmt.sql):
             self._build_before(stmt)

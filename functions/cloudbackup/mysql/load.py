@@ -37,7 +37,7 @@ from cloudbackup.mysql.literals import Kinds
 from cloudbackup.mysql.rows import is_generated
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.session_text import BACKSLASH_UNSAFE_CHARSETS
-from cloudbackup.mysql.splitter import QuoteModes, Statement
+from cloudbackup.mysql.splitter import QuoteModes, Statement, StatementTooLong
 
 log = logging.getLogger(__name__)
 
@@ -558,6 +558,11 @@ class Loader:
                 "(RDS: in the DB parameter group), then restore again"
             )
 
+    @property
+    def max_statement_bytes(self) -> int | None:
+        """The longest statement the server takes (the command packet is one byte more); None: not known."""
+        return self._max_packet - 1 if self._max_packet else None
+
     def _refuse_unkept_shape(self, stmt: Statement, where: str) -> None:
         """A CREATE TABLE the server would give another shape than the dump's, where this account could
         not set the session back (keep_table_shape): refused before it runs, target untouched."""
@@ -692,6 +697,16 @@ def data_settings(conn: Any) -> DataSettings:
         int(max_packet),
         str(file_per_table) in ("1", "ON"),
         str(row_format).lower(),
+    )
+
+
+def too_long(exc: StatementTooLong, where: str) -> LoadError:
+    """The one line for a statement longer than the server's max_allowed_packet takes, found while it was
+    being read (the splitter stops there, so a crafted endless statement never fills the memory)."""
+    return LoadError(
+        f"{where}: statement {exc.number} (line {exc.line}) is longer than the server's max_allowed_packet "
+        f"({exc.limit + 1:,} bytes) and could never load: if it is meant to be this "
+        "long, raise max_allowed_packet (RDS: in the DB parameter group), then restore again"
     )
 
 

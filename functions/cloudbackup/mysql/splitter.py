@@ -79,7 +79,12 @@ class Statement(NamedTuple):
 
 
 class StatementTooLong(Exception):
-    """A statement (or comment) went on past the `max_statement_bytes` its caller allowed."""
+    """A statement (or comment) went on past the `max_statement_bytes` its caller allowed: raised as
+    soon as that many bytes are read, never once it is held whole. `number` and `line`: where it starts."""
+
+    def __init__(self, limit: int, number: int, line: int) -> None:
+        super().__init__(f"statement {number} (line {line}) is longer than {limit:,} bytes")
+        self.limit, self.number, self.line = limit, number, line
 
 
 class _Need(Exception):
@@ -161,14 +166,20 @@ class _Scanner:
         self.counted = max(self.counted, keep_from) - keep_from
         self.careful_until -= keep_from
         del self.buf[:keep_from]
-        if self.max_buffer is not None and len(self.buf) > self.max_buffer:
-            raise StatementTooLong(f"a statement longer than {self.max_buffer} bytes")
+        # (The buffer now starts where the statement or comment does and holds no end of it, bar the few
+        # bytes of look-ahead that decide one: past the limit plus those, it is too long.)
+        if self.max_buffer is not None and len(self.buf) > self.max_buffer + _LOOKAHEAD + len(self.delimiter):
+            raise StatementTooLong(self.max_buffer, self.number + 1, self._first_line())
         for chunk in self.chunks:
             if chunk:
                 self.buf += chunk
                 return keep_from
         self.eof = True
         return keep_from
+
+    def _first_line(self) -> int:
+        """The line of buf[0] (where a statement too long starts)."""
+        return self.lines_before - _newlines(self.buf, 0, self.counted) + 1
 
     def line_at(self, pos: int) -> int:
         self.lines_before += _newlines(self.buf, self.counted, pos)
@@ -181,6 +192,8 @@ class _Scanner:
             end -= 1
         if end == start:
             return None
+        if self.max_buffer is not None and end - start > self.max_buffer:
+            raise StatementTooLong(self.max_buffer, self.number + 1, line)
         self.number += 1
         with memoryview(buf) as view:
             return Statement(self.number, line, bytes(view[start:end]))
@@ -201,7 +214,8 @@ def split_statements(
     while the delimiter is `;`: True says they are a whole statement already read to its end under
     the quote modes in force (a restore's row statement, accepted before loading by its digest), so
     they are not read again here. With `max_statement_bytes`, a statement (or comment) still
-    unfinished after that many bytes raises StatementTooLong instead of being read on in memory."""
+    longer than that raises StatementTooLong, as soon as that many bytes of it are read (plus a chunk
+    and a few bytes of look-ahead), instead of being read on in memory."""
     s = _Scanner(chunks, first_number, modes or QuoteModes(), max_statement_bytes)
     pos = 0
     while True:
@@ -258,7 +272,8 @@ def _to_known_end(s: _Scanner, pos: int, known: Callable[[memoryview], bool]) ->
     """Read on to the next `;\n` (within _KNOWN_MAX bytes) and ask `known` about the statement up to
     it: where the statement now starts in the buffer, and where it ends when known (else -1)."""
     searched = pos  # where the search resumes: the bytes before it hold no `;\n`
-    while (end := _semicolon_newline(s.buf, searched)) == -1 and not s.eof and len(s.buf) - pos < _KNOWN_MAX:
+    most = _KNOWN_MAX if s.max_buffer is None else min(_KNOWN_MAX, s.max_buffer)
+    while (end := _semicolon_newline(s.buf, searched)) == -1 and not s.eof and len(s.buf) - pos < most:
         # (not from `pos` again: a statement arrives in many chunks, and that would read it
         # once per chunk; one byte back, for a `;` whose newline comes with the next one)
         searched = max(pos, len(s.buf) - 1)
