@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cloudbackup.backup import backup_database
+from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.replay import segment_events
 from cloudbackup.binlog.segments import read_indexes
 from cloudbackup.dburl import DbSettings
 from cloudbackup.storage.base import Storage
 from tests.fixtures.compare import q
 from tests.fixtures.mariadb import admin_connect
+from tests.fixtures.numbers import numbers
 
 
 def run(settings: DbSettings, *statements: str, database: str | None = None) -> None:
@@ -86,6 +88,23 @@ def next_second() -> datetime:
     target = int(now) + 1
     time.sleep(target - now + 0.05)
     return datetime.fromtimestamp(target, UTC)
+
+
+def bulk_insert_archived(settings: DbSettings, db: str, store: Storage) -> datetime:
+    """`db` archived and backed up, then one INSERT … SELECT of 45,000 rows (~7 MiB of row events: many
+    BINLOG statements' worth) and a row after it, archived: returns a time between the two."""
+    run(settings, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(200))", database=db)
+    archive_binlog(settings, store, "src")
+    backup_database(settings, db, store, source="src")
+    run(
+        settings,
+        f"INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM {numbers(45000)}",
+        database=db,
+    )
+    to_time = next_second()
+    run(settings, "INSERT INTO t VALUES (0, 'after T')", database=db)  # (the archive reaches past T)
+    archive_binlog(settings, store, "src")
+    return to_time
 
 
 def reference_copy(settings: DbSettings, db: str, ref: str) -> None:

@@ -23,11 +23,11 @@ from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, q, snapshot
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
-from tests.fixtures.numbers import numbers
 from tests.integration.backup_helpers import inserting
 from tests.integration.pitr_helpers import (
     FailingIndexWrites,
     archived_positions,
+    bulk_insert_archived,
     create_shop,
     disaster,
     first_changes,
@@ -771,17 +771,7 @@ def test_a_statement_whose_row_events_outgrow_max_allowed_packet_is_replayed_who
     # the server's max_allowed_packet (4 MiB here; MariaDB's default is 16 MiB: a bulk load outgrows it)
     db, target = make_log_database("pitr_bulk"), make_log_database("pitr_bulk_target")
     store = LocalStorage(tmp_path / "store")
-    run(log_server, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(200))", database=db)
-    archive_binlog(log_server, store, "src")
-    backup_database(log_server, db, store, source="src")
-    run(
-        log_server,
-        f"INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM {numbers(45000)}",
-        database=db,
-    )
-    to_time = next_second()
-    run(log_server, "INSERT INTO t VALUES (0, 'after T')", database=db)  # (the archive reaches past T)
-    archive_binlog(log_server, store, "src")
+    to_time = bulk_insert_archived(log_server, db, store)
     with admin_connect(log_server) as conn, conn.cursor() as cur:
         cur.execute("SELECT @@GLOBAL.max_allowed_packet")
         (packet,) = cur.fetchone()

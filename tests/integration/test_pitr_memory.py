@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from cloudbackup.backup import backup_database
 from cloudbackup.binlog import events as ev
 from cloudbackup.binlog import replay
-from cloudbackup.binlog.archive import archive_binlog
 from cloudbackup.binlog.pitr import restore_to_time
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import q
 from tests.fixtures.mariadb import admin_connect
-from tests.fixtures.numbers import numbers
-from tests.integration.pitr_helpers import next_second, run
+from tests.integration.pitr_helpers import bulk_insert_archived
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +25,7 @@ def test_a_statement_of_many_row_events_is_replayed_whole_holding_one_part_at_a_
     # Given a database backed up, then one INSERT … SELECT whose row events (~7 MiB) come to many parts
     db, target = make_log_database("pmem_bulk"), make_log_database("pmem_bulk_target")
     store = LocalStorage(tmp_path / "store")
-    run(log_server, "CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(200))", database=db)
-    archive_binlog(log_server, store, "src")
-    backup_database(log_server, db, store, source="src")
-    run(
-        log_server,
-        f"INSERT INTO t SELECT seq, REPEAT(CHAR(65 + seq % 26), 150) FROM {numbers(45000)}",
-        database=db,
-    )
-    to_time = next_second()
-    run(log_server, "INSERT INTO t VALUES (0, 'after T')", database=db)  # (the archive reaches past T)
-    archive_binlog(log_server, store, "src")
+    to_time = bulk_insert_archived(log_server, db, store)
     # When the database is restored to a time after it, the row events held measured after each event
     monkeypatch.setattr(replay, "rows_part_bytes", lambda _packet: PART_BYTES)
     held: list[int] = []

@@ -89,28 +89,6 @@ TRIGGER_UNDER_MYSQL_COLLATION = (
 )
 
 
-def test_a_trigger_under_a_collation_the_server_lacks_is_refused_before_anything_changes(
-    db_settings, target, tmp_path
-):
-    # Given a mysqldump file whose trigger was created under MySQL's utf8mb4_0900_ai_ci
-    path = tmp_path / "trigger.sql"
-    path.write_bytes(TRIGGER_UNDER_MYSQL_COLLATION)
-    if server_takes(db_settings, "collation_connection", "utf8mb4_0900_ai_ci"):
-        # When it is restored on a server that has that collation, Then it loads whole
-        restore_dump_file(db_settings, str(path), target_database=target)
-        assert schemas_like(db_settings, target) == [target]
-        return
-    # When it is restored on one that has not (MariaDB 10.11)
-    with pytest.raises(OperationError) as refused:
-        restore_dump_file(db_settings, str(path), target_database=target)
-    # Then it is refused before anything changes, in one line naming the trigger and the collation
-    message = str(refused.value)
-    assert "\n" not in message
-    assert "refused before any change" in message
-    assert "collation_connection utf8mb4_0900_ai_ci (trigger tr)" in message
-    assert schemas_like(db_settings, target) == []
-
-
 EVENT_IN_NAMED_ZONE = (
     b"/*!40101 SET NAMES utf8mb4 */;\nCREATE TABLE t (a int primary key);\n"
     b"DELIMITER ;;\n"
@@ -123,26 +101,48 @@ EVENT_IN_NAMED_ZONE = (
 )
 
 
-def test_an_event_in_a_named_time_zone_the_server_lacks_is_refused_before_anything_changes(
-    db_settings, target, tmp_path
+@pytest.mark.parametrize(
+    ("dump", "variable", "value", "named", "advice"),
+    [
+        # a mysqldump file whose trigger was created under MySQL's utf8mb4_0900_ai_ci
+        (
+            TRIGGER_UNDER_MYSQL_COLLATION,
+            "collation_connection",
+            "utf8mb4_0900_ai_ci",
+            "collation_connection utf8mb4_0900_ai_ci (trigger tr)",
+            "collations",
+        ),
+        # a mysqldump file whose event was created in the time zone Europe/Berlin
+        (
+            EVENT_IN_NAMED_ZONE,
+            "time_zone",
+            "Europe/Berlin",
+            "time_zone Europe/Berlin (event e)",
+            "mysql_tzinfo_to_sql",
+        ),
+    ],
+    ids=["trigger_collation", "event_time_zone"],
+)
+def test_a_setting_the_server_lacks_is_refused_before_anything_changes(
+    db_settings, target, tmp_path, dump, variable, value, named, advice
 ):
-    # Given a mysqldump file whose event was created in the time zone Europe/Berlin
-    path = tmp_path / "event.sql"
-    path.write_bytes(EVENT_IN_NAMED_ZONE)
-    if server_takes(db_settings, "time_zone", "Europe/Berlin"):
-        # When it is restored on a server with time zone tables, Then it loads whole
+    # Given a dump file creating an object under a session setting
+    path = tmp_path / "dump.sql"
+    path.write_bytes(dump)
+    if server_takes(db_settings, variable, value):
+        # When it is restored on a server that has that setting, Then it loads whole
         restore_dump_file(db_settings, str(path), target_database=target)
         assert schemas_like(db_settings, target) == [target]
         return
-    # When it is restored on a server without time zone tables
+    # When it is restored on one that has not (MariaDB 10.11's collations; a server without zone tables)
     with pytest.raises(OperationError) as refused:
         restore_dump_file(db_settings, str(path), target_database=target)
-    # Then it is refused before anything changes, in one line saying to load the zone tables
+    # Then it is refused before anything changes, in one line naming the object, the setting and what to do
     message = str(refused.value)
     assert "\n" not in message
     assert "refused before any change" in message
-    assert "time_zone Europe/Berlin (event e)" in message
-    assert "mysql_tzinfo_to_sql" in message
+    assert named in message
+    assert advice in message
     assert schemas_like(db_settings, target) == []
 
 
