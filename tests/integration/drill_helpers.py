@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.format.frames import compress_frame
-from cloudbackup.format.manifest import Manifest
+from cloudbackup.format.manifest import Frame, Manifest
 from cloudbackup.verify import decode
 from tests.fixtures.mariadb import flavour, run_sql
 
@@ -58,6 +59,14 @@ def flip_byte(entry: CatalogEntry, table: str) -> None:
 def tamper_rows(entry: CatalogEntry, table: str, old: bytes, new: bytes) -> CatalogEntry:
     """Rewrite `old` as `new` in `table`'s rows, recompress its frame, and redo the frame index (with
     its raw length), size and SHA-256 in the manifest: only a proof of content can tell."""
+    return rewrite_frame(entry, lambda f: f.kind == "table" and f.name == table, old, new)
+
+
+def rewrite_frame(
+    entry: CatalogEntry, chosen: Callable[[Frame], bool], old: bytes, new: bytes
+) -> CatalogEntry:
+    """The backup with `old` written as `new` (once) in the frame `chosen` picks, recompressed, with the
+    frame index (raw length included), size and SHA-256 redone: as consistent as one this tool made."""
     manifest = entry.manifest
     path = entry.store.root / manifest.data.key  # type: ignore[attr-defined]
     data = path.read_bytes()
@@ -65,9 +74,9 @@ def tamper_rows(entry: CatalogEntry, table: str, old: bytes, new: bytes) -> Cata
     for frame in sorted(manifest.frames, key=lambda f: f.offset):
         body = data[frame.offset : frame.offset + frame.length]
         raw_length = frame.raw_length
-        if frame.kind == "table" and frame.name == table:
+        if chosen(frame):
             raw = b"".join(decode(manifest.compression, [body]))
-            assert raw.count(old) == 1, f"{old!r} not once in {table}"
+            assert raw.count(old) == 1, f"{old!r} not once in the {frame.kind} frame {frame.name!r}"
             raw_length += len(new) - len(old)
             body = compress_frame(manifest.compression, raw.replace(old, new))
         out.append(body)
@@ -76,8 +85,8 @@ def tamper_rows(entry: CatalogEntry, table: str, old: bytes, new: bytes) -> Cata
     blob = b"".join(out)
     path.write_bytes(blob)
     sha = hashlib.sha256(blob).hexdigest()
-    tampered = replace(manifest, frames=frames, data=replace(manifest.data, size=len(blob), sha256=sha))
-    return write_manifest(entry, tampered)
+    rewritten = replace(manifest, frames=frames, data=replace(manifest.data, size=len(blob), sha256=sha))
+    return write_manifest(entry, rewritten)
 
 
 def without_digests(entry: CatalogEntry) -> CatalogEntry:

@@ -3,18 +3,13 @@ event is created DISABLED where the drill can make it so, and refused otherwise,
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
-
 import pytest
 
 from cloudbackup.drill.proof import DrillFailed
 from cloudbackup.drill.run import run_drill
-from cloudbackup.format.frames import compress_frame
 from cloudbackup.restore import publish, restore_backup
-from cloudbackup.verify import decode
 from tests.fixtures.mariadb import admin_connect, run_sql
-from tests.integration.drill_helpers import write_manifest
+from tests.integration.drill_helpers import rewrite_frame
 from tests.integration.restore_helpers import back_up, schemas_like
 
 pytestmark = pytest.mark.integration
@@ -23,26 +18,7 @@ pytestmark = pytest.mark.integration
 def rewrite_events(entry, old: bytes, new: bytes):
     """The backup with `old` written as `new` in its events frame, its index, size and SHA-256 redone:
     a crafted backup, as consistent as one made by this tool."""
-    manifest = entry.manifest
-    path = entry.store.root / manifest.data.key
-    data = path.read_bytes()
-    out, frames, at = [], [], 0
-    for frame in sorted(manifest.frames, key=lambda f: f.offset):
-        body = data[frame.offset : frame.offset + frame.length]
-        raw_length = frame.raw_length
-        if frame.kind == "events":
-            raw = b"".join(decode(manifest.compression, [body]))
-            assert raw.count(old) == 1, f"{old!r} not once in the events"
-            raw_length += len(new) - len(old)
-            body = compress_frame(manifest.compression, raw.replace(old, new))
-        out.append(body)
-        frames.append(replace(frame, offset=at, length=len(body), raw_length=raw_length))
-        at += len(body)
-    blob = b"".join(out)
-    path.write_bytes(blob)
-    sha = hashlib.sha256(blob).hexdigest()
-    crafted = replace(manifest, frames=frames, data=replace(manifest.data, size=len(blob), sha256=sha))
-    return write_manifest(entry, crafted)
+    return rewrite_frame(entry, lambda f: f.kind == "events", old, new)
 
 
 def events_in(settings, database: str) -> list[tuple[str, str]]:
