@@ -267,12 +267,10 @@ class Confinement:
 
     # --- the statement kinds ----------------------------------------------------------------------
 
-    def _check(self, sql: bytes) -> Verdict:
-        start = len(sql) - len(sql.lstrip())
-        if _ROWS_START.match(sql, start):
-            self._rows(sql, start)
-            return "run"
-        toks = tokens(
+    def tokens_of(self, sql: bytes) -> list[Token]:
+        """`sql` as the server would read it now: the session's quote modes, client character set and
+        the conditional comments it runs."""
+        return tokens(
             sql,
             escapes=self.modes.backslash_escapes,
             ansi_quotes=self.modes.ansi_quotes,
@@ -280,6 +278,13 @@ class Confinement:
             charset=self.client_charset,
             brackets=self.modes.brackets,
         )
+
+    def _check(self, sql: bytes) -> Verdict:
+        start = len(sql) - len(sql.lstrip())
+        if _ROWS_START.match(sql, start):
+            self._rows(sql, start)
+            return "run"
+        toks = self.tokens_of(sql)
         words = [t for t in toks if t.kind == "word"]
         if not toks:
             return "run"  # an empty conditional comment: nothing runs

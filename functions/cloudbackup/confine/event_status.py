@@ -10,19 +10,19 @@ them: between the event's name and its DO, one DISABLE and no ENABLE, or it is n
 from __future__ import annotations
 
 from cloudbackup.confine.check import Confinement, _unescape
-from cloudbackup.confine.lexer import Token, tokens
+from cloudbackup.confine.lexer import Token
 
 
 def creates_disabled(sql: bytes, confinement: Confinement) -> bool:
     """True when `sql` (a CREATE EVENT, maybe sent as EXECUTE IMMEDIATE '…') leaves its event DISABLED."""
-    toks = _tokens(sql, confinement)
+    toks = confinement.tokens_of(sql)
     if (
         len(toks) == 3
         and toks[0].text == b"EXECUTE"
         and toks[1].text == b"IMMEDIATE"
         and toks[2].kind == "string"
     ):
-        toks = _tokens(_unescape(toks[2].text, confinement.modes.backslash_escapes), confinement)
+        toks = confinement.tokens_of(_unescape(toks[2].text, confinement.modes.backslash_escapes))
     words = [t for t in toks if t.kind == "word"]
     start = next((i for i, t in enumerate(words) if t.text == b"SCHEDULE"), None)
     end = next((i for i, t in enumerate(words) if t.text == b"DO"), None)
@@ -30,17 +30,6 @@ def creates_disabled(sql: bytes, confinement: Confinement) -> bool:
         return False
     status = [t for t in words[start:end] if t.text in (b"ENABLE", b"DISABLE")]
     return len(status) == 1 and status[0].text == b"DISABLE" and _runs(status[0], confinement)
-
-
-def _tokens(sql: bytes, confinement: Confinement) -> list[Token]:
-    return tokens(
-        sql,
-        escapes=confinement.modes.backslash_escapes,
-        ansi_quotes=confinement.modes.ansi_quotes,
-        runs=confinement.runs,
-        charset=confinement.client_charset,
-        brackets=confinement.modes.brackets,
-    )
 
 
 def _runs(token: Token, confinement: Confinement) -> bool:
