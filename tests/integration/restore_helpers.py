@@ -56,6 +56,13 @@ def schemas_like(settings: DbSettings, prefix: str) -> list[str]:
         return sorted(name for (name,) in cur.fetchall())
 
 
+def drop_schemas_like(settings: DbSettings, prefix: str) -> None:
+    """Drop every database whose name starts with `prefix`: a target and whatever a restore left beside it."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        for schema in schemas_like(settings, prefix):
+            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+
+
 def change_live_data(settings: DbSettings, database: str) -> None:
     """What happened after the backup: rows, a dropped view, a new table, another trigger."""
     with admin_connect(settings, database) as conn, conn.cursor() as cur:

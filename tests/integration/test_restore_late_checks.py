@@ -13,7 +13,7 @@ from cloudbackup.errors import OperationError
 from cloudbackup.restore import restore_backup, restore_dump_file
 from tests.fixtures.every_type import drop_database
 from tests.fixtures.mariadb import SERVERS, TEST_DB_URL, admin_connect, flavour, run_sql
-from tests.integration.restore_helpers import back_up, schemas_like
+from tests.integration.restore_helpers import back_up, drop_schemas_like, schemas_like
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +36,7 @@ def other(db_settings):
 def target(db_settings):
     name = f"{PREFIX}{uuid.uuid4().hex[:8]}"
     yield name
-    with admin_connect(db_settings) as conn, conn.cursor() as cur:
-        for schema in schemas_like(db_settings, name):
-            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+    drop_schemas_like(db_settings, name)
 
 
 def views_of(db_settings, database: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from cloudbackup.restore import restore_backup
 from tests.fixtures.compare import snapshot
 from tests.fixtures.mariadb import admin_connect, run_sql
 from tests.integration.drill_helpers import write_manifest
-from tests.integration.restore_helpers import PASSWORD, back_up, schemas_like
+from tests.integration.restore_helpers import PASSWORD, back_up, drop_schemas_like, schemas_like
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,7 @@ def new_target(db_settings):
     """A name no database has yet; whatever a failed test left under it is dropped after."""
     name = f"cbt_pub_{uuid.uuid4().hex[:8]}"
     yield name
-    with admin_connect(db_settings) as conn, conn.cursor() as cur:
-        for schema in schemas_like(db_settings, name):
-            cur.execute(f"DROP DATABASE IF EXISTS `{schema}`")
+    drop_schemas_like(db_settings, name)
 
 
 def two_tables_backup(db_settings, make_database, tmp_path):
