@@ -582,8 +582,8 @@ class Replayer:
         if charset.lower() in BACKSLASH_UNSAFE_CHARSETS:
             reason = f"was logged under the client character set {charset}, which the check cannot read"
         else:
-            escapes, ansi = "NO_BACKSLASH_ESCAPES" not in sql_mode, "ANSI_QUOTES" in sql_mode
-            modes = QuoteModes(backslash_escapes=escapes, ansi_quotes=ansi, brackets="MSSQL" in sql_mode)
+            modes = QuoteModes()
+            modes.follow(sql_mode)
             check = Confinement(
                 where="binlog", databases=frozenset(self.other_databases), modes=modes, own_database=own,
                 binlog_ddl=True, client_charset=charset.lower(),
