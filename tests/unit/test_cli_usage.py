@@ -48,3 +48,17 @@ def test_a_store_variable_set_empty_is_refused_not_taken_as_unset(
     assert err.count("\n") == 1, err
     assert f"${variable} is set but empty" in err
     assert not (tmp_path / ".cloudbackup").exists()
+
+
+def test_a_restore_naming_only_the_database_says_how_to_pick_its_newest_backup(capsys, tmp_path):
+    # Given an operator who names the database but no backup (the help's `--database` reads as enough)
+    args = ["restore", "--db-url", "mysql://root@127.0.0.1", "--database", "shop", "--target-database", "x"]
+    # When the restore runs
+    code = main([*args, "--data", str(tmp_path)])
+    # Then it is a usage error in one line that gives the flag that picks shop's newest backup
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err == (
+        "cloudbackup: say what to restore: --backup latest for the newest of shop, "
+        "--backup ID|latest|FILE, or --to-time TIME\n"
+    )

@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     if args.to_time is not None:
         return _to_time(args, db)
     if args.backup is None:
-        raise UsageError("say what to restore: --backup ID|latest|FILE, or --to-time TIME")
+        newest = f"--backup latest for the newest of {args.database}, " if args.database else ""
+        raise UsageError(f"say what to restore: {newest}--backup ID|latest|FILE, or --to-time TIME")
     common = {
         "in_place": args.in_place,
         "definer": args.definer,

@@ -162,12 +162,15 @@ def add_db_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+DATABASE_HELP = "the backed-up database: `--backup latest` picks its newest backup"
+
+
 def add_backup_choice(p: argparse.ArgumentParser) -> None:
     """Which backup a read-only command looks at: an id or latest, of which database and source."""
     p.add_argument(
         "--backup", required=True, metavar="ID|latest", help="backup id (or 4+ first characters) or latest"
     )
-    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    p.add_argument("--database", metavar="NAME", help=DATABASE_HELP)
     add_source_flag(p)
 
 
@@ -268,7 +271,7 @@ def restore_parser(sub: _SubParsers) -> None:
         metavar="ID|latest|FILE",
         help="backup id (or 4+ first characters), latest, or a dump file (or give --to-time)",
     )
-    p.add_argument("--database", metavar="NAME", help="the backed-up database (picks `latest`)")
+    p.add_argument("--database", metavar="NAME", help=DATABASE_HELP)
     p.add_argument(
         "--to-time",
         metavar="TIME",
