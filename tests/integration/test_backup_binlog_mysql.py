@@ -298,3 +298,71 @@ def test_a_point_in_time_restore_from_a_backup_without_position_says_why_it_has_
     said = str(failure.value)
     assert "\n" not in said
     assert "LOCK TABLES" in said
+
+
+@contextmanager
+def commit_held_in_the_binlog(settings: DbSettings, database: str) -> Iterator[None]:
+    """One INSERT into `t` whose commit the binary log has written but holds in its sync stage
+    (binlog_group_commit_sync_delay, as busy servers set it; a slow fsync does the same): the log's
+    position is past it, InnoDB has not committed it yet. Yields once it is held (its GTID owned)."""
+    with admin_connect(settings) as conn, conn.cursor() as cur:
+        cur.execute(f"SET GLOBAL binlog_group_commit_sync_delay = {HELD_COMMIT_SECONDS * 1_000_000}")
+        writer = threading.Thread(target=_insert_one, args=(settings, database), daemon=True)
+        try:
+            writer.start()
+            deadline = time.monotonic() + HELD_COMMIT_SECONDS / 2
+            while not _gtids_owned(cur):
+                assert time.monotonic() < deadline, "the insert's commit never reached the binary log"
+                time.sleep(0.01)
+            yield
+        finally:
+            cur.execute("SET GLOBAL binlog_group_commit_sync_delay = 0")
+            writer.join()
+
+
+HELD_COMMIT_SECONDS = 3
+
+
+def _insert_one(settings: DbSettings, database: str) -> None:
+    with admin_connect(settings, database) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO t (v) VALUES (-1)")
+
+
+def _gtids_owned(cur) -> str:
+    cur.execute("SELECT @@global.gtid_owned")
+    return str(cur.fetchone()[0])
+
+
+def test_a_commit_the_binlog_holds_back_is_never_behind_the_recorded_position(
+    mysql_settings, binlog_db, backup_user, tmp_path
+):
+    # Given a row whose commit is in the binary log but not yet in InnoDB (held in the log's sync stage)
+    with commit_held_in_the_binlog(mysql_settings, binlog_db):
+        # When the README's least-privileged user (its position read with SHOW BINARY LOG STATUS, which
+        # does not wait for that commit) backs the database up meanwhile
+        manifest = backup_database(backup_user, binlog_db, LocalStorage(tmp_path), source="t")
+    # Then the backup does not hold the row, so it records no position: a position past the row's
+    # events would have a point-in-time restore skip a row the backup lacks (this user may not LOCK
+    # TABLES, the way that would have waited for the commit)
+    (table,) = manifest.tables
+    assert table.rows == 1000
+    assert (manifest.snapshot.binlog_file, manifest.snapshot.binlog_pos, manifest.snapshot.gtid) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_user_reading_log_status_waits_for_the_held_commit_and_keeps_its_position(
+    mysql_settings, binlog_db, tmp_path
+):
+    # Given the same held commit, and a user with BACKUP_ADMIN (performance_schema.log_status)
+    with commit_held_in_the_binlog(mysql_settings, binlog_db):
+        # When it backs the database up meanwhile
+        manifest = backup_database(mysql_settings, binlog_db, LocalStorage(tmp_path), source="t")
+    # Then reading log_status waited for that commit: the row is in the backup, and so is its GTID in
+    # the recorded position
+    (table,) = manifest.tables
+    assert table.rows == 1001
+    assert manifest.snapshot.binlog_file is not None
+    assert manifest.snapshot.gtid == executed(mysql_settings)

@@ -36,6 +36,26 @@ def log_position(cur: Any) -> SnapshotPosition | None:
     return position
 
 
+def commits_under_way(cur: Any) -> bool:
+    """Whether a transaction's commit is between the binary log and InnoDB right now.
+
+    The log's position moves when a commit is written to it, but InnoDB makes that commit visible only
+    after the log's sync stage (an fsync, and binlog_group_commit_sync_delay where a busy server sets it).
+    `SHOW BINARY LOG STATUS` does not wait for that stage (performance_schema.log_status does): read
+    meanwhile, its position is past a transaction no snapshot sees yet. Such a transaction owns its GTID
+    (`@@global.gtid_owned`), or with GTIDs off is an anonymous one under way
+    (`Ongoing_anonymous_transaction_count`), from the log's flush until its commit; any user may read
+    both. (A replica's applier owns its transaction's GTID while it applies it too: a busy replica fails
+    the proof the way a busy source does.)"""
+    cur.execute("SELECT @@global.gtid_owned")
+    row = cur.fetchone()
+    if row is not None and text(row[0]).strip():
+        return True
+    cur.execute("SHOW GLOBAL STATUS LIKE 'Ongoing_anonymous_transaction_count'")
+    row = cur.fetchone()
+    return row is not None and text(row[1]).strip() not in ("", "0")
+
+
 def gtid_set(value: str) -> str:
     """A GTID set as one line: the server breaks long ones after each comma."""
     return re.sub(r"\s+", "", value)

@@ -18,8 +18,12 @@ A transaction reaches the log (the offset moves) before InnoDB commits it, and i
 executed set right after that commit, in the same commit stage. If neither moved, no transaction
 became visible while the snapshots opened, so they hold the same rows, and that reading is also the
 snapshot's own position: every transaction in the set is in the snapshot, none after it (but for a
-commit caught between its InnoDB commit and its GTID, back to back in one stage). MySQL therefore
-takes this path even for a dump on one connection, for its position alone.
+commit caught between its InnoDB commit and its GTID, back to back in one stage). A commit can also
+wait between the log and InnoDB for as long as the log's sync stage takes (binlog_group_commit_sync_delay
+holds it there by design), longer than the pause: the offset is then past a transaction no snapshot
+sees, and stays still. So each reading also asks whether a commit is under way, and one that says so
+fails the try (log_position.commits_under_way). MySQL therefore takes this path even for a dump on one
+connection, for its position alone.
 
 If the witness moves on every try (a busy server), MySQL has one more way, given a TableLock: the
 backup's own tables held still for a moment with `LOCK TABLES … READ` on a session of its own, while
@@ -39,11 +43,11 @@ import logging
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cloudbackup.format.manifest import ServerInfo, SnapshotPosition
-from cloudbackup.mysql.log_position import log_position
+from cloudbackup.mysql.log_position import commits_under_way, log_position
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import START_SNAPSHOT, Snapshot, prepare_session, start_snapshot
 from cloudbackup.mysql.table_lock import LockUnavailable, TableLock
@@ -74,7 +78,7 @@ def open_shared_snapshot(
         for other in cursors:
             prepare_session(other)
         mysql = server.flavour == "mysql"
-        witness = log_position if mysql else transaction_counter
+        witness = log_reading if mysql else transaction_counter
         # MariaDB's snapshot knows its own position: one connection needs no proof there
         needs_proof = mysql or bool(cursors)
         moved = False
@@ -86,9 +90,9 @@ def open_shared_snapshot(
             snapshot = start_snapshot(cur, server, max_allowed_packet)
             for other in cursors:
                 other.execute(START_SNAPSHOT)
-            if witness(cursors[-1] if cursors else cur) == before:
-                if isinstance(before, SnapshotPosition):
-                    snapshot = replace(snapshot, position=before)
+            if witness(cursors[-1] if cursors else cur) == before and not _commit_under_way(before):
+                if isinstance(before, LogReading):
+                    snapshot = replace(snapshot, position=before.position)
                 return snapshot, bool(cursors)
             log.debug("attempt %d: transactions committed while the snapshots opened", attempt)
             moved = True
@@ -119,6 +123,27 @@ def _under_lock(
         lock.database,
     )
     return replace(snapshot, position=position) if position is not None else snapshot
+
+
+@dataclass(frozen=True)
+class LogReading:
+    """MySQL's witness: the binary log's position, and whether a commit was under way as it was read."""
+
+    position: SnapshotPosition
+    commit_under_way: bool
+
+
+def log_reading(cur: Any) -> LogReading | None:
+    """The log's position, then whether a commit is between the log and InnoDB (log_position.py): read
+    in that order, a reading with none under way has every transaction the position holds visible."""
+    position = log_position(cur)
+    if position is None:
+        return None
+    return LogReading(position, commits_under_way(cur))
+
+
+def _commit_under_way(reading: object) -> bool:
+    return isinstance(reading, LogReading) and reading.commit_under_way
 
 
 def transaction_counter(cur: Any) -> int | None:
