@@ -202,6 +202,7 @@ def backup_database(
             started_at=snapshot.started_at,
             finished_at=finished_at,
             snapshot=snapshot.position,
+            snapshot_taken_at=snapshot.taken_at,
             compression=compression,
             data=DataObject(key=written.key, size=written.size, sha256=written.sha256),
             frames=frames,

@@ -825,3 +825,31 @@ def test_one_row_too_large_for_a_statement_the_server_takes_is_named_with_the_se
     with admin_connect(log_server) as conn, conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = %s", (target,))
         assert cur.fetchone() == (0,)
+
+
+def test_a_backup_whose_clock_is_behind_the_servers_never_starts_a_restore_to_a_time_before_its_snapshot(
+    log_server, make_log_database, tmp_path, monkeypatch
+):
+    # Given a backup and changes, T, a disaster after T, and then a second backup made by a machine
+    # whose clock is behind the server's: it reads just before T as the snapshot opens
+    db, other, ref = make_log_database("skew"), make_log_database("skew_o"), make_log_database("skew_r")
+    store = LocalStorage(tmp_path / "store")
+    create_shop(log_server, db, other)
+    first = backup_database(log_server, db, store, source="src")
+    first_changes(log_server, db, other)
+    second_changes(log_server, db, other)
+    to_time = next_second()
+    reference_copy(log_server, db, ref)
+    disaster(log_server, db, other)
+    with monkeypatch.context() as clock:
+        clock.setattr("cloudbackup.mysql.snapshot.machine_clock", lambda: to_time - timedelta(milliseconds=1))
+        late = backup_database(log_server, db, store, source="src")
+    archive_binlog(log_server, store, "src")
+    assert first.started_at < late.started_at < to_time
+    # When the database is restored to T
+    target = make_log_database("skew_t")
+    result = restore_to_time(log_server, [store], db, to_time, target_database=target)
+    # Then it starts from the first backup, whose snapshot the server took before T, not from the
+    # second, whose snapshot already lacks what the disaster deleted: the database as it was at T
+    assert result.backup_id == first.id
+    assert_databases_equal(log_server, ref, target)

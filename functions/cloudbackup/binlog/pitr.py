@@ -78,13 +78,20 @@ def plan_replay(
     stores: Sequence[Storage], database: str, to_time: datetime, source: str | None = None
 ) -> ReplayPlan:
     entries = list_backups(stores, database=database, source=source)
-    before = [e for e in entries if e.manifest.started_at < to_time]
+    # By the server's clock, which the binlog's event times are read by: a backup whose machine's clock
+    # was behind would otherwise start from a snapshot that already holds what happened after TIME.
+    before = sorted(
+        (e for e in entries if e.manifest.snapshot_time < to_time),
+        key=lambda e: (e.manifest.snapshot_time, e.manifest.id),
+        reverse=True,
+    )
     if not entries:
         raise UsageError(f"no complete backup {backups_of(database, source)} in {describe_stores(stores)}")
     if source is None:
         require_one_source(entries, database, "--to-time")
     if not before:
-        oldest = f"the oldest backup is from {entries[-1].manifest.started_at:%Y-%m-%dT%H:%M:%SZ}"
+        earliest = min(e.manifest.snapshot_time for e in entries)
+        oldest = f"the oldest backup is from {earliest:%Y-%m-%dT%H:%M:%SZ}"
         raise UsageError(f"--to-time {to_time.isoformat()} is before every backup of {database} ({oldest})")
     # A partial backup (schema only, tables left out) lacks rows the replay would need: never a base.
     whole = [e for e in before if not e.manifest.partial]
@@ -125,7 +132,7 @@ def plan_replay(
                 f"cannot be reached from backup {entry.id}"
             )
         chain.append(segment)
-    if chain[-1].last_time < to_time and chain[-1].last_time < entry.manifest.started_at:
+    if chain[-1].last_time < to_time and chain[-1].last_time < entry.manifest.snapshot_time:
         raise OperationError(_ends_before_the_backup(entry, to_time, window))
     if chain[-1].last_time < to_time:
         # Not the time the archive ran: a transaction begun before it (MariaDB logs statement start

@@ -69,12 +69,12 @@ def _window(
     window = Window(source=source, database=database, gaps=gaps)
     # Only a backup after the last gap reaches the newest event (the replay refuses to cross a gap).
     reachable = after_last_gap(indexes)
-    for entry in sorted(backups, key=lambda e: e.manifest.started_at):  # oldest first
+    for entry in sorted(backups, key=lambda e: e.manifest.snapshot_time):  # oldest first
         if starts_a_replay(entry.manifest) and holds_position(reachable, entry.manifest.snapshot):
-            window.recoverable_from = entry.manifest.started_at.isoformat()
+            window.recoverable_from = entry.manifest.snapshot_time.isoformat()
             # (the newest event's whole second may come before a backup started within it)
             newest = indexes[-1].last_time
-            window.recoverable_to = max(newest, entry.manifest.started_at).isoformat()
+            window.recoverable_to = max(newest, entry.manifest.snapshot_time).isoformat()
             window.backup_id = entry.id
             return window
     window.note = "no backup whose binlog position is archived after the last gap: take a backup"

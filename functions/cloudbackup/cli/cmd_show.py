@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from cloudbackup.catalog import CatalogEntry, find_backup
@@ -33,6 +34,7 @@ def details(entry: CatalogEntry) -> dict[str, Any]:
         "server_flavour": m.server.flavour,
         "seconds": round((m.finished_at - m.started_at).total_seconds(), 3),
         "snapshot": asdict(m.snapshot),
+        "snapshot_taken_at": _iso(m.snapshot_taken_at),
         "counts": asdict(m.counts),
         "tool_version": m.tool_version,
         "table_details": [
@@ -59,7 +61,7 @@ def render(d: dict[str, Any]) -> str:
         ("database", f"{d['database']} (source {d['source']}, {d['charset']} / {d['collation']})"),
         ("server", f"{d['server_flavour']} {d['server_version']}"),
         ("created", f"{d['created_at']}, finished {d['finished_at']} ({d['seconds']:.1f} s)"),
-        ("snapshot", position or "position not readable"),
+        ("snapshot", (position or "position not readable") + _taken(d["snapshot_taken_at"])),
         ("store", d["store"]),
         ("location", d["location"]),
         ("manifest", d["manifest"]),
@@ -109,3 +111,11 @@ def render(d: dict[str, Any]) -> str:
             + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
         )
     return "\n".join(lines)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _taken(moment: str | None) -> str:
+    return f"; opened at {moment} by the server's clock" if moment else ""

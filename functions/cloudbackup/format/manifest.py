@@ -107,6 +107,9 @@ class Manifest:
     started_at: datetime
     finished_at: datetime
     snapshot: SnapshotPosition = field(default_factory=SnapshotPosition)
+    # The source server's clock as the snapshot opened (started_at is the backup machine's, which may be
+    # off it): what a point-in-time restore compares its TIME with. Older backups do not record it.
+    snapshot_taken_at: datetime | None = None
     compression: Compression
     data: DataObject
     frames: list[Frame]
@@ -139,6 +142,11 @@ class Manifest:
         return self.schema_only or bool(left_out)
 
     @property
+    def snapshot_time(self) -> datetime:
+        """When the snapshot opened, on the server's clock where the backup recorded it."""
+        return self.snapshot_taken_at or self.started_at
+
+    @property
     def sql_bytes(self) -> int:
         """The SQL the data object decodes to, all frames together."""
         return sum(f.raw_length for f in self.frames)
@@ -146,6 +154,8 @@ class Manifest:
     def __post_init__(self) -> None:
         object.__setattr__(self, "started_at", _utc(self.started_at))
         object.__setattr__(self, "finished_at", _utc(self.finished_at))
+        if self.snapshot_taken_at is not None:
+            object.__setattr__(self, "snapshot_taken_at", _utc(self.snapshot_taken_at))
         problems = _problems(self)
         if problems:
             raise ValueError("invalid manifest: " + "; ".join(problems))

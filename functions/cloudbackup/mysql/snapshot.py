@@ -45,8 +45,9 @@ FLAVOUR_SETTINGS = {
 class Snapshot:
     server: ServerInfo
     position: SnapshotPosition
-    started_at: datetime
+    started_at: datetime  # this machine's clock, just before the snapshot opened
     max_allowed_packet: int
+    taken_at: datetime | None = None  # the server's clock, just after it opened (server_clock)
 
 
 def server_info(version: str) -> ServerInfo:
@@ -74,12 +75,32 @@ def prepare_session(cur: Any) -> tuple[ServerInfo, int]:
 
 def start_snapshot(cur: Any, server: ServerInfo, max_allowed_packet: int) -> Snapshot:
     """START the snapshot transaction on a prepared session and read where it stands in the binlog."""
-    started_at = datetime.now(UTC)
+    started_at = machine_clock()
     cur.execute(START_SNAPSHOT)
+    taken_at = server_clock(cur)
     position = snapshot_position(cur, server) if server.flavour == "mariadb" else SnapshotPosition()
     return Snapshot(
-        server=server, position=position, started_at=started_at, max_allowed_packet=max_allowed_packet
+        server=server,
+        position=position,
+        started_at=started_at,
+        max_allowed_packet=max_allowed_packet,
+        taken_at=taken_at,
     )
+
+
+def machine_clock() -> datetime:
+    """The clock of the machine the backup runs on (UTC)."""
+    return datetime.now(UTC)
+
+
+def server_clock(cur: Any) -> datetime | None:
+    """The server's clock now (UTC), read in the snapshot: every transaction the snapshot holds
+    committed before it. The binary log's event times are the server's clock too, and the machine the
+    backup runs on may be seconds off it: a point-in-time restore compares TIME with this."""
+    cur.execute("SELECT UTC_TIMESTAMP(6)")
+    row = cur.fetchone()
+    value = row[0] if row else None
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) else None
 
 
 def snapshot_position(cur: Any, server: ServerInfo) -> SnapshotPosition:
