@@ -44,7 +44,7 @@ from cloudbackup.mysql.connection import connect, connection_error
 from cloudbackup.mysql.definer import DefinerPolicy
 from cloudbackup.mysql.feed import StatementFeed
 from cloudbackup.mysql.identifiers import database_name_problem, quote_identifier, setting_literal
-from cloudbackup.mysql.load import Loader, LoadError
+from cloudbackup.mysql.load import Loader, LoadError, longest_statement
 from cloudbackup.mysql.name_case import Created
 from cloudbackup.mysql.routines import hidden_routines
 from cloudbackup.mysql.server_text import SHOW_SQL_MODE
@@ -173,12 +173,9 @@ def restore_backup(
                 check(checked(sql, stop))
                 if frame.kind == "table" and frame.offset in loaded:
                     refuse_misnamed_frame(manifest, frame, created[before:])
-                if definers and frame.offset not in loaded:
-                    for name in set(definers) - found_before:  # (found only in this frame: not created)
-                        del definers[name]
-                if frame.offset not in loaded:
-                    for setting in set(settings) - set_before:  # (likewise: not run)
-                        del settings[setting]
+                if frame.offset not in loaded:  # found only in a frame not loaded: not created, not run
+                    _forget_since(definers, found_before)
+                    _forget_since(settings, set_before)
 
             verify_backup(entry, statements=statements)
 
@@ -641,6 +638,13 @@ def _load_whole_object(entry: CatalogEntry, run: StatementFeed) -> None:
     stream.finish()
 
 
+def _forget_since(found: dict[Any, str] | None, before: set[Any]) -> None:
+    """Drop from `found` what the pass added to it since it held `before`."""
+    if found is not None:
+        for key in set(found) - before:
+            del found[key]
+
+
 def _confinement(
     db: DbSettings,
     where: str,
@@ -658,14 +662,9 @@ def _confinement(
     Before loading (given what the server `runs`), the check follows the dump's sql_mode itself, from the
     server's default."""
     before_loading = runs is not None
-    if definers is not None:
-        definers.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
-    if settings is not None:
-        settings.clear()
-    if made is not None:
-        made.clear()
-    if created is not None:
-        created.clear()
+    for found in (definers, settings, made, created):
+        if found is not None:
+            found.clear()  # (filled by the pass; one read again after a refusal starts afresh: lanes.py)
     with connect(db, database="") as conn, conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
         databases = {str(name) for (name,) in cur.fetchall()} | {target, staging} - {""}
@@ -683,7 +682,7 @@ def _confinement(
         settings=settings,
         made=made,
         created_tables=created,
-        max_statement_bytes=int(max_packet) - 1,  # (the command packet: one byte, then the statement)
+        max_statement_bytes=longest_statement(int(max_packet)),
     )
 
 

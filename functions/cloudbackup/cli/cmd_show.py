@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from cloudbackup.catalog import CatalogEntry, find_backup
 from cloudbackup.cli.backup_ref import backup_in_a_store
 from cloudbackup.cli.stores import stores_from_args
 from cloudbackup.cli.units import human_size
+from cloudbackup.format.manifest import utc_text
 from cloudbackup.printable import one_line
 
 
@@ -34,7 +34,7 @@ def details(entry: CatalogEntry) -> dict[str, Any]:
         "server_flavour": m.server.flavour,
         "seconds": round((m.finished_at - m.started_at).total_seconds(), 3),
         "snapshot": asdict(m.snapshot),
-        "snapshot_taken_at": _iso(m.snapshot_taken_at),
+        "snapshot_taken_at": None if m.snapshot_taken_at is None else utc_text(m.snapshot_taken_at),
         "counts": asdict(m.counts),
         "tool_version": m.tool_version,
         "table_details": [
@@ -111,10 +111,6 @@ def render(d: dict[str, Any]) -> str:
             + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))
         )
     return "\n".join(lines)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _taken(moment: str | None) -> str:

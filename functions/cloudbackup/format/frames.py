@@ -103,7 +103,7 @@ class _ZstdBlocks:
     def __init__(self, blocks: int) -> None:
         self.blocks = max(1, blocks)
         self.head = bytearray()  # the header being read, across chunks
-        self.state = "magic"  # magic | frame | block | lost
+        self.state = "magic"  # magic | skippable | frame | block | lost
         self.want = 4  # header bytes wanted in this state
         self.skip = 0  # content bytes to pass over before the next header
         self.checksum = False

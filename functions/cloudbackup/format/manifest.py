@@ -232,9 +232,14 @@ def _problems(manifest: Manifest) -> list[str]:
     return problems
 
 
+def utc_text(moment: datetime) -> str:
+    """A UTC time as the manifest writes it: ISO 8601 ending in Z."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def _json_value(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return utc_text(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

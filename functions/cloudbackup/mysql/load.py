@@ -561,7 +561,7 @@ class Loader:
     @property
     def max_statement_bytes(self) -> int | None:
         """The longest statement the server takes (the command packet is one byte more); None: not known."""
-        return self._max_packet - 1 if self._max_packet else None
+        return longest_statement(self._max_packet) if self._max_packet else None
 
     def _refuse_unkept_shape(self, stmt: Statement, where: str) -> None:
         """A CREATE TABLE the server would give another shape than the dump's, where this account could
@@ -698,6 +698,12 @@ def data_settings(conn: Any) -> DataSettings:
         str(file_per_table) in ("1", "ON"),
         str(row_format).lower(),
     )
+
+
+def longest_statement(max_allowed_packet: int) -> int:
+    """The longest statement a server with this max_allowed_packet takes: the command packet is one byte,
+    then the statement."""
+    return max_allowed_packet - 1
 
 
 def too_long(exc: StatementTooLong, where: str) -> LoadError:
