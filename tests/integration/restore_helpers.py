@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cloudbackup.backup import backup_database
 from cloudbackup.catalog import CatalogEntry, find_backup
@@ -54,6 +55,16 @@ def schemas_like(settings: DbSettings, prefix: str) -> list[str]:
             "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s", (prefix + "%",)
         )
         return sorted(name for (name,) in cur.fetchall())
+
+
+def refused_before_any_change(refused: Any, settings: DbSettings, target: str) -> str:
+    """The message of a restore refused (`pytest.raises`'s ExceptionInfo) before any change: one line,
+    saying so, and no database of `target`'s name made. Returned for the test's own assertions."""
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "refused before any change" in message
+    assert schemas_like(settings, target) == []
+    return message
 
 
 def drop_schemas_like(settings: DbSettings, prefix: str) -> None:
