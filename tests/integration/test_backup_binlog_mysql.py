@@ -29,7 +29,7 @@ from cloudbackup.mysql.table_lock import LOCK_WAIT_SECONDS
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
 from tests.fixtures.numbers import numbers
-from tests.integration.backup_helpers import inserting
+from tests.integration.backup_helpers import commits_never_stop, inserting
 
 pytestmark = pytest.mark.integration
 
@@ -108,10 +108,12 @@ def test_the_gtid_set_matches_the_rows_while_writes_go_on(
 
 
 @pytest.fixture
-def busy(mysql_settings, binlog_db) -> Iterator[int]:
-    """A session committing one row per transaction into `t` without pause, already 200 rows on.
+def busy(mysql_settings, binlog_db, monkeypatch) -> Iterator[int]:
+    """A session committing one row per transaction into `t` without pause, already 200 rows on, on a
+    server where the lock-free proof never holds (commits_never_stop).
 
     Yields how many transactions the server had executed before it started."""
+    commits_never_stop(monkeypatch)
     start = transactions(executed(mysql_settings))
     with inserting(mysql_settings, binlog_db, pause=0, first=200):
         yield start
@@ -326,6 +328,31 @@ HELD_COMMIT_SECONDS = 3
 def _insert_one(settings: DbSettings, database: str) -> None:
     with admin_connect(settings, database) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO t (v) VALUES (-1)")
+
+
+@pytest.mark.parametrize("split_min_bytes", [1, 1 << 40], ids=["four-connections", "one-connection"])
+def test_a_server_committing_every_few_milliseconds_is_backed_up_without_a_lock_and_exactly(
+    mysql_settings, binlog_db, tmp_path, caplog, split_min_bytes
+):
+    # Given a session committing one row per transaction every 10 ms (the proof takes no quiet pause:
+    # its tries pass between two commits, where a 50 ms pause would always have seen one)
+    start = transactions(executed(mysql_settings))
+    with inserting(mysql_settings, binlog_db, pause=0.01, first=20), caplog.at_level(logging.INFO):
+        # When the database is backed up ten times meanwhile
+        manifests = [
+            backup_database(
+                mysql_settings, binlog_db, LocalStorage(tmp_path / str(n)), source="t",
+                split_min_bytes=split_min_bytes,
+            )
+            for n in range(10)
+        ]  # fmt: skip
+    # Then most need no table lock, and each one holds exactly the transactions of the GTID set it
+    # records, whichever way it got it
+    assert caplog.text.count("the snapshot was taken under LOCK TABLES") < 5
+    for manifest in manifests:
+        assert manifest.snapshot.gtid is not None
+        (table,) = manifest.tables
+        assert table.rows == 1000 + transactions(manifest.snapshot.gtid) - start
 
 
 def _gtids_owned(cur) -> str:

@@ -12,12 +12,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 
 from cloudbackup.backup import backup_database
 from cloudbackup.catalog import find_backup
 from cloudbackup.errors import OperationError
+from cloudbackup.mysql import shared_snapshot
 from cloudbackup.mysql.chunks import key_span
 from cloudbackup.mysql.connection import connect
 from cloudbackup.mysql.parallel import big_tables, split_span
@@ -28,7 +30,7 @@ from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal
 from tests.fixtures.mariadb import admin_connect, flavour
 from tests.fixtures.numbers import numbers
-from tests.integration.backup_helpers import Hook, assert_nothing_kept
+from tests.integration.backup_helpers import Hook, assert_nothing_kept, commits_never_stop
 
 pytestmark = pytest.mark.integration
 
@@ -155,8 +157,22 @@ def test_a_quiet_server_shares_the_snapshot(db_settings, bank):
                 assert cur.fetchone() == (OPENING_BALANCE,)
 
 
-def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers):
+def test_only_mariadb_waits_a_quiet_pause_before_the_snapshots(db_settings, bank, monkeypatch):
+    # Given the proof's pauses recorded instead of slept
+    pauses: list[float] = []
+    monkeypatch.setattr(shared_snapshot, "time", SimpleNamespace(sleep=pauses.append))
+    # When a shared snapshot opens on a quiet server
+    with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
+        _, shared = open_shared_snapshot(first, [second])
+    # Then it is shared; MariaDB's counter needed the pause for a commit not yet visible, and MySQL's
+    # witness asks whether a commit is under way instead, so it takes none
+    assert shared
+    assert pauses == ([] if flavour(db_settings) == "mysql" else [shared_snapshot.QUIET_SECONDS])
+
+
+def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers, monkeypatch):
     # Given another session committing all the time (and no table lock offered)
+    commits_never_stop(monkeypatch)
     transfers()
     with connect(db_settings, database=bank) as first, connect(db_settings, database=bank) as second:
         # When the shared snapshot is tried
@@ -169,9 +185,10 @@ def test_a_busy_server_falls_back_to_one_connection(db_settings, bank, transfers
 
 
 def test_a_busy_mysql_server_shares_the_snapshot_under_a_brief_table_lock(
-    db_settings, bank, transfers, make_database, tmp_path, caplog
+    db_settings, bank, transfers, make_database, tmp_path, caplog, monkeypatch
 ):
     # Given transfers between low and high accounts committing all the time, before the backup starts
+    commits_never_stop(monkeypatch)
     transfers()
     store = LocalStorage(tmp_path)
     # When the database is backed up, its tables cut for several connections

@@ -23,7 +23,7 @@ from cloudbackup.restore import restore_backup
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.compare import assert_databases_equal, assert_snapshots_equal, q, snapshot
 from tests.fixtures.mariadb import TEST_DB_URL, admin_connect, flavour
-from tests.integration.backup_helpers import inserting
+from tests.integration.backup_helpers import commits_never_stop, inserting
 from tests.integration.pitr_helpers import (
     FailingIndexWrites,
     archived_positions,
@@ -277,9 +277,10 @@ def test_restore_to_a_time_in_place_undoes_the_disaster(log_server, make_log_dat
 
 
 def test_a_backup_taken_while_writes_never_pause_restores_to_a_time_exactly(
-    log_server, make_log_database, tmp_path, caplog
+    log_server, make_log_database, tmp_path, caplog, monkeypatch
 ):
     # Given sessions committing one row per transaction without pause, into the database and another
+    commits_never_stop(monkeypatch)
     db, other, ref = make_log_database("busy"), make_log_database("busy_o"), make_log_database("busy_r")
     for name in (db, other):
         run(log_server, f"CREATE TABLE `{name}`.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")

@@ -20,10 +20,12 @@ became visible while the snapshots opened, so they hold the same rows, and that 
 snapshot's own position: every transaction in the set is in the snapshot, none after it (but for a
 commit caught between its InnoDB commit and its GTID, back to back in one stage). A commit can also
 wait between the log and InnoDB for as long as the log's sync stage takes (binlog_group_commit_sync_delay
-holds it there by design), longer than the pause: the offset is then past a transaction no snapshot
-sees, and stays still. So each reading also asks whether a commit is under way, and one that says so
-fails the try (log_position.commits_under_way). MySQL therefore takes this path even for a dump on one
-connection, for its position alone.
+holds it there by design): the offset is then past a transaction no snapshot sees, and stays still. So
+each reading also asks whether a commit is under way, and one that says so fails the try
+(log_position.commits_under_way). That question, asked after the position is read, is also what the
+quiet pause waits out on MariaDB (a commit in the log, not yet visible), and answers it without
+waiting: a commit stays "under way" until InnoDB has committed it, so MySQL takes no pause. MySQL takes
+this path even for a dump on one connection, for its position alone.
 
 If the witness moves on every try (a busy server), MySQL has one more way, given a TableLock: the
 backup's own tables held still for a moment with `LOCK TABLES … READ` on a session of its own, while
@@ -86,7 +88,8 @@ def open_shared_snapshot(
             before = witness(cur) if needs_proof else None
             if before is None:
                 break
-            time.sleep(QUIET_SECONDS)
+            if not mysql:
+                time.sleep(QUIET_SECONDS)
             snapshot = start_snapshot(cur, server, max_allowed_packet)
             for other in cursors:
                 other.execute(START_SNAPSHOT)
