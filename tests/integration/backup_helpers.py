@@ -40,16 +40,19 @@ def assert_nothing_kept(store: LocalStorage, root: Path) -> None:
 
 
 @contextmanager
-def inserting(settings: DbSettings, database: str, *, pause: float, first: int) -> Iterator[None]:
+def inserting(
+    settings: DbSettings, database: str, *, pause: float, first: int, seconds: float | None = None
+) -> Iterator[None]:
     """A session committing one row per transaction into `t (v)` of `database`, `pause` seconds apart.
 
-    Entered once `first` rows are committed; the session stops on exit."""
+    Entered once `first` rows are committed; the session stops on exit, or `seconds` after it began."""
     stop = threading.Event()
     inserted = threading.Semaphore(0)
 
     def insert() -> None:
+        until = time.monotonic() + seconds if seconds is not None else float("inf")
         with admin_connect(settings, database) as conn, conn.cursor() as cur:
-            while not stop.is_set():
+            while not stop.is_set() and time.monotonic() < until:
                 cur.execute("INSERT INTO t (v) VALUES (0)")
                 inserted.release()
                 time.sleep(pause)

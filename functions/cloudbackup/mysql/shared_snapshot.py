@@ -58,8 +58,11 @@ log = logging.getLogger(__name__)
 
 QUIET_SECONDS = 0.05
 ATTEMPTS = 3
-# On MySQL a failed try also costs the backup its position: try longer for a pause between writes.
+# On MySQL a failed try also costs the backup its position: try longer for a pause between writes,
+# waiting a moment after each failed try so that the tries (a few milliseconds each) span a burst of
+# commits rather than all fall inside it.
 MYSQL_ATTEMPTS = 10
+MYSQL_RETRY_SECONDS = 0.05
 COUNTER = "Innodb_max_trx_id"
 
 
@@ -101,6 +104,8 @@ def open_shared_snapshot(
             moved = True
             for other in (*cursors, cur):
                 other.execute("ROLLBACK")
+            if mysql:
+                time.sleep(MYSQL_RETRY_SECONDS)
         if mysql and moved:
             reason = "the server never paused writing"
             if lock is not None:
