@@ -9,10 +9,16 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
 from cloudbackup.backup import backup_database
+from cloudbackup.format.manifest import ServerInfo
+from cloudbackup.mysql import shared_snapshot
+from cloudbackup.mysql.connection import connect
+from cloudbackup.mysql.shared_snapshot import open_shared_snapshot
+from cloudbackup.mysql.snapshot import Snapshot
 from cloudbackup.storage.local import LocalStorage
 from tests.fixtures.mariadb import admin_connect
 from tests.fixtures.numbers import numbers
@@ -88,3 +94,34 @@ def test_the_position_matches_the_rows_while_writes_go_on(binlog_server, binlog_
     (table,) = manifest.tables
     assert table.rows == 1000 + gtid_seq(manifest.snapshot.gtid) - start
     assert table.rows >= 1000 + 200  # the 200 inserts awaited before the backup began
+
+
+def test_a_commit_only_the_later_snapshots_see_fails_the_shared_snapshot(
+    binlog_server, binlog_db, monkeypatch
+):
+    # Given a transaction counter that does not move (as for a commit that took its number before the
+    # first reading and became visible only later, past the quiet pause), and a row committed by another
+    # session just after the first connection's snapshot opened
+    monkeypatch.setattr(shared_snapshot, "transaction_counter", lambda cur: 1)
+    opened = shared_snapshot.start_snapshot
+
+    def then_commit(cur: Any, server: ServerInfo, max_allowed_packet: int) -> Snapshot:
+        snapshot = opened(cur, server, max_allowed_packet)
+        with admin_connect(binlog_server, binlog_db) as other, other.cursor() as writer:
+            writer.execute("INSERT INTO t (v) VALUES (0)")
+        return snapshot
+
+    monkeypatch.setattr(shared_snapshot, "start_snapshot", then_commit)
+    # When the shared snapshot is tried on two connections
+    with (
+        connect(binlog_server, database=binlog_db) as first,
+        connect(binlog_server, database=binlog_db) as second,
+    ):
+        _, shared = open_shared_snapshot(first, [second])
+        with second.cursor() as cur:
+            cur.execute("SELECT @@in_transaction")
+            second_in_transaction = cur.fetchone()[0]
+    # Then the second connection, whose snapshot holds the row the first one's lacks, is not used: the
+    # two snapshots were taken at different places in the binary log
+    assert not shared
+    assert second_in_transaction == 0

@@ -10,10 +10,13 @@ and every read view holds the same rows.
 One case slips past the counter: a commit that took its number before the first read but had not yet
 become visible. Between those two steps InnoDB only writes the commit to its log buffer. A quiet pause
 before the snapshots gives such a commit time to finish, and the counter must stay still through the
-pause too.
+pause too. With the binary log on, MariaDB also says where in it each snapshot was taken
+(`binlog_snapshot_file/position`, exact, taken with the read view in commit order): every connection's
+must be the first's, so a logged commit that became visible between two snapshots fails the try however
+long it took, pause or not.
 
 MySQL does not show that counter. There the witness is the binary log: its file, offset and executed
-GTID set (mysql/log_position.py), read before the pause and again after the last snapshot opened.
+GTID set (mysql/log_position.py), read just before the first snapshot opens and again after the last.
 A transaction reaches the log (the offset moves) before InnoDB commits it, and its GTID joins the
 executed set right after that commit, in the same commit stage. If neither moved, no transaction
 became visible while the snapshots opened, so they hold the same rows, and that reading is also the
@@ -51,7 +54,14 @@ from typing import Any
 from cloudbackup.format.manifest import ServerInfo, SnapshotPosition
 from cloudbackup.mysql.log_position import commits_under_way, log_position
 from cloudbackup.mysql.server_text import text
-from cloudbackup.mysql.snapshot import START_SNAPSHOT, Snapshot, prepare_session, start_snapshot
+from cloudbackup.mysql.snapshot import (
+    START_SNAPSHOT,
+    Snapshot,
+    position_from_status,
+    prepare_session,
+    snapshot_status,
+    start_snapshot,
+)
 from cloudbackup.mysql.table_lock import LockUnavailable, TableLock
 
 log = logging.getLogger(__name__)
@@ -96,7 +106,11 @@ def open_shared_snapshot(
             snapshot = start_snapshot(cur, server, max_allowed_packet)
             for other in cursors:
                 other.execute(START_SNAPSHOT)
-            if witness(cursors[-1] if cursors else cur) == before and not _commit_under_way(before):
+            if (
+                witness(cursors[-1] if cursors else cur) == before
+                and not _commit_under_way(before)
+                and _same_log_position(snapshot, cursors)
+            ):
                 if isinstance(before, LogReading):
                     snapshot = replace(snapshot, position=before.position)
                 return snapshot, bool(cursors)
@@ -148,6 +162,15 @@ def log_reading(cur: Any) -> LogReading | None:
     if position is None:
         return None
     return LogReading(position, commits_under_way(cur))
+
+
+def _same_log_position(snapshot: Snapshot, others: Sequence[Any]) -> bool:
+    """MariaDB with the binary log on: whether every other connection's snapshot was taken at the
+    first's position in the log (MySQL, or no binary log: nothing to compare, True)."""
+    position = snapshot.position
+    if snapshot.server.flavour != "mariadb" or position.binlog_file is None:
+        return True
+    return all(position_from_status(snapshot_status(other), position.gtid) == position for other in others)
 
 
 def _commit_under_way(reading: object) -> bool:

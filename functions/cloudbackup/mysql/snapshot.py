@@ -105,9 +105,16 @@ def server_clock(cur: Any) -> datetime | None:
 
 def snapshot_position(cur: Any, server: ServerInfo) -> SnapshotPosition:
     """MariaDB: the binlog position (and GTID) of this transaction's snapshot, when binlog is on."""
-    cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-    status = {str(k).lower(): str(v) for k, v in cur.fetchall()}
+    status = snapshot_status(cur)
     return position_from_status(status, _gtid_of(cur, status))
+
+
+def snapshot_status(cur: Any) -> dict[str, str]:
+    """MariaDB: `binlog_snapshot_file` and `binlog_snapshot_position` of the session's open snapshot,
+    which START TRANSACTION WITH CONSISTENT SNAPSHOT takes with its read view, as one step of the
+    commit order: every transaction logged up to it is in the snapshot, none after it."""
+    cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+    return {str(k).lower(): str(v) for k, v in cur.fetchall()}
 
 
 def position_from_status(status: dict[str, str], gtid: str | None) -> SnapshotPosition:
