@@ -25,10 +25,10 @@ commit caught between its InnoDB commit and its GTID, back to back in one stage)
 wait between the log and InnoDB for as long as the log's sync stage takes (binlog_group_commit_sync_delay
 holds it there by design): the offset is then past a transaction no snapshot sees, and stays still. So
 each reading also asks whether a commit is under way, and one that says so fails the try
-(log_position.commits_under_way). That question, asked after the position is read, is also what the
-quiet pause waits out on MariaDB (a commit in the log, not yet visible), and answers it without
-waiting: a commit stays "under way" until InnoDB has committed it, so MySQL takes no pause. MySQL takes
-this path even for a dump on one connection, for its position alone.
+(log_position.commits_under_way). Asked after the position is read, that question also covers the
+case the quiet pause waits out on MariaDB (a commit in the log, not yet visible), without waiting: a
+commit stays "under way" until InnoDB has committed it, so MySQL takes no pause. MySQL takes this path
+even for a dump on one connection, for its position alone.
 
 If the witness moves on every try (a busy server), MySQL has one more way, given a TableLock: the
 backup's own tables held still for a moment with `LOCK TABLES … READ` on a session of its own, while
