@@ -358,10 +358,10 @@ def test_a_server_committing_every_few_milliseconds_is_backed_up_without_a_lock_
 def test_a_burst_of_commits_as_the_backup_starts_is_waited_out_without_a_lock(
     mysql_settings, binlog_db, tmp_path, caplog
 ):
-    # Given a session committing without pause for 0.3 s, already 20 rows into it
+    # Given a session committing without pause for 0.3 s, already one row into it
     start = transactions(executed(mysql_settings))
     with (
-        inserting(mysql_settings, binlog_db, pause=0, first=20, seconds=0.3),
+        inserting(mysql_settings, binlog_db, pause=0, first=1, seconds=0.3),
         caplog.at_level(logging.INFO),
     ):
         # When the database is backed up meanwhile
