@@ -170,6 +170,8 @@ def _same_log_position(snapshot: Snapshot, others: Sequence[Any]) -> bool:
     position = snapshot.position
     if snapshot.server.flavour != "mariadb" or position.binlog_file is None:
         return True
+    # File and offset are compared: each other position is given the first's GTID rather than its own
+    # BINLOG_GTID_POS lookup, which the same file and offset would answer alike.
     return all(position_from_status(snapshot_status(other), position.gtid) == position for other in others)
 
 
