@@ -85,3 +85,22 @@ def test_a_row_past_16_mib_is_backed_up_and_restored(db_settings, big_packets, m
     # Then every row is back, bit for bit
     assert {t.name: t.rows for t in manifest.tables} == {"docs": 52}
     assert_databases_equal(db_settings, name, target)
+
+
+def test_a_mediumtext_of_quotes_past_16_mib_as_sql_is_backed_up_whole(
+    db_settings, big_packets, make_database, tmp_path
+):
+    # Given MEDIUMTEXTs of 9 MB of quotes: 18 MB once escaped, past the 16 MiB that MariaDB's
+    # GROUP_CONCAT may keep of one row's literal, without a warning (it did of a binary one)
+    name = make_database("quotes")
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE q (id INT PRIMARY KEY, body MEDIUMTEXT) CHARACTER SET utf8mb4")
+        cur.execute(f"INSERT INTO q SELECT seq, REPEAT('''', 9000000 + seq) FROM {numbers(2)}")
+    store = LocalStorage(tmp_path)
+    # When they are backed up and restored into another database
+    manifest = backup_database(db_settings, name, store, source="t")
+    target = make_database("quotes_back")
+    restore_backup(db_settings, find_backup([store], manifest.id), target_database=target)
+    # Then both rows are back, bit for bit
+    assert {t.name: t.rows for t in manifest.tables} == {"q": 2}
+    assert_databases_equal(db_settings, name, target)

@@ -9,7 +9,9 @@ Ranges adapt to the data: each one is sized from the bytes per key of the one be
 comes back empty jumps to the next key that exists; one that does not fit a statement (GROUP_CONCAT
 cut it) is read again, smaller. Any other warning means a row the server could not format (a value
 past max_allowed_packet becomes NULL, which GROUP_CONCAT would skip without a word), so the rest of
-the range is read row by row (rows.py), which tells those rows apart.
+the range is read row by row (rows.py), which tells those rows apart. So is a range holding a row
+whose literal may reach 16 MiB: MariaDB's GROUP_CONCAT cuts each such row to 16 MiB - 1 bytes without
+a warning (a 40 MB blob came back as its first 16 MB, the next row's text after it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from cloudbackup.mysql.identifiers import quote_identifier
 from cloudbackup.mysql.rows import (
+    SPATIAL_TYPES,
     STATEMENT_TARGET,
     Column,
     TableLayout,
@@ -31,6 +34,16 @@ from cloudbackup.mysql.rows import (
 )
 
 FIRST_STEP = 1000  # keys in a span's first range: few rows, and the next ranges sized by its bytes
+# A row's literal past GROUP_CONCAT_ROW_MAX bytes is cut to it by MariaDB's GROUP_CONCAT, without a
+# warning. A value's literal is at most twice its bytes (hex, or every character escaped) and
+# PER_COLUMN_MAX more (quotes, introducer, or a number's or BIT's digits); columns that cannot hold
+# 64 KiB share InnoDB's 65,535-byte row limit. Only the columns of LONG_TYPES (or of BOUNDED_TYPES,
+# where a table has so many of them) can pass it: their lengths are read with each range.
+GROUP_CONCAT_ROW_MAX = 0xFFFFFF
+PER_COLUMN_MAX = 128
+ROW_LIMIT = 65535
+LONG_TYPES = frozenset({"mediumblob", "mediumtext", "longblob", "longtext", "json"}) | SPATIAL_TYPES
+BOUNDED_TYPES = {"tinyblob": 255, "tinytext": 255, "blob": 65535, "text": 65535, "enum": 1020, "set": 65535}
 MAX_GROWTH = 8
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint"})
 STATEMENT_END = b";\n"
@@ -97,7 +110,8 @@ def iter_chunks(
     source = f"{whole} FORCE INDEX (PRIMARY)"
     # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
     values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
-    select = f"SELECT COUNT(*), {values} FROM {source}"
+    measured, too_long = measured_columns(columns)
+    select = f"SELECT COUNT(*), {_most_bytes(measured)}, {values} FROM {source}"
     line_breaks = may_hold_line_breaks(columns)
     rows_wanted = step  # rows that make a statement of about `target` bytes, once a range has shown it
     low = span.low
@@ -110,8 +124,15 @@ def iter_chunks(
                 estimate = _estimated_rows(cur, whole, name, low, high)
                 if estimate > 2 * rows_wanted:
                     high = low + max(1, (high - low) * rows_wanted // estimate)
-            cur.execute(f"{select} {_in_range(name, low, high)}")
-            ((count, body),) = cur.fetchall()
+            where = _in_range(name, low, high)
+            cur.execute(f"{select} {where}")
+            ((count, long_bytes, body),) = cur.fetchall()
+            if long_bytes is not None and int(long_bytes) >= too_long:  # (a DECIMAL on MySQL)
+                yield from iter_inserts(
+                    conn, database, table, columns, limit=limit, target=target, check=check, where=where
+                )
+                low = high
+                continue
             if line_breaks and body is not None:
                 # Escaping can grow a list past the room: it is then read again, as one cut short
                 body = without_raw_line_breaks(body)
@@ -135,6 +156,29 @@ def iter_chunks(
                 conn, database, table, columns, limit=limit, target=target, check=check, where=rest.where()
             )
             return
+
+
+def measured_columns(columns: list[Column]) -> tuple[list[Column], int]:
+    """The columns whose bytes a range must measure, and the most bytes a row may hold in them before
+    its literal could pass GROUP_CONCAT_ROW_MAX."""
+    fixed = 2 * ROW_LIMIT + PER_COLUMN_MAX * len(columns)
+    measured = [c for c in columns if c.data_type in LONG_TYPES]
+    bounded = [c for c in columns if c.data_type in BOUNDED_TYPES]
+    if fixed + 2 * sum(BOUNDED_TYPES[c.data_type] for c in bounded) < GROUP_CONCAT_ROW_MAX // 2:
+        fixed += 2 * sum(BOUNDED_TYPES[c.data_type] for c in bounded)
+    else:  # (hundreds of TEXT columns)
+        measured += bounded
+    return measured, (GROUP_CONCAT_ROW_MAX - fixed) // 2
+
+
+def _most_bytes(columns: list[Column]) -> str:
+    """SQL for the most bytes a row of the range holds in `columns` (NULL when there are none).
+
+    LENGTH reads a stored value's length: for the bench's TEXT column it would cost 5 % of the read,
+    which is why only the columns that could pass the bound are measured.
+    """
+    lengths = [f"IFNULL(LENGTH({quote_identifier(c.name)}),0)" for c in columns]
+    return f"MAX({'+'.join(lengths)})" if lengths else "NULL"
 
 
 def _estimated_rows(cur: Any, table: str, name: str, low: int, high: int) -> int:
