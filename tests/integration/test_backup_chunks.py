@@ -16,7 +16,7 @@ import pytest
 
 from cloudbackup.mysql.chunks import iter_chunks, key_span
 from cloudbackup.mysql.connection import connect
-from cloudbackup.mysql.rows import table_layouts
+from cloudbackup.mysql.rows import row_expression, table_layouts
 from cloudbackup.mysql.server_text import text
 from cloudbackup.mysql.snapshot import open_snapshot
 from tests.fixtures.mariadb import admin_connect, run_sql
@@ -207,3 +207,25 @@ def test_only_a_b_tree_primary_key_is_read_by_ranges(db_settings, make_database)
         layouts = table_layouts(cur, name)
     assert layouts["hashed"].primary_key == ()
     assert layouts["ordered"].primary_key == ("k",)
+
+
+def test_a_range_of_text_rows_is_joined_as_bytes_not_checked_as_text(db_settings, make_database):
+    # Given a table of UTF-8 text beside numbers, a time and bytes
+    name = make_database("chunk_binary")
+    run_sql(
+        db_settings,
+        name,
+        "CREATE TABLE t (k INT PRIMARY KEY, v VARCHAR(40), n TEXT, at DATETIME, b VARBINARY(8)) "
+        "CHARACTER SET utf8mb4",
+        "INSERT INTO t VALUES (1, 'é''\\\\', NULL, '2026-12-08 01:02:03', 0x00ff)",
+    )
+    with admin_connect(db_settings, name) as conn, conn.cursor() as cur:
+        columns = table_layouts(cur, name)["t"].columns
+        # When the server builds its rows' literals, and joins them as a range read does
+        cur.execute(
+            f"SELECT CHARSET({row_expression(columns)}), "
+            f"(SELECT CHARSET(GROUP_CONCAT({row_expression(columns)})) FROM t) FROM t"
+        )
+        # Then both are bytes: a text CONCAT would make GROUP_CONCAT check every row's characters
+        # as it copies them (a few percent of a dump's server time), for values already final
+        assert cur.fetchone() == ("binary", "binary")

@@ -60,7 +60,7 @@ def test_not_null_columns_skip_the_null_guard():
 def test_row_query_and_insert_name_every_column_with_quoted_identifiers():
     columns = [col("int", name="id", nullable=False), col("varchar", charset="utf8mb4", name="we`ird")]
     assert row_query("db", "t`1", columns) == (
-        "SELECT CONCAT(_binary'(',`id`,',',QUOTE(`we``ird`),')') FROM `db`.`t``1`"
+        "SELECT CONCAT(CAST('(' AS BINARY),`id`,',',QUOTE(`we``ird`),')') FROM `db`.`t``1`"
     )
     assert insert_prefix("t`1", columns) == b"INSERT INTO `t``1` (`id`,`we``ird`) VALUES "
 

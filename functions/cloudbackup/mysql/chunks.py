@@ -108,7 +108,7 @@ def iter_chunks(
     name = quote_identifier(span.column)
     whole = f"{quote_identifier(database)}.{quote_identifier(table)}"
     source = f"{whole} FORCE INDEX (PRIMARY)"
-    # MySQL types GROUP_CONCAT as text when a part is (QUOTE is): the CAST keeps the VALUES list bytes.
+    # The rows' CONCAT is binary (rows.py), so is their GROUP_CONCAT; the CAST says so where it is read.
     values = f"CAST(GROUP_CONCAT({row_expression(columns)} SEPARATOR ',') AS BINARY)"
     measured, too_long = measured_columns(columns)
     select = f"SELECT COUNT(*), {_most_bytes(measured)}, {values} FROM {source}"

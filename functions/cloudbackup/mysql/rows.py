@@ -204,7 +204,11 @@ def row_expression(columns: list[Column]) -> str:
     """SQL that renders a row as its literal `(v1,v2,…)`."""
     parts = ",',',".join(value_expression(col) for col in columns)
     # A binary CONCAT: its parts are already ASCII, UTF-8 or hex, and nothing is converted between them.
-    return f"CONCAT(_binary'(',{parts},')')"
+    # The first part makes it so: a CAST is binary of implicit coercibility, as strong as a column's,
+    # and binary wins a tie. (`_binary'('` is a literal, of weaker coercibility: the CONCAT was then
+    # utf8mb4 text, which GROUP_CONCAT checks character by character as it copies each row, about 5 %
+    # of a MySQL dump's server CPU.) The server folds the constant once per query.
+    return f"CONCAT(CAST('(' AS BINARY),{parts},')')"
 
 
 def row_query(database: str, table: str, columns: list[Column], where: str = "") -> str:
