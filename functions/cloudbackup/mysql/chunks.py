@@ -164,8 +164,9 @@ def measured_columns(columns: list[Column]) -> tuple[list[Column], int]:
     fixed = 2 * ROW_LIMIT + PER_COLUMN_MAX * len(columns)
     measured = [c for c in columns if c.data_type in LONG_TYPES]
     bounded = [c for c in columns if c.data_type in BOUNDED_TYPES]
-    if fixed + 2 * sum(BOUNDED_TYPES[c.data_type] for c in bounded) < GROUP_CONCAT_ROW_MAX // 2:
-        fixed += 2 * sum(BOUNDED_TYPES[c.data_type] for c in bounded)
+    bounded_max = 2 * sum(BOUNDED_TYPES[c.data_type] for c in bounded)
+    if fixed + bounded_max < GROUP_CONCAT_ROW_MAX // 2:
+        fixed += bounded_max
     else:  # (hundreds of TEXT columns)
         measured += bounded
     return measured, (GROUP_CONCAT_ROW_MAX - fixed) // 2
